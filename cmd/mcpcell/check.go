@@ -1,0 +1,155 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/mcpcell/mcpcell/profiles"
+)
+
+func (c *cli) check(args []string) int {
+	var pf profileFlags
+	fs := newFlags("check", c.stderr, &pf)
+	if err := fs.Parse(args); err != nil {
+		return c.usage2(fmt.Errorf("check: %v", err))
+	}
+	if fs.NArg() > 0 {
+		return c.usage2(fmt.Errorf("check: unexpected argument %q", fs.Arg(0)))
+	}
+	p, _, code := c.loadProfile(pf)
+	if code != 0 {
+		return code
+	}
+	printProfile(c.stdout, p)
+	return 0
+}
+
+func printProfile(out io.Writer, p *profiles.Profile) {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	defer w.Flush()
+	line := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	var files []string
+	for _, s := range p.Includes {
+		files = append(files, s.File)
+	}
+	line("profile:\t%s (audit name %s)", p.Origin, p.Name)
+	line("read from:\t%s", strings.Join(files, ", "))
+	line("project:\t%s", p.Project)
+	if len(p.Command) > 0 {
+		line("server:\t%s", strings.Join(p.Command, " "))
+	} else {
+		line("server:\t(from the command line)")
+	}
+	line("working folder:\t%s", p.Cwd)
+	line("")
+	line("[filesystem]")
+	for _, g := range []struct {
+		name    string
+		entries []profiles.Entry
+	}{{"read", p.Read}, {"write", p.Write}, {"exec", p.Exec}, {"optional", p.Optional}} {
+		for _, e := range g.entries {
+			line("  %s\t%s\t%s", g.name, e.Value, e.From)
+		}
+	}
+	line("")
+	line("[network]")
+	if len(p.Ports)+len(p.Bind)+len(p.Hosts) == 0 && !p.UDP && !p.Unix {
+		line("  none")
+	}
+	for _, g := range []struct {
+		name    string
+		entries []profiles.Entry
+	}{{"connect tcp port", p.Ports}, {"listen tcp port", p.Bind}, {"host", p.Hosts}} {
+		for _, e := range g.entries {
+			line("  %s\t%s\t%s", g.name, e.Value, e.From)
+		}
+	}
+	if p.UDP {
+		line("  udp\tallowed")
+	}
+	if p.Unix {
+		line("  unix sockets\tallowed")
+	}
+	line("")
+	line("[env]")
+	for _, e := range p.EnvPass {
+		line("  pass\t%s\t%s", e.Value, e.From)
+	}
+	for _, k := range sortedKeys(p.EnvSet) {
+		line("  set\t%s=%s\t%s", k, p.EnvSet[k].Value, p.EnvSet[k].From)
+	}
+	line("")
+	line("[secrets]")
+	for _, k := range sortedKeys(p.Secrets) {
+		r := p.Secrets[k]
+		line("  %s\tkeyring service %q, item %q\t%s", k, r.Service, r.User, r.From)
+	}
+	line("")
+	printRules(line, "tools", p.Tools)
+	for _, tool := range sortedKeys(p.ToolArgs) {
+		for _, arg := range sortedKeys(p.ToolArgs[tool]) {
+			r := p.ToolArgs[tool][arg]
+			var parts []string
+			if r.Within != nil {
+				parts = append(parts, "within "+strings.Join(r.Within, ", "))
+			}
+			if r.Match != "" {
+				parts = append(parts, fmt.Sprintf("match %q", r.Match))
+			}
+			if r.Enum != nil {
+				parts = append(parts, fmt.Sprintf("enum %v", r.Enum))
+			}
+			if r.MaxLen > 0 {
+				parts = append(parts, fmt.Sprintf("max_len %d", r.MaxLen))
+			}
+			line("  argument\t%s.%s: %s", tool, arg, strings.Join(parts, "; "))
+		}
+	}
+	printRules(line, "resources", p.Resources)
+	printRules(line, "prompts", p.Prompts)
+	line("")
+	line("[client]")
+	line("  sampling\t%s", onOff(p.Sampling))
+	line("  elicitation\t%s", onOff(p.Elicitation))
+	line("  roots\t%s", onOff(p.Roots))
+	if len(p.ClientNames) > 0 {
+		line("  names\t%s", strings.Join(p.ClientNames, ", "))
+	} else {
+		line("  names\tany client")
+	}
+	line("")
+	line("max frame:\t%d bytes", p.MaxFrame)
+	line("audit log:\t%s", p.AuditPath)
+}
+
+func printRules(line func(string, ...any), kind string, r profiles.Rules) {
+	line("[%s]", kind)
+	if !r.AllowSet {
+		line("  allow\t* (no allow list)")
+	}
+	for _, e := range r.Allow {
+		line("  allow\t%s\t%s", e.Value, e.From)
+	}
+	for _, e := range r.Deny {
+		line("  deny\t%s\t%s", e.Value, e.From)
+	}
+}
+
+func onOff(b bool) string {
+	if b {
+		return "allowed"
+	}
+	return "denied"
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

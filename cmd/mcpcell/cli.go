@@ -1,0 +1,152 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+)
+
+// Exit codes of mcpcell's own; otherwise it exits with the server's status.
+const (
+	exitUsage  = 2
+	exitFailed = 125 // mcpcell could not start the server
+)
+
+type cli struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	environ        []string
+	getenv         func(string) string
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, environ: os.Environ(), getenv: os.Getenv}
+	if len(args) == 0 {
+		c.usage(stderr, "")
+		return exitUsage
+	}
+	switch args[0] {
+	case "run":
+		return c.run(args[1:])
+	case "check":
+		return c.check(args[1:])
+	case "audit":
+		return c.audit(args[1:])
+	case "version", "--version":
+		fmt.Fprintln(stdout, "mcpcell", version())
+		return 0
+	case "help", "-h", "-help", "--help":
+		topic := ""
+		if len(args) > 1 {
+			topic = args[1]
+		}
+		if topic != "" && helps[topic] == "" {
+			return c.fail(fmt.Errorf("no help for %q", topic), "mcpcell help lists the commands")
+		}
+		c.usage(stdout, topic)
+		return 0
+	}
+	return c.usage2(fmt.Errorf("unknown command %q", args[0]))
+}
+
+func (c *cli) usage2(err error) int {
+	c.errorf("%v", err)
+	c.hintf("mcpcell help lists the commands")
+	return exitUsage
+}
+
+func (c *cli) errorf(format string, args ...any) {
+	fmt.Fprintf(c.stderr, "mcpcell: error: "+format+"\n", args...)
+}
+
+func (c *cli) hintf(format string, args ...any) {
+	fmt.Fprintf(c.stderr, "mcpcell: hint: "+format+"\n", args...)
+}
+
+// fail reports err (each joined error on its own line) with a hint.
+func (c *cli) fail(err error, hint string) int {
+	var joined interface{ Unwrap() []error }
+	if errors.As(err, &joined) && len(joined.Unwrap()) > 1 {
+		for _, e := range joined.Unwrap() {
+			c.errorf("%v", e)
+		}
+	} else {
+		c.errorf("%v", err)
+	}
+	if hint != "" {
+		c.hintf("%s", hint)
+	}
+	return exitFailed
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
+
+// flags parses the --profile and --project flags shared by run, check
+// and audit.
+type profileFlags struct {
+	profile, project string
+}
+
+func newFlags(name string, stderr io.Writer, pf *profileFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&pf.profile, "profile", "", "profile file, or the name of an embedded preset")
+	fs.StringVar(&pf.project, "project", "", "project folder (default: the profile's folder)")
+	return fs
+}
+
+const usageText = `mcpcell runs a local MCP server in a cell.
+
+Usage:
+  mcpcell run [--profile PATH|NAME] [--project DIR] [-- COMMAND ARGS...]
+  mcpcell check [--profile PATH|NAME] [--project DIR]
+  mcpcell audit [--verify] [--follow] [--profile PATH|NAME] [FILE]
+  mcpcell version
+  mcpcell help [COMMAND]
+`
+
+var helps = map[string]string{
+	"run": `Usage: mcpcell run [--profile PATH|NAME] [--project DIR] [-- COMMAND ARGS...]
+
+Starts COMMAND (or the profile's [server] command) as an MCP server over
+stdio and sits between it and the client on stdin/stdout. Every frame is
+decoded strictly and checked against the profile; refused requests are
+answered by mcpcell. Every decision goes to the audit log.
+
+Without --profile, mcpcell looks for .mcpcell.toml in --project (or the
+working folder) and its parents, then uses the embedded default profile.
+mcpcell exits with the server's exit status, or 125 if it could not
+start it.
+`,
+	"check": `Usage: mcpcell check [--profile PATH|NAME] [--project DIR]
+
+Prints the effective profile, after includes and variable expansion, with
+the file and line of every grant. Exits non-zero on any error.
+`,
+	"audit": `Usage: mcpcell audit [--verify] [--follow] [--profile PATH|NAME] [FILE]
+
+Prints the audit log FILE (default: the profile's log). --verify checks
+the hash chain and reports the first edited, removed or reordered record.
+--follow keeps printing new records as they come.
+`,
+	"version": "Usage: mcpcell version\n\nPrints mcpcell's version.\n",
+	"help":    "Usage: mcpcell help [COMMAND]\n\nPrints help.\n",
+}
+
+func (c *cli) usage(w io.Writer, topic string) {
+	if topic != "" {
+		fmt.Fprint(w, helps[topic])
+		return
+	}
+	fmt.Fprint(w, usageText)
+	fmt.Fprintln(w, "\nCommands: "+strings.Join([]string{"run", "check", "audit", "version", "help"}, ", "))
+}

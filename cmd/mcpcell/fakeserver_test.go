@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// fakeServer is an MCP server for precise protocol and hostile-behaviour
+// tests. Each tool does one thing a real server would not; see the cases.
+// It reads one JSON-RPC message (or batch) per line and answers on
+// stdout.
+func fakeServer(args []string) int {
+	version := "2025-11-25"
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, "--version="); ok {
+			version = v
+		}
+	}
+	in := bufio.NewReaderSize(os.Stdin, 1<<20)
+	out := bufio.NewWriter(os.Stdout)
+	send := func(v any) {
+		b, _ := json.Marshal(v)
+		out.Write(b)
+		out.WriteByte('\n')
+		out.Flush()
+	}
+	raw := func(s string) {
+		out.WriteString(s + "\n")
+		out.Flush()
+	}
+	var initParams json.RawMessage
+	nextID := 1000
+	// ask sends a request to the client and returns its reply.
+	ask := func(method string, params any) json.RawMessage {
+		nextID++
+		send(map[string]any{"jsonrpc": "2.0", "id": nextID, "method": method, "params": params})
+		for {
+			line, err := in.ReadBytes('\n')
+			if err != nil {
+				return nil
+			}
+			var m map[string]json.RawMessage
+			if json.Unmarshal(line, &m) == nil && m["method"] == nil {
+				return line
+			}
+		}
+	}
+	text := func(s string) map[string]any {
+		return map[string]any{"content": []any{map[string]any{"type": "text", "text": s}}}
+	}
+	tools := []string{"echo", "read_file", "write_file", "secret_admin", "sample", "elicit", "roots", "ask_input", "unknown_id", "dup_keys", "oversize", "non_json", "die", "flood", "stderr", "last_init", "fail", "batch_reply"}
+	handle := func(line []byte) (reply any) {
+		var m struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+			Params json.RawMessage `json:"params"`
+		}
+		if err := json.Unmarshal(line, &m); err != nil || m.Method == "" || m.ID == nil {
+			return nil
+		}
+		resp := func(result any) any { return map[string]any{"jsonrpc": "2.0", "id": m.ID, "result": result} }
+		var p struct {
+			Name           string          `json:"name"`
+			URI            string          `json:"uri"`
+			Cursor         string          `json:"cursor"`
+			Arguments      json.RawMessage `json:"arguments"`
+			InputResponses json.RawMessage `json:"inputResponses"`
+			RequestState   string          `json:"requestState"`
+		}
+		json.Unmarshal(m.Params, &p)
+		switch m.Method {
+		case "initialize":
+			initParams = m.Params
+			return resp(map[string]any{"protocolVersion": version, "capabilities": map[string]any{"tools": map[string]any{}, "prompts": map[string]any{}, "resources": map[string]any{}}, "serverInfo": map[string]any{"name": "fake", "version": "1"}})
+		case "server/discover":
+			if version < "2026-07-28" {
+				return map[string]any{"jsonrpc": "2.0", "id": m.ID, "error": map[string]any{"code": -32601, "message": "Method not found"}}
+			}
+			initParams = m.Params
+			return resp(map[string]any{"supportedVersions": []string{version}, "capabilities": map[string]any{"tools": map[string]any{}}, "resultType": "complete"})
+		case "ping":
+			return resp(map[string]any{})
+		case "tools/list":
+			// Two pages, to show pagination survives filtering.
+			var list []any
+			page := tools[:len(tools)/2]
+			next := "page2"
+			if p.Cursor == "page2" {
+				page, next = tools[len(tools)/2:], ""
+			}
+			for _, t := range page {
+				list = append(list, map[string]any{"name": t, "inputSchema": map[string]any{"type": "object"}})
+			}
+			r := map[string]any{"tools": list}
+			if next != "" {
+				r["nextCursor"] = next
+			}
+			return resp(r)
+		case "prompts/list":
+			return resp(map[string]any{"prompts": []any{map[string]any{"name": "greet"}, map[string]any{"name": "internal_prompt"}}})
+		case "prompts/get":
+			return resp(map[string]any{"messages": []any{}})
+		case "resources/list":
+			return resp(map[string]any{"resources": []any{map[string]any{"uri": "file:///proj/a.txt", "name": "a"}, map[string]any{"uri": "file:///etc/passwd", "name": "p"}}})
+		case "resources/templates/list":
+			return resp(map[string]any{"resourceTemplates": []any{map[string]any{"uriTemplate": "file:///proj/{name}", "name": "t"}, map[string]any{"uriTemplate": "db://{table}", "name": "db"}}})
+		case "resources/read":
+			return resp(map[string]any{"contents": []any{map[string]any{"uri": p.URI, "text": "content"}}})
+		case "completion/complete":
+			return resp(map[string]any{"completion": map[string]any{"values": []string{}}})
+		case "tools/call":
+			switch p.Name {
+			case "echo", "read_file", "write_file", "secret_admin":
+				return resp(text(p.Name + ":" + string(p.Arguments)))
+			case "fail":
+				r := text("failed")
+				r["isError"] = true
+				return resp(r)
+			case "sample":
+				return resp(text(string(ask("sampling/createMessage", map[string]any{"messages": []any{}, "maxTokens": 10}))))
+			case "elicit":
+				return resp(text(string(ask("elicitation/create", map[string]any{"message": "name?", "requestedSchema": map[string]any{"type": "object"}}))))
+			case "roots":
+				return resp(text(string(ask("roots/list", map[string]any{}))))
+			case "ask_input":
+				if p.InputResponses != nil {
+					return resp(text("got:" + string(p.InputResponses)))
+				}
+				return resp(map[string]any{"resultType": "input_required", "requestState": "st-1", "inputRequests": map[string]any{
+					"e1": map[string]any{"method": "elicitation/create", "params": map[string]any{"message": "ok?", "requestedSchema": map[string]any{"type": "object"}}},
+				}})
+			case "unknown_id":
+				raw(`{"jsonrpc":"2.0","id":"never-asked","result":{}}`)
+				return resp(text("after unknown id"))
+			case "dup_keys":
+				raw(fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"result":{"content":[],"content":[{"type":"text","text":"smuggled"}]}}`, m.ID))
+				return nil
+			case "oversize":
+				raw(fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"result":{"content":[{"type":"text","text":"%s"}]}}`, m.ID, strings.Repeat("x", 70000)))
+				return nil
+			case "non_json":
+				raw("Server listening... (a log line on stdout)")
+				return resp(text("after log line"))
+			case "die":
+				os.Exit(3)
+			case "flood":
+				for i := 0; i < 2000; i++ {
+					raw(fmt.Sprintf(`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"t","progress":%d}}`, i))
+				}
+				return resp(text("flood done"))
+			case "stderr":
+				fmt.Fprintln(os.Stderr, "fake server: a line on stderr")
+				return resp(text("wrote stderr"))
+			case "last_init":
+				return resp(text(string(initParams)))
+			}
+			return map[string]any{"jsonrpc": "2.0", "id": m.ID, "error": map[string]any{"code": -32602, "message": "Unknown tool: " + p.Name}}
+		}
+		return map[string]any{"jsonrpc": "2.0", "id": m.ID, "error": map[string]any{"code": -32601, "message": "Method not found"}}
+	}
+	for {
+		line, err := in.ReadBytes('\n')
+		if len(strings.TrimSpace(string(line))) > 0 {
+			if line[0] == '[' {
+				var batch []json.RawMessage
+				json.Unmarshal(line, &batch)
+				var replies []any
+				for _, b := range batch {
+					if r := handle(b); r != nil {
+						replies = append(replies, r)
+					}
+				}
+				if len(replies) > 0 {
+					send(replies)
+				}
+			} else if r := handle(line); r != nil {
+				send(r)
+			}
+		}
+		if err != nil {
+			time.Sleep(10 * time.Millisecond)
+			return 0
+		}
+	}
+}

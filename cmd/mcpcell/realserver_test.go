@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+const everythingProfile = `
+[tools]
+allow = ["echo", "get-*"]
+deny = ["get-env"]
+
+[tools.args.echo]
+message = { max_len = 20 }
+`
+
+// TestGoSDKClientOverServerEverything drives mcpcell with the official Go
+// SDK client over the real server-everything, in three protocol eras.
+func TestGoSDKClientOverServerEverything(t *testing.T) {
+	nm := nodeModules(t)
+	server := filepath.Join(nm, "@modelcontextprotocol/server-everything/dist/index.js")
+	for _, v := range []string{"2025-06-18", "2025-11-25", ""} {
+		name := v
+		if name == "" {
+			name = "default-2026-07-28-probe"
+		}
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			profile := writeProfile(t, everythingProfile)
+			cmd := cellCommand(t, profile, "node", server, "stdio")
+			stderr := &lockedBuffer{}
+			cmd.Stderr = stderr
+			client := mcp.NewClient(&mcp.Implementation{Name: "mcpcell-test", Version: "1"}, nil)
+			sess, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: 5 * time.Second}, &mcp.ClientSessionOptions{ProtocolVersion: v})
+			if err != nil {
+				t.Fatalf("connect: %v\nstderr:\n%s", err, stderr.String())
+			}
+			defer sess.Close()
+			negotiated := sess.InitializeResult().ProtocolVersion
+			t.Logf("negotiated protocol version %s", negotiated)
+			if v != "" && negotiated != v {
+				t.Errorf("negotiated %s, want %s", negotiated, v)
+			}
+
+			var names []string
+			for tool, err := range sess.Tools(ctx, nil) {
+				if err != nil {
+					t.Fatalf("listing tools: %v", err)
+				}
+				names = append(names, tool.Name)
+			}
+			all := "," + strings.Join(names, ",") + ","
+			for _, n := range names {
+				if n != "echo" && !strings.HasPrefix(n, "get-") || n == "get-env" {
+					t.Errorf("tools/list shows %q, which the profile hides", n)
+				}
+			}
+			if !strings.Contains(all, ",echo,") || !strings.Contains(all, ",get-sum,") {
+				t.Errorf("tools/list = %v; want echo and get-sum among them", names)
+			}
+
+			_, err = sess.CallTool(ctx, &mcp.CallToolParams{Name: "get-env", Arguments: map[string]any{}})
+			if err == nil || !strings.Contains(err.Error(), "Unknown tool: get-env") {
+				t.Errorf("calling the hidden get-env: err = %v, want Unknown tool: get-env", err)
+			}
+
+			res, err := sess.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": "hello cell"}})
+			if err != nil || res.IsError || !strings.Contains(textOf(res), "hello cell") {
+				t.Errorf("echo: %v %+v", err, res)
+			}
+
+			res, err = sess.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": strings.Repeat("long ", 10)}})
+			switch {
+			case negotiated < "2025-11-25":
+				if err == nil || !strings.Contains(err.Error(), "max_len") {
+					t.Errorf("argument constraint (%s): err = %v, want a -32602 error naming max_len", negotiated, err)
+				}
+			case err != nil || !res.IsError || !strings.Contains(textOf(res), "max_len"):
+				t.Errorf("argument constraint (%s): err = %v, result %+v; want isError naming max_len", negotiated, err, res)
+			}
+		})
+	}
+}
+
+func textOf(res *mcp.CallToolResult) string {
+	var out []string
+	for _, c := range res.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			out = append(out, tc.Text)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestInspectorCLI lists tools through mcpcell with the MCP Inspector CLI.
+func TestInspectorCLI(t *testing.T) {
+	nm := nodeModules(t)
+	node22 := filepath.Join(nm, "node", "bin")
+	inspector := filepath.Join(nm, ".bin", "mcp-inspector")
+	_, err := os.Stat(filepath.Join(node22, "node"))
+	need(t, "Node 22 in testdata/node (npm package node@22, needed by the Inspector)", err == nil)
+	profile := writeProfile(t, everythingProfile)
+	server := filepath.Join(nm, "@modelcontextprotocol/server-everything/dist/index.js")
+	cell := cellCommand(t, profile)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	args := append([]string{"--cli"}, cell.Args...)
+	args = append(args, "node", server, "stdio", "--method", "tools/list")
+	cmd := exec.CommandContext(ctx, inspector, args...)
+	cmd.Path = inspector
+	cmd.Env = append(cell.Env, "PATH="+node22+string(os.PathListSeparator)+os.Getenv("PATH"))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("inspector: %v\n%s", err, out)
+	}
+	s := string(out)
+	if !strings.Contains(s, `"name": "echo"`) || strings.Contains(s, `"name": "get-env"`) || strings.Contains(s, "toggle-") {
+		t.Errorf("inspector tools/list through mcpcell:\n%s", s)
+	}
+}

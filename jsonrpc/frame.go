@@ -1,0 +1,127 @@
+package jsonrpc
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// DefaultMaxFrame is the frame size bound when a profile sets none.
+const DefaultMaxFrame = 16 << 20
+
+// TooLargeError reports a frame over the bound. Prefix holds its first
+// bytes, enough to recover the id in most frames.
+type TooLargeError struct {
+	Limit  int
+	Prefix []byte
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("frame larger than the %d-byte bound", e.Limit)
+}
+
+// prefixKeep is how much of an oversize frame is kept to recover its id.
+const prefixKeep = 4096
+
+// Reader reads newline-delimited frames (LF or CRLF) of at most Max bytes.
+// Empty lines are skipped.
+type Reader struct {
+	br  *bufio.Reader
+	max int
+	buf []byte
+}
+
+// NewReader reads frames from r; max <= 0 means DefaultMaxFrame.
+func NewReader(r io.Reader, max int) *Reader {
+	if max <= 0 {
+		max = DefaultMaxFrame
+	}
+	return &Reader{br: bufio.NewReaderSize(r, 64<<10), max: max}
+}
+
+// Next returns the next frame without its line ending. The slice is valid
+// until the next call. A frame over the bound is consumed whole and
+// reported as a *TooLargeError; reading can go on after it. At the end of
+// input a last line without a newline is returned, then io.EOF.
+func (r *Reader) Next() ([]byte, error) {
+	for {
+		line, err := r.line()
+		if err != nil {
+			return nil, err
+		}
+		line = bytes.TrimRight(line, "\r")
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		return line, nil
+	}
+}
+
+func (r *Reader) line() ([]byte, error) {
+	r.buf = r.buf[:0]
+	over := false
+	for {
+		chunk, err := r.br.ReadSlice('\n')
+		switch {
+		case err == nil:
+			chunk = chunk[:len(chunk)-1]
+		case errors.Is(err, bufio.ErrBufferFull):
+		case errors.Is(err, io.EOF):
+			if len(chunk) == 0 && len(r.buf) == 0 && !over {
+				return nil, io.EOF
+			}
+		default:
+			return nil, err
+		}
+		if !over {
+			if len(r.buf)+len(chunk) > r.max+1 { // +1: a CR before LF is not content
+				over = true
+				keep := min(prefixKeep, len(r.buf)+len(chunk))
+				prefix := append(r.buf, chunk...)[:keep]
+				r.buf = append(r.buf[:0:0], prefix...)
+			} else {
+				r.buf = append(r.buf, chunk...)
+			}
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if over {
+			return nil, &TooLargeError{Limit: r.max, Prefix: r.buf}
+		}
+		if len(bytes.TrimRight(r.buf, "\r")) > r.max {
+			return nil, &TooLargeError{Limit: r.max, Prefix: r.buf[:min(prefixKeep, len(r.buf))]}
+		}
+		return r.buf, nil
+	}
+}
+
+var newline = []byte{'\n'}
+
+// Writer writes whole frames, one per line, from several goroutines.
+type Writer struct {
+	mu  sync.Mutex
+	w   io.Writer
+	err error
+}
+
+// NewWriter writes frames to w.
+func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
+
+// Write sends one frame followed by a newline. After the first error every
+// write fails with it.
+func (w *Writer) Write(frame []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
+	}
+	// The lock, not the write size, keeps frames whole; no copy needed.
+	if _, w.err = w.w.Write(frame); w.err == nil {
+		_, w.err = w.w.Write(newline)
+	}
+	return w.err
+}

@@ -1,0 +1,509 @@
+package jsonrpc
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// Direction is the way a frame travels.
+type Direction uint8
+
+const (
+	// Up is client to server.
+	Up Direction = iota + 1
+	// Down is server to client.
+	Down
+)
+
+// from names who sends frames travelling in d.
+func (d Direction) from() string {
+	if d == Up {
+		return "client"
+	}
+	return "server"
+}
+
+func (d Direction) String() string {
+	if d == Up {
+		return "client-to-server"
+	}
+	return "server-to-client"
+}
+
+// Action is what the interposer does with a message.
+type Action uint8
+
+const (
+	// Forward passes the message on, as received or as Verdict.Frame.
+	Forward Action = iota
+	// Refuse answers a request with Verdict.Err; other messages are dropped.
+	Refuse
+	// Answer answers a request with the result Verdict.Result, in place of
+	// the peer.
+	Answer
+	// Drop discards a notification or response.
+	Drop
+)
+
+func (a Action) String() string {
+	return [...]string{"allow", "deny", "answer", "drop"}[a]
+}
+
+// Verdict is a policy's decision on one message.
+type Verdict struct {
+	Action  Action
+	Frame   []byte // Forward: replacement frame; nil forwards the original
+	Err     *Error // Refuse
+	Result  []byte // Answer
+	Rule    string // which rule decided, for the audit log
+	Subject string // tool or prompt name, or URI
+	Shape   string // argument names and JSON types, never values
+	IsError bool   // a tool result that reports an error
+	State   any    // kept with a forwarded request, handed back with its reply
+}
+
+// Call is a request in flight.
+type Call struct {
+	ID      ID
+	Method  string
+	Subject string
+	Start   time.Time
+	State   any
+	// cancelled: the sender cancelled it, so no reply is owed.
+	cancelled bool
+}
+
+// Policy decides on every message. It is asked from two goroutines, one
+// per direction, and must be safe for that.
+type Policy interface {
+	// Message decides on a request or notification travelling in dir.
+	Message(dir Direction, m *Message) Verdict
+	// Reply decides on a response travelling in dir to the request c.
+	Reply(dir Direction, c *Call, m *Message) Verdict
+	// Batches reports whether a frame may be an array of messages (the
+	// 2025-03-26 protocol).
+	Batches() bool
+}
+
+// Event is one decision, for the audit log.
+type Event struct {
+	Time     time.Time
+	Dir      Direction
+	Kind     Kind
+	Method   string
+	ID       ID
+	Subject  string
+	Decision string
+	Rule     string
+	Shape    string
+	Duration time.Duration
+	Size     int
+	IsError  bool
+	Note     string
+}
+
+// Recorder keeps events. An error from Record means the record is lost;
+// the interposer then refuses new requests.
+type Recorder interface {
+	Record(Event) error
+}
+
+// CancelMethod is the notification that cancels a request in flight.
+const CancelMethod = "notifications/cancelled"
+
+// Interposer pumps frames between a client and a server and asks a
+// Policy about each message.
+type Interposer struct {
+	Policy   Policy
+	Recorder Recorder // nil records nothing
+	MaxFrame int      // 0 means DefaultMaxFrame
+	Notes    io.Writer
+	// ClientClosed is called once the client's input ends.
+	ClientClosed func()
+	Now          func() time.Time
+
+	mu         sync.Mutex
+	upPending  map[string]*Call // client requests awaiting the server
+	down       map[string]*Call // server requests awaiting the client
+	serverGone bool
+	auditErr   error
+	toClient   *Writer
+	toServer   *Writer
+}
+
+// Run pumps until the server's output ends, answers every request still
+// owed an answer, and returns. The client pump may still be reading then;
+// it answers anything more itself.
+func (ip *Interposer) Run(clientIn io.Reader, clientOut io.Writer, serverIn io.WriteCloser, serverOut io.Reader) error {
+	if ip.Now == nil {
+		ip.Now = time.Now
+	}
+	if ip.Notes == nil {
+		ip.Notes = io.Discard
+	}
+	ip.upPending = make(map[string]*Call)
+	ip.down = make(map[string]*Call)
+	ip.toClient = NewWriter(clientOut)
+	ip.toServer = NewWriter(serverIn)
+	go func() {
+		err := ip.pump(Up, clientIn)
+		if err != nil && !errors.Is(err, io.EOF) {
+			ip.note("reading from the client: %v", err)
+		}
+		serverIn.Close()
+		if ip.ClientClosed != nil {
+			ip.ClientClosed()
+		}
+	}()
+	err := ip.pump(Down, serverOut)
+	ip.mu.Lock()
+	ip.serverGone = true
+	owed := make([]*Call, 0, len(ip.upPending))
+	for k, c := range ip.upPending {
+		if !c.cancelled {
+			owed = append(owed, c)
+		}
+		delete(ip.upPending, k)
+	}
+	ip.mu.Unlock()
+	for _, c := range owed {
+		ip.refuse(Up, c.ID, c.Method, &Error{Code: CodeInternalError, Message: "mcpcell: the server exited before answering"}, "server-exited")
+	}
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
+}
+
+func (ip *Interposer) note(format string, args ...any) {
+	fmt.Fprintf(ip.Notes, "mcpcell: "+format+"\n", args...)
+}
+
+func (ip *Interposer) record(e Event) {
+	if ip.Recorder == nil {
+		return
+	}
+	if e.Time.IsZero() {
+		e.Time = ip.Now()
+	}
+	if err := ip.Recorder.Record(e); err != nil {
+		ip.mu.Lock()
+		first := ip.auditErr == nil
+		if first {
+			ip.auditErr = err
+		}
+		ip.mu.Unlock()
+		if first {
+			ip.note("audit log: %v; new requests are refused", err)
+		}
+	}
+}
+
+// sender is the writer back to whoever sent a frame travelling in dir;
+// peer is the one it travels to.
+func (ip *Interposer) sender(dir Direction) *Writer {
+	if dir == Up {
+		return ip.toClient
+	}
+	return ip.toServer
+}
+
+func (ip *Interposer) peer(dir Direction) *Writer {
+	if dir == Up {
+		return ip.toServer
+	}
+	return ip.toClient
+}
+
+// owed is the table of requests sent in dir awaiting a reply.
+func (ip *Interposer) owed(dir Direction) map[string]*Call {
+	if dir == Up {
+		return ip.upPending
+	}
+	return ip.down
+}
+
+func (ip *Interposer) pump(dir Direction, in io.Reader) error {
+	r := NewReader(in, ip.MaxFrame)
+	for {
+		frame, err := r.Next()
+		var tooLarge *TooLargeError
+		switch {
+		case errors.As(err, &tooLarge):
+			ip.refuseFrame(dir, RecoverID(tooLarge.Prefix), CodeInvalidRequest, tooLarge.Error(), "frame-size")
+			continue
+		case err != nil:
+			return err
+		}
+		ip.frame(dir, frame)
+	}
+}
+
+// frame handles one frame: strict decoding, then each message in it.
+func (ip *Interposer) frame(dir Direction, frame []byte) {
+	if dir == Down && frame[0] != '{' && frame[0] != '[' {
+		ip.note("the server wrote a non-JSON line on stdout (not passed to the client): %s", clip(frame))
+		return
+	}
+	if err := Validate(frame); err != nil {
+		ip.refuseFrame(dir, RecoverID(frame), CodeParseError, "invalid JSON: "+err.Error(), "strict-json")
+		return
+	}
+	if frame[0] != '[' {
+		ip.message(dir, frame, nil)
+		return
+	}
+	if !ip.Policy.Batches() {
+		ip.refuseFrame(dir, ID{}, CodeInvalidRequest, "batches are allowed only in protocol version 2025-03-26", "batch")
+		return
+	}
+	elems, _ := Elements(frame)
+	if len(elems) == 0 {
+		ip.refuseFrame(dir, ID{}, CodeInvalidRequest, "empty batch", "batch")
+		return
+	}
+	b := &batch{}
+	for _, e := range elems {
+		if TypeOf(e) != "object" {
+			ip.refuseFrame(dir, ID{}, CodeInvalidRequest, "a batch may hold only objects", "batch")
+			b.changed = true
+			continue
+		}
+		ip.message(dir, e, b)
+	}
+	switch {
+	case len(b.frames) == 0:
+	case !b.changed:
+		ip.sendFrame(ip.peer(dir), frame)
+	default:
+		out := []byte{'['}
+		for i, f := range b.frames {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, f...)
+		}
+		ip.sendFrame(ip.peer(dir), append(out, ']'))
+	}
+}
+
+// batch collects what a batch frame sends on, so that it goes on as one
+// batch: the original bytes when every message passed unchanged.
+type batch struct {
+	frames  [][]byte
+	changed bool
+}
+
+// skip marks that a message of the batch does not go on as it came.
+func (b *batch) skip() {
+	if b != nil {
+		b.changed = true
+	}
+}
+
+// forward sends frame on to the peer, or adds it to b; orig is the
+// message as received.
+func (ip *Interposer) forward(dir Direction, frame, orig []byte, b *batch) error {
+	if frame == nil {
+		frame = orig
+	}
+	if b == nil {
+		return ip.peer(dir).Write(frame)
+	}
+	b.frames = append(b.frames, frame)
+	b.changed = b.changed || &frame[0] != &orig[0] || len(frame) != len(orig)
+	return nil
+}
+
+// refuseFrame answers a frame that could not be read as a message.
+func (ip *Interposer) refuseFrame(dir Direction, id ID, code int, msg, rule string) {
+	ip.record(Event{Dir: dir, ID: id, Decision: "deny", Rule: rule, Note: msg})
+	if dir == Down {
+		ip.note("refused a frame from the server: %s", msg)
+		// A broken reply the client is waiting for is answered, so the
+		// client does not wait for ever.
+		if !id.IsZero() {
+			if c := ip.take(Up, id); c != nil {
+				ip.sendError(ip.toClient, id, &Error{Code: CodeInternalError, Message: "mcpcell: the server sent an invalid response: " + msg})
+			}
+		}
+		return
+	}
+	ip.sendError(ip.toClient, id, &Error{Code: code, Message: "mcpcell: " + msg})
+}
+
+func (ip *Interposer) message(dir Direction, raw []byte, b *batch) {
+	m, err := Parse(raw)
+	if err != nil {
+		b.skip()
+		var inv *InvalidError
+		id := ID{}
+		if errors.As(err, &inv) {
+			id = inv.ID
+		}
+		ip.refuseFrame(dir, id, CodeInvalidRequest, "invalid message: "+err.Error(), "jsonrpc")
+		return
+	}
+	switch m.Kind {
+	case Request:
+		ip.request(dir, m, b)
+	case Notification:
+		ip.notification(dir, m, b)
+	case Response:
+		ip.response(dir, m, b)
+	}
+}
+
+func (ip *Interposer) request(dir Direction, m *Message, b *batch) {
+	ip.mu.Lock()
+	gone, auditErr := ip.serverGone, ip.auditErr
+	_, dup := ip.owed(dir)[m.ID.Key()]
+	ip.mu.Unlock()
+	switch {
+	case dir == Up && gone:
+		b.skip()
+		ip.refuse(dir, m.ID, m.Method, &Error{Code: CodeInternalError, Message: "mcpcell: the server has exited"}, "server-exited")
+		return
+	case auditErr != nil:
+		b.skip()
+		ip.refuse(dir, m.ID, m.Method, auditError(auditErr), "audit")
+		return
+	case dup:
+		b.skip()
+		ip.refuse(dir, m.ID, m.Method, &Error{Code: CodeInvalidRequest, Message: "mcpcell: request id " + m.ID.String() + " is already in use"}, "duplicate-id")
+		return
+	}
+	v := ip.Policy.Message(dir, m)
+	ev := Event{Dir: dir, Kind: Request, Method: m.Method, ID: m.ID, Subject: v.Subject, Decision: v.Action.String(), Rule: v.Rule, Shape: v.Shape, Size: len(m.Raw)}
+	switch v.Action {
+	case Forward:
+		// No call goes out without its audit record.
+		ip.record(ev)
+		if err := ip.auditFailure(); err != nil {
+			b.skip()
+			ip.sendError(ip.sender(dir), m.ID, auditError(err))
+			return
+		}
+		c := &Call{ID: m.ID, Method: m.Method, Subject: v.Subject, Start: ip.Now(), State: v.State}
+		ip.mu.Lock()
+		ip.owed(dir)[m.ID.Key()] = c
+		ip.mu.Unlock()
+		if err := ip.forward(dir, v.Frame, m.Raw, b); err != nil {
+			ip.take(dir, m.ID)
+			ip.sendError(ip.sender(dir), m.ID, &Error{Code: CodeInternalError, Message: "mcpcell: cannot deliver the request: " + err.Error()})
+		}
+	case Answer:
+		b.skip()
+		ip.record(ev)
+		ip.sendFrame(ip.sender(dir), ResultResponse(m.ID, v.Result))
+	default: // Refuse, and Drop, which a request cannot take
+		b.skip()
+		if v.Err == nil {
+			v.Err = &Error{Code: CodeInvalidRequest, Message: "mcpcell: refused"}
+		}
+		ev.Decision, ev.Note = "deny", v.Err.Message
+		ip.record(ev)
+		ip.sendError(ip.sender(dir), m.ID, v.Err)
+	}
+}
+
+func auditError(err error) *Error {
+	return &Error{Code: CodeInternalError, Message: "mcpcell: the audit log cannot be written, so no call is made: " + err.Error()}
+}
+
+func (ip *Interposer) notification(dir Direction, m *Message, b *batch) {
+	v := ip.Policy.Message(dir, m)
+	if v.Action != Forward {
+		b.skip()
+		ip.record(Event{Dir: dir, Kind: Notification, Method: m.Method, Subject: v.Subject, Decision: "drop", Rule: v.Rule, Size: len(m.Raw)})
+		return
+	}
+	if m.Method == CancelMethod {
+		if id, err := ParseID(Lookup(m.Params, "requestId")); err == nil {
+			ip.mu.Lock()
+			if c := ip.owed(dir)[id.Key()]; c != nil {
+				c.cancelled = true
+			}
+			ip.mu.Unlock()
+		}
+	}
+	ip.forward(dir, v.Frame, m.Raw, b)
+}
+
+func (ip *Interposer) response(dir Direction, m *Message, b *batch) {
+	// A response travelling in dir answers a request that travelled the
+	// other way.
+	reqDir := Up
+	if dir == Up {
+		reqDir = Down
+	}
+	c := ip.take(reqDir, m.ID)
+	if c == nil {
+		b.skip()
+		ip.record(Event{Dir: dir, Kind: Response, ID: m.ID, Decision: "drop", Rule: "unknown-id", Size: len(m.Raw), Note: "no request is waiting for this id"})
+		ip.note("dropped a response from the %s with id %s: no request is waiting for it", dir.from(), clip(m.ID.Raw()))
+		return
+	}
+	v := ip.Policy.Reply(dir, c, m)
+	ev := Event{Dir: dir, Kind: Response, Method: c.Method, ID: m.ID, Subject: c.Subject, Decision: v.Action.String(), Rule: v.Rule, Duration: ip.Now().Sub(c.Start), Size: len(m.Raw), IsError: v.IsError || m.Error != nil}
+	if v.Action == Forward {
+		ip.record(ev)
+		ip.forward(dir, v.Frame, m.Raw, b)
+		return
+	}
+	b.skip()
+	if v.Err == nil {
+		v.Err = &Error{Code: CodeInternalError, Message: "mcpcell: the response was refused"}
+	}
+	ev.Decision, ev.Note = "deny", v.Err.Message
+	ip.record(ev)
+	ip.sendError(ip.peer(dir), m.ID, v.Err)
+}
+
+// refuse answers a request that is not forwarded, and records it.
+func (ip *Interposer) refuse(dir Direction, id ID, method string, e *Error, rule string) {
+	ip.record(Event{Dir: dir, Kind: Request, Method: method, ID: id, Decision: "deny", Rule: rule, Note: e.Message})
+	ip.sendError(ip.sender(dir), id, e)
+}
+
+func (ip *Interposer) take(dir Direction, id ID) *Call {
+	ip.mu.Lock()
+	defer ip.mu.Unlock()
+	owed := ip.owed(dir)
+	c := owed[id.Key()]
+	delete(owed, id.Key())
+	return c
+}
+
+func (ip *Interposer) auditFailure() error {
+	ip.mu.Lock()
+	defer ip.mu.Unlock()
+	return ip.auditErr
+}
+
+func (ip *Interposer) sendError(w *Writer, id ID, e *Error) {
+	ip.sendFrame(w, ErrorResponse(id, e))
+}
+
+func (ip *Interposer) sendFrame(w *Writer, frame []byte) {
+	if err := w.Write(frame); err != nil && w == ip.toClient {
+		ip.note("writing to the client: %v", err)
+	}
+}
+
+// clip shortens b for a note on stderr and keeps it valid UTF-8.
+func clip(b []byte) string {
+	const max = 200
+	if len(b) > max {
+		b = b[:max]
+		for len(b) > 0 && !utf8.Valid(b) {
+			b = b[:len(b)-1]
+		}
+		return string(b) + "…"
+	}
+	return string(b)
+}

@@ -1,0 +1,291 @@
+package jsonrpc
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// Kind says what a message is.
+type Kind uint8
+
+const (
+	Request Kind = iota + 1
+	Notification
+	Response
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Request:
+		return "request"
+	case Notification:
+		return "notification"
+	case Response:
+		return "response"
+	}
+	return "invalid"
+}
+
+// ID is a JSON-RPC request id: a string or an integer. The zero ID means
+// absent.
+type ID struct {
+	raw string // as sent
+	key string // canonical: "s" + decoded string or "n" + integer text
+}
+
+// IsZero reports whether the id is absent.
+func (id ID) IsZero() bool { return id.raw == "" }
+
+// Raw returns the id's JSON text as it was sent, or null when absent.
+func (id ID) Raw() []byte {
+	if id.raw == "" {
+		return []byte("null")
+	}
+	return []byte(id.raw)
+}
+
+// Key is equal for two ids a JSON peer would take as the same.
+func (id ID) Key() string { return id.key }
+
+func (id ID) String() string { return string(id.Raw()) }
+
+// ParseID reads a validated id value; it refuses null, fractions,
+// exponents and other kinds.
+func ParseID(raw []byte) (ID, error) {
+	switch TypeOf(raw) {
+	case "string":
+		s, _ := String(raw)
+		return ID{raw: string(raw), key: "s" + s}, nil
+	case "number":
+		for i, c := range raw {
+			if !(c >= '0' && c <= '9' || i == 0 && c == '-') {
+				return ID{}, errors.New("id must be a string or an integer")
+			}
+		}
+		if _, err := strconv.ParseInt(string(raw), 10, 64); err != nil {
+			return ID{}, errors.New("id out of range")
+		}
+		return ID{raw: string(raw), key: "n" + string(raw)}, nil
+	}
+	return ID{}, errors.New("id must be a string or an integer")
+}
+
+// IntID makes an integer id.
+func IntID(n int64) ID {
+	s := strconv.FormatInt(n, 10)
+	return ID{raw: s, key: "n" + s}
+}
+
+// Message is one JSON-RPC message as it arrived. Raw holds the original
+// bytes; the other fields are views into it.
+type Message struct {
+	Raw    []byte
+	Kind   Kind
+	ID     ID
+	Method string
+	Params []byte // nil when absent
+	Result []byte
+	Error  []byte
+}
+
+// InvalidError says why a well-formed JSON object is not a JSON-RPC
+// message; ID is set when the object carried a usable id.
+type InvalidError struct {
+	ID  ID
+	Msg string
+}
+
+func (e *InvalidError) Error() string { return e.Msg }
+
+// Parse reads one validated JSON object as a JSON-RPC 2.0 message.
+// Member names match exactly; a member JSON-RPC does not define is refused.
+func Parse(raw []byte) (*Message, error) {
+	ms, err := Members(raw)
+	if err != nil {
+		return nil, &InvalidError{Msg: "a message must be a JSON object"}
+	}
+	m := &Message{Raw: raw}
+	var version, idRaw, method []byte
+	var bad string
+	for _, mb := range ms {
+		switch mb.Name {
+		case "jsonrpc":
+			version = mb.Value
+		case "id":
+			idRaw = mb.Value
+		case "method":
+			method = mb.Value
+		case "params":
+			m.Params = mb.Value
+		case "result":
+			m.Result = mb.Value
+		case "error":
+			m.Error = mb.Value
+		default:
+			if bad == "" {
+				bad = fmt.Sprintf("unknown member %q", mb.Name)
+			}
+		}
+	}
+	if idRaw != nil && TypeOf(idRaw) != "null" {
+		id, err := ParseID(idRaw)
+		if err != nil {
+			return nil, &InvalidError{Msg: err.Error()}
+		}
+		m.ID = id
+	}
+	invalid := func(msg string) error { return &InvalidError{ID: m.ID, Msg: msg} }
+	if bad != "" {
+		return nil, invalid(bad)
+	}
+	if v, ok := String(version); !ok || v != "2.0" {
+		return nil, invalid(`"jsonrpc" must be "2.0"`)
+	}
+	switch {
+	case method != nil:
+		s, ok := String(method)
+		if !ok || s == "" {
+			return nil, invalid(`"method" must be a non-empty string`)
+		}
+		m.Method = s
+		if m.Result != nil || m.Error != nil {
+			return nil, invalid("a request cannot carry a result or an error")
+		}
+		if m.Params != nil && TypeOf(m.Params) != "object" {
+			return nil, invalid(`"params" must be an object`)
+		}
+		if idRaw == nil {
+			m.Kind = Notification
+		} else if m.ID.IsZero() {
+			return nil, invalid("a request id cannot be null")
+		} else {
+			m.Kind = Request
+		}
+	case m.Result != nil && m.Error == nil || m.Result == nil && m.Error != nil:
+		if idRaw == nil {
+			return nil, invalid("a response needs an id")
+		}
+		if m.Params != nil {
+			return nil, invalid("a response cannot carry params")
+		}
+		if m.Error != nil && TypeOf(m.Error) != "object" {
+			return nil, invalid(`"error" must be an object`)
+		}
+		m.Kind = Response
+	default:
+		return nil, invalid("neither a request nor a response")
+	}
+	return m, nil
+}
+
+// RecoverID finds the top-level "id" of a frame that may be invalid or
+// cut short, so that a refusal can carry it. It reads no further than it
+// must and gives up at the first problem.
+func RecoverID(b []byte) ID {
+	s := scanner{b: b}
+	s.ws()
+	if s.i >= len(b) || b[s.i] != '{' {
+		return ID{}
+	}
+	s.i++
+	for {
+		s.ws()
+		if s.i >= len(b) || b[s.i] != '"' {
+			return ID{}
+		}
+		name, err := s.str()
+		if err != nil {
+			return ID{}
+		}
+		s.ws()
+		if s.i >= len(b) || b[s.i] != ':' {
+			return ID{}
+		}
+		s.i++
+		s.ws()
+		start := s.i
+		if err := s.value(1); err != nil {
+			return ID{}
+		}
+		if name == "id" {
+			id, err := ParseID(b[start:s.i])
+			if err != nil {
+				return ID{}
+			}
+			return id
+		}
+		s.ws()
+		if s.i >= len(b) || b[s.i] != ',' {
+			return ID{}
+		}
+		s.i++
+	}
+}
+
+// Standard and MCP error codes.
+const (
+	CodeParseError     = -32700
+	CodeInvalidRequest = -32600
+	CodeMethodNotFound = -32601
+	CodeInvalidParams  = -32602
+	CodeInternalError  = -32603
+	// CodeResourceNotFound is MCP's code up to 2025-11-25; 2026-07-28 uses
+	// CodeInvalidParams.
+	CodeResourceNotFound = -32002
+	// CodeUserRejected is what a client answers when sampling is refused.
+	CodeUserRejected = -1
+)
+
+// Error is a JSON-RPC error object mcpcell sends.
+type Error struct {
+	Code    int
+	Message string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s (%d)", e.Message, e.Code) }
+
+// ErrorResponse builds the frame answering id with e.
+func ErrorResponse(id ID, e *Error) []byte {
+	b := make([]byte, 0, 64+len(e.Message))
+	b = append(b, `{"jsonrpc":"2.0","id":`...)
+	b = append(b, id.Raw()...)
+	b = append(b, `,"error":{"code":`...)
+	b = strconv.AppendInt(b, int64(e.Code), 10)
+	b = append(b, `,"message":`...)
+	b = append(b, Quote(e.Message)...)
+	return append(b, "}}"...)
+}
+
+// ResultResponse builds the frame answering id with the JSON value result.
+func ResultResponse(id ID, result []byte) []byte {
+	b := make([]byte, 0, 40+len(result))
+	b = append(b, `{"jsonrpc":"2.0","id":`...)
+	b = append(b, id.Raw()...)
+	b = append(b, `,"result":`...)
+	b = append(b, result...)
+	return append(b, '}')
+}
+
+// Splice returns a copy of b with b[start:end] replaced by v.
+func Splice(b []byte, start, end int, v []byte) []byte {
+	out := make([]byte, 0, len(b)-(end-start)+len(v))
+	out = append(out, b[:start]...)
+	out = append(out, v...)
+	return append(out, b[end:]...)
+}
+
+// offset is where inner, a subslice of outer, starts in it.
+func offset(outer, inner []byte) int { return cap(outer) - cap(inner) }
+
+// WithResult returns the message's frame with its result replaced.
+func (m *Message) WithResult(result []byte) []byte {
+	at := offset(m.Raw, m.Result)
+	return Splice(m.Raw, at, at+len(m.Result), result)
+}
+
+// WithParams returns the message's frame with its params replaced.
+func (m *Message) WithParams(params []byte) []byte {
+	at := offset(m.Raw, m.Params)
+	return Splice(m.Raw, at, at+len(m.Params), params)
+}

@@ -1,0 +1,620 @@
+package profiles
+
+import (
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+//go:embed presets/*.toml
+var presets embed.FS
+
+// DefaultName is the embedded profile used when none is found.
+const DefaultName = "default"
+
+// FileName is the profile file discovery looks for.
+const FileName = ".mcpcell.toml"
+
+// Presets lists the names of the embedded presets.
+func Presets() []string {
+	ents, _ := fs.ReadDir(presets, "presets")
+	var out []string
+	for _, e := range ents {
+		out = append(out, strings.TrimSuffix(e.Name(), ".toml"))
+	}
+	return out
+}
+
+// PresetSource returns the text of an embedded preset.
+func PresetSource(name string) ([]byte, bool) {
+	b, err := presets.ReadFile("presets/" + name + ".toml")
+	return b, err == nil
+}
+
+// Source is where a setting was written.
+type Source struct {
+	File string // a path, or "preset:NAME"
+	Line int    // 0 when unknown
+}
+
+func (s Source) String() string {
+	if s.Line == 0 {
+		return s.File
+	}
+	return fmt.Sprintf("%s:%d", s.File, s.Line)
+}
+
+// Entry is one list item with the place that wrote it.
+type Entry struct {
+	Value string
+	From  Source
+}
+
+// Error is a problem in a profile, at a place in a file.
+type Error struct {
+	At  Source
+	Msg string
+}
+
+func (e *Error) Error() string { return e.At.String() + ": " + e.Msg }
+
+// Options say where to look for a profile and how to expand variables.
+type Options struct {
+	Profile string // --profile: a path or a preset name; "" means discover
+	Project string // --project; "" means the profile's folder (or Cwd)
+	Cwd     string
+	Getenv  func(string) string
+}
+
+// Profile is the effective profile: every file and preset merged, every
+// variable expanded.
+type Profile struct {
+	Name    string // for the audit log's file name
+	Origin  Source // where the top file came from
+	Project string
+	Vars    map[string]string
+
+	Command []string
+	Cwd     string
+
+	Read, Write, Exec, Optional []Entry
+	Hosts                       []Entry
+	Ports, Bind                 []Entry
+	UDP, Unix                   bool
+	EnvPass                     []Entry
+	EnvSet                      map[string]Entry
+	Secrets                     map[string]SecretRef
+
+	Tools     Rules
+	ToolArgs  map[string]map[string]ArgRule
+	Resources Rules
+	Prompts   Rules
+
+	Sampling, Elicitation, Roots bool
+	ClientNames                  []string
+
+	MaxFrame   int
+	AuditPath  string
+	BestEffort bool
+	Required   bool
+
+	Includes []Source // every file and preset read, in order
+}
+
+// Rules is an allow/deny list of globs with their sources.
+type Rules struct {
+	Allow, Deny []Entry
+	AllowSet    bool // an allow list was written: absent allows everything
+}
+
+// SecretRef names a keyring item.
+type SecretRef struct {
+	Service, User string
+	From          Source
+}
+
+// Load finds and reads the profile opts describe.
+func Load(opts Options) (*Profile, error) {
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	if opts.Cwd == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, err
+		}
+		opts.Cwd = wd
+	}
+	top, err := find(opts)
+	if err != nil {
+		return nil, err
+	}
+	p := &Profile{EnvSet: map[string]Entry{}, Secrets: map[string]SecretRef{}, ToolArgs: map[string]map[string]ArgRule{}}
+	p.Origin = top.src
+	project := opts.Project
+	switch {
+	case project != "":
+	case top.path != "":
+		project = filepath.Dir(top.path)
+	default:
+		project = opts.Cwd
+	}
+	if !filepath.IsAbs(project) {
+		project = filepath.Join(opts.Cwd, project)
+	}
+	p.Project = filepath.Clean(project)
+	p.Vars = vars(p.Project, opts.Getenv)
+	if top.path == "" {
+		p.Name = top.preset
+	} else {
+		sum := sha256.Sum256([]byte(top.path))
+		base := strings.TrimPrefix(strings.TrimSuffix(filepath.Base(top.path), ".toml"), ".")
+		if base == "mcpcell" {
+			base = filepath.Base(filepath.Dir(top.path))
+		}
+		p.Name = base + "-" + hex.EncodeToString(sum[:4])
+	}
+	if err := p.merge(top, nil); err != nil {
+		return nil, err
+	}
+	if p.MaxFrame == 0 {
+		p.MaxFrame = 16 << 20
+	}
+	if p.AuditPath == "" {
+		p.AuditPath = filepath.Join(p.Vars["STATE"], "audit", p.Name+".jsonl")
+	}
+	if p.Cwd == "" {
+		p.Cwd = p.Project
+	}
+	return p, nil
+}
+
+// unit is one file or preset to read.
+type unit struct {
+	src    Source
+	path   string // absolute path of a file, or ""
+	preset string // preset name, or ""
+	data   []byte
+}
+
+func find(opts Options) (unit, error) {
+	if opts.Profile != "" {
+		if isPath(opts.Profile) {
+			path := opts.Profile
+			if !filepath.IsAbs(path) {
+				path = filepath.Join(opts.Cwd, path)
+			}
+			return readFile(filepath.Clean(path))
+		}
+		return readPreset(opts.Profile, Source{File: "--profile"})
+	}
+	dir := opts.Project
+	if dir == "" {
+		dir = opts.Cwd
+	} else if !filepath.IsAbs(dir) {
+		dir = filepath.Join(opts.Cwd, dir)
+	}
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		path := filepath.Join(d, FileName)
+		if _, err := os.Stat(path); err == nil {
+			return readFile(path)
+		}
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	return readPreset(DefaultName, Source{})
+}
+
+func isPath(s string) bool {
+	return strings.ContainsRune(s, '/') || strings.ContainsRune(s, filepath.Separator) || strings.HasSuffix(s, ".toml")
+}
+
+func readFile(path string) (unit, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return unit{}, fmt.Errorf("reading profile: %w", err)
+	}
+	return unit{src: Source{File: path}, path: path, data: b}, nil
+}
+
+func readPreset(name string, from Source) (unit, error) {
+	b, ok := PresetSource(name)
+	if !ok {
+		msg := fmt.Sprintf("no preset named %q (presets: %s)", name, strings.Join(Presets(), ", "))
+		if from.File == "" || from.File == "--profile" {
+			return unit{}, errors.New(msg)
+		}
+		return unit{}, &Error{At: from, Msg: msg}
+	}
+	return unit{src: Source{File: "preset:" + name}, preset: name, data: b}, nil
+}
+
+func vars(project string, getenv func(string) string) map[string]string {
+	home := getenv("HOME")
+	if home == "" {
+		home, _ = os.UserHomeDir()
+	}
+	xdg := func(env, fallback string) string {
+		if v := getenv(env); filepath.IsAbs(v) {
+			return filepath.Join(v, "mcpcell")
+		}
+		return filepath.Join(home, fallback, "mcpcell")
+	}
+	tmp := getenv("TMPDIR")
+	if !filepath.IsAbs(tmp) {
+		tmp = "/tmp"
+	}
+	return map[string]string{
+		"PROJECT": project,
+		"HOME":    home,
+		"CACHE":   xdg("XDG_CACHE_HOME", ".cache"),
+		"CONFIG":  xdg("XDG_CONFIG_HOME", ".config"),
+		"STATE":   xdg("XDG_STATE_HOME", filepath.Join(".local", "state")),
+		"TMP":     tmp,
+	}
+}
+
+// merge reads u, its includes first, into p. stack holds the units being
+// read, to find cycles.
+func (p *Profile) merge(u unit, stack []string) error {
+	id := u.src.File
+	if slices.Contains(stack, id) {
+		return &Error{At: u.src, Msg: "include cycle: " + strings.Join(append(stack, id), " -> ")}
+	}
+	if slices.Contains(p.Includes, u.src) {
+		return nil // already merged through another include
+	}
+	stack = append(stack, id)
+	var f File
+	md, err := toml.Decode(string(u.data), &f)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			msg := pe.Message
+			if pe.LastKey != "" {
+				msg = pe.LastKey + ": " + msg
+			}
+			return &Error{At: Source{File: u.src.File, Line: pe.Position.Line}, Msg: msg}
+		}
+		return typeError(u.src, err)
+	}
+	lines := keyLines(u.data)
+	at := func(key string) Source { return Source{File: u.src.File, Line: lineOf(lines, key)} }
+	if und := md.Undecoded(); len(und) > 0 {
+		var errs []error
+		for _, k := range und {
+			if strings.HasPrefix(k.String(), "secrets.") && len(k) > 2 {
+				continue // the table form of a secret reference
+			}
+			if strings.HasPrefix(k.String(), "tools.args.") && len(k) > 4 {
+				errs = append(errs, &Error{At: at(k.String()), Msg: fmt.Sprintf("unknown key %q (argument constraints are within, match, enum and max_len)", k[len(k)-1])})
+				continue
+			}
+			errs = append(errs, &Error{At: at(k.String()), Msg: fmt.Sprintf("unknown key %q", k.String())})
+		}
+		if len(errs) > 0 {
+			return errors.Join(errs...)
+		}
+	}
+	if err := expandAll(reflect.ValueOf(&f).Elem(), "", p.Vars, at); err != nil {
+		return err
+	}
+	for _, inc := range f.Include {
+		var next unit
+		var err error
+		if isPath(inc) {
+			path := inc
+			if !filepath.IsAbs(path) {
+				if u.path == "" {
+					return &Error{At: at("include"), Msg: fmt.Sprintf("a preset cannot include the relative path %q", inc)}
+				}
+				path = filepath.Join(filepath.Dir(u.path), path)
+			}
+			next, err = readFile(filepath.Clean(path))
+			if err != nil {
+				return &Error{At: at("include"), Msg: err.Error()}
+			}
+		} else if next, err = readPreset(inc, at("include")); err != nil {
+			return err
+		}
+		if err := p.merge(next, stack); err != nil {
+			return err
+		}
+	}
+	p.Includes = append(p.Includes, u.src)
+	return p.apply(&f, at)
+}
+
+// apply adds one file's settings: lists append, scalars and map keys set
+// later win.
+func (p *Profile) apply(f *File, at func(string) Source) error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &Error{At: at(key), Msg: key + ": " + fmt.Sprintf(format, args...)})
+	}
+	add := func(dst *[]Entry, key string, vals []string) {
+		for _, v := range vals {
+			*dst = append(*dst, Entry{Value: v, From: at(key)})
+		}
+	}
+	if len(f.Server.Command) > 0 {
+		p.Command = f.Server.Command
+	}
+	if f.Server.Cwd != "" {
+		p.Cwd = f.Server.Cwd
+	}
+	for key, list := range map[string][]string{"filesystem.read": f.Filesystem.Read, "filesystem.write": f.Filesystem.Write, "filesystem.exec": f.Filesystem.Exec, "filesystem.optional": f.Filesystem.Optional} {
+		for _, v := range list {
+			if !filepath.IsAbs(v) {
+				bad(key, "%q is not an absolute path (use ${PROJECT}/…)", v)
+			}
+		}
+	}
+	add(&p.Read, "filesystem.read", f.Filesystem.Read)
+	add(&p.Write, "filesystem.write", f.Filesystem.Write)
+	add(&p.Exec, "filesystem.exec", f.Filesystem.Exec)
+	add(&p.Optional, "filesystem.optional", f.Filesystem.Optional)
+	add(&p.Hosts, "network.hosts", f.Network.Hosts)
+	for key, ports := range map[string][]int{"network.ports": f.Network.Ports, "network.bind": f.Network.Bind} {
+		dst := &p.Ports
+		if key == "network.bind" {
+			dst = &p.Bind
+		}
+		for _, n := range ports {
+			if n < 1 || n > 65535 {
+				bad(key, "port %d is outside 1–65535", n)
+				continue
+			}
+			*dst = append(*dst, Entry{Value: fmt.Sprint(n), From: at(key)})
+		}
+	}
+	if f.Network.UDP != nil {
+		p.UDP = *f.Network.UDP
+	}
+	if f.Network.Unix != nil {
+		p.Unix = *f.Network.Unix
+	}
+	for _, n := range f.Env.Pass {
+		if !envName.MatchString(n) {
+			bad("env.pass", "%q is not an environment variable name", n)
+		}
+	}
+	add(&p.EnvPass, "env.pass", f.Env.Pass)
+	for _, k := range sortedKeys(f.Env.Set) {
+		if !envName.MatchString(k) {
+			bad("env.set", "%q is not an environment variable name", k)
+		}
+		p.EnvSet[k] = Entry{Value: f.Env.Set[k], From: at("env.set." + k)}
+	}
+	for _, k := range sortedKeys(f.Secrets) {
+		key := "secrets." + k
+		if !envName.MatchString(k) {
+			bad(key, "%q is not an environment variable name", k)
+			continue
+		}
+		switch v := f.Secrets[k].(type) {
+		case string:
+			if v == "" {
+				bad(key, "empty keyring item name")
+				continue
+			}
+			p.Secrets[k] = SecretRef{Service: "mcpcell", User: v, From: at(key)}
+		case map[string]any:
+			svc, _ := v["service"].(string)
+			user, _ := v["user"].(string)
+			if svc == "" || user == "" || len(v) != 2 {
+				bad(key, `a keyring reference is "item" or { service = "…", user = "…" }`)
+				continue
+			}
+			p.Secrets[k] = SecretRef{Service: svc, User: user, From: at(key)}
+		default:
+			bad(key, `a keyring reference is "item" or { service = "…", user = "…" }`)
+		}
+	}
+	for _, r := range []struct {
+		key   string
+		dst   *Rules
+		allow []string
+		deny  []string
+		uri   bool
+	}{
+		{"tools", &p.Tools, f.Tools.Allow, f.Tools.Deny, false},
+		{"resources", &p.Resources, f.Resources.Allow, f.Resources.Deny, true},
+		{"prompts", &p.Prompts, f.Prompts.Allow, f.Prompts.Deny, false},
+	} {
+		for verb, globs := range map[string][]string{"allow": r.allow, "deny": r.deny} {
+			for _, g := range globs {
+				if _, err := compileGlob(g, r.uri); err != nil {
+					bad(r.key+"."+verb, "%v", err)
+				}
+			}
+		}
+		if r.allow != nil {
+			r.dst.AllowSet = true
+		}
+		add(&r.dst.Allow, r.key+".allow", r.allow)
+		add(&r.dst.Deny, r.key+".deny", r.deny)
+	}
+	for tool, args := range f.Tools.Args {
+		if p.ToolArgs[tool] == nil {
+			p.ToolArgs[tool] = map[string]ArgRule{}
+		}
+		for arg, rule := range args {
+			key := "tools.args." + tool + "." + arg
+			if err := checkArgRule(rule); err != nil {
+				bad(key, "%v", err)
+				continue
+			}
+			p.ToolArgs[tool][arg] = rule
+		}
+	}
+	for _, c := range []struct {
+		v   *bool
+		dst *bool
+	}{{f.Client.Sampling, &p.Sampling}, {f.Client.Elicitation, &p.Elicitation}, {f.Client.Roots, &p.Roots}} {
+		if c.v != nil {
+			*c.dst = *c.v
+		}
+	}
+	for _, n := range f.Client.Names {
+		if n == "" {
+			bad("client.names", "empty client name")
+		}
+	}
+	p.ClientNames = append(p.ClientNames, f.Client.Names...)
+	if f.Limits.MaxFrame != 0 {
+		if f.Limits.MaxFrame < 1024 || f.Limits.MaxFrame > 1<<30 {
+			bad("limits.max_frame", "%d is outside 1024 bytes to 1 GiB", f.Limits.MaxFrame)
+		}
+		p.MaxFrame = f.Limits.MaxFrame
+	}
+	if f.Audit.Path != "" {
+		if !filepath.IsAbs(f.Audit.Path) {
+			bad("audit.path", "%q is not an absolute path", f.Audit.Path)
+		}
+		p.AuditPath = f.Audit.Path
+	}
+	if f.Sandbox.BestEffort != nil {
+		p.BestEffort = *f.Sandbox.BestEffort
+	}
+	if f.Sandbox.Required != nil {
+		p.Required = *f.Sandbox.Required
+	}
+	return errors.Join(errs...)
+}
+
+// The TOML library reports type mismatches as plain text.
+var (
+	tomlTypeErr = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]*)"\): (.*)$`)
+	tomlTypes   = regexp.MustCompile(`incompatible types: TOML value has type (\w+); destination has type (\w+)`)
+	typeNames   = map[string]string{"slice": "a list", "array": "a list", "bool": "true or false", "int": "a whole number", "int64": "a whole number", "string": "a string", "struct": "a table", "map": "a table", "table": "a table", "integer": "a whole number", "float": "a number", "interface": "a value"}
+)
+
+func typeError(src Source, err error) error {
+	m := tomlTypeErr.FindStringSubmatch(err.Error())
+	if m == nil {
+		return &Error{At: src, Msg: err.Error()}
+	}
+	line, _ := strconv.Atoi(m[1])
+	msg := m[3]
+	if t := tomlTypes.FindStringSubmatch(msg); t != nil {
+		want, got := typeNames[t[2]], typeNames[t[1]]
+		if want == "" {
+			want = t[2]
+		}
+		if got == "" {
+			got = t[1]
+		}
+		msg = "wrong type: want " + want + ", got " + got
+	}
+	return &Error{At: Source{File: src.File, Line: line}, Msg: m[2] + ": " + msg}
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+var varRef = regexp.MustCompile(`\$\{([^}]*)\}`)
+
+// expandAll expands ${VAR} in every string of v; key is v's TOML key.
+func expandAll(v reflect.Value, key string, vars map[string]string, at func(string) Source) error {
+	switch v.Kind() {
+	case reflect.String:
+		out, err := expand(v.String(), vars)
+		if err != nil {
+			return &Error{At: at(key), Msg: key + ": " + err.Error()}
+		}
+		v.SetString(out)
+	case reflect.Struct:
+		var errs []error
+		for i := 0; i < v.NumField(); i++ {
+			name := strings.Split(v.Type().Field(i).Tag.Get("toml"), ",")[0]
+			if name == "" {
+				name = strings.ToLower(v.Type().Field(i).Name)
+			}
+			errs = append(errs, expandAll(v.Field(i), join(key, name), vars, at))
+		}
+		return errors.Join(errs...)
+	case reflect.Slice:
+		var errs []error
+		for i := 0; i < v.Len(); i++ {
+			errs = append(errs, expandAll(v.Index(i), key, vars, at))
+		}
+		return errors.Join(errs...)
+	case reflect.Map:
+		var errs []error
+		for _, k := range v.MapKeys() {
+			e := reflect.New(v.Type().Elem()).Elem()
+			e.Set(v.MapIndex(k))
+			errs = append(errs, expandAll(e, join(key, k.String()), vars, at))
+			v.SetMapIndex(k, e)
+		}
+		return errors.Join(errs...)
+	case reflect.Interface:
+		if v.IsNil() {
+			return nil
+		}
+		e := reflect.New(v.Elem().Type()).Elem()
+		e.Set(v.Elem())
+		if err := expandAll(e, key, vars, at); err != nil {
+			return err
+		}
+		v.Set(e)
+	case reflect.Pointer:
+		if !v.IsNil() {
+			return expandAll(v.Elem(), key, vars, at)
+		}
+	}
+	return nil
+}
+
+func join(key, name string) string {
+	if key == "" {
+		return name
+	}
+	return key + "." + name
+}
+
+// expand replaces ${NAME} with its value; an unknown name is an error.
+func expand(s string, vars map[string]string) (string, error) {
+	var err error
+	out := varRef.ReplaceAllStringFunc(s, func(ref string) string {
+		name := ref[2 : len(ref)-1]
+		if v, ok := vars[name]; ok {
+			return v
+		}
+		if err == nil {
+			if strings.HasPrefix(name, "secret:") {
+				err = fmt.Errorf("%s: secrets are not placed in strings (every local user can read a command line); use [secrets] to put one in the environment", ref)
+			} else {
+				err = fmt.Errorf("unknown variable %s (known: %s)", ref, strings.Join(sortedKeys(vars), ", "))
+			}
+		}
+		return ref
+	})
+	if err == nil && strings.Contains(varRef.ReplaceAllString(s, ""), "${") {
+		err = fmt.Errorf("unterminated variable in %q", s)
+	}
+	return out, err
+}

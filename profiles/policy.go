@@ -1,0 +1,589 @@
+package profiles
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/mcpcell/mcpcell/jsonrpc"
+)
+
+// MCP protocol versions with behaviour that differs for a proxy.
+const (
+	V20250326 = "2025-03-26" // batches
+	V20251125 = "2025-11-25" // argument errors become isError results
+	V20260728 = "2026-07-28" // no initialize; _meta on every request
+)
+
+// _meta keys of the 2026-07-28 protocol.
+const (
+	metaVersion = "io.modelcontextprotocol/protocolVersion"
+	metaClient  = "io.modelcontextprotocol/clientInfo"
+	metaCaps    = "io.modelcontextprotocol/clientCapabilities"
+)
+
+// Policy answers, for every message, what the profile allows. Build it
+// once with Compile; it keeps the session's protocol version and client.
+type Policy struct {
+	tools, resources, prompts ruleSet
+	args                      map[string][]argCheck
+	sampling, elicitation     bool
+	roots                     bool
+	names                     []string
+	cwd                       string
+
+	mu      sync.Mutex
+	version string
+	client  string
+	// canned holds mcpcell's own answers to input requests it removed
+	// from input_required results, until the client retries.
+	canned map[string]map[string][]byte
+}
+
+// Compile builds the Policy a profile implies.
+func Compile(p *Profile) (*Policy, error) {
+	pol := &Policy{
+		sampling: p.Sampling, elicitation: p.Elicitation, roots: p.Roots,
+		names: p.ClientNames, cwd: p.Cwd,
+		args:   map[string][]argCheck{},
+		canned: map[string]map[string][]byte{},
+	}
+	var err error
+	if pol.tools, err = compileRules("tools", p.Tools, false); err != nil {
+		return nil, err
+	}
+	if pol.resources, err = compileRules("resources", p.Resources, true); err != nil {
+		return nil, err
+	}
+	if pol.prompts, err = compileRules("prompts", p.Prompts, false); err != nil {
+		return nil, err
+	}
+	for _, tool := range sortedKeys(p.ToolArgs) {
+		for _, arg := range sortedKeys(p.ToolArgs[tool]) {
+			r := p.ToolArgs[tool][arg]
+			a := argCheck{tool: tool, arg: arg, within: r.Within, enum: r.Enum, maxLen: r.MaxLen, pattern: r.Match}
+			if r.Match != "" {
+				a.match = regexp.MustCompile(`^(?:` + r.Match + `)$`)
+			}
+			pol.args[tool] = append(pol.args[tool], a)
+		}
+	}
+	return pol, nil
+}
+
+// ClientName is the name the client gave, once known.
+func (p *Policy) ClientName() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.client
+}
+
+// Version is the protocol version in use, once known.
+func (p *Policy) Version() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.version
+}
+
+// Batches reports whether arrays of messages are allowed: only in 2025-03-26.
+func (p *Policy) Batches() bool { return p.Version() == V20250326 }
+
+type rule struct {
+	re   *regexp.Regexp
+	desc string
+}
+
+type ruleSet struct {
+	kind        string
+	allow, deny []rule
+	allowAll    bool
+}
+
+func compileRules(kind string, r Rules, uri bool) (ruleSet, error) {
+	rs := ruleSet{kind: kind, allowAll: !r.AllowSet}
+	for _, list := range []struct {
+		dst     *[]rule
+		entries []Entry
+		verb    string
+	}{{&rs.allow, r.Allow, "allow"}, {&rs.deny, r.Deny, "deny"}} {
+		for _, e := range list.entries {
+			re, err := compileGlob(e.Value, uri)
+			if err != nil {
+				return rs, &Error{At: e.From, Msg: err.Error()}
+			}
+			*list.dst = append(*list.dst, rule{re: re, desc: fmt.Sprintf("%s.%s %q (%s)", kind, list.verb, e.Value, e.From)})
+		}
+	}
+	return rs, nil
+}
+
+// decide says whether name is allowed, and which rule said so. Deny wins.
+func (rs *ruleSet) decide(name string) (bool, string) {
+	for _, r := range rs.deny {
+		if r.re.MatchString(name) {
+			return false, r.desc
+		}
+	}
+	if rs.allowAll {
+		return true, rs.kind + ".allow absent: all allowed"
+	}
+	for _, r := range rs.allow {
+		if r.re.MatchString(name) {
+			return true, r.desc
+		}
+	}
+	return false, rs.kind + ".allow: no glob matches"
+}
+
+// Message implements jsonrpc.Policy.
+func (p *Policy) Message(dir jsonrpc.Direction, m *jsonrpc.Message) jsonrpc.Verdict {
+	if dir == jsonrpc.Up {
+		return p.fromClient(m)
+	}
+	return p.fromServer(m)
+}
+
+func refuse(code int, rule, format string, args ...any) jsonrpc.Verdict {
+	return jsonrpc.Verdict{Action: jsonrpc.Refuse, Rule: rule, Err: &jsonrpc.Error{Code: code, Message: fmt.Sprintf(format, args...)}}
+}
+
+func (p *Policy) fromClient(m *jsonrpc.Message) jsonrpc.Verdict {
+	params := m.Params
+	meta := jsonrpc.Lookup(params, "_meta")
+	version, _ := jsonrpc.String(jsonrpc.Lookup(meta, metaVersion))
+	info := jsonrpc.Lookup(meta, metaClient)
+	if m.Method == "initialize" {
+		version, _ = jsonrpc.String(jsonrpc.Lookup(params, "protocolVersion"))
+		info = jsonrpc.Lookup(params, "clientInfo")
+	}
+	name, named := jsonrpc.String(jsonrpc.Lookup(info, "name"))
+	p.mu.Lock()
+	if version != "" {
+		p.version = version
+	}
+	client := p.client
+	if named && (client == "" || len(p.names) == 0) {
+		client = name
+	}
+	p.mu.Unlock()
+	if len(p.names) > 0 {
+		switch {
+		case named && client != "" && name != client:
+			return refuse(jsonrpc.CodeInvalidRequest, "client.names", "mcpcell: this session belongs to client %q, not %q", client, name)
+		case !named && client == "":
+			return refuse(jsonrpc.CodeInvalidRequest, "client.names", "mcpcell: the client did not give its name, and the profile allows only %s", strings.Join(quoteAll(p.names), ", "))
+		case named && !contains(p.names, name):
+			return refuse(jsonrpc.CodeInvalidRequest, "client.names", "mcpcell: client %q is not allowed by the profile (allowed: %s)", name, strings.Join(quoteAll(p.names), ", "))
+		}
+	}
+	if named {
+		p.mu.Lock()
+		if p.client == "" {
+			p.client = name
+		}
+		p.mu.Unlock()
+	}
+	if m.Kind == jsonrpc.Notification {
+		if m.Method == "notifications/roots/list_changed" && !p.roots {
+			return jsonrpc.Verdict{Action: jsonrpc.Drop, Rule: "client.roots = false"}
+		}
+		return jsonrpc.Verdict{Rule: "notification"}
+	}
+	v := p.clientRequest(m, version)
+	if v.Action == jsonrpc.Forward {
+		frame, err := p.rewriteRequest(m, v.Frame)
+		if err != nil {
+			return refuse(jsonrpc.CodeInvalidParams, "strict-json", "mcpcell: %v", err)
+		}
+		v.Frame = frame
+	}
+	return v
+}
+
+func (p *Policy) clientRequest(m *jsonrpc.Message, version string) jsonrpc.Verdict {
+	params := m.Params
+	switch m.Method {
+	case "initialize", "ping", "logging/setLevel", "server/discover",
+		"tools/list", "prompts/list", "resources/list", "resources/templates/list",
+		"tasks/get", "tasks/result", "tasks/list", "tasks/cancel", "tasks/update":
+		return jsonrpc.Verdict{Rule: "method " + m.Method}
+	case "tools/call":
+		name, ok := jsonrpc.String(jsonrpc.Lookup(params, "name"))
+		args := jsonrpc.Lookup(params, "arguments")
+		shape := Shape(args)
+		if !ok {
+			return refuse(jsonrpc.CodeInvalidParams, "tools/call", "mcpcell: tools/call needs a string name")
+		}
+		allowed, rule := p.tools.decide(name)
+		if !allowed {
+			v := refuse(jsonrpc.CodeInvalidParams, rule, "Unknown tool: %s", name)
+			v.Subject, v.Shape = name, shape
+			return v
+		}
+		if args != nil && jsonrpc.TypeOf(args) != "object" {
+			v := refuse(jsonrpc.CodeInvalidParams, "tools/call", "mcpcell: tool arguments must be an object")
+			v.Subject = name
+			return v
+		}
+		for _, a := range p.args[name] {
+			if msg := a.check(jsonrpc.Lookup(args, a.arg), p.cwd); msg != "" {
+				v := p.argViolation(m, version, msg)
+				v.Subject, v.Shape, v.Rule = name, shape, fmt.Sprintf("tools.args.%s.%s", name, a.arg)
+				return v
+			}
+		}
+		return jsonrpc.Verdict{Rule: rule, Subject: name, Shape: shape}
+	case "prompts/get":
+		name, ok := jsonrpc.String(jsonrpc.Lookup(params, "name"))
+		if !ok {
+			return refuse(jsonrpc.CodeInvalidParams, "prompts/get", "mcpcell: prompts/get needs a string name")
+		}
+		allowed, rule := p.prompts.decide(name)
+		if !allowed {
+			v := refuse(jsonrpc.CodeInvalidParams, rule, "Unknown prompt: %s", name)
+			v.Subject = name
+			return v
+		}
+		return jsonrpc.Verdict{Rule: rule, Subject: name, Shape: Shape(jsonrpc.Lookup(params, "arguments"))}
+	case "resources/read", "resources/subscribe", "resources/unsubscribe":
+		uri, ok := jsonrpc.String(jsonrpc.Lookup(params, "uri"))
+		if !ok {
+			return refuse(jsonrpc.CodeInvalidParams, m.Method, "mcpcell: %s needs a string uri", m.Method)
+		}
+		if allowed, rule := p.resources.decide(uri); !allowed {
+			return p.resourceDenied(version, uri, rule)
+		}
+		_, rule := p.resources.decide(uri)
+		return jsonrpc.Verdict{Rule: rule, Subject: uri}
+	case "subscriptions/listen":
+		subs := jsonrpc.Lookup(jsonrpc.Lookup(params, "notifications"), "resourceSubscriptions")
+		elems, _ := jsonrpc.Elements(subs)
+		for _, e := range elems {
+			uri, ok := jsonrpc.String(e)
+			if !ok {
+				return refuse(jsonrpc.CodeInvalidParams, m.Method, "mcpcell: resourceSubscriptions must hold strings")
+			}
+			if allowed, rule := p.resources.decide(uri); !allowed {
+				return p.resourceDenied(version, uri, rule)
+			}
+		}
+		return jsonrpc.Verdict{Rule: "method " + m.Method}
+	case "completion/complete":
+		ref := jsonrpc.Lookup(params, "ref")
+		typ, _ := jsonrpc.String(jsonrpc.Lookup(ref, "type"))
+		switch typ {
+		case "ref/prompt":
+			name, _ := jsonrpc.String(jsonrpc.Lookup(ref, "name"))
+			if allowed, rule := p.prompts.decide(name); !allowed {
+				v := refuse(jsonrpc.CodeInvalidParams, rule, "Unknown prompt: %s", name)
+				v.Subject = name
+				return v
+			}
+			return jsonrpc.Verdict{Rule: "prompts", Subject: name}
+		case "ref/resource":
+			uri, _ := jsonrpc.String(jsonrpc.Lookup(ref, "uri"))
+			if allowed, rule := p.resources.decide(uri); !allowed {
+				return p.resourceDenied(version, uri, rule)
+			}
+			return jsonrpc.Verdict{Rule: "resources", Subject: uri}
+		}
+		return refuse(jsonrpc.CodeInvalidParams, m.Method, "mcpcell: unknown completion reference type %q", typ)
+	}
+	// A method the policy does not know could reach tools around it.
+	return refuse(jsonrpc.CodeMethodNotFound, "unknown-method", "Method not found: %s", m.Method)
+}
+
+func (p *Policy) versionOr(version string) string {
+	if version != "" {
+		return version
+	}
+	return p.Version()
+}
+
+// argViolation is how a broken argument constraint is reported: a tool
+// result with isError from 2025-11-25 on, -32602 before.
+func (p *Policy) argViolation(m *jsonrpc.Message, version, msg string) jsonrpc.Verdict {
+	if v := p.versionOr(version); v != "" && v < V20251125 {
+		return refuse(jsonrpc.CodeInvalidParams, "", "%s", msg)
+	}
+	return jsonrpc.Verdict{Action: jsonrpc.Answer, IsError: true, Result: toolError(msg)}
+}
+
+func toolError(msg string) []byte {
+	return []byte(`{"content":[{"type":"text","text":` + string(jsonrpc.Quote(msg)) + `}],"isError":true}`)
+}
+
+func (p *Policy) resourceDenied(version, uri, rule string) jsonrpc.Verdict {
+	code := jsonrpc.CodeResourceNotFound
+	if p.versionOr(version) >= V20260728 {
+		code = jsonrpc.CodeInvalidParams
+	}
+	v := refuse(code, rule, "Resource not found: %s", uri)
+	v.Subject = uri
+	return v
+}
+
+// rewriteRequest removes the client capabilities the profile denies
+// (initialize, and 2026-07-28 _meta) and adds mcpcell's own answers to
+// input requests it withheld from the client.
+func (p *Policy) rewriteRequest(m *jsonrpc.Message, frame []byte) ([]byte, error) {
+	params := m.Params
+	if params == nil {
+		return frame, nil
+	}
+	var denied []string
+	for _, c := range []struct {
+		on   bool
+		name string
+	}{{p.sampling, "sampling"}, {p.elicitation, "elicitation"}, {p.roots, "roots"}} {
+		if !c.on {
+			denied = append(denied, c.name)
+		}
+	}
+	out := params
+	var err error
+	strip := func(caps []byte) ([]byte, error) { return dropMembers(caps, denied...) }
+	if m.Method == "initialize" {
+		if out, err = edit(out, []string{"capabilities"}, strip); err != nil && !errors.Is(err, errAbsent) {
+			return nil, err
+		}
+	}
+	if out, err = edit(out, []string{"_meta", metaCaps}, strip); err != nil && !errors.Is(err, errAbsent) {
+		return nil, err
+	}
+	if out, err = p.addCanned(m, out); err != nil {
+		return nil, err
+	}
+	if string(out) == string(params) {
+		return frame, nil
+	}
+	return m.WithParams(out), nil
+}
+
+func (p *Policy) fromServer(m *jsonrpc.Message) jsonrpc.Verdict {
+	if m.Kind == jsonrpc.Notification {
+		switch m.Method {
+		case "notifications/resources/updated":
+			uri, _ := jsonrpc.String(jsonrpc.Lookup(m.Params, "uri"))
+			if allowed, rule := p.resources.decide(uri); !allowed {
+				return jsonrpc.Verdict{Action: jsonrpc.Drop, Rule: rule, Subject: uri}
+			}
+		case "notifications/elicitation/complete":
+			if !p.elicitation {
+				return jsonrpc.Verdict{Action: jsonrpc.Drop, Rule: "client.elicitation = false"}
+			}
+		}
+		return jsonrpc.Verdict{Rule: "notification"}
+	}
+	if p.Version() >= V20260728 {
+		return refuse(jsonrpc.CodeMethodNotFound, "protocol", "mcpcell: a server does not send requests on stdio in protocol %s", V20260728)
+	}
+	switch m.Method {
+	case "ping", "tasks/get", "tasks/result", "tasks/list", "tasks/cancel":
+		return jsonrpc.Verdict{Rule: "method " + m.Method}
+	case "sampling/createMessage":
+		if !p.sampling {
+			return refuse(jsonrpc.CodeUserRejected, "client.sampling = false", "mcpcell: sampling is not allowed by the profile")
+		}
+		return jsonrpc.Verdict{Rule: "client.sampling = true"}
+	case "elicitation/create":
+		if !p.elicitation {
+			return jsonrpc.Verdict{Action: jsonrpc.Answer, Result: []byte(`{"action":"decline"}`), Rule: "client.elicitation = false"}
+		}
+		return jsonrpc.Verdict{Rule: "client.elicitation = true"}
+	case "roots/list":
+		if !p.roots {
+			return refuse(jsonrpc.CodeMethodNotFound, "client.roots = false", "Method not found: roots/list")
+		}
+		return jsonrpc.Verdict{Rule: "client.roots = true"}
+	}
+	return refuse(jsonrpc.CodeMethodNotFound, "unknown-method", "Method not found: %s", m.Method)
+}
+
+// Reply implements jsonrpc.Policy.
+func (p *Policy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Message) jsonrpc.Verdict {
+	if dir == jsonrpc.Up || m.Error != nil {
+		return jsonrpc.Verdict{Rule: "reply"}
+	}
+	result := m.Result
+	if jsonrpc.TypeOf(result) != "object" {
+		return refuse(jsonrpc.CodeInternalError, "reply", "mcpcell: the server's %s result is not an object", c.Method)
+	}
+	switch c.Method {
+	case "initialize":
+		if v, ok := jsonrpc.String(jsonrpc.Lookup(result, "protocolVersion")); ok {
+			p.mu.Lock()
+			p.version = v
+			p.mu.Unlock()
+		}
+		return jsonrpc.Verdict{Rule: "reply"}
+	case "tools/list":
+		return p.filterList(m, "tools", "name", &p.tools)
+	case "prompts/list":
+		return p.filterList(m, "prompts", "name", &p.prompts)
+	case "resources/list":
+		return p.filterList(m, "resources", "uri", &p.resources)
+	case "resources/templates/list":
+		return p.filterList(m, "resourceTemplates", "uriTemplate", &p.resources)
+	case "tools/call", "prompts/get", "resources/read":
+		v := p.inputRequired(c, m)
+		if c.Method == "tools/call" && string(jsonrpc.Lookup(result, "isError")) == "true" {
+			v.IsError = true
+		}
+		return v
+	}
+	return jsonrpc.Verdict{Rule: "reply"}
+}
+
+// filterList keeps the list entries the rules allow. A list that cannot
+// be read is refused, never passed.
+func (p *Policy) filterList(m *jsonrpc.Message, field, key string, rs *ruleSet) jsonrpc.Verdict {
+	list := jsonrpc.Lookup(m.Result, field)
+	elems, err := jsonrpc.Elements(list)
+	if err != nil {
+		return refuse(jsonrpc.CodeInternalError, "list", "mcpcell: the server's list has no %q array", field)
+	}
+	kept := make([][]byte, 0, len(elems))
+	for _, e := range elems {
+		name, ok := jsonrpc.String(jsonrpc.Lookup(e, key))
+		if !ok {
+			return refuse(jsonrpc.CodeInternalError, "list", "mcpcell: an entry of the server's %q list has no string %q", field, key)
+		}
+		if allowed, _ := rs.decide(name); allowed {
+			kept = append(kept, e)
+		}
+	}
+	v := jsonrpc.Verdict{Rule: fmt.Sprintf("%s: %d of %d shown", field, len(kept), len(elems))}
+	if len(kept) == len(elems) {
+		return v
+	}
+	out, err := edit(m.Result, []string{field}, func([]byte) ([]byte, error) { return joinArray(kept), nil })
+	if err != nil {
+		return refuse(jsonrpc.CodeInternalError, "list", "mcpcell: %v", err)
+	}
+	v.Frame = m.WithResult(out)
+	return v
+}
+
+// Shape lists argument names with their JSON types, never their values.
+func Shape(args []byte) string {
+	ms, err := jsonrpc.Members(args)
+	if err != nil {
+		return ""
+	}
+	parts := make([]string, len(ms))
+	for i, m := range ms {
+		parts[i] = m.Name + ":" + jsonrpc.TypeOf(m.Value)
+	}
+	return strings.Join(parts, ",")
+}
+
+type argCheck struct {
+	tool, arg string
+	within    []string
+	match     *regexp.Regexp
+	pattern   string
+	enum      []any
+	maxLen    int
+}
+
+// check returns why raw breaks the constraint, or "" when it holds or the
+// argument is absent.
+func (a *argCheck) check(raw []byte, cwd string) string {
+	if raw == nil {
+		return ""
+	}
+	what := fmt.Sprintf("mcpcell: argument %q of tool %q", a.arg, a.tool)
+	if a.enum != nil && !inEnum(raw, a.enum) {
+		return fmt.Sprintf("%s is not one of the allowed values (enum)", what)
+	}
+	if a.within == nil && a.match == nil && a.maxLen == 0 {
+		return ""
+	}
+	s, ok := jsonrpc.String(raw)
+	if !ok {
+		return fmt.Sprintf("%s must be a string", what)
+	}
+	if a.maxLen > 0 && utf8.RuneCountInString(s) > a.maxLen {
+		return fmt.Sprintf("%s is longer than %d characters (max_len)", what, a.maxLen)
+	}
+	if a.match != nil && !a.match.MatchString(s) {
+		return fmt.Sprintf("%s does not match %q (match)", what, a.pattern)
+	}
+	if a.within != nil {
+		if why := outside(s, a.within, cwd); why != "" {
+			return fmt.Sprintf("%s %s (within: %s)", what, why, strings.Join(a.within, ", "))
+		}
+	}
+	return ""
+}
+
+// outside says why path is not inside one of roots, or "".
+func outside(path string, roots []string, cwd string) string {
+	path = strings.TrimPrefix(path, "file://")
+	switch {
+	case path == "":
+		return "is empty"
+	case strings.ContainsRune(path, 0):
+		return "holds a NUL byte"
+	case strings.HasPrefix(path, "~"):
+		return "starts with ~, which servers expand to a home folder"
+	}
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(cwd, path)
+	}
+	path = filepath.Clean(path)
+	for _, r := range roots {
+		r = filepath.Clean(r)
+		if path == r || strings.HasPrefix(path, r+string(filepath.Separator)) || r == string(filepath.Separator) {
+			return ""
+		}
+	}
+	return "is outside the allowed folders"
+}
+
+func inEnum(raw []byte, enum []any) bool {
+	for _, e := range enum {
+		switch e := e.(type) {
+		case string:
+			if s, ok := jsonrpc.String(raw); ok && s == e {
+				return true
+			}
+		case bool:
+			if string(raw) == strconv.FormatBool(e) {
+				return true
+			}
+		case int64:
+			if f, err := strconv.ParseFloat(string(raw), 64); err == nil && jsonrpc.TypeOf(raw) == "number" && f == float64(e) {
+				return true
+			}
+		case float64:
+			if f, err := strconv.ParseFloat(string(raw), 64); err == nil && jsonrpc.TypeOf(raw) == "number" && f == e {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func quoteAll(list []string) []string {
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = strconv.Quote(s)
+	}
+	return out
+}

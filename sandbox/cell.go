@@ -1,0 +1,169 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Cell describes the process to start and what it may see.
+type Cell struct {
+	Command []string
+	Dir     string
+	Env     []string // the whole environment, KEY=VALUE
+
+	// Filesystem and network grants, applied by the helper (see issue 3).
+	Read, Write, Exec []string
+}
+
+// BaseEnv names the variables of mcpcell's own environment that every
+// server gets: what a program needs to find its tools and speak the
+// user's language, nothing that grants access.
+var BaseEnv = []string{"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR"}
+
+// Environ builds a server's environment from nothing: BaseEnv and LC_*
+// from getenv's source (environ), then pass, then set. Later wins.
+func Environ(environ []string, pass []string, set map[string]string) []string {
+	src := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			src[k] = v
+		}
+	}
+	out := map[string]string{}
+	for k, v := range src {
+		if strings.HasPrefix(k, "LC_") {
+			out[k] = v
+		}
+	}
+	for _, k := range append(append([]string{}, BaseEnv...), pass...) {
+		if v, ok := src[k]; ok {
+			out[k] = v
+		}
+	}
+	for k, v := range set {
+		out[k] = v
+	}
+	env := make([]string, 0, len(out))
+	for k, v := range out {
+		env = append(env, k+"="+v)
+	}
+	sort.Strings(env)
+	return env
+}
+
+// Server is a started server process.
+type Server struct {
+	Stdin  io.WriteCloser
+	Stdout io.ReadCloser
+
+	cmd      *exec.Cmd
+	done     chan struct{}
+	code     int
+	stopOnce sync.Once
+}
+
+// Start starts c's command. Its stderr goes to stderr.
+func Start(c Cell, stderr io.Writer) (*Server, error) {
+	if len(c.Command) == 0 {
+		return nil, errors.New("no server command: give one after -- or in the profile's [server] command")
+	}
+	path, err := lookPath(c.Command[0], c.Env)
+	if err != nil {
+		return nil, err
+	}
+	cmd := &exec.Cmd{Path: path, Args: c.Command, Dir: c.Dir, Env: c.Env, Stderr: stderr}
+	setProcAttr(cmd)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", c.Command[0], err)
+	}
+	s := &Server{Stdin: stdin, Stdout: stdout, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		s.code = exitCode(cmd.Wait())
+		close(s.done)
+	}()
+	return s, nil
+}
+
+// lookPath finds name on the PATH of the server's environment, not
+// mcpcell's own.
+func lookPath(name string, env []string) (string, error) {
+	if strings.ContainsRune(name, os.PathSeparator) {
+		return name, nil
+	}
+	for _, kv := range env {
+		if p, ok := strings.CutPrefix(kv, "PATH="); ok {
+			for _, dir := range strings.Split(p, string(os.PathListSeparator)) {
+				if dir == "" {
+					continue
+				}
+				cand := dir + string(os.PathSeparator) + name
+				if st, err := os.Stat(cand); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+					return cand, nil
+				}
+			}
+		}
+	}
+	return "", fmt.Errorf("server command %q not found on the PATH", name)
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if n := signalCode(ee); n > 0 {
+			return n
+		}
+		return ee.ExitCode()
+	}
+	return 1
+}
+
+// Done is closed when the server process has exited.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Wait waits for the server to exit and returns its exit status (128+N
+// for a signal N).
+func (s *Server) Wait() int {
+	<-s.done
+	return s.code
+}
+
+// Pid is the server's process id.
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
+
+// Stop ends the server: it closes its input, waits grace, sends SIGTERM
+// to its process group, waits grace again, and kills the group. It
+// returns once the server has exited; calling it again does nothing more.
+func (s *Server) Stop(grace time.Duration) {
+	s.stopOnce.Do(func() {
+		s.Stdin.Close()
+		select {
+		case <-s.done:
+		case <-time.After(grace):
+			terminate(s.cmd)
+			select {
+			case <-s.done:
+			case <-time.After(grace):
+			}
+		}
+		kill(s.cmd) // also whatever the server left behind in its group
+	})
+	<-s.done
+}

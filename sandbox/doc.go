@@ -1,0 +1,13 @@
+// Package sandbox starts the MCP server as a child process in a cell: its
+// own process group, an environment built from nothing, and (on Linux,
+// through a re-executed helper) the Landlock and seccomp rules of a Cell.
+// It also stops the server: close its input, wait, SIGTERM the group,
+// wait, SIGKILL.
+//
+// The proxy itself is never confined by the server's rules.
+//
+//	srv, err := sandbox.Start(cell, os.Stderr)
+//	...
+//	srv.Stop(2 * time.Second) // when the client goes away
+//	code := srv.Wait()
+package sandbox
