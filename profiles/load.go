@@ -501,7 +501,7 @@ func (p *Profile) apply(f *File, at func(string) Source) error {
 var (
 	tomlTypeErr = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]*)"\): (.*)$`)
 	tomlTypes   = regexp.MustCompile(`incompatible types: TOML value has type (\w+); destination has type (\w+)`)
-	typeNames   = map[string]string{"slice": "a list", "array": "a list", "bool": "true or false", "int": "a whole number", "int64": "a whole number", "string": "a string", "struct": "a table", "map": "a table", "table": "a table", "integer": "a whole number", "float": "a number", "interface": "a value"}
+	typeNames   = map[string]string{"slice": "a list", "array": "a list", "bool": "true or false", "boolean": "true or false", "int": "a whole number", "int64": "a whole number", "string": "a string", "struct": "a table", "map": "a table", "table": "a table", "integer": "a whole number", "float": "a number", "interface": "a value"}
 )
 
 func typeError(src Source, err error) error {

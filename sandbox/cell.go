@@ -63,13 +63,18 @@ type Server struct {
 	Stdin  io.WriteCloser
 	Stdout io.ReadCloser
 
-	cmd      *exec.Cmd
-	done     chan struct{}
-	code     int
-	stopOnce sync.Once
+	cmd        *exec.Cmd
+	done       chan struct{}
+	stderrDone chan struct{}
+	code       int
+	stopOnce   sync.Once
 }
 
-// Start starts c's command. Its stderr goes to stderr.
+// Start starts c's command. Its stderr is copied to stderr.
+//
+// The pipes are made here rather than by os/exec, whose Wait closes the
+// server's output as soon as the process exits, which would lose frames
+// still in the pipe.
 func Start(c Cell, stderr io.Writer) (*Server, error) {
 	if len(c.Command) == 0 {
 		return nil, errors.New("no server command: give one after -- or in the profile's [server] command")
@@ -78,20 +83,42 @@ func Start(c Cell, stderr io.Writer) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := &exec.Cmd{Path: path, Args: c.Command, Dir: c.Dir, Env: c.Env, Stderr: stderr}
+	var files []*os.File
+	closeAll := func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	pipe := func() (r, w *os.File) {
+		if err == nil {
+			r, w, err = os.Pipe()
+			files = append(files, r, w)
+		}
+		return r, w
+	}
+	inR, inW := pipe()
+	outR, outW := pipe()
+	errR, errW := pipe()
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	cmd := &exec.Cmd{Path: path, Args: c.Command, Dir: c.Dir, Env: c.Env, Stdin: inR, Stdout: outW, Stderr: errW}
 	setProcAttr(cmd)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
 	if err := cmd.Start(); err != nil {
+		closeAll()
 		return nil, fmt.Errorf("starting %s: %w", c.Command[0], err)
 	}
-	s := &Server{Stdin: stdin, Stdout: stdout, cmd: cmd, done: make(chan struct{})}
+	// The child has its ends now; holding them would keep EOF away.
+	inR.Close()
+	outW.Close()
+	errW.Close()
+	s := &Server{Stdin: inW, Stdout: outR, cmd: cmd, done: make(chan struct{}), stderrDone: make(chan struct{})}
+	go func() {
+		io.Copy(stderr, errR)
+		errR.Close()
+		close(s.stderrDone)
+	}()
 	go func() {
 		s.code = exitCode(cmd.Wait())
 		close(s.done)
@@ -139,9 +166,13 @@ func exitCode(err error) int {
 func (s *Server) Done() <-chan struct{} { return s.done }
 
 // Wait waits for the server to exit and returns its exit status (128+N
-// for a signal N).
+// for a signal N). It also waits, briefly, for the last of its stderr.
 func (s *Server) Wait() int {
 	<-s.done
+	select {
+	case <-s.stderrDone:
+	case <-time.After(200 * time.Millisecond): // a descendant may hold it open
+	}
 	return s.code
 }
 

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -15,11 +17,25 @@ import (
 // stdout.
 func fakeServer(args []string) int {
 	version := "2025-11-25"
+	var ignoreEOF, ignoreTerm bool
 	for _, a := range args {
 		if v, ok := strings.CutPrefix(a, "--version="); ok {
 			version = v
 		}
+		ignoreEOF = ignoreEOF || a == "--ignore-eof"
+		ignoreTerm = ignoreTerm || a == "--ignore-term"
 	}
+	fmt.Fprintf(os.Stderr, "fakeserver: pid %d\n", os.Getpid())
+	terms := make(chan os.Signal, 1)
+	signal.Notify(terms, syscall.SIGTERM)
+	go func() {
+		for range terms {
+			fmt.Fprintf(os.Stderr, "fakeserver: got SIGTERM at %d\n", time.Now().UnixMilli())
+			if !ignoreTerm {
+				os.Exit(143)
+			}
+		}
+	}()
 	in := bufio.NewReaderSize(os.Stdin, 1<<20)
 	out := bufio.NewWriter(os.Stdout)
 	send := func(v any) {
@@ -182,7 +198,10 @@ func fakeServer(args []string) int {
 			}
 		}
 		if err != nil {
-			time.Sleep(10 * time.Millisecond)
+			fmt.Fprintf(os.Stderr, "fakeserver: stdin closed at %d\n", time.Now().UnixMilli())
+			if ignoreEOF {
+				select {}
+			}
 			return 0
 		}
 	}

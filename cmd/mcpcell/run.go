@@ -70,7 +70,10 @@ func (c *cli) run(args []string) int {
 		log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Rule: "start", Note: err.Error()})
 		return c.fail(err, "check the command, or run it once directly to see why it fails")
 	}
-	log.Record(jsonrpc.Event{Time: time.Now(), Decision: "start", Rule: "session", Note: fmt.Sprintf("server %s (pid %d)", command[0], srv.Pid())})
+	if err := log.Record(jsonrpc.Event{Time: time.Now(), Decision: "start", Rule: "session", Note: fmt.Sprintf("server %s (pid %d)", command[0], srv.Pid())}); err != nil {
+		srv.Stop(0)
+		return c.fail(fmt.Errorf("cannot write the audit log %s, so the server is not run: %w", p.AuditPath, err), "free space or fix [audit] path in the profile")
+	}
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)

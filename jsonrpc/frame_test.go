@@ -1,0 +1,114 @@
+package jsonrpc
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+func TestReader(t *testing.T) {
+	in := "{\"a\":1}\r\n\n   \n{\"b\":2}\n" + "{\"big\":\"" + strings.Repeat("x", 200) + "\"}\n{\"c\":3}\r\n{\"last\":4}"
+	r := NewReader(iotest.OneByteReader(strings.NewReader(in)), 100)
+	var got []string
+	for {
+		f, err := r.Next()
+		var tl *TooLargeError
+		if errors.As(err, &tl) {
+			got = append(got, "TOO LARGE:"+string(tl.Prefix[:8]))
+			continue
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(f))
+	}
+	want := []string{`{"a":1}`, `{"b":2}`, `TOO LARGE:{"big":"`, `{"c":3}`, `{"last":4}`}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("frames = %q, want %q", got, want)
+	}
+}
+
+// A frame of exactly the bound passes; one byte more does not.
+func TestReaderBound(t *testing.T) {
+	frame := `{"x":"` + strings.Repeat("y", 100-8) + `"}`
+	if len(frame) != 100 {
+		t.Fatalf("frame is %d bytes", len(frame))
+	}
+	for _, c := range []struct {
+		in   string
+		fits bool
+	}{{frame + "\n", true}, {frame + "\r\n", true}, {frame[:99] + "yy\n", false}} {
+		_, err := NewReader(strings.NewReader(c.in), 100).Next()
+		if (err == nil) != c.fits {
+			t.Errorf("%d-byte line: err = %v, want fits=%v", len(c.in), err, c.fits)
+		}
+	}
+}
+
+// The bound holds across bufio's internal buffer (64 KiB).
+func TestReaderLargeFrames(t *testing.T) {
+	big := `{"x":"` + strings.Repeat("z", 300<<10) + `"}`
+	r := NewReader(strings.NewReader(big+"\n"+big+"\n"), 1<<20)
+	for i := 0; i < 2; i++ {
+		f, err := r.Next()
+		if err != nil || len(f) != len(big) {
+			t.Fatalf("frame %d: %d bytes, %v", i, len(f), err)
+		}
+	}
+	r = NewReader(strings.NewReader(big+"\n{}\n"), 200<<10)
+	if _, err := r.Next(); err == nil {
+		t.Fatalf("a 300 KiB frame passed a 200 KiB bound")
+	}
+	if f, err := r.Next(); err != nil || string(f) != "{}" {
+		t.Fatalf("after an oversize frame: %q %v", f, err)
+	}
+}
+
+func TestWriterConcurrent(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewWriter(&buf)
+	done := make(chan bool)
+	for g := 0; g < 4; g++ {
+		go func(g int) {
+			for i := 0; i < 100; i++ {
+				w.Write([]byte(strings.Repeat(string(rune('a'+g)), 50)))
+			}
+			done <- true
+		}(g)
+	}
+	for g := 0; g < 4; g++ {
+		<-done
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
+		if len(line) != 50 || strings.Count(line, line[:1]) != 50 {
+			t.Fatalf("interleaved frame %q", line)
+		}
+	}
+}
+
+func FuzzReader(f *testing.F) {
+	f.Add([]byte("{\"a\":1}\n{\"b\":2}\r\n"), 16)
+	f.Fuzz(func(t *testing.T, in []byte, max int) {
+		max = int(uint(max)%4096) + 1
+		r := NewReader(bytes.NewReader(in), max)
+		for i := 0; i < 10000; i++ {
+			f, err := r.Next()
+			var tl *TooLargeError
+			switch {
+			case errors.As(err, &tl):
+				continue
+			case err != nil:
+				return
+			}
+			if len(f) > max || bytes.ContainsRune(f, '\n') {
+				t.Fatalf("frame of %d bytes (bound %d) or with a newline: %q", len(f), max, f)
+			}
+		}
+	})
+}

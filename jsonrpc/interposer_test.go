@@ -1,0 +1,125 @@
+package jsonrpc
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type allowAll struct{}
+
+func (allowAll) Message(Direction, *Message) Verdict      { return Verdict{} }
+func (allowAll) Reply(Direction, *Call, *Message) Verdict { return Verdict{} }
+func (allowAll) Batches() bool                            { return false }
+
+type failingRecorder struct {
+	mu    sync.Mutex
+	fail  bool
+	count int
+}
+
+func (r *failingRecorder) Record(Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.count++
+	if r.fail {
+		return errors.New("disk full")
+	}
+	return nil
+}
+
+// pipeline runs an interposer between in-memory pipes; the server side
+// answers every request with an empty result.
+type pipeline struct {
+	client    io.WriteCloser
+	fromCell  *bufio.Reader
+	serverIn  *bufio.Reader
+	serverOut io.WriteCloser
+	done      chan error
+}
+
+func newPipeline(t *testing.T, ip *Interposer) *pipeline {
+	cr, cw := io.Pipe()   // client -> cell
+	or, ow := io.Pipe()   // cell -> client
+	sir, siw := io.Pipe() // cell -> server
+	sor, sow := io.Pipe() // server -> cell
+	p := &pipeline{client: cw, fromCell: bufio.NewReader(or), serverIn: bufio.NewReader(sir), serverOut: sow, done: make(chan error, 1)}
+	go func() { p.done <- ip.Run(cr, ow, siw, sor) }()
+	t.Cleanup(func() { cw.Close(); sow.Close() })
+	return p
+}
+
+func (p *pipeline) line(t *testing.T, r *bufio.Reader) string {
+	t.Helper()
+	ch := make(chan string, 1)
+	go func() { l, _ := r.ReadString('\n'); ch <- strings.TrimSuffix(l, "\n") }()
+	select {
+	case l := <-ch:
+		return l
+	case <-time.After(5 * time.Second):
+		t.Fatal("no frame in 5s")
+	}
+	return ""
+}
+
+func TestAuditFailureRefusesNewCalls(t *testing.T) {
+	rec := &failingRecorder{}
+	ip := &Interposer{Policy: allowAll{}, Recorder: rec}
+	p := newPipeline(t, ip)
+	io.WriteString(p.client, `{"jsonrpc":"2.0","id":1,"method":"ping"}`+"\n")
+	if got := p.line(t, p.serverIn); !strings.Contains(got, `"id":1`) {
+		t.Fatalf("server got %q", got)
+	}
+	io.WriteString(p.serverOut, `{"jsonrpc":"2.0","id":1,"result":{}}`+"\n")
+	p.line(t, p.fromCell)
+
+	rec.mu.Lock()
+	rec.fail = true
+	rec.mu.Unlock()
+	io.WriteString(p.client, `{"jsonrpc":"2.0","id":2,"method":"ping"}`+"\n")
+	got := p.line(t, p.fromCell)
+	if !strings.Contains(got, `"id":2`) || !strings.Contains(got, "audit log cannot be written") || !strings.Contains(got, "disk full") {
+		t.Fatalf("after an audit failure the client got %q", got)
+	}
+	io.WriteString(p.client, `{"jsonrpc":"2.0","id":3,"method":"ping"}`+"\n")
+	if got := p.line(t, p.fromCell); !strings.Contains(got, `"id":3`) || !strings.Contains(got, "audit") {
+		t.Fatalf("a later call got %q", got)
+	}
+}
+
+// Every request in flight when the server's output ends gets one answer.
+func TestServerExitAnswersPending(t *testing.T) {
+	ip := &Interposer{Policy: allowAll{}}
+	p := newPipeline(t, ip)
+	for _, id := range []string{"1", `"two"`, "3"} {
+		io.WriteString(p.client, `{"jsonrpc":"2.0","id":`+id+`,"method":"ping"}`+"\n")
+		p.line(t, p.serverIn)
+	}
+	// The client cancels request 3: no answer is owed for it.
+	io.WriteString(p.client, `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":3}}`+"\n")
+	p.line(t, p.serverIn)
+	p.serverOut.Close()
+	got := map[string]bool{}
+	for i := 0; i < 2; i++ {
+		l := p.line(t, p.fromCell)
+		if !strings.Contains(l, "exited before answering") {
+			t.Errorf("got %q", l)
+		}
+		got[l[strings.Index(l, `"id":`)+5:strings.Index(l, `,"error"`)]] = true
+	}
+	if !got["1"] || !got[`"two"`] {
+		t.Errorf("answered ids %v, want 1 and \"two\"", got)
+	}
+	if err := <-p.done; err != nil {
+		t.Errorf("Run = %v", err)
+	}
+	// After the server is gone, new requests are answered by mcpcell.
+	io.WriteString(p.client, `{"jsonrpc":"2.0","id":9,"method":"ping"}`+"\n")
+	if l := p.line(t, p.fromCell); !strings.Contains(l, `"id":9`) || !strings.Contains(l, "has exited") {
+		t.Errorf("after exit: %q", l)
+	}
+}

@@ -1,0 +1,255 @@
+package jsonrpc
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestValidate(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want string // "" means valid; else a part of the error
+	}{
+		{`{}`, ""},
+		{`{"a":[1,-2.5e+3,true,false,null,"x\u00e9\n"],"b":{"c":{}}}`, ""},
+		{` {"a":1} `, ""},
+		{`{"a":"\ud83d\ude00"}`, ""},
+		{`{"a":1,"a":2}`, `duplicate member name "a"`},
+		{`{"x":{"a":1,"b":{"c":1,"c":2}}}`, `duplicate member name "c"`},
+		{`[{"a":1},{"a":1,"a":1}]`, `duplicate member name "a"`},
+		{`{"name":"x","Name":"y"}`, `differ only in case`},
+		{`{"s":1,"ſ":2}`, `differ only in case`}, // long s folds to s
+		{`{"k":1,"K":2}`, `differ only in case`}, // Kelvin sign folds to k
+		{`{"a":1,"\u0061":2}`, `duplicate member name "a"`},
+		{`{"a":1} x`, "trailing data"},
+		{`{"a":1}{"b":2}`, "trailing data"},
+		{"{\"a\":\"\xff\"}", "invalid UTF-8"},
+		{"{\"a\xc0\":1}", "invalid UTF-8"},
+		{`{"a":"\ud800"}`, "lone surrogate"},
+		{`{"a":"\udc00x"}`, "lone surrogate"},
+		{`{"a":"\ud800\u0041"}`, "lone surrogate"},
+		{"{\"a\":\"tab\there\"}", "control character"},
+		{`{"a":01}`, "expected ',' or '}'"},
+		{`{"a":1.}`, "invalid number"},
+		{`{"a":-}`, "invalid number"},
+		{`{"a":tru}`, "invalid literal"},
+		{`{"a":1,}`, "expected a member name"},
+		{`{"a" 1}`, "expected ':'"},
+		{`[1,2`, "unexpected end"},
+		{`{"a":"\x"}`, "invalid escape"},
+		{``, "unexpected end"},
+		{strings.Repeat("[", 600) + strings.Repeat("]", 600), "nested too deeply"},
+		{strings.Repeat(`{"a":`, 600) + "1" + strings.Repeat("}", 600), "nested too deeply"},
+	} {
+		err := Validate([]byte(c.in))
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("Validate(%.60q) = %v, want nil", c.in, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("Validate(%.60q) = %v, want an error containing %q", c.in, err, c.want)
+		}
+	}
+}
+
+// Many members switch the duplicate check to a map; it must still work.
+func TestValidateManyMembers(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := 0; i < 40; i++ {
+		b.WriteString(`"m` + strings.Repeat("x", i) + `":1,`)
+	}
+	ok := b.String() + `"last":1}`
+	if err := Validate([]byte(ok)); err != nil {
+		t.Fatalf("40 distinct members: %v", err)
+	}
+	for _, dup := range []string{`"mxxx":2}`, `"MXXX":2}`} {
+		if err := Validate([]byte(b.String() + dup)); err == nil {
+			t.Errorf("a duplicate %s after 40 members was accepted", dup)
+		}
+	}
+}
+
+func TestMembersLookupString(t *testing.T) {
+	raw := []byte(`{ "a" : 1 , "b":"x\"y", "c":{"d":[1,{"e":2}]}, "f":null }`)
+	if err := Validate(raw); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := Members(raw)
+	if err != nil || len(ms) != 4 {
+		t.Fatalf("Members = %v, %v", ms, err)
+	}
+	for _, m := range ms {
+		if got := string(raw[m.Start:m.End]); got != string(m.Value) {
+			t.Errorf("member %s: offsets give %q, value %q", m.Name, got, m.Value)
+		}
+	}
+	if s, ok := String(Lookup(raw, "b")); !ok || s != `x"y` {
+		t.Errorf(`Lookup b = %q %v`, s, ok)
+	}
+	if got := string(Lookup(Lookup(raw, "c"), "d")); got != `[1,{"e":2}]` {
+		t.Errorf("nested lookup = %s", got)
+	}
+	if Lookup(raw, "B") != nil {
+		t.Errorf("Lookup matched a name in another case")
+	}
+	els, _ := Elements(Lookup(Lookup(raw, "c"), "d"))
+	if len(els) != 2 || string(els[1]) != `{"e":2}` {
+		t.Errorf("Elements = %q", els)
+	}
+}
+
+func TestParse(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		kind Kind
+		err  string
+	}{
+		{`{"jsonrpc":"2.0","id":1,"method":"ping"}`, Request, ""},
+		{`{"jsonrpc":"2.0","id":"a","method":"x","params":{}}`, Request, ""},
+		{`{"jsonrpc":"2.0","method":"notifications/x"}`, Notification, ""},
+		{`{"jsonrpc":"2.0","id":1,"result":{}}`, Response, ""},
+		{`{"jsonrpc":"2.0","id":null,"error":{"code":1,"message":"m"}}`, Response, ""},
+		{`{"jsonrpc":"1.0","id":1,"method":"ping"}`, 0, `"jsonrpc" must be "2.0"`},
+		{`{"id":1,"method":"ping"}`, 0, `"jsonrpc" must be "2.0"`},
+		{`{"jsonrpc":"2.0","id":1.5,"method":"ping"}`, 0, "string or an integer"},
+		{`{"jsonrpc":"2.0","id":1e3,"method":"ping"}`, 0, "string or an integer"},
+		{`{"jsonrpc":"2.0","id":{},"method":"ping"}`, 0, "string or an integer"},
+		{`{"jsonrpc":"2.0","id":99999999999999999999,"method":"ping"}`, 0, "out of range"},
+		{`{"jsonrpc":"2.0","id":null,"method":"ping"}`, 0, "cannot be null"},
+		{`{"jsonrpc":"2.0","id":1,"method":"ping","params":[1]}`, 0, "must be an object"},
+		{`{"jsonrpc":"2.0","id":1,"method":""}`, 0, "non-empty string"},
+		{`{"jsonrpc":"2.0","id":1,"method":"x","result":{}}`, 0, "cannot carry"},
+		{`{"jsonrpc":"2.0","id":1,"result":{},"error":{}}`, 0, "neither"},
+		{`{"jsonrpc":"2.0","result":{}}`, 0, "needs an id"},
+		{`{"jsonrpc":"2.0","id":1,"error":"bad"}`, 0, "must be an object"},
+		{`{"jsonrpc":"2.0","id":1,"method":"x","extra":true}`, 0, `unknown member "extra"`},
+	} {
+		m, err := Parse([]byte(c.in))
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("Parse(%s) = %v, want error %q", c.in, err, c.err)
+			}
+			continue
+		}
+		if err != nil || m.Kind != c.kind {
+			t.Errorf("Parse(%s) = %v, %v; want kind %v", c.in, m, err, c.kind)
+		}
+	}
+}
+
+func TestIDs(t *testing.T) {
+	a, _ := ParseID([]byte(`"a"`))
+	b, _ := ParseID([]byte(`"\u0061"`))
+	n, _ := ParseID([]byte(`1`))
+	s, _ := ParseID([]byte(`"1"`))
+	if a.Key() != b.Key() {
+		t.Errorf("escaped and plain string ids differ")
+	}
+	if n.Key() == s.Key() {
+		t.Errorf("the number 1 and the string \"1\" are the same id")
+	}
+	if string(b.Raw()) != `"\u0061"` {
+		t.Errorf("Raw = %s, want the id as sent", b.Raw())
+	}
+}
+
+func TestRecoverID(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`{"jsonrpc":"2.0","id":7,"method":"x","params":{"a":1,"a":2}}`, "7"},
+		{`{"id":"q","method":"x","params":{"text":"cut off her`, `"q"`},
+		{`{"jsonrpc":"2.0","method":"x","id":3}`, "3"},
+		{"{\"a\":\"\xff\",\"id\":3}", "null"},
+		{`[{"id":1}]`, "null"},
+		{`{"id":1.5}`, "null"},
+		{`garbage`, "null"},
+	} {
+		if got := string(RecoverID([]byte(c.in)).Raw()); got != c.want {
+			t.Errorf("RecoverID(%s) = %s, want %s", c.in, got, c.want)
+		}
+	}
+}
+
+func TestErrorResponse(t *testing.T) {
+	id, _ := ParseID([]byte(`"x\"y"`))
+	b := ErrorResponse(id, &Error{Code: -32602, Message: "Unknown tool: \"a\"\n"})
+	if err := Validate(b); err != nil {
+		t.Fatalf("ErrorResponse is not strict JSON: %v: %s", err, b)
+	}
+	var m struct {
+		ID    string `json:"id"`
+		Error struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil || m.ID != `x"y` || m.Error.Code != -32602 || m.Error.Message != "Unknown tool: \"a\"\n" {
+		t.Errorf("ErrorResponse = %s", b)
+	}
+}
+
+// FuzzValidate holds Validate to encoding/json: whatever Validate accepts
+// is valid JSON, and whatever it accepts Go decodes to the same members
+// (no duplicates, so no last-one-wins).
+func FuzzValidate(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":1,"b":[1,2,{"c":"d"}]}`, `{"a":1,"a":2}`, `{"name":"x","Name":"y"}`, `{"a":"\ud800"}`, `[1,2]`, `"s"`, `{"a":1} x`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if Validate(b) != nil {
+			return
+		}
+		if !json.Valid(b) {
+			t.Fatalf("Validate accepted invalid JSON %q", b)
+		}
+		if TypeOf(trimSpace(b)) == "object" {
+			ms, err := Members(trimSpace(b))
+			if err != nil {
+				t.Fatalf("Members of a valid object: %v", err)
+			}
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Fatalf("json.Unmarshal of an accepted object: %v", err)
+			}
+			if len(m) != len(ms) {
+				t.Fatalf("Go sees %d members, Members %d: %q", len(m), len(ms), b)
+			}
+		}
+	})
+}
+
+func trimSpace(b []byte) []byte { return []byte(strings.TrimSpace(string(b))) }
+
+// FuzzParse: any frame either parses or is refused with an error, and a
+// parsed message has a consistent kind.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{`{"jsonrpc":"2.0","id":1,"method":"ping"}`, `{"jsonrpc":"2.0","id":1,"result":{}}`, `{"jsonrpc":"2.0","method":"n"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		RecoverID(b)
+		if Validate(b) != nil || TypeOf(trimSpace(b)) != "object" {
+			return
+		}
+		m, err := Parse(trimSpace(b))
+		if err != nil {
+			return
+		}
+		switch m.Kind {
+		case Request:
+			if m.ID.IsZero() || m.Method == "" {
+				t.Fatalf("request without id or method: %q", b)
+			}
+		case Notification:
+			if m.Method == "" {
+				t.Fatalf("notification without method: %q", b)
+			}
+		case Response:
+			if (m.Result == nil) == (m.Error == nil) {
+				t.Fatalf("response with neither or both: %q", b)
+			}
+		default:
+			t.Fatalf("no kind: %q", b)
+		}
+	})
+}
