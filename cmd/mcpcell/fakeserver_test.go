@@ -17,13 +17,14 @@ import (
 // stdout.
 func fakeServer(args []string) int {
 	version := "2025-11-25"
-	var ignoreEOF, ignoreTerm bool
+	var ignoreEOF, ignoreTerm, badList bool
 	for _, a := range args {
 		if v, ok := strings.CutPrefix(a, "--version="); ok {
 			version = v
 		}
 		ignoreEOF = ignoreEOF || a == "--ignore-eof"
 		ignoreTerm = ignoreTerm || a == "--ignore-term"
+		badList = badList || a == "--bad-list"
 	}
 	fmt.Fprintf(os.Stderr, "fakeserver: pid %d\n", os.Getpid())
 	terms := make(chan os.Signal, 1)
@@ -68,7 +69,7 @@ func fakeServer(args []string) int {
 	text := func(s string) map[string]any {
 		return map[string]any{"content": []any{map[string]any{"type": "text", "text": s}}}
 	}
-	tools := []string{"echo", "read_file", "write_file", "secret_admin", "sample", "elicit", "roots", "ask_input", "unknown_id", "dup_keys", "oversize", "non_json", "die", "flood", "stderr", "last_init", "fail", "batch_reply"}
+	tools := []string{"echo", "read_file", "write_file", "secret_admin", "sample", "elicit", "roots", "ask_input", "ask_sampling", "ask_roots", "notify_updated", "unknown_id", "dup_keys", "oversize", "non_json", "die", "flood", "stderr", "last_init", "fail", "batch_reply"}
 	handle := func(line []byte) (reply any) {
 		var m struct {
 			ID     json.RawMessage `json:"id"`
@@ -101,6 +102,9 @@ func fakeServer(args []string) int {
 		case "ping":
 			return resp(map[string]any{})
 		case "tools/list":
+			if badList {
+				return resp(map[string]any{"tools": []any{map[string]any{"name": "echo"}, map[string]any{"title": "a tool without a name"}}})
+			}
 			// Two pages, to show pagination survives filtering.
 			var list []any
 			page := tools[:len(tools)/2]
@@ -126,6 +130,8 @@ func fakeServer(args []string) int {
 			return resp(map[string]any{"resourceTemplates": []any{map[string]any{"uriTemplate": "file:///proj/{name}", "name": "t"}, map[string]any{"uriTemplate": "db://{table}", "name": "db"}}})
 		case "resources/read":
 			return resp(map[string]any{"contents": []any{map[string]any{"uri": p.URI, "text": "content"}}})
+		case "subscriptions/listen":
+			return resp(map[string]any{"_meta": map[string]any{"io.modelcontextprotocol/subscriptionId": m.ID}})
 		case "completion/complete":
 			return resp(map[string]any{"completion": map[string]any{"values": []string{}}})
 		case "tools/call":
@@ -149,6 +155,15 @@ func fakeServer(args []string) int {
 				return resp(map[string]any{"resultType": "input_required", "requestState": "st-1", "inputRequests": map[string]any{
 					"e1": map[string]any{"method": "elicitation/create", "params": map[string]any{"message": "ok?", "requestedSchema": map[string]any{"type": "object"}}},
 				}})
+			case "ask_sampling", "ask_roots":
+				method := map[string]string{"ask_sampling": "sampling/createMessage", "ask_roots": "roots/list"}[p.Name]
+				return resp(map[string]any{"resultType": "input_required", "inputRequests": map[string]any{
+					"r1": map[string]any{"method": method, "params": map[string]any{}},
+				}})
+			case "notify_updated":
+				raw(`{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"file:///proj/a.txt"}}`)
+				raw(`{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"file:///etc/passwd"}}`)
+				return resp(text("notified"))
 			case "unknown_id":
 				raw(`{"jsonrpc":"2.0","id":"never-asked","result":{}}`)
 				return resp(text("after unknown id"))

@@ -73,8 +73,8 @@ func TestToolPolicy(t *testing.T) {
 				}
 				cursor = c
 			}
-			if strings.Contains(strings.Join(names, ","), "secret_admin") || len(names) != 17 {
-				t.Errorf("tools/list through mcpcell = %v; want 17 tools without secret_admin", names)
+			if strings.Contains(strings.Join(names, ","), "secret_admin") || len(names) != 20 {
+				t.Errorf("tools/list through mcpcell = %v; want 20 tools without secret_admin", names)
 			}
 			// A hidden tool is unknown, and the server never hears of it.
 			code, msg := errorOf(s.call(10, "tools/call", `{"name":"secret_admin","arguments":{}}`))
@@ -408,6 +408,101 @@ func TestAuditLog(t *testing.T) {
 	for _, want := range []string{`"decision":"deny","rule":"tools.deny \"secret_*\"`, `"args":"token:string"`, `"client":"auditor"`, `"subject":"echo"`, `"duration_ms":`} {
 		if !strings.Contains(text, want) {
 			t.Errorf("audit log lacks %s:\n%s", want, text)
+		}
+	}
+}
+
+func Test2026MoreInputRequired(t *testing.T) {
+	s := fakeSession(t, fakeProfile, "2026-07-28")
+	meta := `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"test-client","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}`
+	// A denied sampling or roots request inside input_required fails the
+	// call with the legacy request's code; nothing reaches the client.
+	if code, _ := errorOf(s.call(1, "tools/call", `{"name":"ask_sampling",`+meta+`}`)); code != -1 {
+		t.Errorf("input_required sampling: code %d, want -1", code)
+	}
+	if code, _ := errorOf(s.call(2, "tools/call", `{"name":"ask_roots",`+meta+`}`)); code != -32601 {
+		t.Errorf("input_required roots: code %d, want -32601", code)
+	}
+	// subscriptions/listen is checked URI by URI.
+	if code, msg := errorOf(s.call(3, "subscriptions/listen", `{"notifications":{"resourceSubscriptions":["file:///proj/a.txt","file:///etc/shadow"]},`+meta+`}`)); code != -32602 || !strings.Contains(msg, "file:///etc/shadow") {
+		t.Errorf("listen with a hidden URI: %d %q", code, msg)
+	}
+	if r := s.call(4, "subscriptions/listen", `{"notifications":{"resourceSubscriptions":["file:///proj/a.txt"]},`+meta+`}`); r["result"] == nil {
+		t.Errorf("listen with an allowed URI: %v", r)
+	}
+}
+
+func Test2026ClientNames(t *testing.T) {
+	s := fakeSession(t, "[client]\nnames = [\"good\"]\n", "2026-07-28")
+	meta := func(name string) string {
+		return `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"` + name + `","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}`
+	}
+	if code, _ := errorOf(s.call(1, "server/discover", `{`+meta("evil")+`}`)); code != -32600 {
+		t.Errorf("evil client: code %d", code)
+	}
+	if r := s.call(2, "server/discover", `{`+meta("good")+`}`); r["result"] == nil {
+		t.Errorf("good client: %v", r)
+	}
+	if code, msg := errorOf(s.call(3, "tools/list", `{`+meta("evil")+`}`)); code != -32600 || !strings.Contains(msg, `belongs to client "good"`) {
+		t.Errorf("another client in the same session: %d %q", code, msg)
+	}
+}
+
+func TestUnreadableListRefused(t *testing.T) {
+	path := writeProfile(t, fakeProfile)
+	s := startSession(t, cellCommand(t, path, os.Args[0], "__fakeserver", "--bad-list"))
+	s.call(0, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`)
+	code, msg := errorOf(s.call(1, "tools/list", `{}`))
+	if code != -32603 || !strings.Contains(msg, `has no string "name"`) {
+		t.Errorf("a list entry without a name: %d %q; want the list refused", code, msg)
+	}
+}
+
+func TestDeniedResourceNotification(t *testing.T) {
+	s := fakeSession(t, fakeProfile, "2025-11-25")
+	if got := resultText(s.call(1, "tools/call", `{"name":"notify_updated","arguments":{}}`)); got != "notified" {
+		t.Fatalf("notify_updated: %q", got)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var seen []string
+	for _, f := range s.frames {
+		if strings.Contains(string(f), "resources/updated") {
+			seen = append(seen, string(f))
+		}
+	}
+	if len(seen) != 1 || !strings.Contains(seen[0], "file:///proj/a.txt") {
+		t.Errorf("resources/updated notifications at the client: %v; want only file:///proj/a.txt", seen)
+	}
+}
+
+// A client that pipelines hundreds of calls gets exactly one answer each.
+func TestPipelinedFlood(t *testing.T) {
+	s := fakeSession(t, fakeProfile, "2025-11-25")
+	const n = 500
+	for i := 1; i <= n; i++ {
+		name := "echo"
+		if i%5 == 0 {
+			name = "secret_admin"
+		}
+		s.send(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":%q,"arguments":{}}}`, i, name))
+	}
+	answers := map[int]int{}
+	for len(answers) < n {
+		var m map[string]any
+		json.Unmarshal(s.next(), &m)
+		id, _ := m["id"].(float64)
+		answers[int(id)]++
+		code, _ := errorOf(m)
+		if (int(id)%5 == 0) != (code == -32602) {
+			t.Errorf("id %d: %v", int(id), m)
+		}
+	}
+	s.send(`{"jsonrpc":"2.0","id":"last","method":"ping"}`)
+	s.reply(`"last"`)
+	for id, c := range answers {
+		if c != 1 || id < 1 || id > n {
+			t.Errorf("id %d answered %d times", id, c)
 		}
 	}
 }
