@@ -40,6 +40,9 @@ type Policy struct {
 	mu      sync.Mutex
 	version string
 	client  string
+	// listed holds the tool names the server has listed (after
+	// filtering); once a listing has been seen, other names are unknown.
+	listed map[string]bool
 	// canned holds mcpcell's own answers to input requests it removed
 	// from input_required results, until the client retries.
 	canned map[string]map[string][]byte
@@ -220,6 +223,9 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, version string) jsonrpc.Verdi
 			return refuse(jsonrpc.CodeInvalidParams, "tools/call", "mcpcell: tools/call needs a string name")
 		}
 		allowed, rule := p.tools.decide(name)
+		if allowed && !p.wasListed(name) {
+			allowed, rule = false, "tools: not in the server's tools/list"
+		}
 		if !allowed {
 			v := refuse(jsonrpc.CodeInvalidParams, rule, "Unknown tool: %s", name)
 			v.Subject, v.Shape = name, shape
@@ -423,7 +429,11 @@ func (p *Policy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Messag
 		}
 		return jsonrpc.Verdict{Rule: "reply"}
 	case "tools/list":
-		return p.filterList(m, "tools", "name", &p.tools)
+		v := p.filterList(m, "tools", "name", &p.tools)
+		if v.Action == jsonrpc.Forward {
+			p.remember(v.Frame, m.Raw)
+		}
+		return v
 	case "prompts/list":
 		return p.filterList(m, "prompts", "name", &p.prompts)
 	case "resources/list":
@@ -468,6 +478,37 @@ func (p *Policy) filterList(m *jsonrpc.Message, field, key string, rs *ruleSet) 
 	}
 	v.Frame = m.WithResult(out)
 	return v
+}
+
+// remember adds the names of a forwarded tools/list page to the tools the
+// client may call.
+func (p *Policy) remember(frame, orig []byte) {
+	if frame == nil {
+		frame = orig
+	}
+	m, err := jsonrpc.Parse(frame)
+	if err != nil {
+		return
+	}
+	elems, _ := jsonrpc.Elements(jsonrpc.Lookup(m.Result, "tools"))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.listed == nil {
+		p.listed = map[string]bool{}
+	}
+	for _, e := range elems {
+		if name, ok := jsonrpc.String(jsonrpc.Lookup(e, "name")); ok {
+			p.listed[name] = true
+		}
+	}
+}
+
+// wasListed reports whether a call to name may go on: before any tools/list
+// every name may, after it only the names listed.
+func (p *Policy) wasListed(name string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.listed == nil || p.listed[name]
 }
 
 // Shape lists argument names with their JSON types, never their values.

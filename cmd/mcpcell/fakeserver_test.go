@@ -189,7 +189,7 @@ func fakeServer(args []string) int {
 			case "last_init":
 				return resp(text(string(initParams)))
 			}
-			return map[string]any{"jsonrpc": "2.0", "id": m.ID, "error": map[string]any{"code": -32602, "message": "Unknown tool: " + p.Name}}
+			return map[string]any{"jsonrpc": "2.0", "id": m.ID, "error": map[string]any{"code": -32602, "message": "fake server: no tool " + p.Name}}
 		}
 		return map[string]any{"jsonrpc": "2.0", "id": m.ID, "error": map[string]any{"code": -32601, "message": "Method not found"}}
 	}

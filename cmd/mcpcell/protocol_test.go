@@ -81,6 +81,10 @@ func TestToolPolicy(t *testing.T) {
 			if code != -32602 || msg != "Unknown tool: secret_admin" {
 				t.Errorf("hidden tool: got %d %q, want -32602 \"Unknown tool: secret_admin\"", code, msg)
 			}
+			// A name the server never listed is unknown once tools were listed.
+			if code, msg := errorOf(s.call(12, "tools/call", `{"name":"debug_backdoor","arguments":{}}`)); code != -32602 || msg != "Unknown tool: debug_backdoor" {
+				t.Errorf("unlisted tool: got %d %q", code, msg)
+			}
 			if got := resultText(s.call(11, "tools/call", `{"name":"echo","arguments":{"mode":"a","text":"short","code":"abc"}}`)); got != `echo:{"mode":"a","text":"short","code":"abc"}` {
 				t.Errorf("allowed call: got %q", got)
 			}
