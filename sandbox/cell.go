@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,14 +13,13 @@ import (
 	"time"
 )
 
-// Cell describes the process to start and what it may see.
+// Cell is a server to start and how to confine it.
 type Cell struct {
-	Command []string
-	Dir     string
-	Env     []string // the whole environment, KEY=VALUE
-
-	// Filesystem and network grants, applied by the helper (see issue 3).
-	Read, Write, Exec []string
+	Spec Spec
+	// Helper is the argv that re-executes mcpcell as its helper (argv[0]
+	// as mcpcell was called, then the hidden subcommand); nil starts the
+	// command directly, unconfined.
+	Helper []string
 }
 
 // BaseEnv names the variables of mcpcell's own environment that every
@@ -63,6 +63,11 @@ type Server struct {
 	Stdin  io.WriteCloser
 	Stdout io.ReadCloser
 
+	// Setup is how long the helper took to confine itself; ABI is the
+	// Landlock ABI it used.
+	Setup time.Duration
+	ABI   int
+
 	cmd        *exec.Cmd
 	done       chan struct{}
 	stderrDone chan struct{}
@@ -70,20 +75,20 @@ type Server struct {
 	stopOnce   sync.Once
 }
 
-// Start starts c's command. Its stderr is copied to stderr.
+// Start starts the server, through the helper when c.Helper is set. Its
+// stderr is copied to stderr. It returns once the server runs confined, or
+// with the helper's reason why it could not.
 //
 // The pipes are made here rather than by os/exec, whose Wait closes the
 // server's output as soon as the process exits, which would lose frames
 // still in the pipe.
 func Start(c Cell, stderr io.Writer) (*Server, error) {
-	if len(c.Command) == 0 {
+	spec := c.Spec
+	if len(spec.Command) == 0 {
 		return nil, errors.New("no server command: give one after -- or in the profile's [server] command")
 	}
-	path, err := lookPath(c.Command[0], c.Env)
-	if err != nil {
-		return nil, err
-	}
 	var files []*os.File
+	var err error
 	closeAll := func() {
 		for _, f := range files {
 			f.Close()
@@ -99,20 +104,34 @@ func Start(c Cell, stderr io.Writer) (*Server, error) {
 	inR, inW := pipe()
 	outR, outW := pipe()
 	errR, errW := pipe()
+	specR, specW := pipe()
+	statusR, statusW := pipe()
 	if err != nil {
 		closeAll()
 		return nil, err
 	}
-	cmd := &exec.Cmd{Path: path, Args: c.Command, Dir: c.Dir, Env: c.Env, Stdin: inR, Stdout: outW, Stderr: errW}
+	defer func() {
+		for _, f := range []*os.File{inR, outW, errW, specR, specW, statusR, statusW} {
+			f.Close()
+		}
+	}()
+	cmd := &exec.Cmd{Path: spec.Path, Args: spec.Command, Dir: spec.Dir, Env: spec.Env, Stdin: inR, Stdout: outW, Stderr: errW}
+	if c.Helper != nil {
+		exe, err := os.Executable()
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("finding mcpcell's own executable: %w", err)
+		}
+		// The helper needs no environment: the server's is in the spec.
+		cmd.Path, cmd.Args, cmd.Dir, cmd.Env = exe, c.Helper, "", []string{}
+		cmd.ExtraFiles = []*os.File{specR, statusW} // fds 3 and 4
+		spec.Parent = os.Getpid()
+	}
 	setProcAttr(cmd)
 	if err := cmd.Start(); err != nil {
 		closeAll()
-		return nil, fmt.Errorf("starting %s: %w", c.Command[0], err)
+		return nil, fmt.Errorf("starting %s: %w", spec.Command[0], err)
 	}
-	// The child has its ends now; holding them would keep EOF away.
-	inR.Close()
-	outW.Close()
-	errW.Close()
 	s := &Server{Stdin: inW, Stdout: outR, cmd: cmd, done: make(chan struct{}), stderrDone: make(chan struct{})}
 	go func() {
 		io.Copy(stderr, errR)
@@ -123,12 +142,50 @@ func Start(c Cell, stderr io.Writer) (*Server, error) {
 		s.code = exitCode(cmd.Wait())
 		close(s.done)
 	}()
+	if c.Helper == nil {
+		return s, nil
+	}
+	// The child holds its ends now; ours would keep EOF away.
+	specR.Close()
+	statusW.Close()
+	go func() {
+		json.NewEncoder(specW).Encode(spec)
+		specW.Close()
+	}()
+	// The status pipe closes when the helper execs the server (or dies).
+	dec := json.NewDecoder(statusR)
+	var last report
+	for {
+		var r report
+		if err := dec.Decode(&r); err != nil {
+			break
+		}
+		if last.Error == "" {
+			last = r
+		}
+	}
+	if last.Error == "" && last.SetupMicros == 0 {
+		select {
+		case <-s.done:
+			last.Error = fmt.Sprintf("the cell helper exited with status %d before starting the server", s.code)
+		case <-time.After(time.Second):
+		}
+	}
+	if last.Error != "" {
+		s.Stop(0)
+		s.Wait()
+		inW.Close()
+		outR.Close()
+		return nil, errors.New(last.Error)
+	}
+	s.Setup = time.Duration(last.SetupMicros) * time.Microsecond
+	s.ABI = last.ABI
 	return s, nil
 }
 
-// lookPath finds name on the PATH of the server's environment, not
+// LookPath finds name on the PATH of the server's environment, not
 // mcpcell's own.
-func lookPath(name string, env []string) (string, error) {
+func LookPath(name string, env []string) (string, error) {
 	if strings.ContainsRune(name, os.PathSeparator) {
 		return name, nil
 	}

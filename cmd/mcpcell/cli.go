@@ -8,6 +8,8 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+
+	"github.com/mcpcell/mcpcell/sandbox"
 )
 
 // Exit codes of mcpcell's own; otherwise it exits with the server's status.
@@ -17,6 +19,7 @@ const (
 )
 
 type cli struct {
+	helper         []string // argv that re-executes mcpcell as the cell helper
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	environ        []string
@@ -25,11 +28,18 @@ type cli struct {
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, environ: os.Environ(), getenv: os.Getenv}
+	// The helper is this program again, reached the way this call was
+	// (a test binary puts a word of its own before the command).
+	if n := len(os.Args) - len(args); n >= 1 {
+		c.helper = append(append([]string{os.Args[0]}, os.Args[1:n]...), sandbox.HelperCommand)
+	}
 	if len(args) == 0 {
 		c.usage(stderr, "")
 		return exitUsage
 	}
 	switch args[0] {
+	case sandbox.HelperCommand:
+		return sandbox.Helper()
 	case "run":
 		return c.run(args[1:])
 	case "check":

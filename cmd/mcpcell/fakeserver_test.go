@@ -69,7 +69,7 @@ func fakeServer(args []string) int {
 	text := func(s string) map[string]any {
 		return map[string]any{"content": []any{map[string]any{"type": "text", "text": s}}}
 	}
-	tools := []string{"echo", "read_file", "write_file", "secret_admin", "sample", "elicit", "roots", "ask_input", "ask_sampling", "ask_roots", "notify_updated", "unknown_id", "dup_keys", "oversize", "non_json", "die", "flood", "stderr", "last_init", "fail", "batch_reply"}
+	tools := []string{"echo", "read_file", "write_file", "secret_admin", "sample", "elicit", "roots", "ask_input", "ask_sampling", "ask_roots", "notify_updated", "unknown_id", "dup_keys", "oversize", "non_json", "die", "flood", "stderr", "last_init", "fail", "batch_reply", "escape"}
 	handle := func(line []byte) (reply any) {
 		var m struct {
 			ID     json.RawMessage `json:"id"`
@@ -186,6 +186,10 @@ func fakeServer(args []string) int {
 			case "stderr":
 				fmt.Fprintln(os.Stderr, "fake server: a line on stderr")
 				return resp(text("wrote stderr"))
+			case "escape":
+				var a struct{ What, Target string }
+				json.Unmarshal(p.Arguments, &a)
+				return resp(text(escape(a.What, a.Target)))
 			case "last_init":
 				return resp(text(string(initParams)))
 			}

@@ -67,16 +67,23 @@ func nodeModules(t *testing.T) string {
 func cellCommand(t *testing.T, profile string, server ...string) *exec.Cmd {
 	args := append([]string{"__mcpcell", "run", "--profile", profile, "--"}, server...)
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(filepath.Dir(profile), "state"))
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(filepath.Dir(profile), "state"), "XDG_CACHE_HOME="+filepath.Join(filepath.Dir(profile), "cache"))
 	return cmd
 }
 
-// writeProfile writes a profile into a fresh project folder.
+// writeProfile writes a profile into a fresh project folder. It includes
+// the embedded default and a grant to run this test binary, which is the
+// fake server.
 func writeProfile(t *testing.T, text string) string {
 	t.Helper()
 	dir := t.TempDir()
+	bin, _ := filepath.EvalSymlinks(os.Args[0])
+	testbin := fmt.Sprintf("[filesystem]\nread = [%q]\nexec = [%q]\n", bin, bin)
+	if err := os.WriteFile(filepath.Join(dir, "testbin.toml"), []byte(testbin), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	path := filepath.Join(dir, ".mcpcell.toml")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte("include = [\"default\", \"testbin.toml\"]\n"+text), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -233,7 +240,12 @@ func TestScripts(t *testing.T) {
 		Dir: "testdata/script",
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("XDG_STATE_HOME", filepath.Join(e.WorkDir, "state"))
-			return nil
+			e.Setenv("XDG_CACHE_HOME", filepath.Join(e.WorkDir, "cache"))
+			// Scripts include testbin.toml to run the fake server (this
+			// test binary) in a cell.
+			bin, _ := filepath.EvalSymlinks(os.Args[0])
+			bindir := filepath.SplitList(e.Getenv("PATH"))[0] // testscript's commands
+			return os.WriteFile(filepath.Join(e.WorkDir, "testbin.toml"), []byte(fmt.Sprintf("include = [\"default\"]\n[filesystem]\nread = [%q, %q]\nexec = [%q, %q]\n", bin, bindir, bin, bindir)), 0o600)
 		},
 	})
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +36,7 @@ func TestGoSDKClientOverServerEverything(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			profile := writeProfile(t, everythingProfile)
+			profile := writeProfile(t, grantRead(nm)+everythingProfile)
 			cmd := cellCommand(t, profile, "node", server, "stdio")
 			stderr := &lockedBuffer{}
 			cmd.Stderr = stderr
@@ -90,6 +92,19 @@ func TestGoSDKClientOverServerEverything(t *testing.T) {
 	}
 }
 
+// grantRead is a [filesystem] table granting read on dirs.
+func grantRead(dirs ...string) string {
+	return fmt.Sprintf("[filesystem]\nread = %s\n", tomlList(dirs))
+}
+
+func tomlList(list []string) string {
+	q := make([]string, len(list))
+	for i, s := range list {
+		q[i] = strconv.Quote(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
 func textOf(res *mcp.CallToolResult) string {
 	var out []string
 	for _, c := range res.Content {
@@ -107,19 +122,22 @@ func TestInspectorCLI(t *testing.T) {
 	inspector := filepath.Join(nm, ".bin", "mcp-inspector")
 	_, err := os.Stat(filepath.Join(node22, "node"))
 	need(t, "Node 22 in testdata/node (npm package node@22, needed by the Inspector)", err == nil)
-	profile := writeProfile(t, everythingProfile)
+	profile := writeProfile(t, grantRead(nm)+everythingProfile)
 	server := filepath.Join(nm, "@modelcontextprotocol/server-everything/dist/index.js")
 	cell := cellCommand(t, profile)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	args := append([]string{"--cli"}, cell.Args...)
-	args = append(args, "node", server, "stdio", "--method", "tools/list")
+	node, _ := exec.LookPath("node") // the system node the node preset grants, not Node 22
+	args = append(args, node, server, "stdio", "--method", "tools/list")
 	cmd := exec.CommandContext(ctx, inspector, args...)
 	cmd.Path = inspector
 	cmd.Env = append(cell.Env, "PATH="+node22+string(os.PathListSeparator)+os.Getenv("PATH"))
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("inspector: %v\n%s", err, out)
+		t.Fatalf("inspector: %v\n%s\nstderr:\n%s", err, out, stderr.String())
 	}
 	s := string(out)
 	if !strings.Contains(s, `"name": "echo"`) || strings.Contains(s, `"name": "get-env"`) || strings.Contains(s, "toggle-") {

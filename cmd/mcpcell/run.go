@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"sort"
 	"syscall"
 	"time"
 
@@ -55,22 +54,12 @@ func (c *cli) run(args []string) int {
 	}
 	defer log.Close()
 
-	set := map[string]string{}
-	for k, e := range p.EnvSet {
-		set[k] = e.Value
+	srv, code := c.startCell(p, command, log)
+	if srv == nil {
+		return code
 	}
-	var pass []string
-	for _, e := range p.EnvPass {
-		pass = append(pass, e.Value)
-	}
-	sort.Strings(pass)
-	cell := sandbox.Cell{Command: command, Dir: p.Cwd, Env: sandbox.Environ(c.environ, pass, set)}
-	srv, err := sandbox.Start(cell, c.stderr)
-	if err != nil {
-		log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Rule: "start", Note: err.Error()})
-		return c.fail(err, "check the command, or run it once directly to see why it fails")
-	}
-	if err := log.Record(jsonrpc.Event{Time: time.Now(), Decision: "start", Rule: "session", Note: fmt.Sprintf("server %s (pid %d)", command[0], srv.Pid())}); err != nil {
+	defer sandbox.KillDescendants(srv.Pid())
+	if err := log.Record(jsonrpc.Event{Time: time.Now(), Decision: "start", Rule: "session", Note: fmt.Sprintf("server %s (pid %d), cell set up in %v with Landlock ABI %d", command[0], srv.Pid(), srv.Setup, srv.ABI)}); err != nil {
 		srv.Stop(0)
 		return c.fail(fmt.Errorf("cannot write the audit log %s, so the server is not run: %w", p.AuditPath, err), "free space or fix [audit] path in the profile")
 	}
@@ -96,6 +85,62 @@ func (c *cli) run(args []string) int {
 	}
 	srv.Stop(grace)
 	exit := srv.Wait()
+	if n := sandbox.KillDescendants(srv.Pid()); n > 0 {
+		fmt.Fprintf(c.stderr, "mcpcell: killed %d process(es) the server left behind\n", n)
+	}
 	log.Record(jsonrpc.Event{Time: time.Now(), Decision: "end", Rule: "session", Note: fmt.Sprintf("server exited with status %d", exit)})
 	return exit
+}
+
+// startCell plans the cell, refuses a weaker one unless the profile
+// accepts it, and starts the server in it.
+func (c *cli) startCell(p *profiles.Profile, command []string, log *audit.Log) (*sandbox.Server, int) {
+	plan, err := c.planCell(p, true)
+	if err != nil {
+		return nil, c.fail(err, "fix the profile; mcpcell check shows the effective profile")
+	}
+	rules := plan.grants.Rules()
+	if err := checkWorkDir(rules, p.Cwd); err != nil {
+		return nil, c.fail(err, "grant it in [filesystem] read or write, or set [server] cwd")
+	}
+	path, err := serverPath(command, plan.env, rules)
+	if err != nil {
+		return nil, c.fail(err, "grant the server's executable (and its interpreter) in [filesystem] exec, or include a preset such as node")
+	}
+	confine := plan.kernel.OS == "linux"
+	switch {
+	case !confine && p.Required:
+		return nil, c.fail(fmt.Errorf("mcpcell cannot confine a server on %s", plan.kernel.OS), "set [sandbox] required = false in the profile to run the server unconfined (the policy, audit log and keyring still work)")
+	case len(plan.gaps) > 0 && confine && !p.BestEffort:
+		c.errorf("this kernel cannot enforce the cell as written: %s", plan.kernel.Describe())
+		for _, g := range plan.gaps {
+			c.errorf("not enforceable: %s", g)
+		}
+		c.hintf("upgrade the kernel (Landlock ABI %d or newer, seccomp), or accept a weaker cell with [sandbox] best_effort = true", sandbox.NeedABI)
+		log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Rule: "sandbox", Note: "kernel cannot enforce the cell: " + sandbox.Summary(plan.gaps)})
+		return nil, exitFailed
+	case len(plan.gaps) > 0:
+		fmt.Fprintf(c.stderr, "mcpcell: warning: [sandbox] best_effort: this cell does not enforce: %s\n", sandbox.Summary(plan.gaps))
+		log.Record(jsonrpc.Event{Time: time.Now(), Decision: "weaker", Rule: "sandbox.best_effort", Note: "not enforced: " + sandbox.Summary(plan.gaps)})
+	}
+	for _, w := range plan.widening {
+		fmt.Fprintf(c.stderr, "mcpcell: note: the profile grants %s\n", w)
+	}
+	cell := sandbox.Cell{Spec: sandbox.Spec{
+		Command: command, Path: path, Dir: p.Cwd, Env: plan.env,
+		Rules: rules, Net: plan.net, BestEffort: p.BestEffort,
+		PretendABI: plan.pretend, PretendNoSeccomp: plan.noSecc,
+	}}
+	if confine {
+		cell.Helper = c.helper
+		if err := sandbox.BecomeSubreaper(); err != nil {
+			return nil, c.fail(fmt.Errorf("becoming the reaper of the server's processes: %w", err), "")
+		}
+	}
+	srv, err := sandbox.Start(cell, c.stderr)
+	if err != nil {
+		log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Rule: "start", Note: err.Error()})
+		return nil, c.fail(err, "run mcpcell check to see the cell; grant what the server needs in the profile")
+	}
+	return srv, 0
 }

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/mcpcell/mcpcell/profiles"
+	"github.com/mcpcell/mcpcell/sandbox"
+)
+
+// cellPlan is what a profile asks of the sandbox, resolved on this
+// machine.
+type cellPlan struct {
+	grants   sandbox.Grants
+	tmp      string // the cell's TMPDIR, granted write
+	net      sandbox.Net
+	env      []string
+	kernel   sandbox.Kernel
+	gaps     []sandbox.Gap
+	widening []string // each grant beyond the default of no network
+	pretend  int
+	noSecc   bool
+}
+
+func grantsOf(entries []profiles.Entry, optional []profiles.Entry) []sandbox.Grant {
+	var out []sandbox.Grant
+	for _, e := range entries {
+		opt := slices.ContainsFunc(optional, func(o profiles.Entry) bool { return o.Value == e.Value })
+		out = append(out, sandbox.Grant{Path: filepath.Clean(e.Value), From: e.From.String(), Optional: opt})
+	}
+	return out
+}
+
+// planCell resolves the profile's grants and reads the kernel. It
+// creates the cell's TMPDIR when create is set.
+func (c *cli) planCell(p *profiles.Profile, create bool) (*cellPlan, error) {
+	cp := &cellPlan{
+		grants: sandbox.Grants{
+			Read:  grantsOf(p.Read, p.Optional),
+			Write: grantsOf(p.Write, p.Optional),
+			Exec:  grantsOf(p.Exec, p.Optional),
+		},
+	}
+	cp.tmp = filepath.Join(p.Vars["CACHE"], "tmp", p.Name)
+	if create {
+		if err := os.MkdirAll(cp.tmp, 0o700); err != nil {
+			return nil, fmt.Errorf("creating the cell's TMPDIR: %w", err)
+		}
+	}
+	cp.grants.Write = append(cp.grants.Write, sandbox.Grant{Path: cp.tmp, From: "the cell's TMPDIR", Optional: !create})
+	var errs []error
+	// Folders in mcpcell's own cache and state are the cell's to make.
+	for i, g := range cp.grants.Write {
+		if !ownFolder(p, g.Path) {
+			continue
+		}
+		if create {
+			if err := os.MkdirAll(g.Path, 0o700); err != nil {
+				errs = append(errs, fmt.Errorf("%s: creating %s: %w", g.From, g.Path, err))
+			}
+		} else {
+			cp.grants.Write[i].Optional = true // check does not create it
+		}
+	}
+	if err := cp.grants.Resolve(); err != nil {
+		errs = append(errs, err)
+	}
+	var portsFrom []string
+	for _, x := range []struct {
+		entries []profiles.Entry
+		dst     *[]uint16
+		verb    string
+	}{{p.Ports, &cp.net.ConnectTCP, "TCP connect to port"}, {p.Bind, &cp.net.BindTCP, "TCP listen on port"}} {
+		for _, e := range x.entries {
+			n, _ := strconv.Atoi(e.Value)
+			*x.dst = append(*x.dst, uint16(n))
+			portsFrom = append(portsFrom, e.From.String())
+			cp.widening = append(cp.widening, fmt.Sprintf("%s %s (%s)", x.verb, e.Value, e.From))
+		}
+	}
+	cp.net.UDP, cp.net.Unix = p.UDP, p.Unix
+	if p.UDP {
+		cp.widening = append(cp.widening, "UDP to any address and port ([network] udp = true)")
+	}
+	if p.Unix {
+		cp.widening = append(cp.widening, "UNIX sockets, pathname and abstract ([network] unix = true): this reaches the D-Bus session bus if the server knows its address")
+	}
+	for _, h := range p.Hosts {
+		errs = append(errs, fmt.Errorf("%s: network.hosts: connecting by host name is not built yet; grant ports instead", h.From))
+	}
+	set := map[string]string{}
+	for k, e := range p.EnvSet {
+		set[k] = e.Value
+	}
+	set["TMPDIR"] = cp.tmp
+	var pass []string
+	for _, e := range p.EnvPass {
+		pass = append(pass, e.Value)
+	}
+	sort.Strings(pass)
+	cp.env = sandbox.Environ(c.environ, pass, set)
+	if v := c.getenv("MCPCELL_PRETEND_LANDLOCK_ABI"); v != "" {
+		cp.pretend, _ = strconv.Atoi(v)
+	}
+	cp.noSecc = c.getenv("MCPCELL_PRETEND_NO_SECCOMP") == "1"
+	cp.kernel = sandbox.Probe(cp.pretend, cp.noSecc)
+	cp.gaps = cp.kernel.Gaps(cp.net, strings.Join(portsFrom, ", "))
+	return cp, errors.Join(errs...)
+}
+
+// ownFolder reports whether path lies in mcpcell's own cache or state.
+func ownFolder(p *profiles.Profile, path string) bool {
+	for _, v := range []string{"CACHE", "STATE"} {
+		if root := p.Vars[v]; path == root || strings.HasPrefix(path, root+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkWorkDir requires the server's working folder inside a grant.
+func checkWorkDir(rules []sandbox.PathRule, dir string) error {
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return fmt.Errorf("the server's working folder %s: %w", dir, err)
+	}
+	if !sandbox.Within(rules, real, sandbox.Read) {
+		return fmt.Errorf("the server's working folder %s is not inside a granted path", dir)
+	}
+	return nil
+}
+
+// serverPath finds the server executable on the cell's PATH and requires
+// it to be inside an exec grant.
+func serverPath(command []string, env []string, rules []sandbox.PathRule) (string, error) {
+	path, err := sandbox.LookPath(command[0], env)
+	if err != nil {
+		return "", err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return "", fmt.Errorf("server command %s: %w", command[0], err)
+	}
+	if runtime.GOOS == "linux" && !sandbox.Within(rules, real, sandbox.Exec) {
+		return "", fmt.Errorf("the server command %s (%s) is not inside an exec grant", command[0], real)
+	}
+	return abs, nil
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// escape tries one way out of the cell and says how it went: "ok: …" or
+// "denied: …". It runs inside the fake server, in the cell.
+func escape(what, target string) string {
+	res := func(detail string, err error) string {
+		if err != nil {
+			return "denied: " + err.Error()
+		}
+		return "ok: " + detail
+	}
+	switch what {
+	case "read": // a file, a symlink, or a hard link
+		b, err := os.ReadFile(target)
+		return res(strings.TrimSpace(string(b)), err)
+	case "write":
+		return res("wrote", os.WriteFile(target, []byte("escaped\n"), 0o644))
+	case "hardlink": // target: "OLD NEW"; then read NEW
+		old, new, _ := strings.Cut(target, " ")
+		if err := os.Link(old, new); err != nil {
+			return res("", err)
+		}
+		b, err := os.ReadFile(new)
+		return res(strings.TrimSpace(string(b)), err)
+	case "tcp":
+		c, err := net.Dial("tcp", target)
+		if err == nil {
+			c.Close()
+		}
+		return res("connected", err)
+	case "mptcp-connect", "mptcp-listen":
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 262)
+		if err != nil {
+			return res("", fmt.Errorf("socket: %w", err))
+		}
+		defer unix.Close(fd)
+		if what == "mptcp-listen" {
+			if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+				return res("", err)
+			}
+			return res("listening", unix.Listen(fd, 1))
+		}
+		port, _ := strconv.Atoi(target[strings.LastIndexByte(target, ':')+1:])
+		return res("connected", unix.Connect(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}))
+	case "udp":
+		c, err := net.Dial("udp", target)
+		if err != nil {
+			return res("", err)
+		}
+		defer c.Close()
+		_, err = c.Write([]byte("escaped"))
+		return res("sent", err)
+	case "raw":
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_ICMP)
+		if err == nil {
+			unix.Close(fd)
+		}
+		return res("raw socket", err)
+	case "packet":
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0)
+		if err == nil {
+			unix.Close(fd)
+		}
+		return res("packet socket", err)
+	case "netlink":
+		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW, unix.NETLINK_ROUTE)
+		if err == nil {
+			unix.Close(fd)
+		}
+		return res("netlink socket", err)
+	case "unix": // pathname, or @abstract
+		c, err := net.Dial("unix", target)
+		if err == nil {
+			c.Close()
+		}
+		return res("connected", err)
+	case "io_uring":
+		params := make([]byte, 120)
+		fd, _, e := unix.Syscall(unix.SYS_IO_URING_SETUP, 1, uintptr(unsafe.Pointer(&params[0])), 0)
+		if e != 0 {
+			return res("", e)
+		}
+		unix.Close(int(fd))
+		return res("io_uring ring", nil)
+	case "kill": // SIGURG is harmless to a Go process, but needs the right to signal it
+		pid, _ := strconv.Atoi(target)
+		return res("signalled", syscall.Kill(pid, syscall.SIGURG))
+	case "environ":
+		b, err := os.ReadFile("/proc/" + target + "/environ")
+		return res(fmt.Sprintf("%d bytes", len(b)), err)
+	case "env":
+		v, ok := os.LookupEnv(target)
+		if !ok {
+			return res("", errors.New("not set"))
+		}
+		return res(v, nil)
+	case "ptrace":
+		pid, _ := strconv.Atoi(target)
+		if err := unix.PtraceAttach(pid); err != nil {
+			return res("", err)
+		}
+		var ws unix.WaitStatus
+		unix.Wait4(pid, &ws, unix.WALL, nil)
+		return res("attached", unix.PtraceDetach(pid))
+	case "keyctl":
+		_, err := unix.KeyctlGetKeyringID(unix.KEY_SPEC_SESSION_KEYRING, false)
+		return res("session keyring", err)
+	}
+	return "unknown escape " + what
+}

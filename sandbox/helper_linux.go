@@ -1,0 +1,98 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime"
+	"syscall"
+	"time"
+
+	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
+	"golang.org/x/sys/unix"
+)
+
+// HelperCommand is the hidden subcommand that runs Helper.
+const HelperCommand = "__cell"
+
+// Helper is mcpcell's re-executed self: it reads the Spec on fd 3,
+// confines itself and execs the server, reporting on fd 4. It returns only
+// on failure, with the exit status to use.
+//
+// Everything that confines happens on one locked OS thread, the one that
+// calls execve: no_new_privs, the parent-death signal, one Landlock
+// restriction (filesystem, TCP and scopes together) and the seccomp
+// filter. Every other fd is closed by execve.
+func Helper() int {
+	runtime.LockOSThread() // never unlocked: this thread becomes the server
+	status := os.NewFile(4, "status")
+	fail := func(format string, args ...any) int {
+		json.NewEncoder(status).Encode(report{Error: fmt.Sprintf(format, args...)})
+		return 126
+	}
+	specFile := os.NewFile(3, "spec")
+	if status == nil || specFile == nil {
+		fmt.Fprintln(os.Stderr, "mcpcell: error: __cell is internal: mcpcell run starts it")
+		return 2
+	}
+	var spec Spec
+	err := json.NewDecoder(specFile).Decode(&spec)
+	specFile.Close()
+	if err != nil {
+		return fail("reading the cell spec: %v", err)
+	}
+	start := time.Now()
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0); err != nil {
+		return fail("setting the parent-death signal: %v", err)
+	}
+	// The parent may have died before the signal was armed.
+	if os.Getppid() != spec.Parent {
+		return fail("mcpcell (pid %d) is gone; not starting the server", spec.Parent)
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fail("setting no_new_privs: %v", err)
+	}
+	if err := os.Chdir(spec.Dir); err != nil {
+		return fail("entering the working folder: %v", err)
+	}
+	abi := min(landlockABI(), maxABI)
+	if spec.PretendABI > 0 {
+		abi = min(abi, spec.PretendABI)
+	}
+	if abi > 0 {
+		cfg := landlockConfig(abi, spec.Net)
+		if spec.BestEffort {
+			cfg = cfg.BestEffort()
+		}
+		fd, flags, err := cfg.NewRulesetFD(landlockRules(cfg, spec.Rules, spec.Net)...)
+		if err != nil {
+			return fail("building the Landlock ruleset: %v", err)
+		}
+		if fd >= 0 {
+			err = ll.LandlockRestrictSelf(fd, flags)
+			unix.Close(fd)
+			if err != nil {
+				return fail("enforcing the Landlock ruleset: %v", err)
+			}
+		}
+	} else if !spec.BestEffort {
+		return fail("this kernel has no Landlock")
+	}
+	if !spec.PretendNoSeccomp {
+		prog, err := seccompFilter(spec.Net)
+		if err == nil {
+			err = loadSeccomp(prog)
+		}
+		if err != nil && !spec.BestEffort {
+			return fail("%v", err)
+		}
+	}
+	// Nothing of mcpcell's leaks into the server: every fd above 2 closes
+	// at execve, the status pipe among them.
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fail("closing inherited files: %v", err)
+	}
+	json.NewEncoder(status).Encode(report{SetupMicros: time.Since(start).Microseconds(), ABI: abi})
+	err = syscall.Exec(spec.Path, spec.Command, spec.Env)
+	return fail("starting %s: %v", spec.Path, err)
+}

@@ -1,0 +1,90 @@
+package sandbox
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+)
+
+// NeedABI is the Landlock ABI a full cell needs: TCP rules (4), device
+// ioctl (5) and the signal and abstract-socket scopes (6).
+const NeedABI = 6
+
+// Kernel is what the running kernel offers a cell.
+type Kernel struct {
+	OS          string
+	Release     string
+	LandlockABI int
+	Seccomp     bool
+	Arch        string // "" when the seccomp filter supports this architecture
+}
+
+// Gap is one thing a cell on this kernel would not enforce.
+type Gap struct {
+	What  string // what is not enforced
+	Needs string // what would enforce it
+	For   string // the profile setting that relies on it
+}
+
+func (g Gap) String() string { return fmt.Sprintf("%s (needs %s; %s)", g.What, g.Needs, g.For) }
+
+// Gaps lists what a cell with net would not enforce on k. Ports names the
+// profile lines that grant TCP ports, for the message.
+func (k Kernel) Gaps(net Net, portsFrom string) []Gap {
+	if k.OS != "linux" {
+		return []Gap{{What: "no confinement at all", Needs: "Linux (Landlock and seccomp)", For: "every [filesystem] and [network] rule"}}
+	}
+	var gaps []Gap
+	abi := k.LandlockABI
+	if abi < 1 {
+		gaps = append(gaps, Gap{"the filesystem rules", "Landlock ABI 1", "[filesystem]"})
+	}
+	if abi < 4 {
+		what := "the default of no TCP"
+		if portsFrom != "" {
+			what = "TCP port rules (" + portsFrom + ")"
+		}
+		gaps = append(gaps, Gap{what + ": the server could connect and listen anywhere", "Landlock ABI 4", "[network]"})
+	}
+	if abi >= 1 && abi < 5 {
+		gaps = append(gaps, Gap{"ioctl on devices", "Landlock ABI 5", "[filesystem]"})
+	}
+	if abi < 6 {
+		gaps = append(gaps, Gap{"signals to processes outside the cell, and abstract UNIX sockets", "Landlock ABI 6", "the cell's scopes"})
+	}
+	if !k.Seccomp || k.Arch != "" {
+		why := "seccomp"
+		if k.Arch != "" {
+			why = "seccomp on x86-64 or arm64 (this is " + k.Arch + ")"
+		}
+		gaps = append(gaps, Gap{"UDP, raw, packet, Multipath TCP and UNIX sockets, io_uring, ptrace and the kernel keyring calls", why, "[network] and the cell's syscall filter"})
+	}
+	return gaps
+}
+
+// Describe says in one line what the kernel offers.
+func (k Kernel) Describe() string {
+	sec := "seccomp available"
+	if !k.Seccomp {
+		sec = "no seccomp"
+	} else if k.Arch != "" {
+		sec = "seccomp filter unsupported on " + k.Arch
+	}
+	if k.OS != "linux" {
+		return fmt.Sprintf("%s: no Landlock, no seccomp", k.OS)
+	}
+	ll := fmt.Sprintf("Landlock ABI %d", k.LandlockABI)
+	if k.LandlockABI == 0 {
+		ll = "no Landlock"
+	}
+	return fmt.Sprintf("kernel %s (%s), %s, %s", k.Release, runtime.GOARCH, ll, sec)
+}
+
+// Summary joins gaps for one stderr line.
+func Summary(gaps []Gap) string {
+	parts := make([]string, len(gaps))
+	for i, g := range gaps {
+		parts[i] = g.String()
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,223 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"unsafe"
+
+	seccomp "github.com/elastic/go-seccomp-bpf"
+	"github.com/elastic/go-seccomp-bpf/arch"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// Denied is what the seccomp filter always refuses (EPERM), beside the
+// socket families and types the profile does not grant: what Landlock ABI 7
+// does not cover, and what would let a root server leave the cell.
+var Denied = []string{
+	"io_uring_setup", "io_uring_enter", "io_uring_register",
+	"ptrace", "process_vm_readv", "process_vm_writev",
+	"add_key", "request_key", "keyctl",
+	"bpf", "perf_event_open", "userfaultfd",
+	"mount", "umount2", "pivot_root", "chroot", "move_mount", "open_tree", "fsopen", "fsmount", "fspick", "fsconfig",
+	"unshare", "setns",
+	"open_by_handle_at", "name_to_handle_at",
+	"init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load",
+	"reboot", "swapon", "swapoff", "acct", "quotactl", "syslog",
+	"iopl", "ioperm",
+}
+
+// nativeArch is the AUDIT_ARCH value of the architectures the filter
+// supports; every other one (and x32) is refused.
+func nativeArch() (uint32, error) {
+	switch runtime.GOARCH {
+	case "amd64":
+		return unix.AUDIT_ARCH_X86_64, nil
+	case "arm64":
+		return unix.AUDIT_ARCH_AARCH64, nil
+	}
+	return 0, fmt.Errorf("the seccomp filter supports x86-64 and arm64, not %s", runtime.GOARCH)
+}
+
+// The filter is assembled here, not by go-seccomp-bpf's Policy: its
+// assembler (v1.6.0) compares the next syscall group against whatever
+// argument it loaded last, so an allow-list with argument conditions lets
+// every non-matching call through. The library serves for its syscall
+// tables. Offsets are those of struct seccomp_data on a little-endian
+// machine.
+const (
+	offNR   = 0
+	offArch = 4
+	offArgs = 16
+	x32Bit  = 0x40000000
+)
+
+func argLo(i int) uint32 { return offArgs + 8*uint32(i) }
+func argHi(i int) uint32 { return offArgs + 8*uint32(i) + 4 }
+
+// prog is a BPF program with forward jumps to labels.
+type prog struct {
+	insts  []bpf.Instruction
+	labels map[string]int
+	jumps  []jump
+}
+
+type jump struct {
+	at          int
+	true, false string // "" falls through
+}
+
+func (p *prog) add(i bpf.Instruction) { p.insts = append(p.insts, i) }
+
+func (p *prog) label(name string) { p.labels[name] = len(p.insts) }
+
+func (p *prog) load(off uint32) { p.add(bpf.LoadAbsolute{Off: off, Size: 4}) }
+
+// jeq jumps to t when A == v, else to f ("" for the next instruction).
+func (p *prog) jeq(v uint32, t, f string) {
+	p.jumps = append(p.jumps, jump{len(p.insts), t, f})
+	p.add(bpf.JumpIf{Cond: bpf.JumpEqual, Val: v})
+}
+
+func (p *prog) jmp(t string) {
+	p.jumps = append(p.jumps, jump{at: len(p.insts), true: t})
+	p.add(bpf.Jump{})
+}
+
+func (p *prog) ret(v uint32) { p.add(bpf.RetConstant{Val: v}) }
+
+func (p *prog) assemble() ([]bpf.RawInstruction, error) {
+	for _, j := range p.jumps {
+		skip := func(label string) (uint32, error) {
+			if label == "" {
+				return 0, nil
+			}
+			to, ok := p.labels[label]
+			if !ok || to <= j.at {
+				return 0, fmt.Errorf("bad jump to %q", label)
+			}
+			return uint32(to - j.at - 1), nil
+		}
+		t, err := skip(j.true)
+		if err != nil {
+			return nil, err
+		}
+		f, err := skip(j.false)
+		if err != nil {
+			return nil, err
+		}
+		switch in := p.insts[j.at].(type) {
+		case bpf.Jump:
+			in.Skip = t
+			p.insts[j.at] = in
+		case bpf.JumpIf:
+			if t > 255 || f > 255 {
+				return nil, fmt.Errorf("jump too long")
+			}
+			in.SkipTrue, in.SkipFalse = uint8(t), uint8(f)
+			p.insts[j.at] = in
+		}
+	}
+	return bpf.Assemble(p.insts)
+}
+
+// seccompFilter is the cell's syscall filter in BPF: a foreign
+// architecture kills the process, x32 calls fail, socket() is an
+// allow-list, and the Denied calls fail with EPERM.
+func seccompFilter(net Net) ([]bpf.RawInstruction, error) {
+	native, err := nativeArch()
+	if err != nil {
+		return nil, err
+	}
+	info, err := arch.GetInfo("")
+	if err != nil {
+		return nil, err
+	}
+	nr := func(name string) (uint32, bool) {
+		n, ok := info.SyscallNames[name]
+		return uint32(n), ok
+	}
+	const (
+		allow   = unix.SECCOMP_RET_ALLOW
+		eperm   = unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)
+		enosys  = unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
+		noproto = unix.SECCOMP_RET_ERRNO | uint32(unix.EPROTONOSUPPORT)
+		mptcp   = 262 // IPPROTO_MPTCP
+	)
+	p := &prog{labels: map[string]int{}}
+	p.load(offArch)
+	p.jeq(native, "native", "")
+	p.ret(unix.SECCOMP_RET_KILL_PROCESS)
+	p.label("native")
+	p.load(offNR)
+	if native == unix.AUDIT_ARCH_X86_64 {
+		p.add(bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: x32Bit, SkipFalse: 1})
+		p.ret(enosys)
+	}
+	socket, _ := nr("socket")
+	p.jeq(socket, "socket", "")
+	for _, name := range Denied {
+		if n, ok := nr(name); ok {
+			p.jeq(n, "deny", "")
+		}
+	}
+	p.ret(allow)
+
+	// socket(domain, type, protocol): no high bits anywhere; Multipath
+	// TCP refused as unsupported, so that Go's MPTCP-first net.Listen
+	// falls back to TCP; then the families and types the cell grants.
+	p.label("socket")
+	for _, i := range []int{0, 1, 2} {
+		p.load(argHi(i))
+		p.jeq(0, "", "deny")
+	}
+	p.load(argLo(2))
+	p.jeq(mptcp, "noproto", "")
+	p.load(argLo(0))
+	if net.Unix {
+		p.jeq(unix.AF_UNIX, "allow", "")
+	}
+	p.jeq(unix.AF_INET, "inet", "")
+	p.jeq(unix.AF_INET6, "inet", "deny")
+	p.label("inet")
+	p.load(argLo(1))
+	p.add(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: ^uint32(unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC)})
+	if net.UDP {
+		p.jeq(unix.SOCK_DGRAM, "dgram", "")
+	}
+	p.jeq(unix.SOCK_STREAM, "", "deny")
+	p.load(argLo(2))
+	p.jeq(0, "allow", "")
+	p.jeq(unix.IPPROTO_TCP, "allow", "deny")
+	if net.UDP {
+		p.label("dgram")
+		p.load(argLo(2))
+		p.jeq(0, "allow", "")
+		p.jeq(unix.IPPROTO_UDP, "allow", "deny")
+	}
+	p.label("noproto")
+	p.ret(noproto)
+	p.label("allow")
+	p.ret(allow)
+	p.label("deny")
+	p.ret(eperm)
+	return p.assemble()
+}
+
+// loadSeccomp installs the filter on the calling thread only: the helper
+// calls it on its locked thread right before execve.
+func loadSeccomp(prog []bpf.RawInstruction) error {
+	if len(prog) == 0 {
+		return errors.New("empty seccomp program")
+	}
+	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: (*unix.SockFilter)(unsafe.Pointer(&prog[0]))}
+	_, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&fprog)))
+	if e != 0 {
+		return fmt.Errorf("loading the seccomp filter: %w", e)
+	}
+	return nil
+}
+
+// seccompAvailable reports whether this kernel takes seccomp filters.
+func seccompAvailable() bool { return seccomp.Supported() }

@@ -1,0 +1,152 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Grant is one path the profile grants, with where it was written.
+type Grant struct {
+	Path     string // as written (variables expanded)
+	Resolved string // symlinks resolved; "" when missing and optional
+	From     string // file:line
+	Optional bool
+	Dir      bool
+}
+
+// Access is what a rule on one path allows.
+type Access uint8
+
+const (
+	Read Access = 1 << iota
+	Write
+	Exec
+)
+
+func (a Access) String() string {
+	var parts []string
+	for _, x := range []struct {
+		bit  Access
+		name string
+	}{{Read, "read"}, {Write, "write"}, {Exec, "exec"}} {
+		if a&x.bit != 0 {
+			parts = append(parts, x.name)
+		}
+	}
+	return strings.Join(parts, "+")
+}
+
+// PathRule is the access granted beneath one resolved path.
+type PathRule struct {
+	Path   string
+	Access Access
+	Dir    bool
+}
+
+// Net is what the server may do on the network.
+type Net struct {
+	ConnectTCP []uint16
+	BindTCP    []uint16
+	UDP        bool // any UDP
+	Unix       bool // UNIX sockets, pathname and abstract
+}
+
+// Spec is what the helper applies before it starts the server. It is
+// sent to the helper over a pipe, never in argv or the environment.
+type Spec struct {
+	Command    []string
+	Path       string // the resolved server executable
+	Dir        string
+	Env        []string
+	Rules      []PathRule
+	Net        Net
+	BestEffort bool
+	Parent     int // the pid the helper's parent must have
+	// PretendABI lowers the Landlock ABI the helper believes in, and
+	// PretendNoSeccomp hides seccomp: both only weaken what the kernel
+	// has, to test refusals and best-effort cells.
+	PretendABI       int
+	PretendNoSeccomp bool
+}
+
+// report is what the helper tells mcpcell on its status pipe.
+type report struct {
+	Error       string `json:"error,omitempty"`
+	SetupMicros int64  `json:"setup_us,omitempty"`
+	ABI         int    `json:"abi,omitempty"`
+}
+
+// Grants is the filesystem part of a profile, before resolution.
+type Grants struct {
+	Read, Write, Exec []Grant
+}
+
+// Resolve checks every granted path and resolves its symlinks. A missing
+// path is an error unless it is optional.
+func (g *Grants) Resolve() error {
+	var errs []error
+	for _, list := range [][]Grant{g.Read, g.Write, g.Exec} {
+		for i := range list {
+			gr := &list[i]
+			real, err := filepath.EvalSymlinks(gr.Path)
+			if err != nil {
+				if gr.Optional && errors.Is(err, os.ErrNotExist) {
+					continue
+				}
+				errs = append(errs, fmt.Errorf("%s: granted path %s: %w (mark it optional in [filesystem] optional if it may be missing)", gr.From, gr.Path, err))
+				continue
+			}
+			st, err := os.Stat(real)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: granted path %s: %w", gr.From, gr.Path, err))
+				continue
+			}
+			gr.Resolved, gr.Dir = real, st.IsDir()
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Rules merges the grants into one rule per resolved path.
+func (g *Grants) Rules() []PathRule {
+	byPath := map[string]*PathRule{}
+	for _, x := range []struct {
+		list []Grant
+		acc  Access
+	}{{g.Read, Read}, {g.Write, Write | Read}, {g.Exec, Exec}} {
+		for _, gr := range x.list {
+			if gr.Resolved == "" {
+				continue
+			}
+			r := byPath[gr.Resolved]
+			if r == nil {
+				r = &PathRule{Path: gr.Resolved, Dir: gr.Dir}
+				byPath[gr.Resolved] = r
+			}
+			r.Access |= x.acc
+		}
+	}
+	out := make([]PathRule, 0, len(byPath))
+	for _, r := range byPath {
+		out = append(out, *r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// Within reports whether path lies beneath one of the rules with access a.
+func Within(rules []PathRule, path string, a Access) bool {
+	for _, r := range rules {
+		if r.Access&a == 0 {
+			continue
+		}
+		if path == r.Path || strings.HasPrefix(path, r.Path+string(filepath.Separator)) || r.Path == "/" {
+			return true
+		}
+	}
+	return false
+}
