@@ -46,7 +46,7 @@ func TestDiscovery(t *testing.T) {
 	if err != nil || p.Origin.File != "preset:node" {
 		t.Fatalf("--profile node: %v %v", p.Origin, err)
 	}
-	if _, err := Load(Options{Cwd: root, Profile: "nosuch", Getenv: getenv}); err == nil || !strings.Contains(err.Error(), "presets: base, default, node") {
+	if _, err := Load(Options{Cwd: root, Profile: "nosuch", Getenv: getenv}); err == nil || !strings.Contains(err.Error(), "presets: base, default, git, node, python") {
 		t.Fatalf("--profile nosuch: %v", err)
 	}
 	if _, err := Load(Options{Cwd: root, Profile: "missing.toml", Getenv: getenv}); err == nil {

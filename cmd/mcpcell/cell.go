@@ -27,6 +27,7 @@ type cellPlan struct {
 	widening []string // each grant beyond the default of no network
 	pretend  int
 	noSecc   bool
+	created  []string // folders run makes (the TMPDIR, the cell's caches)
 }
 
 func grantsOf(entries []profiles.Entry, optional []profiles.Entry) []sandbox.Grant {
@@ -55,6 +56,7 @@ func (c *cli) planCell(p *profiles.Profile, create bool) (*cellPlan, error) {
 		}
 	}
 	cp.grants.Write = append(cp.grants.Write, sandbox.Grant{Path: cp.tmp, From: "the cell's TMPDIR", Optional: !create})
+	cp.created = append(cp.created, cp.tmp)
 	var errs []error
 	// Folders in mcpcell's own cache and state are the cell's to make.
 	for i, g := range cp.grants.Write {
@@ -67,6 +69,7 @@ func (c *cli) planCell(p *profiles.Profile, create bool) (*cellPlan, error) {
 			}
 		} else {
 			cp.grants.Write[i].Optional = true // check does not create it
+			cp.created = append(cp.created, g.Path)
 		}
 	}
 	if err := cp.grants.Resolve(); err != nil {

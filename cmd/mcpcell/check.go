@@ -3,11 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/mcpcell/mcpcell/profiles"
+	"github.com/mcpcell/mcpcell/sandbox"
 )
 
 func (c *cli) check(args []string) int {
@@ -24,7 +26,95 @@ func (c *cli) check(args []string) int {
 		return code
 	}
 	printProfile(c.stdout, p)
+	plan, err := c.planCell(p, false)
+	if err != nil {
+		return c.fail(err, "fix the profile")
+	}
+	if refusal := printCell(c.stdout, p, plan); refusal != "" {
+		c.errorf("mcpcell run would refuse to start: %s", refusal)
+		c.hintf("upgrade the kernel, or accept a weaker cell with [sandbox] best_effort = true")
+		return 1
+	}
 	return 0
+}
+
+// printCell shows the cell the profile gives on this machine, and
+// returns why run would refuse it ("" when it would not).
+func printCell(out io.Writer, p *profiles.Profile, plan *cellPlan) (refusal string) {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	defer w.Flush()
+	line := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	line("")
+	line("[cell]")
+	line("  kernel\t%s", plan.kernel.Describe())
+	switch {
+	case plan.kernel.OS != "linux" && p.Required:
+		refusal = "no confinement on " + plan.kernel.OS + " and [sandbox] required is true"
+		line("  enforcement\trefused: %s", refusal)
+	case plan.kernel.OS != "linux":
+		line("  enforcement\tnone: the server runs unconfined ([sandbox] required = false)")
+	case len(plan.gaps) > 0 && !p.BestEffort:
+		refusal = sandbox.Summary(plan.gaps)
+		line("  enforcement\trefused: this kernel cannot enforce: %s", refusal)
+	case len(plan.gaps) > 0:
+		line("  enforcement\tweaker ([sandbox] best_effort): not enforced: %s", sandbox.Summary(plan.gaps))
+	default:
+		line("  enforcement\tfull")
+	}
+	written := map[string][]string{}
+	for _, list := range [][]sandbox.Grant{plan.grants.Read, plan.grants.Write, plan.grants.Exec} {
+		for _, g := range list {
+			switch {
+			case g.Resolved == "" && slices.Contains(plan.created, g.Path):
+				line("  to create\t%s (made by mcpcell run)\t%s", g.Path, g.From)
+			case g.Resolved == "":
+				line("  skipped\t%s (optional, missing)\t%s", g.Path, g.From)
+			case !slices.Contains(written[g.Resolved], g.Path):
+				written[g.Resolved] = append(written[g.Resolved], g.Path)
+			}
+		}
+	}
+	for _, r := range plan.grants.Rules() {
+		path := r.Path
+		if ws := written[r.Path]; len(ws) > 1 || len(ws) == 1 && ws[0] != r.Path {
+			path = strings.Join(ws, ", ") + " -> " + r.Path
+		}
+		if r.Path == plan.tmp {
+			path += " (the cell's TMPDIR)"
+		}
+		line("  %s\t%s", r.Access, path)
+	}
+	tcp := "none"
+	var ports []string
+	for _, n := range plan.net.ConnectTCP {
+		ports = append(ports, fmt.Sprintf("connect %d", n))
+	}
+	for _, n := range plan.net.BindTCP {
+		ports = append(ports, fmt.Sprintf("listen %d", n))
+	}
+	if len(ports) > 0 {
+		tcp = strings.Join(ports, ", ")
+	}
+	line("  tcp\t%s", tcp)
+	line("  udp\t%s", onOff(plan.net.UDP))
+	line("  unix sockets\t%s", onOff(plan.net.Unix))
+	line("  always denied\traw, packet, netlink, vsock and other socket families, Multipath TCP")
+	scopes := "signals to processes outside the cell"
+	if !plan.net.Unix {
+		scopes += ", abstract UNIX sockets outside the cell"
+	}
+	line("  scoped out\t%s", scopes)
+	line("  syscalls denied\t%s", strings.Join(sandbox.Denied, " "))
+	var names []string
+	for _, kv := range plan.env {
+		k, _, _ := strings.Cut(kv, "=")
+		names = append(names, k)
+	}
+	line("  environment\t%s (names only; nothing else of mcpcell's environment)", strings.Join(names, " "))
+	for _, wd := range plan.widening {
+		line("  widening\t%s", wd)
+	}
+	return refusal
 }
 
 func printProfile(out io.Writer, p *profiles.Profile) {

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -69,7 +71,7 @@ func fakeServer(args []string) int {
 	text := func(s string) map[string]any {
 		return map[string]any{"content": []any{map[string]any{"type": "text", "text": s}}}
 	}
-	tools := []string{"echo", "read_file", "write_file", "secret_admin", "sample", "elicit", "roots", "ask_input", "ask_sampling", "ask_roots", "notify_updated", "unknown_id", "dup_keys", "oversize", "non_json", "die", "flood", "stderr", "last_init", "fail", "batch_reply", "escape"}
+	tools := []string{"echo", "read_file", "write_file", "secret_admin", "sample", "elicit", "roots", "ask_input", "ask_sampling", "ask_roots", "notify_updated", "unknown_id", "dup_keys", "oversize", "non_json", "die", "flood", "stderr", "last_init", "fail", "batch_reply", "escape", "spawn"}
 	handle := func(line []byte) (reply any) {
 		var m struct {
 			ID     json.RawMessage `json:"id"`
@@ -186,6 +188,19 @@ func fakeServer(args []string) int {
 			case "stderr":
 				fmt.Fprintln(os.Stderr, "fake server: a line on stderr")
 				return resp(text("wrote stderr"))
+			case "spawn":
+				// Two grandchildren that ignore SIGTERM, one in a session of
+				// its own, both holding the server's stdout.
+				var pids []string
+				for _, mode := range []string{"plain", "setsid"} {
+					c := exec.Command(os.Args[0], "__orphan", mode)
+					c.Stdout, c.Stderr = os.Stdout, os.Stderr
+					if err := c.Start(); err != nil {
+						return resp(text("spawn: " + err.Error()))
+					}
+					pids = append(pids, strconv.Itoa(c.Process.Pid))
+				}
+				return resp(text(strings.Join(pids, " ")))
 			case "escape":
 				var a struct{ What, Target string }
 				json.Unmarshal(p.Arguments, &a)
@@ -223,5 +238,16 @@ func fakeServer(args []string) int {
 			}
 			return 0
 		}
+	}
+}
+
+// orphan is a grandchild that will not go quietly.
+func orphan(args []string) {
+	signal.Ignore(syscall.SIGTERM, syscall.SIGHUP)
+	if len(args) > 0 && args[0] == "setsid" {
+		syscall.Setsid()
+	}
+	for {
+		time.Sleep(time.Hour) // not select{}: Go would call that a deadlock and exit
 	}
 }

@@ -192,3 +192,37 @@ func dedupe(list []string) []string {
 	}
 	return out
 }
+
+// A best-effort cell on an older kernel (pretended) really is weaker, and
+// says so: the TCP connect the full cell refuses goes through.
+func TestBestEffortIsWeaker(t *testing.T) {
+	l, _ := net.Listen("tcp4", "127.0.0.1:0")
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	for _, c := range []struct {
+		pretend string
+		want    string
+	}{{"", "denied"}, {"3", "ok"}} {
+		path := writeProfile(t, "[sandbox]\nbest_effort = true\n")
+		cmd := cellCommand(t, path, os.Args[0], "__fakeserver")
+		cmd.Env = append(cmd.Env, "MCPCELL_PRETEND_LANDLOCK_ABI="+c.pretend)
+		s := startSession(t, cmd)
+		s.call(0, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`)
+		got := resultText(s.call(1, "tools/call", `{"name":"escape","arguments":{"what":"tcp","target":"`+l.Addr().String()+`"}}`))
+		if !strings.HasPrefix(got, c.want) {
+			t.Errorf("ABI %q, best effort: TCP connect %s, want %s", c.pretend, got, c.want)
+		}
+		warned := strings.Contains(s.stderr.String(), "best_effort: this cell does not enforce: the default of no TCP")
+		if warned != (c.pretend != "") {
+			t.Errorf("ABI %q: warning on stderr = %v:\n%s", c.pretend, warned, s.stderr.String())
+		}
+	}
+}

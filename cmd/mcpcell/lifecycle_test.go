@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"strings"
 	"regexp"
 	"strconv"
 	"syscall"
@@ -114,4 +115,43 @@ func TestParentDeath(t *testing.T) {
 		syscall.Kill(pid, syscall.SIGKILL)
 		t.Fatalf("server pid %d outlived a killed mcpcell", pid)
 	}
+}
+
+// No orphans: grandchildren that ignore SIGTERM, one of them in its own
+// session, are gone when the session ends, within 5 s.
+func TestNoOrphans(t *testing.T) {
+	path := writeProfile(t, "")
+	s := startSession(t, cellCommand(t, path, os.Args[0], "__fakeserver"))
+	s.call(0, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`)
+	got := resultText(s.call(1, "tools/call", `{"name":"spawn","arguments":{}}`))
+	var pids []int
+	for _, f := range strings.Fields(got) {
+		pid, err := strconv.Atoi(f)
+		if err != nil {
+			t.Fatalf("spawn: %s", got)
+		}
+		pids = append(pids, pid)
+	}
+	time.Sleep(200 * time.Millisecond) // let them settle: a crash would show now
+	for _, pid := range pids {
+		if !alive(pid) {
+			t.Fatalf("grandchild %d is not running, so the test proves nothing", pid)
+		}
+	}
+	closed := time.Now()
+	s.in.Close()
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("mcpcell still running 5 s after the client left")
+	}
+	for _, pid := range pids {
+		if alive(pid) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Errorf("grandchild %d outlived the session", pid)
+		}
+	}
+	t.Logf("session over and its tree gone %v after the client closed stdin", time.Since(closed).Round(time.Millisecond))
 }

@@ -28,6 +28,8 @@ func TestMain(m *testing.M) {
 			os.Exit(fakeServer(os.Args[2:]))
 		case "__sdkserver":
 			os.Exit(sdkServer())
+		case "__orphan":
+			orphan(os.Args[2:])
 		}
 	}
 	testscript.Main(m, map[string]func(){

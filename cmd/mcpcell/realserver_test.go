@@ -144,3 +144,78 @@ func TestInspectorCLI(t *testing.T) {
 		t.Errorf("inspector tools/list through mcpcell:\n%s", s)
 	}
 }
+
+// TestServerFilesystemInCell starts server-filesystem with / as its allowed
+// directory under a profile that grants only the project: the server
+// agrees to read outside, and the cell refuses with EACCES (defence in
+// depth, end to end).
+func TestServerFilesystemInCell(t *testing.T) {
+	nm := nodeModules(t)
+	outside := t.TempDir()
+	os.WriteFile(filepath.Join(outside, "secret.txt"), []byte("OUTSIDE"), 0o644)
+	profile := writeProfile(t, grantRead(nm))
+	project := filepath.Dir(profile)
+	os.WriteFile(filepath.Join(project, "notes.txt"), []byte("INSIDE"), 0o644)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := cellCommand(t, profile, "node", filepath.Join(nm, "@modelcontextprotocol/server-filesystem/dist/index.js"), "/")
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
+	client := mcp.NewClient(&mcp.Implementation{Name: "mcpcell-test", Version: "1"}, nil)
+	sess, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: 5 * time.Second}, nil)
+	if err != nil {
+		t.Fatalf("connect: %v\nstderr:\n%s", err, stderr.String())
+	}
+	defer sess.Close()
+	read := func(path string) (string, bool) {
+		res, err := sess.CallTool(ctx, &mcp.CallToolParams{Name: "read_text_file", Arguments: map[string]any{"path": path}})
+		if err != nil {
+			return err.Error(), true
+		}
+		return textOf(res), res.IsError
+	}
+	if got, isErr := read(filepath.Join(project, "notes.txt")); isErr || got != "INSIDE" {
+		t.Errorf("reading inside the project: %q (error %v)", got, isErr)
+	}
+	if got, isErr := read(filepath.Join(outside, "secret.txt")); !isErr || !strings.Contains(got, "EACCES") || strings.Contains(got, "OUTSIDE") {
+		t.Errorf("reading outside the project: %q (error %v); want EACCES from the cell", got, isErr)
+	}
+}
+
+// TestDefaultProfileRealServer runs server-everything with the embedded
+// default profile and the project holding the server, as the README's
+// quick start does.
+func TestDefaultProfileRealServer(t *testing.T) {
+	nm := nodeModules(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	state := t.TempDir()
+	cmd := exec.Command(os.Args[0], "__mcpcell", "run", "--profile", "default", "--project", filepath.Dir(nm), "--", "node", filepath.Join(nm, "@modelcontextprotocol/server-everything/dist/index.js"), "stdio")
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+state, "XDG_CACHE_HOME="+state)
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
+	client := mcp.NewClient(&mcp.Implementation{Name: "mcpcell-test", Version: "1"}, nil)
+	sess, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: 5 * time.Second}, nil)
+	if err != nil {
+		t.Fatalf("connect: %v\nstderr:\n%s", err, stderr.String())
+	}
+	defer sess.Close()
+	res, err := sess.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": "in the cell"}})
+	if err != nil || !strings.Contains(textOf(res), "in the cell") {
+		t.Fatalf("echo: %v %+v\nstderr:\n%s", err, res, stderr.String())
+	}
+	// get-env shows the server's whole environment: nothing of ours.
+	res, err = sess.CallTool(ctx, &mcp.CallToolParams{Name: "get-env", Arguments: map[string]any{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := textOf(res)
+	for _, leak := range []string{"XDG_STATE_HOME", "GOPATH", "MCPCELL_REQUIRE_ALL", "DBUS_SESSION_BUS_ADDRESS"} {
+		if strings.Contains(env, leak) {
+			t.Errorf("the server sees %s:\n%s", leak, env)
+		}
+	}
+	if !strings.Contains(env, "TMPDIR") {
+		t.Errorf("no TMPDIR in the server's environment:\n%s", env)
+	}
+}

@@ -59,6 +59,12 @@ func (c *cli) run(args []string) int {
 		return code
 	}
 	defer sandbox.KillDescendants(srv.Pid())
+	// When the server exits, what it left behind goes too: a descendant
+	// holding its stdout would otherwise keep the session open.
+	go func() {
+		<-srv.Done()
+		sandbox.KillDescendants(srv.Pid())
+	}()
 	if err := log.Record(jsonrpc.Event{Time: time.Now(), Decision: "start", Rule: "session", Note: fmt.Sprintf("server %s (pid %d), cell set up in %v with Landlock ABI %d", command[0], srv.Pid(), srv.Setup, srv.ABI)}); err != nil {
 		srv.Stop(0)
 		return c.fail(fmt.Errorf("cannot write the audit log %s, so the server is not run: %w", p.AuditPath, err), "free space or fix [audit] path in the profile")
