@@ -41,6 +41,12 @@ func escape(what, target string) string {
 			c.Close()
 		}
 		return res("connected", err)
+	case "listen":
+		l, err := net.Listen("tcp4", target)
+		if err == nil {
+			l.Close()
+		}
+		return res("listening", err)
 	case "mptcp-connect", "mptcp-listen":
 		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 262)
 		if err != nil {

@@ -68,6 +68,7 @@ func TestEscapes(t *testing.T) {
 		}(l)
 	}
 	tcpPort := tcpAddr[strings.LastIndexByte(tcpAddr, ':')+1:]
+	listenPort := freePort(t)
 
 	start := func(profile string) *session {
 		path := writeProfile(t, profile)
@@ -89,6 +90,7 @@ func TestEscapes(t *testing.T) {
 		{"read through a symlink in the project to outside", "read", "{project}/link", fmt.Sprintf("read = [%q]", outside)},
 		{"hard-link a file from outside into the project", "hardlink", filepath.Join(outside, "secret.txt") + " {project}/hardlink", fmt.Sprintf("write = [%q]", outside)},
 		{"TCP connect to a loopback port not granted", "tcp", tcpAddr, "ports = [" + tcpPort + "]"},
+		{"TCP listen on a port not granted", "listen", "127.0.0.1:" + listenPort, "bind = [" + listenPort + "]"},
 		{"Multipath TCP connect", "mptcp-connect", tcpAddr, ""},
 		{"Multipath TCP listen", "mptcp-listen", "", ""},
 		{"UDP send to a loopback listener", "udp", udp.LocalAddr().String(), "udp = true"},
@@ -161,6 +163,17 @@ func TestEscapes(t *testing.T) {
 	}
 	t.Logf("escapes:\n%s", strings.Join(table, "\n"))
 	_ = time.Now
+}
+
+// freePort finds a loopback TCP port nobody listens on.
+func freePort(t *testing.T) string {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	a := l.Addr().String()
+	return a[strings.LastIndexByte(a, ':')+1:]
 }
 
 // mergeTOML joins `key = [..]` lines with the same key into one list.

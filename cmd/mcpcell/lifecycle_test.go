@@ -2,9 +2,9 @@ package main
 
 import (
 	"os"
-	"strings"
 	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
