@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const fakeProfile = `
@@ -276,11 +277,8 @@ func TestHostileServer(t *testing.T) {
 	if progress != 2000 {
 		t.Errorf("flood: %d progress notifications reached the client, want 2000", progress)
 	}
-	stderr := s.stderr.String()
 	for _, want := range []string{"Server listening", "fake server: a line on stderr", "never-asked"} {
-		if !strings.Contains(stderr, want) {
-			t.Errorf("stderr lacks %q:\n%s", want, stderr)
-		}
+		waitFor(t, s, want)
 	}
 	if err := s.cmd.Wait(); err == nil || s.cmd.ProcessState.ExitCode() != 3 {
 		t.Errorf("mcpcell exit: %v; want the server's status 3", err)
@@ -288,23 +286,40 @@ func TestHostileServer(t *testing.T) {
 }
 
 func TestUnknownResponseFromClient(t *testing.T) {
-	s := fakeSession(t, fakeProfile, "2025-11-25")
+	s := fakeSession(t, "[client]\nsampling = true\n", "2025-11-25")
 	s.send(`{"jsonrpc":"2.0","id":"no-such-request","result":{}}`)
 	if got := resultText(s.call(1, "tools/call", `{"name":"echo","arguments":{}}`)); got != "echo:{}" {
 		t.Errorf("after a stray response: %q", got)
 	}
-	if !strings.Contains(s.stderr.String(), "no-such-request") {
-		t.Errorf("the stray response was not noted on stderr")
-	}
-	// The same id twice while the first is in flight is refused.
+	waitFor(t, s, "no-such-request")
+	// The same id again while the first is in flight (the server is
+	// waiting for the client's sampling answer) is refused.
 	s.send(`{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"sample","arguments":{}}}`)
+	var req map[string]any
+	json.Unmarshal(s.next(), &req)
+	if req["method"] != "sampling/createMessage" {
+		t.Fatalf("want the server's sampling request, got %v", req)
+	}
 	s.send(`{"jsonrpc":"2.0","id":9,"method":"ping"}`)
-	first := s.reply("9")
-	second := s.reply("9")
-	_, m1 := errorOf(first)
-	_, m2 := errorOf(second)
-	if !strings.Contains(m1+m2, "already in use") {
-		t.Errorf("reused id: got %v and %v", first, second)
+	if code, msg := errorOf(s.reply("9")); code != -32600 || !strings.Contains(msg, "already in use") {
+		t.Errorf("reused id: %d %q", code, msg)
+	}
+	sid, _ := json.Marshal(req["id"])
+	s.send(`{"jsonrpc":"2.0","id":` + string(sid) + `,"result":{"role":"assistant","content":{"type":"text","text":"hi"},"model":"m"}}`)
+	if got := resultText(s.reply("9")); !strings.Contains(got, `"model":"m"`) {
+		t.Errorf("the first request's answer: %q", got)
+	}
+}
+
+// waitFor waits until mcpcell's stderr holds want.
+func waitFor(t *testing.T, s *session, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(s.stderr.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stderr never showed %q:\n%s", want, s.stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
