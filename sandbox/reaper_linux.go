@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"os"
 	"strconv"
 	"strings"
@@ -42,9 +43,57 @@ func KillDescendants(exclude int) int {
 	return len(killed)
 }
 
-// descendants lists the live (not zombie) processes whose ancestry leads
-// to root.
+// descendants lists the live (not zombie) processes below root: through
+// the kernel's per-thread children lists where it keeps them, else by
+// reading every process's parent.
 func descendants(root int) []int {
+	if out, ok := childrenWalk(root); ok {
+		return out
+	}
+	return scanAll(root)
+}
+
+// childrenWalk follows /proc/PID/task/TID/children from root down.
+func childrenWalk(root int) ([]int, bool) {
+	var out []int
+	queue := []int{root}
+	seen := map[int]bool{root: true}
+	for len(queue) > 0 {
+		pid := queue[0]
+		queue = queue[1:]
+		tasks, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
+		if err != nil {
+			if pid == root {
+				return nil, false
+			}
+			continue // it exited meanwhile
+		}
+		for _, task := range tasks {
+			b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + task.Name() + "/children")
+			if err != nil {
+				if pid == root && errors.Is(err, os.ErrNotExist) {
+					return nil, false // a kernel without CONFIG_PROC_CHILDREN
+				}
+				continue
+			}
+			for _, f := range strings.Fields(string(b)) {
+				child, err := strconv.Atoi(f)
+				if err != nil || seen[child] {
+					continue
+				}
+				seen[child] = true
+				queue = append(queue, child)
+				if _, state := stat(child); state != 'Z' && state != 0 {
+					out = append(out, child)
+				}
+			}
+		}
+	}
+	return out, true
+}
+
+// scanAll reads the parent of every process.
+func scanAll(root int) []int {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil

@@ -6,8 +6,6 @@ import (
 	"runtime"
 	"unsafe"
 
-	seccomp "github.com/elastic/go-seccomp-bpf"
-	"github.com/elastic/go-seccomp-bpf/arch"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
@@ -40,12 +38,11 @@ func nativeArch() (uint32, error) {
 	return 0, fmt.Errorf("the seccomp filter supports x86-64 and arm64, not %s", runtime.GOARCH)
 }
 
-// The filter is assembled here, not by go-seccomp-bpf's Policy: its
-// assembler (v1.6.0) compares the next syscall group against whatever
-// argument it loaded last, so an allow-list with argument conditions lets
-// every non-matching call through. The library serves for its syscall
-// tables. Offsets are those of struct seccomp_data on a little-endian
-// machine.
+// The filter is assembled here with x/net/bpf. go-seccomp-bpf (v1.6.0)
+// was tried first: its assembler compares the next syscall group against
+// whatever argument it loaded last, so an allow-list with argument
+// conditions let every non-matching socket() through. Offsets are those
+// of struct seccomp_data on a little-endian machine.
 const (
 	offNR   = 0
 	offArch = 4
@@ -130,13 +127,9 @@ func seccompFilter(net Net) ([]bpf.RawInstruction, error) {
 	if err != nil {
 		return nil, err
 	}
-	info, err := arch.GetInfo("")
-	if err != nil {
-		return nil, err
-	}
 	nr := func(name string) (uint32, bool) {
-		n, ok := info.SyscallNames[name]
-		return uint32(n), ok
+		n, ok := syscallNumbers[name]
+		return n, ok
 	}
 	const (
 		allow   = unix.SECCOMP_RET_ALLOW
@@ -219,5 +212,9 @@ func loadSeccomp(prog []bpf.RawInstruction) error {
 	return nil
 }
 
-// seccompAvailable reports whether this kernel takes seccomp filters.
-func seccompAvailable() bool { return seccomp.Supported() }
+// seccompAvailable reports whether this kernel takes seccomp filters:
+// strict mode with a flag set is invalid (EINVAL) where seccomp exists.
+func seccompAvailable() bool {
+	_, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_STRICT, 1, 0)
+	return e == unix.EINVAL
+}
