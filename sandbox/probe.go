@@ -88,3 +88,19 @@ func Summary(gaps []Gap) string {
 	}
 	return strings.Join(parts, "; ")
 }
+
+// Denied is what the seccomp filter always refuses (EPERM), beside the
+// socket families and types the profile does not grant: what Landlock ABI 7
+// does not cover, and what would let a root server leave the cell.
+var Denied = []string{
+	"io_uring_setup", "io_uring_enter", "io_uring_register",
+	"ptrace", "process_vm_readv", "process_vm_writev",
+	"add_key", "request_key", "keyctl",
+	"bpf", "perf_event_open", "userfaultfd",
+	"mount", "umount2", "pivot_root", "chroot", "move_mount", "open_tree", "fsopen", "fsmount", "fspick", "fsconfig",
+	"unshare", "setns",
+	"open_by_handle_at", "name_to_handle_at",
+	"init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load",
+	"reboot", "swapon", "swapoff", "acct", "quotactl", "syslog",
+	"iopl", "ioperm",
+}

@@ -241,13 +241,3 @@ func fakeServer(args []string) int {
 	}
 }
 
-// orphan is a grandchild that will not go quietly.
-func orphan(args []string) {
-	signal.Ignore(syscall.SIGTERM, syscall.SIGHUP)
-	if len(args) > 0 && args[0] == "setsid" {
-		syscall.Setsid()
-	}
-	for {
-		time.Sleep(time.Hour) // not select{}: Go would call that a deadlock and exit
-	}
-}

@@ -241,3 +241,13 @@ func TestBestEffortIsWeaker(t *testing.T) {
 		}
 	}
 }
+
+// The server inherits no file of mcpcell's or the helper's but 0, 1, 2:
+// not the spec pipe, not the status pipe.
+func TestNoInheritedFiles(t *testing.T) {
+	s := fakeSession(t, "[filesystem]\nread = [\"/proc\"]\n", "2025-11-25")
+	got := resultText(s.call(1, "tools/call", `{"name":"escape","arguments":{"what":"fds"}}`))
+	if got != "ok: " {
+		t.Errorf("the server holds pipes or sockets beyond stdio: %q", got)
+	}
+}
