@@ -240,4 +240,3 @@ func fakeServer(args []string) int {
 		}
 	}
 }
-
