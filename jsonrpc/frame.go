@@ -103,9 +103,10 @@ var newline = []byte{'\n'}
 
 // Writer writes whole frames, one per line, from several goroutines.
 type Writer struct {
-	mu  sync.Mutex
-	w   io.Writer
-	err error
+	mu     sync.Mutex
+	w      io.Writer
+	err    error
+	filter func([]byte) []byte // applied to every frame, if set
 }
 
 // NewWriter writes frames to w.
@@ -118,6 +119,9 @@ func (w *Writer) Write(frame []byte) error {
 	defer w.mu.Unlock()
 	if w.err != nil {
 		return w.err
+	}
+	if w.filter != nil {
+		frame = w.filter(frame)
 	}
 	// The lock, not the write size, keeps frames whole; no copy needed.
 	if _, w.err = w.w.Write(frame); w.err == nil {

@@ -124,7 +124,9 @@ type Interposer struct {
 	Notes    io.Writer
 	// ClientClosed is called once the client's input ends.
 	ClientClosed func()
-	Now          func() time.Time
+	// Redact, when set, is applied to every frame written to the client.
+	Redact func([]byte) []byte
+	Now    func() time.Time
 
 	mu         sync.Mutex
 	upPending  map[string]*Call // client requests awaiting the server
@@ -148,6 +150,7 @@ func (ip *Interposer) Run(clientIn io.Reader, clientOut io.Writer, serverIn io.W
 	ip.upPending = make(map[string]*Call)
 	ip.down = make(map[string]*Call)
 	ip.toClient = NewWriter(clientOut)
+	ip.toClient.filter = ip.Redact
 	ip.toServer = NewWriter(serverIn)
 	go func() {
 		err := ip.pump(Up, clientIn)

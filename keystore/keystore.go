@@ -1,19 +1,45 @@
 // Package keystore brings credentials from the OS keyring to the server
-// that needs them, and keeps their values out of everything else: a
-// Secret prints as [secret NAME], never as its value.
+// that needs them, and keeps their values out of everything else.
 //
-// This package is a seam for now: profiles already parse [secrets]
-// references; resolving them through the Secret Service comes next.
+// A Secret prints as [secret NAME] with every fmt verb and in slog; its
+// value leaves only through Value. A Redactor replaces every resolved
+// value, and its JSON-escaped and base64 forms, with [redacted:NAME].
+//
+//	ring := keystore.Keyring{}
+//	secrets, err := keystore.Resolve(ring, map[string]keystore.Ref{"GITHUB_TOKEN": {Service: "mcpcell", User: "github"}})
+//	red := keystore.NewRedactor(secrets)
+//	frame = red.Frame(frame)
+//
+// The keyring is github.com/zalando/go-keyring: the Secret Service on
+// Linux, the Keychain on macOS, the Credential Manager on Windows.
 package keystore
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
+	"strings"
+	"sync"
 )
+
+// Service is the keyring service of mcpcell's own items.
+const Service = "mcpcell"
+
+// MinLength is the shortest secret mcpcell accepts: shorter values could
+// not be redacted without replacing unrelated text.
+const MinLength = 8
 
 // Ref names a keyring item: service and user (account).
 type Ref struct {
 	Service, User string
+}
+
+func (r Ref) String() string {
+	if r.Service == Service {
+		return fmt.Sprintf("%q", r.User)
+	}
+	return fmt.Sprintf("%q (service %s)", r.User, r.Service)
 }
 
 // Secret is a resolved credential. Its value leaves only through Value.
@@ -30,13 +56,155 @@ func (s Secret) Value() string { return s.value }
 
 func (s Secret) String() string { return "[secret " + s.Name + "]" }
 
-// Format prints the name for every verb, so %v, %+v, %#v and %q are safe.
+// GoString keeps %#v safe too.
+func (s Secret) GoString() string { return s.String() }
+
+// Format prints the name for every verb, so %v, %+v, %#v, %s and %q are
+// all safe.
 func (s Secret) Format(f fmt.State, verb rune) { fmt.Fprint(f, s.String()) }
 
 // LogValue keeps the value out of slog output.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
-// Source resolves references; the keyring is one, tests may bring others.
-type Source interface {
+// Store is a keyring: the OS keyring, or another in tests.
+type Store interface {
 	Get(Ref) (string, error)
+	Set(Ref, string) error
+	Delete(Ref) error
+}
+
+// Error is a keyring failure a user can fix; Hint says how.
+type Error struct {
+	Msg, Hint string
+	Err       error
+}
+
+func (e *Error) Error() string { return e.Msg }
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrNotFound is a missing item.
+var ErrNotFound = errors.New("not in the keyring")
+
+// Resolve reads every reference at once, concurrently. name is the
+// environment variable each fills. All failures are reported together.
+func Resolve(store Store, refs map[string]Ref) (map[string]Secret, error) {
+	out := make(map[string]Secret, len(refs))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var errs []error
+	for name, ref := range refs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := store.Get(ref)
+			if err == nil && len(v) < MinLength {
+				err = &Error{Msg: fmt.Sprintf("secret %s for %s is shorter than %d bytes, too short to redact without false matches", ref, name, MinLength), Hint: "store a longer value: mcpcell secret set " + ref.User}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			out[name] = New(name, v)
+		}()
+	}
+	wg.Wait()
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return out, errors.Join(errs...)
+}
+
+// Hint returns the fix for err, or "".
+func Hint(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Hint
+	}
+	return ""
+}
+
+// indexUser is the item that lists the names of mcpcell's items: the
+// keyring cannot enumerate them.
+const indexUser = ".mcpcell-index"
+
+// Names lists the items mcpcell has stored (never their values).
+func Names(store Store) ([]string, error) {
+	v, err := store.Get(Ref{Service, indexUser})
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, n := range strings.Split(v, "\n") {
+		if n != "" {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// Put stores value as item name of mcpcell's own service and lists it.
+func Put(store Store, name, value string) error {
+	if value == "" {
+		return &Error{Msg: "refusing an empty secret", Hint: "type or pipe the value"}
+	}
+	if len(value) < MinLength {
+		return &Error{Msg: fmt.Sprintf("refusing a secret shorter than %d bytes: it could not be redacted from the server's output without false matches", MinLength), Hint: "store the real credential, which is longer"}
+	}
+	if err := checkName(name); err != nil {
+		return err
+	}
+	if err := store.Set(Ref{Service, name}, value); err != nil {
+		return err
+	}
+	return editIndex(store, name, true)
+}
+
+// Remove deletes item name and unlists it.
+func Remove(store Store, name string) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	err := store.Delete(Ref{Service, name})
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if ierr := editIndex(store, name, false); ierr != nil {
+		return ierr
+	}
+	return err
+}
+
+func checkName(name string) error {
+	if name == "" || name == indexUser || strings.ContainsAny(name, "\n\x00") {
+		return &Error{Msg: fmt.Sprintf("%q is not a usable secret name", name), Hint: "use a plain name such as github"}
+	}
+	return nil
+}
+
+func editIndex(store Store, name string, add bool) error {
+	names, err := Names(store)
+	if err != nil {
+		return err
+	}
+	var kept []string
+	for _, n := range names {
+		if n != name {
+			kept = append(kept, n)
+		}
+	}
+	if add {
+		kept = append(kept, name)
+	}
+	sort.Strings(kept)
+	if len(kept) == 0 {
+		err := store.Delete(Ref{Service, indexUser})
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	return store.Set(Ref{Service, indexUser}, strings.Join(kept, "\n"))
 }

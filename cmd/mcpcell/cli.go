@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/mcpcell/mcpcell/keystore"
 	"github.com/mcpcell/mcpcell/sandbox"
 )
 
@@ -24,10 +25,11 @@ type cli struct {
 	stdout, stderr io.Writer
 	environ        []string
 	getenv         func(string) string
+	store          keystore.Store
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, environ: os.Environ(), getenv: os.Getenv}
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, environ: os.Environ(), getenv: os.Getenv, store: keystore.Keyring{}}
 	// The helper is this program again, reached the way this call was
 	// (a test binary puts a word of its own before the command).
 	if n := len(os.Args) - len(args); n >= 1 {
@@ -46,6 +48,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.check(args[1:])
 	case "audit":
 		return c.audit(args[1:])
+	case "secret":
+		return c.secret(args[1:])
 	case "version", "--version":
 		fmt.Fprintln(stdout, "mcpcell", version())
 		return 0
@@ -120,6 +124,9 @@ Usage:
   mcpcell run [--profile PATH|NAME] [--project DIR] [-- COMMAND ARGS...]
   mcpcell check [--profile PATH|NAME] [--project DIR]
   mcpcell audit [--verify] [--follow] [--profile PATH|NAME] [FILE]
+  mcpcell secret set|rm NAME
+  mcpcell secret ls
+  mcpcell secret check [--profile PATH|NAME] [--project DIR]
   mcpcell version
   mcpcell help [COMMAND]
 `
@@ -148,6 +155,14 @@ Prints the audit log FILE (default: the profile's log). --verify checks
 the hash chain and reports the first edited, removed or reordered record.
 --follow keeps printing new records as they come.
 `,
+	"secret": `Usage: mcpcell secret set NAME | rm NAME | ls | check [--profile PATH|NAME] [--project DIR]
+
+Keeps credentials in the OS keyring (service "mcpcell", account NAME).
+set reads the value from the terminal without echo, or from stdin when it
+is not a terminal; it refuses values shorter than 8 bytes, which could not
+be redacted. ls lists names, never values. check resolves every [secrets]
+reference of the profile.
+`,
 	"version": "Usage: mcpcell version\n\nPrints mcpcell's version.\n",
 	"help":    "Usage: mcpcell help [COMMAND]\n\nPrints help.\n",
 }
@@ -158,5 +173,5 @@ func (c *cli) usage(w io.Writer, topic string) {
 		return
 	}
 	fmt.Fprint(w, usageText)
-	fmt.Fprintln(w, "\nCommands: "+strings.Join([]string{"run", "check", "audit", "version", "help"}, ", "))
+	fmt.Fprintln(w, "\nCommands: "+strings.Join([]string{"run", "check", "audit", "secret", "version", "help"}, ", "))
 }

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/zalando/go-keyring"
 )
 
 // fakeServer is an MCP server for precise protocol and hostile-behaviour
@@ -71,7 +76,7 @@ func fakeServer(args []string) int {
 	text := func(s string) map[string]any {
 		return map[string]any{"content": []any{map[string]any{"type": "text", "text": s}}}
 	}
-	tools := []string{"echo", "read_file", "write_file", "secret_admin", "sample", "elicit", "roots", "ask_input", "ask_sampling", "ask_roots", "notify_updated", "unknown_id", "dup_keys", "oversize", "non_json", "die", "flood", "stderr", "last_init", "fail", "batch_reply", "escape", "spawn"}
+	tools := []string{"echo", "read_file", "write_file", "secret_admin", "sample", "elicit", "roots", "ask_input", "ask_sampling", "ask_roots", "notify_updated", "unknown_id", "dup_keys", "oversize", "non_json", "die", "flood", "stderr", "last_init", "fail", "batch_reply", "escape", "spawn", "env_hash", "echo_env", "stderr_env", "keyring_get"}
 	handle := func(line []byte) (reply any) {
 		var m struct {
 			ID     json.RawMessage `json:"id"`
@@ -201,6 +206,28 @@ func fakeServer(args []string) int {
 					pids = append(pids, strconv.Itoa(c.Process.Pid))
 				}
 				return resp(text(strings.Join(pids, " ")))
+			case "env_hash", "echo_env", "stderr_env":
+				var a struct{ Name string }
+				json.Unmarshal(p.Arguments, &a)
+				v := os.Getenv(a.Name)
+				switch p.Name {
+				case "env_hash":
+					sum := sha256.Sum256([]byte(v))
+					return resp(text(hex.EncodeToString(sum[:])))
+				case "echo_env":
+					return resp(text(fmt.Sprintf("plain=%s base64=%s json=%q", v, base64.StdEncoding.EncodeToString([]byte(v)), v)))
+				}
+				fmt.Fprintf(os.Stderr, "fake server: my token is %s, really\n", v)
+				return resp(text("wrote it to stderr"))
+			case "keyring_get":
+				var a struct{ Item string }
+				json.Unmarshal(p.Arguments, &a)
+				v, err := keyring.Get("mcpcell", a.Item)
+				if err != nil {
+					return resp(text("denied: " + err.Error()))
+				}
+				sum := sha256.Sum256([]byte(v))
+				return resp(text("ok: read an item with hash " + hex.EncodeToString(sum[:])))
 			case "escape":
 				var a struct{ What, Target string }
 				json.Unmarshal(p.Arguments, &a)

@@ -74,8 +74,8 @@ func TestToolPolicy(t *testing.T) {
 				}
 				cursor = c
 			}
-			if strings.Contains(strings.Join(names, ","), "secret_admin") || len(names) != 22 {
-				t.Errorf("tools/list through mcpcell = %v; want 22 tools without secret_admin", names)
+			if strings.Contains(strings.Join(names, ","), "secret_admin") || len(names) != 26 {
+				t.Errorf("tools/list through mcpcell = %v; want 26 tools without secret_admin", names)
 			}
 			// A hidden tool is unknown, and the server never hears of it.
 			code, msg := errorOf(s.call(10, "tools/call", `{"name":"secret_admin","arguments":{}}`))

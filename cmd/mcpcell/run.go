@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/mcpcell/mcpcell/jsonrpc"
 	"github.com/mcpcell/mcpcell/jsonrpc/audit"
+	"github.com/mcpcell/mcpcell/keystore"
 	"github.com/mcpcell/mcpcell/profiles"
 	"github.com/mcpcell/mcpcell/sandbox"
 )
@@ -48,14 +50,32 @@ func (c *cli) run(args []string) int {
 		c.hintf("give one after --, as in: mcpcell run -- npx -y @modelcontextprotocol/server-everything, or set [server] command in the profile")
 		return exitUsage
 	}
+	// The keyring is slow (tens of ms an item): ask it while the rest
+	// starts.
+	resolved := make(chan resolution, 1)
+	go func() { resolved <- c.resolveSecrets(p) }()
 	session := audit.NewSession()
-	log, err := audit.Open(p.AuditPath, audit.Meta{Session: session, Profile: p.Name, Client: pol.ClientName})
+	var red *keystore.Redactor
+	log, err := audit.Open(p.AuditPath, audit.Meta{Session: session, Profile: p.Name, Client: pol.ClientName, Redact: func(s string) string { return red.String(s) }})
 	if err != nil {
 		return c.fail(fmt.Errorf("cannot open the audit log, so the server is not started: %w", err), "set [audit] path in the profile to a writable file")
 	}
 	defer log.Close()
+	res := <-resolved
+	if res.err != nil {
+		log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Rule: "secrets", Note: res.err.Error()})
+		return c.fail(res.err, res.hint)
+	}
+	red = keystore.NewRedactor(res.secrets)
+	if red != nil {
+		// Everything mcpcell says from here on, the server's stderr
+		// among it, passes the redactor.
+		rw := red.Writer(c.stderr)
+		defer rw.Close()
+		c.stderr = rw
+	}
 
-	srv, code := c.startCell(p, command, log)
+	srv, code := c.startCell(p, command, log, res.secrets)
 	if srv == nil {
 		return code
 	}
@@ -87,6 +107,9 @@ func (c *cli) run(args []string) int {
 		Notes:        c.stderr,
 		ClientClosed: func() { go srv.Stop(grace) },
 	}
+	if red != nil {
+		ip.Redact = red.Frame
+	}
 	if err := ip.Run(c.stdin, c.stdout, srv.Stdin, srv.Stdout); err != nil {
 		fmt.Fprintf(c.stderr, "mcpcell: reading from the server: %v\n", err)
 	}
@@ -101,11 +124,14 @@ func (c *cli) run(args []string) int {
 
 // startCell plans the cell, refuses a weaker one unless the profile
 // accepts it, and starts the server in it.
-func (c *cli) startCell(p *profiles.Profile, command []string, log *audit.Log) (*sandbox.Server, int) {
+func (c *cli) startCell(p *profiles.Profile, command []string, log *audit.Log, secrets map[string]keystore.Secret) (*sandbox.Server, int) {
 	plan, err := c.planCell(p, true)
 	if err != nil {
 		return nil, c.fail(err, "fix the profile; mcpcell check shows the effective profile")
 	}
+	// Secrets go into the server's environment only, last, over anything
+	// of the same name.
+	plan.env = withSecrets(plan.env, secrets)
 	rules := plan.grants.Rules()
 	if err := checkWorkDir(rules, p.Cwd); err != nil {
 		return nil, c.fail(err, "grant it in [filesystem] read or write, or set [server] cwd")
@@ -176,4 +202,45 @@ func cellVerdict(k sandbox.Kernel, gaps []sandbox.Gap, required, bestEffort bool
 		return weakerCell, "[sandbox] best_effort: this cell does not enforce: " + sandbox.Summary(gaps)
 	}
 	return fullCell, ""
+}
+
+type resolution struct {
+	secrets map[string]keystore.Secret
+	err     error
+	hint    string
+}
+
+// resolveSecrets reads the profile's [secrets] from the keyring.
+func (c *cli) resolveSecrets(p *profiles.Profile) resolution {
+	if len(p.Secrets) == 0 {
+		return resolution{}
+	}
+	refs := map[string]keystore.Ref{}
+	for name, r := range p.Secrets {
+		refs[name] = keystore.Ref{Service: r.Service, User: r.User}
+	}
+	secrets, err := keystore.Resolve(c.store, refs)
+	if err != nil {
+		return resolution{err: fmt.Errorf("%w; the server is not started without its secrets", err), hint: keystore.Hint(err)}
+	}
+	return resolution{secrets: secrets}
+}
+
+// withSecrets sets each secret in env, replacing a variable of the same
+// name.
+func withSecrets(env []string, secrets map[string]keystore.Secret) []string {
+	if len(secrets) == 0 {
+		return env
+	}
+	out := env[:0:0]
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, ok := secrets[k]; !ok {
+			out = append(out, kv)
+		}
+	}
+	for name, s := range secrets {
+		out = append(out, name+"="+s.Value())
+	}
+	return out
 }
