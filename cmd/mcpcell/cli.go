@@ -50,6 +50,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.audit(args[1:])
 	case "secret":
 		return c.secret(args[1:])
+	case "wrap":
+		return c.wrap(args[1:], false)
+	case "unwrap":
+		return c.wrap(args[1:], true)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "mcpcell", version())
 		return 0
@@ -127,6 +131,8 @@ Usage:
   mcpcell secret set|rm NAME
   mcpcell secret ls
   mcpcell secret check [--profile PATH|NAME] [--project DIR]
+  mcpcell wrap --client CLIENT [--config FILE] [--server NAME]... [--dry-run] [--yes]
+  mcpcell unwrap --client CLIENT [--config FILE] [--server NAME]... [--restore-secrets] [--dry-run] [--yes]
   mcpcell version
   mcpcell help [COMMAND]
 `
@@ -163,6 +169,25 @@ is not a terminal; it refuses values shorter than 8 bytes, which could not
 be redacted. ls lists names, never values. check resolves every [secrets]
 reference of the profile.
 `,
+	"wrap": `Usage: mcpcell wrap --client claude-desktop|claude-code|cursor|vscode [--config FILE] [--server NAME]... [--dry-run] [--yes]
+
+Puts mcpcell in front of every stdio server of a client's configuration:
+the entry's command becomes mcpcell, its args "run --profile PROFILE --"
+and the original command. A profile is written for each server (it
+includes the default profile, and grants the folders the server was given);
+credentials in its env (by name: TOKEN, KEY, SECRET, PASSWORD, PAT…; or by
+shape: ghp_, sk-, xoxb-, AKIA…) move into the keyring and into [secrets];
+other entries move into [env] set; entries that refer to ${input:…} or
+${VAR} stay and are passed through. The file is backed up next to itself
+and replaced atomically, mode kept; everything else in it stays as it was.
+Wrapping twice changes nothing. --dry-run prints the plan and the diff.
+`,
+	"unwrap": `Usage: mcpcell unwrap --client CLIENT [--config FILE] [--server NAME]... [--restore-secrets] [--dry-run] [--yes]
+
+Restores wrapped entries to their original command, args and env. Secrets
+stay in the keyring unless --restore-secrets moves them back into the
+config. Profiles are left in place.
+`,
 	"version": "Usage: mcpcell version\n\nPrints mcpcell's version.\n",
 	"help":    "Usage: mcpcell help [COMMAND]\n\nPrints help.\n",
 }
@@ -173,5 +198,5 @@ func (c *cli) usage(w io.Writer, topic string) {
 		return
 	}
 	fmt.Fprint(w, usageText)
-	fmt.Fprintln(w, "\nCommands: "+strings.Join([]string{"run", "check", "audit", "secret", "version", "help"}, ", "))
+	fmt.Fprintln(w, "\nCommands: "+strings.Join([]string{"run", "check", "audit", "secret", "wrap", "unwrap", "version", "help"}, ", "))
 }

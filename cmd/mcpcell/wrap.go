@@ -1,0 +1,342 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"golang.org/x/term"
+
+	"github.com/mcpcell/mcpcell/keystore"
+	"github.com/mcpcell/mcpcell/profiles"
+	"github.com/mcpcell/mcpcell/profiles/clientconf"
+)
+
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
+
+// wrap puts mcpcell in front of a client's stdio servers (or, with
+// unwrapping, takes it away).
+func (c *cli) wrap(args []string, unwrapping bool) int {
+	name := "wrap"
+	if unwrapping {
+		name = "unwrap"
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	client := fs.String("client", "", "claude-desktop, claude-code, cursor or vscode")
+	config := fs.String("config", "", "the configuration file (default: the client's)")
+	var only stringList
+	fs.Var(&only, "server", "only this server (repeatable)")
+	dry := fs.Bool("dry-run", false, "print the plan and the diff; change nothing")
+	yes := fs.Bool("yes", false, "apply without asking")
+	restore := fs.Bool("restore-secrets", false, "unwrap: move secrets from the keyring back into the config")
+	if err := fs.Parse(args); err != nil {
+		return c.usage2(fmt.Errorf("%s: %v", name, err))
+	}
+	if *client == "" {
+		return c.usage2(fmt.Errorf("%s: --client is required (claude-desktop, claude-code, cursor, vscode)", name))
+	}
+	cl := clientconf.Client(*client)
+	path := *config
+	if path == "" {
+		home, _ := os.UserHomeDir()
+		wd, _ := os.Getwd()
+		var err error
+		path, err = clientconf.DefaultPath(cl, clientconf.Env{GOOS: runtime.GOOS, Home: c.getenvOr("HOME", home), AppData: c.getenv("APPDATA"), Cwd: wd, Exists: clientconf.OSExists})
+		if err != nil {
+			return c.usage2(err)
+		}
+	}
+	path, _ = filepath.Abs(path)
+	st, err := os.Stat(path)
+	if err != nil {
+		return c.fail(fmt.Errorf("%s: %w", name, err), "give the configuration file with --config")
+	}
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return c.fail(err, "")
+	}
+	f, err := clientconf.Parse(cl, path, text)
+	if err != nil {
+		return c.fail(err, "fix the file, or give another with --config")
+	}
+	exe, err := os.Executable()
+	if err == nil {
+		exe, err = filepath.EvalSymlinks(exe)
+	}
+	if err != nil {
+		return c.fail(fmt.Errorf("finding mcpcell's own path: %w", err), "")
+	}
+	var servers []*clientconf.Server
+	if unwrapping {
+		o := clientconf.UnwrapOptions{Mcpcell: exe, Only: only, Profile: readWrappedProfile}
+		if *restore {
+			o.Value = func(item string) (string, error) {
+				return c.store.Get(keystore.Ref{Service: keystore.Service, User: item})
+			}
+		}
+		servers = clientconf.PlanUnwrap(f, o)
+	} else {
+		vars := profilesVars(c)
+		servers = clientconf.PlanWrap(f, clientconf.WrapOptions{Mcpcell: exe, ConfigDir: vars, Only: only, Exists: clientconf.OSExists, IsDir: clientconf.OSIsDir})
+	}
+	for _, n := range only {
+		found := false
+		for _, s := range servers {
+			found = found || s.Entry.Name == n
+		}
+		if !found {
+			return c.fail(fmt.Errorf("%s: no server %q in %s", name, n, path), "")
+		}
+	}
+	edits := clientconf.Edits(servers)
+	newText := f.Apply(edits)
+
+	// Values never reach the terminal: the plan names them, the diff masks
+	// them.
+	secrets := map[string]keystore.Secret{}
+	for _, s := range servers {
+		for _, sec := range s.Secrets {
+			secrets["secret "+sec.Env] = keystore.New(sec.Env, sec.Value)
+		}
+	}
+	red := keystore.NewRedactor(secrets)
+	out := c.stdout
+	fmt.Fprintf(out, "%s: %s (%s)\n", name, path, cl)
+	for _, s := range servers {
+		fmt.Fprintf(out, "  %s: %s\n", s.Entry.Name, s.Action)
+		if s.Action == "wrap" {
+			fmt.Fprintf(out, "    profile: %s\n", s.Profile)
+		}
+		for _, sec := range s.Secrets {
+			if unwrapping {
+				fmt.Fprintf(out, "    secret %s: back from the keyring item %q into the config\n", sec.Env, sec.Item)
+			} else {
+				fmt.Fprintf(out, "    secret %s: into the keyring as item %q\n", sec.Env, sec.Item)
+			}
+		}
+		for _, n := range s.Notes {
+			fmt.Fprintf(out, "    note: %s\n", n)
+		}
+	}
+	if len(edits) == 0 {
+		fmt.Fprintln(out, "nothing to change")
+		return 0
+	}
+	fmt.Fprintln(out)
+	out.Write(red.Text([]byte(unifiedDiff(path, string(text), string(newText)))))
+	for _, s := range servers {
+		if s.ProfileText != "" {
+			fmt.Fprintf(out, "\nnew profile %s:\n%s", s.Profile, s.ProfileText)
+		}
+	}
+	if *dry {
+		fmt.Fprintln(out, "\n(dry run: nothing was changed)")
+		return 0
+	}
+	if !*yes {
+		ok, err := c.confirm()
+		if err != nil {
+			return c.fail(err, "pass --yes to apply without asking, or --dry-run to look first")
+		}
+		if !ok {
+			fmt.Fprintln(c.stderr, "mcpcell: nothing changed")
+			return 1
+		}
+	}
+	// The keyring first: if it fails, no file has changed.
+	for _, s := range servers {
+		for _, sec := range s.Secrets {
+			if unwrapping {
+				continue
+			}
+			if err := keystore.Put(c.store, sec.Item, sec.Value); err != nil {
+				return c.fail(fmt.Errorf("storing %s of %s: %w; nothing was changed", sec.Env, s.Entry.Name, err), keystore.Hint(err))
+			}
+		}
+	}
+	for _, s := range servers {
+		if s.ProfileText == "" {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(s.Profile), 0o700); err != nil {
+			return c.fail(err, "")
+		}
+		if err := os.WriteFile(s.Profile, []byte(s.ProfileText), 0o600); err != nil {
+			return c.fail(err, "")
+		}
+	}
+	backup := fmt.Sprintf("%s.mcpcell-backup-%s", path, time.Now().Format("20060102T150405"))
+	if err := writeAtomic(backup, text, st.Mode().Perm()); err != nil {
+		return c.fail(fmt.Errorf("backing up %s: %w", path, err), "")
+	}
+	if err := writeAtomic(path, newText, st.Mode().Perm()); err != nil {
+		return c.fail(fmt.Errorf("writing %s: %w", path, err), "the backup is "+backup)
+	}
+	if unwrapping {
+		for _, s := range servers {
+			for _, sec := range s.Secrets {
+				keystore.Remove(c.store, sec.Item)
+			}
+		}
+	}
+	fmt.Fprintf(c.stderr, "mcpcell: %s written (backup: %s); restart %s to use it\n", path, backup, cl)
+	return 0
+}
+
+func (c *cli) getenvOr(k, def string) string {
+	if v := c.getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// profilesVars is ${CONFIG}.
+func profilesVars(c *cli) string {
+	if v := c.getenv("XDG_CONFIG_HOME"); filepath.IsAbs(v) {
+		return filepath.Join(v, "mcpcell")
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(c.getenvOr("HOME", home), ".config", "mcpcell")
+}
+
+// confirm asks on the terminal.
+func (c *cli) confirm() (bool, error) {
+	f, ok := c.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return false, errors.New("not asking: stdin is not a terminal")
+	}
+	fmt.Fprint(c.stderr, "apply? [y/N] ")
+	line, _ := bufio.NewReader(f).ReadString('\n')
+	return strings.EqualFold(strings.TrimSpace(line), "y") || strings.EqualFold(strings.TrimSpace(line), "yes"), nil
+}
+
+// writeAtomic writes through a temporary file and a rename, with mode.
+func writeAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// readWrappedProfile reads only the file itself (not its includes): the
+// [env] set and the secrets of service mcpcell that wrap wrote.
+func readWrappedProfile(path string) ([]clientconf.KV, map[string]string, error) {
+	var f profiles.File
+	if _, err := toml.DecodeFile(path, &f); err != nil {
+		return nil, nil, err
+	}
+	var set []clientconf.KV
+	for _, k := range sortedKeys(f.Env.Set) {
+		set = append(set, clientconf.KV{Key: k, Value: f.Env.Set[k]})
+	}
+	secrets := map[string]string{}
+	for k, v := range f.Secrets {
+		if s, ok := v.(string); ok {
+			secrets[k] = s
+		}
+	}
+	return set, secrets, nil
+}
+
+// unifiedDiff is a line diff of two texts, with three lines of context.
+func unifiedDiff(name, a, b string) string {
+	al, bl := strings.SplitAfter(a, "\n"), strings.SplitAfter(b, "\n")
+	if len(al)*len(bl) > 25_000_000 {
+		return fmt.Sprintf("--- %s\n+++ %s\n(too large to diff)\n", name, name)
+	}
+	// Longest common subsequence, then the edit script.
+	lcs := make([][]int32, len(al)+1)
+	for i := range lcs {
+		lcs[i] = make([]int32, len(bl)+1)
+	}
+	for i := len(al) - 1; i >= 0; i-- {
+		for j := len(bl) - 1; j >= 0; j-- {
+			if al[i] == bl[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	type op struct {
+		kind byte
+		line string
+	}
+	var ops []op
+	i, j := 0, 0
+	for i < len(al) || j < len(bl) {
+		switch {
+		case i < len(al) && j < len(bl) && al[i] == bl[j]:
+			ops = append(ops, op{' ', al[i]})
+			i, j = i+1, j+1
+		case j < len(bl) && (i == len(al) || lcs[i][j+1] >= lcs[i+1][j]):
+			ops = append(ops, op{'+', bl[j]})
+			j++
+		default:
+			ops = append(ops, op{'-', al[i]})
+			i++
+		}
+	}
+	var out strings.Builder
+	fmt.Fprintf(&out, "--- %s\n+++ %s (new)\n", name, name)
+	const ctx = 3
+	for k := 0; k < len(ops); {
+		if ops[k].kind == ' ' {
+			k++
+			continue
+		}
+		start := max(0, k-ctx)
+		end := k
+		for end < len(ops) {
+			if ops[end].kind != ' ' {
+				end++
+				continue
+			}
+			run := end
+			for run < len(ops) && ops[run].kind == ' ' {
+				run++
+			}
+			if run-end > 2*ctx || run == len(ops) {
+				end = min(end+ctx, len(ops))
+				break
+			}
+			end = run
+		}
+		out.WriteString("@@\n")
+		for _, o := range ops[start:end] {
+			line := strings.TrimSuffix(o.line, "\n")
+			out.WriteString(string(o.kind) + line + "\n")
+		}
+		k = end
+	}
+	return out.String()
+}

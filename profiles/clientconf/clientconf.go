@@ -1,0 +1,313 @@
+// Package clientconf reads and edits the MCP server configurations of
+// Claude Desktop, Claude Code, Cursor and VS Code, so that mcpcell wrap can
+// put mcpcell in front of each stdio server and unwrap can take it away.
+//
+// Edits are spliced into the file's own text: everything but the edited
+// server entries stays byte for byte, comments included (VS Code's
+// mcp.json is JSON with comments).
+//
+//	f, err := clientconf.Parse(clientconf.VSCode, path, data)
+//	for _, e := range f.Entries { … }
+//	out := f.Apply([]clientconf.Edit{{Entry: e, Value: newEntryJSON}})
+package clientconf
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/mcpcell/mcpcell/jsonrpc"
+)
+
+// Client names a client whose configuration mcpcell knows.
+type Client string
+
+const (
+	ClaudeDesktop Client = "claude-desktop"
+	ClaudeCode    Client = "claude-code"
+	Cursor        Client = "cursor"
+	VSCode        Client = "vscode"
+)
+
+// Clients lists them.
+var Clients = []Client{ClaudeDesktop, ClaudeCode, Cursor, VSCode}
+
+// Env is where the default paths come from.
+type Env struct {
+	GOOS    string
+	Home    string
+	AppData string // %APPDATA% on Windows
+	Cwd     string
+	Exists  func(string) bool
+}
+
+// DefaultPath is the configuration file wrap edits when --config is not
+// given: a project file in the working folder where the client has one and
+// it exists, else the user's file.
+func DefaultPath(c Client, e Env) (string, error) {
+	user := func(mac, win, linux string) string {
+		switch e.GOOS {
+		case "darwin":
+			return filepath.Join(e.Home, "Library", "Application Support", mac)
+		case "windows":
+			return filepath.Join(e.AppData, win)
+		}
+		return filepath.Join(e.Home, ".config", linux)
+	}
+	switch c {
+	case ClaudeDesktop:
+		return user("Claude/claude_desktop_config.json", `Claude\claude_desktop_config.json`, "Claude/claude_desktop_config.json"), nil
+	case ClaudeCode:
+		if p := filepath.Join(e.Cwd, ".mcp.json"); e.Exists(p) {
+			return p, nil
+		}
+		return filepath.Join(e.Home, ".claude.json"), nil
+	case Cursor:
+		if p := filepath.Join(e.Cwd, ".cursor", "mcp.json"); e.Exists(p) {
+			return p, nil
+		}
+		return filepath.Join(e.Home, ".cursor", "mcp.json"), nil
+	case VSCode:
+		if p := filepath.Join(e.Cwd, ".vscode", "mcp.json"); e.Exists(p) {
+			return p, nil
+		}
+		return user("Code/User/mcp.json", `Code\User\mcp.json`, "Code/User/mcp.json"), nil
+	}
+	return "", fmt.Errorf("unknown client %q (known: claude-desktop, claude-code, cursor, vscode)", c)
+}
+
+// Entry is one server in a configuration.
+type Entry struct {
+	Where   string // the JSON path of its table, for messages: mcpServers, projects["/p"].mcpServers, servers
+	Name    string
+	Project string // the project folder the entry belongs to; "" for a user-wide entry
+	Stdio   bool   // a command-started server (not url/http/sse)
+	Command string
+	Args    []string
+	Env     []KV     // in file order
+	Members []Member // every member of the entry, in order
+	start   int      // offsets of the entry's value in the file
+	end     int
+	indent  string
+}
+
+// KV is one environment entry.
+type KV struct{ Key, Value string }
+
+// Member is a member of an entry object: its name and JSON text.
+type Member struct {
+	Name  string
+	Value json.RawMessage
+}
+
+// File is a parsed configuration.
+type File struct {
+	Client  Client
+	Path    string
+	Text    []byte
+	Entries []*Entry
+}
+
+// Parse reads a configuration of client c. path places project entries.
+func Parse(c Client, path string, text []byte) (*File, error) {
+	clean := stripJSONC(text)
+	if err := jsonrpc.Validate(clean); err != nil {
+		return nil, fmt.Errorf("%s: not valid JSON: %v", path, err)
+	}
+	f := &File{Client: c, Path: path, Text: text}
+	top, err := members(clean, 0, len(clean))
+	if err != nil {
+		return nil, fmt.Errorf("%s: the top level is not an object", path)
+	}
+	project := ""
+	switch filepath.Base(path) {
+	case ".mcp.json":
+		project = filepath.Dir(path)
+	case "mcp.json":
+		if d := filepath.Base(filepath.Dir(path)); d == ".cursor" || d == ".vscode" {
+			project = filepath.Dir(filepath.Dir(path))
+		}
+	}
+	table := "mcpServers"
+	if c == VSCode {
+		table = "servers"
+	}
+	for _, m := range top {
+		switch {
+		case m.name == table:
+			if err := f.addTable(clean, m, table, project); err != nil {
+				return nil, err
+			}
+		case c == ClaudeCode && m.name == "projects" && jsonrpc.TypeOf(clean[m.start:m.end]) == "object":
+			projects, _ := members(clean, m.start, m.end)
+			for _, p := range projects {
+				inner, err := members(clean, p.start, p.end)
+				if err != nil {
+					continue
+				}
+				for _, t := range inner {
+					if t.name == "mcpServers" {
+						if err := f.addTable(clean, t, fmt.Sprintf("projects[%q].mcpServers", p.name), p.name); err != nil {
+							return nil, err
+						}
+					}
+				}
+			}
+		}
+	}
+	return f, nil
+}
+
+func (f *File) addTable(clean []byte, table member, where, project string) error {
+	servers, err := members(clean, table.start, table.end)
+	if err != nil {
+		return fmt.Errorf("%s: %s is not an object", f.Path, where)
+	}
+	for _, s := range servers {
+		raw := clean[s.start:s.end]
+		ms, err := members(clean, s.start, s.end)
+		if err != nil {
+			return fmt.Errorf("%s: %s[%q] is not an object", f.Path, where, s.name)
+		}
+		e := &Entry{Where: where, Name: s.name, Project: project, start: s.start, end: s.end, indent: lineIndent(f.Text, s.start)}
+		typ := ""
+		for _, m := range ms {
+			v := raw[m.start-s.start : m.end-s.start]
+			e.Members = append(e.Members, Member{m.name, append(json.RawMessage(nil), v...)})
+			switch m.name {
+			case "command":
+				e.Command, _ = jsonrpc.String(v)
+			case "args":
+				json.Unmarshal(v, &e.Args)
+			case "type":
+				typ, _ = jsonrpc.String(v)
+			case "env":
+				envs, _ := members(clean, m.start, m.end)
+				for _, kv := range envs {
+					val, _ := jsonrpc.String(clean[kv.start:kv.end])
+					e.Env = append(e.Env, KV{kv.name, val})
+				}
+			}
+		}
+		e.Stdio = e.Command != "" && (typ == "" || typ == "stdio")
+		f.Entries = append(f.Entries, e)
+	}
+	return nil
+}
+
+type member struct {
+	name       string
+	start, end int
+}
+
+// members lists an object's members with offsets in the whole text.
+func members(text []byte, start, end int) ([]member, error) {
+	ms, err := jsonrpc.Members(text[start:end])
+	if err != nil {
+		return nil, err
+	}
+	out := make([]member, len(ms))
+	for i, m := range ms {
+		out[i] = member{m.Name, start + m.Start, start + m.End}
+	}
+	return out, nil
+}
+
+func lineIndent(text []byte, at int) string {
+	i := at
+	for i > 0 && text[i-1] != '\n' {
+		i--
+	}
+	j := i
+	for j < len(text) && (text[j] == ' ' || text[j] == '\t') {
+		j++
+	}
+	return string(text[i:j])
+}
+
+// stripJSONC blanks comments and trailing commas, keeping every offset.
+func stripJSONC(text []byte) []byte {
+	out := append([]byte(nil), text...)
+	inStr := false
+	for i := 0; i < len(out); i++ {
+		c := out[i]
+		switch {
+		case inStr:
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inStr = false
+			}
+		case c == '"':
+			inStr = true
+		case c == '/' && i+1 < len(out) && out[i+1] == '/':
+			for ; i < len(out) && out[i] != '\n'; i++ {
+				out[i] = ' '
+			}
+		case c == '/' && i+1 < len(out) && out[i+1] == '*':
+			for ; i < len(out) && !(out[i] == '*' && i+1 < len(out) && out[i+1] == '/'); i++ {
+				if out[i] != '\n' {
+					out[i] = ' '
+				}
+			}
+			if i+1 < len(out) {
+				out[i], out[i+1] = ' ', ' '
+				i++
+			}
+		case c == ',':
+			j := i + 1
+			for j < len(out) && strings.ContainsRune(" \t\r\n", rune(out[j])) {
+				j++
+			}
+			if j < len(out) && (out[j] == '}' || out[j] == ']') {
+				out[i] = ' '
+			}
+		}
+	}
+	return out
+}
+
+// Edit replaces one entry's value with a new object of members.
+type Edit struct {
+	Entry   *Entry
+	Members []Member
+}
+
+// Apply returns the text with the edits spliced in; everything else is
+// kept as it was.
+func (f *File) Apply(edits []Edit) []byte {
+	sort.Slice(edits, func(i, j int) bool { return edits[i].Entry.start > edits[j].Entry.start })
+	text := append([]byte(nil), f.Text...)
+	for _, e := range edits {
+		text = jsonrpc.Splice(text, e.Entry.start, e.Entry.end, encodeObject(e.Members, e.Entry.indent))
+	}
+	return text
+}
+
+// encodeObject writes members as an indented object whose closing brace
+// lines up with indent.
+func encodeObject(ms []Member, indent string) []byte {
+	inner := indent + "  "
+	var b strings.Builder
+	b.WriteString("{")
+	for i, m := range ms {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString("\n" + inner)
+		name, _ := json.Marshal(m.Name)
+		b.Write(name)
+		b.WriteString(": ")
+		var buf bytes.Buffer
+		if json.Indent(&buf, m.Value, inner, "  ") == nil {
+			b.Write(buf.Bytes())
+		} else {
+			b.Write(m.Value)
+		}
+	}
+	b.WriteString("\n" + indent + "}")
+	return []byte(b.String())
+}

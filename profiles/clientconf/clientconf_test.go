@@ -1,0 +1,57 @@
+package clientconf
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestIsCredential(t *testing.T) {
+	for _, c := range []struct {
+		name, value string
+		want        bool
+	}{
+		{"GITHUB_PERSONAL_ACCESS_TOKEN", "x", true},
+		{"PGPASSWORD", "x", true},
+		{"OPENAI_API_KEY", "x", true},
+		{"BRAVE_API_KEY", "x", true},
+		{"GITLAB_PAT", "x", true},
+		{"AWS_SECRET_ACCESS_KEY", "x", true},
+		{"SOMETHING", "ghp_abcdefgh", true},
+		{"X", "xoxb-123", true},
+		{"X", "AKIAABCDEFGH", true},
+		{"KEYBOARD_LAYOUT", "us", false},
+		{"NODE_ENV", "production", false},
+		{"GITHUB_API_URL", "https://api.github.com", false},
+		{"PATH_PREFIX", "/x", false},
+	} {
+		if got := IsCredential(c.name, c.value); got != c.want {
+			t.Errorf("IsCredential(%s, %s) = %v", c.name, c.value, got)
+		}
+	}
+}
+
+// Comments and trailing commas are read; everything outside the edited
+// entry is kept byte for byte.
+func TestJSONCKept(t *testing.T) {
+	text := `// top comment
+{
+  "servers": {
+    /* one */ "a": {"command": "x", "args": ["y"],},
+    "b": {"command": "z"} // tail
+  },
+}
+`
+	f, err := Parse(VSCode, "/p/.vscode/mcp.json", []byte(text))
+	if err != nil || len(f.Entries) != 2 || f.Entries[0].Project != "/p" {
+		t.Fatalf("Parse: %v %+v", err, f)
+	}
+	out := string(f.Apply([]Edit{{Entry: f.Entries[1], Members: []Member{{"command", []byte(`"new"`)}}}}))
+	for _, keep := range []string{"// top comment", `/* one */ "a": {"command": "x", "args": ["y"],},`, "} // tail", "  },\n}\n"} {
+		if !strings.Contains(out, keep) {
+			t.Errorf("lost %q:\n%s", keep, out)
+		}
+	}
+	if !strings.Contains(out, `"command": "new"`) {
+		t.Errorf("edit missing:\n%s", out)
+	}
+}
