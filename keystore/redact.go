@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -29,6 +30,9 @@ type Redactor struct {
 	// decoded JSON string, longest first.
 	plain  []variant
 	maxLen int
+	// anchors: a run every form of a value contains verbatim; no anchor
+	// in a text means no secret in it.
+	anchors [][]byte
 }
 
 type variant struct {
@@ -66,6 +70,19 @@ func NewRedactor(secrets map[string]Secret) *Redactor {
 			for _, enc := range jsonForms(p) {
 				add(&r.variants, enc, repl)
 			}
+		}
+	}
+	for _, v := range r.plain {
+		a := anchor(string(v.b))
+		if len(a) < 4 {
+			// No usable run: every form of this value is its own anchor.
+			for _, f := range jsonForms(string(v.b)) {
+				r.anchors = append(r.anchors, []byte(f))
+			}
+			continue
+		}
+		if !slices.ContainsFunc(r.anchors, func(b []byte) bool { return string(b) == a }) {
+			r.anchors = append(r.anchors, []byte(a))
 		}
 	}
 	for _, list := range [][]variant{r.variants, r.plain} {
@@ -147,6 +164,9 @@ func (r *Redactor) Frame(frame []byte) []byte {
 		if clean == s {
 			continue
 		}
+		if out == nil {
+			out = make([]byte, 0, len(frame)+64)
+		}
 		out = append(out, frame[last:span[0]]...)
 		out = append(out, quote(clean)...)
 		last = span[1]
@@ -157,13 +177,33 @@ func (r *Redactor) Frame(frame []byte) []byte {
 	return append(out, frame[last:]...)
 }
 
+// contains reports whether b may hold a secret in some form.
 func (r *Redactor) contains(b []byte) bool {
-	for _, v := range r.variants {
-		if bytes.Contains(b, v.b) {
+	for _, a := range r.anchors {
+		if bytes.Contains(b, a) {
 			return true
 		}
 	}
 	return false
+}
+
+// anchor is the longest run of ASCII letters and digits in s: no JSON
+// encoder escapes those, and standard and URL-safe base64 share them.
+func anchor(s string) string {
+	best, start := "", -1
+	for i := 0; i <= len(s); i++ {
+		alnum := i < len(s) && (s[i] >= 'a' && s[i] <= 'z' || s[i] >= 'A' && s[i] <= 'Z' || s[i] >= '0' && s[i] <= '9')
+		switch {
+		case alnum && start < 0:
+			start = i
+		case !alnum && start >= 0:
+			if i-start > len(best) {
+				best = s[start:i]
+			}
+			start = -1
+		}
+	}
+	return best
 }
 
 func (r *Redactor) replacePlain(s string) string {

@@ -1,0 +1,54 @@
+package keystore
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func fiveSecrets() map[string]Secret {
+	m := map[string]Secret{}
+	for i, v := range []string{"ghp_0123456789abcdefghijABCDEFGHIJ0123", "sk-proj-abcdefghijklmnopqrstuvwxyz012345", "xoxb-1234567890-0987654321-abcdefghijkl", "AKIAIOSFODNN7EXAMPLE", "glpat-abcdefghij0123456789"} {
+		name := fmt.Sprintf("S%d", i)
+		m[name] = New(name, v)
+	}
+	return m
+}
+
+// frame1MiB is a tool result of about 1 MiB: many text items, with the
+// secrets in some of them when leak is set.
+func frame1MiB(leak bool) []byte {
+	var b strings.Builder
+	b.WriteString(`{"jsonrpc":"2.0","id":7,"result":{"content":[`)
+	line := strings.Repeat("lorem ipsum dolor sit amet, consectetur adipiscing elit ", 16)
+	for i := 0; b.Len() < 1<<20; i++ {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		text := line
+		if leak && i%50 == 0 {
+			text = "env: TOKEN=ghp_0123456789abcdefghijABCDEFGHIJ0123 KEY=AKIAIOSFODNN7EXAMPLE " + line
+		}
+		fmt.Fprintf(&b, `{"type":"text","text":%q}`, text)
+	}
+	b.WriteString(`]}}`)
+	return []byte(b.String())
+}
+
+func BenchmarkRedactFrame1MiB(b *testing.B) {
+	r := NewRedactor(fiveSecrets())
+	for _, leak := range []bool{false, true} {
+		frame := frame1MiB(leak)
+		name := "no-secret-in-frame"
+		if leak {
+			name = "secrets-in-frame"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(frame)))
+			b.ReportAllocs()
+			for b.Loop() {
+				r.Frame(frame)
+			}
+		})
+	}
+}
