@@ -188,3 +188,71 @@ func TestSecretFailures(t *testing.T) {
 		t.Errorf("after rm, ls still shows %s", item)
 	}
 }
+
+// A reference to an item another tool keeps: { service, user }.
+func TestSecretOfAnotherTool(t *testing.T) {
+	needKeyring(t)
+	ref := keystore.Ref{Service: "gh:github.com", User: "octocat"}
+	value := "gho_" + strings.Repeat("other", 6)
+	if err := (keystore.Keyring{}).Set(ref, value); err != nil {
+		t.Fatal(err)
+	}
+	defer keystore.Keyring{}.Delete(ref)
+	path := writeProfile(t, "[secrets]\nGH = { service = \"gh:github.com\", user = \"octocat\" }\n")
+	s := startSession(t, cellCommand(t, path, os.Args[0], "__fakeserver"))
+	s.call(0, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`)
+	sum := sha256.Sum256([]byte(value))
+	if got := resultText(s.call(1, "tools/call", `{"name":"env_hash","arguments":{"name":"GH"}}`)); got != hex.EncodeToString(sum[:]) {
+		t.Errorf("GH did not come from gh:github.com/octocat")
+	}
+}
+
+// Each way the keyring can be out of reach gets its own message and fix,
+// against real parts: no bus at all, and a bus without a Secret Service (a
+// private dbus-daemon that can activate nothing; the system one would try
+// gnome-keyring for two minutes). A locked collection needs an unlock
+// prompt nobody can answer, which only times out: keystore's TestClassify
+// holds its message.
+func TestKeyringUnavailable(t *testing.T) {
+	daemon, err := exec.LookPath("dbus-daemon")
+	need(t, "dbus-daemon (package dbus)", err == nil)
+	conf := filepath.Join(t.TempDir(), "bus.conf")
+	os.WriteFile(conf, []byte(`<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir=`+filepath.Dir(conf)+`</listen>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+`), 0o644)
+	bus := exec.Command(daemon, "--config-file="+conf, "--nofork", "--print-address=1")
+	out, _ := bus.StdoutPipe()
+	if err := bus.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Process.Kill()
+	buf := make([]byte, 512)
+	n, _ := out.Read(buf)
+	address := strings.TrimSpace(string(buf[:n]))
+
+	path := writeProfile(t, "[secrets]\nTOKEN = \"whatever-item\"\n")
+	for _, c := range []struct {
+		name, bus, error, hint string
+	}{
+		{"no bus", "unix:path=/nonexistent/bus", "no D-Bus session bus, so no keyring", "dbus-run-session"},
+		{"no Secret Service", address, "no Secret Service on the session bus", "gnome-keyring-daemon --start"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := cellCommand(t, path, os.Args[0], "__fakeserver")
+			cmd.Env = append(cmd.Env, "DBUS_SESSION_BUS_ADDRESS="+c.bus)
+			out, err := cmd.CombinedOutput()
+			if err == nil || !strings.Contains(string(out), "mcpcell: error: "+c.error) || !strings.Contains(string(out), "mcpcell: hint: ") || !strings.Contains(string(out), c.hint) || strings.Contains(string(out), "fakeserver: pid") {
+				t.Errorf("got %v:\n%s", err, out)
+			}
+		})
+	}
+}

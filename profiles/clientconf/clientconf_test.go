@@ -55,3 +55,35 @@ func TestJSONCKept(t *testing.T) {
 		t.Errorf("edit missing:\n%s", out)
 	}
 }
+
+func TestDefaultPaths(t *testing.T) {
+	none := func(string) bool { return false }
+	for _, c := range []struct {
+		client Client
+		goos   string
+		want   string
+	}{
+		{ClaudeDesktop, "linux", "/h/.config/Claude/claude_desktop_config.json"},
+		{ClaudeDesktop, "darwin", "/h/Library/Application Support/Claude/claude_desktop_config.json"},
+		{ClaudeDesktop, "windows", `C:\AppData/Claude\claude_desktop_config.json`},
+		{ClaudeCode, "linux", "/h/.claude.json"},
+		{Cursor, "darwin", "/h/.cursor/mcp.json"},
+		{VSCode, "linux", "/h/.config/Code/User/mcp.json"},
+		{VSCode, "darwin", "/h/Library/Application Support/Code/User/mcp.json"},
+		{VSCode, "windows", `C:\AppData/Code\User\mcp.json`},
+	} {
+		got, err := DefaultPath(c.client, Env{GOOS: c.goos, Home: "/h", AppData: `C:\AppData`, Cwd: "/w", Exists: none})
+		if err != nil || got != c.want {
+			t.Errorf("%s on %s: %q, %v; want %q", c.client, c.goos, got, err, c.want)
+		}
+	}
+	// A project file in the working folder wins.
+	exists := func(p string) bool {
+		return p == "/w/.mcp.json" || p == "/w/.vscode/mcp.json" || p == "/w/.cursor/mcp.json"
+	}
+	for client, want := range map[Client]string{ClaudeCode: "/w/.mcp.json", VSCode: "/w/.vscode/mcp.json", Cursor: "/w/.cursor/mcp.json"} {
+		if got, _ := DefaultPath(client, Env{GOOS: "linux", Home: "/h", Cwd: "/w", Exists: exists}); got != want {
+			t.Errorf("%s with a project file: %s", client, got)
+		}
+	}
+}
