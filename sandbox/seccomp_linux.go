@@ -112,7 +112,10 @@ func seccompFilter(net Net) ([]bpf.RawInstruction, error) {
 		return nil, err
 	}
 	nr := func(name string) (uint32, bool) {
-		n, ok := syscallNumbers[name]
+		if n, ok := syscallNumbers[name]; ok {
+			return n, ok
+		}
+		n, ok := archSyscalls[name]
 		return n, ok
 	}
 	const (

@@ -3,4 +3,4 @@
 package sandbox
 
 // No filter is built on this architecture (nativeArch refuses it).
-var syscallNumbers = map[string]uint32{}
+var syscallNumbers, archSyscalls = map[string]uint32{}, map[string]uint32{}

@@ -32,15 +32,7 @@ func TestEscapes(t *testing.T) {
 
 	tcp, _ := net.Listen("tcp4", "127.0.0.1:0")
 	defer tcp.Close()
-	go func() {
-		for {
-			c, err := tcp.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	go acceptAll(tcp)
 	tcpAddr := tcp.Addr().String()
 	udp, _ := net.ListenPacket("udp4", "127.0.0.1:0")
 	defer udp.Close()
@@ -56,17 +48,8 @@ func TestEscapes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer abstractL.Close()
-	for _, l := range []net.Listener{unixL, abstractL} {
-		go func(l net.Listener) {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				c.Close()
-			}
-		}(l)
-	}
+	go acceptAll(unixL)
+	go acceptAll(abstractL)
 	tcpPort := tcpAddr[strings.LastIndexByte(tcpAddr, ':')+1:]
 	listenPort := freePort(t)
 
@@ -165,6 +148,17 @@ func TestEscapes(t *testing.T) {
 	_ = time.Now
 }
 
+// acceptAll accepts and closes connections until l is closed.
+func acceptAll(l net.Listener) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		c.Close()
+	}
+}
+
 // freePort finds a loopback TCP port nobody listens on.
 func freePort(t *testing.T) string {
 	l, err := net.Listen("tcp4", "127.0.0.1:0")
@@ -211,15 +205,7 @@ func dedupe(list []string) []string {
 func TestBestEffortIsWeaker(t *testing.T) {
 	l, _ := net.Listen("tcp4", "127.0.0.1:0")
 	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	go acceptAll(l)
 	for _, c := range []struct {
 		pretend string
 		want    string

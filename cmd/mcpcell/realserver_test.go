@@ -34,18 +34,8 @@ func TestGoSDKClientOverServerEverything(t *testing.T) {
 			name = "default-2026-07-28-probe"
 		}
 		t.Run(name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
 			profile := writeProfile(t, grantRead(nm)+everythingProfile)
-			cmd := cellCommand(t, profile, "node", server, "stdio")
-			stderr := &lockedBuffer{}
-			cmd.Stderr = stderr
-			client := mcp.NewClient(&mcp.Implementation{Name: "mcpcell-test", Version: "1"}, nil)
-			sess, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: 5 * time.Second}, &mcp.ClientSessionOptions{ProtocolVersion: v})
-			if err != nil {
-				t.Fatalf("connect: %v\nstderr:\n%s", err, stderr.String())
-			}
-			defer sess.Close()
+			ctx, sess, _ := connectSDK(t, cellCommand(t, profile, "node", server, "stdio"), nil, v)
 			negotiated := sess.InitializeResult().ProtocolVersion
 			t.Logf("negotiated protocol version %s", negotiated)
 			if v != "" && negotiated != v {
@@ -69,7 +59,7 @@ func TestGoSDKClientOverServerEverything(t *testing.T) {
 				t.Errorf("tools/list = %v; want echo and get-sum among them", names)
 			}
 
-			_, err = sess.CallTool(ctx, &mcp.CallToolParams{Name: "get-env", Arguments: map[string]any{}})
+			_, err := sess.CallTool(ctx, &mcp.CallToolParams{Name: "get-env", Arguments: map[string]any{}})
 			if err == nil || !strings.Contains(err.Error(), "Unknown tool: get-env") {
 				t.Errorf("calling the hidden get-env: err = %v, want Unknown tool: get-env", err)
 			}
@@ -103,6 +93,24 @@ func tomlList(list []string) string {
 		q[i] = strconv.Quote(s)
 	}
 	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// connectSDK connects the official Go SDK client to mcpcell (cmd) in
+// protocol version ("" for the SDK's default); a failure shows mcpcell's
+// stderr.
+func connectSDK(t *testing.T, cmd *exec.Cmd, opts *mcp.ClientOptions, version string) (context.Context, *mcp.ClientSession, *lockedBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
+	client := mcp.NewClient(&mcp.Implementation{Name: "mcpcell-test", Version: "1"}, opts)
+	sess, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: 5 * time.Second}, &mcp.ClientSessionOptions{ProtocolVersion: version})
+	if err != nil {
+		t.Fatalf("connect: %v\nmcpcell stderr:\n%s", err, stderr.String())
+	}
+	t.Cleanup(func() { sess.Close() })
+	return ctx, sess, stderr
 }
 
 func textOf(res *mcp.CallToolResult) string {
@@ -156,17 +164,7 @@ func TestServerFilesystemInCell(t *testing.T) {
 	profile := writeProfile(t, grantRead(nm))
 	project := filepath.Dir(profile)
 	os.WriteFile(filepath.Join(project, "notes.txt"), []byte("INSIDE"), 0o644)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := cellCommand(t, profile, "node", filepath.Join(nm, "@modelcontextprotocol/server-filesystem/dist/index.js"), "/")
-	stderr := &lockedBuffer{}
-	cmd.Stderr = stderr
-	client := mcp.NewClient(&mcp.Implementation{Name: "mcpcell-test", Version: "1"}, nil)
-	sess, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: 5 * time.Second}, nil)
-	if err != nil {
-		t.Fatalf("connect: %v\nstderr:\n%s", err, stderr.String())
-	}
-	defer sess.Close()
+	ctx, sess, _ := connectSDK(t, cellCommand(t, profile, "node", filepath.Join(nm, "@modelcontextprotocol/server-filesystem/dist/index.js"), "/"), nil, "")
 	read := func(path string) (string, bool) {
 		res, err := sess.CallTool(ctx, &mcp.CallToolParams{Name: "read_text_file", Arguments: map[string]any{"path": path}})
 		if err != nil {
@@ -187,19 +185,10 @@ func TestServerFilesystemInCell(t *testing.T) {
 // quick start does.
 func TestDefaultProfileRealServer(t *testing.T) {
 	nm := nodeModules(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	state := t.TempDir()
 	cmd := exec.Command(os.Args[0], "__mcpcell", "run", "--profile", "default", "--project", filepath.Dir(nm), "--", "node", filepath.Join(nm, "@modelcontextprotocol/server-everything/dist/index.js"), "stdio")
 	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+state, "XDG_CACHE_HOME="+state)
-	stderr := &lockedBuffer{}
-	cmd.Stderr = stderr
-	client := mcp.NewClient(&mcp.Implementation{Name: "mcpcell-test", Version: "1"}, nil)
-	sess, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: 5 * time.Second}, nil)
-	if err != nil {
-		t.Fatalf("connect: %v\nstderr:\n%s", err, stderr.String())
-	}
-	defer sess.Close()
+	ctx, sess, stderr := connectSDK(t, cmd, nil, "")
 	res, err := sess.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": "in the cell"}})
 	if err != nil || !strings.Contains(textOf(res), "in the cell") {
 		t.Fatalf("echo: %v %+v\nstderr:\n%s", err, res, stderr.String())

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -50,24 +49,14 @@ func sdkServer() int {
 func TestGoSDK2026(t *testing.T) {
 	for _, allow := range []bool{false, true} {
 		t.Run(fmt.Sprintf("elicitation=%v", allow), func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
 			profile := writeProfile(t, fmt.Sprintf("[tools]\ndeny = [\"secret_*\"]\n[client]\nelicitation = %v\n", allow))
-			cmd := cellCommand(t, profile, os.Args[0], "__sdkserver")
-			stderr := &lockedBuffer{}
-			cmd.Stderr = stderr
 			var asked atomic.Int32
-			client := mcp.NewClient(&mcp.Implementation{Name: "mcpcell-test", Version: "1"}, &mcp.ClientOptions{
+			ctx, sess, stderr := connectSDK(t, cellCommand(t, profile, os.Args[0], "__sdkserver"), &mcp.ClientOptions{
 				ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
 					asked.Add(1)
 					return &mcp.ElicitResult{Action: "accept", Content: map[string]any{}}, nil
 				},
-			})
-			sess, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: 5 * time.Second}, nil)
-			if err != nil {
-				t.Fatalf("connect: %v\nstderr:\n%s", err, stderr.String())
-			}
-			defer sess.Close()
+			}, "")
 			if v := sess.InitializeResult().ProtocolVersion; v != "2026-07-28" {
 				t.Fatalf("negotiated %s, want 2026-07-28", v)
 			}

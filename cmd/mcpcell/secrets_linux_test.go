@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -101,15 +99,7 @@ func TestSecretsServerEverything(t *testing.T) {
 	value := "sk-" + strings.Repeat("Qq7", 10)
 	item := storeSecret(t, value)
 	profile := writeProfile(t, grantRead(nm)+fmt.Sprintf("[secrets]\nAPI_KEY = %q\n", item))
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := cellCommand(t, profile, "node", filepath.Join(nm, "@modelcontextprotocol/server-everything/dist/index.js"), "stdio")
-	client := mcp.NewClient(&mcp.Implementation{Name: "mcpcell-test", Version: "1"}, nil)
-	sess, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: 5 * time.Second}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sess.Close()
+	ctx, sess, _ := connectSDK(t, cellCommand(t, profile, "node", filepath.Join(nm, "@modelcontextprotocol/server-everything/dist/index.js"), "stdio"), nil, "")
 	res, err := sess.CallTool(ctx, &mcp.CallToolParams{Name: "get-env", Arguments: map[string]any{}})
 	if err != nil {
 		t.Fatal(err)
