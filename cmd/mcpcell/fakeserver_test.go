@@ -137,6 +137,10 @@ func fakeServer(args []string) int {
 			return resp(map[string]any{"resourceTemplates": []any{map[string]any{"uriTemplate": "file:///proj/{name}", "name": "t"}, map[string]any{"uriTemplate": "db://{table}", "name": "db"}}})
 		case "resources/read":
 			return resp(map[string]any{"contents": []any{map[string]any{"uri": p.URI, "text": "content"}}})
+		case "tasks/get":
+			return resp(map[string]any{"taskId": "t-1", "status": "completed", "createdAt": "2026-01-01T00:00:00Z", "ttl": 60000})
+		case "tasks/result":
+			return resp(text("task result"))
 		case "subscriptions/listen":
 			return resp(map[string]any{"_meta": map[string]any{"io.modelcontextprotocol/subscriptionId": m.ID}})
 		case "completion/complete":

@@ -451,6 +451,21 @@ func Test2026MoreInputRequired(t *testing.T) {
 	}
 }
 
+// Tasks pass through, in both eras that have them; the call that starts a
+// task is what the policy checks.
+func TestTasksPassThrough(t *testing.T) {
+	for _, v := range []string{"2025-11-25", "2026-07-28"} {
+		s := fakeSession(t, fakeProfile, v)
+		meta := `"_meta":{"io.modelcontextprotocol/protocolVersion":"` + v + `","io.modelcontextprotocol/clientCapabilities":{}}`
+		if r := s.call(1, "tasks/get", `{"taskId":"t-1",`+meta+`}`); r["result"] == nil {
+			t.Errorf("%s tasks/get: %v", v, r)
+		}
+		if got := resultText(s.call(2, "tasks/result", `{"taskId":"t-1",`+meta+`}`)); got != "task result" {
+			t.Errorf("%s tasks/result: %q", v, got)
+		}
+	}
+}
+
 func Test2026ClientNames(t *testing.T) {
 	s := fakeSession(t, "[client]\nnames = [\"good\"]\n", "2026-07-28")
 	meta := func(name string) string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/rand"
+	"io"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -244,5 +246,40 @@ func TestKeyringUnavailable(t *testing.T) {
 				t.Errorf("got %v:\n%s", err, out)
 			}
 		})
+	}
+}
+
+// secret set on a terminal reads without echo: the value typed never
+// shows on the terminal, and reaches the keyring.
+func TestSecretSetOnTerminal(t *testing.T) {
+	needKeyring(t)
+	script, err := exec.LookPath("script")
+	need(t, "script (util-linux), for a pseudo-terminal", err == nil)
+	var b [6]byte
+	rand.Read(b[:])
+	name := "tty-" + hex.EncodeToString(b[:])
+	defer mcpcellCmd("secret", "rm", name).Run()
+	value := "typed-on-a-terminal-0123"
+	cmd := exec.Command(script, "-q", "-e", "-c", os.Args[0]+" __mcpcell secret set "+name, "/dev/null")
+	in, _ := cmd.StdinPipe()
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Type only once the prompt is up (and echo off): what a person does.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), "(not echoed)"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no prompt: %q", out.String())
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	io.WriteString(in, value+"\r")
+	err = cmd.Wait()
+	if err != nil || strings.Contains(out.String(), value) {
+		t.Fatalf("secret set on a terminal: %v\n%q", err, out.String())
+	}
+	if got, err := (keystore.Keyring{}).Get(keystore.Ref{Service: keystore.Service, User: name}); err != nil || got != value {
+		t.Errorf("keyring holds %q, %v", got, err)
 	}
 }
