@@ -2,10 +2,10 @@ package main
 
 import (
 	"crypto/rand"
-	"io"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
