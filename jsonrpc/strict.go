@@ -1,6 +1,8 @@
 package jsonrpc
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,8 +68,7 @@ func (s *scanner) value(depth int) error {
 	case c == '[':
 		return s.array(depth + 1)
 	case c == '"':
-		_, err := s.str()
-		return err
+		return s.skipStr()
 	case c == '-' || (c >= '0' && c <= '9'):
 		return s.number()
 	case c == 't':
@@ -274,6 +275,51 @@ func (s *scanner) str() (string, error) {
 	}
 }
 
+// skipStr checks a string value without building it: runs of plain
+// ASCII are passed eight bytes at a time.
+func (s *scanner) skipStr() error {
+	s.i++ // opening quote
+	for {
+		for s.i+8 <= len(s.b) && plain8(binary.LittleEndian.Uint64(s.b[s.i:])) {
+			s.i += 8
+		}
+		if s.i >= len(s.b) {
+			return s.fail("unterminated string")
+		}
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			s.i++
+			return nil
+		case c < 0x20:
+			return s.fail("control character in a string")
+		case c == '\\':
+			if _, err := s.escape(); err != nil {
+				return err
+			}
+		case c < utf8.RuneSelf:
+			s.i++
+		default:
+			r, n := utf8.DecodeRune(s.b[s.i:])
+			if r == utf8.RuneError && n <= 1 {
+				return s.fail("invalid UTF-8")
+			}
+			s.i += n
+		}
+	}
+}
+
+// plain8 reports whether none of eight bytes is a quote, a backslash, a
+// control character or non-ASCII (the SWAR tests of "Bit Twiddling
+// Hacks": a byte less than n, a byte equal to n).
+func plain8(x uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	less20 := (x - 0x20*lo) & ^x & hi
+	quote := ((x ^ '"'*lo) - lo) & ^(x ^ '"'*lo) & hi
+	bslash := ((x ^ '\\'*lo) - lo) & ^(x ^ '\\'*lo) & hi
+	return (less20 | quote | bslash | x&hi) == 0
+}
+
 // escape decodes one escape sequence at s.i (the backslash), refusing lone
 // surrogates: Go would read them as U+FFFD and JavaScript as themselves.
 func (s *scanner) escape() (rune, error) {
@@ -468,17 +514,26 @@ func (s *scanner) skip() error {
 	for s.i < len(s.b) {
 		c := s.b[s.i]
 		if inStr {
-			switch c {
-			case '\\':
-				s.i++
-			case '"':
-				inStr = false
-				if depth == 0 {
-					s.i++
-					return nil
-				}
+			// Jump to the next quote; it ends the string unless an odd run
+			// of backslashes escapes it.
+			j := bytes.IndexByte(s.b[s.i:], '"')
+			if j < 0 {
+				return s.fail("unexpected end of JSON")
 			}
+			s.i += j
+			k := s.i
+			for k > 0 && s.b[k-1] == '\\' {
+				k--
+			}
+			if (s.i-k)%2 == 1 {
+				s.i++
+				continue
+			}
+			inStr = false
 			s.i++
+			if depth == 0 {
+				return nil
+			}
 			continue
 		}
 		switch c {

@@ -33,6 +33,9 @@ type Redactor struct {
 	// anchors: a run every form of a value contains verbatim; no anchor
 	// in a text means no secret in it.
 	anchors [][]byte
+	// pivots: for each anchor, the offset of its rarest byte, which the
+	// search looks for first (prose is full of an anchor's first letter).
+	pivots []int
 }
 
 type variant struct {
@@ -84,6 +87,9 @@ func NewRedactor(secrets map[string]Secret) *Redactor {
 		if !slices.ContainsFunc(r.anchors, func(b []byte) bool { return string(b) == a }) {
 			r.anchors = append(r.anchors, []byte(a))
 		}
+	}
+	for _, a := range r.anchors {
+		r.pivots = append(r.pivots, rarest(a))
 	}
 	for _, list := range [][]variant{r.variants, r.plain} {
 		sort.SliceStable(list, func(i, j int) bool { return len(list[i].b) > len(list[j].b) })
@@ -179,12 +185,44 @@ func (r *Redactor) Frame(frame []byte) []byte {
 
 // contains reports whether b may hold a secret in some form.
 func (r *Redactor) contains(b []byte) bool {
-	for _, a := range r.anchors {
-		if bytes.Contains(b, a) {
-			return true
+	for k, a := range r.anchors {
+		p := r.pivots[k]
+		for i := 0; ; {
+			j := bytes.IndexByte(b[i:], a[p])
+			if j < 0 {
+				break
+			}
+			at := i + j - p
+			if at >= 0 && at+len(a) <= len(b) && bytes.Equal(b[at:at+len(a)], a) {
+				return true
+			}
+			i += j + 1
 		}
 	}
 	return false
+}
+
+// rarest picks the byte of a to search for: a digit, else a capital,
+// else a rare letter, else the first.
+func rarest(a []byte) int {
+	rank := func(c byte) int {
+		switch {
+		case c >= '0' && c <= '9':
+			return 0
+		case c >= 'A' && c <= 'Z':
+			return 1
+		case strings.IndexByte("qzxjkvwyb", c) >= 0:
+			return 2
+		}
+		return 3
+	}
+	best := 0
+	for i, c := range a {
+		if rank(c) < rank(a[best]) {
+			best = i
+		}
+	}
+	return best
 }
 
 // anchor is the longest run of ASCII letters and digits in s: no JSON

@@ -441,10 +441,22 @@ func (p *Policy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Messag
 	case "resources/templates/list":
 		return p.filterList(m, "resourceTemplates", "uriTemplate", &p.resources)
 	case "tools/call", "prompts/get", "resources/read":
-		v := p.inputRequired(c, m)
-		if c.Method == "tools/call" && string(jsonrpc.Lookup(result, "isError")) == "true" {
-			v.IsError = true
+		// One pass over the result's members, however large its content.
+		var resultType, isError []byte
+		ms, _ := jsonrpc.Members(result)
+		for _, mb := range ms {
+			switch mb.Name {
+			case "resultType":
+				resultType = mb.Value
+			case "isError":
+				isError = mb.Value
+			}
 		}
+		v := jsonrpc.Verdict{Rule: "reply"}
+		if rt, _ := jsonrpc.String(resultType); rt == "input_required" {
+			v = p.inputRequired(c, m)
+		}
+		v.IsError = c.Method == "tools/call" && string(isError) == "true"
 		return v
 	}
 	return jsonrpc.Verdict{Rule: "reply"}
