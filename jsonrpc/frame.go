@@ -83,6 +83,7 @@ func (r *Reader) line() ([]byte, error) {
 				prefix := append(r.buf, chunk...)[:keep]
 				r.buf = append(r.buf[:0:0], prefix...)
 			} else {
+				r.grow(len(chunk))
 				r.buf = append(r.buf, chunk...)
 			}
 		}
@@ -99,15 +100,35 @@ func (r *Reader) line() ([]byte, error) {
 	}
 }
 
+// grow makes room for n more bytes by doubling, never past the bound:
+// append's own growth (1.25x for large slices) would copy a 16 MiB frame
+// some twenty times and leave four times its size behind as garbage.
+func (r *Reader) grow(n int) {
+	need := len(r.buf) + n
+	if need <= cap(r.buf) {
+		return
+	}
+	c := max(2*cap(r.buf), need, 64<<10)
+	c = min(c, max(need, r.max+1))
+	buf := make([]byte, len(r.buf), c)
+	copy(buf, r.buf)
+	r.buf = buf
+}
+
 var newline = []byte{'\n'}
 
 // Writer writes whole frames, one per line, from several goroutines.
 type Writer struct {
-	mu     sync.Mutex
-	w      io.Writer
-	err    error
-	filter func([]byte) []byte // applied to every frame, if set
+	mu      sync.Mutex
+	w       io.Writer
+	err     error
+	filter  func([]byte) []byte // applied to every frame, if set
+	scratch []byte              // frame and newline, for one write
 }
+
+// oneWrite is the largest frame copied so that it goes out with its
+// newline in one write; a larger one takes two.
+const oneWrite = 256 << 10
 
 // NewWriter writes frames to w.
 func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
@@ -123,7 +144,13 @@ func (w *Writer) Write(frame []byte) error {
 	if w.filter != nil {
 		frame = w.filter(frame)
 	}
-	// The lock, not the write size, keeps frames whole; no copy needed.
+	// The lock, not the write size, keeps frames whole. A small frame is
+	// copied to go out with its newline in one write call.
+	if len(frame) < oneWrite {
+		w.scratch = append(append(w.scratch[:0], frame...), '\n')
+		_, w.err = w.w.Write(w.scratch)
+		return w.err
+	}
 	if _, w.err = w.w.Write(frame); w.err == nil {
 		_, w.err = w.w.Write(newline)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -45,6 +46,10 @@ func (c *cli) run(args []string) int {
 	if len(command) == 0 {
 		command = p.Command
 	}
+	// A frame is held once, while it passes; a soft limit of one and a half frames
+	// and some room keeps the collector from letting garbage of earlier
+	// large frames pile up.
+	debug.SetMemoryLimit(int64(p.MaxFrame+p.MaxFrame/2) + 8<<20)
 	if len(command) == 0 {
 		c.errorf("no server command")
 		c.hintf("give one after --, as in: mcpcell run -- npx -y @modelcontextprotocol/server-everything, or set [server] command in the profile")
@@ -86,7 +91,9 @@ func (c *cli) run(args []string) int {
 		<-srv.Done()
 		sandbox.KillDescendants(srv.Pid())
 	}()
-	if err := log.Record(jsonrpc.Event{Time: time.Now(), Decision: "start", Rule: "session", Note: fmt.Sprintf("server %s (pid %d), cell set up in %v with Landlock ABI %d", command[0], srv.Pid(), srv.Setup, srv.ABI)}); err != nil {
+	log.Record(jsonrpc.Event{Time: time.Now(), Decision: "start", Rule: "session", Note: fmt.Sprintf("server %s (pid %d), cell set up in %v with Landlock ABI %d", command[0], srv.Pid(), srv.Setup, srv.ABI)})
+	// The first record is written before any frame moves: no log, no session.
+	if err := log.Flush(); err != nil {
 		srv.Stop(0)
 		return c.fail(fmt.Errorf("cannot write the audit log %s, so the server is not run: %w", p.AuditPath, err), "free space or fix [audit] path in the profile")
 	}

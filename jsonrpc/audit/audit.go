@@ -71,15 +71,31 @@ func NewSession() string {
 	return hex.EncodeToString(b[:])
 }
 
+// item is a queued record, or (ack set) a request to say when all before
+// it are written.
+type item struct {
+	r   Record
+	ack chan error
+}
+
 // Log appends records to one file. It is safe for concurrent use, also by
 // several processes sharing the file.
+//
+// Record only queues: one writer goroutine takes the file lock once per
+// batch, seals the records into the chain and appends the batch in one
+// write, so the frame path never waits for the disk. A failed write makes
+// every later Record fail; Close writes what is queued.
 type Log struct {
-	meta Meta
-	mu   sync.Mutex
-	f    *os.File
-	last string // hash of the newest record
-	seq  int64
-	end  int64 // file size after this process's newest write
+	meta  Meta
+	f     *os.File
+	last  string // hash of the newest record (writer goroutine only)
+	seq   int64
+	end   int64 // file size after this process's newest write
+	queue chan item
+	done  chan struct{}
+	mu    sync.Mutex
+	err   error // the first write failure
+	once  sync.Once
 }
 
 // Open opens or creates the log at path (mode 0600, folders 0700).
@@ -91,21 +107,117 @@ func Open(path string, meta Meta) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
-	l := &Log{meta: meta, f: f, end: -1}
+	l := &Log{meta: meta, f: f, end: -1, queue: make(chan item, 4096), done: make(chan struct{})}
 	if err := lock(f); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("audit log: locking %s: %w", path, err)
 	}
-	defer unlock(f)
-	if err := l.catchUp(); err != nil {
+	err = l.catchUp()
+	unlock(f)
+	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("audit log: %s: %w", path, err)
 	}
+	go l.writer()
 	return l, nil
 }
 
-// Close closes the file.
-func (l *Log) Close() error { return l.f.Close() }
+// Close writes every queued record and closes the file. It returns the
+// first write failure, if any.
+func (l *Log) Close() error {
+	l.once.Do(func() {
+		close(l.queue)
+		<-l.done
+		l.f.Close()
+	})
+	return l.failure()
+}
+
+func (l *Log) failure() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// Flush waits until every record queued before it is written, and
+// returns the log's first write failure.
+func (l *Log) Flush() error {
+	ack := make(chan error, 1)
+	l.queue <- item{ack: ack}
+	return <-ack
+}
+
+// writer appends queued records in batches.
+func (l *Log) writer() {
+	defer close(l.done)
+	var batch []Record
+	var acks []chan error
+	for it := range l.queue {
+		batch, acks = batch[:0], acks[:0]
+		take := func(it item) {
+			if it.ack != nil {
+				acks = append(acks, it.ack)
+			} else {
+				batch = append(batch, it.r)
+			}
+		}
+		take(it)
+	more:
+		for len(batch) < 256 {
+			select {
+			case it, ok := <-l.queue:
+				if !ok {
+					break more
+				}
+				take(it)
+			default:
+				break more
+			}
+		}
+		if len(batch) > 0 {
+			if err := l.write(batch); err != nil {
+				l.mu.Lock()
+				if l.err == nil {
+					l.err = err
+				}
+				l.mu.Unlock()
+			}
+		}
+		for _, a := range acks {
+			a <- l.failure()
+		}
+	}
+}
+
+// write seals a batch into the chain and appends it in one write.
+func (l *Log) write(batch []Record) error {
+	if err := lock(l.f); err != nil {
+		return fmt.Errorf("locking: %w", err)
+	}
+	defer unlock(l.f)
+	if err := l.catchUp(); err != nil {
+		return err
+	}
+	var buf []byte
+	seq, last := l.seq, l.last
+	for _, r := range batch {
+		seq++
+		r.Seq, r.Prev = seq, last
+		line, sum := seal(r)
+		buf = append(buf, line...)
+		last = sum
+	}
+	n, err := l.f.Write(buf)
+	if err != nil {
+		if n > 0 {
+			l.end = -1 // a torn batch: read the file again next time
+		}
+		return err
+	}
+	l.end += int64(n)
+	l.seq, l.last = seq, last
+	return nil
+}
 
 // catchUp reads the newest record when another writer has appended since.
 func (l *Log) catchUp() error {
@@ -136,7 +248,8 @@ func (l *Log) catchUp() error {
 	return nil
 }
 
-// Record writes one event. An error means the record is lost.
+// Record queues one event for the log. An error means an earlier write
+// failed: the log is broken, and this record will not be written either.
 func (l *Log) Record(e jsonrpc.Event) error {
 	r := Record{
 		Time:     e.Time.UTC().Format(time.RFC3339Nano),
@@ -169,26 +282,10 @@ func (l *Log) Record(e jsonrpc.Event) error {
 			*s = red(*s)
 		}
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if err := lock(l.f); err != nil {
-		return fmt.Errorf("locking: %w", err)
-	}
-	defer unlock(l.f)
-	if err := l.catchUp(); err != nil {
+	if err := l.failure(); err != nil {
 		return err
 	}
-	r.Seq, r.Prev = l.seq+1, l.last
-	line, sum := seal(r)
-	n, err := l.f.Write(line)
-	if err != nil {
-		if n > 0 {
-			l.end = -1 // a torn line: read the file again next time
-		}
-		return err
-	}
-	l.end += int64(n)
-	l.seq, l.last = r.Seq, sum
+	l.queue <- item{r: r}
 	return nil
 }
 

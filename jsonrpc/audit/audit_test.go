@@ -120,3 +120,39 @@ func TestOpenFails(t *testing.T) {
 		t.Fatal("Open under a regular file succeeded")
 	}
 }
+
+// BenchmarkRecord is one audit record: encoding, hashing, the file lock
+// and the append.
+func BenchmarkRecord(b *testing.B) {
+	l, err := Open(filepath.Join(b.TempDir(), "log.jsonl"), Meta{Session: "s", Profile: "p"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	e := jsonrpc.Event{Time: time.Now(), Dir: jsonrpc.Up, Kind: jsonrpc.Request, Method: "tools/call", Subject: "echo", Decision: "allow", Rule: "tools.allow absent: all allowed", Shape: "message:string", Size: 120}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := l.Record(e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// After a failed write, Flush reports it and every later Record fails, so
+// the interposer refuses new calls.
+func TestWriteFailureSticks(t *testing.T) {
+	l, err := Open("/dev/full", Meta{Session: "s", Profile: "p"})
+	if err != nil {
+		t.Skipf("cannot open /dev/full: %v", err)
+	}
+	defer l.Close()
+	if err := l.Record(jsonrpc.Event{Time: time.Now(), Decision: "allow"}); err != nil {
+		t.Fatalf("the first Record only queues: %v", err)
+	}
+	if err := l.Flush(); err == nil || !strings.Contains(err.Error(), "no space") {
+		t.Fatalf("Flush = %v, want the disk-full error", err)
+	}
+	if err := l.Record(jsonrpc.Event{Time: time.Now(), Decision: "allow"}); err == nil {
+		t.Fatalf("Record after a failed write succeeded")
+	}
+}

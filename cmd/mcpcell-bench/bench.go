@@ -1,0 +1,473 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type options struct {
+	mcpcell, srt, everything, out string
+	short                         bool
+	self                          string
+	dir                           string // temp: profiles, audit logs
+}
+
+// mode is one way to start a server.
+type mode struct {
+	name string
+	argv func(server []string) []string
+	env  []string
+}
+
+func (o *options) modes(profile string) []mode {
+	ms := []mode{
+		{name: "direct", argv: func(s []string) []string { return s }},
+		{name: "mcpcell", argv: func(s []string) []string {
+			return append([]string{o.mcpcell, "run", "--profile", profile, "--"}, s...)
+		}, env: []string{"XDG_STATE_HOME=" + filepath.Join(o.dir, "state"), "XDG_CACHE_HOME=" + filepath.Join(o.dir, "cache")}},
+	}
+	if o.srt != "" {
+		ms = append(ms, mode{name: "srt", argv: func(s []string) []string {
+			return append([]string{o.srt}, strings.Join(quoteAll(s), " "))
+		}})
+	}
+	return ms
+}
+
+func quoteAll(s []string) []string {
+	out := make([]string, len(s))
+	for i, a := range s {
+		out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return out
+}
+
+// session is a line client of one server process.
+type session struct {
+	cmd *exec.Cmd
+	in  *bufio.Writer
+	w   io.WriteCloser
+	out *bufio.Reader
+	id  int
+}
+
+func start(m mode, server []string) (*session, error) {
+	argv := m.argv(server)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), m.env...)
+	cmd.Stderr = io.Discard
+	w, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	r, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return &session{cmd: cmd, w: w, in: bufio.NewWriterSize(w, 64<<10), out: bufio.NewReaderSize(r, 1<<20)}, nil
+}
+
+func (s *session) send(method, params string) int {
+	s.id++
+	fmt.Fprintf(s.in, `{"jsonrpc":"2.0","id":%d,"method":%q,"params":%s}`+"\n", s.id, method, params)
+	return s.id
+}
+
+// recv reads frames until a response, and returns its size.
+func (s *session) recv() (int, error) {
+	for {
+		line, err := s.out.ReadSlice('\n')
+		n := len(line)
+		for errors.Is(err, bufio.ErrBufferFull) {
+			line, err = s.out.ReadSlice('\n')
+			n += len(line)
+		}
+		if err != nil {
+			return n, err
+		}
+		if !bytes.Contains(line[:min(len(line), 64)], []byte(`"method"`)) {
+			return n, nil
+		}
+	}
+}
+
+func (s *session) call(method, params string) (int, error) {
+	s.send(method, params)
+	if err := s.in.Flush(); err != nil {
+		return 0, err
+	}
+	return s.recv()
+}
+
+func (s *session) initialize() error {
+	_, err := s.call("initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}`)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(s.in, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	_, err = s.call("tools/list", `{}`)
+	return err
+}
+
+func (s *session) close() {
+	s.in.Flush()
+	s.w.Close()
+	done := make(chan struct{})
+	go func() { s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		s.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// hwm is a process's peak resident set (VmHWM) in bytes.
+func hwm(pid int) int {
+	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.Atoi(f[1])
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(p*float64(len(s))))]
+}
+
+func median(f []float64) float64 {
+	s := slices.Clone(f)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// row is one line of the table: a value per mode.
+type row struct {
+	scenario, unit, target string
+	values                 map[string]string
+	met                    string
+}
+
+func (o *options) run() error {
+	if runtime.GOOS != "linux" {
+		return errors.New("the benchmark needs Linux (the cell)")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	o.self = self
+	if o.mcpcell, err = exec.LookPath(o.mcpcell); err != nil {
+		return fmt.Errorf("mcpcell: %w (build it and pass -mcpcell)", err)
+	}
+	if o.srt == "" {
+		if p, err := filepath.Abs("testdata/node/node_modules/.bin/srt"); err == nil && exists(p) {
+			o.srt = p
+		}
+	}
+	if o.everything == "" {
+		if p, err := filepath.Abs("testdata/node/node_modules/@modelcontextprotocol/server-everything/dist/index.js"); err == nil && exists(p) {
+			o.everything = p
+		}
+	}
+	if o.dir, err = os.MkdirTemp("", "mcpcell-bench-"); err != nil {
+		return err
+	}
+	defer os.RemoveAll(o.dir)
+	profile := filepath.Join(o.dir, "bench.toml")
+	grants := []string{self}
+	if o.everything != "" {
+		grants = append(grants, filepath.Dir(filepath.Dir(filepath.Dir(o.everything))))
+	}
+	os.WriteFile(profile, []byte(fmt.Sprintf("include = [\"default\"]\n[filesystem]\nread = %s\nexec = [%q]\n", tomlList(grants), self)), 0o600)
+	modes := o.modes(profile)
+	fixture := []string{self, "serve"}
+
+	n := func(full, short int) int {
+		if o.short {
+			return short
+		}
+		return full
+	}
+	var rows []row
+	add := func(r row) {
+		rows = append(rows, r)
+		fmt.Fprintf(os.Stderr, "%s: %v\n", r.scenario, r.values)
+	}
+
+	// Start-up: spawn to initialize response, alternating the ways.
+	startup := func(name string, server []string, ms []mode, runs int) (row, map[string]time.Duration) {
+		times := map[string][]time.Duration{}
+		for i := 0; i < runs; i++ {
+			for _, m := range ms {
+				t0 := time.Now()
+				s, err := start(m, server)
+				if err != nil {
+					continue
+				}
+				if _, err := s.call("initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}`); err == nil {
+					times[m.name] = append(times[m.name], time.Since(t0))
+				}
+				s.close()
+			}
+		}
+		r := row{scenario: name, unit: "ms (median / p99)", values: map[string]string{}}
+		med := map[string]time.Duration{}
+		for _, m := range ms {
+			if len(times[m.name]) == 0 {
+				r.values[m.name] = "failed"
+				continue
+			}
+			med[m.name] = percentile(times[m.name], 0.5)
+			r.values[m.name] = fmt.Sprintf("%.1f / %.1f", ms1(med[m.name]), ms1(percentile(times[m.name], 0.99)))
+		}
+		return r, med
+	}
+	r, med := startup("start-up, Go fixture", fixture, modes, n(30, 3))
+	r.target = "mcpcell ≤ direct + 5 ms"
+	r.met = verdict(med["mcpcell"] > 0 && med["mcpcell"] <= med["direct"]+5*time.Millisecond)
+	add(r)
+	if o.everything != "" {
+		r, _ = startup("start-up, server-everything", []string{"node", o.everything, "stdio"}, modes, n(10, 1))
+		add(r)
+	}
+
+	// Sequential round trips and pipelined calls, in chunks alternating
+	// between sessions that are all open at once.
+	sessions := map[string]*session{}
+	for _, m := range modes {
+		s, err := start(m, fixture)
+		if err == nil {
+			err = s.initialize()
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "mcpcell-bench: %s: %v\n", m.name, err)
+			continue
+		}
+		sessions[m.name] = s
+		defer s.close()
+	}
+	if s := sessions["mcpcell"]; s != nil {
+		add(row{scenario: "mcpcell peak RSS, idle", unit: "MB", target: "≤ 12 MB", values: map[string]string{"mcpcell": mb(hwm(s.cmd.Process.Pid))}, met: verdict(hwm(s.cmd.Process.Pid) <= 12<<20)})
+	}
+	for _, c := range []struct{ name, method, params string }{
+		{"round trip, ping", "ping", `{}`},
+		{"round trip, small tools/call", "tools/call", `{"name":"echo","arguments":{"message":"hi"}}`},
+	} {
+		lat := map[string][]time.Duration{}
+		calls, chunks := n(10000, 300), 10
+		for ch := 0; ch < chunks; ch++ {
+			for _, m := range modes {
+				s := sessions[m.name]
+				if s == nil {
+					continue
+				}
+				for i := 0; i < calls/chunks; i++ {
+					t0 := time.Now()
+					if _, err := s.call(c.method, c.params); err != nil {
+						break
+					}
+					lat[m.name] = append(lat[m.name], time.Since(t0))
+				}
+			}
+		}
+		r := row{scenario: c.name + fmt.Sprintf(" (%d calls)", calls), unit: "µs (p50 / p99)", target: "mcpcell p50 ≤ direct + 25 µs", values: map[string]string{}}
+		for _, m := range modes {
+			if len(lat[m.name]) > 0 {
+				r.values[m.name] = fmt.Sprintf("%.0f / %.0f", us(percentile(lat[m.name], 0.5)), us(percentile(lat[m.name], 0.99)))
+			}
+		}
+		r.met = verdict(len(lat["mcpcell"]) > 0 && percentile(lat["mcpcell"], 0.5) <= percentile(lat["direct"], 0.5)+25*time.Microsecond)
+		add(r)
+	}
+	// Pipelined: 64 in flight.
+	rates := map[string][]float64{}
+	for rep := 0; rep < 3; rep++ {
+		for _, m := range modes {
+			if s := sessions[m.name]; s != nil {
+				if rate, err := pipelined(s, n(20000, 500), 64); err == nil {
+					rates[m.name] = append(rates[m.name], rate)
+				}
+			}
+		}
+	}
+	r = row{scenario: "pipelined, 64 in flight", unit: "calls/s (median of 3)", target: "mcpcell ≥ 0.8 × direct", values: map[string]string{}}
+	for _, m := range modes {
+		if len(rates[m.name]) > 0 {
+			r.values[m.name] = fmt.Sprintf("%.0f", median(rates[m.name]))
+		}
+	}
+	r.met = verdict(len(rates["mcpcell"]) > 0 && median(rates["mcpcell"]) >= 0.8*median(rates["direct"]))
+	add(r)
+
+	// Large results, also through a plain cat relay.
+	relay := mode{name: "cat relay", argv: func(s []string) []string {
+		return []string{"sh", "-c", "cat | " + strings.Join(quoteAll(s), " ") + " | cat"}
+	}}
+	if s, err := start(relay, fixture); err == nil && s.initialize() == nil {
+		sessions[relay.name] = s
+		defer s.close()
+	}
+	largeModes := append(slices.Clone(modes), relay)
+	for _, size := range []int{1 << 20, 16 << 20} {
+		count := n(max(8, 256>>(size>>20/2)), 2)
+		if size == 16<<20 {
+			count = n(8, 1)
+		}
+		speeds := map[string][]float64{}
+		for rep := 0; rep < 3; rep++ {
+			for _, m := range largeModes {
+				s := sessions[m.name]
+				if s == nil {
+					continue
+				}
+				t0, bytes := time.Now(), 0
+				for i := 0; i < count; i++ {
+					k, err := s.call("tools/call", fmt.Sprintf(`{"name":"blob","arguments":{"size":%d}}`, size))
+					if err != nil {
+						break
+					}
+					bytes += k
+				}
+				speeds[m.name] = append(speeds[m.name], float64(bytes)/time.Since(t0).Seconds()/1e6)
+			}
+		}
+		r := row{scenario: fmt.Sprintf("%d MiB results (%d calls)", size>>20, count), unit: "MB/s (median of 3)", values: map[string]string{}}
+		for _, m := range largeModes {
+			if len(speeds[m.name]) > 0 {
+				r.values[m.name] = fmt.Sprintf("%.0f", median(speeds[m.name]))
+			}
+		}
+		if size == 16<<20 {
+			r.target = "mcpcell ≥ 0.5 × cat relay"
+			r.met = verdict(len(speeds["mcpcell"]) > 0 && median(speeds["mcpcell"]) >= 0.5*median(speeds["cat relay"]))
+		}
+		add(r)
+	}
+	if s := sessions["mcpcell"]; s != nil {
+		h := hwm(s.cmd.Process.Pid)
+		add(row{scenario: "mcpcell peak RSS after 16 MiB results", unit: "MB", target: "≤ 2.5 × 16 MiB + 10 MB = 52 MB", values: map[string]string{"mcpcell": mb(h)}, met: verdict(h <= 5*(16<<20)/2+10<<20)})
+	}
+
+	table := render(rows, append(modes, relay))
+	fmt.Print(table)
+	if o.out != "" {
+		if err := os.WriteFile(o.out, []byte(table), 0o644); err != nil {
+			return err
+		}
+	}
+	// The harness works only if direct and mcpcell measured everything.
+	for _, r := range rows {
+		for _, m := range []string{"direct", "mcpcell"} {
+			if v, ok := r.values[m]; ok && (v == "" || v == "failed") || !ok && m == "mcpcell" {
+				return fmt.Errorf("%s: no measurement for %s", r.scenario, m)
+			}
+		}
+	}
+	return nil
+}
+
+// pipelined keeps window calls in flight until total are answered.
+func pipelined(s *session, total, window int) (float64, error) {
+	t0 := time.Now()
+	sent, got := 0, 0
+	for sent < window && sent < total {
+		s.send("ping", `{}`)
+		sent++
+	}
+	if err := s.in.Flush(); err != nil {
+		return 0, err
+	}
+	for got < total {
+		if _, err := s.recv(); err != nil {
+			return 0, err
+		}
+		got++
+		if sent < total {
+			s.send("ping", `{}`)
+			sent++
+			if err := s.in.Flush(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return float64(total) / time.Since(t0).Seconds(), nil
+}
+
+func render(rows []row, modes []mode) string {
+	var b strings.Builder
+	b.WriteString("| scenario | unit |")
+	for _, m := range modes {
+		b.WriteString(" " + m.name + " |")
+	}
+	b.WriteString(" mcpcell / direct | target | met |\n|---|---|")
+	for range modes {
+		b.WriteString("---|")
+	}
+	b.WriteString("---|---|---|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %s | %s |", r.scenario, r.unit)
+		for _, m := range modes {
+			v := r.values[m.name]
+			if v == "" {
+				v = "–"
+			}
+			b.WriteString(" " + v + " |")
+		}
+		fmt.Fprintf(&b, " %s | %s | %s |\n", ratio(r.values["mcpcell"], r.values["direct"]), r.target, r.met)
+	}
+	return b.String()
+}
+
+// ratio divides the first numbers of two cells.
+func ratio(a, b string) string {
+	x, err1 := strconv.ParseFloat(strings.Fields(a + " x")[0], 64)
+	y, err2 := strconv.ParseFloat(strings.Fields(b + " x")[0], 64)
+	if err1 != nil || err2 != nil || y == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", x/y)
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "no"
+}
+
+func ms1(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+func us(d time.Duration) float64  { return float64(d.Nanoseconds()) / 1000 }
+func mb(n int) string             { return fmt.Sprintf("%.1f", float64(n)/1e6) }
+
+func exists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func tomlList(l []string) string {
+	q := make([]string, len(l))
+	for i, s := range l {
+		q[i] = strconv.Quote(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
