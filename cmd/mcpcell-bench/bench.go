@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -39,7 +38,7 @@ func (o *options) modes(profile string) []mode {
 	}
 	if o.srt != "" {
 		ms = append(ms, mode{name: "srt", argv: func(s []string) []string {
-			return append([]string{o.srt}, strings.Join(quoteAll(s), " "))
+			return []string{o.srt, "-c", strings.Join(quoteAll(s), " ")}
 		}})
 	}
 	return ms
@@ -87,10 +86,12 @@ func (s *session) send(method, params string) int {
 	return s.id
 }
 
-// recv reads frames until a response, and returns its size.
+// recv reads frames until a response, and returns its size. An error
+// response is an error: a measurement counts only answers.
 func (s *session) recv() (int, error) {
 	for {
 		line, err := s.out.ReadSlice('\n')
+		head := string(line[:min(len(line), 96)])
 		n := len(line)
 		for errors.Is(err, bufio.ErrBufferFull) {
 			line, err = s.out.ReadSlice('\n')
@@ -99,9 +100,13 @@ func (s *session) recv() (int, error) {
 		if err != nil {
 			return n, err
 		}
-		if !bytes.Contains(line[:min(len(line), 64)], []byte(`"method"`)) {
-			return n, nil
+		switch {
+		case strings.Contains(head, `"method"`):
+			continue
+		case strings.Contains(head, `"error"`):
+			return n, fmt.Errorf("error response: %s", head)
 		}
+		return n, nil
 	}
 }
 
@@ -199,7 +204,12 @@ func (o *options) run() error {
 	profile := filepath.Join(o.dir, "bench.toml")
 	grants := []string{self}
 	if o.everything != "" {
-		grants = append(grants, filepath.Dir(filepath.Dir(filepath.Dir(o.everything))))
+		// The server reads its dependencies: grant the node_modules it is in.
+		nm := o.everything
+		for filepath.Base(nm) != "node_modules" && nm != filepath.Dir(nm) {
+			nm = filepath.Dir(nm)
+		}
+		grants = append(grants, nm)
 	}
 	os.WriteFile(profile, []byte(fmt.Sprintf("include = [\"default\"]\n[filesystem]\nread = %s\nexec = [%q]\n", tomlList(grants), self)), 0o600)
 	modes := o.modes(profile)
