@@ -259,6 +259,21 @@ func (o *options) run() error {
 	r.target = "mcpcell ≤ direct + 5 ms"
 	r.met = verdict(med["mcpcell"] > 0 && med["mcpcell"] <= med["direct"]+5*time.Millisecond)
 	add(r)
+	// The same with one secret from the keyring, where a Secret Service
+	// answers (the keyring lives on the session bus).
+	if item, ok := o.benchSecret(); ok {
+		secretProfile := filepath.Join(o.dir, "secret.toml")
+		text, _ := os.ReadFile(profile)
+		os.WriteFile(secretProfile, append(text, fmt.Sprintf("[secrets]\nBENCH_TOKEN = %q\n", item)...), 0o600)
+		withSecret := o.modes(secretProfile)[:2]
+		r, med := startup("start-up, Go fixture, one keyring secret", fixture, withSecret, n(30, 3))
+		r.target = "mcpcell ≤ direct + 5 ms"
+		r.met = verdict(med["mcpcell"] > 0 && med["mcpcell"] <= med["direct"]+5*time.Millisecond)
+		add(r)
+		exec.Command(o.mcpcell, "secret", "rm", item).Run()
+	} else {
+		fmt.Fprintln(os.Stderr, "mcpcell-bench: no Secret Service on a session bus: the one-secret start-up is skipped")
+	}
 	if o.everything != "" {
 		r, _ = startup("start-up, server-everything", []string{"node", o.everything, "stdio"}, modes, n(10, 1))
 		add(r)
@@ -397,6 +412,18 @@ func (o *options) run() error {
 		}
 	}
 	return nil
+}
+
+// benchSecret stores a value for the one-secret start-up, through mcpcell
+// secret set; false when no keyring answers.
+func (o *options) benchSecret() (string, bool) {
+	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
+		return "", false
+	}
+	item := fmt.Sprintf("mcpcell-bench-%d", os.Getpid())
+	cmd := exec.Command(o.mcpcell, "secret", "set", item)
+	cmd.Stdin = strings.NewReader("bench-secret-value-0123456789\n")
+	return item, cmd.Run() == nil
 }
 
 // pipelined keeps window calls in flight until total are answered.
