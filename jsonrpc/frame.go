@@ -42,6 +42,10 @@ func NewReader(r io.Reader, max int) *Reader {
 	return &Reader{br: bufio.NewReaderSize(r, 64<<10), max: max}
 }
 
+// Buffered reports whether more input is already read and waiting: a
+// caller may hold its output until it is not.
+func (r *Reader) Buffered() bool { return r.br.Buffered() > 0 }
+
 // Next returns the next frame without its line ending. The slice is valid
 // until the next call. A frame over the bound is consumed whole and
 // reported as a *TooLargeError; reading can go on after it. At the end of
@@ -119,15 +123,15 @@ var newline = []byte{'\n'}
 
 // Writer writes whole frames, one per line, from several goroutines.
 type Writer struct {
-	mu      sync.Mutex
-	w       io.Writer
-	err     error
-	filter  func([]byte) []byte // applied to every frame, if set
-	scratch []byte              // frame and newline, for one write
+	mu     sync.Mutex
+	w      io.Writer
+	err    error
+	filter func([]byte) []byte // applied to every frame, if set
+	held   []byte              // small frames not yet written (see Hold)
 }
 
-// oneWrite is the largest frame copied so that it goes out with its
-// newline in one write; a larger one takes two.
+// oneWrite is the largest frame held back to go out with others; a
+// larger one is written at once.
 const oneWrite = 256 << 10
 
 // NewWriter writes frames to w.
@@ -144,15 +148,36 @@ func (w *Writer) Write(frame []byte) error {
 	if w.filter != nil {
 		frame = w.filter(frame)
 	}
-	// The lock, not the write size, keeps frames whole. A small frame is
-	// copied to go out with its newline in one write call.
+	// The lock, not the write size, keeps frames whole. Small frames are
+	// held and go out together at the next Flush (or when they grow
+	// large), a large one after them in two writes.
 	if len(frame) < oneWrite {
-		w.scratch = append(append(w.scratch[:0], frame...), '\n')
-		_, w.err = w.w.Write(w.scratch)
+		w.held = append(append(w.held, frame...), '\n')
+		if len(w.held) < oneWrite {
+			return nil
+		}
+		return w.flushLocked()
+	}
+	if w.flushLocked() == nil {
+		if _, w.err = w.w.Write(frame); w.err == nil {
+			_, w.err = w.w.Write(newline)
+		}
+	}
+	return w.err
+}
+
+// Flush writes the held frames.
+func (w *Writer) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.flushLocked()
+}
+
+func (w *Writer) flushLocked() error {
+	if w.err != nil || len(w.held) == 0 {
 		return w.err
 	}
-	if _, w.err = w.w.Write(frame); w.err == nil {
-		_, w.err = w.w.Write(newline)
-	}
+	_, w.err = w.w.Write(w.held)
+	w.held = w.held[:0]
 	return w.err
 }

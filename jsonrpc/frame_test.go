@@ -85,6 +85,7 @@ func TestWriterConcurrent(t *testing.T) {
 	for g := 0; g < 4; g++ {
 		<-done
 	}
+	w.Flush()
 	for _, line := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
 		if len(line) != 50 || strings.Count(line, line[:1]) != 50 {
 			t.Fatalf("interleaved frame %q", line)

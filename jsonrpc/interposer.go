@@ -176,6 +176,7 @@ func (ip *Interposer) Run(clientIn io.Reader, clientOut io.Writer, serverIn io.W
 	for _, c := range owed {
 		ip.refuse(Up, c.ID, c.Method, &Error{Code: CodeInternalError, Message: "mcpcell: the server exited before answering"}, "server-exited")
 	}
+	ip.flush()
 	if errors.Is(err, io.EOF) {
 		return nil
 	}
@@ -238,11 +239,25 @@ func (ip *Interposer) pump(dir Direction, in io.Reader) error {
 		switch {
 		case errors.As(err, &tooLarge):
 			ip.refuseFrame(dir, RecoverID(tooLarge.Prefix), CodeInvalidRequest, tooLarge.Error(), "frame-size")
-			continue
 		case err != nil:
+			ip.flush()
 			return err
+		default:
+			ip.frame(dir, frame)
 		}
-		ip.frame(dir, frame)
+		// Frames the reader already holds go out in one write with this
+		// one; when it holds none, everything written goes now.
+		if !r.Buffered() {
+			ip.flush()
+		}
+	}
+}
+
+// flush writes what both writers hold.
+func (ip *Interposer) flush() {
+	ip.toServer.Flush()
+	if err := ip.toClient.Flush(); err != nil {
+		ip.note("writing to the client: %v", err)
 	}
 }
 
