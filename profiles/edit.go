@@ -2,6 +2,7 @@ package profiles
 
 import (
 	"errors"
+	"slices"
 
 	"github.com/mcpcell/mcpcell/jsonrpc"
 )
@@ -38,7 +39,7 @@ func dropMembers(obj []byte, names ...string) ([]byte, error) {
 	}
 	drop := false
 	for _, m := range ms {
-		if contains(names, m.Name) {
+		if slices.Contains(names, m.Name) {
 			drop = true
 		}
 	}
@@ -48,7 +49,7 @@ func dropMembers(obj []byte, names ...string) ([]byte, error) {
 	out := []byte{'{'}
 	first := true
 	for _, m := range ms {
-		if contains(names, m.Name) {
+		if slices.Contains(names, m.Name) {
 			continue
 		}
 		if !first {

@@ -11,11 +11,9 @@ const maxCanned = 1024
 // input_required result. A denied elicitation is withheld from the client
 // and declined by mcpcell when the client retries; a denied sampling or
 // roots request fails the call with the code the legacy request would get.
+// Reply calls it for results whose resultType is input_required.
 func (p *Policy) inputRequired(c *jsonrpc.Call, m *jsonrpc.Message) jsonrpc.Verdict {
 	ok := jsonrpc.Verdict{Rule: "reply"}
-	if rt, _ := jsonrpc.String(jsonrpc.Lookup(m.Result, "resultType")); rt != "input_required" {
-		return ok
-	}
 	reqs := jsonrpc.Lookup(m.Result, "inputRequests")
 	if reqs == nil {
 		return ok
@@ -68,18 +66,22 @@ func cannedKey(state, method, subject string) string {
 }
 
 // addCanned puts mcpcell's answers into a retried request's inputResponses.
-func (p *Policy) addCanned(m *jsonrpc.Message, params []byte) ([]byte, error) {
-	var subject string
-	switch m.Method {
-	case "tools/call", "prompts/get":
-		subject, _ = jsonrpc.String(jsonrpc.Lookup(params, "name"))
-	case "resources/read":
-		subject, _ = jsonrpc.String(jsonrpc.Lookup(params, "uri"))
+// subject is the request's tool or prompt name, or URI, as the policy read
+// it. With no answer waiting (nearly always) params are not read again.
+func (p *Policy) addCanned(method, subject string, params []byte) ([]byte, error) {
+	switch method {
+	case "tools/call", "prompts/get", "resources/read":
 	default:
 		return params, nil
 	}
+	p.mu.Lock()
+	waiting := len(p.canned) > 0
+	p.mu.Unlock()
+	if !waiting {
+		return params, nil
+	}
 	state, _ := jsonrpc.String(jsonrpc.Lookup(params, "requestState"))
-	key := cannedKey(state, m.Method, subject)
+	key := cannedKey(state, method, subject)
 	p.mu.Lock()
 	canned, found := p.canned[key]
 	delete(p.canned, key)

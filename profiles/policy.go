@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -180,7 +181,7 @@ func (p *Policy) fromClient(m *jsonrpc.Message) jsonrpc.Verdict {
 			return refuse(jsonrpc.CodeInvalidRequest, "client.names", "mcpcell: this session belongs to client %q, not %q", client, name)
 		case !named && client == "":
 			return refuse(jsonrpc.CodeInvalidRequest, "client.names", "mcpcell: the client did not give its name, and the profile allows only %s", strings.Join(quoteAll(p.names), ", "))
-		case named && !contains(p.names, name):
+		case named && !slices.Contains(p.names, name):
 			return refuse(jsonrpc.CodeInvalidRequest, "client.names", "mcpcell: client %q is not allowed by the profile (allowed: %s)", name, strings.Join(quoteAll(p.names), ", "))
 		}
 	}
@@ -199,7 +200,7 @@ func (p *Policy) fromClient(m *jsonrpc.Message) jsonrpc.Verdict {
 	}
 	v := p.clientRequest(m, version)
 	if v.Action == jsonrpc.Forward {
-		frame, err := p.rewriteRequest(m, v.Frame)
+		frame, err := p.rewriteRequest(m, v, meta != nil)
 		if err != nil {
 			return refuse(jsonrpc.CodeInvalidParams, "strict-json", "mcpcell: %v", err)
 		}
@@ -336,8 +337,10 @@ func (p *Policy) resourceDenied(version, uri, rule string) jsonrpc.Verdict {
 
 // rewriteRequest removes the client capabilities the profile denies
 // (initialize, and 2026-07-28 _meta) and adds mcpcell's own answers to
-// input requests it withheld from the client.
-func (p *Policy) rewriteRequest(m *jsonrpc.Message, frame []byte) ([]byte, error) {
+// input requests it withheld from the client. hasMeta says whether the
+// request carries _meta, already looked up by the caller.
+func (p *Policy) rewriteRequest(m *jsonrpc.Message, v jsonrpc.Verdict, hasMeta bool) ([]byte, error) {
+	frame := v.Frame
 	params := m.Params
 	if params == nil {
 		return frame, nil
@@ -359,10 +362,12 @@ func (p *Policy) rewriteRequest(m *jsonrpc.Message, frame []byte) ([]byte, error
 			return nil, err
 		}
 	}
-	if out, err = edit(out, []string{"_meta", metaCaps}, strip); err != nil && !errors.Is(err, errAbsent) {
-		return nil, err
+	if hasMeta {
+		if out, err = edit(out, []string{"_meta", metaCaps}, strip); err != nil && !errors.Is(err, errAbsent) {
+			return nil, err
+		}
 	}
-	if out, err = p.addCanned(m, out); err != nil {
+	if out, err = p.addCanned(m.Method, v.Subject, out); err != nil {
 		return nil, err
 	}
 	if string(out) == string(params) {
@@ -619,15 +624,6 @@ func inEnum(raw []byte, enum []any) bool {
 			if f, err := strconv.ParseFloat(string(raw), 64); err == nil && jsonrpc.TypeOf(raw) == "number" && f == e {
 				return true
 			}
-		}
-	}
-	return false
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
 		}
 	}
 	return false
