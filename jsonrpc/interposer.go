@@ -112,6 +112,14 @@ type Recorder interface {
 	Record(Event) error
 }
 
+// A Syncer is a Recorder that may hold records in memory: the interposer
+// calls Sync once the frames of a burst have gone out, so that records are
+// written while the peers work, and treats an error as it does one from
+// Record.
+type Syncer interface {
+	Sync() error
+}
+
 // CancelMethod is the notification that cancels a request in flight.
 const CancelMethod = "notifications/cancelled"
 
@@ -129,8 +137,8 @@ type Interposer struct {
 	Now    func() time.Time
 
 	mu         sync.Mutex
-	upPending  map[string]*Call // client requests awaiting the server
-	down       map[string]*Call // server requests awaiting the client
+	upPending  map[IDKey]*Call // client requests awaiting the server
+	down       map[IDKey]*Call // server requests awaiting the client
 	serverGone bool
 	auditErr   error
 	toClient   *Writer
@@ -147,8 +155,8 @@ func (ip *Interposer) Run(clientIn io.Reader, clientOut io.Writer, serverIn io.W
 	if ip.Notes == nil {
 		ip.Notes = io.Discard
 	}
-	ip.upPending = make(map[string]*Call)
-	ip.down = make(map[string]*Call)
+	ip.upPending = make(map[IDKey]*Call)
+	ip.down = make(map[IDKey]*Call)
 	ip.toClient = NewWriter(clientOut)
 	ip.toClient.filter = ip.Redact
 	ip.toServer = NewWriter(serverIn)
@@ -194,7 +202,13 @@ func (ip *Interposer) record(e Event) {
 	if e.Time.IsZero() {
 		e.Time = ip.Now()
 	}
-	if err := ip.Recorder.Record(e); err != nil {
+	ip.recordFailed(ip.Recorder.Record(e))
+}
+
+// recordFailed notes the first failure of the audit log; from then on new
+// requests are refused.
+func (ip *Interposer) recordFailed(err error) {
+	if err != nil {
 		ip.mu.Lock()
 		first := ip.auditErr == nil
 		if first {
@@ -224,7 +238,7 @@ func (ip *Interposer) peer(dir Direction) *Writer {
 }
 
 // owed is the table of requests sent in dir awaiting a reply.
-func (ip *Interposer) owed(dir Direction) map[string]*Call {
+func (ip *Interposer) owed(dir Direction) map[IDKey]*Call {
 	if dir == Up {
 		return ip.upPending
 	}
@@ -253,11 +267,14 @@ func (ip *Interposer) pump(dir Direction, in io.Reader) error {
 	}
 }
 
-// flush writes what both writers hold.
+// flush writes what both writers hold, then the records of what went.
 func (ip *Interposer) flush() {
 	ip.toServer.Flush()
 	if err := ip.toClient.Flush(); err != nil {
 		ip.note("writing to the client: %v", err)
+	}
+	if s, ok := ip.Recorder.(Syncer); ok {
+		ip.recordFailed(s.Sync())
 	}
 }
 

@@ -1,6 +1,7 @@
 package jsonrpc
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -31,7 +32,14 @@ func (k Kind) String() string {
 // absent.
 type ID struct {
 	raw string // as sent
-	key string // canonical: "s" + decoded string or "n" + integer text
+	key IDKey
+}
+
+// IDKey is equal for two ids a JSON peer would take as the same: the
+// decoded string, or the integer's text.
+type IDKey struct {
+	str bool
+	v   string
 }
 
 // IsZero reports whether the id is absent.
@@ -46,7 +54,7 @@ func (id ID) Raw() []byte {
 }
 
 // Key is equal for two ids a JSON peer would take as the same.
-func (id ID) Key() string { return id.key }
+func (id ID) Key() IDKey { return id.key }
 
 func (id ID) String() string { return string(id.Raw()) }
 
@@ -55,18 +63,23 @@ func (id ID) String() string { return string(id.Raw()) }
 func ParseID(raw []byte) (ID, error) {
 	switch TypeOf(raw) {
 	case "string":
-		s, _ := String(raw)
-		return ID{raw: string(raw), key: "s" + s}, nil
+		text := string(raw)
+		v := text[1 : len(text)-1] // no escape: the text itself, no copy
+		if bytes.IndexByte(raw, '\\') >= 0 {
+			v, _ = String(raw)
+		}
+		return ID{raw: text, key: IDKey{str: true, v: v}}, nil
 	case "number":
 		for i, c := range raw {
 			if !(c >= '0' && c <= '9' || i == 0 && c == '-') {
 				return ID{}, errors.New("id must be a string or an integer")
 			}
 		}
-		if _, err := strconv.ParseInt(string(raw), 10, 64); err != nil {
+		text := string(raw)
+		if _, err := strconv.ParseInt(text, 10, 64); err != nil {
 			return ID{}, errors.New("id out of range")
 		}
-		return ID{raw: string(raw), key: "n" + string(raw)}, nil
+		return ID{raw: text, key: IDKey{v: text}}, nil
 	}
 	return ID{}, errors.New("id must be a string or an integer")
 }
@@ -74,7 +87,7 @@ func ParseID(raw []byte) (ID, error) {
 // IntID makes an integer id.
 func IntID(n int64) ID {
 	s := strconv.FormatInt(n, 10)
-	return ID{raw: s, key: "n" + s}
+	return ID{raw: s, key: IDKey{v: s}}
 }
 
 // Message is one JSON-RPC message as it arrived. Raw holds the original
@@ -101,32 +114,38 @@ func (e *InvalidError) Error() string { return e.Msg }
 // Parse reads one validated JSON object as a JSON-RPC 2.0 message.
 // Member names match exactly; a member JSON-RPC does not define is refused.
 func Parse(raw []byte) (*Message, error) {
-	ms, err := Members(raw)
-	if err != nil {
-		return nil, &InvalidError{Msg: "a message must be a JSON object"}
-	}
 	m := &Message{Raw: raw}
 	var version, idRaw, method []byte
 	var bad string
-	for _, mb := range ms {
-		switch mb.Name {
+	ms, err := newMemberScan(raw)
+	for err == nil {
+		var name []byte
+		var start, end int
+		if name, start, end, err = ms.next(); name == nil {
+			break
+		}
+		value := raw[start:end]
+		switch string(name) {
 		case "jsonrpc":
-			version = mb.Value
+			version = value
 		case "id":
-			idRaw = mb.Value
+			idRaw = value
 		case "method":
-			method = mb.Value
+			method = value
 		case "params":
-			m.Params = mb.Value
+			m.Params = value
 		case "result":
-			m.Result = mb.Value
+			m.Result = value
 		case "error":
-			m.Error = mb.Value
+			m.Error = value
 		default:
 			if bad == "" {
-				bad = fmt.Sprintf("unknown member %q", mb.Name)
+				bad = fmt.Sprintf("unknown member %q", name)
 			}
 		}
+	}
+	if err != nil {
+		return nil, &InvalidError{Msg: "a message must be a JSON object"}
 	}
 	if idRaw != nil && TypeOf(idRaw) != "null" {
 		id, err := ParseID(idRaw)
@@ -144,11 +163,11 @@ func Parse(raw []byte) (*Message, error) {
 	}
 	switch {
 	case method != nil:
-		s, ok := String(method)
-		if !ok || s == "" {
+		name, ok := methodName(method)
+		if !ok || name == "" {
 			return nil, invalid(`"method" must be a non-empty string`)
 		}
-		m.Method = s
+		m.Method = name
 		if m.Result != nil || m.Error != nil {
 			return nil, invalid("a request cannot carry a result or an error")
 		}
@@ -177,6 +196,34 @@ func Parse(raw []byte) (*Message, error) {
 		return nil, invalid("neither a request nor a response")
 	}
 	return m, nil
+}
+
+// methods are the names of the protocol's methods, so that reading one
+// does not copy it.
+var methods = func() map[string]string {
+	m := map[string]string{}
+	for _, name := range []string{"initialize", "ping", "server/discover",
+		"tools/list", "tools/call", "resources/list", "resources/templates/list", "resources/read",
+		"resources/subscribe", "resources/unsubscribe", "prompts/list", "prompts/get",
+		"completion/complete", "logging/setLevel", "sampling/createMessage", "elicitation/create",
+		"roots/list", "tasks/get", "tasks/result", "tasks/list", "tasks/cancel", "subscriptions/listen",
+		"notifications/initialized", "notifications/cancelled", "notifications/progress",
+		"notifications/message", "notifications/resources/updated", "notifications/resources/list_changed",
+		"notifications/tools/list_changed", "notifications/prompts/list_changed",
+		"notifications/roots/list_changed", "notifications/tasks/status", "notifications/elicitation/complete"} {
+		m[name] = name
+	}
+	return m
+}()
+
+// methodName reads a method's name: one of methods without a copy.
+func methodName(raw []byte) (string, bool) {
+	if len(raw) >= 2 && raw[0] == '"' {
+		if name, ok := methods[string(raw[1:len(raw)-1])]; ok {
+			return name, true
+		}
+	}
+	return String(raw)
 }
 
 // RecoverID finds the top-level "id" of a frame that may be invalid or

@@ -226,27 +226,32 @@ func (s *scanner) array(depth int) error {
 // str scans a string literal and returns its decoded value; the decoded
 // value is built only when the literal holds an escape.
 func (s *scanner) str() (string, error) {
+	b, err := s.strBytes()
+	return string(b), err
+}
+
+// strBytes reads a string: a view into the input when it holds no escape,
+// else a decoded copy.
+func (s *scanner) strBytes() ([]byte, error) {
 	s.i++ // opening quote
 	start := s.i
 	var buf []byte
 	escaped := false
 	for {
 		if s.i >= len(s.b) {
-			return "", s.fail("unterminated string")
+			return nil, s.fail("unterminated string")
 		}
 		c := s.b[s.i]
 		switch {
 		case c == '"':
-			var out string
+			out := s.b[start:s.i]
 			if escaped {
-				out = string(buf)
-			} else {
-				out = string(s.b[start:s.i])
+				out = buf
 			}
 			s.i++
 			return out, nil
 		case c < 0x20:
-			return "", s.fail("control character in a string")
+			return nil, s.fail("control character in a string")
 		case c == '\\':
 			if !escaped {
 				escaped = true
@@ -254,7 +259,7 @@ func (s *scanner) str() (string, error) {
 			}
 			r, err := s.escape()
 			if err != nil {
-				return "", err
+				return nil, err
 			}
 			buf = utf8.AppendRune(buf, r)
 		case c < utf8.RuneSelf:
@@ -265,7 +270,7 @@ func (s *scanner) str() (string, error) {
 		default:
 			r, n := utf8.DecodeRune(s.b[s.i:])
 			if r == utf8.RuneError && n <= 1 {
-				return "", s.fail("invalid UTF-8")
+				return nil, s.fail("invalid UTF-8")
 			}
 			if escaped {
 				buf = append(buf, s.b[s.i:s.i+n]...)
@@ -434,40 +439,68 @@ type Member struct {
 // Members lists the members of the object raw, which must have passed
 // Validate (alone or inside a larger value).
 func Members(raw []byte) ([]Member, error) {
-	s := scanner{b: raw}
-	s.ws()
-	if s.i >= len(s.b) || s.b[s.i] != '{' {
-		return nil, errNotObject
-	}
-	s.i++
-	s.ws()
 	var out []Member
+	ms, err := newMemberScan(raw)
+	for err == nil {
+		var name []byte
+		var start, end int
+		name, start, end, err = ms.next()
+		if name == nil {
+			break
+		}
+		out = append(out, Member{Name: string(name), Value: raw[start:end], Start: start, End: end})
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// memberScan walks the members of a validated object, without copying
+// their names.
+type memberScan struct{ s scanner }
+
+func newMemberScan(raw []byte) (memberScan, error) {
+	ms := memberScan{scanner{b: raw}}
+	ms.s.ws()
+	if ms.s.i >= len(raw) || raw[ms.s.i] != '{' {
+		return ms, errNotObject
+	}
+	ms.s.i++
+	ms.s.ws()
+	return ms, nil
+}
+
+// next reads the next member: its name, and where its value starts and
+// ends. A nil name means the end of the object.
+func (ms *memberScan) next() (name []byte, start, end int, err error) {
+	s := &ms.s
 	if s.i < len(s.b) && s.b[s.i] == '}' {
-		return out, nil
+		return nil, 0, 0, nil
 	}
-	for {
-		name, err := s.str()
-		if err != nil {
-			return nil, err
-		}
-		s.ws()
-		s.i++ // :
-		s.ws()
-		start := s.i
-		if err := s.skip(); err != nil {
-			return nil, err
-		}
-		out = append(out, Member{Name: name, Value: raw[start:s.i], Start: start, End: s.i})
-		s.ws()
-		if s.i >= len(s.b) {
-			return nil, s.fail("unexpected end of object")
-		}
-		if s.b[s.i] == '}' {
-			return out, nil
-		}
-		s.i++ // ,
+	if name, err = s.strBytes(); err != nil {
+		return nil, 0, 0, err
+	}
+	if name == nil {
+		name = []byte{} // "": a name, not the end
+	}
+	s.ws()
+	s.i++ // :
+	s.ws()
+	start = s.i
+	if err = s.skip(); err != nil {
+		return nil, 0, 0, err
+	}
+	end = s.i
+	s.ws()
+	switch {
+	case s.i >= len(s.b):
+		return nil, 0, 0, s.fail("unexpected end of object")
+	case s.b[s.i] == ',':
+		s.i++
 		s.ws()
 	}
+	return name, start, end, nil
 }
 
 // Elements lists the elements of the array raw, which must have passed

@@ -235,6 +235,19 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
+		// What Parse read (without copying names) is what encoding/json reads.
+		var std struct {
+			Method *string
+			ID     any
+		}
+		if err := json.Unmarshal(b, &std); err == nil {
+			if std.Method != nil && *std.Method != m.Method {
+				t.Fatalf("method %q, encoding/json says %q: %q", m.Method, *std.Method, b)
+			}
+			if s, ok := std.ID.(string); ok && m.ID.Key() != (IDKey{str: true, v: s}) {
+				t.Fatalf("id key %+v, encoding/json says %q: %q", m.ID.Key(), s, b)
+			}
+		}
 		switch m.Kind {
 		case Request:
 			if m.ID.IsZero() || m.Method == "" {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 type options struct {
 	mcpcell, srt, everything, out string
 	short                         bool
+	only                          *regexp.Regexp // scenarios to run; nil runs all
 	self                          string
 	dir                           string // temp: profiles, audit logs
 }
@@ -221,6 +223,7 @@ func (o *options) run() error {
 		}
 		return full
 	}
+	want := func(scenario string) bool { return o.only == nil || o.only.MatchString(scenario) }
 	var rows []row
 	add := func(r row) {
 		rows = append(rows, r)
@@ -255,13 +258,16 @@ func (o *options) run() error {
 		}
 		return r, med
 	}
-	r, med := startup("start-up, Go fixture", fixture, modes, n(30, 3))
-	r.target = "mcpcell ≤ direct + 5 ms"
-	r.met = verdict(med["mcpcell"] > 0 && med["mcpcell"] <= med["direct"]+5*time.Millisecond)
-	add(r)
+	if want("start-up, Go fixture") {
+		r, med := startup("start-up, Go fixture", fixture, modes, n(30, 3))
+		r.target = "mcpcell ≤ direct + 5 ms"
+		r.met = verdict(med["mcpcell"] > 0 && med["mcpcell"] <= med["direct"]+5*time.Millisecond)
+		add(r)
+	}
 	// The same with one secret from the keyring, where a Secret Service
 	// answers (the keyring lives on the session bus).
-	if item, ok := o.benchSecret(); ok {
+	if !want("start-up, Go fixture, one keyring secret") {
+	} else if item, ok := o.benchSecret(); ok {
 		secretProfile := filepath.Join(o.dir, "secret.toml")
 		text, _ := os.ReadFile(profile)
 		os.WriteFile(secretProfile, append(text, fmt.Sprintf("[secrets]\nBENCH_TOKEN = %q\n", item)...), 0o600)
@@ -274,15 +280,22 @@ func (o *options) run() error {
 	} else {
 		fmt.Fprintln(os.Stderr, "mcpcell-bench: no Secret Service on a session bus: the one-secret start-up is skipped")
 	}
-	if o.everything != "" {
-		r, _ = startup("start-up, server-everything", []string{"node", o.everything, "stdio"}, modes, n(10, 1))
+	if o.everything != "" && want("start-up, server-everything") {
+		r, _ := startup("start-up, server-everything", []string{"node", o.everything, "stdio"}, modes, n(10, 1))
 		add(r)
 	}
 
 	// Sequential round trips and pipelined calls, in chunks alternating
 	// between sessions that are all open at once.
+	// A plain cat relay (cat | server | cat) is the physical limit of two
+	// more pipes and two more processes: it runs in every scenario
+	// after start-up.
+	relay := mode{name: "cat relay", argv: func(s []string) []string {
+		return []string{"sh", "-c", "cat | " + strings.Join(quoteAll(s), " ") + " | cat"}
+	}}
+	all := append(slices.Clone(modes), relay)
 	sessions := map[string]*session{}
-	for _, m := range modes {
+	for _, m := range all {
 		s, err := start(m, fixture)
 		if err == nil {
 			err = s.initialize()
@@ -301,10 +314,13 @@ func (o *options) run() error {
 		{"round trip, ping", "ping", `{}`},
 		{"round trip, small tools/call", "tools/call", `{"name":"echo","arguments":{"message":"hi"}}`},
 	} {
+		if !want(c.name) {
+			continue
+		}
 		lat := map[string][]time.Duration{}
 		calls, chunks := n(10000, 300), 10
 		for ch := 0; ch < chunks; ch++ {
-			for _, m := range modes {
+			for _, m := range all {
 				s := sessions[m.name]
 				if s == nil {
 					continue
@@ -319,7 +335,7 @@ func (o *options) run() error {
 			}
 		}
 		r := row{scenario: c.name + fmt.Sprintf(" (%d calls)", calls), unit: "µs (p50 / p99)", target: "mcpcell p50 ≤ direct + 25 µs", values: map[string]string{}}
-		for _, m := range modes {
+		for _, m := range all {
 			if len(lat[m.name]) > 0 {
 				r.values[m.name] = fmt.Sprintf("%.0f / %.0f", us(percentile(lat[m.name], 0.5)), us(percentile(lat[m.name], 0.99)))
 			}
@@ -328,42 +344,39 @@ func (o *options) run() error {
 		add(r)
 	}
 	// Pipelined: 64 in flight.
-	rates := map[string][]float64{}
-	for rep := 0; rep < 3; rep++ {
-		for _, m := range modes {
-			if s := sessions[m.name]; s != nil {
-				if rate, err := pipelined(s, n(20000, 500), 64); err == nil {
-					rates[m.name] = append(rates[m.name], rate)
+	if want("pipelined, 64 in flight") {
+		rates := map[string][]float64{}
+		for rep := 0; rep < 3; rep++ {
+			for _, m := range all {
+				if s := sessions[m.name]; s != nil {
+					if rate, err := pipelined(s, n(20000, 500), 64); err == nil {
+						rates[m.name] = append(rates[m.name], rate)
+					}
 				}
 			}
 		}
-	}
-	r = row{scenario: "pipelined, 64 in flight", unit: "calls/s (median of 3)", target: "mcpcell ≥ 0.8 × direct", values: map[string]string{}}
-	for _, m := range modes {
-		if len(rates[m.name]) > 0 {
-			r.values[m.name] = fmt.Sprintf("%.0f", median(rates[m.name]))
+		r := row{scenario: "pipelined, 64 in flight", unit: "calls/s (median of 3)", target: "mcpcell ≥ 0.8 × direct", values: map[string]string{}}
+		for _, m := range all {
+			if len(rates[m.name]) > 0 {
+				r.values[m.name] = fmt.Sprintf("%.0f", median(rates[m.name]))
+			}
 		}
+		r.met = verdict(len(rates["mcpcell"]) > 0 && median(rates["mcpcell"]) >= 0.8*median(rates["direct"]))
+		add(r)
 	}
-	r.met = verdict(len(rates["mcpcell"]) > 0 && median(rates["mcpcell"]) >= 0.8*median(rates["direct"]))
-	add(r)
 
-	// Large results, also through a plain cat relay.
-	relay := mode{name: "cat relay", argv: func(s []string) []string {
-		return []string{"sh", "-c", "cat | " + strings.Join(quoteAll(s), " ") + " | cat"}
-	}}
-	if s, err := start(relay, fixture); err == nil && s.initialize() == nil {
-		sessions[relay.name] = s
-		defer s.close()
-	}
-	largeModes := append(slices.Clone(modes), relay)
+	// Large results.
 	for _, size := range []int{1 << 20, 16 << 20} {
+		if !want(fmt.Sprintf("%d MiB results", size>>20)) {
+			continue
+		}
 		count := n(max(8, 256>>(size>>20/2)), 2)
 		if size == 16<<20 {
 			count = n(8, 1)
 		}
 		speeds := map[string][]float64{}
 		for rep := 0; rep < 3; rep++ {
-			for _, m := range largeModes {
+			for _, m := range all {
 				s := sessions[m.name]
 				if s == nil {
 					continue
@@ -380,7 +393,7 @@ func (o *options) run() error {
 			}
 		}
 		r := row{scenario: fmt.Sprintf("%d MiB results (%d calls)", size>>20, count), unit: "MB/s (median of 3)", values: map[string]string{}}
-		for _, m := range largeModes {
+		for _, m := range all {
 			if len(speeds[m.name]) > 0 {
 				r.values[m.name] = fmt.Sprintf("%.0f", median(speeds[m.name]))
 			}
@@ -391,12 +404,12 @@ func (o *options) run() error {
 		}
 		add(r)
 	}
-	if s := sessions["mcpcell"]; s != nil {
+	if s := sessions["mcpcell"]; s != nil && want("16 MiB results") {
 		h := hwm(s.cmd.Process.Pid)
 		add(row{scenario: "mcpcell peak RSS after 16 MiB results", unit: "MB", target: "≤ 2.5 × 16 MiB + 10 MB = 52 MB", values: map[string]string{"mcpcell": mb(h)}, met: verdict(h <= 5*(16<<20)/2+10<<20)})
 	}
 
-	table := render(rows, append(modes, relay))
+	table := render(rows, all)
 	fmt.Print(table)
 	if o.out != "" {
 		if err := os.WriteFile(o.out, []byte(table), 0o644); err != nil {

@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"regexp"
 )
 
 func main() {
@@ -27,7 +28,16 @@ func main() {
 	flag.StringVar(&o.everything, "everything", "", "server-everything's dist/index.js (default: testdata/node's, if installed)")
 	flag.BoolVar(&o.short, "short", false, "a quick run that checks the harness works, not how fast")
 	flag.StringVar(&o.out, "o", "", "also write the Markdown table to this file")
+	only := flag.String("only", "", "run only the scenarios whose names match this regular expression")
 	flag.Parse()
+	if *only != "" {
+		re, err := regexp.Compile(*only)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "mcpcell-bench: error: -only:", err)
+			os.Exit(2)
+		}
+		o.only = re
+	}
 	if err := o.run(); err != nil {
 		fmt.Fprintln(os.Stderr, "mcpcell-bench: error:", err)
 		os.Exit(1)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -54,6 +55,14 @@ func (c *cli) run(args []string) int {
 		c.errorf("no server command")
 		c.hintf("give one after --, as in: mcpcell run -- npx -y @modelcontextprotocol/server-everything, or set [server] command in the profile")
 		return exitUsage
+	}
+	// MCPCELL_CPUPROFILE names a file for a pprof CPU profile of the
+	// session (docs/benchmarks.md).
+	if path := c.getenv("MCPCELL_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer f.Close()
+			defer pprof.StopCPUProfile()
+		}
 	}
 	// The keyring is slow (tens of ms an item): ask it while the rest
 	// starts.

@@ -71,31 +71,52 @@ func NewSession() string {
 	return hex.EncodeToString(b[:])
 }
 
-// item is a queued record, or (ack set) a request to say when all before
-// it are written.
-type item struct {
-	r   Record
-	ack chan error
+// entry is a recorded event not yet written, with what its record takes
+// from the session at the time.
+type entry struct {
+	e      jsonrpc.Event
+	client string
 }
+
+// minGap paces the writes: a Sync less than minGap after the last write
+// leaves its records to the timer, which writes them minGap after it. At
+// a call every few seconds every record is written as soon as its frame
+// has gone; under load records go in batches, never more than minGap (and
+// a write) after their frame.
+const minGap = time.Millisecond
+
+// maxPending is how many records wait in memory before Record writes them
+// itself.
+const maxPending = 1024
 
 // Log appends records to one file. It is safe for concurrent use, also by
 // several processes sharing the file.
 //
-// Record only queues: one writer goroutine takes the file lock once per
-// batch, seals the records into the chain and appends the batch in one
-// write, so the frame path never waits for the disk. A failed write makes
-// every later Record fail; Close writes what is queued.
+// Record only keeps the event. Flush takes the file lock once, seals the
+// kept records into the chain and appends them in one write. Sync (the
+// interposer calls it once the frames of a burst have gone out, while the
+// peers work) flushes, or, under load, leaves it to a timer (see minGap):
+// a write costs some 10 µs here, a record in a batch 1 µs. A failed write
+// makes every later Record fail. Close writes what is kept.
 type Log struct {
 	meta  Meta
 	f     *os.File
-	last  string // hash of the newest record (writer goroutine only)
+	timer *time.Timer
+
+	mu        sync.Mutex // guards the fields up to wmu
+	pending   []entry
+	err       error // the first write failure
+	closed    bool
+	armed     bool          // the timer will flush
+	lastWrite time.Time     // when the last batch was taken
+	gap       time.Duration // minGap (tests change it)
+
+	wmu   sync.Mutex // one batch at a time; guards the fields below
+	spare []entry
+	buf   []byte
+	last  string // hash of the newest record
 	seq   int64
 	end   int64 // file size after this process's newest write
-	queue chan item
-	done  chan struct{}
-	mu    sync.Mutex
-	err   error // the first write failure
-	once  sync.Once
 }
 
 // Open opens or creates the log at path (mode 0600, folders 0700).
@@ -107,7 +128,7 @@ func Open(path string, meta Meta) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
-	l := &Log{meta: meta, f: f, end: -1, queue: make(chan item, 4096), done: make(chan struct{})}
+	l := &Log{meta: meta, f: f, end: -1, gap: minGap}
 	if err := lock(f); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("audit log: locking %s: %w", path, err)
@@ -118,79 +139,122 @@ func Open(path string, meta Meta) (*Log, error) {
 		f.Close()
 		return nil, fmt.Errorf("audit log: %s: %w", path, err)
 	}
-	go l.writer()
+	l.timer = time.AfterFunc(time.Hour, func() {
+		l.mu.Lock()
+		l.armed = false
+		l.mu.Unlock()
+		l.Flush()
+	})
+	l.timer.Stop()
 	return l, nil
 }
 
-// Close writes every queued record and closes the file. It returns the
+// Close writes every kept record and closes the file. It returns the
 // first write failure, if any.
 func (l *Log) Close() error {
-	l.once.Do(func() {
-		close(l.queue)
-		<-l.done
-		l.f.Close()
-	})
-	return l.failure()
-}
-
-func (l *Log) failure() error {
+	l.timer.Stop()
+	err := l.Flush()
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.err
+	if !l.closed {
+		l.closed = true
+		l.f.Close()
+	}
+	if errors.Is(err, os.ErrClosed) {
+		err = l.err
+	}
+	return err
 }
 
-// Flush waits until every record queued before it is written, and
-// returns the log's first write failure.
+// Sync writes the records kept so far: now, or, when the last write was
+// less than minGap ago, by the timer at minGap after it. It returns the
+// log's first write failure.
+func (l *Log) Sync() error {
+	l.mu.Lock()
+	if l.err != nil || len(l.pending) == 0 {
+		err := l.err
+		l.mu.Unlock()
+		return err
+	}
+	if wait := l.gap - time.Since(l.lastWrite); wait > 0 {
+		if !l.armed {
+			l.armed = true
+			l.timer.Reset(wait)
+		}
+		l.mu.Unlock()
+		return nil
+	}
+	l.mu.Unlock()
+	return l.Flush()
+}
+
+// Flush writes the records kept so far in one batch, and returns the log's
+// first write failure.
 func (l *Log) Flush() error {
-	ack := make(chan error, 1)
-	l.queue <- item{ack: ack}
-	return <-ack
-}
-
-// writer appends queued records in batches.
-func (l *Log) writer() {
-	defer close(l.done)
-	var batch []Record
-	var acks []chan error
-	for it := range l.queue {
-		batch, acks = batch[:0], acks[:0]
-		take := func(it item) {
-			if it.ack != nil {
-				acks = append(acks, it.ack)
-			} else {
-				batch = append(batch, it.r)
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	l.mu.Lock()
+	batch := l.pending
+	if len(batch) > 0 {
+		l.pending = l.spare[:0]
+		l.lastWrite = time.Now()
+	}
+	err, closed := l.err, l.closed
+	l.mu.Unlock()
+	switch {
+	case closed:
+		err = os.ErrClosed
+	case len(batch) > 0 && err == nil:
+		if err = l.write(batch); err != nil {
+			l.mu.Lock()
+			if l.err == nil {
+				l.err = err
 			}
-		}
-		take(it)
-	more:
-		for len(batch) < 256 {
-			select {
-			case it, ok := <-l.queue:
-				if !ok {
-					break more
-				}
-				take(it)
-			default:
-				break more
-			}
-		}
-		if len(batch) > 0 {
-			if err := l.write(batch); err != nil {
-				l.mu.Lock()
-				if l.err == nil {
-					l.err = err
-				}
-				l.mu.Unlock()
-			}
-		}
-		for _, a := range acks {
-			a <- l.failure()
+			l.mu.Unlock()
 		}
 	}
+	if len(batch) > 0 {
+		clear(batch) // the spare keeps no strings alive
+		l.spare = batch[:0]
+	}
+	return err
+}
+
+// Record keeps one event for the log. An error means an earlier write
+// failed: the log is broken, and this record will not be written either.
+func (l *Log) Record(e jsonrpc.Event) error {
+	en := entry{e: e}
+	if l.meta.Client != nil {
+		en.client = l.meta.Client()
+	}
+	l.mu.Lock()
+	if l.err != nil || l.closed {
+		err := l.err
+		l.mu.Unlock()
+		if err == nil {
+			err = os.ErrClosed
+		}
+		return err
+	}
+	l.pending = append(l.pending, en)
+	full := len(l.pending) >= maxPending
+	if !l.armed && !full {
+		// Written within minGap even if no one calls Sync (a call stuck on
+		// its way to the server still shows in the log).
+		l.armed = true
+		l.timer.Reset(l.gap)
+	}
+	l.mu.Unlock()
+	if full {
+		l.Flush()
+	}
+	return nil
 }
 
 // write seals a batch into the chain and appends it in one write.
-func (l *Log) write(batch []Record) error {
+func (l *Log) write(batch []entry) error {
 	if err := lock(l.f); err != nil {
 		return fmt.Errorf("locking: %w", err)
 	}
@@ -198,14 +262,15 @@ func (l *Log) write(batch []Record) error {
 	if err := l.catchUp(); err != nil {
 		return err
 	}
-	var buf []byte
+	buf := l.buf[:0]
 	seq, last := l.seq, l.last
-	for _, r := range batch {
+	for i := range batch {
 		seq++
-		r.Seq, r.Prev = seq, last
-		line, sum := seal(r)
-		buf = append(buf, line...)
-		last = sum
+		buf, last = l.seal(buf, seq, last, &batch[i])
+	}
+	l.buf = buf[:0]
+	if cap(buf) > 1<<20 {
+		l.buf = nil // one huge batch does not stay
 	}
 	n, err := l.f.Write(buf)
 	if err != nil {
@@ -248,45 +313,17 @@ func (l *Log) catchUp() error {
 	return nil
 }
 
-// Record queues one event for the log. An error means an earlier write
-// failed: the log is broken, and this record will not be written either.
-func (l *Log) Record(e jsonrpc.Event) error {
-	r := Record{
-		Time:     e.Time.UTC().Format(time.RFC3339Nano),
-		Session:  l.meta.Session,
-		Profile:  l.meta.Profile,
-		Kind:     kindName(e.Kind),
-		Method:   e.Method,
-		Subject:  e.Subject,
-		Decision: e.Decision,
-		Rule:     e.Rule,
-		Args:     e.Shape,
-		Size:     e.Size,
-		IsError:  e.IsError,
-		Note:     e.Note,
-	}
-	if e.Dir != 0 {
-		r.Dir = e.Dir.String()
-	}
-	if !e.ID.IsZero() {
-		r.ID = e.ID.String()
-	}
-	if e.Duration > 0 {
-		r.DurationMs = float64(e.Duration.Microseconds()) / 1000
-	}
-	if l.meta.Client != nil {
-		r.Client = l.meta.Client()
-	}
-	if red := l.meta.Redact; red != nil {
-		for _, s := range []*string{&r.Client, &r.ID, &r.Subject, &r.Rule, &r.Note, &r.Args} {
-			*s = red(*s)
-		}
-	}
-	if err := l.failure(); err != nil {
-		return err
-	}
-	l.queue <- item{r: r}
-	return nil
+// seal appends the record of en, with its sequence number and the hash of
+// the record before, then its own hash, which covers every byte of the
+// line before it. It returns the new hash.
+func (l *Log) seal(buf []byte, seq int64, prev string, en *entry) ([]byte, string) {
+	start := len(buf)
+	buf = l.appendRecord(buf, seq, prev, en)
+	h := sha256.Sum256(buf[start:])
+	buf = append(buf, `,"hash":"`...)
+	buf = hex.AppendEncode(buf, h[:])
+	sum := string(buf[len(buf)-2*sha256.Size:])
+	return append(buf, "\"}\n"...), sum
 }
 
 func kindName(k jsonrpc.Kind) string {
@@ -294,17 +331,6 @@ func kindName(k jsonrpc.Kind) string {
 		return ""
 	}
 	return k.String()
-}
-
-// seal encodes r and appends its hash: the hash covers every byte of the
-// line before it, the previous record's hash among them.
-func seal(r Record) (line []byte, sum string) {
-	b, _ := json.Marshal(r)
-	body := b[:len(b)-1] // without the closing brace
-	h := sha256.Sum256(body)
-	sum = hex.EncodeToString(h[:])
-	line = append(append(append(body[:len(body):len(body)], `,"hash":"`...), sum...), "\"}\n"...)
-	return line, sum
 }
 
 const hashSuffixLen = len(`,"hash":"`) + 64 + len(`"}`)

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -121,9 +122,14 @@ func TestOpenFails(t *testing.T) {
 	}
 }
 
-// BenchmarkRecord is one audit record: encoding, hashing, the file lock
-// and the append.
-func BenchmarkRecord(b *testing.B) {
+// BenchmarkRecord is one audit record written on its own: encoding,
+// hashing, the file lock and the append. BenchmarkRecordBurst is the same
+// for a batch of 32 (as Sync makes under load), per record.
+func BenchmarkRecord(b *testing.B) { benchRecord(b, 1) }
+
+func BenchmarkRecordBurst(b *testing.B) { benchRecord(b, 32) }
+
+func benchRecord(b *testing.B, burst int) {
 	l, err := Open(filepath.Join(b.TempDir(), "log.jsonl"), Meta{Session: "s", Profile: "p"})
 	if err != nil {
 		b.Fatal(err)
@@ -131,9 +137,14 @@ func BenchmarkRecord(b *testing.B) {
 	defer l.Close()
 	e := jsonrpc.Event{Time: time.Now(), Dir: jsonrpc.Up, Kind: jsonrpc.Request, Method: "tools/call", Subject: "echo", Decision: "allow", Rule: "tools.allow absent: all allowed", Shape: "message:string", Size: 120}
 	b.ReportAllocs()
-	for b.Loop() {
+	for i := 0; b.Loop(); i++ {
 		if err := l.Record(e); err != nil {
 			b.Fatal(err)
+		}
+		if i%burst == burst-1 {
+			if err := l.Flush(); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 }
@@ -154,5 +165,101 @@ func TestWriteFailureSticks(t *testing.T) {
 	}
 	if err := l.Record(jsonrpc.Event{Time: time.Now(), Decision: "allow"}); err == nil {
 		t.Fatalf("Record after a failed write succeeded")
+	}
+}
+
+// toRecord is the Record an entry stands for, built field by field.
+func (l *Log) toRecord(seq int64, prev string, en *entry) Record {
+	e := en.e
+	red := func(s string) string {
+		if l.meta.Redact != nil {
+			return l.meta.Redact(s)
+		}
+		return s
+	}
+	r := Record{Seq: seq, Time: e.Time.UTC().Format(time.RFC3339Nano), Session: l.meta.Session, Profile: l.meta.Profile,
+		Client: red(en.client), Kind: kindName(e.Kind), Method: e.Method, Subject: red(e.Subject), Decision: e.Decision,
+		Rule: red(e.Rule), Args: red(e.Shape), Size: e.Size, IsError: e.IsError, Note: red(e.Note), Prev: prev}
+	if e.Dir != 0 {
+		r.Dir = e.Dir.String()
+	}
+	if !e.ID.IsZero() {
+		r.ID = red(e.ID.String())
+	}
+	if e.Duration > 0 {
+		r.DurationMs = float64(e.Duration.Microseconds()) / 1000
+	}
+	return r
+}
+
+// The records are written without encoding/json, and must be the bytes
+// it would write.
+func FuzzEncoding(f *testing.F) {
+	f.Add("tools/call", "echo", "a:string", "note <b> & \"q\" \\ \n\t\x01\u2028\u2029 ü 🙂 \xff\xfe", "c", int64(1500), 42, true, `"7"`)
+	f.Add("", "", "", "", "", int64(0), 0, false, ``)
+	f.Add("m", "file:///x?y=1&z=2", "", "\x7f\x00\x1f", "Claude Code", int64(999), -1, false, `12`)
+	f.Fuzz(func(t *testing.T, method, subject, shape, note, client string, durUs int64, size int, isErr bool, rawID string) {
+		l := &Log{meta: Meta{Session: "s\u00e9", Profile: "p<1>", Redact: func(s string) string { return strings.ReplaceAll(s, "sekrit", "[redacted:X]") }}}
+		id, _ := jsonrpc.ParseID([]byte(rawID))
+		en := entry{client: client, e: jsonrpc.Event{Time: time.Unix(1700000000, 123456789).Add(time.Duration(size) * time.Millisecond), Dir: jsonrpc.Direction(size & 1), Kind: jsonrpc.Kind(size & 3),
+			Method: method, ID: id, Subject: subject, Decision: "allow", Rule: "r " + note, Shape: shape, Duration: time.Duration(durUs) * time.Microsecond, Size: size, IsError: isErr, Note: note}}
+		got := append(l.appendRecord(nil, 7, "prevhash", &en), '}')
+		want, err := json.Marshal(l.toRecord(7, "prevhash", &en))
+		if err != nil {
+			t.Skip(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("appendRecord:\n%s\njson.Marshal:\n%s", got, want)
+		}
+	})
+}
+
+// A record is written without Sync or Flush, within minGap (the timer),
+// and Sync under load leaves the write to the timer.
+func TestWrittenSoon(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log.jsonl")
+	l, err := Open(path, Meta{Session: "s", Profile: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	lines := func() int {
+		b, _ := os.ReadFile(path)
+		return bytes.Count(b, []byte("\n"))
+	}
+	wait := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); lines() != n; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d records written, want %d", lines(), n)
+			}
+		}
+	}
+	l.Record(jsonrpc.Event{Time: time.Now(), Decision: "allow", Method: "stuck"})
+	wait(1)
+	// Idle: Sync writes at once.
+	time.Sleep(2 * minGap)
+	l.Record(jsonrpc.Event{Time: time.Now(), Decision: "allow"})
+	l.Sync()
+	if n := lines(); n != 2 {
+		t.Fatalf("after an idle Sync %d records written, want 2", n)
+	}
+	// Busy: a Sync right after a write leaves it to the timer (here an
+	// hour away, so that only Sync could write it now).
+	wait(2)
+	l.mu.Lock()
+	l.gap, l.lastWrite = time.Hour, time.Now()
+	l.mu.Unlock()
+	l.Record(jsonrpc.Event{Time: time.Now(), Decision: "allow"})
+	l.Sync()
+	if n := lines(); n != 2 {
+		t.Fatalf("a Sync right after a write wrote at once (%d records)", n)
+	}
+	l.Flush()
+	wait(3)
+	f, _ := os.Open(path)
+	defer f.Close()
+	if n, err := Verify(f); err != nil || n != 3 {
+		t.Fatalf("Verify = %d, %v", n, err)
 	}
 }
