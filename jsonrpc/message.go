@@ -56,7 +56,12 @@ func (id ID) Raw() []byte {
 // Key is equal for two ids a JSON peer would take as the same.
 func (id ID) Key() IDKey { return id.key }
 
-func (id ID) String() string { return string(id.Raw()) }
+func (id ID) String() string {
+	if id.raw == "" {
+		return "null"
+	}
+	return id.raw
+}
 
 // ParseID reads a validated id value; it refuses null, fractions,
 // exponents and other kinds.
@@ -198,28 +203,84 @@ func Parse(raw []byte) (*Message, error) {
 	return m, nil
 }
 
-// methods are the names of the protocol's methods, so that reading one
-// does not copy it.
-var methods = func() map[string]string {
-	m := map[string]string{}
-	for _, name := range []string{"initialize", "ping", "server/discover",
-		"tools/list", "tools/call", "resources/list", "resources/templates/list", "resources/read",
-		"resources/subscribe", "resources/unsubscribe", "prompts/list", "prompts/get",
-		"completion/complete", "logging/setLevel", "sampling/createMessage", "elicitation/create",
-		"roots/list", "tasks/get", "tasks/result", "tasks/list", "tasks/cancel", "subscriptions/listen",
-		"notifications/initialized", "notifications/cancelled", "notifications/progress",
-		"notifications/message", "notifications/resources/updated", "notifications/resources/list_changed",
-		"notifications/tools/list_changed", "notifications/prompts/list_changed",
-		"notifications/roots/list_changed", "notifications/tasks/status", "notifications/elicitation/complete"} {
-		m[name] = name
+// knownMethod returns the name of one of the protocol's methods without
+// copying it (a switch, not a map: nothing to build when mcpcell starts).
+func knownMethod(name []byte) (string, bool) {
+	switch string(name) {
+	case "initialize":
+		return "initialize", true
+	case "ping":
+		return "ping", true
+	case "server/discover":
+		return "server/discover", true
+	case "tools/list":
+		return "tools/list", true
+	case "tools/call":
+		return "tools/call", true
+	case "resources/list":
+		return "resources/list", true
+	case "resources/templates/list":
+		return "resources/templates/list", true
+	case "resources/read":
+		return "resources/read", true
+	case "resources/subscribe":
+		return "resources/subscribe", true
+	case "resources/unsubscribe":
+		return "resources/unsubscribe", true
+	case "prompts/list":
+		return "prompts/list", true
+	case "prompts/get":
+		return "prompts/get", true
+	case "completion/complete":
+		return "completion/complete", true
+	case "logging/setLevel":
+		return "logging/setLevel", true
+	case "sampling/createMessage":
+		return "sampling/createMessage", true
+	case "elicitation/create":
+		return "elicitation/create", true
+	case "roots/list":
+		return "roots/list", true
+	case "tasks/get":
+		return "tasks/get", true
+	case "tasks/result":
+		return "tasks/result", true
+	case "tasks/list":
+		return "tasks/list", true
+	case "tasks/cancel":
+		return "tasks/cancel", true
+	case "subscriptions/listen":
+		return "subscriptions/listen", true
+	case "notifications/initialized":
+		return "notifications/initialized", true
+	case "notifications/cancelled":
+		return "notifications/cancelled", true
+	case "notifications/progress":
+		return "notifications/progress", true
+	case "notifications/message":
+		return "notifications/message", true
+	case "notifications/resources/updated":
+		return "notifications/resources/updated", true
+	case "notifications/resources/list_changed":
+		return "notifications/resources/list_changed", true
+	case "notifications/tools/list_changed":
+		return "notifications/tools/list_changed", true
+	case "notifications/prompts/list_changed":
+		return "notifications/prompts/list_changed", true
+	case "notifications/roots/list_changed":
+		return "notifications/roots/list_changed", true
+	case "notifications/tasks/status":
+		return "notifications/tasks/status", true
+	case "notifications/elicitation/complete":
+		return "notifications/elicitation/complete", true
 	}
-	return m
-}()
+	return "", false
+}
 
-// methodName reads a method's name: one of methods without a copy.
+// methodName reads a method's name: a known one without a copy.
 func methodName(raw []byte) (string, bool) {
 	if len(raw) >= 2 && raw[0] == '"' {
-		if name, ok := methods[string(raw[1:len(raw)-1])]; ok {
+		if name, ok := knownMethod(raw[1 : len(raw)-1]); ok {
 			return name, true
 		}
 	}

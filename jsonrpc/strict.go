@@ -100,36 +100,39 @@ func (s *scanner) object(depth int) error {
 		s.i++
 		return nil
 	}
-	var names []string
+	// The names so far: views into the input (decoded copies when they
+	// hold escapes), in a map once there are many.
+	var small [8][]byte
+	names := small[:0]
 	var seen map[string]string
 	for {
 		if s.i >= len(s.b) || s.b[s.i] != '"' {
 			return s.fail("expected a member name")
 		}
 		at := s.i
-		name, err := s.str()
+		name, err := s.strBytes()
 		if err != nil {
 			return err
 		}
 		// Names equal but for case are duplicates too: Go's encoding/json
 		// (v1) matches them to one field, JavaScript to two.
 		if seen != nil {
-			key := foldKey(name)
+			key := foldKey(string(name))
 			if prev, dup := seen[key]; dup {
-				return dupError(at, prev, name)
+				return dupError(at, prev, string(name))
 			}
-			seen[key] = name
+			seen[key] = string(name)
 		} else {
 			for _, n := range names {
-				if n == name || strings.EqualFold(n, name) {
-					return dupError(at, n, name)
+				if bytes.EqualFold(n, name) {
+					return dupError(at, string(n), string(name))
 				}
 			}
 			names = append(names, name)
 			if len(names) > 16 {
 				seen = make(map[string]string, 32)
 				for _, n := range names {
-					seen[foldKey(n)] = n
+					seen[foldKey(string(n))] = string(n)
 				}
 			}
 		}

@@ -3,15 +3,18 @@ package profiles
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // The TOML library reports lines only for its own errors, so key lines
 // are found here from the text: table headers, key = value lines, and the
 // keys of one-line inline tables. Good enough to point a user at a line.
 var (
-	tableLine  = regexp.MustCompile(`^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$`)
-	keyLine    = regexp.MustCompile(`^\s*((?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+))*)\s*=`)
-	inlineKeys = regexp.MustCompile(`[{,]\s*("[^"]*"|[A-Za-z0-9_-]+)\s*=`)
+	tableLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$`) })
+	keyLine   = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^\s*((?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+))*)\s*=`)
+	})
+	inlineKeys = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[{,]\s*("[^"]*"|[A-Za-z0-9_-]+)\s*=`) })
 )
 
 // keyLines maps dotted keys to the line that first defines them.
@@ -20,14 +23,14 @@ func keyLines(src []byte) map[string]int {
 	table := ""
 	for i, line := range strings.Split(string(src), "\n") {
 		n := i + 1
-		if m := tableLine.FindStringSubmatch(line); m != nil && !strings.Contains(line, "=") {
+		if m := tableLine().FindStringSubmatch(line); m != nil && !strings.Contains(line, "=") {
 			table = normKey(m[1])
 			if _, ok := out[table]; !ok {
 				out[table] = n
 			}
 			continue
 		}
-		m := keyLine.FindStringSubmatchIndex(line)
+		m := keyLine().FindStringSubmatchIndex(line)
 		if m == nil {
 			continue
 		}
@@ -35,7 +38,7 @@ func keyLines(src []byte) map[string]int {
 		if _, ok := out[key]; !ok {
 			out[key] = n
 		}
-		for _, im := range inlineKeys.FindAllStringSubmatch(line[m[1]:], -1) {
+		for _, im := range inlineKeys().FindAllStringSubmatch(line[m[1]:], -1) {
 			k := join(key, normKey(im[1]))
 			if _, ok := out[k]; !ok {
 				out[k] = n

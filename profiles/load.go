@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/BurntSushi/toml"
 )
@@ -389,20 +390,20 @@ func (p *Profile) apply(f *File, at func(string) Source) error {
 		p.Unix = *f.Network.Unix
 	}
 	for _, n := range f.Env.Pass {
-		if !envName.MatchString(n) {
+		if !envName().MatchString(n) {
 			bad("env.pass", "%q is not an environment variable name", n)
 		}
 	}
 	add(&p.EnvPass, "env.pass", f.Env.Pass)
 	for _, k := range sortedKeys(f.Env.Set) {
-		if !envName.MatchString(k) {
+		if !envName().MatchString(k) {
 			bad("env.set", "%q is not an environment variable name", k)
 		}
 		p.EnvSet[k] = Entry{Value: f.Env.Set[k], From: at("env.set." + k)}
 	}
 	for _, k := range sortedKeys(f.Secrets) {
 		key := "secrets." + k
-		if !envName.MatchString(k) {
+		if !envName().MatchString(k) {
 			bad(key, "%q is not an environment variable name", k)
 			continue
 		}
@@ -499,19 +500,23 @@ func (p *Profile) apply(f *File, at func(string) Source) error {
 
 // The TOML library reports type mismatches as plain text.
 var (
-	tomlTypeErr = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]*)"\): (.*)$`)
-	tomlTypes   = regexp.MustCompile(`incompatible types: TOML value has type (\w+); destination has type (\w+)`)
-	typeNames   = map[string]string{"slice": "a list", "array": "a list", "bool": "true or false", "boolean": "true or false", "int": "a whole number", "int64": "a whole number", "string": "a string", "struct": "a table", "map": "a table", "table": "a table", "integer": "a whole number", "float": "a number", "interface": "a value"}
+	tomlTypeErr = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]*)"\): (.*)$`)
+	})
+	tomlTypes = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`incompatible types: TOML value has type (\w+); destination has type (\w+)`)
+	})
+	typeNames = map[string]string{"slice": "a list", "array": "a list", "bool": "true or false", "boolean": "true or false", "int": "a whole number", "int64": "a whole number", "string": "a string", "struct": "a table", "map": "a table", "table": "a table", "integer": "a whole number", "float": "a number", "interface": "a value"}
 )
 
 func typeError(src Source, err error) error {
-	m := tomlTypeErr.FindStringSubmatch(err.Error())
+	m := tomlTypeErr().FindStringSubmatch(err.Error())
 	if m == nil {
 		return &Error{At: src, Msg: err.Error()}
 	}
 	line, _ := strconv.Atoi(m[1])
 	msg := m[3]
-	if t := tomlTypes.FindStringSubmatch(msg); t != nil {
+	if t := tomlTypes().FindStringSubmatch(msg); t != nil {
 		want, got := typeNames[t[2]], typeNames[t[1]]
 		if want == "" {
 			want = t[2]
@@ -524,7 +529,7 @@ func typeError(src Source, err error) error {
 	return &Error{At: Source{File: src.File, Line: line}, Msg: m[2] + ": " + msg}
 }
 
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var envName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
@@ -535,7 +540,7 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-var varRef = regexp.MustCompile(`\$\{([^}]*)\}`)
+var varRef = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$\{([^}]*)\}`) })
 
 // expandAll expands ${VAR} in every string of v; key is v's TOML key.
 func expandAll(v reflect.Value, key string, vars map[string]string, at func(string) Source) error {
@@ -599,7 +604,7 @@ func join(key, name string) string {
 // expand replaces ${NAME} with its value; an unknown name is an error.
 func expand(s string, vars map[string]string) (string, error) {
 	var err error
-	out := varRef.ReplaceAllStringFunc(s, func(ref string) string {
+	out := varRef().ReplaceAllStringFunc(s, func(ref string) string {
 		name := ref[2 : len(ref)-1]
 		if v, ok := vars[name]; ok {
 			return v
@@ -613,7 +618,7 @@ func expand(s string, vars map[string]string) (string, error) {
 		}
 		return ref
 	})
-	if err == nil && strings.Contains(varRef.ReplaceAllString(s, ""), "${") {
+	if err == nil && strings.Contains(varRef().ReplaceAllString(s, ""), "${") {
 		err = fmt.Errorf("unterminated variable in %q", s)
 	}
 	return out, err

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +19,9 @@ type Cell struct {
 	// as mcpcell was called, then the hidden subcommand); nil starts the
 	// command directly, unconfined.
 	Helper []string
+	// Prepared, when set with Helper, is that helper already started (see
+	// Prepare).
+	Prepared *Prepared
 }
 
 // BaseEnv names the variables of mcpcell's own environment that every
@@ -75,9 +77,38 @@ type Server struct {
 	stopOnce   sync.Once
 }
 
-// Start starts the server, through the helper when c.Helper is set. Its
-// stderr is copied to stderr. It returns once the server runs confined, or
-// with the helper's reason why it could not.
+// Prepared is a helper started before its spec is known, so that its
+// runtime starts while mcpcell reads the profile. Start it with Start
+// (Cell.Prepared), or end it with Discard.
+type Prepared struct {
+	s                             *Server
+	inW, outR, errR, specW, statR *os.File
+	specR, statusW                *os.File
+	used                          bool
+}
+
+// Prepare starts the helper argv (see Cell.Helper) with no spec yet.
+func Prepare(helper []string) (*Prepared, error) {
+	return spawn(nil, helper)
+}
+
+// Discard ends a prepared helper that was not used: it reads the end of
+// its spec and exits.
+func (p *Prepared) Discard() {
+	if p == nil || p.used {
+		return
+	}
+	p.used = true
+	for _, f := range []*os.File{p.specW, p.statR, p.inW, p.outR, p.errR, p.specR, p.statusW} {
+		f.Close()
+	}
+	<-p.s.done
+}
+
+// Start starts the server, through the helper when c.Helper is set (or
+// the one c.Prepared holds). Its stderr is copied to stderr. It returns
+// once the server runs confined, or with the helper's reason why it could
+// not.
 //
 // The pipes are made here rather than by os/exec, whose Wait closes the
 // server's output as soon as the process exits, which would lose frames
@@ -85,8 +116,56 @@ type Server struct {
 func Start(c Cell, stderr io.Writer) (*Server, error) {
 	spec := c.Spec
 	if len(spec.Command) == 0 {
+		c.Prepared.Discard()
 		return nil, errors.New("no server command: give one after -- or in the profile's [server] command")
 	}
+	p := c.Prepared
+	if p == nil || p.used {
+		var err error
+		if p, err = spawn(&spec, c.Helper); err != nil {
+			return nil, err
+		}
+	}
+	p.used = true
+	p.copyStderr(stderr)
+	s := p.s
+	if p.specW == nil {
+		return s, nil // unconfined
+	}
+	spec.Parent = os.Getpid()
+	// The child holds its ends now; ours would keep EOF away.
+	p.specR.Close()
+	p.statusW.Close()
+	go func() {
+		p.specW.Write(encodeSpec(&spec))
+		p.specW.Close()
+	}()
+	// The status pipe closes when the helper execs the server (or dies).
+	status, _ := io.ReadAll(p.statR)
+	p.statR.Close()
+	last := readReports(status)
+	if last.Error == "" && last.SetupMicros == 0 {
+		select {
+		case <-s.done:
+			last.Error = fmt.Sprintf("the cell helper exited with status %d before starting the server", s.code)
+		case <-time.After(time.Second):
+		}
+	}
+	if last.Error != "" {
+		s.Stop(0)
+		s.Wait()
+		p.inW.Close()
+		p.outR.Close()
+		return nil, errors.New(last.Error)
+	}
+	s.Setup = time.Duration(last.SetupMicros) * time.Microsecond
+	s.ABI = last.ABI
+	return s, nil
+}
+
+// spawn starts the helper when helper is set (spec may then be nil: it is
+// sent later), else the server of spec directly.
+func spawn(spec *Spec, helper []string) (*Prepared, error) {
 	var files []*os.File
 	var err error
 	closeAll := func() {
@@ -104,83 +183,58 @@ func Start(c Cell, stderr io.Writer) (*Server, error) {
 	inR, inW := pipe()
 	outR, outW := pipe()
 	errR, errW := pipe()
-	specR, specW := pipe()
-	statusR, statusW := pipe()
+	var specR, specW, statusR, statusW *os.File
+	if helper != nil {
+		specR, specW = pipe()
+		statusR, statusW = pipe()
+	}
 	if err != nil {
 		closeAll()
 		return nil, err
 	}
-	defer func() {
-		for _, f := range []*os.File{inR, outW, errW, specR, specW, statusR, statusW} {
-			f.Close()
-		}
-	}()
-	cmd := &exec.Cmd{Path: spec.Path, Args: spec.Command, Dir: spec.Dir, Env: spec.Env, Stdin: inR, Stdout: outW, Stderr: errW}
-	if c.Helper != nil {
+	var cmd *exec.Cmd
+	if helper != nil {
 		exe, err := os.Executable()
 		if err != nil {
 			closeAll()
 			return nil, fmt.Errorf("finding mcpcell's own executable: %w", err)
 		}
 		// The helper needs no environment: the server's is in the spec.
-		cmd.Path, cmd.Args, cmd.Dir, cmd.Env = exe, c.Helper, "", []string{}
+		// An empty TZ spares its runtime reading the local time zone.
+		cmd = &exec.Cmd{Path: exe, Args: helper, Env: []string{"TZ="}}
 		cmd.ExtraFiles = []*os.File{specR, statusW} // fds 3 and 4
-		spec.Parent = os.Getpid()
+	} else {
+		cmd = &exec.Cmd{Path: spec.Path, Args: spec.Command, Dir: spec.Dir, Env: spec.Env}
 	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
 	setProcAttr(cmd)
 	if err := cmd.Start(); err != nil {
 		closeAll()
-		return nil, fmt.Errorf("starting %s: %w", spec.Command[0], err)
+		name := "the cell helper"
+		if spec != nil {
+			name = spec.Command[0]
+		}
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	for _, f := range []*os.File{inR, outW, errW} {
+		f.Close()
 	}
 	s := &Server{Stdin: inW, Stdout: outR, cmd: cmd, done: make(chan struct{}), stderrDone: make(chan struct{})}
-	go func() {
-		io.Copy(stderr, errR)
-		errR.Close()
-		close(s.stderrDone)
-	}()
 	go func() {
 		s.code = exitCode(cmd.Wait())
 		close(s.done)
 	}()
-	if c.Helper == nil {
-		return s, nil
-	}
-	// The child holds its ends now; ours would keep EOF away.
-	specR.Close()
-	statusW.Close()
+	return &Prepared{s: s, inW: inW, outR: outR, errR: errR, specR: specR, specW: specW, statR: statusR, statusW: statusW}, nil
+}
+
+// copyStderr copies the child's stderr to w, which Start is given: for a
+// prepared helper mcpcell's stderr may have gained a redactor since.
+func (p *Prepared) copyStderr(w io.Writer) {
 	go func() {
-		json.NewEncoder(specW).Encode(spec)
-		specW.Close()
+		io.Copy(w, p.errR)
+		p.errR.Close()
+		close(p.s.stderrDone)
 	}()
-	// The status pipe closes when the helper execs the server (or dies).
-	dec := json.NewDecoder(statusR)
-	var last report
-	for {
-		var r report
-		if err := dec.Decode(&r); err != nil {
-			break
-		}
-		if last.Error == "" {
-			last = r
-		}
-	}
-	if last.Error == "" && last.SetupMicros == 0 {
-		select {
-		case <-s.done:
-			last.Error = fmt.Sprintf("the cell helper exited with status %d before starting the server", s.code)
-		case <-time.After(time.Second):
-		}
-	}
-	if last.Error != "" {
-		s.Stop(0)
-		s.Wait()
-		inW.Close()
-		outR.Close()
-		return nil, errors.New(last.Error)
-	}
-	s.Setup = time.Duration(last.SetupMicros) * time.Microsecond
-	s.ABI = last.ABI
-	return s, nil
 }
 
 // LookPath finds name on the PATH of the server's environment, not

@@ -1,8 +1,9 @@
 package sandbox
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"syscall"
@@ -27,7 +28,7 @@ func Helper() int {
 	runtime.LockOSThread() // never unlocked: this thread becomes the server
 	status := os.NewFile(4, "status")
 	fail := func(format string, args ...any) int {
-		json.NewEncoder(status).Encode(report{Error: fmt.Sprintf(format, args...)})
+		status.Write(encodeReport(report{Error: fmt.Sprintf(format, args...)}))
 		return 126
 	}
 	specFile := os.NewFile(3, "spec")
@@ -35,10 +36,16 @@ func Helper() int {
 		fmt.Fprintln(os.Stderr, "mcpcell: error: __cell is internal: mcpcell run starts it")
 		return 2
 	}
-	var spec Spec
-	err := json.NewDecoder(specFile).Decode(&spec)
+	data, err := io.ReadAll(specFile)
 	specFile.Close()
-	if err != nil {
+	var spec *Spec
+	if err == nil {
+		spec, err = decodeSpec(data)
+	}
+	switch {
+	case errors.Is(err, io.EOF):
+		return 0 // a prepared helper mcpcell did not need
+	case err != nil:
 		return fail("reading the cell spec: %v", err)
 	}
 	start := time.Now()
@@ -92,7 +99,7 @@ func Helper() int {
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fail("closing inherited files: %v", err)
 	}
-	json.NewEncoder(status).Encode(report{SetupMicros: time.Since(start).Microseconds(), ABI: abi})
+	status.Write(encodeReport(report{SetupMicros: time.Since(start).Microseconds(), ABI: abi}))
 	err = syscall.Exec(spec.Path, spec.Command, spec.Env)
 	return fail("starting %s: %v", spec.Path, err)
 }

@@ -75,9 +75,9 @@ type Spec struct {
 
 // report is what the helper tells mcpcell on its status pipe.
 type report struct {
-	Error       string `json:"error,omitempty"`
-	SetupMicros int64  `json:"setup_us,omitempty"`
-	ABI         int    `json:"abi,omitempty"`
+	Error       string
+	SetupMicros int64
+	ABI         int
 }
 
 // Grants is the filesystem part of a profile, before resolution.

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
-	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -39,6 +39,13 @@ func (c *cli) run(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return c.usage2(fmt.Errorf("run: %v", err))
 	}
+	// The helper's runtime starts while the profile is read (a Go program
+	// takes some 8 ms to start here); it waits for its spec.
+	var prepared *sandbox.Prepared
+	if runtime.GOOS == "linux" && c.helper != nil {
+		prepared, _ = sandbox.Prepare(c.helper) // on failure Start tries again
+		defer prepared.Discard()
+	}
 	p, pol, code := c.loadProfile(pf)
 	if code != 0 {
 		return code
@@ -56,14 +63,7 @@ func (c *cli) run(args []string) int {
 		c.hintf("give one after --, as in: mcpcell run -- npx -y @modelcontextprotocol/server-everything, or set [server] command in the profile")
 		return exitUsage
 	}
-	// MCPCELL_CPUPROFILE names a file for a pprof CPU profile of the
-	// session (docs/benchmarks.md).
-	if path := c.getenv("MCPCELL_CPUPROFILE"); path != "" {
-		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
-			defer f.Close()
-			defer pprof.StopCPUProfile()
-		}
-	}
+	defer startProfile(c.getenv("MCPCELL_CPUPROFILE"))()
 	// The keyring is slow (tens of ms an item): ask it while the rest
 	// starts.
 	resolved := make(chan resolution, 1)
@@ -89,7 +89,7 @@ func (c *cli) run(args []string) int {
 		c.stderr = rw
 	}
 
-	srv, code := c.startCell(p, command, log, res.secrets)
+	srv, code := c.startCell(p, command, log, res.secrets, prepared)
 	if srv == nil {
 		return code
 	}
@@ -140,7 +140,7 @@ func (c *cli) run(args []string) int {
 
 // startCell plans the cell, refuses a weaker one unless the profile
 // accepts it, and starts the server in it.
-func (c *cli) startCell(p *profiles.Profile, command []string, log *audit.Log, secrets map[string]keystore.Secret) (*sandbox.Server, int) {
+func (c *cli) startCell(p *profiles.Profile, command []string, log *audit.Log, secrets map[string]keystore.Secret, prepared *sandbox.Prepared) (*sandbox.Server, int) {
 	plan, err := c.planCell(p, true)
 	if err != nil {
 		return nil, c.fail(err, "fix the profile; mcpcell check shows the effective profile")
@@ -182,7 +182,7 @@ func (c *cli) startCell(p *profiles.Profile, command []string, log *audit.Log, s
 		PretendABI: plan.pretend, PretendNoSeccomp: plan.noSecc,
 	}}
 	if confine {
-		cell.Helper = c.helper
+		cell.Helper, cell.Prepared = c.helper, prepared
 		if err := sandbox.BecomeSubreaper(); err != nil {
 			return nil, c.fail(fmt.Errorf("becoming the reaper of the server's processes: %w", err), "")
 		}

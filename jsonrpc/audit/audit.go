@@ -263,10 +263,12 @@ func (l *Log) write(batch []entry) error {
 		return err
 	}
 	buf := l.buf[:0]
-	seq, last := l.seq, l.last
+	seq, prev := l.seq, []byte(l.last) // empty before the first record
+	var sum [2 * sha256.Size]byte
 	for i := range batch {
 		seq++
-		buf, last = l.seal(buf, seq, last, &batch[i])
+		buf = l.seal(buf, seq, prev, &batch[i], &sum)
+		prev = sum[:]
 	}
 	l.buf = buf[:0]
 	if cap(buf) > 1<<20 {
@@ -280,7 +282,7 @@ func (l *Log) write(batch []entry) error {
 		return err
 	}
 	l.end += int64(n)
-	l.seq, l.last = seq, last
+	l.seq, l.last = seq, string(prev)
 	return nil
 }
 
@@ -315,15 +317,15 @@ func (l *Log) catchUp() error {
 
 // seal appends the record of en, with its sequence number and the hash of
 // the record before, then its own hash, which covers every byte of the
-// line before it. It returns the new hash.
-func (l *Log) seal(buf []byte, seq int64, prev string, en *entry) ([]byte, string) {
+// line before it and is also left in sum.
+func (l *Log) seal(buf []byte, seq int64, prev []byte, en *entry, sum *[2 * sha256.Size]byte) []byte {
 	start := len(buf)
 	buf = l.appendRecord(buf, seq, prev, en)
 	h := sha256.Sum256(buf[start:])
+	hex.Encode(sum[:], h[:])
 	buf = append(buf, `,"hash":"`...)
-	buf = hex.AppendEncode(buf, h[:])
-	sum := string(buf[len(buf)-2*sha256.Size:])
-	return append(buf, "\"}\n"...), sum
+	buf = append(buf, sum[:]...)
+	return append(buf, "\"}\n"...)
 }
 
 func kindName(k jsonrpc.Kind) string {

@@ -203,7 +203,7 @@ func FuzzEncoding(f *testing.F) {
 		id, _ := jsonrpc.ParseID([]byte(rawID))
 		en := entry{client: client, e: jsonrpc.Event{Time: time.Unix(1700000000, 123456789).Add(time.Duration(size) * time.Millisecond), Dir: jsonrpc.Direction(size & 1), Kind: jsonrpc.Kind(size & 3),
 			Method: method, ID: id, Subject: subject, Decision: "allow", Rule: "r " + note, Shape: shape, Duration: time.Duration(durUs) * time.Microsecond, Size: size, IsError: isErr, Note: note}}
-		got := append(l.appendRecord(nil, 7, "prevhash", &en), '}')
+		got := append(l.appendRecord(nil, 7, []byte("prevhash"), &en), '}')
 		want, err := json.Marshal(l.toRecord(7, "prevhash", &en))
 		if err != nil {
 			t.Skip(err)

@@ -9,7 +9,7 @@ import (
 // appendRecord appends the JSON of one record without its closing brace:
 // the bytes json.Marshal gives for the Record it stands for (TestEncoding
 // holds the two together), written without reflection or allocation.
-func (l *Log) appendRecord(b []byte, seq int64, prev string, en *entry) []byte {
+func (l *Log) appendRecord(b []byte, seq int64, prev []byte, en *entry) []byte {
 	e := &en.e
 	red := func(s string) string {
 		if l.meta.Redact != nil && s != "" {
@@ -51,7 +51,8 @@ func (l *Log) appendRecord(b []byte, seq int64, prev string, en *entry) []byte {
 		b = append(b, `,"is_error":true`...)
 	}
 	b = appendField(b, "note", red(e.Note), true)
-	return appendField(b, "prev", prev, false)
+	b = append(b, `,"prev":"`...)
+	return append(append(b, prev...), '"') // hex
 }
 
 // appendField appends ,"name":"value", or nothing for an empty value that
@@ -66,6 +67,14 @@ func appendField(b []byte, name, value string, omitEmpty bool) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// plain holds the ASCII bytes a JSON string carries as they are.
+var plain = func() (t [utf8.RuneSelf]bool) {
+	for c := ' '; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendString appends s as a JSON string the way encoding/json writes
 // it: <, > and & escaped, U+2028 and U+2029 escaped, invalid UTF-8 as
 // U+FFFD.
@@ -75,7 +84,7 @@ func appendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= ' ' && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if plain[c] {
 				i++
 				continue
 			}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Server is what wrap (or unwrap) does with one entry.
@@ -43,9 +44,11 @@ var (
 	// as a whole word between _ or - (so not KEYBOARD).
 	credentialParts = []string{"TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "APIKEY", "PRIVATE", "COOKIE", "BEARER"}
 	credentialWords = []string{"KEY", "PAT", "PASS", "AUTH", "PWD"}
-	credentialValue = regexp.MustCompile(`^(ghp_|gho_|ghu_|ghs_|ghr_|github_pat_|glpat-|sk-|sk_live_|rk_live_|xox[abpors]-|AKIA|ASIA|AIza|ya29\.|eyJ[A-Za-z0-9_-]+\.)`)
-	varRef          = regexp.MustCompile(`\$\{[^}]*\}|\$[A-Za-z_]`)
-	unsafeName      = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+	credentialValue = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(ghp_|gho_|ghu_|ghs_|ghr_|github_pat_|glpat-|sk-|sk_live_|rk_live_|xox[abpors]-|AKIA|ASIA|AIza|ya29\.|eyJ[A-Za-z0-9_-]+\.)`)
+	})
+	varRef     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$\{[^}]*\}|\$[A-Za-z_]`) })
+	unsafeName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9._-]+`) })
 )
 
 // IsCredential reports whether an env entry holds a credential, by its
@@ -62,7 +65,7 @@ func IsCredential(name, value string) bool {
 			return true
 		}
 	}
-	return credentialValue.MatchString(value)
+	return credentialValue().MatchString(value)
 }
 
 // wrapped reports whether an entry already runs mcpcell (by name, or as
@@ -104,7 +107,7 @@ func PlanWrap(f *File, o WrapOptions) []*Server {
 			continue
 		}
 		s.Action = "wrap"
-		slug := unsafeName.ReplaceAllString(e.Name, "-")
+		slug := unsafeName().ReplaceAllString(e.Name, "-")
 		if e.Project != "" {
 			s.Profile = filepath.Join(e.Project, ".mcpcell."+slug+".toml")
 		} else {
@@ -113,11 +116,11 @@ func PlanWrap(f *File, o WrapOptions) []*Server {
 		var set, pass []KV
 		for _, kv := range e.Env {
 			switch {
-			case varRef.MatchString(kv.Value):
+			case varRef().MatchString(kv.Value):
 				pass = append(pass, kv)
-				s.Notes = append(s.Notes, fmt.Sprintf("%s refers to %s, which the client fills in: it stays in the config and mcpcell passes it through", kv.Key, varRef.FindString(kv.Value)))
+				s.Notes = append(s.Notes, fmt.Sprintf("%s refers to %s, which the client fills in: it stays in the config and mcpcell passes it through", kv.Key, varRef().FindString(kv.Value)))
 			case IsCredential(kv.Key, kv.Value) && len(kv.Value) >= 8:
-				item := strings.ToLower(unsafeName.ReplaceAllString(string(f.Client)+"-"+e.Name+"-"+kv.Key, "-"))
+				item := strings.ToLower(unsafeName().ReplaceAllString(string(f.Client)+"-"+e.Name+"-"+kv.Key, "-"))
 				s.Secrets = append(s.Secrets, Secret{Env: kv.Key, Item: item, Value: kv.Value})
 			case IsCredential(kv.Key, kv.Value):
 				pass = append(pass, kv)
