@@ -249,15 +249,13 @@ func (ip *Interposer) pump(dir Direction, in io.Reader) error {
 	r := NewReader(in, ip.MaxFrame)
 	for {
 		frame, err := r.Next()
-		var tooLarge *TooLargeError
-		switch {
-		case errors.As(err, &tooLarge):
+		if err == nil {
+			ip.frame(dir, frame)
+		} else if tooLarge := (*TooLargeError)(nil); errors.As(err, &tooLarge) {
 			ip.refuseFrame(dir, RecoverID(tooLarge.Prefix), CodeInvalidRequest, tooLarge.Error(), "frame-size")
-		case err != nil:
+		} else {
 			ip.flush()
 			return err
-		default:
-			ip.frame(dir, frame)
 		}
 		// Frames the reader already holds go out in one write with this
 		// one; when it holds none, everything written goes now.

@@ -602,16 +602,30 @@ func (s *scanner) skip() error {
 // Lookup returns the value of member name in the validated object raw, or
 // nil when absent. Names match exactly.
 func Lookup(raw []byte, name string) []byte {
-	ms, err := Members(raw)
-	if err != nil {
-		return nil
-	}
-	for _, m := range ms {
-		if m.Name == name {
-			return m.Value
+	var found []byte
+	EachMember(raw, func(n, value []byte) bool {
+		if string(n) == name {
+			found = value
+			return false
+		}
+		return true
+	})
+	return found
+}
+
+// EachMember calls yield with each member of the validated object raw, in
+// order, until it returns false. The name is decoded; both slices are
+// only valid during the call. Unlike Members it copies nothing.
+func EachMember(raw []byte, yield func(name, value []byte) bool) error {
+	ms, err := newMemberScan(raw)
+	for err == nil {
+		var name []byte
+		var start, end int
+		if name, start, end, err = ms.next(); name == nil || err != nil || !yield(name, raw[start:end]) {
+			break
 		}
 	}
-	return nil
+	return err
 }
 
 // String decodes a validated JSON string value; ok is false for any other

@@ -106,10 +106,13 @@ type ruleSet struct {
 	kind        string
 	allow, deny []rule
 	allowAll    bool
+	// The rules decide quotes when no glob of the profile does.
+	allowedAll, noMatch string
 }
 
 func compileRules(kind string, r Rules, uri bool) (ruleSet, error) {
-	rs := ruleSet{kind: kind, allowAll: !r.AllowSet}
+	rs := ruleSet{kind: kind, allowAll: !r.AllowSet,
+		allowedAll: kind + ".allow absent: all allowed", noMatch: kind + ".allow: no glob matches"}
 	for _, list := range []struct {
 		dst     *[]rule
 		entries []Entry
@@ -134,14 +137,14 @@ func (rs *ruleSet) decide(name string) (bool, string) {
 		}
 	}
 	if rs.allowAll {
-		return true, rs.kind + ".allow absent: all allowed"
+		return true, rs.allowedAll
 	}
 	for _, r := range rs.allow {
 		if r.re.MatchString(name) {
 			return true, r.desc
 		}
 	}
-	return false, rs.kind + ".allow: no glob matches"
+	return false, rs.noMatch
 }
 
 // Message implements jsonrpc.Policy.
@@ -530,15 +533,19 @@ func (p *Policy) wasListed(name string) bool {
 
 // Shape lists argument names with their JSON types, never their values.
 func Shape(args []byte) string {
-	ms, err := jsonrpc.Members(args)
+	var room [128]byte
+	b := room[:0]
+	err := jsonrpc.EachMember(args, func(name, value []byte) bool {
+		if len(b) > 0 {
+			b = append(b, ',')
+		}
+		b = append(append(append(b, name...), ':'), jsonrpc.TypeOf(value)...)
+		return true
+	})
 	if err != nil {
 		return ""
 	}
-	parts := make([]string, len(ms))
-	for i, m := range ms {
-		parts[i] = m.Name + ":" + jsonrpc.TypeOf(m.Value)
-	}
-	return strings.Join(parts, ",")
+	return string(b)
 }
 
 type argCheck struct {
