@@ -288,12 +288,17 @@ func (o *options) run() error {
 	// Sequential round trips and pipelined calls, in chunks alternating
 	// between sessions that are all open at once.
 	// A plain cat relay (cat | server | cat) is the physical limit of two
-	// more pipes and two more processes: it runs in every scenario
-	// after start-up.
+	// more pipes; it and the Go relay run in every scenario after
+	// start-up.
 	relay := mode{name: "cat relay", argv: func(s []string) []string {
 		return []string{"sh", "-c", "cat | " + strings.Join(quoteAll(s), " ") + " | cat"}
 	}}
-	all := append(slices.Clone(modes), relay)
+	// A relay in Go, io.Copy both ways in one process, is what mcpcell
+	// would cost with no policy and no audit log.
+	goRelay := mode{name: "Go relay", argv: func(s []string) []string {
+		return append([]string{o.self, "relay"}, s...)
+	}}
+	all := append(slices.Clone(modes), relay, goRelay)
 	sessions := map[string]*session{}
 	for _, m := range all {
 		s, err := start(m, fixture)
