@@ -272,9 +272,9 @@ func (o *options) run() error {
 		text, _ := os.ReadFile(profile)
 		os.WriteFile(secretProfile, append(text, fmt.Sprintf("[secrets]\nBENCH_TOKEN = %q\n", item)...), 0o600)
 		withSecret := o.modes(secretProfile)[:2]
-		r, med := startup("start-up, Go fixture, one keyring secret", fixture, withSecret, n(30, 3))
-		r.target = "mcpcell ≤ direct + 5 ms"
-		r.met = verdict(med["mcpcell"] > 0 && med["mcpcell"] <= med["direct"]+5*time.Millisecond)
+		// The target is for start-up without secrets; this row shows
+		// what one costs.
+		r, _ := startup("start-up, Go fixture, one keyring secret", fixture, withSecret, n(30, 3))
 		add(r)
 		exec.Command(o.mcpcell, "secret", "rm", item).Run()
 	} else {
