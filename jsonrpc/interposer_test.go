@@ -91,6 +91,74 @@ func TestAuditFailureRefusesNewCalls(t *testing.T) {
 	}
 }
 
+// syncFailer keeps records and fails to write them once fail is set, as
+// the audit log does when its disk fills during a session.
+type syncFailer struct {
+	mu    sync.Mutex
+	fail  bool
+	syncs int
+}
+
+func (r *syncFailer) Record(Event) error { return nil }
+
+func (r *syncFailer) Sync() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.syncs++
+	if r.fail {
+		return errors.New("no space left on device")
+	}
+	return nil
+}
+
+// A Syncer is synced once frames have gone out, and a failed write of
+// the records refuses the calls after it.
+func TestSyncFailureRefusesNewCalls(t *testing.T) {
+	rec := &syncFailer{}
+	ip := &Interposer{Policy: allowAll{}, Recorder: rec}
+	p := newPipeline(t, ip)
+	call := func(id string) {
+		io.WriteString(p.client, `{"jsonrpc":"2.0","id":`+id+`,"method":"ping"}`+"\n")
+		if got := p.line(t, p.serverIn); !strings.Contains(got, `"id":`+id) {
+			t.Fatalf("server got %q", got)
+		}
+		io.WriteString(p.serverOut, `{"jsonrpc":"2.0","id":`+id+`,"result":{}}`+"\n")
+		if got := p.line(t, p.fromCell); !strings.Contains(got, `"result"`) {
+			t.Fatalf("client got %q", got)
+		}
+	}
+	// until waits for cond, which the pumps make true after a frame has
+	// gone (the records are written after their frames).
+	until := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal(what)
+			}
+		}
+	}
+	call("1")
+	// Each pump syncs once its frame has gone: the request's, the response's.
+	until("the recorder was not synced after each frame", func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return rec.syncs >= 2
+	})
+	rec.mu.Lock()
+	rec.fail = true
+	rec.mu.Unlock()
+	call("2") // its records are written after it went: that write fails
+	until("a failed Sync was not noticed", func() bool {
+		ip.mu.Lock()
+		defer ip.mu.Unlock()
+		return ip.auditErr != nil
+	})
+	io.WriteString(p.client, `{"jsonrpc":"2.0","id":3,"method":"ping"}`+"\n")
+	if got := p.line(t, p.fromCell); !strings.Contains(got, `"id":3`) || !strings.Contains(got, "no space left") {
+		t.Fatalf("a call after the failed write got %q", got)
+	}
+}
+
 // Every request in flight when the server's output ends gets one answer.
 func TestServerExitAnswersPending(t *testing.T) {
 	ip := &Interposer{Policy: allowAll{}}
