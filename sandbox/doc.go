@@ -6,6 +6,9 @@
 //
 // The proxy itself is never confined by the server's rules.
 //
+// The helper is a whole program start (some 9 ms here): Prepare starts it
+// early, to wait for its spec while the caller reads the profile.
+//
 //	srv, err := sandbox.Start(cell, os.Stderr)
 //	...
 //	srv.Stop(2 * time.Second) // when the client goes away

@@ -12,7 +12,9 @@
 //
 // The chain shows changes inside the file; it cannot show that the newest
 // records were cut off, and anyone who can write the file can rewrite the
-// whole chain. Ship the log elsewhere when that matters.
+// whole chain. Ship the log elsewhere when that matters. Records wait in
+// memory until Sync or Flush (at most minGap under load): a killed
+// process loses those.
 package audit
 
 import (
