@@ -163,8 +163,10 @@ func Parse(raw []byte) (*Message, error) {
 	if bad != "" {
 		return nil, invalid(bad)
 	}
-	if v, ok := String(version); !ok || v != "2.0" {
-		return nil, invalid(`"jsonrpc" must be "2.0"`)
+	if string(version) != `"2.0"` { // else decode it: it may hold escapes
+		if v, ok := String(version); !ok || v != "2.0" {
+			return nil, invalid(`"jsonrpc" must be "2.0"`)
+		}
 	}
 	switch {
 	case method != nil:

@@ -110,7 +110,9 @@ func TestParse(t *testing.T) {
 		{`{"jsonrpc":"2.0","method":"notifications/x"}`, Notification, ""},
 		{`{"jsonrpc":"2.0","id":1,"result":{}}`, Response, ""},
 		{`{"jsonrpc":"2.0","id":null,"error":{"code":1,"message":"m"}}`, Response, ""},
+		{`{"jsonrpc":"\u0032.0","id":1,"method":"tools\/call"}`, Request, ""}, // escapes read as JSON reads them
 		{`{"jsonrpc":"1.0","id":1,"method":"ping"}`, 0, `"jsonrpc" must be "2.0"`},
+		{`{"jsonrpc":2.0,"id":1,"method":"ping"}`, 0, `"jsonrpc" must be "2.0"`},
 		{`{"id":1,"method":"ping"}`, 0, `"jsonrpc" must be "2.0"`},
 		{`{"jsonrpc":"2.0","id":1.5,"method":"ping"}`, 0, "string or an integer"},
 		{`{"jsonrpc":"2.0","id":1e3,"method":"ping"}`, 0, "string or an integer"},
