@@ -122,13 +122,7 @@ func Parse(raw []byte) (*Message, error) {
 	m := &Message{Raw: raw}
 	var version, idRaw, method []byte
 	var bad string
-	ms, err := newMemberScan(raw)
-	for err == nil {
-		var name []byte
-		var start, end int
-		if name, start, end, err = ms.next(); name == nil {
-			break
-		}
+	err := eachMember(raw, func(name []byte, start, end int) bool {
 		value := raw[start:end]
 		switch string(name) {
 		case "jsonrpc":
@@ -148,7 +142,8 @@ func Parse(raw []byte) (*Message, error) {
 				bad = fmt.Sprintf("unknown member %q", name)
 			}
 		}
-	}
+		return true
+	})
 	if err != nil {
 		return nil, &InvalidError{Msg: "a message must be a JSON object"}
 	}
@@ -205,76 +200,27 @@ func Parse(raw []byte) (*Message, error) {
 	return m, nil
 }
 
-// knownMethod returns the name of one of the protocol's methods without
-// copying it (a switch, not a map: nothing to build when mcpcell starts).
+// methods are the protocol's method names: reading one of them copies
+// nothing (an array of constants: nothing to build when mcpcell starts).
+var methods = [...]string{
+	"initialize", "ping", "server/discover", "tools/list", "tools/call", "resources/list",
+	"resources/templates/list", "resources/read", "resources/subscribe", "resources/unsubscribe",
+	"prompts/list", "prompts/get", "completion/complete", "logging/setLevel",
+	"sampling/createMessage", "elicitation/create", "roots/list", "tasks/get", "tasks/result",
+	"tasks/list", "tasks/cancel", "subscriptions/listen", "notifications/initialized",
+	"notifications/cancelled", "notifications/progress", "notifications/message",
+	"notifications/resources/updated", "notifications/resources/list_changed",
+	"notifications/tools/list_changed", "notifications/prompts/list_changed",
+	"notifications/roots/list_changed", "notifications/tasks/status",
+	"notifications/elicitation/complete",
+}
+
+// knownMethod returns the constant for a name of methods.
 func knownMethod(name []byte) (string, bool) {
-	switch string(name) {
-	case "initialize":
-		return "initialize", true
-	case "ping":
-		return "ping", true
-	case "server/discover":
-		return "server/discover", true
-	case "tools/list":
-		return "tools/list", true
-	case "tools/call":
-		return "tools/call", true
-	case "resources/list":
-		return "resources/list", true
-	case "resources/templates/list":
-		return "resources/templates/list", true
-	case "resources/read":
-		return "resources/read", true
-	case "resources/subscribe":
-		return "resources/subscribe", true
-	case "resources/unsubscribe":
-		return "resources/unsubscribe", true
-	case "prompts/list":
-		return "prompts/list", true
-	case "prompts/get":
-		return "prompts/get", true
-	case "completion/complete":
-		return "completion/complete", true
-	case "logging/setLevel":
-		return "logging/setLevel", true
-	case "sampling/createMessage":
-		return "sampling/createMessage", true
-	case "elicitation/create":
-		return "elicitation/create", true
-	case "roots/list":
-		return "roots/list", true
-	case "tasks/get":
-		return "tasks/get", true
-	case "tasks/result":
-		return "tasks/result", true
-	case "tasks/list":
-		return "tasks/list", true
-	case "tasks/cancel":
-		return "tasks/cancel", true
-	case "subscriptions/listen":
-		return "subscriptions/listen", true
-	case "notifications/initialized":
-		return "notifications/initialized", true
-	case "notifications/cancelled":
-		return "notifications/cancelled", true
-	case "notifications/progress":
-		return "notifications/progress", true
-	case "notifications/message":
-		return "notifications/message", true
-	case "notifications/resources/updated":
-		return "notifications/resources/updated", true
-	case "notifications/resources/list_changed":
-		return "notifications/resources/list_changed", true
-	case "notifications/tools/list_changed":
-		return "notifications/tools/list_changed", true
-	case "notifications/prompts/list_changed":
-		return "notifications/prompts/list_changed", true
-	case "notifications/roots/list_changed":
-		return "notifications/roots/list_changed", true
-	case "notifications/tasks/status":
-		return "notifications/tasks/status", true
-	case "notifications/elicitation/complete":
-		return "notifications/elicitation/complete", true
+	for _, m := range methods {
+		if string(name) == m {
+			return m, true
+		}
 	}
 	return "", false
 }

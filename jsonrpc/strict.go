@@ -443,67 +443,53 @@ type Member struct {
 // Validate (alone or inside a larger value).
 func Members(raw []byte) ([]Member, error) {
 	var out []Member
-	ms, err := newMemberScan(raw)
-	for err == nil {
-		var name []byte
-		var start, end int
-		name, start, end, err = ms.next()
-		if name == nil {
-			break
-		}
+	err := eachMember(raw, func(name []byte, start, end int) bool {
 		out = append(out, Member{Name: string(name), Value: raw[start:end], Start: start, End: end})
-	}
+		return true
+	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-// memberScan walks the members of a validated object, without copying
-// their names.
-type memberScan struct{ s scanner }
-
-func newMemberScan(raw []byte) (memberScan, error) {
-	ms := memberScan{scanner{b: raw}}
-	ms.s.ws()
-	if ms.s.i >= len(raw) || raw[ms.s.i] != '{' {
-		return ms, errNotObject
-	}
-	ms.s.i++
-	ms.s.ws()
-	return ms, nil
-}
-
-// next reads the next member: its name, and where its value starts and
-// ends. A nil name means the end of the object.
-func (ms *memberScan) next() (name []byte, start, end int, err error) {
-	s := &ms.s
-	if s.i < len(s.b) && s.b[s.i] == '}' {
-		return nil, 0, 0, nil
-	}
-	if name, err = s.strBytes(); err != nil {
-		return nil, 0, 0, err
-	}
-	if name == nil {
-		name = []byte{} // "": a name, not the end
-	}
+// eachMember walks the members of the validated object raw, in order,
+// without copying their names: it calls yield with each decoded name and
+// where its value starts and ends, until yield returns false.
+func eachMember(raw []byte, yield func(name []byte, start, end int) bool) error {
+	s := scanner{b: raw}
 	s.ws()
-	s.i++ // :
-	s.ws()
-	start = s.i
-	if err = s.skip(); err != nil {
-		return nil, 0, 0, err
+	if s.i >= len(s.b) || s.b[s.i] != '{' {
+		return errNotObject
 	}
-	end = s.i
+	s.i++
 	s.ws()
-	switch {
-	case s.i >= len(s.b):
-		return nil, 0, 0, s.fail("unexpected end of object")
-	case s.b[s.i] == ',':
-		s.i++
+	for s.i < len(s.b) && s.b[s.i] != '}' {
+		name, err := s.strBytes()
+		if err != nil {
+			return err
+		}
 		s.ws()
+		s.i++ // :
+		s.ws()
+		start := s.i
+		if err := s.skip(); err != nil {
+			return err
+		}
+		end := s.i
+		s.ws()
+		if s.i < len(s.b) && s.b[s.i] == ',' {
+			s.i++
+			s.ws()
+		}
+		if !yield(name, start, end) {
+			return nil
+		}
 	}
-	return name, start, end, nil
+	if s.i >= len(s.b) {
+		return s.fail("unexpected end of object")
+	}
+	return nil
 }
 
 // Elements lists the elements of the array raw, which must have passed
@@ -617,15 +603,7 @@ func Lookup(raw []byte, name string) []byte {
 // order, until it returns false. The name is decoded; both slices are
 // only valid during the call. Unlike Members it copies nothing.
 func EachMember(raw []byte, yield func(name, value []byte) bool) error {
-	ms, err := newMemberScan(raw)
-	for err == nil {
-		var name []byte
-		var start, end int
-		if name, start, end, err = ms.next(); name == nil || err != nil || !yield(name, raw[start:end]) {
-			break
-		}
-	}
-	return err
+	return eachMember(raw, func(name []byte, start, end int) bool { return yield(name, raw[start:end]) })
 }
 
 // String decodes a validated JSON string value; ok is false for any other
