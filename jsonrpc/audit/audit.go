@@ -202,6 +202,12 @@ func (l *Log) Flush() error {
 	if len(batch) > 0 {
 		l.pending = l.spare[:0]
 		l.lastWrite = time.Now()
+		// Nothing is left for the timer (if it has fired already, it
+		// finds nothing).
+		if l.armed {
+			l.timer.Stop()
+			l.armed = false
+		}
 	}
 	err, closed := l.err, l.closed
 	l.mu.Unlock()

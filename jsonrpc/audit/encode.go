@@ -7,7 +7,7 @@ import (
 )
 
 // appendRecord appends the JSON of one record without its closing brace:
-// the bytes json.Marshal gives for the Record it stands for (TestEncoding
+// the bytes json.Marshal gives for the Record it stands for (FuzzEncoding
 // holds the two together), written without reflection or allocation.
 func (l *Log) appendRecord(b []byte, seq int64, prev []byte, en *entry) []byte {
 	e := &en.e
