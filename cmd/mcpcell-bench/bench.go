@@ -266,19 +266,20 @@ func (o *options) run() error {
 	}
 	// The same with one secret from the keyring, where a Secret Service
 	// answers (the keyring lives on the session bus).
-	if !want("start-up, Go fixture, one keyring secret") {
-	} else if item, ok := o.benchSecret(); ok {
-		secretProfile := filepath.Join(o.dir, "secret.toml")
-		text, _ := os.ReadFile(profile)
-		os.WriteFile(secretProfile, append(text, fmt.Sprintf("[secrets]\nBENCH_TOKEN = %q\n", item)...), 0o600)
-		withSecret := o.modes(secretProfile)[:2]
-		// The target is for start-up without secrets; this row shows
-		// what one costs.
-		r, _ := startup("start-up, Go fixture, one keyring secret", fixture, withSecret, n(30, 3))
-		add(r)
-		exec.Command(o.mcpcell, "secret", "rm", item).Run()
-	} else {
-		fmt.Fprintln(os.Stderr, "mcpcell-bench: no Secret Service on a session bus: the one-secret start-up is skipped")
+	if want("start-up, Go fixture, one keyring secret") {
+		if item, ok := o.benchSecret(); ok {
+			secretProfile := filepath.Join(o.dir, "secret.toml")
+			text, _ := os.ReadFile(profile)
+			os.WriteFile(secretProfile, append(text, fmt.Sprintf("[secrets]\nBENCH_TOKEN = %q\n", item)...), 0o600)
+			withSecret := o.modes(secretProfile)[:2]
+			// The target is for start-up without secrets; this row shows
+			// what one costs.
+			r, _ := startup("start-up, Go fixture, one keyring secret", fixture, withSecret, n(30, 3))
+			add(r)
+			exec.Command(o.mcpcell, "secret", "rm", item).Run()
+		} else {
+			fmt.Fprintln(os.Stderr, "mcpcell-bench: no Secret Service on a session bus: the one-secret start-up is skipped")
+		}
 	}
 	if o.everything != "" && want("start-up, server-everything") {
 		r, _ := startup("start-up, server-everything", []string{"node", o.everything, "stdio"}, modes, n(10, 1))
