@@ -22,6 +22,14 @@ func escape(what, target string) string {
 		}
 		return "ok: " + detail
 	}
+	// socket opens (and closes) a socket of a family the cell refuses.
+	socket := func(domain, typ, proto int, detail string) string {
+		fd, err := unix.Socket(domain, typ, proto)
+		if err == nil {
+			unix.Close(fd)
+		}
+		return res(detail, err)
+	}
 	switch what {
 	case "read": // a file, a symlink, or a hard link
 		b, err := os.ReadFile(target)
@@ -70,23 +78,11 @@ func escape(what, target string) string {
 		_, err = c.Write([]byte("escaped"))
 		return res("sent", err)
 	case "raw":
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_ICMP)
-		if err == nil {
-			unix.Close(fd)
-		}
-		return res("raw socket", err)
+		return socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_ICMP, "raw socket")
 	case "packet":
-		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0)
-		if err == nil {
-			unix.Close(fd)
-		}
-		return res("packet socket", err)
+		return socket(unix.AF_PACKET, unix.SOCK_RAW, 0, "packet socket")
 	case "netlink":
-		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW, unix.NETLINK_ROUTE)
-		if err == nil {
-			unix.Close(fd)
-		}
-		return res("netlink socket", err)
+		return socket(unix.AF_NETLINK, unix.SOCK_RAW, unix.NETLINK_ROUTE, "netlink socket")
 	case "unix": // pathname, or @abstract
 		c, err := net.Dial("unix", target)
 		if err == nil {
