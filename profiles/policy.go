@@ -47,6 +47,19 @@ type Policy struct {
 	// canned holds mcpcell's own answers to input requests it removed
 	// from input_required results, until the client retries.
 	canned map[string]map[string][]byte
+	// methodRules holds "method NAME", the rule of a method allowed as
+	// such, made once per method rather than once per frame.
+	methodRules sync.Map
+}
+
+// methodRule is the rule a method allowed as such is recorded with.
+func (p *Policy) methodRule(method string) string {
+	if r, ok := p.methodRules.Load(method); ok {
+		return r.(string)
+	}
+	r := "method " + method
+	p.methodRules.Store(method, r)
+	return r
 }
 
 // Compile builds the Policy a profile implies.
@@ -218,7 +231,7 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, version string) jsonrpc.Verdi
 	case "initialize", "ping", "logging/setLevel", "server/discover",
 		"tools/list", "prompts/list", "resources/list", "resources/templates/list",
 		"tasks/get", "tasks/result", "tasks/list", "tasks/cancel", "tasks/update":
-		return jsonrpc.Verdict{Rule: "method " + m.Method}
+		return jsonrpc.Verdict{Rule: p.methodRule(m.Method)}
 	case "tools/call":
 		name, ok := jsonrpc.String(jsonrpc.Lookup(params, "name"))
 		args := jsonrpc.Lookup(params, "arguments")
@@ -282,7 +295,7 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, version string) jsonrpc.Verdi
 				return p.resourceDenied(version, uri, rule)
 			}
 		}
-		return jsonrpc.Verdict{Rule: "method " + m.Method}
+		return jsonrpc.Verdict{Rule: p.methodRule(m.Method)}
 	case "completion/complete":
 		ref := jsonrpc.Lookup(params, "ref")
 		typ, _ := jsonrpc.String(jsonrpc.Lookup(ref, "type"))
@@ -399,7 +412,7 @@ func (p *Policy) fromServer(m *jsonrpc.Message) jsonrpc.Verdict {
 	}
 	switch m.Method {
 	case "ping", "tasks/get", "tasks/result", "tasks/list", "tasks/cancel":
-		return jsonrpc.Verdict{Rule: "method " + m.Method}
+		return jsonrpc.Verdict{Rule: p.methodRule(m.Method)}
 	case "sampling/createMessage":
 		if !p.sampling {
 			return refuse(jsonrpc.CodeUserRejected, "client.sampling = false", "mcpcell: sampling is not allowed by the profile")
