@@ -83,10 +83,11 @@ type Options struct {
 // Profile is the effective profile: every file and preset merged, every
 // variable expanded.
 type Profile struct {
-	Name    string // for the audit log's file name
-	Origin  Source // where the top file came from
-	Project string
-	Vars    map[string]string
+	Name        string // for the audit log's file name
+	Origin      Source // where the top file came from
+	Project     string
+	ProjectFrom string // how the project was chosen: ProjectFlag, ProjectProfile or ProjectCwd
+	Vars        map[string]string
 
 	Command []string
 	Cwd     string
@@ -127,6 +128,77 @@ type SecretRef struct {
 	From          Source
 }
 
+// How a profile's project was chosen.
+const (
+	ProjectFlag    = "--project"
+	ProjectProfile = "the profile's folder"
+	ProjectCwd     = "the working folder"
+)
+
+// UnsafeProjectError is the refusal to make a home or system folder the
+// project of a profile that no file chose it for.
+type UnsafeProjectError struct {
+	Project string
+	Why     string // "the root folder", "your home folder", …
+}
+
+func (e *UnsafeProjectError) Error() string {
+	return fmt.Sprintf("no profile file names a project, and the working folder %s is %s: the server would get %s as its project", e.Project, e.Why, e.Project)
+}
+
+// systemTrees are folders no project lies in or beneath.
+var systemTrees = []string{"/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run", "/sbin", "/sys", "/usr", "/System", "/Library", "/private/etc", "/private/var"}
+
+// systemFolders hold projects, but are none themselves.
+var systemFolders = []string{"/home", "/media", "/mnt", "/nix", "/opt", "/root", "/snap", "/srv", "/tmp", "/var", "/var/tmp", "/Users", "/Volumes", "/Applications", "/private", "/private/tmp"}
+
+// broadFolder says why dir is too broad to be a project nobody chose
+// ("the root folder", "your home folder", …), or "" when it is not.
+func broadFolder(dir, home string) string {
+	real := func(p string) string {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			return r
+		}
+		return filepath.Clean(p)
+	}
+	d := real(dir)
+	if d == "/" || dir == "/" {
+		return "the root folder"
+	}
+	if home != "" {
+		h := real(home)
+		for _, x := range []string{h, filepath.Clean(home)} {
+			if d == x || dir == x {
+				return "your home folder"
+			}
+			if strings.HasPrefix(x, d+"/") || strings.HasPrefix(x, filepath.Clean(dir)+"/") {
+				return "a folder above your home folder"
+			}
+		}
+	}
+	for _, x := range []string{d, filepath.Clean(dir)} {
+		for _, s := range systemTrees {
+			if x == s || strings.HasPrefix(x, s+"/") {
+				return "a system folder (" + s + ")"
+			}
+		}
+		if slices.Contains(systemFolders, x) {
+			return "a system folder"
+		}
+	}
+	return ""
+}
+
+// BroadGrant says why a granted path is broader than a project should be
+// (the root folder, a home folder or above), or "".
+func BroadGrant(path, home string) string {
+	switch why := broadFolder(path, home); {
+	case why == "the root folder", why == "your home folder", why == "a folder above your home folder":
+		return why
+	}
+	return ""
+}
+
 // Load finds and reads the profile opts describe.
 func Load(opts Options) (*Profile, error) {
 	if opts.Getenv == nil {
@@ -148,16 +220,26 @@ func Load(opts Options) (*Profile, error) {
 	project := opts.Project
 	switch {
 	case project != "":
+		p.ProjectFrom = ProjectFlag
 	case top.path != "":
 		project = filepath.Dir(top.path)
+		p.ProjectFrom = ProjectProfile
 	default:
 		project = opts.Cwd
+		p.ProjectFrom = ProjectCwd
 	}
 	if !filepath.IsAbs(project) {
 		project = filepath.Join(opts.Cwd, project)
 	}
 	p.Project = filepath.Clean(project)
 	p.Vars = vars(p.Project, opts.Getenv)
+	// No profile file names this project: the working folder would be
+	// granted as if the user had chosen it. Never a home or system folder.
+	if p.ProjectFrom == ProjectCwd {
+		if why := broadFolder(p.Project, p.Vars["HOME"]); why != "" {
+			return nil, &UnsafeProjectError{Project: p.Project, Why: why}
+		}
+	}
 	if top.path == "" {
 		p.Name = top.preset
 	} else {

@@ -237,28 +237,6 @@ func (p *Prepared) copyStderr(w io.Writer) {
 	}()
 }
 
-// LookPath finds name on the PATH of the server's environment, not
-// mcpcell's own.
-func LookPath(name string, env []string) (string, error) {
-	if strings.ContainsRune(name, os.PathSeparator) {
-		return name, nil
-	}
-	for _, kv := range env {
-		if p, ok := strings.CutPrefix(kv, "PATH="); ok {
-			for _, dir := range strings.Split(p, string(os.PathListSeparator)) {
-				if dir == "" {
-					continue
-				}
-				cand := dir + string(os.PathSeparator) + name
-				if st, err := os.Stat(cand); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-					return cand, nil
-				}
-			}
-		}
-	}
-	return "", fmt.Errorf("server command %q not found on the PATH", name)
-}
-
 func exitCode(err error) int {
 	if err == nil {
 		return 0

@@ -111,13 +111,15 @@ func (g *Grants) Resolve() error {
 	return errors.Join(errs...)
 }
 
-// Rules merges the grants into one rule per resolved path.
+// Rules merges the grants into one rule per resolved path. Write implies
+// read; so does exec, since the kernel opens a file for reading to execve
+// it (Landlock asks for READ_FILE as well as EXECUTE).
 func (g *Grants) Rules() []PathRule {
 	byPath := map[string]*PathRule{}
 	for _, x := range []struct {
 		list []Grant
 		acc  Access
-	}{{g.Read, Read}, {g.Write, Write | Read}, {g.Exec, Exec}} {
+	}{{g.Read, Read}, {g.Write, Write | Read}, {g.Exec, Exec | Read}} {
 		for _, gr := range x.list {
 			if gr.Resolved == "" {
 				continue

@@ -25,6 +25,7 @@ type cellPlan struct {
 	kernel   sandbox.Kernel
 	gaps     []sandbox.Gap
 	widening []string // each grant beyond the default of no network
+	broad    []string // each grant of the root folder, the home folder or above
 	pretend  int
 	noSecc   bool
 	created  []string // folders run makes (the TMPDIR, the cell's caches)
@@ -75,6 +76,7 @@ func (c *cli) planCell(p *profiles.Profile, create bool) (*cellPlan, error) {
 	if err := cp.grants.Resolve(); err != nil {
 		errs = append(errs, err)
 	}
+	cp.broad = broadGrants(cp.grants, p.Vars["HOME"])
 	var portsFrom []string
 	for _, x := range []struct {
 		entries []profiles.Entry
@@ -118,6 +120,26 @@ func (c *cli) planCell(p *profiles.Profile, create bool) (*cellPlan, error) {
 	return cp, errors.Join(errs...)
 }
 
+// broadGrants describes each grant of the root folder, the home folder or
+// a folder above it: the server can then read ~/.ssh, ~/.aws and the rest.
+func broadGrants(g sandbox.Grants, home string) []string {
+	var out []string
+	for _, x := range []struct {
+		list []sandbox.Grant
+		verb string
+	}{{g.Write, "write"}, {g.Read, "read"}, {g.Exec, "read+exec"}} {
+		for _, gr := range x.list {
+			if gr.Resolved == "" {
+				continue
+			}
+			if why := profiles.BroadGrant(gr.Resolved, home); why != "" {
+				out = append(out, fmt.Sprintf("the profile grants %s on %s, %s (%s): the server can reach every file there, ~/.ssh and ~/.aws among them", x.verb, gr.Resolved, why, gr.From))
+			}
+		}
+	}
+	return out
+}
+
 // ownFolder reports whether path lies in mcpcell's own cache or state.
 func ownFolder(p *profiles.Profile, path string) bool {
 	for _, v := range []string{"CACHE", "STATE"} {
@@ -140,23 +162,39 @@ func checkWorkDir(rules []sandbox.PathRule, dir string) error {
 	return nil
 }
 
-// serverPath finds the server executable on the cell's PATH and requires
-// it to be inside an exec grant.
-func serverPath(command []string, env []string, rules []sandbox.PathRule) (string, error) {
-	path, err := sandbox.LookPath(command[0], env)
+// serverPath finds the server executable on the cell's PATH and follows
+// it as the kernel will (symlinks, #! lines, /usr/bin/env): each file must
+// lie inside an exec grant. It returns the path to execute, or an error
+// naming the real path outside the grants with the profile line that
+// would grant it.
+func serverPath(command []string, env []string, rules []sandbox.PathRule) (string, []sandbox.Link, error) {
+	allowed := func(real string) bool { return runtime.GOOS != "linux" || sandbox.Within(rules, real, sandbox.Exec) }
+	chain, err := sandbox.ExecChain(command[0], env, allowed)
 	if err != nil {
-		return "", err
+		return "", nil, &startError{err: fmt.Errorf("the server command %s: %w", command[0], err), hint: "the command, and each interpreter a #! line names, must exist; the server gets the PATH mcpcell runs with, so give an absolute path where that PATH lacks it"}
 	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return "", err
+	last := chain[len(chain)-1]
+	if !allowed(last.Real) {
+		what := "the server command " + command[0]
+		if last.Real != command[0] {
+			what += " is " + last.Real
+		}
+		if last.Via != "" {
+			what = fmt.Sprintf("the server command %s runs %s (the %s)", command[0], last.Real, last.Via)
+		}
+		return "", chain, &startError{
+			err:  fmt.Errorf("%s, which no exec grant covers", what),
+			hint: fmt.Sprintf("grant it in the profile: [filesystem] exec = [%q] (exec grants read+exec; mcpcell check shows the grants)", last.Real),
+		}
 	}
-	real, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		return "", fmt.Errorf("server command %s: %w", command[0], err)
-	}
-	if runtime.GOOS == "linux" && !sandbox.Within(rules, real, sandbox.Exec) {
-		return "", fmt.Errorf("the server command %s (%s) is not inside an exec grant", command[0], real)
-	}
-	return abs, nil
+	return chain[0].Path, chain, nil
 }
+
+// startError is a reason the server cannot start, with its own hint.
+type startError struct {
+	err  error
+	hint string
+}
+
+func (e *startError) Error() string { return e.err.Error() }
+func (e *startError) Unwrap() error { return e.err }

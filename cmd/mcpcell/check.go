@@ -30,6 +30,9 @@ func (c *cli) check(args []string) int {
 	if err != nil {
 		return c.fail(err, "fix the profile")
 	}
+	for _, b := range plan.broad {
+		fmt.Fprintf(c.stderr, "mcpcell: warning: %s\n", b)
+	}
 	if refusal := printCell(c.stdout, p, plan); refusal != "" {
 		c.errorf("mcpcell run would refuse to start: %s", refusal)
 		c.hintf("upgrade the kernel, or accept a weaker cell with [sandbox] best_effort = true")
@@ -114,7 +117,38 @@ func printCell(out io.Writer, p *profiles.Profile, plan *cellPlan) (refusal stri
 	for _, wd := range plan.widening {
 		line("  widening\t%s", wd)
 	}
+	for _, b := range plan.broad {
+		line("  warning\t%s", b)
+	}
+	if len(p.Command) > 0 {
+		chain, err := serverChain(p.Command, plan)
+		if err != nil && refusal == "" {
+			refusal = err.Error()
+		}
+		line("  server\t%s", chain)
+	}
 	return refusal
+}
+
+// serverChain describes what the kernel runs for the profile's server
+// command, or why the cell refuses it.
+func serverChain(command []string, plan *cellPlan) (string, error) {
+	_, chain, err := serverPath(command, plan.env, plan.grants.Rules())
+	var parts []string
+	for _, l := range chain {
+		s := l.Path
+		if l.Real != l.Path {
+			s += " -> " + l.Real
+		}
+		if l.Via != "" {
+			s = l.Name + " (" + l.Via + "): " + s
+		}
+		parts = append(parts, s)
+	}
+	if err != nil {
+		return fmt.Sprintf("refused: %v", err), err
+	}
+	return strings.Join(parts, "; "), nil
 }
 
 func printProfile(out io.Writer, p *profiles.Profile) {
@@ -139,7 +173,7 @@ func printProfile(out io.Writer, p *profiles.Profile) {
 	for _, g := range []struct {
 		name    string
 		entries []profiles.Entry
-	}{{"read", p.Read}, {"write", p.Write}, {"exec", p.Exec}, {"optional", p.Optional}} {
+	}{{"read", p.Read}, {"write", p.Write}, {"read+exec", p.Exec}, {"optional", p.Optional}} {
 		for _, e := range g.entries {
 			line("  %s\t%s\t%s", g.name, e.Value, e.From)
 		}

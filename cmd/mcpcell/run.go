@@ -23,6 +23,14 @@ const grace = 2 * time.Second
 
 func (c *cli) loadProfile(pf profileFlags) (*profiles.Profile, *profiles.Policy, int) {
 	p, err := profiles.Load(profiles.Options{Profile: pf.profile, Project: pf.project, Getenv: c.getenv})
+	var unsafe *profiles.UnsafeProjectError
+	if errors.As(err, &unsafe) {
+		c.errorf("%v", err)
+		c.hintf("name the project: mcpcell run --project DIR …")
+		c.hintf("or write a profile: a %s in the project (include = [\"default\"] builds on the default), then mcpcell run --profile /abs/path/%s …", profiles.FileName, profiles.FileName)
+		c.hintf("or let mcpcell write one per server into your client's config: mcpcell wrap --client claude-desktop|claude-code|cursor|vscode")
+		return nil, nil, exitFailed
+	}
 	if err != nil {
 		return nil, nil, c.fail(fmt.Errorf("profile: %w", err), "fix the profile; mcpcell check shows the effective profile")
 	}
@@ -50,6 +58,9 @@ func (c *cli) run(args []string) int {
 	if code != 0 {
 		return code
 	}
+	// One line on every start says which profile and project serve: a
+	// client's log then shows what the server could reach.
+	fmt.Fprintf(c.stderr, "mcpcell: profile %s, project %s (%s)\n", profileName(p), p.Project, p.ProjectFrom)
 	command := fs.Args()
 	if len(command) == 0 {
 		command = p.Command
@@ -138,12 +149,27 @@ func (c *cli) run(args []string) int {
 	return exit
 }
 
+// profileName names where the profile came from, for people.
+func profileName(p *profiles.Profile) string {
+	if name, ok := strings.CutPrefix(p.Origin.File, "preset:"); ok {
+		if name == profiles.DefaultName {
+			return "(the embedded default)"
+		}
+		return "(the embedded preset " + name + ")"
+	}
+	return p.Origin.File
+}
+
 // startCell plans the cell, refuses a weaker one unless the profile
 // accepts it, and starts the server in it.
 func (c *cli) startCell(p *profiles.Profile, command []string, log *audit.Log, secrets map[string]keystore.Secret, prepared *sandbox.Prepared) (*sandbox.Server, int) {
 	plan, err := c.planCell(p, true)
 	if err != nil {
 		return nil, c.fail(err, "fix the profile; mcpcell check shows the effective profile")
+	}
+	for _, w := range plan.broad {
+		fmt.Fprintf(c.stderr, "mcpcell: warning: %s\n", w)
+		log.Record(jsonrpc.Event{Time: time.Now(), Decision: "warn", Rule: "filesystem", Note: w})
 	}
 	// Secrets go into the server's environment only, last, over anything
 	// of the same name.
@@ -152,9 +178,9 @@ func (c *cli) startCell(p *profiles.Profile, command []string, log *audit.Log, s
 	if err := checkWorkDir(rules, p.Cwd); err != nil {
 		return nil, c.fail(err, "grant it in [filesystem] read or write, or set [server] cwd")
 	}
-	path, err := serverPath(command, plan.env, rules)
+	path, _, err := serverPath(command, plan.env, rules)
 	if err != nil {
-		return nil, c.fail(err, "grant the server's executable (and its interpreter) in [filesystem] exec, or include a preset such as node")
+		return nil, c.fail(err, err.(*startError).hint)
 	}
 	confine := plan.kernel.OS == "linux"
 	switch verdict, msg := cellVerdict(plan.kernel, plan.gaps, p.Required, p.BestEffort); verdict {
@@ -176,6 +202,7 @@ func (c *cli) startCell(p *profiles.Profile, command []string, log *audit.Log, s
 	for _, w := range plan.widening {
 		fmt.Fprintf(c.stderr, "mcpcell: note: the profile grants %s\n", w)
 	}
+
 	cell := sandbox.Cell{Spec: sandbox.Spec{
 		Command: command, Path: path, Dir: p.Cwd, Env: plan.env,
 		Rules: rules, Net: plan.net, BestEffort: p.BestEffort,

@@ -1,0 +1,68 @@
+package profiles
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestBroadFolder(t *testing.T) {
+	root := t.TempDir()
+	home := filepath.Join(root, "users", "me")
+	os.MkdirAll(filepath.Join(home, "proj"), 0o755)
+	toRoot := filepath.Join(root, "to-root")
+	os.Symlink("/", toRoot)
+	toHome := filepath.Join(root, "to-home")
+	os.Symlink(home, toHome)
+	for _, tc := range []struct{ dir, want string }{
+		{"/", "the root folder"},
+		{toRoot, "the root folder"},
+		{home, "your home folder"},
+		{home + "/", "your home folder"},
+		{toHome, "your home folder"},
+		{filepath.Join(root, "users"), "a folder above your home folder"},
+		{"/usr", "a system folder (/usr)"},
+		{"/usr/share/doc", "a system folder (/usr)"},
+		{"/etc", "a system folder (/etc)"},
+		{"/proc/self", "a system folder (/proc)"},
+		{"/var", "a system folder"},
+		{"/opt", "a system folder"},
+		{"/home", "a system folder"},
+		{"/var/www/site", ""},
+		{"/opt/app", ""},
+		{filepath.Join(home, "proj"), ""},
+		{filepath.Join(toHome, "proj"), ""},
+	} {
+		if got := broadFolder(tc.dir, home); got != tc.want {
+			t.Errorf("broadFolder(%q) = %q, want %q", tc.dir, got, tc.want)
+		}
+	}
+}
+
+// Load refuses the working folder as the project only when nothing chose
+// it: --project and a profile file's folder are choices.
+func TestLoadRefusesBroadWorkingFolder(t *testing.T) {
+	root := t.TempDir()
+	home := filepath.Join(root, "home")
+	os.MkdirAll(home, 0o755)
+	getenv := env(map[string]string{"HOME": home})
+	_, err := Load(Options{Cwd: home, Getenv: getenv})
+	var unsafe *UnsafeProjectError
+	if !errors.As(err, &unsafe) || unsafe.Project != home || unsafe.Why != "your home folder" {
+		t.Fatalf("Load from HOME: %v, want an UnsafeProjectError", err)
+	}
+	// --profile default names no project either.
+	if _, err := Load(Options{Cwd: "/", Profile: "default", Getenv: getenv}); !errors.As(err, &unsafe) {
+		t.Errorf("--profile default from /: %v, want an UnsafeProjectError", err)
+	}
+	p, err := Load(Options{Cwd: "/", Project: home, Getenv: getenv})
+	if err != nil || p.Project != home || p.ProjectFrom != ProjectFlag {
+		t.Errorf("--project HOME: %v, %+v", err, p)
+	}
+	write(t, filepath.Join(home, FileName), "include = [\"default\"]\n")
+	p, err = Load(Options{Cwd: home, Getenv: getenv})
+	if err != nil || p.Project != home || p.ProjectFrom != ProjectProfile {
+		t.Errorf("a profile file in HOME: %v", err)
+	}
+}
