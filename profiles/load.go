@@ -78,6 +78,9 @@ type Options struct {
 	Project string // --project; "" means the profile's folder (or Cwd)
 	Cwd     string
 	Getenv  func(string) string
+	// AnyProject accepts a working folder Load would refuse as a project:
+	// for callers that start no server (reading the audit log).
+	AnyProject bool
 }
 
 // Profile is the effective profile: every file and preset merged, every
@@ -235,7 +238,7 @@ func Load(opts Options) (*Profile, error) {
 	p.Vars = vars(p.Project, opts.Getenv)
 	// No profile file names this project: the working folder would be
 	// granted as if the user had chosen it. Never a home or system folder.
-	if p.ProjectFrom == ProjectCwd {
+	if p.ProjectFrom == ProjectCwd && !opts.AnyProject {
 		if why := broadFolder(p.Project, p.Vars["HOME"]); why != "" {
 			return nil, &UnsafeProjectError{Project: p.Project, Why: why}
 		}

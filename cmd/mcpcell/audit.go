@@ -24,6 +24,7 @@ func (c *cli) audit(args []string) int {
 	var path string
 	switch fs.NArg() {
 	case 0:
+		pf.anyProject = true // reading a log starts no server
 		p, _, code := c.loadProfile(pf)
 		if code != 0 {
 			return code

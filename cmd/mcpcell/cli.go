@@ -112,6 +112,7 @@ func version() string {
 // and audit.
 type profileFlags struct {
 	profile, project string
+	anyProject       bool // set by commands that start no server
 }
 
 func newFlags(name string, stderr io.Writer, pf *profileFlags) *flag.FlagSet {

@@ -94,10 +94,12 @@ func TestDefaultCellStartsCommonCommands(t *testing.T) {
 		{"#!/usr/bin/env node script with execSync", []string{script}, 5, "script ran, execSync said from-sh"},
 		{"node child_process.execSync", []string{"node", "-e", "process.stderr.write(require('child_process').execSync('echo hi; uname').toString())"}, 0, "hi\nLinux"},
 		{"python subprocess.run sh", []string{python, "-c", "import subprocess,sys; r = subprocess.run(['sh', '-c', 'echo py-sh >&2; exit 4']); sys.exit(r.returncode)"}, 4, "py-sh"},
+		{"npm --version", []string{"npm", "--version"}, 0, "(not passed to the client): " + npxVersion(t)},
 		{"git --version", []string{"git", "--version"}, 0, "git version"},
+		{"git init and status (git-core helpers)", []string{"/bin/sh", "-c", "git init -q repo && cd repo && git status --short && git rev-parse --git-dir >&2"}, 0, ".git"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.cmd[0] == "git" {
+			if strings.Contains(strings.Join(tc.cmd, " "), "git ") {
 				_, err := os.Stat("/usr/bin/git")
 				need(t, "/usr/bin/git", err == nil)
 			}
@@ -240,6 +242,17 @@ print('python from', sys.executable, 'wrote in its prefix:', w, file=sys.stderr)
 			}
 		})
 	}
+	// uv and uvx where uv's installer puts them (copies of sh here).
+	t.Run("uv and uvx", func(t *testing.T) {
+		for _, name := range []string{"uv", "uvx"} {
+			exe := filepath.Join(home, ".local", "bin", name)
+			in.install("/bin/sh", exe)
+			stderr, rc := cellRun(t, project, home, nil, "--profile", pyProfile, "--", exe, "-c", "echo "+name+" ran >&2")
+			if rc != 0 || !strings.Contains(stderr, name+" ran") {
+				t.Errorf("%s: exit %d; stderr:\n%s", name, rc, stderr)
+			}
+		}
+	})
 	// pyenv's shims are bash scripts that find the version with coreutils.
 	t.Run("pyenv shim", func(t *testing.T) {
 		shim := filepath.Join(home, ".pyenv", "shims", "python3")
@@ -376,6 +389,13 @@ func TestNoFailOpenProject(t *testing.T) {
 			}
 		})
 	}
+	// Reading the audit log starts no server: it works from anywhere.
+	t.Run("audit from /", func(t *testing.T) {
+		_, stderr, _ := mcpcellIn(t, "/", home, nil, "audit")
+		if strings.Contains(stderr, "no profile file names a project") {
+			t.Errorf("audit refused:\n%s", stderr)
+		}
+	})
 	// An ordinary folder is a project: the start line names it, and the
 	// key outside it stays out of reach.
 	t.Run("a project folder", func(t *testing.T) {

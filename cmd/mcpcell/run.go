@@ -22,7 +22,7 @@ import (
 const grace = 2 * time.Second
 
 func (c *cli) loadProfile(pf profileFlags) (*profiles.Profile, *profiles.Policy, int) {
-	p, err := profiles.Load(profiles.Options{Profile: pf.profile, Project: pf.project, Getenv: c.getenv})
+	p, err := profiles.Load(profiles.Options{Profile: pf.profile, Project: pf.project, Getenv: c.getenv, AnyProject: pf.anyProject})
 	var unsafe *profiles.UnsafeProjectError
 	if errors.As(err, &unsafe) {
 		c.errorf("%v", err)
