@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -155,9 +156,19 @@ var systemTrees = []string{"/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/
 // systemFolders hold projects, but are none themselves.
 var systemFolders = []string{"/home", "/media", "/mnt", "/nix", "/opt", "/root", "/snap", "/srv", "/tmp", "/var", "/var/tmp", "/Users", "/Volumes", "/Applications", "/private", "/private/tmp"}
 
+// Homes lists the user's home folders: $HOME as mcpcell got it, and the
+// one the user database names (a client may set HOME to something else).
+func (p *Profile) Homes() []string {
+	homes := []string{p.Vars["HOME"]}
+	if u, err := user.Current(); err == nil && u.HomeDir != "" && u.HomeDir != homes[0] {
+		homes = append(homes, u.HomeDir)
+	}
+	return homes
+}
+
 // broadFolder says why dir is too broad to be a project nobody chose
 // ("the root folder", "your home folder", …), or "" when it is not.
-func broadFolder(dir, home string) string {
+func broadFolder(dir string, homes ...string) string {
 	real := func(p string) string {
 		if r, err := filepath.EvalSymlinks(p); err == nil {
 			return r
@@ -168,9 +179,11 @@ func broadFolder(dir, home string) string {
 	if d == "/" || dir == "/" {
 		return "the root folder"
 	}
-	if home != "" {
-		h := real(home)
-		for _, x := range []string{h, filepath.Clean(home)} {
+	for _, home := range homes {
+		if home == "" || home == "/" {
+			continue
+		}
+		for _, x := range []string{real(home), filepath.Clean(home)} {
 			if d == x || dir == x {
 				return "your home folder"
 			}
@@ -194,8 +207,8 @@ func broadFolder(dir, home string) string {
 
 // BroadGrant says why a granted path is broader than a project should be
 // (the root folder, a home folder or above), or "".
-func BroadGrant(path, home string) string {
-	switch why := broadFolder(path, home); {
+func BroadGrant(path string, homes ...string) string {
+	switch why := broadFolder(path, homes...); {
 	case why == "the root folder", why == "your home folder", why == "a folder above your home folder":
 		return why
 	}
@@ -239,7 +252,7 @@ func Load(opts Options) (*Profile, error) {
 	// No profile file names this project: the working folder would be
 	// granted as if the user had chosen it. Never a home or system folder.
 	if p.ProjectFrom == ProjectCwd && !opts.AnyProject {
-		if why := broadFolder(p.Project, p.Vars["HOME"]); why != "" {
+		if why := broadFolder(p.Project, p.Homes()...); why != "" {
 			return nil, &UnsafeProjectError{Project: p.Project, Why: why}
 		}
 	}

@@ -38,6 +38,10 @@ func TestBroadFolder(t *testing.T) {
 			t.Errorf("broadFolder(%q) = %q, want %q", tc.dir, got, tc.want)
 		}
 	}
+	// HOME set elsewhere does not hide the home folder the user database names.
+	if got := broadFolder(home, filepath.Join(root, "fake"), home); got != "your home folder" {
+		t.Errorf("the second home: %q", got)
+	}
 }
 
 // Load refuses the working folder as the project only when nothing chose

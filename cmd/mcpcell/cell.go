@@ -76,7 +76,7 @@ func (c *cli) planCell(p *profiles.Profile, create bool) (*cellPlan, error) {
 	if err := cp.grants.Resolve(); err != nil {
 		errs = append(errs, err)
 	}
-	cp.broad = broadGrants(cp.grants, p.Vars["HOME"])
+	cp.broad = broadGrants(cp.grants, p.Homes())
 	var portsFrom []string
 	for _, x := range []struct {
 		entries []profiles.Entry
@@ -122,7 +122,7 @@ func (c *cli) planCell(p *profiles.Profile, create bool) (*cellPlan, error) {
 
 // broadGrants describes each grant of the root folder, the home folder or
 // a folder above it: the server can then read ~/.ssh, ~/.aws and the rest.
-func broadGrants(g sandbox.Grants, home string) []string {
+func broadGrants(g sandbox.Grants, homes []string) []string {
 	var out []string
 	for _, x := range []struct {
 		list []sandbox.Grant
@@ -132,7 +132,7 @@ func broadGrants(g sandbox.Grants, home string) []string {
 			if gr.Resolved == "" {
 				continue
 			}
-			if why := profiles.BroadGrant(gr.Resolved, home); why != "" {
+			if why := profiles.BroadGrant(gr.Resolved, homes...); why != "" {
 				out = append(out, fmt.Sprintf("the profile grants %s on %s, %s (%s): the server can reach every file there, ~/.ssh and ~/.aws among them", x.verb, gr.Resolved, why, gr.From))
 			}
 		}

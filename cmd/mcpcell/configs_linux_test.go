@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -368,6 +369,13 @@ func TestNoFailOpenProject(t *testing.T) {
 	}
 	if _, err := os.Stat("/" + ".mcpcell.toml"); err != nil {
 		cases = append(cases, struct{ cwd, why string }{"/", "the root folder"})
+	}
+	// The home folder the user database names, while the client set HOME
+	// elsewhere.
+	if u, err := user.Current(); err == nil && u.HomeDir != "" && u.HomeDir != "/" {
+		if _, err := os.Stat(filepath.Join(u.HomeDir, ".mcpcell.toml")); err != nil {
+			cases = append(cases, struct{ cwd, why string }{u.HomeDir, "your home folder"})
+		}
 	}
 	for _, tc := range cases {
 		t.Run(tc.cwd, func(t *testing.T) {
