@@ -92,7 +92,10 @@ type Entry struct {
 	start   int      // offsets of the entry's value in the file
 	end     int
 	indent  string
+	envAt   []span // where each Env value's JSON string is in the file
 }
+
+type span struct{ start, end int }
 
 // KV is one environment entry.
 type KV struct{ Key, Value string }
@@ -189,6 +192,7 @@ func (f *File) addTable(clean []byte, table member, where, project string) error
 				for _, kv := range envs {
 					val, _ := jsonrpc.String(clean[kv.start:kv.end])
 					e.Env = append(e.Env, KV{kv.name, val})
+					e.envAt = append(e.envAt, span{kv.start, kv.end})
 				}
 			}
 		}
