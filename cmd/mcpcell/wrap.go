@@ -201,8 +201,9 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 		if err := os.MkdirAll(filepath.Dir(s.Profile), 0o700); err != nil {
 			return fail(err, "")
 		}
-		if err := os.WriteFile(s.Profile, []byte(s.ProfileText), 0o600); err != nil {
-			return fail(err, "")
+		// Never through a link or over a file that appeared since the plan.
+		if err := writeNew(s.Profile, []byte(s.ProfileText)); err != nil {
+			return fail(fmt.Errorf("writing the profile: %w; %s was not changed", err, path), "something appeared at "+s.Profile+" (a link?): remove it and run wrap again")
 		}
 	}
 	backup, err := writeBackup(path, backupText, time.Now())

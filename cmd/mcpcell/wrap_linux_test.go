@@ -614,6 +614,32 @@ func TestWrapKeepsOtherKeyringValues(t *testing.T) {
 	}
 }
 
+// wrap writes a new profile only where nothing is: a dangling link that a
+// server in a cell (which may write the project) planted at the profile's
+// path does not make wrap write where it points.
+func TestWrapProfileNotThroughLink(t *testing.T) {
+	needKeyring(t)
+	cleanItems(t, "claude-code-gh-github_token")
+	orig := `{"mcpServers": {"gh": {"command": "node", "env": {"GITHUB_TOKEN": "ghp_link` + randomHex(t) + `"}}}}`
+	w := newWrapEnv(t, orig, 0o600)
+	target := filepath.Join(w.root, "outside", "planted")
+	os.MkdirAll(filepath.Dir(target), 0o755)
+	link := filepath.Join(w.root, "proj", ".mcpcell.gh.toml")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	out, err := w.run("wrap", "--yes")
+	if err == nil || !strings.Contains(out, "mcpcell: hint: something appeared at "+link) {
+		t.Errorf("wrap through a link: %v\n%s", err, out)
+	}
+	if _, err := os.Lstat(target); err == nil {
+		t.Errorf("wrap wrote through the link to %s", target)
+	}
+	if w.read() != orig || len(w.backups()) != 0 {
+		t.Errorf("the config changed, or a backup was written")
+	}
+}
+
 // hostileStore is a keyring whose errors quote the value they were given
 // and that cannot be read.
 type hostileStore struct{ getErr error }
