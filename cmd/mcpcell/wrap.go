@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -154,6 +155,9 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 			fmt.Fprintf(out, "    note: %s\n", red.String(n))
 		}
 	}
+	for _, b := range plainBackups(cl, path, newText) {
+		fmt.Fprintf(out, "  note: %s, an older mcpcell's backup, holds credentials in plain text (mode %v): delete it once you no longer need it\n", b.path, b.mode)
+	}
 	if len(edits) == 0 {
 		fmt.Fprintln(out, "nothing to change")
 		return 0
@@ -249,6 +253,48 @@ func backupNote(cl clientconf.Client, path string, text []byte) string {
 		note += `: a credential in the keyring stands there as "` + clientconf.MarkerPrefix + `ITEM", and unwrap --restore-secrets brings it back`
 	}
 	return note
+}
+
+type plainBackup struct {
+	path string
+	mode os.FileMode
+}
+
+// plainBackups lists the backups next to path that hold a credential in
+// plain text that newText no longer holds: an older mcpcell wrote them,
+// before backups held markers. wrap names them and leaves them alone: they
+// may be the only copy of a value.
+func plainBackups(cl clientconf.Client, path string, newText []byte) []plainBackup {
+	nf, err := clientconf.Parse(cl, path, newText)
+	if err != nil {
+		return nil
+	}
+	still := map[string]bool{}
+	for _, v := range nf.Credentials() {
+		still[v] = true
+	}
+	dir, prefix := filepath.Dir(path), filepath.Base(path)+".mcpcell-backup-"
+	ents, _ := os.ReadDir(dir)
+	var out []plainBackup
+	for _, d := range ents {
+		if !strings.HasPrefix(d.Name(), prefix) || !d.Type().IsRegular() {
+			continue
+		}
+		p := filepath.Join(dir, d.Name())
+		text, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		bf, err := clientconf.Parse(cl, p, text)
+		if err != nil {
+			continue
+		}
+		if slices.ContainsFunc(bf.Credentials(), func(v string) bool { return !still[v] }) {
+			st, _ := os.Lstat(p)
+			out = append(out, plainBackup{p, st.Mode().Perm()})
+		}
+	}
+	return out
 }
 
 // writeBackup writes data next to path as PATH.mcpcell-backup-TIME (or

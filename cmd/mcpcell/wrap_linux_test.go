@@ -575,6 +575,45 @@ func TestWrapBackupHoldsNoSecret(t *testing.T) {
 	}
 }
 
+// Backups an older mcpcell wrote (the token in plain text, the config's
+// mode) are named, and left as they are: they may be the only copy.
+func TestWrapNamesOlderBackups(t *testing.T) {
+	needKeyring(t)
+	tok := wrapToken + randomHex(t)
+	cleanItems(t, "claude-code-gh-github_token")
+	orig := `{"mcpServers": {"gh": {"command": "node", "env": {"GITHUB_TOKEN": "` + jsonMinimal(tok) + `"}}}}`
+	w := newWrapEnv(t, orig, 0o644)
+	old := w.path + ".mcpcell-backup-20250101T000000"
+	os.WriteFile(old, []byte(orig), 0o644)
+	os.Chmod(old, 0o644)
+	// A backup whose credentials are all still in the config is not named.
+	other := w.path + ".mcpcell-backup-20250101T000001"
+	os.WriteFile(other, []byte(`{"mcpServers": {}}`), 0o644)
+
+	out, err := w.run("wrap", "--yes")
+	if err != nil {
+		t.Fatalf("wrap: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "note: "+old+", an older mcpcell's backup, holds credentials in plain text (mode -rw-r--r--): delete it") || strings.Contains(out, other) {
+		t.Errorf("the older backup is not named, or the clean one is:\n%s", out)
+	}
+	if b, _ := os.ReadFile(old); string(b) != orig {
+		t.Errorf("wrap changed the older backup")
+	}
+	if got := filesHolding(t, w.root, tok); len(got) != 1 || !strings.HasPrefix(got[0], old+" ") {
+		t.Errorf("files holding the token: %v, want only the older backup", got)
+	}
+	// It is named on every run until it is gone.
+	out, _ = w.run("wrap", "--dry-run")
+	if !strings.Contains(out, old) {
+		t.Errorf("the second run does not name it:\n%s", out)
+	}
+	os.Remove(old)
+	if out, _ = w.run("wrap", "--dry-run"); strings.Contains(out, "older mcpcell") {
+		t.Errorf("a backup is named after it was removed:\n%s", out)
+	}
+}
+
 // Two projects whose servers share a name: the second wrap does not
 // overwrite the first's keyring item (the backup has only a marker, so the
 // keyring holds the only copy), and each wrapped profile resolves to its
