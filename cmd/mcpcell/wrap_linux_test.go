@@ -629,8 +629,11 @@ func TestWrapKeepsOtherKeyringValues(t *testing.T) {
 		t.Fatalf("wrap a: %v\n%s", err, out)
 	}
 	out, err := b.run("wrap", "--yes")
-	if err != nil || !strings.Contains(out, `secret GITHUB_TOKEN: into the keyring as item "`+item+`-2"`) || !strings.Contains(out, "keyring item "+item+" is taken") {
+	if err != nil {
 		t.Fatalf("wrap b: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, `secret GITHUB_TOKEN: into the keyring as item "`+item+`-2"`) || !strings.Contains(out, "keyring item "+item+" is taken") {
+		t.Errorf("wrap b does not say it uses %s-2:\n%s", item, out)
 	}
 	if ringValue(t, item) != tokA || ringValue(t, item+"-2") != tokB {
 		t.Errorf("keyring: %s holds a's value: %v; %s-2 holds b's: %v", item, ringValue(t, item) == tokA, item, ringValue(t, item+"-2") == tokB)
