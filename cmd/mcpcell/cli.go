@@ -179,15 +179,23 @@ includes the default profile, and grants the folders the server was given);
 credentials in its env (by name: TOKEN, KEY, SECRET, PASSWORD, PAT…; or by
 shape: ghp_, sk-, xoxb-, AKIA…) move into the keyring and into [secrets];
 other entries move into [env] set; entries that refer to ${input:…} or
-${VAR} stay and are passed through. The file is backed up next to itself
-and replaced atomically, mode kept; everything else in it stays as it was.
-Wrapping twice changes nothing. --dry-run prints the plan and the diff.
+${VAR} stay and are passed through. A keyring item that holds another
+value is never overwritten (ITEM-2 is used instead). The file is backed up
+next to itself, mode 0600, with each moved credential replaced by the
+marker "mcpcell-keyring:ITEM", so the backup holds no secret; the file is
+then replaced atomically, mode kept, everything else in it as it was.
+Wrapping twice changes nothing. --dry-run prints the plan and the diff
+(with markers, never values). Older backups that hold credentials in plain
+text are named, not removed.
 `,
 	"unwrap": `Usage: mcpcell unwrap --client CLIENT [--config FILE] [--server NAME]... [--restore-secrets] [--dry-run] [--yes]
 
 Restores wrapped entries to their original command, args and env. Secrets
 stay in the keyring unless --restore-secrets moves them back into the
-config. Profiles are left in place.
+config: those the profile takes from the keyring, and the markers
+"mcpcell-keyring:ITEM" of a backup copied over the config. If an item
+cannot be read, unwrap names it and changes nothing. Profiles are left in
+place.
 `,
 	"version": "Usage: mcpcell version\n\nPrints mcpcell's version.\n",
 	"help":    "Usage: mcpcell help [COMMAND]\n\nPrints help.\n",

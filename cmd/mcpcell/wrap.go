@@ -2,13 +2,16 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -86,10 +89,20 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 				return c.store.Get(keystore.Ref{Service: keystore.Service, User: item})
 			}
 		}
-		servers = clientconf.PlanUnwrap(f, o)
+		servers, err = clientconf.PlanUnwrap(f, o)
+		if err != nil {
+			hint := "unwrap without --restore-secrets leaves the secrets in the keyring"
+			if h := keystore.Hint(err); h != "" {
+				hint = h + "; or " + hint
+			}
+			return c.fail(fmt.Errorf("unwrap: %w; nothing was changed", err), hint)
+		}
 	} else {
 		vars := profilesVars(c)
-		servers = clientconf.PlanWrap(f, clientconf.WrapOptions{Mcpcell: exe, ConfigDir: vars, Only: only, Exists: clientconf.OSExists, IsDir: clientconf.OSIsDir})
+		servers, err = clientconf.PlanWrap(f, clientconf.WrapOptions{Mcpcell: exe, ConfigDir: vars, Only: only, Exists: clientconf.OSExists, IsDir: clientconf.OSIsDir, Profile: readWrappedProfile, Held: c.held})
+		if err != nil {
+			return c.fail(fmt.Errorf("wrap: %w; nothing was changed", err), keystore.Hint(err))
+		}
 	}
 	for _, n := range only {
 		found := false
@@ -102,16 +115,25 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 	}
 	edits := clientconf.Edits(servers)
 	newText := f.Apply(edits)
+	// The backup: each credential that moves into the keyring is its
+	// marker there, so the backup holds no secret that left the config.
+	backupText := f.Backup(servers)
 
-	// Values never reach the terminal: the plan names them, the diff masks
-	// them.
+	// Values never reach the terminal: the plan names them, and the diff
+	// is taken between texts that hold markers in their place (and
+	// redacted as well, in case a value also sits elsewhere in the file).
 	secrets := map[string]keystore.Secret{}
 	for _, s := range servers {
 		for _, sec := range s.Secrets {
-			secrets["secret "+sec.Env] = keystore.New(sec.Env, sec.Value)
+			if sec.Value != "" {
+				secrets["secret "+sec.Env] = keystore.New(sec.Env, sec.Value)
+			}
 		}
 	}
 	red := keystore.NewRedactor(secrets)
+	fail := func(err error, hint string) int {
+		return c.fail(errors.New(red.String(err.Error())), red.String(hint))
+	}
 	out := c.stdout
 	fmt.Fprintf(out, "%s: %s (%s)\n", name, path, cl)
 	for _, s := range servers {
@@ -120,27 +142,35 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 			fmt.Fprintf(out, "    profile: %s\n", s.Profile)
 		}
 		for _, sec := range s.Secrets {
-			if unwrapping {
+			switch {
+			case unwrapping:
 				fmt.Fprintf(out, "    secret %s: back from the keyring item %q into the config\n", sec.Env, sec.Item)
-			} else {
+			case sec.Stored:
+				fmt.Fprintf(out, "    secret %s: in the keyring as item %q already\n", sec.Env, sec.Item)
+			default:
 				fmt.Fprintf(out, "    secret %s: into the keyring as item %q\n", sec.Env, sec.Item)
 			}
 		}
 		for _, n := range s.Notes {
-			fmt.Fprintf(out, "    note: %s\n", n)
+			fmt.Fprintf(out, "    note: %s\n", red.String(n))
 		}
+	}
+	for _, b := range plainBackups(cl, path, newText) {
+		fmt.Fprintf(out, "  note: %s, an older mcpcell's backup, holds credentials in plain text (mode %v): delete it once you no longer need it\n", b.path, b.mode)
 	}
 	if len(edits) == 0 {
 		fmt.Fprintln(out, "nothing to change")
 		return 0
 	}
 	fmt.Fprintln(out)
-	out.Write(red.Text([]byte(unifiedDiff(path, string(text), string(newText)))))
+	shown := f.Apply(clientconf.ShownEdits(servers))
+	out.Write(red.Text([]byte(unifiedDiff(path, string(backupText), string(shown)))))
 	for _, s := range servers {
 		if s.ProfileText != "" {
 			fmt.Fprintf(out, "\nnew profile %s:\n%s", s.Profile, s.ProfileText)
 		}
 	}
+	fmt.Fprintf(out, "\nbackup: %s.mcpcell-backup-TIME, mode 0600, %s\n", path, backupNote(cl, path, backupText))
 	if *dry {
 		fmt.Fprintln(out, "\n(dry run: nothing was changed)")
 		return 0
@@ -148,7 +178,7 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 	if !*yes {
 		ok, err := c.confirm()
 		if err != nil {
-			return c.fail(err, "pass --yes to apply without asking, or --dry-run to look first")
+			return fail(err, "pass --yes to apply without asking, or --dry-run to look first")
 		}
 		if !ok {
 			fmt.Fprintln(c.stderr, "mcpcell: nothing changed")
@@ -156,13 +186,15 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 		}
 	}
 	// The keyring first: if it fails, no file has changed.
-	for _, s := range servers {
-		for _, sec := range s.Secrets {
-			if unwrapping {
-				continue
-			}
-			if err := keystore.Put(c.store, sec.Item, sec.Value); err != nil {
-				return c.fail(fmt.Errorf("storing %s of %s: %w; nothing was changed", sec.Env, s.Entry.Name, err), keystore.Hint(err))
+	if !unwrapping {
+		for _, s := range servers {
+			for _, sec := range s.Secrets {
+				if sec.Stored {
+					continue
+				}
+				if err := keystore.Put(c.store, sec.Item, sec.Value); err != nil {
+					return fail(fmt.Errorf("storing %s of %s: %w; no file was changed", sec.Env, s.Entry.Name, err), keystore.Hint(err))
+				}
 			}
 		}
 	}
@@ -171,28 +203,137 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 			continue
 		}
 		if err := os.MkdirAll(filepath.Dir(s.Profile), 0o700); err != nil {
-			return c.fail(err, "")
+			return fail(err, "")
 		}
-		if err := os.WriteFile(s.Profile, []byte(s.ProfileText), 0o600); err != nil {
-			return c.fail(err, "")
+		// Never through a link or over a file that appeared since the plan.
+		if err := writeNew(s.Profile, []byte(s.ProfileText)); err != nil {
+			return fail(fmt.Errorf("writing the profile: %w; %s was not changed", err, path), "something appeared at "+s.Profile+" (a link?): remove it and run wrap again")
 		}
 	}
-	backup := fmt.Sprintf("%s.mcpcell-backup-%s", path, time.Now().Format("20060102T150405"))
-	if err := writeAtomic(backup, text, st.Mode().Perm()); err != nil {
-		return c.fail(fmt.Errorf("backing up %s: %w", path, err), "")
+	backup, err := writeBackup(path, backupText, time.Now())
+	if err != nil {
+		return fail(fmt.Errorf("backing up %s: %w; it was not changed", path, err), "")
 	}
 	if err := writeAtomic(path, newText, st.Mode().Perm()); err != nil {
-		return c.fail(fmt.Errorf("writing %s: %w", path, err), "the backup is "+backup)
+		return fail(fmt.Errorf("writing %s: %w", path, err), "the backup is "+backup)
 	}
 	if unwrapping {
 		for _, s := range servers {
 			for _, sec := range s.Secrets {
-				keystore.Remove(c.store, sec.Item)
+				if !sec.Owned {
+					continue
+				}
+				if err := keystore.Remove(c.store, sec.Item); err != nil {
+					fmt.Fprintf(c.stderr, "mcpcell: note: keyring item %s stays: %v\n", sec.Item, err)
+				}
 			}
 		}
 	}
-	fmt.Fprintf(c.stderr, "mcpcell: %s written (backup: %s); restart %s to use it\n", path, backup, cl)
+	fmt.Fprintf(c.stderr, "mcpcell: %s written; restart %s to use it\n", path, cl)
+	fmt.Fprintf(c.stderr, "mcpcell: backup: %s (mode 0600), %s\n", backup, backupNote(cl, path, backupText))
 	return 0
+}
+
+// held reads an item of mcpcell's own service for wrap's plan.
+func (c *cli) held(item string) (string, bool, error) {
+	v, err := c.store.Get(keystore.Ref{Service: keystore.Service, User: item})
+	if errors.Is(err, keystore.ErrNotFound) {
+		return "", false, nil
+	}
+	return v, err == nil, err
+}
+
+// backupNote says what the backup holds.
+func backupNote(cl clientconf.Client, path string, text []byte) string {
+	note := "with no secret in it"
+	if f, err := clientconf.Parse(cl, path, text); err == nil && len(f.Credentials()) > 0 {
+		note = "with no secret that left the config (those that stay in the config are in it too)"
+	}
+	if bytes.Contains(text, []byte(clientconf.MarkerPrefix)) {
+		note += `: a credential in the keyring stands there as "` + clientconf.MarkerPrefix + `ITEM", and unwrap --restore-secrets brings it back`
+	}
+	return note
+}
+
+type plainBackup struct {
+	path string
+	mode os.FileMode
+}
+
+// plainBackups lists the backups next to path that hold a credential in
+// plain text that newText no longer holds: an older mcpcell wrote them,
+// before backups held markers. wrap names them and leaves them alone: they
+// may be the only copy of a value.
+func plainBackups(cl clientconf.Client, path string, newText []byte) []plainBackup {
+	nf, err := clientconf.Parse(cl, path, newText)
+	if err != nil {
+		return nil
+	}
+	still := map[string]bool{}
+	for _, v := range nf.Credentials() {
+		still[v] = true
+	}
+	dir, prefix := filepath.Dir(path), filepath.Base(path)+".mcpcell-backup-"
+	ents, _ := os.ReadDir(dir)
+	var out []plainBackup
+	for _, d := range ents {
+		if !strings.HasPrefix(d.Name(), prefix) || !d.Type().IsRegular() {
+			continue
+		}
+		p := filepath.Join(dir, d.Name())
+		text, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		bf, err := clientconf.Parse(cl, p, text)
+		if err != nil {
+			continue
+		}
+		if slices.ContainsFunc(bf.Credentials(), func(v string) bool { return !still[v] }) {
+			st, _ := os.Lstat(p)
+			out = append(out, plainBackup{p, st.Mode().Perm()})
+		}
+	}
+	return out
+}
+
+// writeBackup writes data next to path as PATH.mcpcell-backup-TIME (or
+// -TIME-2, -3… when that exists: two runs in a second keep both), mode
+// 0600, never over a file or through a link.
+func writeBackup(path string, data []byte, now time.Time) (string, error) {
+	base := fmt.Sprintf("%s.mcpcell-backup-%s", path, now.Format("20060102T150405"))
+	for n := 1; n <= 100; n++ {
+		name := base
+		if n > 1 {
+			name = fmt.Sprintf("%s-%d", base, n)
+		}
+		err := writeNew(name, data)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return name, err
+	}
+	return "", fmt.Errorf("%s and 99 more exist", base)
+}
+
+// writeNew creates path, mode 0600, and fails if anything (a link too)
+// is there already.
+func writeNew(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
 }
 
 func (c *cli) getenvOr(k, def string) string {

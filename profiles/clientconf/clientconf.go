@@ -6,6 +6,17 @@
 // server entries stays byte for byte, comments included (VS Code's
 // mcp.json is JSON with comments).
 //
+// # Backups and markers
+//
+// File.Backup is the text wrap backs up: each credential the plan moves
+// into the keyring is replaced, in place, by the JSON string
+// "mcpcell-keyring:ITEM" (Marker), so that a backup holds no secret that
+// left the config. PlanWrap takes a marker in a config as the item it
+// names, never as a value; PlanUnwrap with UnwrapOptions.Value puts the
+// values back, or fails as a whole. PlanWrap never picks an item that
+// holds another value (WrapOptions.Held): once the backup has only a
+// marker, the keyring holds the only copy.
+//
 //	f, err := clientconf.Parse(clientconf.VSCode, path, data)
 //	for _, e := range f.Entries { … }
 //	out := f.Apply([]clientconf.Edit{{Entry: e, Value: newEntryJSON}})
@@ -92,7 +103,10 @@ type Entry struct {
 	start   int      // offsets of the entry's value in the file
 	end     int
 	indent  string
+	envAt   []span // where each Env value's JSON string is in the file
 }
+
+type span struct{ start, end int }
 
 // KV is one environment entry.
 type KV struct{ Key, Value string }
@@ -189,6 +203,7 @@ func (f *File) addTable(clean []byte, table member, where, project string) error
 				for _, kv := range envs {
 					val, _ := jsonrpc.String(clean[kv.start:kv.end])
 					e.Env = append(e.Env, KV{kv.name, val})
+					e.envAt = append(e.envAt, span{kv.start, kv.end})
 				}
 			}
 		}

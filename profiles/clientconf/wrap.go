@@ -15,19 +15,29 @@ import (
 // Server is what wrap (or unwrap) does with one entry.
 type Server struct {
 	Entry   *Entry
-	Action  string // "wrap", "unwrap", or why it is left alone
+	Action  string // "wrap", "unwrap", "restore secrets", or why it is left alone
 	Profile string // the profile's path
 	// ProfileText is the profile to write; "" when one exists already.
 	ProfileText string
 	Secrets     []Secret // env entries that move into (or out of) the keyring
 	Notes       []string
 	Members     []Member // the entry's new members
+	// Shown is Members with each restored secret as its marker, for the
+	// printed diff; nil when it is Members.
+	Shown []Member
 }
 
 // Secret is an env entry that moves between the config and the keyring.
 // Value is never printed.
 type Secret struct {
 	Env, Item, Value string
+	// Stored: the config held the item's marker, not the value, and the
+	// item is in the keyring already (wrap: nothing to store).
+	Stored bool
+	// Owned: wrap made this item for this entry, so unwrap
+	// --restore-secrets may remove it once the value is back.
+	Owned bool
+	at    span // wrap: where the value is in the file
 }
 
 // WrapOptions says how to wrap.
@@ -37,6 +47,14 @@ type WrapOptions struct {
 	Only      []string // --server names; empty means all
 	Exists    func(string) bool
 	IsDir     func(string) bool
+	// Profile reads a profile that exists (as UnwrapOptions.Profile); nil
+	// reads none.
+	Profile func(path string) (set []KV, secrets map[string]string, err error)
+	// Held reads an item of service mcpcell; found is false when it is
+	// absent. Wrap never overwrites an item that holds another value: the
+	// backup keeps only a marker, so the keyring has the only copy. nil
+	// treats every item as absent.
+	Held func(item string) (value string, found bool, err error)
 }
 
 var (
@@ -89,9 +107,93 @@ func wrapped(e *Entry, self string) (profile string, orig int, ok bool) {
 
 func selected(only []string, name string) bool { return len(only) == 0 || slices.Contains(only, name) }
 
-// PlanWrap decides what wrap does with each entry of f.
-func PlanWrap(f *File, o WrapOptions) []*Server {
+// envKind is what wrap does with one env entry.
+type envKind int
+
+const (
+	envSet    envKind = iota // a plain setting: into [env] set
+	envRef                   // refers to what the client fills in: stays, passed through
+	envMarker                // a keyring marker (from a backup): the item holds the value
+	envSecret                // a credential: into the keyring
+	envShort                 // looks like a credential, too short to redact: stays, passed through
+)
+
+func classify(kv KV) envKind {
+	if _, ok := ParseMarker(kv.Value); ok {
+		return envMarker
+	}
+	switch {
+	case varRef().MatchString(kv.Value):
+		return envRef
+	case IsCredential(kv.Key, kv.Value) && len(kv.Value) >= 8:
+		return envSecret
+	case IsCredential(kv.Key, kv.Value):
+		return envShort
+	}
+	return envSet
+}
+
+// itemBase is the keyring item wrap names for an entry's env variable.
+func itemBase(c Client, e *Entry, env string) string {
+	return strings.ToLower(unsafeName().ReplaceAllString(string(c)+"-"+e.Name+"-"+env, "-"))
+}
+
+// derived reports whether item is a name wrap makes from base: base
+// itself, or base-N.
+func derived(item, base string) bool {
+	rest, ok := strings.CutPrefix(item, base)
+	if rest == "" {
+		return ok
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(rest, "-"))
+	return ok && strings.HasPrefix(rest, "-") && err == nil && n >= 2
+}
+
+// pickItem chooses the keyring item for a credential: the one a kept
+// profile takes it from, if wrap made that name for this entry (an update
+// of its own item); else base, or base-2, base-3…, skipping items this plan
+// uses and items that hold another value.
+func pickItem(base, env, value string, kept map[string]string, taken map[string]bool, held func(string) (string, bool, error)) (string, error) {
+	if it, ok := kept[env]; ok && derived(it, base) && !taken[it] {
+		return it, nil
+	}
+	for n := 1; n <= 100; n++ {
+		item := base
+		if n > 1 {
+			item = base + "-" + strconv.Itoa(n)
+		}
+		if taken[item] {
+			continue
+		}
+		if held == nil {
+			return item, nil
+		}
+		v, found, err := held(item)
+		if err != nil {
+			return "", err
+		}
+		if !found || v == value {
+			return item, nil
+		}
+	}
+	return "", fmt.Errorf("keyring items %s to %s-100 all hold other values", base, base)
+}
+
+// PlanWrap decides what wrap does with each entry of f. It fails only
+// when the keyring cannot be read (o.Held), or when a marker names an
+// item that is not in it.
+func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 	var out []*Server
+	// Items the plan uses: every marker's, whatever the entry, and each
+	// one it picks.
+	taken := map[string]bool{}
+	for _, e := range f.Entries {
+		for _, kv := range e.Env {
+			if item, ok := ParseMarker(kv.Value); ok {
+				taken[item] = true
+			}
+		}
+	}
 	for _, e := range f.Entries {
 		if !selected(o.Only, e.Name) {
 			continue
@@ -113,16 +215,42 @@ func PlanWrap(f *File, o WrapOptions) []*Server {
 		} else {
 			s.Profile = filepath.Join(o.ConfigDir, "wrapped", string(f.Client), slug, ".mcpcell.toml")
 		}
+		kept := o.Exists(s.Profile)
+		var keptSecrets map[string]string
+		if kept && o.Profile != nil {
+			_, keptSecrets, _ = o.Profile(s.Profile)
+		}
 		var set, pass []KV
-		for _, kv := range e.Env {
-			switch {
-			case varRef().MatchString(kv.Value):
+		for i, kv := range e.Env {
+			switch classify(kv) {
+			case envMarker:
+				item, _ := ParseMarker(kv.Value)
+				if o.Held != nil {
+					_, found, err := o.Held(item)
+					if err != nil {
+						return nil, err
+					}
+					if !found {
+						return nil, fmt.Errorf("%s of %s is the marker of keyring item %s, which is not in the keyring", kv.Key, e.Name, item)
+					}
+				}
+				s.Secrets = append(s.Secrets, Secret{Env: kv.Key, Item: item, Stored: true})
+				s.Notes = append(s.Notes, fmt.Sprintf("%s is a marker (from a backup): its value is in the keyring as item %s already", kv.Key, item))
+			case envRef:
 				pass = append(pass, kv)
 				s.Notes = append(s.Notes, fmt.Sprintf("%s refers to %s, which the client fills in: it stays in the config and mcpcell passes it through", kv.Key, varRef().FindString(kv.Value)))
-			case IsCredential(kv.Key, kv.Value) && len(kv.Value) >= 8:
-				item := strings.ToLower(unsafeName().ReplaceAllString(string(f.Client)+"-"+e.Name+"-"+kv.Key, "-"))
-				s.Secrets = append(s.Secrets, Secret{Env: kv.Key, Item: item, Value: kv.Value})
-			case IsCredential(kv.Key, kv.Value):
+			case envSecret:
+				base := itemBase(f.Client, e, kv.Key)
+				item, err := pickItem(base, kv.Key, kv.Value, keptSecrets, taken, o.Held)
+				if err != nil {
+					return nil, err
+				}
+				taken[item] = true
+				if item != base && keptSecrets[kv.Key] != item {
+					s.Notes = append(s.Notes, fmt.Sprintf("keyring item %s is taken (it holds another value, or another server of this file uses it): %s goes into item %s", base, kv.Key, item))
+				}
+				s.Secrets = append(s.Secrets, Secret{Env: kv.Key, Item: item, Value: kv.Value, at: e.envAt[i]})
+			case envShort:
 				pass = append(pass, kv)
 				s.Notes = append(s.Notes, fmt.Sprintf("%s looks like a credential but is shorter than 8 bytes, too short to redact: it stays in the config", kv.Key))
 			default:
@@ -149,8 +277,13 @@ func PlanWrap(f *File, o WrapOptions) []*Server {
 		if !slices.ContainsFunc(e.Members, func(m Member) bool { return m.Name == "args" }) {
 			s.Members = append(s.Members, Member{"args", mustJSON(args)})
 		}
-		if o.Exists(s.Profile) {
+		if kept {
 			s.Notes = append(s.Notes, "the profile "+s.Profile+" exists and is kept as it is")
+			for _, sec := range s.Secrets {
+				if keptSecrets[sec.Env] != sec.Item {
+					s.Notes = append(s.Notes, fmt.Sprintf("the kept profile does not take %s from item %s: add %s = %s to its [secrets]", sec.Env, sec.Item, sec.Env, tomlString(sec.Item)))
+				}
+			}
 		} else {
 			s.ProfileText = profileText(f, e, s, set, pass, o)
 		}
@@ -158,7 +291,7 @@ func PlanWrap(f *File, o WrapOptions) []*Server {
 			s.Notes = append(s.Notes, base+" downloads the server when it starts, and the cell has no network: install the server once and run it with node or python instead, or grant what the download needs")
 		}
 	}
-	return out
+	return out, nil
 }
 
 func mustJSON(v any) json.RawMessage {
@@ -268,8 +401,12 @@ type UnwrapOptions struct {
 	Value func(item string) (string, error)
 }
 
-// PlanUnwrap decides what unwrap does with each entry of f.
-func PlanUnwrap(f *File, o UnwrapOptions) []*Server {
+// PlanUnwrap decides what unwrap does with each entry of f. With
+// o.Value it brings back every secret of every selected entry (those its
+// profile takes from the keyring, and markers in its env, as a restored
+// backup holds) or fails as a whole: an item that cannot be read is an
+// error, so that nothing changes by half.
+func PlanUnwrap(f *File, o UnwrapOptions) ([]*Server, error) {
 	var out []*Server
 	for _, e := range f.Entries {
 		if !selected(o.Only, e.Name) {
@@ -277,49 +414,101 @@ func PlanUnwrap(f *File, o UnwrapOptions) []*Server {
 		}
 		s := &Server{Entry: e}
 		out = append(out, s)
+		restore := func(env, item string) (string, error) {
+			v, err := o.Value(item)
+			if err != nil {
+				return "", fmt.Errorf("%s of %s: %w", env, e.Name, err)
+			}
+			s.Secrets = append(s.Secrets, Secret{Env: env, Item: item, Value: v, Owned: derived(item, itemBase(f.Client, e, env))})
+			return v, nil
+		}
+		// The env entries that stay in the config, with markers resolved.
+		var env, shown []KV
+		for _, kv := range e.Env {
+			item, ok := ParseMarker(kv.Value)
+			if !ok {
+				env, shown = append(env, kv), append(shown, kv)
+				continue
+			}
+			if o.Value == nil {
+				env, shown = append(env, kv), append(shown, kv)
+				s.Notes = append(s.Notes, fmt.Sprintf("%s is a marker: its value is in the keyring as item %s; --restore-secrets puts it back", kv.Key, item))
+				continue
+			}
+			v, err := restore(kv.Key, item)
+			if err != nil {
+				return nil, err
+			}
+			env, shown = append(env, KV{kv.Key, v}), append(shown, kv)
+		}
 		profile, orig, ok := wrapped(e, o.Mcpcell)
 		if !ok {
-			s.Action = "left alone: not wrapped"
+			if len(s.Secrets) == 0 {
+				s.Action = "left alone: not wrapped"
+				continue
+			}
+			s.Action = "restore secrets"
+			s.Members, s.Shown = withEnv(e.Members, env, false), withEnv(e.Members, shown, false)
 			continue
 		}
 		s.Action, s.Profile = "unwrap", profile
-		env := append([]KV(nil), e.Env...)
 		if profile != "" {
 			set, secrets, err := o.Profile(profile)
 			if err != nil {
-				s.Notes = append(s.Notes, fmt.Sprintf("cannot read the profile %s (%v): its [env] and [secrets] are not restored", profile, err))
+				if o.Value != nil {
+					return nil, fmt.Errorf("%s: cannot read its profile %s, so its secrets cannot be restored: %w", e.Name, profile, err)
+				}
+				s.Notes = append(s.Notes, fmt.Sprintf("cannot read the profile %s (%v): its [env] is not restored", profile, err))
 			}
-			env = append(env, set...)
+			env, shown = append(env, set...), append(shown, set...)
 			for _, name := range sortedKeys(secrets) {
 				item := secrets[name]
 				if o.Value == nil {
 					s.Notes = append(s.Notes, fmt.Sprintf("%s stays in the keyring (item %s) and the unwrapped server will not get it; --restore-secrets writes it back into the config", name, item))
 					continue
 				}
-				v, err := o.Value(item)
+				v, err := restore(name, item)
 				if err != nil {
-					s.Notes = append(s.Notes, fmt.Sprintf("%s: %v", name, err))
-					continue
+					return nil, err
 				}
-				s.Secrets = append(s.Secrets, Secret{Env: name, Item: item, Value: v})
-				env = append(env, KV{name, v})
+				env, shown = append(env, KV{name, v}), append(shown, KV{name, Marker(item)})
 			}
 			s.Notes = append(s.Notes, "the profile "+profile+" is left in place")
 		}
+		for _, sec := range s.Secrets {
+			if !sec.Owned {
+				s.Notes = append(s.Notes, fmt.Sprintf("%s: wrap did not make item %s for this server, so it stays in the keyring", sec.Env, sec.Item))
+			}
+		}
+		unwrapped := make([]Member, 0, len(e.Members))
 		for _, m := range e.Members {
 			switch m.Name {
 			case "command":
-				s.Members = append(s.Members, Member{"command", mustJSON(e.Args[orig])})
+				unwrapped = append(unwrapped, Member{"command", mustJSON(e.Args[orig])})
 			case "args":
-				s.Members = append(s.Members, Member{"args", mustJSON(append([]string{}, e.Args[orig+1:]...))})
-			case "env":
+				unwrapped = append(unwrapped, Member{"args", mustJSON(append([]string{}, e.Args[orig+1:]...))})
 			default:
-				s.Members = append(s.Members, m)
+				unwrapped = append(unwrapped, m)
 			}
 		}
-		if len(env) > 0 {
-			s.Members = append(s.Members, Member{"env", envJSON(env)})
+		s.Members, s.Shown = withEnv(unwrapped, env, true), withEnv(unwrapped, shown, true)
+	}
+	return out, nil
+}
+
+// withEnv is members with env as the env member: in its place, or (last)
+// at the end; none when env is empty.
+func withEnv(members []Member, env []KV, last bool) []Member {
+	var out []Member
+	for _, m := range members {
+		if m.Name != "env" {
+			out = append(out, m)
+		} else if len(env) > 0 && !last {
+			out = append(out, Member{"env", envJSON(env)})
 		}
+	}
+	if len(env) > 0 && last {
+		out = append(out, Member{"env", envJSON(env)})
 	}
 	return out
 }
@@ -337,11 +526,31 @@ func sortedKeys(m map[string]string) []string {
 func Edits(servers []*Server) []Edit {
 	var out []Edit
 	for _, s := range servers {
-		if s.Action == "wrap" || s.Action == "unwrap" {
+		if changes(s) {
 			out = append(out, Edit{Entry: s.Entry, Members: s.Members})
 		}
 	}
 	return out
+}
+
+// ShownEdits are Edits as the diff shows them: a restored secret is its
+// marker.
+func ShownEdits(servers []*Server) []Edit {
+	var out []Edit
+	for _, s := range servers {
+		if changes(s) {
+			m := s.Members
+			if s.Shown != nil {
+				m = s.Shown
+			}
+			out = append(out, Edit{Entry: s.Entry, Members: m})
+		}
+	}
+	return out
+}
+
+func changes(s *Server) bool {
+	return s.Action == "wrap" || s.Action == "unwrap" || s.Action == "restore secrets"
 }
 
 // OSExists is the real file system's Exists.
