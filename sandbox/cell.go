@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -208,7 +209,8 @@ func spawn(spec *Spec, helper []string) (*Prepared, error) {
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
 	setProcAttr(cmd)
-	if err := cmd.Start(); err != nil {
+	s := &Server{Stdin: inW, Stdout: outR, cmd: cmd, done: make(chan struct{}), stderrDone: make(chan struct{})}
+	if err := s.fork(); err != nil {
 		closeAll()
 		name := "the cell helper"
 		if spec != nil {
@@ -219,12 +221,30 @@ func spawn(spec *Spec, helper []string) (*Prepared, error) {
 	for _, f := range []*os.File{inR, outW, errW} {
 		f.Close()
 	}
-	s := &Server{Stdin: inW, Stdout: outR, cmd: cmd, done: make(chan struct{}), stderrDone: make(chan struct{})}
+	return &Prepared{s: s, inW: inW, outR: outR, errR: errR, specR: specR, specW: specW, statR: statusR, statusW: statusW}, nil
+}
+
+// fork starts s.cmd from a goroutine that holds its OS thread locked
+// until the process has exited, then waits for it there. The kernel sends
+// the parent-death signal when the thread that forked the child exits,
+// not the process, and Go ends a thread whenever a goroutine that locked
+// it returns: forked from any other thread, the server would die with the
+// next such goroutine, in mcpcell or in a library it uses.
+func (s *Server) fork() error {
+	started := make(chan error)
 	go func() {
-		s.code = exitCode(cmd.Wait())
+		// Never unlocked: the thread ends with this goroutine, once
+		// nothing it forked lives.
+		runtime.LockOSThread()
+		if err := s.cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		s.code = exitCode(s.cmd.Wait())
 		close(s.done)
 	}()
-	return &Prepared{s: s, inW: inW, outR: outR, errR: errR, specR: specR, specW: specW, statR: statusR, statusW: statusW}, nil
+	return <-started
 }
 
 // copyStderr copies the child's stderr to w, which Start is given: for a

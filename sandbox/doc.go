@@ -7,7 +7,10 @@
 // The proxy itself is never confined by the server's rules.
 //
 // The helper is a whole program start (some 9 ms here): Prepare starts it
-// early, to wait for its spec while the caller reads the profile.
+// early, to wait for its spec while the caller reads the profile. It is
+// forked from a goroutine that keeps its OS thread locked until the
+// server has exited: the parent-death signal fires when the forking
+// thread ends, and Go ends threads whose locked goroutine returns.
 //
 //	srv, err := sandbox.Start(cell, os.Stderr)
 //	...
