@@ -149,7 +149,7 @@ func TestServerOutlivesThreads(t *testing.T) {
 			if err != nil {
 				t.Fatalf("starting the server: %v", err)
 			}
-			defer srv.Stop(0)
+			defer srv.Stop(Ladder{})
 			endIdleThreads(t, 64)
 			select {
 			case <-srv.Done():
@@ -181,5 +181,47 @@ func TestParentDeathFollowsThread(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		cmd.Process.Kill()
 		t.Fatalf("the child outlived the thread that forked it: the control shows nothing")
+	}
+}
+
+// Stop's ladder: a server that ignores its input's end gets SIGTERM after
+// the EOF wait; Hurry, before or during Stop, skips the waits left and the
+// SIGTERM with them. sleep ignores EOF and dies of SIGTERM, so its status
+// tells which signal ended it.
+func TestStopLadder(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		ladder Ladder
+		hurry  string // "", "before" or "during" Stop
+		want   int
+	}{
+		{"eof wait, then SIGTERM", Ladder{EOF: 50 * time.Millisecond, Term: time.Hour}, "", 128 + 15},
+		{"hurried during the EOF wait", Ladder{EOF: time.Hour, Term: time.Hour}, "during", 128 + 9},
+		{"hurried before Stop", Ladder{EOF: time.Hour, Term: time.Hour}, "before", 128 + 9},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv, err := Start(sleepCell(t), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Stop(Ladder{})
+			if c.hurry == "before" {
+				srv.Hurry()
+			}
+			stopped := make(chan struct{})
+			go func() { srv.Stop(c.ladder); close(stopped) }()
+			if c.hurry == "during" {
+				time.Sleep(50 * time.Millisecond)
+				srv.Hurry()
+			}
+			select {
+			case <-stopped:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("Stop still waits 10 s on")
+			}
+			if code := srv.Wait(); code != c.want {
+				t.Errorf("the server's status %d, want %d", code, c.want)
+			}
+		})
 	}
 }

@@ -1,8 +1,10 @@
 // Package sandbox starts the MCP server as a child process in a cell: its
 // own process group, an environment built from nothing, and (on Linux,
 // through a re-executed helper) the Landlock and seccomp rules of a Cell.
-// It also stops the server: close its input, wait, SIGTERM the group,
-// wait, SIGKILL.
+// It also stops the server by a Ladder: close its input, wait, SIGTERM
+// the group, wait, SIGKILL; Hurry cuts the waits short. On Linux,
+// BecomeSubreaper and KillDescendants take the processes that left the
+// group too.
 //
 // The proxy itself is never confined by the server's rules.
 //
@@ -14,6 +16,6 @@
 //
 //	srv, err := sandbox.Start(cell, os.Stderr)
 //	...
-//	srv.Stop(2 * time.Second) // when the client goes away
+//	srv.Stop(sandbox.Ladder{EOF: time.Second, Term: time.Second}) // when the client goes away
 //	code := srv.Wait()
 package sandbox

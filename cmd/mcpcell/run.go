@@ -103,7 +103,7 @@ func (c *cli) run(args []string) int {
 	log.Record(jsonrpc.Event{Time: time.Now(), Decision: "start", Rule: "session", Note: fmt.Sprintf("server %s (pid %d), cell set up in %v with Landlock ABI %d", command[0], srv.Pid(), srv.Setup, srv.ABI)})
 	// The first record is written before any frame moves: no log, no session.
 	if err := log.Flush(); err != nil {
-		srv.Stop(0)
+		srv.Stop(sandbox.Ladder{})
 		return c.fail(fmt.Errorf("cannot write the audit log %s, so the server is not run: %w", p.AuditPath, err), "free space or fix [audit] path in the profile")
 	}
 
@@ -112,7 +112,7 @@ func (c *cli) run(args []string) int {
 	defer signal.Stop(sigs)
 	go func() {
 		if _, ok := <-sigs; ok {
-			srv.Stop(grace)
+			srv.Stop(sandbox.Ladder{EOF: grace, Term: grace})
 		}
 	}()
 
@@ -121,7 +121,7 @@ func (c *cli) run(args []string) int {
 		Recorder:     log,
 		MaxFrame:     p.MaxFrame,
 		Notes:        c.stderr,
-		ClientClosed: func() { go srv.Stop(grace) },
+		ClientClosed: func() { go srv.Stop(sandbox.Ladder{EOF: grace, Term: grace}) },
 	}
 	if red != nil {
 		ip.Redact = red.Frame
@@ -129,7 +129,7 @@ func (c *cli) run(args []string) int {
 	if err := ip.Run(c.stdin, c.stdout, srv.Stdin, srv.Stdout); err != nil {
 		fmt.Fprintf(c.stderr, "mcpcell: reading from the server: %v\n", err)
 	}
-	srv.Stop(grace)
+	srv.Stop(sandbox.Ladder{EOF: grace, Term: grace})
 	exit := srv.Wait()
 	if n := sandbox.KillDescendants(srv.Pid()); n > 0 {
 		fmt.Fprintf(c.stderr, "mcpcell: killed %d process(es) the server left behind\n", n)
