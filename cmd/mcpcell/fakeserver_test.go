@@ -18,6 +18,12 @@ import (
 	"github.com/zalando/go-keyring"
 )
 
+// exitNow ends the fake server at once. os.Exit in a race-enabled binary
+// first sleeps a second, which tests of the shutdown ladder's one-second
+// steps would see, and a server in a cell cannot turn that off: the race
+// runtime reads GORACE from /proc/self/environ, which the cell denies.
+func exitNow(code int) { syscall.Exit(code) }
+
 // fakeServer is an MCP server for precise protocol and hostile-behaviour
 // tests. Each tool does one thing a real server would not; see the cases.
 // It reads one JSON-RPC message (or batch) per line and answers on
@@ -40,7 +46,7 @@ func fakeServer(args []string) int {
 		for range terms {
 			fmt.Fprintf(os.Stderr, "fakeserver: got SIGTERM at %d\n", time.Now().UnixMilli())
 			if !ignoreTerm {
-				os.Exit(143)
+				exitNow(143)
 			}
 		}
 	}()
@@ -188,7 +194,7 @@ func fakeServer(args []string) int {
 				raw("Server listening... (a log line on stdout)")
 				return resp(text("after log line"))
 			case "die":
-				os.Exit(3)
+				exitNow(3)
 			case "flood":
 				for i := 0; i < 2000; i++ {
 					raw(fmt.Sprintf(`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"t","progress":%d}}`, i))

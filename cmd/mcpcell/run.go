@@ -3,12 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/mcpcell/mcpcell/jsonrpc"
@@ -17,9 +14,6 @@ import (
 	"github.com/mcpcell/mcpcell/profiles"
 	"github.com/mcpcell/mcpcell/sandbox"
 )
-
-// grace is how long each step of the shutdown ladder waits.
-const grace = 2 * time.Second
 
 func (c *cli) loadProfile(pf profileFlags) (*profiles.Profile, *profiles.Policy, int) {
 	p, err := profiles.Load(profiles.Options{Profile: pf.profile, Project: pf.project, Getenv: c.getenv})
@@ -107,35 +101,16 @@ func (c *cli) run(args []string) int {
 		return c.fail(fmt.Errorf("cannot write the audit log %s, so the server is not run: %w", p.AuditPath, err), "free space or fix [audit] path in the profile")
 	}
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-	go func() {
-		if _, ok := <-sigs; ok {
-			srv.Stop(sandbox.Ladder{EOF: grace, Term: grace})
-		}
-	}()
-
 	ip := &jsonrpc.Interposer{
-		Policy:       pol,
-		Recorder:     log,
-		MaxFrame:     p.MaxFrame,
-		Notes:        c.stderr,
-		ClientClosed: func() { go srv.Stop(sandbox.Ladder{EOF: grace, Term: grace}) },
+		Policy:   pol,
+		Recorder: log,
+		MaxFrame: p.MaxFrame,
+		Notes:    c.stderr,
 	}
 	if red != nil {
 		ip.Redact = red.Frame
 	}
-	if err := ip.Run(c.stdin, c.stdout, srv.Stdin, srv.Stdout); err != nil {
-		fmt.Fprintf(c.stderr, "mcpcell: reading from the server: %v\n", err)
-	}
-	srv.Stop(sandbox.Ladder{EOF: grace, Term: grace})
-	exit := srv.Wait()
-	if n := sandbox.KillDescendants(srv.Pid()); n > 0 {
-		fmt.Fprintf(c.stderr, "mcpcell: killed %d process(es) the server left behind\n", n)
-	}
-	log.Record(jsonrpc.Event{Time: time.Now(), Decision: "end", Rule: "session", Note: fmt.Sprintf("server exited with status %d", exit)})
-	return exit
+	return c.serve(ip, srv, log)
 }
 
 // startCell plans the cell, refuses a weaker one unless the profile
