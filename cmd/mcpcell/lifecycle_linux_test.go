@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -447,5 +451,104 @@ func TestSignalDuringShutdown(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// rawStart starts mcpcell with its stdout and stderr on pipes of the
+// test's own, which it can stop reading or close, and its stdin on a pipe.
+// It returns the pipes' read ends; exited is closed when mcpcell exits.
+func rawStart(t *testing.T, cmd *exec.Cmd) (in io.WriteCloser, out, errOut *os.File, exited chan struct{}) {
+	t.Helper()
+	out, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	errOut, errW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	if in, err = cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	outW.Close()
+	errW.Close()
+	exited = make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		in.Close()
+		out.Close()
+		errOut.Close()
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+		}
+	})
+	return in, out, errOut, exited
+}
+
+// rawCall sends a request and reads frames until its response.
+func rawCall(t *testing.T, in io.Writer, out *bufio.Reader, id int, method, params string) string {
+	t.Helper()
+	fmt.Fprintf(in, `{"jsonrpc":"2.0","id":%d,"method":%q,"params":%s}`+"\n", id, method, params)
+	for {
+		line, err := out.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading mcpcell's output: %v", err)
+		}
+		if strings.Contains(line, fmt.Sprintf(`"id":%d,`, id)) {
+			return line
+		}
+	}
+}
+
+// A client that vanishes at once (a crash: its stdin, stdout and stderr
+// all close) breaks mcpcell's output while the ladder runs; the server's
+// last words on stderr must not kill mcpcell by SIGPIPE before it has
+// ended the tree, the setsid grandchild among it, and written the end
+// record.
+func TestClientVanishes(t *testing.T) {
+	path := writeProfile(t, "")
+	cmd := cellCommand(t, path, os.Args[0], "__fakeserver", "--ignore-eof", "--ignore-term")
+	in, out, errOut, exited := rawStart(t, cmd)
+	r := bufio.NewReader(out)
+	rawCall(t, in, r, 0, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`)
+	var reply map[string]any
+	json.Unmarshal([]byte(rawCall(t, in, r, 1, "tools/call", `{"name":"spawn","arguments":{}}`)), &reply)
+	var pids []int
+	for _, f := range strings.Fields(resultText(reply)) {
+		pid, err := strconv.Atoi(f)
+		if err != nil {
+			t.Fatalf("spawn: %v", reply)
+		}
+		pids = append(pids, pid)
+	}
+	t.Cleanup(func() {
+		for _, pid := range pids {
+			killIf(pid, "__orphan")
+		}
+	})
+	out.Close()
+	errOut.Close()
+	in.Close()
+	select {
+	case <-exited:
+	case <-time.After(3500 * time.Millisecond):
+		t.Fatalf("mcpcell still runs 3.5 s after the client vanished")
+	}
+	if ws := cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signaled() {
+		t.Errorf("mcpcell died of %v", ws.Signal())
+	}
+	for _, pid := range pids {
+		if alive(pid) {
+			t.Errorf("grandchild %d outlived the session", pid)
+		}
+	}
+	if endRecord(auditRecords(t, path)) == nil {
+		t.Errorf("the audit log has no end record")
 	}
 }

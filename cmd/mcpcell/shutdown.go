@@ -62,6 +62,10 @@ func (c *cli) serve(ip *jsonrpc.Interposer, srv *sandbox.Server, log *audit.Log)
 			st.signal()
 		}
 	}()
+	// A client that is gone leaves mcpcell's stdout and stderr broken: a
+	// write there must fail, not kill mcpcell (Go's way with SIGPIPE on fd
+	// 1 and 2) before it has ended the server's tree. Kept until exit.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 
 	ip.ClientClosed = func() { go st.stop() }
 	runErr := ip.Run(c.stdin, c.stdout, srv.Stdin, srv.Stdout)
