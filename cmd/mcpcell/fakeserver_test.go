@@ -30,7 +30,7 @@ func exitNow(code int) { syscall.Exit(code) }
 // stdout.
 func fakeServer(args []string) int {
 	version := "2025-11-25"
-	var ignoreEOF, ignoreTerm, badList bool
+	var ignoreEOF, ignoreTerm, badList, floodEOF bool
 	for _, a := range args {
 		if v, ok := strings.CutPrefix(a, "--version="); ok {
 			version = v
@@ -38,6 +38,7 @@ func fakeServer(args []string) int {
 		ignoreEOF = ignoreEOF || a == "--ignore-eof"
 		ignoreTerm = ignoreTerm || a == "--ignore-term"
 		badList = badList || a == "--bad-list"
+		floodEOF = floodEOF || a == "--flood-on-eof"
 	}
 	fmt.Fprintf(os.Stderr, "fakeserver: pid %d\n", os.Getpid())
 	terms := make(chan os.Signal, 1)
@@ -270,6 +271,9 @@ func fakeServer(args []string) int {
 		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "fakeserver: stdin closed at %d\n", time.Now().UnixMilli())
+			for floodEOF { // more than any pipe holds
+				raw(`{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"still talking"}}`)
+			}
 			if ignoreEOF {
 				select {}
 			}

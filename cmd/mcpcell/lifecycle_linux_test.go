@@ -552,3 +552,37 @@ func TestClientVanishes(t *testing.T) {
 		t.Errorf("the audit log has no end record")
 	}
 }
+
+// A client that closes stdin and stops reading, while the server floods
+// its output, does not hold the session open: mcpcell ends the server by
+// its ladder, gives the last frames a moment, and writes the end record,
+// all before the client's SIGKILL would come.
+func TestClientStopsReading(t *testing.T) {
+	path := writeProfile(t, "")
+	cmd := cellCommand(t, path, os.Args[0], "__fakeserver", "--ignore-eof", "--ignore-term", "--flood-on-eof")
+	in, out, _, exited := rawStart(t, cmd)
+	r := bufio.NewReader(out)
+	rawCall(t, in, r, 0, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`)
+	in.Close() // and out is never read again
+	select {
+	case <-exited:
+	case <-time.After(3500 * time.Millisecond):
+		t.Fatalf("mcpcell still runs 3.5 s after the client closed stdin")
+	}
+	recs := auditRecords(t, path)
+	end := endRecord(recs)
+	if end == nil {
+		t.Fatalf("the audit log has no end record")
+	}
+	if !strings.Contains(end.Note, "not reading") {
+		t.Errorf("end record note %q; want it to say the client was not reading", end.Note)
+	}
+	m := regexp.MustCompile(`\(pid (\d+)\)`).FindStringSubmatch(recs[0].Note)
+	if m == nil {
+		t.Fatalf("no pid in the start record %q", recs[0].Note)
+	}
+	if pid, _ := strconv.Atoi(m[1]); alive(pid) {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Errorf("the server (pid %d) outlived the session", pid)
+	}
+}

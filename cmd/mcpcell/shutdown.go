@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -21,6 +22,10 @@ import (
 const (
 	eofGrace  = time.Second // from closing the server's stdin to SIGTERM
 	termGrace = time.Second // from SIGTERM to killing the whole tree
+	// drainGrace is how long the last frames of a dead server may take to
+	// reach a client that has closed its side: one that no longer reads
+	// must not hold the session's end.
+	drainGrace = 500 * time.Millisecond
 )
 
 // stopper runs the ladder once, for whoever asks first: the end of the
@@ -28,14 +33,19 @@ const (
 type stopper struct {
 	srv      *sandbox.Server
 	stopping atomic.Bool
+	ended    chan struct{} // closed once the ladder has ended the server
+	endOnce  sync.Once
 }
 
-func newStopper(srv *sandbox.Server) *stopper { return &stopper{srv: srv} }
+func newStopper(srv *sandbox.Server) *stopper {
+	return &stopper{srv: srv, ended: make(chan struct{})}
+}
 
 // stop runs the ladder and returns once the server has exited.
 func (st *stopper) stop() {
 	st.stopping.Store(true)
 	st.srv.Stop(sandbox.Ladder{EOF: eofGrace, Term: termGrace})
+	st.endOnce.Do(func() { close(st.ended) })
 }
 
 // signal is a SIGINT, SIGTERM or SIGHUP to mcpcell: the first starts the
@@ -68,11 +78,30 @@ func (c *cli) serve(ip *jsonrpc.Interposer, srv *sandbox.Server, log *audit.Log)
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 
 	ip.ClientClosed = func() { go st.stop() }
-	runErr := ip.Run(c.stdin, c.stdout, srv.Stdin, srv.Stdout)
+	ran := make(chan error, 1)
+	go func() { ran <- ip.Run(c.stdin, c.stdout, srv.Stdin, srv.Stdout) }()
+	var runErr error
+	killed, undelivered := 0, false
+	select {
+	case runErr = <-ran:
+	case <-st.ended:
+		// With the server's tree gone nothing holds its output open: the
+		// frames still in transit wait only for the client to read them.
+		killed = sandbox.KillDescendants(srv.Pid())
+		select {
+		case runErr = <-ran:
+		case <-time.After(drainGrace):
+			// Run stays blocked on the client; mcpcell's exit ends it.
+			undelivered = true
+		}
+	}
 	st.stop()
 	exit := srv.Wait()
-	killed := sandbox.KillDescendants(srv.Pid())
+	killed += sandbox.KillDescendants(srv.Pid())
 	note := fmt.Sprintf("server exited with status %d", exit)
+	if undelivered {
+		note += "; the client was not reading, so its last frames were not delivered"
+	}
 	// The end record goes to disk before anything goes to stderr, which a
 	// client that has gone may no longer read, and before the client's
 	// SIGKILL can come.
@@ -82,6 +111,9 @@ func (c *cli) serve(ip *jsonrpc.Interposer, srv *sandbox.Server, log *audit.Log)
 	}
 	if runErr != nil {
 		fmt.Fprintf(c.stderr, "mcpcell: reading from the server: %v\n", runErr)
+	}
+	if undelivered {
+		fmt.Fprintf(c.stderr, "mcpcell: the client was not reading; the server's last frames were not delivered\n")
 	}
 	if killed > 0 {
 		fmt.Fprintf(c.stderr, "mcpcell: killed %d process(es) the server left behind\n", killed)
