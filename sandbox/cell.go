@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -75,6 +76,8 @@ type Server struct {
 	stderrDone chan struct{}
 	code       int
 	stopOnce   sync.Once
+	hurry      chan struct{} // closed by Hurry
+	hurryOnce  sync.Once
 }
 
 // Prepared is a helper started before its spec is known, so that its
@@ -152,7 +155,7 @@ func Start(c Cell, stderr io.Writer) (*Server, error) {
 		}
 	}
 	if last.Error != "" {
-		s.Stop(0)
+		s.Stop(Ladder{})
 		s.Wait()
 		p.inW.Close()
 		p.outR.Close()
@@ -208,7 +211,8 @@ func spawn(spec *Spec, helper []string) (*Prepared, error) {
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
 	setProcAttr(cmd)
-	if err := cmd.Start(); err != nil {
+	s := &Server{Stdin: inW, Stdout: outR, cmd: cmd, done: make(chan struct{}), stderrDone: make(chan struct{}), hurry: make(chan struct{})}
+	if err := s.fork(); err != nil {
 		closeAll()
 		name := "the cell helper"
 		if spec != nil {
@@ -219,12 +223,30 @@ func spawn(spec *Spec, helper []string) (*Prepared, error) {
 	for _, f := range []*os.File{inR, outW, errW} {
 		f.Close()
 	}
-	s := &Server{Stdin: inW, Stdout: outR, cmd: cmd, done: make(chan struct{}), stderrDone: make(chan struct{})}
+	return &Prepared{s: s, inW: inW, outR: outR, errR: errR, specR: specR, specW: specW, statR: statusR, statusW: statusW}, nil
+}
+
+// fork starts s.cmd from a goroutine that holds its OS thread locked
+// until the process has exited, then waits for it there. The kernel sends
+// the parent-death signal when the thread that forked the child exits,
+// not the process, and Go ends a thread whenever a goroutine that locked
+// it returns: forked from any other thread, the server would die with the
+// next such goroutine, in mcpcell or in a library it uses.
+func (s *Server) fork() error {
+	started := make(chan error)
 	go func() {
-		s.code = exitCode(cmd.Wait())
+		// Never unlocked: the thread ends with this goroutine, once
+		// nothing it forked lives.
+		runtime.LockOSThread()
+		if err := s.cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		s.code = exitCode(s.cmd.Wait())
 		close(s.done)
 	}()
-	return &Prepared{s: s, inW: inW, outR: outR, errR: errR, specR: specR, specW: specW, statR: statusR, statusW: statusW}, nil
+	return <-started
 }
 
 // copyStderr copies the child's stderr to w, which Start is given: for a
@@ -268,22 +290,43 @@ func (s *Server) Wait() int {
 // Pid is the server's process id.
 func (s *Server) Pid() int { return s.cmd.Process.Pid }
 
-// Stop ends the server: it closes its input, waits grace, sends SIGTERM
-// to its process group, waits grace again, and kills the group. It
-// returns once the server has exited; calling it again does nothing more.
-func (s *Server) Stop(grace time.Duration) {
+// Ladder is how Stop ends a server. Each step waits at most its time for
+// the server to exit.
+type Ladder struct {
+	EOF  time.Duration // after its input is closed, before SIGTERM
+	Term time.Duration // after SIGTERM to its process group, before SIGKILL
+}
+
+// Stop ends the server by l: it closes its input, waits up to l.EOF,
+// sends SIGTERM to its process group, waits up to l.Term, and kills the
+// group. Hurry, before or during Stop, skips what is left of the waits
+// (and the SIGTERM). Stop returns once the server has exited; calling it
+// again only waits for that.
+func (s *Server) Stop(l Ladder) {
 	s.stopOnce.Do(func() {
 		s.Stdin.Close()
-		select {
-		case <-s.done:
-		case <-time.After(grace):
+		if !s.settle(l.EOF) {
 			terminate(s.cmd)
-			select {
-			case <-s.done:
-			case <-time.After(grace):
-			}
+			s.settle(l.Term)
 		}
 		kill(s.cmd) // also whatever the server left behind in its group
 	})
 	<-s.done
+}
+
+// Hurry makes Stop kill the server now rather than wait for it.
+func (s *Server) Hurry() { s.hurryOnce.Do(func() { close(s.hurry) }) }
+
+// settle waits up to d for the server to exit, or for Hurry; it reports
+// false when d passed first.
+func (s *Server) settle(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-s.done:
+	case <-s.hurry:
+	case <-t.C:
+		return false
+	}
+	return true
 }

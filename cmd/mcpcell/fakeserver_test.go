@@ -18,13 +18,19 @@ import (
 	"github.com/zalando/go-keyring"
 )
 
+// exitNow ends the fake server at once. os.Exit in a race-enabled binary
+// first sleeps a second, which tests of the shutdown ladder's one-second
+// steps would see, and a server in a cell cannot turn that off: the race
+// runtime reads GORACE from /proc/self/environ, which the cell denies.
+func exitNow(code int) { syscall.Exit(code) }
+
 // fakeServer is an MCP server for precise protocol and hostile-behaviour
 // tests. Each tool does one thing a real server would not; see the cases.
 // It reads one JSON-RPC message (or batch) per line and answers on
 // stdout.
 func fakeServer(args []string) int {
 	version := "2025-11-25"
-	var ignoreEOF, ignoreTerm, badList bool
+	var ignoreEOF, ignoreTerm, badList, floodEOF bool
 	for _, a := range args {
 		if v, ok := strings.CutPrefix(a, "--version="); ok {
 			version = v
@@ -32,6 +38,7 @@ func fakeServer(args []string) int {
 		ignoreEOF = ignoreEOF || a == "--ignore-eof"
 		ignoreTerm = ignoreTerm || a == "--ignore-term"
 		badList = badList || a == "--bad-list"
+		floodEOF = floodEOF || a == "--flood-on-eof"
 	}
 	fmt.Fprintf(os.Stderr, "fakeserver: pid %d\n", os.Getpid())
 	terms := make(chan os.Signal, 1)
@@ -40,7 +47,7 @@ func fakeServer(args []string) int {
 		for range terms {
 			fmt.Fprintf(os.Stderr, "fakeserver: got SIGTERM at %d\n", time.Now().UnixMilli())
 			if !ignoreTerm {
-				os.Exit(143)
+				exitNow(143)
 			}
 		}
 	}()
@@ -188,7 +195,7 @@ func fakeServer(args []string) int {
 				raw("Server listening... (a log line on stdout)")
 				return resp(text("after log line"))
 			case "die":
-				os.Exit(3)
+				exitNow(3)
 			case "flood":
 				for i := 0; i < 2000; i++ {
 					raw(fmt.Sprintf(`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"t","progress":%d}}`, i))
@@ -264,6 +271,9 @@ func fakeServer(args []string) int {
 		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "fakeserver: stdin closed at %d\n", time.Now().UnixMilli())
+			for floodEOF { // more than any pipe holds
+				raw(`{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"still talking"}}`)
+			}
 			if ignoreEOF {
 				select {}
 			}

@@ -1,13 +1,22 @@
 package main
 
 import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mcpcell/mcpcell/jsonrpc/audit"
+	"golang.org/x/sys/unix"
 )
 
 // stamp finds "fakeserver: WHAT at MILLIS" in stderr.
@@ -47,7 +56,7 @@ func alive(pid int) bool {
 	return !regexp.MustCompile(`\) Z `).Match(b)
 }
 
-// The shutdown ladder: stdin closed, 2 s, SIGTERM, 2 s, SIGKILL, and
+// The shutdown ladder: stdin closed, 1 s, SIGTERM, 1 s, SIGKILL, and
 // mcpcell exits with the status the signal gave the server.
 func TestShutdownLadder(t *testing.T) {
 	path := writeProfile(t, "")
@@ -60,8 +69,8 @@ func TestShutdownLadder(t *testing.T) {
 	}
 	stderr := s.stderr.String()
 	closed, term := stamp(t, stderr, "stdin closed"), stamp(t, stderr, "got SIGTERM")
-	if gap := term.Sub(closed); gap < 1900*time.Millisecond {
-		t.Errorf("SIGTERM came %v after stdin closed, want the 2 s grace", gap)
+	if gap := term.Sub(closed); gap < eofGrace-100*time.Millisecond || gap > eofGrace+termGrace {
+		t.Errorf("SIGTERM came %v after stdin closed, want the %v grace", gap, eofGrace)
 	}
 	if alive(pid) {
 		t.Errorf("server pid %d still alive", pid)
@@ -118,7 +127,7 @@ func TestParentDeath(t *testing.T) {
 }
 
 // No orphans: grandchildren that ignore SIGTERM, one of them in its own
-// session, are gone when the session ends, within 5 s.
+// session, are gone when the session ends, within 3.5 s.
 func TestNoOrphans(t *testing.T) {
 	path := writeProfile(t, "")
 	s := startSession(t, cellCommand(t, path, os.Args[0], "__fakeserver"))
@@ -144,8 +153,8 @@ func TestNoOrphans(t *testing.T) {
 	go func() { done <- s.cmd.Wait() }()
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatalf("mcpcell still running 5 s after the client left")
+	case <-time.After(3500 * time.Millisecond):
+		t.Fatalf("mcpcell still running 3.5 s after the client left")
 	}
 	for _, pid := range pids {
 		if alive(pid) {
@@ -154,4 +163,426 @@ func TestNoOrphans(t *testing.T) {
 		}
 	}
 	t.Logf("session over and its tree gone %v after the client closed stdin", time.Since(closed).Round(time.Millisecond))
+}
+
+// stubbornServer is a node server that will not go quietly: it ignores the
+// end of its input and SIGTERM, and leaves a grandchild in a session of
+// its own (detached: setsid) that ignores SIGTERM too. It names both pids
+// on stderr. The grandchild is node again (the node preset grants it read
+// and exec), holding none of the server's pipes.
+const stubbornServer = `
+const { spawn } = require('child_process');
+process.on('SIGTERM', () => {});
+process.on('SIGHUP', () => {});
+setInterval(() => {}, 1 << 30);
+if (process.argv[2] !== 'grandchild') {
+  const g = spawn(process.execPath, [__filename, 'grandchild'], { detached: true, stdio: 'ignore' });
+  g.unref();
+  process.stdin.on('data', () => {});
+  process.stdin.on('end', () => process.stderr.write('stubborn: stdin closed\n'));
+  process.stderr.write('stubborn: server ' + process.pid + ' grandchild ' + g.pid + '\n');
+}
+`
+
+// stubbornTree is the server and grandchild of a running stubbornServer.
+type stubbornTree struct{ server, grandchild int }
+
+// startStubborn starts stubbornServer in a cell and returns once both of
+// its processes run and ignore SIGTERM (a node process that got it earlier
+// would die of it, and prove nothing).
+func startStubborn(t *testing.T) (*session, stubbornTree, string) {
+	t.Helper()
+	nodeModules(t)
+	profile := writeProfile(t, "")
+	js := filepath.Join(filepath.Dir(profile), "stubborn.js")
+	if err := os.WriteFile(js, []byte(stubbornServer), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startSession(t, cellCommand(t, profile, "node", js))
+	var tree stubbornTree
+	re := regexp.MustCompile(`stubborn: server (\d+) grandchild (\d+)`)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if m := re.FindStringSubmatch(s.stderr.String()); m != nil {
+			tree.server, _ = strconv.Atoi(m[1])
+			tree.grandchild, _ = strconv.Atoi(m[2])
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the node server did not start; stderr:\n%s", s.stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Cleanup(func() {
+		killIf(tree.server, "stubborn.js")
+		killIf(tree.grandchild, "stubborn.js")
+	})
+	for _, pid := range []int{tree.server, tree.grandchild} {
+		for !handles(pid, syscall.SIGTERM) {
+			if !alive(pid) || time.Now().After(deadline) {
+				t.Fatalf("pid %d died or never took SIGTERM in hand; stderr:\n%s", pid, s.stderr.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if sid, _ := unix.Getsid(tree.grandchild); sid != tree.grandchild {
+		t.Fatalf("the grandchild is in session %d, not one of its own", sid)
+	}
+	return s, tree, profile
+}
+
+// killIf kills pid if it still runs a command line holding marker (and
+// so is not another process that reuses the pid).
+func killIf(pid int, marker string) {
+	if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline"); err == nil && strings.Contains(string(b), marker) {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// handles reports whether pid catches or ignores sig.
+func handles(pid int, sig syscall.Signal) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return false
+	}
+	var mask uint64
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "SigCgt:"); ok {
+			m, _ := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			mask |= m
+		}
+		if v, ok := strings.CutPrefix(line, "SigIgn:"); ok {
+			m, _ := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			mask |= m
+		}
+	}
+	return mask&(1<<(sig-1)) != 0
+}
+
+// sdkLadder does to mcpcell what the official Python and TypeScript SDKs
+// do to their server when they close a session: close its stdin, wait
+// 2 s, SIGTERM, wait 2 s, SIGKILL. With signals false it only closes
+// stdin and waits (at most 10 s). It returns how long after the close
+// mcpcell exited and the last signal it had to send (0: none).
+func sdkLadder(s *session, signals bool) (time.Duration, syscall.Signal) {
+	done := make(chan struct{})
+	go func() { s.cmd.Wait(); close(done) }()
+	closed := time.Now()
+	s.in.Close()
+	if !signals {
+		select {
+		case <-done:
+			return time.Since(closed), 0
+		case <-time.After(10 * time.Second):
+			s.cmd.Process.Kill()
+			<-done
+			return time.Since(closed), syscall.SIGKILL
+		}
+	}
+	var sent syscall.Signal
+	for i, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		select {
+		case <-done:
+			return time.Since(closed), sent
+		case <-time.After(time.Until(closed.Add(time.Duration(i+1) * 2 * time.Second))):
+		}
+		s.cmd.Process.Signal(sig)
+		sent = sig
+	}
+	<-done
+	return time.Since(closed), sent
+}
+
+// gone waits up to a second for pid to be gone (a zombie counts as gone).
+func gone(pid int) bool {
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if !alive(pid) {
+			return true
+		}
+	}
+	return false
+}
+
+// auditRecords reads the one audit log of a profile written by
+// writeProfile.
+func auditRecords(t *testing.T, profile string) []audit.Record {
+	t.Helper()
+	logs, _ := filepath.Glob(filepath.Join(filepath.Dir(profile), "state", "mcpcell", "audit", "*.jsonl"))
+	if len(logs) != 1 {
+		t.Fatalf("audit logs: %v, want one", logs)
+	}
+	b, err := os.ReadFile(logs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []audit.Record
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var r audit.Record
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("audit record %q: %v", line, err)
+		}
+		recs = append(recs, r)
+	}
+	return recs
+}
+
+// endRecord returns the session's end record, or nil.
+func endRecord(recs []audit.Record) *audit.Record {
+	for i := range recs {
+		if recs[i].Decision == "end" && recs[i].Rule == "session" {
+			return &recs[i]
+		}
+	}
+	return nil
+}
+
+// TestClientKillLadder plays the official SDKs' kill ladder against a
+// node server that ignores EOF and SIGTERM and leaves a detached
+// grandchild: mcpcell must be done, the tree gone and the end record
+// written, before the client's SIGKILL could cut it short. Without the
+// client's signals (eof-only) mcpcell must still be done within 3.5 s.
+func TestClientKillLadder(t *testing.T) {
+	for _, name := range []string{"sdk-ladder", "eof-only"} {
+		t.Run(name, func(t *testing.T) {
+			s, tree, profile := startStubborn(t)
+			took, sent := sdkLadder(s, name == "sdk-ladder")
+			if sent == 0 {
+				t.Logf("mcpcell exited %v after the close, before any signal", took.Round(time.Millisecond))
+			} else {
+				t.Logf("mcpcell exited %v after the close; the last signal the client sent: %v", took.Round(time.Millisecond), sent)
+			}
+			if sent == syscall.SIGKILL {
+				t.Errorf("the client had to SIGKILL mcpcell (%v after the close)", took.Round(time.Millisecond))
+			}
+			if took > 3500*time.Millisecond {
+				t.Errorf("mcpcell took %v after the close, want at most 3.5 s", took.Round(time.Millisecond))
+			}
+			for what, pid := range map[string]int{"server": tree.server, "detached grandchild": tree.grandchild} {
+				if !gone(pid) {
+					t.Errorf("the %s (pid %d) survived the client's ladder", what, pid)
+				}
+			}
+			if !strings.Contains(s.stderr.String(), "stubborn: stdin closed") {
+				t.Errorf("the server never saw its stdin close:\n%s", s.stderr.String())
+			}
+			if end := endRecord(auditRecords(t, profile)); end == nil {
+				t.Errorf("the audit log has no end record")
+			}
+		})
+	}
+}
+
+// The control: a client that SIGKILLs mcpcell before its ladder is done
+// leaves the detached grandchild alive (the parent-death signal reaches
+// the server only), so TestClientKillLadder passes only because mcpcell
+// finishes in time.
+func TestKilledMidLadderLeavesOrphan(t *testing.T) {
+	s, tree, profile := startStubborn(t)
+	s.in.Close()
+	time.Sleep(300 * time.Millisecond) // inside mcpcell's wait for the server to exit
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+	if !gone(tree.server) {
+		t.Errorf("the server (pid %d) outlived a killed mcpcell", tree.server)
+	}
+	if gone(tree.grandchild) {
+		t.Errorf("the detached grandchild died with mcpcell; the ladder test proves nothing")
+	}
+	if endRecord(auditRecords(t, profile)) != nil {
+		t.Errorf("an end record although mcpcell was killed first")
+	}
+}
+
+// waitStderr waits for what in mcpcell's stderr.
+func waitStderr(t *testing.T, s *session, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(s.stderr.String(), what); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in mcpcell's stderr:\n%s", what, s.stderr.String())
+		}
+	}
+}
+
+// A SIGTERM, SIGINT or SIGHUP that reaches mcpcell while its ladder runs
+// kills the server's tree at once: in the wait after EOF (no SIGTERM is
+// sent then), in the wait after SIGTERM, and when an earlier signal
+// started the ladder. The server ignores EOF and SIGTERM, so without the
+// escalation mcpcell would wait out each step.
+func TestSignalDuringShutdown(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} {
+		for _, phase := range []string{"after-eof", "after-term", "second-signal"} {
+			t.Run(sig.String()+"/"+phase, func(t *testing.T) {
+				path := writeProfile(t, "")
+				s := startSession(t, cellCommand(t, path, os.Args[0], "__fakeserver", "--ignore-eof", "--ignore-term"))
+				pid := serverPid(t, s)
+				step := "stdin closed"
+				switch phase {
+				case "second-signal":
+					s.cmd.Process.Signal(sig)
+				case "after-eof":
+					s.in.Close()
+				case "after-term":
+					s.in.Close()
+					step = "got SIGTERM"
+				}
+				waitStderr(t, s, "fakeserver: "+step)
+				stepped := stamp(t, s.stderr.String(), step)
+				s.cmd.Process.Signal(sig)
+				done := make(chan struct{})
+				go func() { s.cmd.Wait(); close(done) }()
+				select {
+				case <-done:
+				case <-time.After(10 * time.Second):
+					t.Fatalf("mcpcell still runs 10 s after the signal")
+				}
+				// The ladder's next step would come a grace after this one
+				// began, as the server saw it.
+				if took := time.Since(stepped); took > eofGrace/2 {
+					t.Errorf("mcpcell ended %v after the server saw %q; want at once, not after the ladder's next wait", took.Round(time.Millisecond), step)
+				}
+				if phase != "after-term" && strings.Contains(s.stderr.String(), "got SIGTERM") {
+					t.Errorf("the server got SIGTERM; want the ladder cut short before it")
+				}
+				if code := s.cmd.ProcessState.ExitCode(); code != 128+9 {
+					t.Errorf("exit status %d, want %d (the server killed)", code, 128+9)
+				}
+				if alive(pid) {
+					t.Errorf("server pid %d still alive", pid)
+				}
+			})
+		}
+	}
+}
+
+// rawStart starts mcpcell with its stdout and stderr on pipes of the
+// test's own, which it can stop reading or close, and its stdin on a pipe.
+// It returns the pipes' read ends; exited is closed when mcpcell exits.
+func rawStart(t *testing.T, cmd *exec.Cmd) (in io.WriteCloser, out, errOut *os.File, exited chan struct{}) {
+	t.Helper()
+	out, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	errOut, errW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	if in, err = cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	outW.Close()
+	errW.Close()
+	exited = make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		in.Close()
+		out.Close()
+		errOut.Close()
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+		}
+	})
+	return in, out, errOut, exited
+}
+
+// rawCall sends a request and reads frames until its response.
+func rawCall(t *testing.T, in io.Writer, out *bufio.Reader, id int, method, params string) string {
+	t.Helper()
+	fmt.Fprintf(in, `{"jsonrpc":"2.0","id":%d,"method":%q,"params":%s}`+"\n", id, method, params)
+	for {
+		line, err := out.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading mcpcell's output: %v", err)
+		}
+		if strings.Contains(line, fmt.Sprintf(`"id":%d,`, id)) {
+			return line
+		}
+	}
+}
+
+// A client that vanishes at once (a crash: its stdin, stdout and stderr
+// all close) breaks mcpcell's output while the ladder runs; the server's
+// last words on stderr must not kill mcpcell by SIGPIPE before it has
+// ended the tree, the setsid grandchild among it, and written the end
+// record.
+func TestClientVanishes(t *testing.T) {
+	path := writeProfile(t, "")
+	cmd := cellCommand(t, path, os.Args[0], "__fakeserver", "--ignore-eof", "--ignore-term")
+	in, out, errOut, exited := rawStart(t, cmd)
+	r := bufio.NewReader(out)
+	rawCall(t, in, r, 0, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`)
+	var reply map[string]any
+	json.Unmarshal([]byte(rawCall(t, in, r, 1, "tools/call", `{"name":"spawn","arguments":{}}`)), &reply)
+	var pids []int
+	for _, f := range strings.Fields(resultText(reply)) {
+		pid, err := strconv.Atoi(f)
+		if err != nil {
+			t.Fatalf("spawn: %v", reply)
+		}
+		pids = append(pids, pid)
+	}
+	t.Cleanup(func() {
+		for _, pid := range pids {
+			killIf(pid, "__orphan")
+		}
+	})
+	out.Close()
+	errOut.Close()
+	in.Close()
+	select {
+	case <-exited:
+	case <-time.After(3500 * time.Millisecond):
+		t.Fatalf("mcpcell still runs 3.5 s after the client vanished")
+	}
+	if ws := cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signaled() {
+		t.Errorf("mcpcell died of %v", ws.Signal())
+	}
+	for _, pid := range pids {
+		if alive(pid) {
+			t.Errorf("grandchild %d outlived the session", pid)
+		}
+	}
+	if endRecord(auditRecords(t, path)) == nil {
+		t.Errorf("the audit log has no end record")
+	}
+}
+
+// A client that closes stdin and stops reading, while the server floods
+// its output, does not hold the session open: mcpcell ends the server by
+// its ladder, gives the last frames a moment, and writes the end record,
+// all before the client's SIGKILL would come.
+func TestClientStopsReading(t *testing.T) {
+	path := writeProfile(t, "")
+	cmd := cellCommand(t, path, os.Args[0], "__fakeserver", "--ignore-eof", "--ignore-term", "--flood-on-eof")
+	in, out, _, exited := rawStart(t, cmd)
+	r := bufio.NewReader(out)
+	rawCall(t, in, r, 0, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`)
+	in.Close() // and out is never read again
+	select {
+	case <-exited:
+	case <-time.After(3500 * time.Millisecond):
+		t.Fatalf("mcpcell still runs 3.5 s after the client closed stdin")
+	}
+	recs := auditRecords(t, path)
+	end := endRecord(recs)
+	if end == nil {
+		t.Fatalf("the audit log has no end record")
+	}
+	if !strings.Contains(end.Note, "not reading") {
+		t.Errorf("end record note %q; want it to say the client was not reading", end.Note)
+	}
+	m := regexp.MustCompile(`\(pid (\d+)\)`).FindStringSubmatch(recs[0].Note)
+	if m == nil {
+		t.Fatalf("no pid in the start record %q", recs[0].Note)
+	}
+	if pid, _ := strconv.Atoi(m[1]); alive(pid) {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Errorf("the server (pid %d) outlived the session", pid)
+	}
 }

@@ -25,7 +25,7 @@ func TestMain(m *testing.M) {
 		case "__mcpcell":
 			os.Exit(run(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
 		case "__fakeserver":
-			os.Exit(fakeServer(os.Args[2:]))
+			exitNow(fakeServer(os.Args[2:]))
 		case "__sdkserver":
 			os.Exit(sdkServer())
 		case "__orphan":
@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 	}
 	testscript.Main(m, map[string]func(){
 		"mcpcell":    func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
-		"fakeserver": func() { os.Exit(fakeServer(os.Args[1:])) },
+		"fakeserver": func() { exitNow(fakeServer(os.Args[1:])) },
 	})
 }
 
@@ -69,9 +69,14 @@ func nodeModules(t *testing.T) string {
 func cellCommand(t *testing.T, profile string, server ...string) *exec.Cmd {
 	args := append([]string{"__mcpcell", "run", "--profile", profile, "--"}, server...)
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(filepath.Dir(profile), "state"), "XDG_CACHE_HOME="+filepath.Join(filepath.Dir(profile), "cache"))
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(filepath.Dir(profile), "state"), "XDG_CACHE_HOME="+filepath.Join(filepath.Dir(profile), "cache"), "GORACE="+quickExit())
 	return cmd
 }
+
+// quickExit is a GORACE that keeps a race-enabled mcpcell from sleeping a
+// second at exit, the race detector's default, which tests of the
+// shutdown ladder's timing would see (see also exitNow).
+func quickExit() string { return strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0") }
 
 // writeProfile writes a profile into a fresh project folder. It includes
 // the embedded default and a grant to run this test binary, which is the
@@ -243,6 +248,7 @@ func TestScripts(t *testing.T) {
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("XDG_STATE_HOME", filepath.Join(e.WorkDir, "state"))
 			e.Setenv("XDG_CACHE_HOME", filepath.Join(e.WorkDir, "cache"))
+			e.Setenv("GORACE", quickExit())
 			// Scripts include testbin.toml to run the fake server (this
 			// test binary) in a cell.
 			bin, _ := filepath.EvalSymlinks(os.Args[0])

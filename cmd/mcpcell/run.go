@@ -3,12 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/mcpcell/mcpcell/jsonrpc"
@@ -17,9 +14,6 @@ import (
 	"github.com/mcpcell/mcpcell/profiles"
 	"github.com/mcpcell/mcpcell/sandbox"
 )
-
-// grace is how long each step of the shutdown ladder waits.
-const grace = 2 * time.Second
 
 func (c *cli) loadProfile(pf profileFlags) (*profiles.Profile, *profiles.Policy, int) {
 	p, err := profiles.Load(profiles.Options{Profile: pf.profile, Project: pf.project, Getenv: c.getenv, AnyProject: pf.anyProject})
@@ -114,39 +108,20 @@ func (c *cli) run(args []string) int {
 	log.Record(jsonrpc.Event{Time: time.Now(), Decision: "start", Rule: "session", Note: fmt.Sprintf("server %s (pid %d), cell set up in %v with Landlock ABI %d", command[0], srv.Pid(), srv.Setup, srv.ABI)})
 	// The first record is written before any frame moves: no log, no session.
 	if err := log.Flush(); err != nil {
-		srv.Stop(0)
+		srv.Stop(sandbox.Ladder{})
 		return c.fail(fmt.Errorf("cannot write the audit log %s, so the server is not run: %w", p.AuditPath, err), "free space or fix [audit] path in the profile")
 	}
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-	go func() {
-		if _, ok := <-sigs; ok {
-			srv.Stop(grace)
-		}
-	}()
-
 	ip := &jsonrpc.Interposer{
-		Policy:       pol,
-		Recorder:     log,
-		MaxFrame:     p.MaxFrame,
-		Notes:        c.stderr,
-		ClientClosed: func() { go srv.Stop(grace) },
+		Policy:   pol,
+		Recorder: log,
+		MaxFrame: p.MaxFrame,
+		Notes:    c.stderr,
 	}
 	if red != nil {
 		ip.Redact = red.Frame
 	}
-	if err := ip.Run(c.stdin, c.stdout, srv.Stdin, srv.Stdout); err != nil {
-		fmt.Fprintf(c.stderr, "mcpcell: reading from the server: %v\n", err)
-	}
-	srv.Stop(grace)
-	exit := srv.Wait()
-	if n := sandbox.KillDescendants(srv.Pid()); n > 0 {
-		fmt.Fprintf(c.stderr, "mcpcell: killed %d process(es) the server left behind\n", n)
-	}
-	log.Record(jsonrpc.Event{Time: time.Now(), Decision: "end", Rule: "session", Note: fmt.Sprintf("server exited with status %d", exit)})
-	return exit
+	return c.serve(ip, srv, log)
 }
 
 // profileName names where the profile came from, for people.

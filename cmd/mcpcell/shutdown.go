@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/mcpcell/mcpcell/jsonrpc"
+	"github.com/mcpcell/mcpcell/jsonrpc/audit"
+	"github.com/mcpcell/mcpcell/sandbox"
+)
+
+// The ladder by which mcpcell ends the server once the client has gone.
+// The official Python and TypeScript SDKs close the server's stdin, wait
+// 2 s, SIGTERM it, wait 2 s and SIGKILL it: mcpcell's ladder, the sweep of
+// the server's descendants and the audit end record all fit before that
+// SIGKILL, and the SIGTERM finds mcpcell past its wait for EOF.
+const (
+	eofGrace  = time.Second // from closing the server's stdin to SIGTERM
+	termGrace = time.Second // from SIGTERM to killing the whole tree
+	// drainGrace is how long the last frames of a dead server may take to
+	// reach a client that has closed its side: one that no longer reads
+	// must not hold the session's end.
+	drainGrace = 500 * time.Millisecond
+)
+
+// stopper runs the ladder once, for whoever asks first: the end of the
+// client's input, a signal, or the end of the server's output.
+type stopper struct {
+	srv      *sandbox.Server
+	stopping atomic.Bool
+	ended    chan struct{} // closed once the ladder has ended the server
+	endOnce  sync.Once
+}
+
+func newStopper(srv *sandbox.Server) *stopper {
+	return &stopper{srv: srv, ended: make(chan struct{})}
+}
+
+// stop runs the ladder and returns once the server has exited.
+func (st *stopper) stop() {
+	st.stopping.Store(true)
+	st.srv.Stop(sandbox.Ladder{EOF: eofGrace, Term: termGrace})
+	st.endOnce.Do(func() { close(st.ended) })
+}
+
+// signal is a SIGINT, SIGTERM or SIGHUP to mcpcell: the first starts the
+// ladder, as the end of stdin does; one that comes while it runs (the
+// SDKs SIGTERM 2 s after closing stdin) kills the server's tree at once.
+func (st *stopper) signal() {
+	if !st.stopping.Swap(true) {
+		go st.stop()
+		return
+	}
+	st.srv.Hurry()
+}
+
+// serve pumps frames through ip until the session ends, ends the server
+// and its descendants, writes the audit log's end record and returns the
+// server's exit status.
+func (c *cli) serve(ip *jsonrpc.Interposer, srv *sandbox.Server, log *audit.Log) int {
+	st := newStopper(srv)
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	go func() {
+		for range sigs {
+			st.signal()
+		}
+	}()
+	// A client that is gone leaves mcpcell's stdout and stderr broken: a
+	// write there must fail, not kill mcpcell (Go's way with SIGPIPE on fd
+	// 1 and 2) before it has ended the server's tree. Kept until exit.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+
+	ip.ClientClosed = func() { go st.stop() }
+	ran := make(chan error, 1)
+	go func() { ran <- ip.Run(c.stdin, c.stdout, srv.Stdin, srv.Stdout) }()
+	var runErr error
+	killed, undelivered := 0, false
+	select {
+	case runErr = <-ran:
+	case <-st.ended:
+		// With the server's tree gone nothing holds its output open: the
+		// frames still in transit wait only for the client to read them.
+		killed = sandbox.KillDescendants(srv.Pid())
+		select {
+		case runErr = <-ran:
+		case <-time.After(drainGrace):
+			// Run stays blocked on the client; mcpcell's exit ends it.
+			undelivered = true
+		}
+	}
+	st.stop()
+	exit := srv.Wait()
+	killed += sandbox.KillDescendants(srv.Pid())
+	note := fmt.Sprintf("server exited with status %d", exit)
+	if undelivered {
+		note += "; the client was not reading, so its last frames were not delivered"
+	}
+	// The end record goes to disk before anything goes to stderr, which a
+	// client that has gone may no longer read, and before the client's
+	// SIGKILL can come.
+	log.Record(jsonrpc.Event{Time: time.Now(), Decision: "end", Rule: "session", Note: note})
+	if err := log.Flush(); err != nil {
+		c.errorf("writing the audit log's end record: %v", err)
+	}
+	if runErr != nil {
+		fmt.Fprintf(c.stderr, "mcpcell: reading from the server: %v\n", runErr)
+	}
+	if undelivered {
+		fmt.Fprintf(c.stderr, "mcpcell: the client was not reading; the server's last frames were not delivered\n")
+	}
+	if killed > 0 {
+		fmt.Fprintf(c.stderr, "mcpcell: killed %d process(es) the server left behind\n", killed)
+	}
+	return exit
+}
