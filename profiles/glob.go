@@ -54,10 +54,14 @@ func compileGlob(g string, uri bool) (*regexp.Regexp, error) {
 			if i+1 >= len(g) {
 				return nil, fmt.Errorf("glob %q: trailing \\", g)
 			}
-			i++
-			b.WriteString(regexp.QuoteMeta(g[i : i+1]))
+			_, n := utf8.DecodeRuneInString(g[i+1:])
+			b.WriteString(regexp.QuoteMeta(g[i+1 : i+1+n]))
+			i += n
 		default:
-			b.WriteString(regexp.QuoteMeta(string(c)))
+			// A whole character: a byte of a multi-byte one is not a rune.
+			_, n := utf8.DecodeRuneInString(g[i:])
+			b.WriteString(regexp.QuoteMeta(g[i : i+n]))
+			i += n - 1
 		}
 	}
 	b.WriteString(`)$`)

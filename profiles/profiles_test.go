@@ -154,6 +154,11 @@ func TestGlobs(t *testing.T) {
 		{"file:///p/**", "file:///p/a/b", true, true},
 		{"file:///p/**", "file:///q/a", true, false},
 		{"echo", "Echo", false, false},
+		// Characters, not bytes: a byte of é is not a character of the glob.
+		{"café", "café", false, true},
+		{`caf\é`, "café", false, true},
+		{"caf?", "café", false, true},
+		{"file:///pé/*", "file:///pé/x", true, true},
 	} {
 		re, err := compileGlob(c.glob, c.uri)
 		if err != nil {
