@@ -98,3 +98,54 @@ func checkArgRule(r ArgRule) error {
 	}
 	return nil
 }
+
+// neverMatches says why no canonical URI (CanonicalURI) can match the
+// URI glob g, or returns "": a glob written with what canonical forms
+// never hold (. and .. segments, percent-escapes that are decoded, a
+// host in a file: URI, an upper-case scheme) would allow or deny
+// nothing.
+func neverMatches(g string) string {
+	scheme, rest, ok := cutScheme(g)
+	if !ok {
+		return "" // the scheme holds metacharacters, or there is none
+	}
+	if scheme != strings.ToLower(scheme) {
+		return "the scheme is compared in lower case"
+	}
+	literal := func(seg string) bool { return !strings.ContainsAny(seg, `*?[\`) }
+	file := scheme == "file"
+	if file {
+		// Every canonical file: URI is file:///PATH.
+		for i := 0; i < 3 && i < len(rest) && literal(rest[i:i+1]); i++ {
+			if rest[i] != '/' {
+				return "file: URIs are compared as file:///PATH, without a host"
+			}
+		}
+	}
+	for i := 0; i+2 < len(g); i++ {
+		c, ok := escaped(g, i)
+		if !ok || g[i] != '%' {
+			continue
+		}
+		switch {
+		case file:
+			return "file: URIs are compared with their percent-escapes decoded"
+		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~':
+			return "escapes of letters, digits and -._~ are compared decoded"
+		case strings.ToUpper(g[i:i+3]) != g[i:i+3]:
+			return "percent-escapes are compared in upper case"
+		}
+	}
+	hier, _, _ := strings.Cut(rest, "?")
+	segs := strings.Split(hier, "/")
+	for i, seg := range segs {
+		switch {
+		case !literal(seg):
+		case seg == "." || seg == "..":
+			return ". and .. segments are resolved (file:) or refused before a URI is compared"
+		case file && seg == "" && i > 3 && i < len(segs)-1:
+			return "empty segments (//) are refused in file: URIs"
+		}
+	}
+	return ""
+}

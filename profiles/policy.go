@@ -136,10 +136,29 @@ func compileRules(kind string, r Rules, uri bool) (ruleSet, error) {
 			if err != nil {
 				return rs, &Error{At: e.From, Msg: err.Error()}
 			}
+			if why := ""; uri {
+				if why = neverMatches(e.Value); why != "" {
+					return rs, &Error{At: e.From, Msg: fmt.Sprintf("%s.%s: glob %q can never match: %s", kind, list.verb, e.Value, why)}
+				}
+			}
 			*list.dst = append(*list.dst, rule{re: re, desc: fmt.Sprintf("%s.%s %q (%s)", kind, list.verb, e.Value, e.From)})
 		}
 	}
 	return rs, nil
+}
+
+// decideURI decides on uri by its canonical form (CanonicalURI); err is
+// why uri itself is refused.
+func (rs *ruleSet) decideURI(uri string) (allowed bool, rule string, err error) {
+	canon, err := CanonicalURI(uri)
+	if err != nil {
+		return false, rs.kind + ": URI refused: " + err.(*URIError).Reason, err
+	}
+	allowed, rule = rs.decide(canon)
+	if canon != uri {
+		rule += ", on " + canon
+	}
+	return allowed, rule, nil
 }
 
 // decide says whether name is allowed, and which rule said so. Deny wins.
@@ -278,11 +297,7 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, version string) jsonrpc.Verdi
 		if !ok {
 			return refuse(jsonrpc.CodeInvalidParams, m.Method, "mcpcell: %s needs a string uri", m.Method)
 		}
-		if allowed, rule := p.resources.decide(uri); !allowed {
-			return p.resourceDenied(version, uri, rule)
-		}
-		_, rule := p.resources.decide(uri)
-		return jsonrpc.Verdict{Rule: rule, Subject: uri}
+		return p.resource(version, uri)
 	case "subscriptions/listen":
 		subs := jsonrpc.Lookup(jsonrpc.Lookup(params, "notifications"), "resourceSubscriptions")
 		elems, _ := jsonrpc.Elements(subs)
@@ -291,8 +306,8 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, version string) jsonrpc.Verdi
 			if !ok {
 				return refuse(jsonrpc.CodeInvalidParams, m.Method, "mcpcell: resourceSubscriptions must hold strings")
 			}
-			if allowed, rule := p.resources.decide(uri); !allowed {
-				return p.resourceDenied(version, uri, rule)
+			if v := p.resource(version, uri); v.Action != jsonrpc.Forward {
+				return v
 			}
 		}
 		return jsonrpc.Verdict{Rule: p.methodRule(m.Method)}
@@ -310,10 +325,7 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, version string) jsonrpc.Verdi
 			return jsonrpc.Verdict{Rule: "prompts", Subject: name}
 		case "ref/resource":
 			uri, _ := jsonrpc.String(jsonrpc.Lookup(ref, "uri"))
-			if allowed, rule := p.resources.decide(uri); !allowed {
-				return p.resourceDenied(version, uri, rule)
-			}
-			return jsonrpc.Verdict{Rule: "resources", Subject: uri}
+			return p.resource(version, uri)
 		}
 		return refuse(jsonrpc.CodeInvalidParams, m.Method, "mcpcell: unknown completion reference type %q", typ)
 	}
@@ -341,12 +353,24 @@ func toolError(msg string) []byte {
 	return []byte(`{"content":[{"type":"text","text":` + string(jsonrpc.Quote(msg)) + `}],"isError":true}`)
 }
 
-func (p *Policy) resourceDenied(version, uri, rule string) jsonrpc.Verdict {
-	code := jsonrpc.CodeResourceNotFound
-	if p.versionOr(version) >= V20260728 {
-		code = jsonrpc.CodeInvalidParams
+// resource decides on a request for uri by its canonical form. A hidden
+// resource is not found; a URI mcpcell refuses to read is invalid params,
+// with the reason.
+func (p *Policy) resource(version, uri string) jsonrpc.Verdict {
+	allowed, rule, err := p.resources.decideURI(uri)
+	var v jsonrpc.Verdict
+	switch {
+	case err != nil:
+		v = refuse(jsonrpc.CodeInvalidParams, rule, "mcpcell: %v", err)
+	case !allowed:
+		code := jsonrpc.CodeResourceNotFound
+		if p.versionOr(version) >= V20260728 {
+			code = jsonrpc.CodeInvalidParams
+		}
+		v = refuse(code, rule, "Resource not found: %s", uri)
+	default:
+		v.Rule = rule
 	}
-	v := refuse(code, rule, "Resource not found: %s", uri)
 	v.Subject = uri
 	return v
 }
@@ -397,7 +421,7 @@ func (p *Policy) fromServer(m *jsonrpc.Message) jsonrpc.Verdict {
 		switch m.Method {
 		case "notifications/resources/updated":
 			uri, _ := jsonrpc.String(jsonrpc.Lookup(m.Params, "uri"))
-			if allowed, rule := p.resources.decide(uri); !allowed {
+			if allowed, rule, _ := p.resources.decideURI(uri); !allowed {
 				return jsonrpc.Verdict{Action: jsonrpc.Drop, Rule: rule, Subject: uri}
 			}
 		case "notifications/elicitation/complete":
@@ -450,17 +474,17 @@ func (p *Policy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Messag
 		}
 		return jsonrpc.Verdict{Rule: "reply"}
 	case "tools/list":
-		v := p.filterList(m, "tools", "name", &p.tools)
+		v := p.filterList(m, "tools", "name", &p.tools, false)
 		if v.Action == jsonrpc.Forward {
 			p.remember(v.Frame, m.Raw)
 		}
 		return v
 	case "prompts/list":
-		return p.filterList(m, "prompts", "name", &p.prompts)
+		return p.filterList(m, "prompts", "name", &p.prompts, false)
 	case "resources/list":
-		return p.filterList(m, "resources", "uri", &p.resources)
+		return p.filterList(m, "resources", "uri", &p.resources, true)
 	case "resources/templates/list":
-		return p.filterList(m, "resourceTemplates", "uriTemplate", &p.resources)
+		return p.filterList(m, "resourceTemplates", "uriTemplate", &p.resources, true)
 	case "tools/call", "prompts/get", "resources/read":
 		// One pass over the result's members, however large its content.
 		var resultType, isError []byte
@@ -485,7 +509,7 @@ func (p *Policy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Messag
 
 // filterList keeps the list entries the rules allow. A list that cannot
 // be read is refused, never passed.
-func (p *Policy) filterList(m *jsonrpc.Message, field, key string, rs *ruleSet) jsonrpc.Verdict {
+func (p *Policy) filterList(m *jsonrpc.Message, field, key string, rs *ruleSet, uri bool) jsonrpc.Verdict {
 	list := jsonrpc.Lookup(m.Result, field)
 	elems, err := jsonrpc.Elements(list)
 	if err != nil {
@@ -497,7 +521,13 @@ func (p *Policy) filterList(m *jsonrpc.Message, field, key string, rs *ruleSet) 
 		if !ok {
 			return refuse(jsonrpc.CodeInternalError, "list", "mcpcell: an entry of the server's %q list has no string %q", field, key)
 		}
-		if allowed, _ := rs.decide(name); allowed {
+		allowed := false
+		if uri {
+			allowed, _, _ = rs.decideURI(name)
+		} else {
+			allowed, _ = rs.decide(name)
+		}
+		if allowed {
 			kept = append(kept, e)
 		}
 	}
@@ -601,9 +631,9 @@ func (a *argCheck) check(raw []byte, cwd string) string {
 	return ""
 }
 
-// outside says why path is not inside one of roots, or "".
+// outside says why path is not inside one of roots, or "". A file: URI
+// is read as CanonicalURI reads it.
 func outside(path string, roots []string, cwd string) string {
-	path = strings.TrimPrefix(path, "file://")
 	switch {
 	case path == "":
 		return "is empty"
@@ -611,6 +641,12 @@ func outside(path string, roots []string, cwd string) string {
 		return "holds a NUL byte"
 	case strings.HasPrefix(path, "~"):
 		return "starts with ~, which servers expand to a home folder"
+	}
+	if hasFileScheme(path) {
+		if _, err := CanonicalURI(path); err != nil {
+			return "is a file URI that " + err.(*URIError).Reason
+		}
+		path, _ = filePath(path[len("file:"):])
 	}
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(cwd, path)

@@ -179,6 +179,12 @@ func TestOutside(t *testing.T) {
 		{"/proj", true}, {"/proj/a/../b", true}, {"a/b", true}, {"file:///proj/x", true},
 		{"/proj/../etc", false}, {"../x", false}, {"/projx", false}, {"/etc/passwd", false},
 		{"~/x", false}, {"", false}, {"/proj/\x00", false},
+		// file: URIs are read as Node reads them.
+		{"file://localhost/proj/x", true}, {"FILE:///proj/x", true}, {"file:/proj/x", true},
+		{"file:///proj/%2e%2e/etc/passwd", false}, {"FILE:///etc/passwd", false},
+		{"file:///proj/.%2E/etc", false}, {"file:///proj/a/../../etc", false},
+		{"file:///proj/%2Fx", false}, {"file://evil/proj/x", false}, {"file:///proj/x?y", false},
+		{"file:proj/x", false}, {"file:///proj/%252e%252e/x", false},
 	} {
 		if got := outside(c.path, roots, "/proj") == ""; got != c.ok {
 			t.Errorf("outside(%q) allows=%v, want %v", c.path, got, c.ok)
