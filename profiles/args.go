@@ -194,7 +194,9 @@ func (c *argCheck) value(raw []byte, cwd, wants string) string {
 }
 
 // outside says why path is not inside one of roots, or "". A file: URI
-// is read as CanonicalURI reads it.
+// is read as CanonicalURI reads it. A relative path is refused: servers
+// resolve it against folders of their own choosing (server-filesystem
+// tries each of its allowed folders), not the working folder.
 func outside(path string, roots []string, cwd string) string {
 	switch {
 	case path == "":
@@ -211,7 +213,7 @@ func outside(path string, roots []string, cwd string) string {
 		path, _ = filePath(path[len("file:"):])
 	}
 	if !filepath.IsAbs(path) {
-		path = filepath.Join(cwd, path)
+		return "is a relative path, which servers resolve against folders of their own (give an absolute path)"
 	}
 	path = filepath.Clean(path)
 	for _, r := range roots {

@@ -219,6 +219,7 @@ mode = { enum = ["a", "b", 1] }
 		{"read_multiple_files", `{"paths":["/etc/passwd","/proj/a"]}`, "(element 0) is outside", ""},
 		{"read_multiple_files", `{"paths":["/proj/a/../../etc"]}`, "(element 0) is outside", ""},
 		{"read_multiple_files", `{"paths":["/proj/a","file:///proj/%2e%2e/etc/passwd"]}`, "(element 1) is outside", ""},
+		{"read_multiple_files", `{"paths":["/proj/a","rel"]}`, "(element 1) is a relative path", ""},
 		{"read_multiple_files", `{"paths":["/proj/a",7]}`, "(element 1) must be a string, not number", ""},
 		{"read_multiple_files", `{"paths":["/proj/a",null]}`, "(element 1) must be a string, not null", ""},
 		{"read_multiple_files", `{"paths":["/proj/a",true]}`, "(element 1) must be a string, not boolean", ""},

@@ -176,9 +176,13 @@ func TestOutside(t *testing.T) {
 		path string
 		ok   bool
 	}{
-		{"/proj", true}, {"/proj/a/../b", true}, {"a/b", true}, {"file:///proj/x", true},
-		{"/proj/../etc", false}, {"../x", false}, {"/projx", false}, {"/etc/passwd", false},
+		{"/proj", true}, {"/proj/a/../b", true}, {"file:///proj/x", true},
+		{"/proj/../etc", false}, {"/projx", false}, {"/etc/passwd", false},
 		{"~/x", false}, {"", false}, {"/proj/\x00", false},
+		// Relative paths: servers resolve them against folders of their
+		// own, not the working folder (server-filesystem: each allowed
+		// folder in turn).
+		{"a/b", false}, {"../x", false}, {".", false}, {" /etc/passwd", false}, {`"/etc/passwd"`, false},
 		// file: URIs are read as Node reads them.
 		{"file://localhost/proj/x", true}, {"FILE:///proj/x", true}, {"file:/proj/x", true},
 		{"file:///proj/%2e%2e/etc/passwd", false}, {"FILE:///etc/passwd", false},
