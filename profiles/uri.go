@@ -142,7 +142,7 @@ func filePath(rest string) (path, reason string) {
 			return "", reason
 		}
 		if isDriveLetter(seg) || isDriveLetter(raw) {
-			return "", fmt.Sprintf("holds the Windows drive letter %q, which URL parsers treat apart", seg)
+			return "", fmt.Sprintf("holds a segment that starts like a Windows drive (%q), which URL parsers treat apart", seg)
 		}
 		switch seg {
 		case "..":
@@ -163,10 +163,11 @@ func filePath(rest string) (path, reason string) {
 	return "/" + strings.Join(out, "/"), ""
 }
 
-// isDriveLetter reports whether seg reads as a Windows drive: a letter
-// and : or |.
+// isDriveLetter reports whether seg starts like a Windows drive: a letter
+// and : or |. Node keeps a first segment such as C:x when a .. follows,
+// so not only C: itself is refused.
 func isDriveLetter(seg string) bool {
-	return len(seg) == 2 && ('a' <= seg[0]|0x20 && seg[0]|0x20 <= 'z') && (seg[1] == ':' || seg[1] == '|')
+	return len(seg) >= 2 && ('a' <= seg[0]|0x20 && seg[0]|0x20 <= 'z') && (seg[1] == ':' || seg[1] == '|')
 }
 
 // unescapeSegment decodes the percent-escapes of one path segment of a

@@ -84,6 +84,8 @@ func TestCanonicalURI(t *testing.T) {
 		{"file:///allowed/C:/../../etc", "", "drive"},
 		{"file:///C%3A/x", "", "drive"},
 		{"file:///C%7C/x", "", "drive"},
+		{"file:///C:allowed/..", "", "drive"}, // Node keeps C:allowed: /C:allowed/
+		{"file:/c:x/../../etc", "", "drive"},
 		{"file:///allowed/.\t./etc", "", "control"},
 		{"file:///allowed/.\n./etc", "", "control"},
 		{"file:///allowed/\x7f", "", "control"},
