@@ -590,7 +590,11 @@ func (p *Policy) unmatchedArgs() string {
 	if len(notes) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("note: %s match none of the %d tools the server listed, so they constrain nothing; check the spelling", strings.Join(notes, ", "), len(p.listed))
+	verb := "matches none of the %d tools the server listed, so it constrains nothing; check the spelling"
+	if len(notes) > 1 {
+		verb = "match none of the %d tools the server listed, so they constrain nothing; check the spelling"
+	}
+	return "note: " + strings.Join(notes, ", ") + " " + fmt.Sprintf(verb, len(p.listed))
 }
 
 // wasListed reports whether a call to name may go on: before any tools/list
