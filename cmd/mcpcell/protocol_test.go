@@ -133,7 +133,8 @@ func TestToolPolicy(t *testing.T) {
 func TestResourcesPromptsCompletion(t *testing.T) {
 	s := fakeSession(t, fakeProfile, "2025-11-25")
 	r := s.call(1, "resources/list", `{}`)
-	if b, _ := json.Marshal(r["result"]); strings.Contains(string(b), "/etc/passwd") || !strings.Contains(string(b), "file:///proj/a.txt") {
+	// The server lists URIs that read as /etc/shadow and /etc/group too.
+	if b, _ := json.Marshal(r["result"]); strings.Contains(string(b), "etc") || !strings.Contains(string(b), "file:///proj/a.txt") {
 		t.Errorf("resources/list = %s; want only file:///proj/a.txt", b)
 	}
 	r = s.call(2, "resources/templates/list", `{}`)
