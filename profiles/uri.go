@@ -16,8 +16,8 @@ type URIError struct {
 func (e *URIError) Error() string { return fmt.Sprintf("URI %q %s", e.URI, e.Reason) }
 
 // CanonicalURI is the form of uri that [resources] globs are matched
-// against: the form the server reads. A decision never sees the bytes
-// the client sent, which go on unchanged.
+// against, and `within` reads a file: argument in: the form the server
+// reads. Only decisions see it; the frame goes on as the client sent it.
 //
 // A file: URI is read the way WHATWG URL parsers and Node's fileURLToPath
 // read it: the scheme in lower case, the host (empty or localhost)
@@ -27,9 +27,10 @@ func (e *URIError) Error() string { return fmt.Sprintf("URI %q %s", e.URI, e.Rea
 // other than localhost, a relative path (file:x), an encoded / or \ or NUL,
 // a backslash, an empty segment (//), a query or fragment (? and #, which
 // fileURLToPath drops and others keep), a ; (Python's urlparse cuts the
-// last segment there), a Windows drive letter, an invalid escape, a path
-// that does not decode to UTF-8, and an escape that decodes to another
-// escape (servers differ in how often they decode).
+// last segment there), a segment that starts like a Windows drive (C:,
+// C|x), an invalid escape, a path that does not decode to UTF-8, and an
+// escape that decodes to another escape (servers differ in how often
+// they decode).
 //
 // Other schemes are matched as written, with the scheme in lower case,
 // escapes of letters, digits and -._~ decoded and other escapes in upper
