@@ -309,6 +309,23 @@ head = { enum = [10] }
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("ArgsPerTool:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+
+	// With allow absent, the rows are the keys.
+	p, _, err = compileProfile(t, "[tools.args.\"read_*\"]\npath = { within = [\"/proj\"] }\n[tools.args.\"*\"]\npath = { max_len = 9 }\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = got[:0]
+	for _, ta := range p.ArgsPerTool() {
+		var keys []string
+		for _, a := range ta.Args {
+			keys = append(keys, fmt.Sprintf("%s/%v", a.Key, a.Partly))
+		}
+		got = append(got, ta.Tool+": "+strings.Join(keys, " "))
+	}
+	if g := strings.Join(got, "; "); g != "*: */false read_*/true; read_*: */false read_*/false" {
+		t.Errorf("ArgsPerTool without allow: %s", g)
+	}
 }
 
 // A key that matches none of the tools a server lists is noted once: a
