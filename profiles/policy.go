@@ -129,10 +129,8 @@ func compileRules(kind string, r Rules, uri bool) (ruleSet, error) {
 			if err != nil {
 				return rs, &Error{At: e.From, Msg: err.Error()}
 			}
-			if why := ""; uri {
-				if why = neverMatches(e.Value); why != "" {
-					return rs, &Error{At: e.From, Msg: fmt.Sprintf("%s.%s: glob %q can never match: %s", kind, list.verb, e.Value, why)}
-				}
+			if why := neverMatches(e.Value); uri && why != "" {
+				return rs, &Error{At: e.From, Msg: fmt.Sprintf("%s.%s: glob %q can never match: %s", kind, list.verb, e.Value, why)}
 			}
 			*list.dst = append(*list.dst, rule{re: re, desc: fmt.Sprintf("%s.%s %q (%s)", kind, list.verb, e.Value, e.From)})
 		}
