@@ -64,6 +64,7 @@ type Verdict struct {
 	Shape   string // argument names and JSON types, never values
 	IsError bool   // a tool result that reports an error
 	State   any    // kept with a forwarded request, handed back with its reply
+	Note    string // for the user: said on stderr and kept in the audit record
 }
 
 // Call is a request in flight.
@@ -482,7 +483,10 @@ func (ip *Interposer) response(dir Direction, m *Message, b *batch) {
 		return
 	}
 	v := ip.Policy.Reply(dir, c, m)
-	ev := Event{Dir: dir, Kind: Response, Method: c.Method, ID: m.ID, Subject: c.Subject, Decision: v.Action.String(), Rule: v.Rule, Duration: ip.Now().Sub(c.Start), Size: len(m.Raw), IsError: v.IsError || m.Error != nil}
+	ev := Event{Dir: dir, Kind: Response, Method: c.Method, ID: m.ID, Subject: c.Subject, Decision: v.Action.String(), Rule: v.Rule, Duration: ip.Now().Sub(c.Start), Size: len(m.Raw), IsError: v.IsError || m.Error != nil, Note: v.Note}
+	if v.Note != "" {
+		ip.note("%s", v.Note)
+	}
 	if v.Action == Forward {
 		ip.record(ev)
 		ip.forward(dir, v.Frame, m.Raw, b)

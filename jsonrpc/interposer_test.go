@@ -191,3 +191,55 @@ func TestServerExitAnswersPending(t *testing.T) {
 		t.Errorf("after exit: %q", l)
 	}
 }
+
+// notingPolicy answers every reply with a note.
+type notingPolicy struct{ allowAll }
+
+func (notingPolicy) Reply(Direction, *Call, *Message) Verdict { return Verdict{Note: "note: a word"} }
+
+type eventLog struct {
+	mu     sync.Mutex
+	events []Event
+}
+
+func (l *eventLog) Record(e Event) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, e)
+	return nil
+}
+
+// A policy's note on a reply goes to stderr and into the reply's record;
+// the reply itself goes on.
+func TestReplyNote(t *testing.T) {
+	var notes strings.Builder
+	var mu sync.Mutex
+	log := &eventLog{}
+	ip := &Interposer{Policy: notingPolicy{}, Recorder: log, Notes: writerFunc(func(b []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return notes.Write(b)
+	})}
+	p := newPipeline(t, ip)
+	io.WriteString(p.client, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`+"\n")
+	p.line(t, p.serverIn)
+	io.WriteString(p.serverOut, `{"jsonrpc":"2.0","id":1,"result":{"tools":[]}}`+"\n")
+	if got := p.line(t, p.fromCell); !strings.Contains(got, `"tools":[]`) {
+		t.Fatalf("client got %q", got)
+	}
+	mu.Lock()
+	got := notes.String()
+	mu.Unlock()
+	if got != "mcpcell: note: a word\n" {
+		t.Errorf("notes: %q", got)
+	}
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if n := len(log.events); n != 2 || log.events[1].Note != "note: a word" {
+		t.Errorf("records: %+v; want the reply's to carry the note", log.events)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }

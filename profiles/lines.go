@@ -10,8 +10,10 @@ import (
 // are found here from the text: table headers, key = value lines, and the
 // keys of one-line inline tables. Good enough to point a user at a line.
 var (
-	tableLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$`) })
-	keyLine   = sync.OnceValue(func() *regexp.Regexp {
+	tableLine = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^\s*\[\[?\s*((?:"[^"]*"|'[^']*'|[^\]"'])+?)\s*\]\]?\s*(#.*)?$`)
+	})
+	keyLine = sync.OnceValue(func() *regexp.Regexp {
 		return regexp.MustCompile(`^\s*((?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+))*)\s*=`)
 	})
 	inlineKeys = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[{,]\s*("[^"]*"|[A-Za-z0-9_-]+)\s*=`) })

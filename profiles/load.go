@@ -105,7 +105,7 @@ type Profile struct {
 	Secrets                     map[string]SecretRef
 
 	Tools     Rules
-	ToolArgs  map[string]map[string]ArgRule
+	ToolArgs  map[string]ArgRules // by [tools.args] key, a glob of tool names
 	Resources Rules
 	Prompts   Rules
 
@@ -231,7 +231,7 @@ func Load(opts Options) (*Profile, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Profile{EnvSet: map[string]Entry{}, Secrets: map[string]SecretRef{}, ToolArgs: map[string]map[string]ArgRule{}}
+	p := &Profile{EnvSet: map[string]Entry{}, Secrets: map[string]SecretRef{}, ToolArgs: map[string]ArgRules{}}
 	p.Origin = top.src
 	project := opts.Project
 	switch {
@@ -548,18 +548,28 @@ func (p *Profile) apply(f *File, at func(string) Source) error {
 		add(&r.dst.Allow, r.key+".allow", r.allow)
 		add(&r.dst.Deny, r.key+".deny", r.deny)
 	}
-	for tool, args := range f.Tools.Args {
-		if p.ToolArgs[tool] == nil {
-			p.ToolArgs[tool] = map[string]ArgRule{}
+	for _, tool := range sortedKeys(f.Tools.Args) {
+		// Messages name keys as TOML writes them: tools.args."read_*".path.
+		key := "tools.args." + tool
+		if _, err := compileGlob(tool, false); err != nil {
+			errs = append(errs, &Error{At: at(key), Msg: "tools.args." + tomlKey(tool) + ": " + err.Error()})
+			continue
 		}
-		for arg, rule := range args {
-			key := "tools.args." + tool + "." + arg
+		set, ok := p.ToolArgs[tool]
+		if !ok {
+			set = ArgRules{Args: map[string]ArgRule{}}
+		}
+		set.From = at(key)
+		for _, arg := range sortedKeys(f.Tools.Args[tool]) {
+			rule := f.Tools.Args[tool][arg]
 			if err := checkArgRule(rule); err != nil {
-				bad(key, "%v", err)
+				errs = append(errs, &Error{At: at(key + "." + arg), Msg: "tools.args." + tomlKey(tool) + "." + tomlKey(arg) + ": " + err.Error()})
 				continue
 			}
-			p.ToolArgs[tool][arg] = rule
+			rule.From = at(key + "." + arg)
+			set.Args[arg] = rule
 		}
+		p.ToolArgs[tool] = set
 	}
 	for _, c := range []struct {
 		v   *bool

@@ -3,13 +3,11 @@ package profiles
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/mcpcell/mcpcell/jsonrpc"
 )
@@ -32,7 +30,7 @@ const (
 // once with Compile; it keeps the session's protocol version and client.
 type Policy struct {
 	tools, resources, prompts ruleSet
-	args                      map[string][]argCheck
+	args                      []argKey
 	sampling, elicitation     bool
 	roots                     bool
 	names                     []string
@@ -44,6 +42,9 @@ type Policy struct {
 	// listed holds the tool names the server has listed (after
 	// filtering); once a listing has been seen, other names are unknown.
 	listed map[string]bool
+	// unmatched holds the [tools.args] keys already noted as matching
+	// no listed tool.
+	unmatched map[string]bool
 	// canned holds mcpcell's own answers to input requests it removed
 	// from input_required results, until the client retries.
 	canned map[string]map[string][]byte
@@ -67,7 +68,6 @@ func Compile(p *Profile) (*Policy, error) {
 	pol := &Policy{
 		sampling: p.Sampling, elicitation: p.Elicitation, roots: p.Roots,
 		names: p.ClientNames, cwd: p.Cwd,
-		args:   map[string][]argCheck{},
 		canned: map[string]map[string][]byte{},
 	}
 	var err error
@@ -80,15 +80,8 @@ func Compile(p *Profile) (*Policy, error) {
 	if pol.prompts, err = compileRules("prompts", p.Prompts, false); err != nil {
 		return nil, err
 	}
-	for _, tool := range sortedKeys(p.ToolArgs) {
-		for _, arg := range sortedKeys(p.ToolArgs[tool]) {
-			r := p.ToolArgs[tool][arg]
-			a := argCheck{tool: tool, arg: arg, within: r.Within, enum: r.Enum, maxLen: r.MaxLen, pattern: r.Match}
-			if r.Match != "" {
-				a.match = regexp.MustCompile(`^(?:` + r.Match + `)$`)
-			}
-			pol.args[tool] = append(pol.args[tool], a)
-		}
+	if pol.args, err = compileArgs(p); err != nil {
+		return nil, err
 	}
 	return pol, nil
 }
@@ -136,10 +129,27 @@ func compileRules(kind string, r Rules, uri bool) (ruleSet, error) {
 			if err != nil {
 				return rs, &Error{At: e.From, Msg: err.Error()}
 			}
+			if why := neverMatches(e.Value); uri && why != "" {
+				return rs, &Error{At: e.From, Msg: fmt.Sprintf("%s.%s: glob %q can never match: %s", kind, list.verb, e.Value, why)}
+			}
 			*list.dst = append(*list.dst, rule{re: re, desc: fmt.Sprintf("%s.%s %q (%s)", kind, list.verb, e.Value, e.From)})
 		}
 	}
 	return rs, nil
+}
+
+// decideURI decides on uri by its canonical form (CanonicalURI); err is
+// why uri itself is refused.
+func (rs *ruleSet) decideURI(uri string) (allowed bool, rule string, err error) {
+	canon, err := CanonicalURI(uri)
+	if err != nil {
+		return false, rs.kind + ": URI refused: " + err.(*URIError).Reason, err
+	}
+	allowed, rule = rs.decide(canon)
+	if canon != uri {
+		rule += ", on " + canon
+	}
+	return allowed, rule, nil
 }
 
 // decide says whether name is allowed, and which rule said so. Deny wins.
@@ -253,12 +263,10 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, version string) jsonrpc.Verdi
 			v.Subject = name
 			return v
 		}
-		for _, a := range p.args[name] {
-			if msg := a.check(jsonrpc.Lookup(args, a.arg), p.cwd); msg != "" {
-				v := p.argViolation(m, version, msg)
-				v.Subject, v.Shape, v.Rule = name, shape, fmt.Sprintf("tools.args.%s.%s", name, a.arg)
-				return v
-			}
+		if msg, argRule := checkCall(p.args, name, args, p.cwd); msg != "" {
+			v := p.argViolation(m, version, msg)
+			v.Subject, v.Shape, v.Rule = name, shape, argRule
+			return v
 		}
 		return jsonrpc.Verdict{Rule: rule, Subject: name, Shape: shape}
 	case "prompts/get":
@@ -278,11 +286,7 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, version string) jsonrpc.Verdi
 		if !ok {
 			return refuse(jsonrpc.CodeInvalidParams, m.Method, "mcpcell: %s needs a string uri", m.Method)
 		}
-		if allowed, rule := p.resources.decide(uri); !allowed {
-			return p.resourceDenied(version, uri, rule)
-		}
-		_, rule := p.resources.decide(uri)
-		return jsonrpc.Verdict{Rule: rule, Subject: uri}
+		return p.resource(version, uri)
 	case "subscriptions/listen":
 		subs := jsonrpc.Lookup(jsonrpc.Lookup(params, "notifications"), "resourceSubscriptions")
 		elems, _ := jsonrpc.Elements(subs)
@@ -291,8 +295,8 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, version string) jsonrpc.Verdi
 			if !ok {
 				return refuse(jsonrpc.CodeInvalidParams, m.Method, "mcpcell: resourceSubscriptions must hold strings")
 			}
-			if allowed, rule := p.resources.decide(uri); !allowed {
-				return p.resourceDenied(version, uri, rule)
+			if v := p.resource(version, uri); v.Action != jsonrpc.Forward {
+				return v
 			}
 		}
 		return jsonrpc.Verdict{Rule: p.methodRule(m.Method)}
@@ -310,10 +314,7 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, version string) jsonrpc.Verdi
 			return jsonrpc.Verdict{Rule: "prompts", Subject: name}
 		case "ref/resource":
 			uri, _ := jsonrpc.String(jsonrpc.Lookup(ref, "uri"))
-			if allowed, rule := p.resources.decide(uri); !allowed {
-				return p.resourceDenied(version, uri, rule)
-			}
-			return jsonrpc.Verdict{Rule: "resources", Subject: uri}
+			return p.resource(version, uri)
 		}
 		return refuse(jsonrpc.CodeInvalidParams, m.Method, "mcpcell: unknown completion reference type %q", typ)
 	}
@@ -341,12 +342,24 @@ func toolError(msg string) []byte {
 	return []byte(`{"content":[{"type":"text","text":` + string(jsonrpc.Quote(msg)) + `}],"isError":true}`)
 }
 
-func (p *Policy) resourceDenied(version, uri, rule string) jsonrpc.Verdict {
-	code := jsonrpc.CodeResourceNotFound
-	if p.versionOr(version) >= V20260728 {
-		code = jsonrpc.CodeInvalidParams
+// resource decides on a request for uri by its canonical form. A hidden
+// resource is not found; a URI mcpcell refuses to read is invalid params,
+// with the reason.
+func (p *Policy) resource(version, uri string) jsonrpc.Verdict {
+	allowed, rule, err := p.resources.decideURI(uri)
+	var v jsonrpc.Verdict
+	switch {
+	case err != nil:
+		v = refuse(jsonrpc.CodeInvalidParams, rule, "mcpcell: %v", err)
+	case !allowed:
+		code := jsonrpc.CodeResourceNotFound
+		if p.versionOr(version) >= V20260728 {
+			code = jsonrpc.CodeInvalidParams
+		}
+		v = refuse(code, rule, "Resource not found: %s", uri)
+	default:
+		v.Rule = rule
 	}
-	v := refuse(code, rule, "Resource not found: %s", uri)
 	v.Subject = uri
 	return v
 }
@@ -397,7 +410,7 @@ func (p *Policy) fromServer(m *jsonrpc.Message) jsonrpc.Verdict {
 		switch m.Method {
 		case "notifications/resources/updated":
 			uri, _ := jsonrpc.String(jsonrpc.Lookup(m.Params, "uri"))
-			if allowed, rule := p.resources.decide(uri); !allowed {
+			if allowed, rule, _ := p.resources.decideURI(uri); !allowed {
 				return jsonrpc.Verdict{Action: jsonrpc.Drop, Rule: rule, Subject: uri}
 			}
 		case "notifications/elicitation/complete":
@@ -450,17 +463,20 @@ func (p *Policy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Messag
 		}
 		return jsonrpc.Verdict{Rule: "reply"}
 	case "tools/list":
-		v := p.filterList(m, "tools", "name", &p.tools)
+		v := p.filterList(m, "tools", "name", &p.tools, false)
 		if v.Action == jsonrpc.Forward {
 			p.remember(v.Frame, m.Raw)
+			if jsonrpc.Lookup(m.Result, "nextCursor") == nil {
+				v.Note = p.unmatchedArgs()
+			}
 		}
 		return v
 	case "prompts/list":
-		return p.filterList(m, "prompts", "name", &p.prompts)
+		return p.filterList(m, "prompts", "name", &p.prompts, false)
 	case "resources/list":
-		return p.filterList(m, "resources", "uri", &p.resources)
+		return p.filterList(m, "resources", "uri", &p.resources, true)
 	case "resources/templates/list":
-		return p.filterList(m, "resourceTemplates", "uriTemplate", &p.resources)
+		return p.filterList(m, "resourceTemplates", "uriTemplate", &p.resources, true)
 	case "tools/call", "prompts/get", "resources/read":
 		// One pass over the result's members, however large its content.
 		var resultType, isError []byte
@@ -485,7 +501,7 @@ func (p *Policy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Messag
 
 // filterList keeps the list entries the rules allow. A list that cannot
 // be read is refused, never passed.
-func (p *Policy) filterList(m *jsonrpc.Message, field, key string, rs *ruleSet) jsonrpc.Verdict {
+func (p *Policy) filterList(m *jsonrpc.Message, field, key string, rs *ruleSet, uri bool) jsonrpc.Verdict {
 	list := jsonrpc.Lookup(m.Result, field)
 	elems, err := jsonrpc.Elements(list)
 	if err != nil {
@@ -497,7 +513,13 @@ func (p *Policy) filterList(m *jsonrpc.Message, field, key string, rs *ruleSet) 
 		if !ok {
 			return refuse(jsonrpc.CodeInternalError, "list", "mcpcell: an entry of the server's %q list has no string %q", field, key)
 		}
-		if allowed, _ := rs.decide(name); allowed {
+		allowed := false
+		if uri {
+			allowed, _, _ = rs.decideURI(name)
+		} else {
+			allowed, _ = rs.decide(name)
+		}
+		if allowed {
 			kept = append(kept, e)
 		}
 	}
@@ -536,6 +558,43 @@ func (p *Policy) remember(frame, orig []byte) {
 	}
 }
 
+// unmatchedArgs names the [tools.args] keys that match none of the tools
+// listed so far, each once a session: a misspelled key guards nothing.
+// It is asked when a listing ends (a page without nextCursor).
+func (p *Policy) unmatchedArgs() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var notes []string
+	for i := range p.args {
+		k := &p.args[i]
+		if p.unmatched[k.key] {
+			continue
+		}
+		matched := false
+		for name := range p.listed {
+			if k.re.MatchString(name) {
+				matched = true
+				break
+			}
+		}
+		if !matched {
+			if p.unmatched == nil {
+				p.unmatched = map[string]bool{}
+			}
+			p.unmatched[k.key] = true
+			notes = append(notes, fmt.Sprintf("tools.args.%s (%s)", tomlKey(k.key), k.from))
+		}
+	}
+	if len(notes) == 0 {
+		return ""
+	}
+	verb := "matches none of the %d tools the server listed, so it constrains nothing; check the spelling"
+	if len(notes) > 1 {
+		verb = "match none of the %d tools the server listed, so they constrain nothing; check the spelling"
+	}
+	return "note: " + strings.Join(notes, ", ") + " " + fmt.Sprintf(verb, len(p.listed))
+}
+
 // wasListed reports whether a call to name may go on: before any tools/list
 // every name may, after it only the names listed.
 func (p *Policy) wasListed(name string) bool {
@@ -559,94 +618,6 @@ func Shape(args []byte) string {
 		return ""
 	}
 	return string(b)
-}
-
-type argCheck struct {
-	tool, arg string
-	within    []string
-	match     *regexp.Regexp
-	pattern   string
-	enum      []any
-	maxLen    int
-}
-
-// check returns why raw breaks the constraint, or "" when it holds or the
-// argument is absent.
-func (a *argCheck) check(raw []byte, cwd string) string {
-	if raw == nil {
-		return ""
-	}
-	what := fmt.Sprintf("mcpcell: argument %q of tool %q", a.arg, a.tool)
-	if a.enum != nil && !inEnum(raw, a.enum) {
-		return fmt.Sprintf("%s is not one of the allowed values (enum)", what)
-	}
-	if a.within == nil && a.match == nil && a.maxLen == 0 {
-		return ""
-	}
-	s, ok := jsonrpc.String(raw)
-	if !ok {
-		return fmt.Sprintf("%s must be a string", what)
-	}
-	if a.maxLen > 0 && utf8.RuneCountInString(s) > a.maxLen {
-		return fmt.Sprintf("%s is longer than %d characters (max_len)", what, a.maxLen)
-	}
-	if a.match != nil && !a.match.MatchString(s) {
-		return fmt.Sprintf("%s does not match %q (match)", what, a.pattern)
-	}
-	if a.within != nil {
-		if why := outside(s, a.within, cwd); why != "" {
-			return fmt.Sprintf("%s %s (within: %s)", what, why, strings.Join(a.within, ", "))
-		}
-	}
-	return ""
-}
-
-// outside says why path is not inside one of roots, or "".
-func outside(path string, roots []string, cwd string) string {
-	path = strings.TrimPrefix(path, "file://")
-	switch {
-	case path == "":
-		return "is empty"
-	case strings.ContainsRune(path, 0):
-		return "holds a NUL byte"
-	case strings.HasPrefix(path, "~"):
-		return "starts with ~, which servers expand to a home folder"
-	}
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(cwd, path)
-	}
-	path = filepath.Clean(path)
-	for _, r := range roots {
-		r = filepath.Clean(r)
-		if path == r || strings.HasPrefix(path, r+string(filepath.Separator)) || r == string(filepath.Separator) {
-			return ""
-		}
-	}
-	return "is outside the allowed folders"
-}
-
-func inEnum(raw []byte, enum []any) bool {
-	for _, e := range enum {
-		switch e := e.(type) {
-		case string:
-			if s, ok := jsonrpc.String(raw); ok && s == e {
-				return true
-			}
-		case bool:
-			if string(raw) == strconv.FormatBool(e) {
-				return true
-			}
-		case int64:
-			if f, err := strconv.ParseFloat(string(raw), 64); err == nil && jsonrpc.TypeOf(raw) == "number" && f == float64(e) {
-				return true
-			}
-		case float64:
-			if f, err := strconv.ParseFloat(string(raw), 64); err == nil && jsonrpc.TypeOf(raw) == "number" && f == e {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func quoteAll(list []string) []string {

@@ -154,6 +154,11 @@ func TestGlobs(t *testing.T) {
 		{"file:///p/**", "file:///p/a/b", true, true},
 		{"file:///p/**", "file:///q/a", true, false},
 		{"echo", "Echo", false, false},
+		// Characters, not bytes: a byte of é is not a character of the glob.
+		{"café", "café", false, true},
+		{`caf\é`, "café", false, true},
+		{"caf?", "café", false, true},
+		{"file:///pé/*", "file:///pé/x", true, true},
 	} {
 		re, err := compileGlob(c.glob, c.uri)
 		if err != nil {
@@ -171,9 +176,19 @@ func TestOutside(t *testing.T) {
 		path string
 		ok   bool
 	}{
-		{"/proj", true}, {"/proj/a/../b", true}, {"a/b", true}, {"file:///proj/x", true},
-		{"/proj/../etc", false}, {"../x", false}, {"/projx", false}, {"/etc/passwd", false},
+		{"/proj", true}, {"/proj/a/../b", true}, {"file:///proj/x", true},
+		{"/proj/../etc", false}, {"/projx", false}, {"/etc/passwd", false},
 		{"~/x", false}, {"", false}, {"/proj/\x00", false},
+		// Relative paths: servers resolve them against folders of their
+		// own, not the working folder (server-filesystem: each allowed
+		// folder in turn).
+		{"a/b", false}, {"../x", false}, {".", false}, {" /etc/passwd", false}, {`"/etc/passwd"`, false},
+		// file: URIs are read as Node reads them.
+		{"file://localhost/proj/x", true}, {"FILE:///proj/x", true}, {"file:/proj/x", true},
+		{"file:///proj/%2e%2e/etc/passwd", false}, {"FILE:///etc/passwd", false},
+		{"file:///proj/.%2E/etc", false}, {"file:///proj/a/../../etc", false},
+		{"file:///proj/%2Fx", false}, {"file://evil/proj/x", false}, {"file:///proj/x?y", false},
+		{"file:proj/x", false}, {"file:///proj/%252e%252e/x", false},
 	} {
 		if got := outside(c.path, roots, "/proj") == ""; got != c.ok {
 			t.Errorf("outside(%q) allows=%v, want %v", c.path, got, c.ok)

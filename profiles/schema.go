@@ -54,19 +54,22 @@ type Names struct {
 	Deny  []string `toml:"deny"`
 }
 
-// Tools adds argument constraints to the allow/deny globs.
+// Tools adds argument constraints to the allow/deny globs; the keys of
+// Args are globs of tool names too.
 type Tools struct {
 	Allow []string                      `toml:"allow"`
 	Deny  []string                      `toml:"deny"`
 	Args  map[string]map[string]ArgRule `toml:"args"`
 }
 
-// ArgRule constrains one argument of one tool.
+// ArgRule constrains one argument of the tools a [tools.args] key
+// names. On an array it constrains each element.
 type ArgRule struct {
 	Within []string `toml:"within"`
 	Match  string   `toml:"match"`
 	Enum   []any    `toml:"enum"`
 	MaxLen int      `toml:"max_len"`
+	From   Source   `toml:"-"` // where it was written
 }
 
 // Client says what the server may ask of the client, and which clients

@@ -5,6 +5,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -213,25 +214,7 @@ func printProfile(out io.Writer, p *profiles.Profile) {
 	}
 	line("")
 	printRules(line, "tools", p.Tools)
-	for _, tool := range sortedKeys(p.ToolArgs) {
-		for _, arg := range sortedKeys(p.ToolArgs[tool]) {
-			r := p.ToolArgs[tool][arg]
-			var parts []string
-			if r.Within != nil {
-				parts = append(parts, "within "+strings.Join(r.Within, ", "))
-			}
-			if r.Match != "" {
-				parts = append(parts, fmt.Sprintf("match %q", r.Match))
-			}
-			if r.Enum != nil {
-				parts = append(parts, fmt.Sprintf("enum %v", r.Enum))
-			}
-			if r.MaxLen > 0 {
-				parts = append(parts, fmt.Sprintf("max_len %d", r.MaxLen))
-			}
-			line("  argument\t%s.%s: %s", tool, arg, strings.Join(parts, "; "))
-		}
-	}
+	printToolArgs(line, p)
 	printRules(line, "resources", p.Resources)
 	printRules(line, "prompts", p.Prompts)
 	line("")
@@ -247,6 +230,59 @@ func printProfile(out io.Writer, p *profiles.Profile) {
 	line("")
 	line("max frame:\t%d bytes", p.MaxFrame)
 	line("audit log:\t%s", p.AuditPath)
+}
+
+// printToolArgs shows each [tools.args] constraint where it was written,
+// then, per tool pattern the client may call, the constraints that apply.
+func printToolArgs(line func(string, ...any), p *profiles.Profile) {
+	if len(p.ToolArgs) == 0 {
+		return
+	}
+	line("[tools.args]")
+	for _, key := range sortedKeys(p.ToolArgs) {
+		set := p.ToolArgs[key]
+		for _, arg := range sortedKeys(set.Args) {
+			r := set.Args[arg]
+			line("  %s\t%s\t%s\t%s", strconv.Quote(key), arg, describeArg(r), r.From)
+		}
+	}
+	line("[tools.args] per tool")
+	for _, t := range p.ArgsPerTool() {
+		if len(t.Args) == 0 {
+			line("  %s\t(none)", t.Tool)
+			continue
+		}
+		byArg := map[string][]string{}
+		for _, a := range t.Args {
+			d := describeArg(a.Rule)
+			if a.Partly {
+				d += fmt.Sprintf(" (only where the name matches %q)", a.Key)
+			}
+			byArg[a.Arg] = append(byArg[a.Arg], d)
+		}
+		name := t.Tool
+		for _, arg := range sortedKeys(byArg) {
+			line("  %s\t%s\t%s", name, arg, strings.Join(byArg[arg], "; "))
+			name = ""
+		}
+	}
+}
+
+func describeArg(r profiles.ArgRule) string {
+	var parts []string
+	if r.Within != nil {
+		parts = append(parts, "within "+strings.Join(r.Within, ", "))
+	}
+	if r.Match != "" {
+		parts = append(parts, fmt.Sprintf("match %q", r.Match))
+	}
+	if r.Enum != nil {
+		parts = append(parts, fmt.Sprintf("enum %v", r.Enum))
+	}
+	if r.MaxLen > 0 {
+		parts = append(parts, fmt.Sprintf("max_len %d", r.MaxLen))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func printRules(line func(string, ...any), kind string, r profiles.Rules) {

@@ -139,7 +139,8 @@ func fakeServer(args []string) int {
 		case "prompts/get":
 			return resp(map[string]any{"messages": []any{}})
 		case "resources/list":
-			return resp(map[string]any{"resources": []any{map[string]any{"uri": "file:///proj/a.txt", "name": "a"}, map[string]any{"uri": "file:///etc/passwd", "name": "p"}}})
+			return resp(map[string]any{"resources": []any{map[string]any{"uri": "file:///proj/a.txt", "name": "a"}, map[string]any{"uri": "file:///etc/passwd", "name": "p"},
+				map[string]any{"uri": "file:///proj/%2e%2e/etc/shadow", "name": "dots"}, map[string]any{"uri": "FILE:///proj/../etc/group", "name": "case"}}})
 		case "resources/templates/list":
 			return resp(map[string]any{"resourceTemplates": []any{map[string]any{"uriTemplate": "file:///proj/{name}", "name": "t"}, map[string]any{"uriTemplate": "db://{table}", "name": "db"}}})
 		case "resources/read":
@@ -181,6 +182,7 @@ func fakeServer(args []string) int {
 			case "notify_updated":
 				raw(`{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"file:///proj/a.txt"}}`)
 				raw(`{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"file:///etc/passwd"}}`)
+				raw(`{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"file:///proj/%2e%2e/etc/shadow"}}`)
 				return resp(text("notified"))
 			case "unknown_id":
 				raw(`{"jsonrpc":"2.0","id":"never-asked","result":{}}`)

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// filesystemServer starts the real server-filesystem in a cell under
+// profile text (the client's roots off, so its allowed folders are
+// exactly dirs). files are written into the project first, by relative
+// path. It returns a call function and the project folder.
+func filesystemServer(t *testing.T, text string, files map[string]string, dirs ...string) (call func(tool string, args map[string]any) (string, bool), project string) {
+	t.Helper()
+	nm := nodeModules(t)
+	profile := writeProfile(t, grantRead(nm)+"[client]\nroots = false\n"+text)
+	project = filepath.Dir(profile)
+	for name, content := range files {
+		path := filepath.Join(project, name)
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := []string{"node", filepath.Join(nm, "@modelcontextprotocol/server-filesystem/dist/index.js")}
+	for _, d := range dirs {
+		args = append(args, filepath.Join(project, d))
+	}
+	ctx, sess, _ := connectSDK(t, cellCommand(t, profile, args...), nil, "")
+	return func(tool string, args map[string]any) (string, bool) {
+		t.Helper()
+		res, err := sess.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: args})
+		if err != nil {
+			return err.Error(), true
+		}
+		return textOf(res), res.IsError
+	}, project
+}
+
+const withinInside = `
+[tools.args."read_*"]
+paths = { within = ["${PROJECT}/inside"] }
+path = { within = ["${PROJECT}/inside"] }
+`
+
+// TestReadMultipleFilesWithin: a `within` constraint under a glob key
+// applies to every read_* tool of the real server-filesystem, and to each
+// element of read_multiple_files' paths; the control shows that without
+// it the server reads the outside file for the same call.
+func TestReadMultipleFilesWithin(t *testing.T) {
+	files := map[string]string{"inside/a.txt": "INSIDE-A", "inside/b.txt": "INSIDE-B", "outside.txt": "OUTSIDE"}
+	call, p := filesystemServer(t, withinInside, files, ".")
+	a, b, outside := filepath.Join(p, "inside/a.txt"), filepath.Join(p, "inside/b.txt"), filepath.Join(p, "outside.txt")
+
+	if got, isErr := call("read_multiple_files", map[string]any{"paths": []any{a, b}}); isErr || !strings.Contains(got, "INSIDE-A") || !strings.Contains(got, "INSIDE-B") {
+		t.Errorf("two paths inside: %q (error %v)", got, isErr)
+	}
+	for _, c := range []struct {
+		tool  string
+		paths any
+		want  string
+	}{
+		{"read_multiple_files", []any{a, outside}, `argument "paths" of tool "read_multiple_files" (element 1) is outside the allowed folders`},
+		{"read_multiple_files", []any{outside, a}, "(element 0) is outside"},
+		{"read_multiple_files", []any{a, filepath.Join(p, "inside/../outside.txt")}, "(element 1) is outside"},
+		{"read_multiple_files", []any{a, "../outside.txt"}, "(element 1) is a relative path"},
+		{"read_multiple_files", []any{a, 7}, "(element 1) must be a string, not number"},
+		{"read_multiple_files", []any{a, nil}, "(element 1) must be a string, not null"},
+		{"read_multiple_files", []any{a, []any{outside}}, "(element 1) must be a string, not array"},
+		{"read_multiple_files", []any{a, map[string]any{"path": outside}}, "(element 1) must be a string, not object"},
+		{"read_multiple_files", outside, `argument "paths" of tool "read_multiple_files" is outside`},
+	} {
+		got, isErr := call(c.tool, map[string]any{"paths": c.paths})
+		if !isErr || !strings.Contains(got, c.want) || strings.Contains(got, "OUTSIDE") {
+			t.Errorf("%s %v: %q (error %v); want an error naming %q, and not the outside file", c.tool, c.paths, got, isErr, c.want)
+		}
+	}
+	// The same glob key constrains read_text_file's path; list_directory,
+	// which no key names, is not constrained.
+	if got, isErr := call("read_text_file", map[string]any{"path": outside}); !isErr || !strings.Contains(got, `argument "path" of tool "read_text_file" is outside`) {
+		t.Errorf("read_text_file outside: %q (error %v)", got, isErr)
+	}
+	if got, isErr := call("read_text_file", map[string]any{"path": a}); isErr || got != "INSIDE-A" {
+		t.Errorf("read_text_file inside: %q (error %v)", got, isErr)
+	}
+	if got, isErr := call("list_directory", map[string]any{"path": p}); isErr || !strings.Contains(got, "outside.txt") {
+		t.Errorf("list_directory of the project: %q (error %v)", got, isErr)
+	}
+
+	// The control: the same profile without [tools.args].
+	call, p = filesystemServer(t, "", files, ".")
+	if got, _ := call("read_multiple_files", map[string]any{"paths": []any{filepath.Join(p, "inside/a.txt"), filepath.Join(p, "outside.txt")}}); !strings.Contains(got, "OUTSIDE") {
+		t.Errorf("control: without the constraint the server read %q; want the outside file", got)
+	}
+}
+
+// TestWithinRelativePath: server-filesystem resolves a relative path
+// against its allowed folders in turn, not its working folder, so a
+// check that joined it to the working folder would pass a path the
+// server reads elsewhere. The control shows the server reading the other
+// folder's file; under `within` the relative path is refused.
+func TestWithinRelativePath(t *testing.T) {
+	files := map[string]string{"other/secret.txt": "OTHER-SECRET", "inside/a.txt": "INSIDE-A"}
+	cwd := "[server]\ncwd = \"${PROJECT}/inside\"\n"
+	call, _ := filesystemServer(t, cwd, files, "other", "inside")
+	if got, _ := call("read_text_file", map[string]any{"path": "secret.txt"}); got != "OTHER-SECRET" {
+		t.Fatalf("control: the server read %q for the relative path secret.txt from its working folder inside/; want other/secret.txt", got)
+	}
+	call, _ = filesystemServer(t, cwd+withinInside, files, "other", "inside")
+	for _, rel := range []string{"secret.txt", "./secret.txt", "a.txt"} {
+		if got, isErr := call("read_text_file", map[string]any{"path": rel}); !isErr || !strings.Contains(got, "is a relative path") || strings.Contains(got, "SECRET") {
+			t.Errorf("relative %q under within: %q (error %v)", rel, got, isErr)
+		}
+		if got, isErr := call("read_multiple_files", map[string]any{"paths": []any{rel}}); !isErr || !strings.Contains(got, "(element 0) is a relative path") {
+			t.Errorf("relative %q in paths under within: %q (error %v)", rel, got, isErr)
+		}
+	}
+}

@@ -1,0 +1,309 @@
+package profiles
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/mcpcell/mcpcell/jsonrpc"
+)
+
+// ArgRules are the argument constraints written under one [tools.args]
+// key: a glob of tool names, as in [tools] allow.
+type ArgRules struct {
+	From Source             // the key's line
+	Args map[string]ArgRule // by argument name
+}
+
+// argKey is one [tools.args] key, compiled: every tool whose name it
+// matches gets its constraints.
+type argKey struct {
+	key    string
+	from   Source
+	re     *regexp.Regexp
+	checks []argCheck
+}
+
+// argCheck is one argument's constraint.
+type argCheck struct {
+	arg     string
+	rule    string // for the audit log: tools.args.KEY.ARG (file:line)
+	within  []string
+	match   *regexp.Regexp
+	pattern string
+	enum    []any
+	maxLen  int
+}
+
+// compileArgs builds the [tools.args] checks. A key that can name no tool
+// the client may call is an error: the constraint would guard nothing.
+func compileArgs(p *Profile) ([]argKey, error) {
+	var keys []argKey
+	var errs []error
+	for _, key := range sortedKeys(p.ToolArgs) {
+		set := p.ToolArgs[key]
+		re, err := compileGlob(key, false)
+		if err == nil {
+			err = p.Tools.namesNone(key)
+		}
+		if err != nil {
+			errs = append(errs, &Error{At: set.From, Msg: "tools.args." + tomlKey(key) + ": " + err.Error()})
+			continue
+		}
+		k := argKey{key: key, from: set.From, re: re}
+		for _, arg := range sortedKeys(set.Args) {
+			r := set.Args[arg]
+			c := argCheck{
+				arg: arg, within: r.Within, enum: r.Enum, maxLen: r.MaxLen, pattern: r.Match,
+				rule: fmt.Sprintf("tools.args.%s.%s (%s)", tomlKey(key), tomlKey(arg), r.From),
+			}
+			if r.Match != "" {
+				c.match = regexp.MustCompile(`^(?:` + r.Match + `)$`)
+			}
+			k.checks = append(k.checks, c)
+		}
+		keys = append(keys, k)
+	}
+	if len(errs) > 0 {
+		// In the order they were written, not the order of the keys.
+		slices.SortStableFunc(errs, func(a, b error) int {
+			x, y := a.(*Error).At, b.(*Error).At
+			return cmp.Or(strings.Compare(x.File, y.File), x.Line-y.Line)
+		})
+		return nil, errors.Join(errs...)
+	}
+	return keys, nil
+}
+
+// namesNone says why a [tools.args] key names no tool these rules let
+// the client call, or returns nil. With [tools] allow absent every name
+// is allowed; otherwise some name must match both the key and an allow
+// glob. A key is also refused when a deny glob hides every name it
+// matches (decided for literal names, a deny equal to the key, and a
+// deny of only stars).
+func (r Rules) namesNone(key string) error {
+	if r.AllowSet {
+		met := false
+		for _, a := range r.Allow {
+			if globsMeet(key, a.Value) {
+				met = true
+				break
+			}
+		}
+		if !met {
+			allow := "none"
+			if len(r.Allow) > 0 {
+				var vals []string
+				for _, a := range r.Allow {
+					vals = append(vals, a.Value)
+				}
+				allow = strings.Join(quoteAll(vals), ", ")
+			}
+			return fmt.Errorf("no [tools] allow pattern admits it (allow: %s)", allow)
+		}
+	}
+	for _, d := range r.Deny {
+		if globCovers(d.Value, key) {
+			return fmt.Errorf("[tools] deny %q (%s) hides every tool it names", d.Value, d.From)
+		}
+	}
+	return nil
+}
+
+// checkCall returns why the arguments of a call to tool break a
+// constraint (and the constraint's rule), or "" when none is broken.
+func checkCall(keys []argKey, tool string, args []byte, cwd string) (why, rule string) {
+	for i := range keys {
+		k := &keys[i]
+		if !k.re.MatchString(tool) {
+			continue
+		}
+		for j := range k.checks {
+			c := &k.checks[j]
+			if why := c.check(tool, argValue(args, c.arg), cwd); why != "" {
+				return why, c.rule
+			}
+		}
+	}
+	return "", ""
+}
+
+// argValue is the value of the argument name in args, or nil when absent.
+// Every constraint finds its argument here.
+func argValue(args []byte, name string) []byte {
+	return jsonrpc.Lookup(args, name)
+}
+
+// check returns why raw, the value of the argument of a call to tool,
+// breaks the constraint, or "" when it holds or the argument is absent.
+// An array is checked element by element.
+func (c *argCheck) check(tool string, raw []byte, cwd string) string {
+	if raw == nil {
+		return ""
+	}
+	what := fmt.Sprintf("mcpcell: argument %q of tool %q", c.arg, tool)
+	if jsonrpc.TypeOf(raw) != "array" {
+		if why := c.value(raw, cwd, "a string or an array of strings"); why != "" {
+			return what + " " + why
+		}
+		return ""
+	}
+	elems, err := jsonrpc.Elements(raw)
+	if err != nil {
+		return what + " cannot be read"
+	}
+	for i, e := range elems {
+		if why := c.value(e, cwd, "a string"); why != "" {
+			return fmt.Sprintf("%s (element %d) %s", what, i, why)
+		}
+	}
+	return ""
+}
+
+// value checks one value; a non-string is a violation wherever a string
+// constraint (within, match, max_len) applies, and must be wants.
+func (c *argCheck) value(raw []byte, cwd, wants string) string {
+	if c.enum != nil && !inEnum(raw, c.enum) {
+		return "is not one of the allowed values (enum)"
+	}
+	if c.within == nil && c.match == nil && c.maxLen == 0 {
+		return ""
+	}
+	s, ok := jsonrpc.String(raw)
+	if !ok {
+		return fmt.Sprintf("must be %s, not %s", wants, jsonrpc.TypeOf(raw))
+	}
+	if c.maxLen > 0 && utf8.RuneCountInString(s) > c.maxLen {
+		return fmt.Sprintf("is longer than %d characters (max_len)", c.maxLen)
+	}
+	if c.match != nil && !c.match.MatchString(s) {
+		return fmt.Sprintf("does not match %q (match)", c.pattern)
+	}
+	if c.within != nil {
+		if why := outside(s, c.within, cwd); why != "" {
+			return fmt.Sprintf("%s (within: %s)", why, strings.Join(c.within, ", "))
+		}
+	}
+	return ""
+}
+
+// outside says why path is not inside one of roots, or "". A file: URI
+// is read as CanonicalURI reads it. A relative path is refused: servers
+// resolve it against folders of their own choosing (server-filesystem
+// tries each of its allowed folders), not the working folder.
+func outside(path string, roots []string, cwd string) string {
+	switch {
+	case path == "":
+		return "is empty"
+	case strings.ContainsRune(path, 0):
+		return "holds a NUL byte"
+	case strings.HasPrefix(path, "~"):
+		return "starts with ~, which servers expand to a home folder"
+	}
+	if hasFileScheme(path) {
+		if _, err := CanonicalURI(path); err != nil {
+			return "is a file URI that " + err.(*URIError).Reason
+		}
+		path, _ = filePath(path[len("file:"):])
+	}
+	if !filepath.IsAbs(path) {
+		return "is a relative path, which servers resolve against folders of their own (give an absolute path)"
+	}
+	path = filepath.Clean(path)
+	for _, r := range roots {
+		r = filepath.Clean(r)
+		if path == r || strings.HasPrefix(path, r+string(filepath.Separator)) || r == string(filepath.Separator) {
+			return ""
+		}
+	}
+	return "is outside the allowed folders"
+}
+
+func inEnum(raw []byte, enum []any) bool {
+	for _, e := range enum {
+		switch e := e.(type) {
+		case string:
+			if s, ok := jsonrpc.String(raw); ok && s == e {
+				return true
+			}
+		case bool:
+			if string(raw) == strconv.FormatBool(e) {
+				return true
+			}
+		case int64:
+			if f, err := strconv.ParseFloat(string(raw), 64); err == nil && jsonrpc.TypeOf(raw) == "number" && f == float64(e) {
+				return true
+			}
+		case float64:
+			if f, err := strconv.ParseFloat(string(raw), 64); err == nil && jsonrpc.TypeOf(raw) == "number" && f == e {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// AppliedArg is one constraint as it applies to the tools a pattern names.
+type AppliedArg struct {
+	Arg  string  // the argument
+	Key  string  // the [tools.args] key that wrote it
+	Rule ArgRule //
+	// Partly: the key names some of the pattern's tools, maybe not all;
+	// the constraint applies to those whose names the key also matches.
+	Partly bool
+}
+
+// ToolArgs is what `check` shows of [tools.args]: for each pattern of
+// tools the client may call (each [tools] allow glob, or each key when
+// allow is absent), the constraints that apply, by argument name.
+type ToolArgs struct {
+	Tool string
+	Args []AppliedArg
+}
+
+// ArgsPerTool lists, per tool pattern, the [tools.args] constraints that
+// apply to the tools it names.
+func (p *Profile) ArgsPerTool() []ToolArgs {
+	var tools []string
+	if p.Tools.AllowSet {
+		for _, a := range p.Tools.Allow {
+			tools = append(tools, a.Value)
+		}
+	} else {
+		tools = sortedKeys(p.ToolArgs)
+	}
+	var out []ToolArgs
+	seen := map[string]bool{}
+	for _, tool := range tools {
+		if seen[tool] {
+			continue
+		}
+		seen[tool] = true
+		t := ToolArgs{Tool: tool}
+		for _, key := range sortedKeys(p.ToolArgs) {
+			if !globsMeet(key, tool) {
+				continue
+			}
+			set := p.ToolArgs[key]
+			for _, arg := range sortedKeys(set.Args) {
+				t.Args = append(t.Args, AppliedArg{Arg: arg, Key: key, Rule: set.Args[arg], Partly: !globCovers(key, tool)})
+			}
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// tomlKey writes k as a TOML key: bare when it can be, quoted otherwise.
+func tomlKey(k string) string {
+	if k != "" && strings.Trim(k, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == "" {
+		return k
+	}
+	return strconv.Quote(k)
+}
