@@ -88,6 +88,7 @@ type Options struct {
 // variable expanded.
 type Profile struct {
 	Name        string // for the audit log's file name
+	Cell        string // the profile and project: names the cell's own ${CACHE}
 	Origin      Source // where the top file came from
 	Project     string
 	ProjectFrom string // how the project was chosen: ProjectFlag, ProjectProfile or ProjectCwd
@@ -248,14 +249,6 @@ func Load(opts Options) (*Profile, error) {
 		project = filepath.Join(opts.Cwd, project)
 	}
 	p.Project = filepath.Clean(project)
-	p.Vars = vars(p.Project, opts.Getenv)
-	// No profile file names this project: the working folder would be
-	// granted as if the user had chosen it. Never a home or system folder.
-	if p.ProjectFrom == ProjectCwd && !opts.AnyProject {
-		if why := broadFolder(p.Project, p.Homes()...); why != "" {
-			return nil, &UnsafeProjectError{Project: p.Project, Why: why}
-		}
-	}
 	if top.path == "" {
 		p.Name = top.preset
 	} else {
@@ -265,6 +258,18 @@ func Load(opts Options) (*Profile, error) {
 			base = filepath.Base(filepath.Dir(top.path))
 		}
 		p.Name = base + "-" + hex.EncodeToString(sum[:4])
+	}
+	// Each profile and project has a cache of its own (npm's, pip's, the
+	// TMPDIR): one cell cannot plant code in a cache another cell runs.
+	sum := sha256.Sum256([]byte(p.Project))
+	p.Cell = p.Name + "-" + hex.EncodeToString(sum[:4])
+	p.Vars = vars(p.Project, p.Cell, opts.Getenv)
+	// No profile file names this project: the working folder would be
+	// granted as if the user had chosen it. Never a home or system folder.
+	if p.ProjectFrom == ProjectCwd && !opts.AnyProject {
+		if why := broadFolder(p.Project, p.Homes()...); why != "" {
+			return nil, &UnsafeProjectError{Project: p.Project, Why: why}
+		}
 	}
 	if err := p.merge(top, nil); err != nil {
 		return nil, err
@@ -342,7 +347,7 @@ func readPreset(name string, from Source) (unit, error) {
 	return unit{src: Source{File: "preset:" + name}, preset: name, data: b}, nil
 }
 
-func vars(project string, getenv func(string) string) map[string]string {
+func vars(project, cell string, getenv func(string) string) map[string]string {
 	home := getenv("HOME")
 	if home == "" {
 		home, _ = os.UserHomeDir()
@@ -360,7 +365,7 @@ func vars(project string, getenv func(string) string) map[string]string {
 	return map[string]string{
 		"PROJECT": project,
 		"HOME":    home,
-		"CACHE":   xdg("XDG_CACHE_HOME", ".cache"),
+		"CACHE":   filepath.Join(xdg("XDG_CACHE_HOME", ".cache"), "cells", cell),
 		"CONFIG":  xdg("XDG_CONFIG_HOME", ".config"),
 		"STATE":   xdg("XDG_STATE_HOME", filepath.Join(".local", "state")),
 		"TMP":     tmp,

@@ -68,7 +68,7 @@ read = ["${PROJECT}/a", "${HOME}/b", "${CACHE}", "${CONFIG}", "${STATE}", "${TMP
 	for _, e := range p.Read {
 		got = append(got, e.Value)
 	}
-	want := []string{dir + "/a", "/h/b", "/xc/mcpcell", "/h/.config/mcpcell", "/h/.local/state/mcpcell", "/t"}
+	want := []string{dir + "/a", "/h/b", "/xc/mcpcell/cells/" + p.Cell, "/h/.config/mcpcell", "/h/.local/state/mcpcell", "/t"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("expanded %v, want %v", got, want)
 	}

@@ -50,7 +50,7 @@ func (c *cli) planCell(p *profiles.Profile, create bool) (*cellPlan, error) {
 			Exec:  grantsOf(p.Exec, p.Optional),
 		},
 	}
-	cp.tmp = filepath.Join(p.Vars["CACHE"], "tmp", p.Name)
+	cp.tmp = filepath.Join(p.Vars["CACHE"], "tmp")
 	if create {
 		if err := os.MkdirAll(cp.tmp, 0o700); err != nil {
 			return nil, fmt.Errorf("creating the cell's TMPDIR: %w", err)
