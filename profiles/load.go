@@ -140,22 +140,32 @@ const (
 	ProjectCwd     = "the working folder"
 )
 
-// UnsafeProjectError is the refusal to make a home or system folder the
-// project of a profile that no file chose it for.
+// UnsafeProjectError is the refusal to give a home or system folder as
+// its project to an embedded profile: only a profile file the user wrote
+// grants such a folder.
 type UnsafeProjectError struct {
 	Project string
+	From    string // ProjectFlag or ProjectCwd
 	Why     string // "the root folder", "your home folder", …
 }
 
 func (e *UnsafeProjectError) Error() string {
+	if e.From == ProjectFlag {
+		return fmt.Sprintf("the project %s (--project) is %s, and no profile file grants it: the embedded profile would give the server all of it", e.Project, e.Why)
+	}
 	return fmt.Sprintf("no profile file names a project, and the working folder %s is %s: the server would get %s as its project", e.Project, e.Why, e.Project)
 }
 
-// systemTrees are folders no project lies in or beneath.
-var systemTrees = []string{"/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run", "/sbin", "/sys", "/usr", "/System", "/Library", "/private/etc", "/private/var"}
+// systemTrees are folders no project lies in or beneath, but for the
+// subtrees of systemHomes.
+var systemTrees = []string{"/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run", "/sbin", "/sys", "/usr", "/var", "/System", "/Library", "/private/etc", "/private/var"}
+
+// systemHomes are folders inside systemTrees whose subfolders may be
+// projects (/var/www/site is a project; /var/www, in /var, is not).
+var systemHomes = []string{"/var/www", "/var/home", "/var/tmp", "/var/srv"}
 
 // systemFolders hold projects, but are none themselves.
-var systemFolders = []string{"/home", "/media", "/mnt", "/nix", "/opt", "/root", "/snap", "/srv", "/tmp", "/var", "/var/tmp", "/Users", "/Volumes", "/Applications", "/private", "/private/tmp"}
+var systemFolders = []string{"/home", "/media", "/mnt", "/nix", "/opt", "/root", "/snap", "/srv", "/tmp", "/Users", "/Volumes", "/Applications", "/private", "/private/tmp"}
 
 // Homes lists the user's home folders: $HOME as mcpcell got it, and the
 // one the user database names (a client may set HOME to something else).
@@ -194,8 +204,14 @@ func broadFolder(dir string, homes ...string) string {
 		}
 	}
 	for _, x := range []string{d, filepath.Clean(dir)} {
+		inHome := false
+		for _, h := range systemHomes {
+			if strings.HasPrefix(x, h+"/") {
+				inHome = true
+			}
+		}
 		for _, s := range systemTrees {
-			if x == s || strings.HasPrefix(x, s+"/") {
+			if !inHome && (x == s || strings.HasPrefix(x, s+"/")) {
 				return "a system folder (" + s + ")"
 			}
 		}
@@ -206,11 +222,14 @@ func broadFolder(dir string, homes ...string) string {
 	return ""
 }
 
-// BroadGrant says why a granted path is broader than a project should be
-// (the root folder, a home folder or above), or "".
-func BroadGrant(path string, homes ...string) string {
+// BroadGrant says why a granted path is broader than a project should be,
+// or "": the root folder, a home folder or above it, and for a write
+// grant also a system folder.
+func BroadGrant(path string, write bool, homes ...string) string {
 	switch why := broadFolder(path, homes...); {
 	case why == "the root folder", why == "your home folder", why == "a folder above your home folder":
+		return why
+	case why != "" && write:
 		return why
 	}
 	return ""
@@ -264,11 +283,12 @@ func Load(opts Options) (*Profile, error) {
 	sum := sha256.Sum256([]byte(p.Project))
 	p.Cell = p.Name + "-" + hex.EncodeToString(sum[:4])
 	p.Vars = vars(p.Project, p.Cell, opts.Getenv)
-	// No profile file names this project: the working folder would be
-	// granted as if the user had chosen it. Never a home or system folder.
-	if p.ProjectFrom == ProjectCwd && !opts.AnyProject {
+	// No profile file grants this project: the embedded profile would
+	// grant it as if the user had written so. Never a home or system
+	// folder, whether it is the working folder or --project.
+	if top.path == "" && !opts.AnyProject {
 		if why := broadFolder(p.Project, p.Homes()...); why != "" {
-			return nil, &UnsafeProjectError{Project: p.Project, Why: why}
+			return nil, &UnsafeProjectError{Project: p.Project, From: p.ProjectFrom, Why: why}
 		}
 	}
 	if err := p.merge(top, nil); err != nil {

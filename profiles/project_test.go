@@ -26,10 +26,14 @@ func TestBroadFolder(t *testing.T) {
 		{"/usr/share/doc", "a system folder (/usr)"},
 		{"/etc", "a system folder (/etc)"},
 		{"/proc/self", "a system folder (/proc)"},
-		{"/var", "a system folder"},
+		{"/var", "a system folder (/var)"},
+		{"/var/lib", "a system folder (/var)"},
+		{"/var/log/app", "a system folder (/var)"},
+		{"/var/www", "a system folder (/var)"},
+		{"/var/www/site", ""},
+		{"/var/home/me/proj", ""},
 		{"/opt", "a system folder"},
 		{"/home", "a system folder"},
-		{"/var/www/site", ""},
 		{"/opt/app", ""},
 		{filepath.Join(home, "proj"), ""},
 		{filepath.Join(toHome, "proj"), ""},
@@ -60,13 +64,19 @@ func TestLoadRefusesBroadWorkingFolder(t *testing.T) {
 	if _, err := Load(Options{Cwd: "/", Profile: "default", Getenv: getenv}); !errors.As(err, &unsafe) {
 		t.Errorf("--profile default from /: %v, want an UnsafeProjectError", err)
 	}
-	p, err := Load(Options{Cwd: "/", Project: home, Getenv: getenv})
-	if err != nil || p.Project != home || p.ProjectFrom != ProjectFlag {
-		t.Errorf("--project HOME: %v, %+v", err, p)
+	// --project names it, but no profile file grants it.
+	_, err = Load(Options{Cwd: "/", Project: home, Getenv: getenv})
+	if !errors.As(err, &unsafe) || unsafe.From != ProjectFlag {
+		t.Errorf("--project HOME with the embedded default: %v, want an UnsafeProjectError", err)
 	}
+	// A profile file the user wrote may have a broad project (run warns).
 	write(t, filepath.Join(home, FileName), "include = [\"default\"]\n")
-	p, err = Load(Options{Cwd: home, Getenv: getenv})
+	p, err := Load(Options{Cwd: home, Getenv: getenv})
 	if err != nil || p.Project != home || p.ProjectFrom != ProjectProfile {
 		t.Errorf("a profile file in HOME: %v", err)
+	}
+	p, err = Load(Options{Cwd: "/", Profile: filepath.Join(home, FileName), Project: "/", Getenv: getenv})
+	if err != nil || p.Project != "/" {
+		t.Errorf("a profile file with --project /: %v", err)
 	}
 }

@@ -141,14 +141,44 @@ func shebang(path string) (interp, arg string, ok bool) {
 }
 
 // envProgram is the program `env ARG` runs: the first word of ARG that is
-// not an option or an assignment (`env -S node --flag`, `env VAR=x node`).
+// not an option, an option's argument or an assignment (`env -S node
+// --flag`, `env -Snode`, `env --split-string=node`, `env -u VAR node`,
+// `env VAR=x node`).
 func envProgram(arg string) string {
 	words := strings.Fields(arg)
 	for i := 0; i < len(words); i++ {
-		switch w := words[i]; {
-		case w == "-u" || w == "-C" || w == "--unset" || w == "--chdir":
-			i++ // the option's own argument
-		case strings.HasPrefix(w, "-") || strings.Contains(w, "="):
+		w := words[i]
+		switch {
+		case w == "--":
+			if i+1 < len(words) {
+				return words[i+1]
+			}
+			return ""
+		case strings.HasPrefix(w, "--split-string="):
+			// The value is more words of the same command line.
+			words = append(strings.Fields(w[len("--split-string="):]), words[i+1:]...)
+			i = -1
+		case w == "--unset" || w == "--chdir":
+			i++
+		case strings.HasPrefix(w, "--"):
+		case strings.HasPrefix(w, "-") && len(w) > 1:
+			for j := 1; j < len(w); j++ {
+				c := w[j]
+				if c == 'S' {
+					if rest := w[j+1:]; rest != "" {
+						words = append(strings.Fields(rest), words[i+1:]...)
+						i = -1
+					}
+					break
+				}
+				if c == 'u' || c == 'C' {
+					if j+1 == len(w) {
+						i++ // the argument is the next word
+					}
+					break
+				}
+			}
+		case strings.Contains(w, "="):
 		default:
 			return w
 		}

@@ -33,14 +33,22 @@ func TestShebang(t *testing.T) {
 
 func TestEnvProgram(t *testing.T) {
 	for arg, want := range map[string]string{
-		"node":                "node",
-		"-S node --flag":      "node",
-		"-S NODE_ENV=x node":  "node",
-		"-u HOME python3 -u":  "python3",
-		"--chdir /tmp deno":   "deno",
-		"-i":                  "",
-		"":                    "",
-		"--split-string=node": "",
+		"node":                      "node",
+		"-S node --flag":            "node",
+		"-S NODE_ENV=x node":        "node",
+		"-u HOME python3 -u":        "python3",
+		"--chdir /tmp deno":         "deno",
+		"-i":                        "",
+		"":                          "",
+		"--split-string=node":       "node",
+		"-Snode --x":                "node",
+		"-vS node":                  "node",
+		"-vSnode":                   "node",
+		"-uHOME node":               "node",
+		"-iS node":                  "node",
+		"--split-string=-i node":    "node",
+		"-- node":                   "node",
+		"--ignore-environment deno": "deno",
 	} {
 		if got := envProgram(arg); got != want {
 			t.Errorf("envProgram(%q) = %q, want %q", arg, got, want)

@@ -77,6 +77,11 @@ func (c *cli) planCell(p *profiles.Profile, create bool) (*cellPlan, error) {
 		errs = append(errs, err)
 	}
 	cp.broad = broadGrants(cp.grants, p.Homes())
+	refused, warnings := runtimeWrites(cp.grants, strings.HasPrefix(p.Origin.File, "preset:"))
+	if refused != nil {
+		errs = append(errs, refused)
+	}
+	cp.broad = append(cp.broad, warnings...)
 	var portsFrom []string
 	for _, x := range []struct {
 		entries []profiles.Entry
@@ -132,12 +137,52 @@ func broadGrants(g sandbox.Grants, homes []string) []string {
 			if gr.Resolved == "" {
 				continue
 			}
-			if why := profiles.BroadGrant(gr.Resolved, homes...); why != "" {
+			if x.verb == "write" && !gr.Dir {
+				continue // a file such as /dev/null
+			}
+			if why := profiles.BroadGrant(gr.Resolved, x.verb == "write", homes...); why != "" {
 				out = append(out, fmt.Sprintf("the profile grants %s on %s, %s (%s): the server can reach every file there, ~/.ssh and ~/.aws among them", x.verb, gr.Resolved, why, gr.From))
 			}
 		}
 	}
 	return out
+}
+
+// runtimeWrites finds write grants that hold a runtime a preset grants
+// read+exec, where the server could rewrite the node or python it runs
+// (and that the next session runs). With an embedded profile (the
+// default's project) that is refused; a profile file the user wrote may
+// grant such a folder, and is warned about like any broad grant. A write
+// grant inside a runtime's folder is not a write on the runtime.
+func runtimeWrites(g sandbox.Grants, embedded bool) (refused error, warnings []string) {
+	var errs []error
+	for _, w := range g.Write {
+		if w.Resolved == "" || !w.Dir {
+			continue
+		}
+		var held []string
+		for _, e := range g.Exec {
+			if e.Resolved == "" || !strings.HasPrefix(e.From, "preset:") || !sandbox.Within([]sandbox.PathRule{{Path: w.Resolved, Access: sandbox.Write}}, e.Resolved, sandbox.Write) {
+				continue
+			}
+			if !slices.Contains(held, e.Resolved) {
+				held = append(held, e.Resolved)
+			}
+		}
+		if len(held) == 0 {
+			continue
+		}
+		what := held[0]
+		if len(held) > 1 {
+			what = fmt.Sprintf("%s and %d more", held[0], len(held)-1)
+		}
+		if embedded {
+			errs = append(errs, fmt.Errorf("%s: the write grant on %s holds %s, which the presets grant read+exec only: the server could rewrite a program it runs; choose a project that does not hold it, or write a profile file that grants the folder as you mean it", w.From, w.Resolved, what))
+			continue
+		}
+		warnings = append(warnings, fmt.Sprintf("the profile grants write on %s (%s), which holds %s that the presets grant read+exec only: the server can rewrite a program it runs", w.Resolved, w.From, what))
+	}
+	return errors.Join(errs...), warnings
 }
 
 // ownFolder reports whether path lies in mcpcell's own cache or state.

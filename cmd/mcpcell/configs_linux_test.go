@@ -364,7 +364,8 @@ func TestNoFailOpenProject(t *testing.T) {
 		{"/usr", "a system folder (/usr)"},
 		{"/usr/local/lib", "a system folder (/usr)"},
 		{"/etc", "a system folder (/etc)"},
-		{"/var", "a system folder"},
+		{"/var", "a system folder (/var)"},
+		{"/var/lib", "a system folder (/var)"},
 		{"/tmp", ""}, // a system folder, and here above the test's HOME too
 	}
 	if _, err := os.Stat("/" + ".mcpcell.toml"); err != nil {
@@ -420,10 +421,22 @@ func TestNoFailOpenProject(t *testing.T) {
 			t.Errorf("the server wrote in the home folder")
 		}
 	})
-	// Control: the home folder named as the project on purpose. mcpcell
-	// warns, and the same server reads the key.
-	t.Run("control: --project HOME", func(t *testing.T) {
-		stderr, rc := cellRun(t, "/", home, nil, append([]string{"--project", home}, attack...)...)
+	// --project does not make such a folder a project of the embedded
+	// profile either (a client config's `--project .` from /).
+	for _, dir := range []string{"/", home, "/usr", "/var/lib"} {
+		t.Run("--project "+dir, func(t *testing.T) {
+			stderr, rc := cellRun(t, "/", home, nil, append([]string{"--project", dir}, attack...)...)
+			if rc != exitFailed || !strings.Contains(stderr, fmt.Sprintf("mcpcell: error: the project %s (--project) is ", dir)) || strings.Contains(stderr, "CANARY") {
+				t.Errorf("exit %d; stderr:\n%s", rc, stderr)
+			}
+		})
+	}
+	// Control: a profile file the user wrote grants the home folder on
+	// purpose. mcpcell warns, and the same server reads the key.
+	t.Run("control: a profile file with --project HOME", func(t *testing.T) {
+		profile := filepath.Join(t.TempDir(), ".mcpcell.toml")
+		os.WriteFile(profile, []byte("include = [\"default\"]\n"), 0o600)
+		stderr, rc := cellRun(t, "/", home, nil, append([]string{"--profile", profile, "--project", home}, attack...)...)
 		if rc != 0 || !strings.Contains(stderr, "CANARY") {
 			t.Fatalf("exit %d; the control did not read the key:\n%s", rc, stderr)
 		}
@@ -441,7 +454,7 @@ func TestBroadGrantWarns(t *testing.T) {
 	home := testHome(t)
 	project := t.TempDir()
 	profile := filepath.Join(project, ".mcpcell.toml")
-	os.WriteFile(profile, []byte("include = [\"default\"]\n[filesystem]\nwrite = [\"${HOME}\"]\nread = [\"/\"]\n"), 0o600)
+	os.WriteFile(profile, []byte("include = [\"default\"]\n[filesystem]\nwrite = [\"${HOME}\", \"/var/tmp\"]\nread = [\"/\"]\n"), 0o600)
 	out, stderr, rc := mcpcellIn(t, project, home, nil, "check", "--profile", profile)
 	if rc != 0 {
 		t.Fatalf("check: exit %d\n%s", rc, stderr)
@@ -449,6 +462,7 @@ func TestBroadGrantWarns(t *testing.T) {
 	for _, want := range []string{
 		fmt.Sprintf("the profile grants write on %s, your home folder (%s:3)", home, profile),
 		fmt.Sprintf("the profile grants read on /, the root folder (%s:4)", profile),
+		fmt.Sprintf("the profile grants write on /var/tmp, a system folder (/var) (%s:3)", profile),
 	} {
 		if !regexp.MustCompile(`(?m)^  warning +` + regexp.QuoteMeta(want)).MatchString(out) {
 			t.Errorf("check output lacks %q:\n%s", want, out)
@@ -460,5 +474,47 @@ func TestBroadGrantWarns(t *testing.T) {
 	stderr, rc = cellRun(t, project, home, nil, "--profile", profile, "--", "/bin/sh", "-c", "true")
 	if rc != 0 || !strings.Contains(stderr, fmt.Sprintf("mcpcell: warning: the profile grants write on %s, your home folder (%s:3)", home, profile)) {
 		t.Errorf("run: exit %d; stderr:\n%s", rc, stderr)
+	}
+}
+
+// A project that holds a runtime the presets grant read+exec would let
+// the server rewrite the node it runs: refused through the default's
+// project grant, warned about when a profile file grants it on purpose.
+func TestRuntimeNotWritableThroughProject(t *testing.T) {
+	node := systemTool(t, "/usr/bin/node")
+	home := testHome(t)
+	exe := filepath.Join(home, ".local/share/fnm/node-versions/v20.11.0/installation/bin/node")
+	newInstaller(t).install(node, exe)
+	local := filepath.Join(home, ".local")
+	attack := []string{"--", "/bin/sh", "-c", fmt.Sprintf("echo '#!/bin/sh' > %s && echo REWROTE >&2", exe)}
+	stderr, rc := cellRun(t, local, home, nil, attack...)
+	want := fmt.Sprintf("the write grant on %s holds %s, which the presets grant read+exec only", local, filepath.Join(local, "share/fnm"))
+	if rc != exitFailed || !strings.Contains(stderr, want) || strings.Contains(stderr, "REWROTE") {
+		t.Errorf("exit %d; stderr:\n%s\nwant %q", rc, stderr, want)
+	}
+	// Control: a profile file grants the folder on purpose: the start
+	// warns, and the same server rewrites the runtime.
+	profile := filepath.Join(t.TempDir(), "p.toml")
+	os.WriteFile(profile, []byte("include = [\"default\"]\n"), 0o600)
+	stderr, rc = cellRun(t, local, home, nil, append([]string{"--profile", profile, "--project", local}, attack...)...)
+	want = fmt.Sprintf("mcpcell: warning: the profile grants write on %s (preset:default:", local)
+	if rc != 0 || !strings.Contains(stderr, "REWROTE") || !strings.Contains(stderr, want) {
+		t.Errorf("control: exit %d; stderr:\n%s\nwant %q", rc, stderr, want)
+	}
+}
+
+// base grants the TLS roots, not the private keys beside them.
+func TestTLSPrivateKeysOutOfReach(t *testing.T) {
+	keys, _ := filepath.Glob("/etc/ssl/private/*")
+	need(t, "a key in /etc/ssl/private (Debian's ssl-cert)", len(keys) > 0)
+	// Control: whoever runs the test can read the key outside the cell
+	// (root can); otherwise the test proves nothing.
+	_, err := os.ReadFile(keys[0])
+	need(t, "a readable "+keys[0]+" (run as root)", err == nil)
+	home := testHome(t)
+	project := t.TempDir()
+	stderr, _ := cellRun(t, project, home, nil, "--", "/bin/sh", "-c", fmt.Sprintf("head -c 100 %s >&2 && echo READ-KEY >&2; head -c 10 /etc/ssl/certs/ca-certificates.crt >/dev/null && echo READ-ROOTS >&2", keys[0]))
+	if strings.Contains(stderr, "READ-KEY") || !strings.Contains(stderr, "READ-ROOTS") {
+		t.Errorf("want the roots readable and %s not:\n%s", keys[0], stderr)
 	}
 }

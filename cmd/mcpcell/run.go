@@ -20,8 +20,8 @@ func (c *cli) loadProfile(pf profileFlags) (*profiles.Profile, *profiles.Policy,
 	var unsafe *profiles.UnsafeProjectError
 	if errors.As(err, &unsafe) {
 		c.errorf("%v", err)
-		c.hintf("name the project: mcpcell run --project DIR …")
-		c.hintf("or write a profile: a %s in the project (include = [\"default\"] builds on the default), then mcpcell run --profile /abs/path/%s …", profiles.FileName, profiles.FileName)
+		c.hintf("name a project of the server's own: mcpcell run --project DIR …")
+		c.hintf("or write a profile: a %s in the project (include = [\"default\"] builds on the default), then mcpcell run --profile /abs/path/%s …; a profile file may grant even this folder, and every start then warns", profiles.FileName, profiles.FileName)
 		c.hintf("or let mcpcell write one per server into your client's config: mcpcell wrap --client claude-desktop|claude-code|cursor|vscode")
 		return nil, nil, exitFailed
 	}
