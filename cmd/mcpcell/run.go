@@ -182,6 +182,7 @@ func (c *cli) startCell(p *profiles.Profile, command []string, log *audit.Log, s
 		Command: command, Path: path, Dir: p.Cwd, Env: plan.env,
 		Rules: rules, Net: plan.net, BestEffort: p.BestEffort,
 		PretendABI: plan.pretend, PretendNoSeccomp: plan.noSecc,
+		Unhardened: c.unhardened,
 	}}
 	if confine {
 		cell.Helper, cell.Prepared = c.helper, prepared
