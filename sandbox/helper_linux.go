@@ -86,7 +86,8 @@ func Helper() int {
 		return fail("this kernel has no Landlock")
 	}
 	if !spec.PretendNoSeccomp {
-		prog, err := seccompFilter(spec.Net)
+		// The helper's pid is the server's: it execs the server.
+		prog, err := seccompFilter(spec.Net, os.Getpid(), spec.Unhardened)
 		if err == nil {
 			err = loadSeccomp(prog)
 		}
