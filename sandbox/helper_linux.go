@@ -24,6 +24,7 @@ const HelperCommand = "__cell"
 // calls execve: no_new_privs, the parent-death signal, one Landlock
 // restriction (filesystem, TCP and scopes together), dropping every
 // capability and the seccomp filter. Every other fd is closed by execve.
+// The helper was started in a session of its own (see setProcAttr).
 func Helper() int {
 	runtime.LockOSThread() // never unlocked: this thread becomes the server
 	status := os.NewFile(4, "status")

@@ -45,7 +45,7 @@ func (c *cli) run(args []string) int {
 	// takes some 8 ms to start here); it waits for its spec.
 	var prepared *sandbox.Prepared
 	if runtime.GOOS == "linux" && c.helper != nil {
-		prepared, _ = sandbox.Prepare(c.helper) // on failure Start tries again
+		prepared, _ = sandbox.Prepare(c.helper, c.unhardened) // on failure Start tries again
 		defer prepared.Discard()
 	}
 	p, pol, code := c.loadProfile(pf)
