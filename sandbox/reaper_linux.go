@@ -3,6 +3,7 @@ package sandbox
 import (
 	"errors"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
@@ -63,10 +64,88 @@ func KillDescendants(exclude int) int {
 	return len(killed)
 }
 
+// Run reaps and counts the cell until stop is closed, then returns 0. It
+// wakes for each SIGCHLD (an orphan died), and every r.Every. When the
+// cell holds more than r.Max processes it returns the count it saw at
+// once: the caller records why, then kills the cell (KillDescendants).
+func (r Reaper) Run(stop <-chan struct{}) int {
+	chld := make(chan os.Signal, 1)
+	signal.Notify(chld, syscall.SIGCHLD)
+	defer signal.Stop(chld)
+	tick := time.NewTicker(r.every())
+	defer tick.Stop()
+	self := os.Getpid()
+	sid, err := unix.Getsid(0)
+	if err != nil {
+		sid = -1
+	}
+	for {
+		n := 0
+		for _, p := range cellProcs(self, sid, r.Server) {
+			if p.state == 'Z' && p.ppid == self && p.pid != r.Server {
+				// An adopted orphan (or a sibling the server made with
+				// CLONE_PARENT), dead: reaped here, whatever its exit
+				// signal.
+				var ws unix.WaitStatus
+				if got, _ := unix.Wait4(p.pid, &ws, unix.WNOHANG|unix.WALL, nil); got == p.pid {
+					continue
+				}
+			}
+			n += max(p.threads, 1)
+		}
+		if r.Max > 0 && n > r.Max {
+			return n
+		}
+		select {
+		case <-stop:
+			return 0
+		case <-chld:
+		case <-tick.C:
+		}
+	}
+}
+
 // proc is one process as /proc/PID/stat shows it.
 type proc struct {
 	pid, ppid, sid, threads int
 	state                   byte // 'Z' for a zombie
+}
+
+// cellProcs lists the cell's processes below mcpcell (self, whose session
+// is sid): those of its children that are the server or in a session
+// other than mcpcell's, and everything below them.
+func cellProcs(self, sid, server int) []proc {
+	children := childrenOf
+	kids, ok := childrenOf(self)
+	if !ok {
+		children = scanChildren() // a kernel without children lists
+		kids, _ = children(self)
+	}
+	var out []proc
+	var queue []int
+	for _, pid := range kids {
+		if p, ok := readProc(pid); ok && (pid == server || p.sid != sid) {
+			out = append(out, p)
+			queue = append(queue, pid)
+		}
+	}
+	seen := map[int]bool{}
+	for len(queue) > 0 {
+		pid := queue[0]
+		queue = queue[1:]
+		kids, _ := children(pid)
+		for _, child := range kids {
+			if seen[child] {
+				continue
+			}
+			seen[child] = true
+			if p, ok := readProc(child); ok {
+				out = append(out, p)
+				queue = append(queue, child)
+			}
+		}
+	}
+	return out
 }
 
 // descendants lists the live (not zombie) processes below root: through
