@@ -130,3 +130,40 @@ func TestReaperCounts(t *testing.T) {
 	own.Wait()
 	cellish.Wait()
 }
+
+// waitZombie waits until pid is a zombie.
+func waitZombie(t *testing.T, pid int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if p, ok := readProc(pid); ok && p.state == 'Z' {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %d is not a zombie 5 s on", pid)
+		}
+	}
+}
+
+// One pass of the reaper reaps a dead process of the cell and leaves the
+// dead server to its own Wait, which gets its status: had the reaper
+// taken it, Wait would fail.
+func TestReaperLeavesTheServer(t *testing.T) {
+	server := exec.Command("sh", "-c", "exit 7")
+	orphan := exec.Command("true")
+	for _, c := range []*exec.Cmd{server, orphan} {
+		setProcAttr(c, 0)
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitZombie(t, c.Process.Pid)
+	}
+	stop := make(chan struct{})
+	close(stop) // one pass
+	Reaper{Server: server.Process.Pid}.Run(stop)
+	if _, ok := readProc(orphan.Process.Pid); ok {
+		t.Errorf("the dead process of the cell was not reaped")
+	}
+	if code := exitCode(server.Wait()); code != 7 {
+		t.Errorf("the server's status %d, want 7: the reaper took it", code)
+	}
+}
