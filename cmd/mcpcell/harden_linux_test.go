@@ -271,12 +271,12 @@ func TestControllingTerminal(t *testing.T) {
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 3}
 			s := startSession(t, cmd)
 			s.call(0, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"attacker","version":"1"}}`)
-			exited := make(chan struct{})
-			go func() { s.cmd.Wait(); close(exited) }()
 			const typed = "echo pwned\n"
 			args, _ := json.Marshal(map[string]string{"what": c.what, "target": typed})
 			s.send(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"escape","arguments":` + string(args) + `}}`)
 			if c.want == "hangup" {
+				exited := make(chan struct{})
+				go func() { s.cmd.Wait(); close(exited) }()
 				select {
 				case <-exited:
 					waitStderr(t, s, "fakeserver: stdin closed") // mcpcell's ladder, which SIGHUP starts
@@ -296,10 +296,8 @@ func TestControllingTerminal(t *testing.T) {
 			if m := s.call(2, "ping", `{}`); m["result"] == nil {
 				t.Errorf("mcpcell stopped answering after the server's %s: %v", c.what, m)
 			}
-			select {
-			case <-exited:
+			if !alive(s.cmd.Process.Pid) {
 				t.Errorf("mcpcell exited after the server's %s", c.what)
-			default:
 			}
 		})
 	}

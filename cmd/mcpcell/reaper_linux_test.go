@@ -130,8 +130,6 @@ func TestProcessCap(t *testing.T) {
 						killIf(pid, "__fakeserver")
 					}
 				})
-				exited := make(chan struct{})
-				go func() { s.cmd.Wait(); close(exited) }()
 				s.send(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"escape","arguments":{"what":"` + c.what + `","target":"` + c.target + `"}}}`)
 				if limit > c.n {
 					if got := resultText(s.reply("1")); !strings.HasPrefix(got, "ok") {
@@ -148,6 +146,8 @@ func TestProcessCap(t *testing.T) {
 					}
 					return
 				}
+				exited := make(chan struct{})
+				go func() { s.cmd.Wait(); close(exited) }()
 				select {
 				case <-exited:
 				case <-time.After(15 * time.Second):
