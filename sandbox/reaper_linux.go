@@ -31,7 +31,9 @@ func BecomeSubreaper() error {
 func KillDescendants(exclude int) int {
 	self := os.Getpid()
 	killed := map[int]bool{}
-	deadline := time.Now().Add(2 * time.Second) // for the waits: a process in D state may take its time
+	// For the waits: a process in D state may take its time, and the
+	// sweep must end well inside the clients' kill ladder.
+	deadline := time.Now().Add(500 * time.Millisecond)
 	for round := 0; round < 100; round++ {
 		found := descendants(self)
 		if len(found) == 0 {
