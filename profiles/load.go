@@ -117,9 +117,19 @@ type Profile struct {
 	AuditPath  string
 	BestEffort bool
 	Required   bool
+	// MaxProcesses caps the cell's processes, each thread counted;
+	// MaxProcessesFrom is where it was set (zero for the default).
+	MaxProcesses     int
+	MaxProcessesFrom Source
 
 	Includes []Source // every file and preset read, in order
 }
+
+// The cell's process cap: the default, and the least a profile may set.
+const (
+	DefaultMaxProcesses = 512
+	MinMaxProcesses     = 16
+)
 
 // Rules is an allow/deny list of globs with their sources.
 type Rules struct {
@@ -296,6 +306,9 @@ func Load(opts Options) (*Profile, error) {
 	}
 	if p.MaxFrame == 0 {
 		p.MaxFrame = 16 << 20
+	}
+	if p.MaxProcesses == 0 {
+		p.MaxProcesses = DefaultMaxProcesses
 	}
 	if p.AuditPath == "" {
 		p.AuditPath = filepath.Join(p.Vars["STATE"], "audit", p.Name+".jsonl")
@@ -627,6 +640,15 @@ func (p *Profile) apply(f *File, at func(string) Source) error {
 	}
 	if f.Sandbox.Required != nil {
 		p.Required = *f.Sandbox.Required
+	}
+	if n := f.Sandbox.MaxProcesses; n != nil {
+		// A server needs a few threads of its own (node starts 7); the
+		// top is the kernel's own limit on pids.
+		if *n < MinMaxProcesses || *n > 1<<22 {
+			bad("sandbox.max_processes", "%d is outside %d to %d", *n, MinMaxProcesses, 1<<22)
+		} else {
+			p.MaxProcesses, p.MaxProcessesFrom = *n, at("sandbox.max_processes")
+		}
 	}
 	return errors.Join(errs...)
 }

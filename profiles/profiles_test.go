@@ -122,6 +122,11 @@ func TestValidationErrors(t *testing.T) {
 		{"[tools.args.t]\na = { within = [\"x\"] }\n", `within: "x" is not an absolute path`},
 		{"[tools.args.t]\na = { enum = [[1]] }\n", `enum: [1] is not a string`},
 		{"[limits]\nmax_frame = 10\n", `:2: limits.max_frame: 10 is outside`},
+		{"[sandbox]\nmax_processes = 0\n", `:2: sandbox.max_processes: 0 is outside 16 to 4194304`},
+		{"[sandbox]\nmax_processes = 15\n", `:2: sandbox.max_processes: 15 is outside 16 to 4194304`},
+		{"[sandbox]\nmax_processes = -1\n", `:2: sandbox.max_processes: -1 is outside`},
+		{"[sandbox]\nmax_processes = 4194305\n", `:2: sandbox.max_processes: 4194305 is outside`},
+		{"[sandbox]\nmax_processes = \"many\"\n", `:2: sandbox.max_processes: wrong type: want a whole number, got a string`},
 		{"[client]\nsampling = \"yes\"\n", `:2: client.sampling: wrong type: want true or false, got a string`},
 		{"[resources]\nallow = [\"[\"]\n", `:2: resources.allow: glob "[": unclosed [`},
 		{"[prompts]\ndeny = [\"\"]\n", `prompts.deny: empty glob`},
@@ -311,4 +316,31 @@ func FuzzPolicyReply(f *testing.F) {
 			}
 		}
 	})
+}
+
+// [sandbox] max_processes: the default when absent, the value and its
+// line when set, the including file's over an included one's.
+func TestMaxProcesses(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		text, inc string
+		want      int
+		line      int
+	}{
+		{"", "", DefaultMaxProcesses, 0},
+		{"[sandbox]\nmax_processes = 64\n", "", 64, 2},
+		{"include = [\"inc.toml\"]\n[sandbox]\nmax_processes = 32\n", "[sandbox]\nmax_processes = 1000\n", 32, 3},
+		{"include = [\"inc.toml\"]\n", "[sandbox]\nmax_processes = 1000\n", 1000, 2},
+	} {
+		write(t, filepath.Join(dir, "inc.toml"), c.inc)
+		path := filepath.Join(dir, "p.toml")
+		write(t, path, c.text)
+		p, err := Load(Options{Profile: path, Getenv: env(nil)})
+		if err != nil {
+			t.Fatalf("%q: %v", c.text, err)
+		}
+		if p.MaxProcesses != c.want || p.MaxProcessesFrom.Line != c.line {
+			t.Errorf("%q including %q: max_processes %d from %v, want %d from line %d", c.text, c.inc, p.MaxProcesses, p.MaxProcessesFrom, c.want, c.line)
+		}
+	}
 }

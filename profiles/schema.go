@@ -93,6 +93,7 @@ type AuditConf struct {
 
 // Sandbox says how strict the cell must be.
 type Sandbox struct {
-	BestEffort *bool `toml:"best_effort"`
-	Required   *bool `toml:"required"`
+	BestEffort   *bool `toml:"best_effort"`
+	Required     *bool `toml:"required"`
+	MaxProcesses *int  `toml:"max_processes"`
 }

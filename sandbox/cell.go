@@ -88,11 +88,13 @@ type Prepared struct {
 	inW, outR, errR, specW, statR *os.File
 	specR, statusW                *os.File
 	used                          bool
+	off                           Unhardened // what spawn was told
 }
 
-// Prepare starts the helper argv (see Cell.Helper) with no spec yet.
-func Prepare(helper []string) (*Prepared, error) {
-	return spawn(nil, helper)
+// Prepare starts the helper argv (see Cell.Helper) with no spec yet. off
+// must be the spec's Unhardened (zero but in tests' controls).
+func Prepare(helper []string, off Unhardened) (*Prepared, error) {
+	return spawn(nil, helper, off)
 }
 
 // Discard ends a prepared helper that was not used: it reads the end of
@@ -123,9 +125,12 @@ func Start(c Cell, stderr io.Writer) (*Server, error) {
 		return nil, errors.New("no server command: give one after -- or in the profile's [server] command")
 	}
 	p := c.Prepared
+	if p != nil && !p.used && p.off != spec.Unhardened {
+		p.Discard() // started in another session than the spec asks
+	}
 	if p == nil || p.used {
 		var err error
-		if p, err = spawn(&spec, c.Helper); err != nil {
+		if p, err = spawn(&spec, c.Helper, spec.Unhardened); err != nil {
 			return nil, err
 		}
 	}
@@ -168,7 +173,7 @@ func Start(c Cell, stderr io.Writer) (*Server, error) {
 
 // spawn starts the helper when helper is set (spec may then be nil: it is
 // sent later), else the server of spec directly.
-func spawn(spec *Spec, helper []string) (*Prepared, error) {
+func spawn(spec *Spec, helper []string, off Unhardened) (*Prepared, error) {
 	var files []*os.File
 	var err error
 	closeAll := func() {
@@ -210,7 +215,7 @@ func spawn(spec *Spec, helper []string) (*Prepared, error) {
 		cmd = &exec.Cmd{Path: spec.Path, Args: spec.Command, Dir: spec.Dir, Env: spec.Env}
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
-	setProcAttr(cmd)
+	setProcAttr(cmd, off)
 	s := &Server{Stdin: inW, Stdout: outR, cmd: cmd, done: make(chan struct{}), stderrDone: make(chan struct{}), hurry: make(chan struct{})}
 	if err := s.fork(); err != nil {
 		closeAll()
@@ -223,7 +228,7 @@ func spawn(spec *Spec, helper []string) (*Prepared, error) {
 	for _, f := range []*os.File{inR, outW, errW} {
 		f.Close()
 	}
-	return &Prepared{s: s, inW: inW, outR: outR, errR: errR, specR: specR, specW: specW, statR: statusR, statusW: statusW}, nil
+	return &Prepared{s: s, inW: inW, outR: outR, errR: errR, specR: specR, specW: specW, statR: statusR, statusW: statusW, off: off}, nil
 }
 
 // fork starts s.cmd from a goroutine that holds its OS thread locked

@@ -141,7 +141,7 @@ func TestServerOutlivesThreads(t *testing.T) {
 			} else {
 				// mcpcell prepares the helper first thing and starts it
 				// after reading the profile, on whatever thread it is on.
-				onDoomedThread(t, func() { cell.Prepared, err = Prepare(cell.Helper) })
+				onDoomedThread(t, func() { cell.Prepared, err = Prepare(cell.Helper, 0) })
 				if err == nil {
 					srv, err = Start(cell, io.Discard)
 				}
@@ -165,7 +165,7 @@ func TestServerOutlivesThreads(t *testing.T) {
 // that thread while the test process lives on.
 func TestParentDeathFollowsThread(t *testing.T) {
 	cmd := exec.Command(sleepPath(t), "600")
-	setProcAttr(cmd)
+	setProcAttr(cmd, 0)
 	var err error
 	onDoomedThread(t, func() { err = cmd.Start() })
 	if err != nil {

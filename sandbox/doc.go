@@ -1,10 +1,18 @@
-// Package sandbox starts the MCP server as a child process in a cell: its
-// own process group, an environment built from nothing, and (on Linux,
-// through a re-executed helper) the Landlock and seccomp rules of a Cell.
+// Package sandbox starts the MCP server as a child process in a cell: on
+// Linux its own session (and so its own process group, and no controlling
+// terminal), an environment built from nothing, and, through a
+// re-executed helper, the Landlock rules of a Cell, no capabilities (root
+// included, with the securebits locked) and a seccomp filter. The filter
+// refuses what Landlock does not cover: socket families, io_uring, the
+// keyring, mounts and namespaces (clone's CLONE_NEW* flags; clone3 gets
+// ENOSYS so that libc falls back to clone), calls on other processes
+// (OwnProcessOnly) and executable memfds.
+//
 // It also stops the server by a Ladder: close its input, wait, SIGTERM
 // the group, wait, SIGKILL; Hurry cuts the waits short. On Linux,
 // BecomeSubreaper and KillDescendants take the processes that left the
-// group too.
+// group too, and a Reaper reaps the orphans mcpcell adopts as they die and
+// counts the cell's processes against a cap.
 //
 // The proxy itself is never confined by the server's rules.
 //
@@ -15,6 +23,12 @@
 // thread ends, and Go ends threads whose locked goroutine returns.
 //
 //	srv, err := sandbox.Start(cell, os.Stderr)
+//	...
+//	go func() {
+//		if n := (sandbox.Reaper{Server: srv.Pid(), Max: 512}).Run(srv.Done()); n > 0 {
+//			sandbox.KillDescendants(srv.Pid()) // over the cap: the whole cell goes
+//		}
+//	}()
 //	...
 //	srv.Stop(sandbox.Ladder{EOF: time.Second, Term: time.Second}) // when the client goes away
 //	code := srv.Wait()

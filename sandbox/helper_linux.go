@@ -22,8 +22,9 @@ const HelperCommand = "__cell"
 //
 // Everything that confines happens on one locked OS thread, the one that
 // calls execve: no_new_privs, the parent-death signal, one Landlock
-// restriction (filesystem, TCP and scopes together) and the seccomp
-// filter. Every other fd is closed by execve.
+// restriction (filesystem, TCP and scopes together), dropping every
+// capability and the seccomp filter. Every other fd is closed by execve.
+// The helper was started in a session of its own (see setProcAttr).
 func Helper() int {
 	runtime.LockOSThread() // never unlocked: this thread becomes the server
 	status := os.NewFile(4, "status")
@@ -85,8 +86,16 @@ func Helper() int {
 	} else if !spec.BestEffort {
 		return fail("this kernel has no Landlock")
 	}
+	// After the ruleset, whose paths root may need CAP_DAC_READ_SEARCH
+	// to open.
+	if spec.Unhardened&KeepCapabilities == 0 {
+		if err := dropCapabilities(); err != nil {
+			return fail("%v", err)
+		}
+	}
 	if !spec.PretendNoSeccomp {
-		prog, err := seccompFilter(spec.Net)
+		// The helper's pid is the server's: it execs the server.
+		prog, err := seccompFilter(spec.Net, os.Getpid(), spec.Unhardened)
 		if err == nil {
 			err = loadSeccomp(prog)
 		}

@@ -57,7 +57,7 @@ func (k Kernel) Gaps(net Net, portsFrom string) []Gap {
 		if k.Arch != "" {
 			why = "seccomp on x86-64 or arm64 (this is " + k.Arch + ")"
 		}
-		gaps = append(gaps, Gap{"UDP, raw, packet, Multipath TCP and UNIX sockets, io_uring, ptrace and the kernel keyring calls", why, "[network] and the cell's syscall filter"})
+		gaps = append(gaps, Gap{"UDP, raw, packet, Multipath TCP and UNIX sockets, io_uring, ptrace, the kernel keyring calls, calls on other processes (prlimit64, setpriority, …), namespaces and executable memfds", why, "[network] and the cell's syscall filter"})
 	}
 	return gaps
 }
@@ -102,5 +102,26 @@ var Denied = []string{
 	"open_by_handle_at", "name_to_handle_at",
 	"init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load",
 	"reboot", "swapon", "swapoff", "acct", "quotactl", "syslog",
-	"iopl", "ioperm",
+	"iopl", "ioperm", "memfd_secret",
+}
+
+// OwnProcessOnly are the calls the seccomp filter allows on the caller's
+// own process only (pid 0, or the server's pid), and for setpriority and
+// ioprio_set on its own process group, never on a user's processes: what
+// would let the server change the limits, priorities, CPUs and memory
+// placement of mcpcell and every other process of the user (a CPU limit
+// of one second kills), which neither Landlock's scopes nor, for a
+// process of the same user, the kernel's permission checks prevent.
+var OwnProcessOnly = []string{
+	"prlimit64", "setpriority", "ioprio_set",
+	"sched_setaffinity", "sched_setparam", "sched_setscheduler", "sched_setattr",
+	"migrate_pages", "move_pages",
+}
+
+// Filtered says what else the seccomp filter refuses, by the calls'
+// arguments.
+var Filtered = []string{
+	"clone with any CLONE_NEW* flag (new namespaces)",
+	"clone3 (ENOSYS, so that libc and Go fall back to clone, whose flags the filter can read)",
+	"memfd_create without MFD_NOEXEC_SEAL (a memfd the cell could execute)",
 }

@@ -7,6 +7,6 @@ import (
 	"syscall"
 )
 
-func setProcAttr(cmd *exec.Cmd) {
+func setProcAttr(cmd *exec.Cmd, _ Unhardened) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 }

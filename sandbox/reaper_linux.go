@@ -3,9 +3,11 @@ package sandbox
 import (
 	"errors"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -19,11 +21,19 @@ func BecomeSubreaper() error {
 
 // KillDescendants SIGKILLs every process below mcpcell, over and over
 // until none is left (a process may fork while it is being killed), and
-// reaps those it adopted. exclude is a pid another goroutine waits for.
+// reaps those it adopted, dead ones included. exclude is a pid another goroutine waits for.
 // It returns how many processes it killed.
+//
+// Each round waits for the processes it killed to be dead (zombies or
+// reaped) before it looks again: a process still exiting may no longer
+// list its children, which it hands to mcpcell only on its way out, and a
+// round that saw none of them would end the sweep early.
 func KillDescendants(exclude int) int {
 	self := os.Getpid()
 	killed := map[int]bool{}
+	// For the waits: a process in D state may take its time, and the
+	// sweep must end well inside the clients' kill ladder.
+	deadline := time.Now().Add(500 * time.Millisecond)
 	for round := 0; round < 100; round++ {
 		found := descendants(self)
 		if len(found) == 0 {
@@ -36,11 +46,108 @@ func KillDescendants(exclude int) int {
 		for _, pid := range found {
 			if pid != exclude && parentOf(pid) == self {
 				var ws unix.WaitStatus
-				unix.Wait4(pid, &ws, 0, nil)
+				unix.Wait4(pid, &ws, unix.WALL, nil)
+				continue
+			}
+			for p, ok := readProc(pid); ok && p.state != 'Z' && time.Now().Before(deadline); p, ok = readProc(pid) {
+				time.Sleep(time.Millisecond)
 			}
 		}
 	}
+	// The dead that mcpcell adopted after their round: children of the
+	// killed, handed to mcpcell as zombies.
+	kids, _ := childrenOf(self)
+	for _, pid := range kids {
+		if p, ok := readProc(pid); ok && p.state == 'Z' && pid != exclude {
+			var ws unix.WaitStatus
+			unix.Wait4(pid, &ws, unix.WNOHANG|unix.WALL, nil)
+		}
+	}
 	return len(killed)
+}
+
+// Run reaps and counts the cell until stop is closed, then returns 0. It
+// wakes for each SIGCHLD (an orphan died), and every r.Every. When the
+// cell holds more than r.Max processes it returns the count it saw at
+// once: the caller records why, then kills the cell (KillDescendants).
+func (r Reaper) Run(stop <-chan struct{}) int {
+	chld := make(chan os.Signal, 1)
+	signal.Notify(chld, syscall.SIGCHLD)
+	defer signal.Stop(chld)
+	tick := time.NewTicker(r.every())
+	defer tick.Stop()
+	self := os.Getpid()
+	sid, err := unix.Getsid(0)
+	if err != nil {
+		sid = -1
+	}
+	for {
+		n := 0
+		for _, p := range cellProcs(self, sid, r.Server) {
+			if p.state == 'Z' && p.ppid == self && p.pid != r.Server {
+				// An adopted orphan (or a sibling the server made with
+				// CLONE_PARENT), dead: reaped here, whatever its exit
+				// signal.
+				var ws unix.WaitStatus
+				if got, _ := unix.Wait4(p.pid, &ws, unix.WNOHANG|unix.WALL, nil); got == p.pid {
+					continue
+				}
+			}
+			n += max(p.threads, 1)
+		}
+		if r.Max > 0 && n > r.Max {
+			return n
+		}
+		select {
+		case <-stop:
+			return 0
+		case <-chld:
+		case <-tick.C:
+		}
+	}
+}
+
+// proc is one process as /proc/PID/stat shows it.
+type proc struct {
+	pid, ppid, sid, threads int
+	state                   byte // 'Z' for a zombie
+}
+
+// cellProcs lists the cell's processes below mcpcell (self, whose session
+// is sid): those of its children that are the server or in a session
+// other than mcpcell's, and everything below them.
+func cellProcs(self, sid, server int) []proc {
+	children := childrenOf
+	kids, ok := childrenOf(self)
+	if !ok {
+		children = scanChildren() // a kernel without children lists
+		kids, _ = children(self)
+	}
+	var out []proc
+	var queue []int
+	for _, pid := range kids {
+		if p, ok := readProc(pid); ok && (pid == server || p.sid != sid) {
+			out = append(out, p)
+			queue = append(queue, pid)
+		}
+	}
+	seen := map[int]bool{}
+	for len(queue) > 0 {
+		pid := queue[0]
+		queue = queue[1:]
+		kids, _ := children(pid)
+		for _, child := range kids {
+			if seen[child] {
+				continue
+			}
+			seen[child] = true
+			if p, ok := readProc(child); ok {
+				out = append(out, p)
+				queue = append(queue, child)
+			}
+		}
+	}
+	return out
 }
 
 // descendants lists the live (not zombie) processes below root: through
@@ -55,91 +162,111 @@ func descendants(root int) []int {
 
 // childrenWalk follows /proc/PID/task/TID/children from root down.
 func childrenWalk(root int) ([]int, bool) {
+	if _, ok := childrenOf(root); !ok {
+		return nil, false
+	}
+	return walk(root, childrenOf), true
+}
+
+// scanAll reads the parent of every process.
+func scanAll(root int) []int {
+	return walk(root, scanChildren())
+}
+
+// walk lists the live processes below root, children listing each
+// process's children.
+func walk(root int, children func(int) ([]int, bool)) []int {
 	var out []int
 	queue := []int{root}
 	seen := map[int]bool{root: true}
 	for len(queue) > 0 {
 		pid := queue[0]
 		queue = queue[1:]
-		tasks, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
-		if err != nil {
-			if pid == root {
-				return nil, false
-			}
-			continue // it exited meanwhile
-		}
-		for _, task := range tasks {
-			b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + task.Name() + "/children")
-			if err != nil {
-				if pid == root && errors.Is(err, os.ErrNotExist) {
-					return nil, false // a kernel without CONFIG_PROC_CHILDREN
-				}
+		kids, _ := children(pid)
+		for _, child := range kids {
+			if seen[child] {
 				continue
 			}
-			for _, f := range strings.Fields(string(b)) {
-				child, err := strconv.Atoi(f)
-				if err != nil || seen[child] {
-					continue
-				}
-				seen[child] = true
-				queue = append(queue, child)
-				if _, state := stat(child); state != 'Z' && state != 0 {
-					out = append(out, child)
-				}
-			}
-		}
-	}
-	return out, true
-}
-
-// scanAll reads the parent of every process.
-func scanAll(root int) []int {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	parent := map[int]int{}
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if pp, state := stat(pid); pp > 0 && state != 'Z' {
-			parent[pid] = pp
-		}
-	}
-	var out []int
-	for pid := range parent {
-		for p, hops := parent[pid], 0; p > 0 && hops < 1000; p, hops = parent[p], hops+1 {
-			if p == root {
-				out = append(out, pid)
-				break
+			seen[child] = true
+			queue = append(queue, child)
+			if p, ok := readProc(child); ok && p.state != 'Z' {
+				out = append(out, child)
 			}
 		}
 	}
 	return out
 }
 
-func parentOf(pid int) int {
-	pp, _ := stat(pid)
-	return pp
+// childrenOf lists the children of pid from the kernel's per-thread
+// children lists (an orphan is on the list of the thread that adopted
+// it). It reports false when pid is gone, or when the kernel keeps no
+// such lists (CONFIG_PROC_CHILDREN).
+func childrenOf(pid int) ([]int, bool) {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task/"
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, false
+	}
+	var out []int
+	for _, task := range tasks {
+		b, err := os.ReadFile(dir + task.Name() + "/children")
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) && task.Name() == strconv.Itoa(pid) {
+				return nil, false
+			}
+			continue // the thread ended meanwhile
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if child, err := strconv.Atoi(f); err == nil {
+				out = append(out, child)
+			}
+		}
+	}
+	return out, true
 }
 
-// stat reads the parent pid and state of pid from /proc/PID/stat.
-func stat(pid int) (ppid int, state byte) {
+// scanChildren reads the parent of every process once and answers from
+// that.
+func scanChildren() func(int) ([]int, bool) {
+	byParent := map[int][]int{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if p, ok := readProc(pid); ok && p.ppid > 0 {
+			byParent[p.ppid] = append(byParent[p.ppid], pid)
+		}
+	}
+	return func(pid int) ([]int, bool) { return byParent[pid], true }
+}
+
+func parentOf(pid int) int {
+	p, _ := readProc(pid)
+	return p.ppid
+}
+
+// readProc reads /proc/PID/stat.
+func readProc(pid int) (proc, bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, 0
+		return proc{}, false
 	}
 	s := string(b)
 	i := strings.LastIndexByte(s, ')') // the command name may hold spaces
-	if i < 0 || i+4 > len(s) {
-		return 0, 0
+	if i < 0 || i+2 > len(s) {
+		return proc{}, false
 	}
-	fields := strings.Fields(s[i+2:])
-	if len(fields) < 2 {
-		return 0, 0
+	// state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
+	// cmajflt utime stime cutime cstime priority nice num_threads
+	f := strings.Fields(s[i+2:])
+	if len(f) < 18 || len(f[0]) != 1 {
+		return proc{}, false
 	}
-	ppid, _ = strconv.Atoi(fields[1])
-	return ppid, fields[0][0]
+	p := proc{pid: pid, state: f[0][0]}
+	p.ppid, _ = strconv.Atoi(f[1])
+	p.sid, _ = strconv.Atoi(f[3])
+	p.threads, _ = strconv.Atoi(f[17])
+	return p, true
 }

@@ -103,10 +103,27 @@ func (p *prog) assemble() ([]bpf.RawInstruction, error) {
 	return bpf.Assemble(p.insts)
 }
 
+// Argument values the filter checks that x/sys/unix does not name.
+const (
+	mptcp          = 262 // IPPROTO_MPTCP
+	ioprioWhoProc  = 1   // IOPRIO_WHO_PROCESS
+	ioprioWhoPgrp  = 2   // IOPRIO_WHO_PGRP
+	cloneNewFlags  = unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP | unix.CLONE_NEWTIME
+	memfdExecFlags = unix.MFD_NOEXEC_SEAL | unix.MFD_EXEC
+)
+
 // seccompFilter is the cell's syscall filter in BPF: a foreign
 // architecture kills the process, x32 calls fail, socket() is an
-// allow-list, and the Denied calls fail with EPERM.
-func seccompFilter(net Net) ([]bpf.RawInstruction, error) {
+// allow-list, the Denied calls fail with EPERM, and so do the calls that
+// act on other processes (OwnProcessOnly) for any pid but 0 and self (the
+// server's pid: the helper becomes the server by execve), clone with a
+// CLONE_NEW* flag and memfd_create without MFD_NOEXEC_SEAL; clone3 fails
+// with ENOSYS. off switches parts off (tests' controls).
+//
+// The kernel reads the pid, which, flags and clone flags arguments as
+// 32-bit values, so the filter compares their low words only: high bits
+// cannot smuggle another value past it.
+func seccompFilter(net Net, self int, off Unhardened) ([]bpf.RawInstruction, error) {
 	native, err := nativeArch()
 	if err != nil {
 		return nil, err
@@ -123,7 +140,6 @@ func seccompFilter(net Net) ([]bpf.RawInstruction, error) {
 		eperm   = unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)
 		enosys  = unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
 		noproto = unix.SECCOMP_RET_ERRNO | uint32(unix.EPROTONOSUPPORT)
-		mptcp   = 262 // IPPROTO_MPTCP
 	)
 	p := &prog{labels: map[string]int{}}
 	p.load(offArch)
@@ -135,12 +151,33 @@ func seccompFilter(net Net) ([]bpf.RawInstruction, error) {
 		p.add(bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: x32Bit, SkipFalse: 1})
 		p.ret(enosys)
 	}
-	socket, _ := nr("socket")
-	p.jeq(socket, "socket", "")
-	for _, name := range Denied {
+	to := func(name, label string) {
 		if n, ok := nr(name); ok {
-			p.jeq(n, "deny", "")
+			p.jeq(n, label, "")
 		}
+	}
+	to("socket", "socket")
+	if off&AllowOtherProcesses == 0 {
+		for _, name := range OwnProcessOnly {
+			switch name {
+			case "setpriority":
+				to(name, "prio")
+			case "ioprio_set":
+				to(name, "ioprio")
+			default:
+				to(name, "pid")
+			}
+		}
+	}
+	if off&AllowNamespaces == 0 {
+		to("clone", "clone")
+		to("clone3", "enosys")
+	}
+	if off&AllowExecMemfd == 0 {
+		to("memfd_create", "memfd")
+	}
+	for _, name := range Denied {
+		to(name, "deny")
 	}
 	p.ret(allow)
 
@@ -175,6 +212,49 @@ func seccompFilter(net Net) ([]bpf.RawInstruction, error) {
 		p.load(argLo(2))
 		p.jeq(0, "allow", "")
 		p.jeq(unix.IPPROTO_UDP, "allow", "deny")
+	}
+
+	if off&AllowOtherProcesses == 0 {
+		// setpriority(which, who, prio) and ioprio_set(which, who,
+		// ioprio): a process or a process group, never a user (who 0 is
+		// then the caller's uid: all of the user's processes); who must
+		// be 0 or self. The cell's process groups lie in its own session,
+		// which no process outside can join.
+		p.label("prio")
+		p.load(argLo(0))
+		p.jeq(unix.PRIO_PROCESS, "who", "")
+		p.jeq(unix.PRIO_PGRP, "who", "deny")
+		p.label("ioprio")
+		p.load(argLo(0))
+		p.jeq(ioprioWhoProc, "who", "")
+		p.jeq(ioprioWhoPgrp, "who", "deny")
+		p.label("who")
+		p.load(argLo(1))
+		p.jeq(0, "allow", "")
+		p.jeq(uint32(self), "allow", "deny")
+		// The others name the process in their first argument.
+		p.label("pid")
+		p.load(argLo(0))
+		p.jeq(0, "allow", "")
+		p.jeq(uint32(self), "allow", "deny")
+	}
+	if off&AllowNamespaces == 0 {
+		// clone's flags are its first argument on x86-64 and arm64
+		// alike (s390 swaps them, and is refused by nativeArch).
+		p.label("clone")
+		p.load(argLo(0))
+		p.add(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: cloneNewFlags})
+		p.jeq(0, "allow", "deny")
+		p.label("enosys")
+		p.ret(enosys)
+	}
+	if off&AllowExecMemfd == 0 {
+		// memfd_create(name, flags): a memfd lies outside every path
+		// Landlock rules, so it must be sealed against execution.
+		p.label("memfd")
+		p.load(argLo(1))
+		p.add(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: memfdExecFlags})
+		p.jeq(unix.MFD_NOEXEC_SEAL, "allow", "deny")
 	}
 	p.label("noproto")
 	p.ret(noproto)

@@ -2,16 +2,26 @@ package sandbox
 
 import (
 	"encoding/binary"
+	"fmt"
 	"testing"
 
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
+// filterSelf is the server's pid in the filters these tests build.
+const filterSelf = 4242
+
 // runFilter evaluates the cell's filter on one syscall in x/net/bpf's VM.
 func runFilter(t *testing.T, net Net, arch uint32, nr uint32, args ...uint64) uint32 {
 	t.Helper()
-	raw, err := seccompFilter(net)
+	return runFilterOff(t, net, 0, arch, nr, args...)
+}
+
+// runFilterOff is runFilter with parts of the filter switched off.
+func runFilterOff(t *testing.T, net Net, off Unhardened, arch uint32, nr uint32, args ...uint64) uint32 {
+	t.Helper()
+	raw, err := seccompFilter(net, filterSelf, off)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,6 +92,86 @@ func TestSeccompFilter(t *testing.T) {
 		}
 		if got := runFilter(t, c.net, c.arch, c.nr, c.args...); got != c.want {
 			t.Errorf("%s: filter returns %#x, want %#x", c.name, got, c.want)
+		}
+	}
+}
+
+// The calls that act on other processes, clone's namespace flags, clone3
+// and executable memfds, in the filter's VM: each refused, its allowed
+// neighbours allowed, and each allowed with its part of the filter off
+// (the control).
+func TestSeccompProcessRules(t *testing.T) {
+	native, err := nativeArch()
+	if err != nil {
+		t.Skip(err)
+	}
+	allow := uint32(unix.SECCOMP_RET_ALLOW)
+	eperm := uint32(unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM))
+	enosys := uint32(unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS))
+	const other = 1 // init, or any pid but the server's
+	self := uint64(filterSelf)
+	type c struct {
+		name string
+		nr   uint32
+		args []uint64
+		want uint32
+		off  Unhardened // the part of the filter that refuses it
+	}
+	cases := []c{
+		{"clone a thread", unix.SYS_CLONE, []uint64{unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND | unix.CLONE_THREAD | unix.CLONE_SYSVSEM | unix.CLONE_SETTLS | unix.CLONE_PARENT_SETTID | unix.CLONE_CHILD_CLEARTID}, allow, 0},
+		{"fork by clone", unix.SYS_CLONE, []uint64{uint64(unix.SIGCHLD) | unix.CLONE_CHILD_CLEARTID | unix.CLONE_CHILD_SETTID}, allow, 0},
+		{"vfork by clone", unix.SYS_CLONE, []uint64{uint64(unix.SIGCHLD) | unix.CLONE_VM | unix.CLONE_VFORK}, allow, 0},
+		{"clone3", unix.SYS_CLONE3, []uint64{0, 88}, enosys, AllowNamespaces},
+		{"memfd_create sealed", unix.SYS_MEMFD_CREATE, []uint64{0, unix.MFD_CLOEXEC | unix.MFD_NOEXEC_SEAL}, allow, 0},
+		{"memfd_create", unix.SYS_MEMFD_CREATE, []uint64{0, unix.MFD_CLOEXEC}, eperm, AllowExecMemfd},
+		{"memfd_create MFD_EXEC", unix.SYS_MEMFD_CREATE, []uint64{0, unix.MFD_EXEC}, eperm, AllowExecMemfd},
+		{"memfd_create both", unix.SYS_MEMFD_CREATE, []uint64{0, unix.MFD_EXEC | unix.MFD_NOEXEC_SEAL}, eperm, AllowExecMemfd},
+		{"memfd_create hugetlb", unix.SYS_MEMFD_CREATE, []uint64{0, unix.MFD_HUGETLB}, eperm, AllowExecMemfd},
+		{"memfd_secret", unix.SYS_MEMFD_SECRET, []uint64{0}, eperm, 0},
+		{"setpriority user 0 (all of the user's processes)", unix.SYS_SETPRIORITY, []uint64{unix.PRIO_USER, 0, 0}, eperm, AllowOtherProcesses},
+		{"setpriority user root", unix.SYS_SETPRIORITY, []uint64{unix.PRIO_USER, 0, 19}, eperm, AllowOtherProcesses},
+		{"setpriority own process", unix.SYS_SETPRIORITY, []uint64{unix.PRIO_PROCESS, 0, 10}, allow, 0},
+		{"setpriority self by pid", unix.SYS_SETPRIORITY, []uint64{unix.PRIO_PROCESS, self, 10}, allow, 0},
+		{"setpriority own group", unix.SYS_SETPRIORITY, []uint64{unix.PRIO_PGRP, 0, 10}, allow, 0},
+		{"setpriority other process", unix.SYS_SETPRIORITY, []uint64{unix.PRIO_PROCESS, other, 10}, eperm, AllowOtherProcesses},
+		{"setpriority other group", unix.SYS_SETPRIORITY, []uint64{unix.PRIO_PGRP, other, 10}, eperm, AllowOtherProcesses},
+		{"setpriority unknown which", unix.SYS_SETPRIORITY, []uint64{7, 0, 10}, eperm, AllowOtherProcesses},
+		{"setpriority which with high bits", unix.SYS_SETPRIORITY, []uint64{1<<32 | unix.PRIO_USER, 0, 10}, eperm, AllowOtherProcesses},
+		{"ioprio_set own process", unix.SYS_IOPRIO_SET, []uint64{ioprioWhoProc, 0, 0}, allow, 0},
+		{"ioprio_set own group", unix.SYS_IOPRIO_SET, []uint64{ioprioWhoPgrp, self, 0}, allow, 0},
+		{"ioprio_set user 0", unix.SYS_IOPRIO_SET, []uint64{3, 0, 0}, eperm, AllowOtherProcesses},
+		{"ioprio_set other process", unix.SYS_IOPRIO_SET, []uint64{ioprioWhoProc, other, 0}, eperm, AllowOtherProcesses},
+	}
+	for _, name := range OwnProcessOnly {
+		n := syscallNumbers[name]
+		if name == "setpriority" || name == "ioprio_set" {
+			continue
+		}
+		cases = append(cases,
+			c{name + " self (0)", n, []uint64{0}, allow, 0},
+			c{name + " self (pid)", n, []uint64{self}, allow, 0},
+			c{name + " self, high bits set", n, []uint64{1<<32 | self}, allow, 0}, // the kernel reads an int
+			c{name + " other", n, []uint64{other}, eperm, AllowOtherProcesses},
+			c{name + " other, high bits set", n, []uint64{1<<32 | other}, eperm, AllowOtherProcesses},
+			c{name + " -1", n, []uint64{0xffffffff}, eperm, AllowOtherProcesses},
+		)
+	}
+	for _, f := range []uint64{unix.CLONE_NEWNS, unix.CLONE_NEWUTS, unix.CLONE_NEWIPC, unix.CLONE_NEWUSER, unix.CLONE_NEWPID, unix.CLONE_NEWNET, unix.CLONE_NEWCGROUP, unix.CLONE_NEWTIME} {
+		cases = append(cases,
+			c{fmt.Sprintf("clone %#x", f), unix.SYS_CLONE, []uint64{f | uint64(unix.SIGCHLD)}, eperm, AllowNamespaces},
+			c{fmt.Sprintf("clone %#x with a thread's flags", f), unix.SYS_CLONE, []uint64{f | unix.CLONE_VM | unix.CLONE_THREAD | unix.CLONE_SIGHAND}, eperm, AllowNamespaces},
+		)
+	}
+	cases = append(cases, c{"clone all namespaces", unix.SYS_CLONE, []uint64{cloneNewFlags | uint64(unix.SIGCHLD)}, eperm, AllowNamespaces})
+	for _, cs := range cases {
+		if got := runFilter(t, Net{}, native, cs.nr, cs.args...); got != cs.want {
+			t.Errorf("%s: filter returns %#x, want %#x", cs.name, got, cs.want)
+		}
+		if cs.off == 0 {
+			continue
+		}
+		if got := runFilterOff(t, Net{}, cs.off, native, cs.nr, cs.args...); got != allow {
+			t.Errorf("%s, with that part of the filter off: filter returns %#x, want it allowed (the control)", cs.name, got)
 		}
 	}
 }

@@ -71,7 +71,24 @@ type Spec struct {
 	// has, to test refusals and best-effort cells.
 	PretendABI       int
 	PretendNoSeccomp bool
+	// Unhardened switches parts of the cell off, for tests' controls.
+	Unhardened Unhardened
 }
+
+// Unhardened switches parts of the cell's hardening off, so that a test
+// can show that each part is what stops an attack: the same attempt
+// succeeds in a cell without it. mcpcell itself never sets it; only a
+// test binary does.
+type Unhardened uint8
+
+const (
+	KeepCapabilities    Unhardened = 1 << iota // root keeps its capabilities, securebits unlocked
+	KeepSession                                // the server stays in mcpcell's session and process group
+	AllowOtherProcesses                        // prlimit64, setpriority, sched_set*, … on any pid
+	AllowNamespaces                            // clone with CLONE_NEW* flags, and clone3
+	AllowExecMemfd                             // memfd_create without MFD_NOEXEC_SEAL
+	NoReaper                                   // no reaping of adopted orphans, no process cap
+)
 
 // report is what the helper tells mcpcell on its status pipe.
 type report struct {

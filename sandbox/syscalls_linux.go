@@ -46,4 +46,19 @@ var syscallNumbers = map[string]uint32{
 	"acct":              unix.SYS_ACCT,
 	"quotactl":          unix.SYS_QUOTACTL,
 	"syslog":            unix.SYS_SYSLOG,
+	"memfd_secret":      unix.SYS_MEMFD_SECRET,
+
+	// Filtered on their arguments.
+	"clone":              unix.SYS_CLONE,
+	"clone3":             unix.SYS_CLONE3,
+	"memfd_create":       unix.SYS_MEMFD_CREATE,
+	"prlimit64":          unix.SYS_PRLIMIT64,
+	"setpriority":        unix.SYS_SETPRIORITY,
+	"ioprio_set":         unix.SYS_IOPRIO_SET,
+	"sched_setaffinity":  unix.SYS_SCHED_SETAFFINITY,
+	"sched_setparam":     unix.SYS_SCHED_SETPARAM,
+	"sched_setscheduler": unix.SYS_SCHED_SETSCHEDULER,
+	"sched_setattr":      unix.SYS_SCHED_SETATTR,
+	"migrate_pages":      unix.SYS_MIGRATE_PAGES,
+	"move_pages":         unix.SYS_MOVE_PAGES,
 }

@@ -13,7 +13,7 @@ import (
 
 // specVersion changes with the layout, so that a helper of another build
 // refuses the spec rather than misreading it.
-const specVersion = 1
+const specVersion = 2
 
 type wbuf []byte
 
@@ -143,6 +143,7 @@ func encodeSpec(s *Spec) []byte {
 	b.int(s.Parent)
 	b.int(s.PretendABI)
 	b.bool(s.PretendNoSeccomp)
+	b = append(b, byte(s.Unhardened))
 	return b
 }
 
@@ -171,6 +172,7 @@ func decodeSpec(data []byte) (*Spec, error) {
 	s.Parent = r.int()
 	s.PretendABI = r.int()
 	s.PretendNoSeccomp = r.bool()
+	s.Unhardened = Unhardened(r.byte())
 	if r.err == nil && len(r.b) > 0 {
 		r.err = errors.New("trailing bytes")
 	}

@@ -13,7 +13,7 @@ func TestSpecWire(t *testing.T) {
 		Env:        []string{"PATH=/usr/bin", "TOKEN=x\x00y"},
 		Rules:      []PathRule{{Path: "/usr/lib", Access: Read | Exec, Dir: true}, {Path: "/dev/null", Access: Write}},
 		Net:        Net{ConnectTCP: []uint16{443, 65535}, BindTCP: []uint16{0}, UDP: true, Unix: true},
-		BestEffort: true, Parent: 4242, PretendABI: -1, PretendNoSeccomp: true,
+		BestEffort: true, Parent: 4242, PretendABI: -1, PretendNoSeccomp: true, Unhardened: KeepCapabilities | NoReaper,
 	}
 	got, err := decodeSpec(encodeSpec(s))
 	if err != nil || !reflect.DeepEqual(got, s) {

@@ -109,6 +109,17 @@ func printCell(out io.Writer, p *profiles.Profile, plan *cellPlan) (refusal stri
 	}
 	line("  scoped out\t%s", scopes)
 	line("  syscalls denied\t%s", strings.Join(sandbox.Denied, " "))
+	line("  own process only\t%s (on pid 0 or the server's own)", strings.Join(sandbox.OwnProcessOnly, " "))
+	for _, f := range sandbox.Filtered {
+		line("  also refused\t%s", f)
+	}
+	line("  capabilities\tall dropped, root's too (bounding, ambient, permitted, effective, inheritable), securebits locked")
+	line("  session\tits own: no controlling terminal, no process group of mcpcell's session")
+	from := "the default"
+	if p.MaxProcessesFrom.File != "" {
+		from = p.MaxProcessesFrom.String()
+	}
+	line("  processes\tat most %d, threads counted (%s); a cell over it is killed; orphans reaped as they die", p.MaxProcesses, from)
 	var names []string
 	for _, kv := range plan.env {
 		k, _, _ := strings.Cut(kv, "=")

@@ -26,10 +26,17 @@ type cli struct {
 	environ        []string
 	getenv         func(string) string
 	store          keystore.Store
+	unhardened     sandbox.Unhardened // parts of the cell off: tests' controls only
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, environ: os.Environ(), getenv: os.Getenv, store: keystore.Keyring{}}
+	return runUnhardened(args, stdin, stdout, stderr, 0)
+}
+
+// runUnhardened is run with parts of the cell switched off, which only a
+// test binary asks for, to show that each part is what stops an attack.
+func runUnhardened(args []string, stdin io.Reader, stdout, stderr io.Writer, off sandbox.Unhardened) int {
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, environ: os.Environ(), getenv: os.Getenv, store: keystore.Keyring{}, unhardened: off}
 	// The helper is this program again, reached the way this call was
 	// (a test binary puts a word of its own before the command).
 	if n := len(os.Args) - len(args); n >= 1 {

@@ -135,5 +135,5 @@ func escape(what, target string) string {
 		_, err := unix.KeyctlGetKeyringID(unix.KEY_SPEC_SESSION_KEYRING, false)
 		return res("session keyring", err)
 	}
-	return "unknown escape " + what
+	return escapeProcess(what, target)
 }

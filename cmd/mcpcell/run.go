@@ -45,7 +45,7 @@ func (c *cli) run(args []string) int {
 	// takes some 8 ms to start here); it waits for its spec.
 	var prepared *sandbox.Prepared
 	if runtime.GOOS == "linux" && c.helper != nil {
-		prepared, _ = sandbox.Prepare(c.helper) // on failure Start tries again
+		prepared, _ = sandbox.Prepare(c.helper, c.unhardened) // on failure Start tries again
 		defer prepared.Discard()
 	}
 	p, pol, code := c.loadProfile(pf)
@@ -106,6 +106,9 @@ func (c *cli) run(args []string) int {
 		sandbox.KillDescendants(srv.Pid())
 	}()
 	log.Record(jsonrpc.Event{Time: time.Now(), Decision: "start", Rule: "session", Note: fmt.Sprintf("server %s (pid %d), cell set up in %v with Landlock ABI %d", command[0], srv.Pid(), srv.Setup, srv.ABI)})
+	if c.unhardened&sandbox.NoReaper == 0 {
+		go c.reap(p, srv, log)
+	}
 	// The first record is written before any frame moves: no log, no session.
 	if err := log.Flush(); err != nil {
 		srv.Stop(sandbox.Ladder{})
@@ -122,6 +125,26 @@ func (c *cli) run(args []string) int {
 		ip.Redact = red.Frame
 	}
 	return c.serve(ip, srv, log)
+}
+
+// reap reaps the orphans the server leaves as they die and holds the
+// cell to [sandbox] max_processes: a cell that holds more is killed whole,
+// and the session ends.
+func (c *cli) reap(p *profiles.Profile, srv *sandbox.Server, log *audit.Log) {
+	n := sandbox.Reaper{Server: srv.Pid(), Max: p.MaxProcesses}.Run(srv.Done())
+	if n == 0 {
+		return
+	}
+	from := "the default"
+	if p.MaxProcessesFrom.File != "" {
+		from = p.MaxProcessesFrom.String()
+	}
+	msg := fmt.Sprintf("the server's cell held %d processes (threads counted), more than [sandbox] max_processes = %d (%s), so mcpcell killed it", n, p.MaxProcesses, from)
+	log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Rule: "sandbox.max_processes", Note: msg})
+	c.errorf("%s", msg)
+	c.hintf("raise [sandbox] max_processes in the profile if the server needs more")
+	// Recorded first: the server's death ends the session.
+	sandbox.KillDescendants(srv.Pid())
 }
 
 // profileName names where the profile came from, for people.
@@ -182,6 +205,7 @@ func (c *cli) startCell(p *profiles.Profile, command []string, log *audit.Log, s
 		Command: command, Path: path, Dir: p.Cwd, Env: plan.env,
 		Rules: rules, Net: plan.net, BestEffort: p.BestEffort,
 		PretendABI: plan.pretend, PretendNoSeccomp: plan.noSecc,
+		Unhardened: c.unhardened,
 	}}
 	if confine {
 		cell.Helper, cell.Prepared = c.helper, prepared

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"os"
+	"strings"
+
+	"github.com/mcpcell/mcpcell/sandbox"
+)
+
+// unhardenEnv names, in the environment of mcpcell as a test binary
+// starts it, the parts of the cell to switch off, comma-separated: the
+// controls of the hostile-server tests. The mcpcell binary has no such
+// knob.
+const unhardenEnv = "MCPCELL_TEST_UNHARDEN"
+
+var unhardenNames = map[string]sandbox.Unhardened{
+	"caps":      sandbox.KeepCapabilities,
+	"session":   sandbox.KeepSession,
+	"processes": sandbox.AllowOtherProcesses,
+	"clone":     sandbox.AllowNamespaces,
+	"memfd":     sandbox.AllowExecMemfd,
+	"reaper":    sandbox.NoReaper,
+}
+
+// unhardened reads unhardenEnv; an unknown name stops the test binary
+// rather than leaving the cell whole where a test expects it weakened.
+func unhardened() sandbox.Unhardened {
+	var off sandbox.Unhardened
+	for _, name := range strings.Split(os.Getenv(unhardenEnv), ",") {
+		if name == "" {
+			continue
+		}
+		bit, ok := unhardenNames[name]
+		if !ok {
+			os.Stderr.WriteString("mcpcell (test): unknown " + unhardenEnv + " name " + name + "\n")
+			os.Exit(2)
+		}
+		off |= bit
+	}
+	return off
+}
