@@ -214,7 +214,8 @@ func textOf(t *testing.T, frame []byte) string {
 // result. The control: a redactor for another value passes the frame
 // untouched, and the attacker's reader finds the value in it.
 func TestRedactFrameForms(t *testing.T) {
-	for _, v := range []string{awkward, "plain-token-12345", "line one\nline two\tend"} {
+	// The last has no run JSON leaves alone: every string is read.
+	for _, v := range []string{awkward, "plain-token-12345", "line one\nline two\tend", `"/"/"/"/"/\\`} {
 		r, other := redactor(v), redactor("some-other-value-0000")
 		for _, f := range attackForms(v) {
 			frame := []byte(`{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"env: X=` + f.body + ` and more"}]}}`)
