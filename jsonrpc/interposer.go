@@ -135,7 +135,11 @@ type Interposer struct {
 	ClientClosed func()
 	// Redact, when set, is applied to every frame written to the client.
 	Redact func([]byte) []byte
-	Now    func() time.Time
+	// RedactText, when set, is applied to what a note quotes of a peer's
+	// output, before it is shortened: a value cut in two would not be
+	// found.
+	RedactText func([]byte) []byte
+	Now        func() time.Time
 
 	mu         sync.Mutex
 	upPending  map[IDKey]*Call // client requests awaiting the server
@@ -280,7 +284,7 @@ func (ip *Interposer) flush() {
 // frame handles one frame: strict decoding, then each message in it.
 func (ip *Interposer) frame(dir Direction, frame []byte) {
 	if dir == Down && frame[0] != '{' && frame[0] != '[' {
-		ip.note("the server wrote a non-JSON line on stdout (not passed to the client): %s", clip(frame))
+		ip.note("the server wrote a non-JSON line on stdout (not passed to the client): %s", ip.quote(frame))
 		return
 	}
 	if err := Validate(frame); err != nil {
@@ -479,7 +483,7 @@ func (ip *Interposer) response(dir Direction, m *Message, b *batch) {
 	if c == nil {
 		b.skip()
 		ip.record(Event{Dir: dir, Kind: Response, ID: m.ID, Decision: "drop", Rule: "unknown-id", Size: len(m.Raw), Note: "no request is waiting for this id"})
-		ip.note("dropped a response from the %s with id %s: no request is waiting for it", dir.from(), clip(m.ID.Raw()))
+		ip.note("dropped a response from the %s with id %s: no request is waiting for it", dir.from(), ip.quote(m.ID.Raw()))
 		return
 	}
 	v := ip.Policy.Reply(dir, c, m)
@@ -530,6 +534,14 @@ func (ip *Interposer) sendFrame(w *Writer, frame []byte) {
 	if err := w.Write(frame); err != nil && w == ip.toClient {
 		ip.note("writing to the client: %v", err)
 	}
+}
+
+// quote is b for a note: redacted, then shortened.
+func (ip *Interposer) quote(b []byte) string {
+	if ip.RedactText != nil {
+		b = ip.RedactText(b)
+	}
+	return clip(b)
 }
 
 // clip shortens b for a note on stderr and keeps it valid UTF-8.

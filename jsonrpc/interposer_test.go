@@ -243,3 +243,37 @@ func TestReplyNote(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// A note quoting the server's output (a non-JSON line, an unknown id) is
+// redacted before it is shortened: a value that straddles the cut would
+// otherwise lose its tail, and with it its match, and show its start.
+// The control: without RedactText the start of the value is in the note.
+func TestNoteRedactedBeforeClip(t *testing.T) {
+	const value = "SECRETVALUE0123456789"
+	pad := strings.Repeat("x", 180) // the value straddles the 200-byte cut
+	for _, redact := range []bool{true, false} {
+		var notes strings.Builder
+		var mu sync.Mutex
+		ip := &Interposer{Policy: allowAll{}, Notes: writerFunc(func(b []byte) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return notes.Write(b)
+		})}
+		if redact {
+			ip.RedactText = func(b []byte) []byte { return []byte(strings.ReplaceAll(string(b), value, "[redacted:S]")) }
+		}
+		p := newPipeline(t, ip)
+		io.WriteString(p.serverOut, pad+value+" a log line\n")
+		io.WriteString(p.serverOut, `{"jsonrpc":"2.0","id":"`+pad+value+`","result":{}}`+"\n")
+		io.WriteString(p.client, `{"jsonrpc":"2.0","id":1,"method":"ping"}`+"\n")
+		p.line(t, p.serverIn)
+		io.WriteString(p.serverOut, `{"jsonrpc":"2.0","id":1,"result":{}}`+"\n")
+		p.line(t, p.fromCell)
+		mu.Lock()
+		got := notes.String()
+		mu.Unlock()
+		if leaked := strings.Contains(got, value[:8]); leaked == redact || redact && strings.Count(got, "[redacted:S]") != 2 {
+			t.Errorf("RedactText set %v: notes %q", redact, got)
+		}
+	}
+}

@@ -3,7 +3,10 @@
 //
 // A Secret prints as [secret NAME] with every fmt verb and in slog; its
 // value leaves only through Value. A Redactor replaces every resolved
-// value, and its JSON-escaped and base64 forms, with [redacted:NAME].
+// value with [redacted:NAME], also behind JSON, JavaScript and Python
+// escapes and percent-escapes, and in hex and base64 (at any offset of a
+// larger blob); its Writer does so for a stream that brings a value in
+// pieces.
 //
 //	ring := keystore.Keyring{}
 //	secrets, err := keystore.Resolve(ring, map[string]keystore.Ref{"GITHUB_TOKEN": {Service: "mcpcell", User: "github"}})

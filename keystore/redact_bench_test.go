@@ -16,11 +16,16 @@ func fiveSecrets() map[string]Secret {
 }
 
 // frame1MiB is a tool result of about 1 MiB: many text items, with the
-// secrets in some of them when leak is set.
-func frame1MiB(leak bool) []byte {
+// secrets in some of them when leak is set, and with escapes (\n, \",
+// \u00e9 as Python writes it) and percent signs in them when escaped is
+// set.
+func frame1MiB(leak, escaped bool) []byte {
 	var b strings.Builder
 	b.WriteString(`{"jsonrpc":"2.0","id":7,"result":{"content":[`)
 	line := strings.Repeat("lorem ipsum dolor sit amet, consectetur adipiscing elit ", 16)
+	if escaped {
+		line = strings.Repeat(`caf\u00e9 \"lorem\" 50% ipsum\ndolor sit amet, consectetur elit `, 16)
+	}
 	for i := 0; b.Len() < 1<<20; i++ {
 		if i > 0 {
 			b.WriteString(",")
@@ -29,7 +34,11 @@ func frame1MiB(leak bool) []byte {
 		if leak && i%50 == 0 {
 			text = "env: TOKEN=ghp_0123456789abcdefghijABCDEFGHIJ0123 KEY=AKIAIOSFODNN7EXAMPLE " + line
 		}
-		fmt.Fprintf(&b, `{"type":"text","text":%q}`, text)
+		if escaped {
+			fmt.Fprintf(&b, `{"type":"text","text":"%s"}`, text)
+		} else {
+			fmt.Fprintf(&b, `{"type":"text","text":%q}`, text)
+		}
 	}
 	b.WriteString(`]}}`)
 	return []byte(b.String())
@@ -37,13 +46,12 @@ func frame1MiB(leak bool) []byte {
 
 func BenchmarkRedactFrame1MiB(b *testing.B) {
 	r := NewRedactor(fiveSecrets())
-	for _, leak := range []bool{false, true} {
-		frame := frame1MiB(leak)
-		name := "no-secret-in-frame"
-		if leak {
-			name = "secrets-in-frame"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, c := range []struct {
+		name          string
+		leak, escaped bool
+	}{{"no-secret-in-frame", false, false}, {"secrets-in-frame", true, false}, {"escaped-text-no-secret", false, true}} {
+		frame := frame1MiB(c.leak, c.escaped)
+		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(int64(len(frame)))
 			b.ReportAllocs()
 			for b.Loop() {

@@ -23,6 +23,7 @@ type cli struct {
 	helper         []string // argv that re-executes mcpcell as the cell helper
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	serverStderr   io.Writer // where the server's stderr goes, when not stderr
 	environ        []string
 	getenv         func(string) string
 	store          keystore.Store

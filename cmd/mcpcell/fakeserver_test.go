@@ -232,6 +232,8 @@ func fakeServer(args []string) int {
 				}
 				fmt.Fprintf(os.Stderr, "fake server: my token is %s, really\n", v)
 				return resp(text("wrote it to stderr"))
+			case "leak":
+				return leakTool(m.ID, p.Arguments, raw)
 			case "keyring_get":
 				var a struct{ Item string }
 				json.Unmarshal(p.Arguments, &a)

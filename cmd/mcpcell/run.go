@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"runtime"
@@ -87,11 +88,16 @@ func (c *cli) run(args []string) int {
 	}
 	red = keystore.NewRedactor(res.secrets)
 	if red != nil {
-		// Everything mcpcell says from here on, the server's stderr
-		// among it, passes the redactor.
+		// Everything mcpcell says from here on passes the redactor. The
+		// server's stderr is a stream of its own, through it: the start
+		// of a value held back there cannot be flushed by a note that
+		// comes before the rest.
 		rw := red.Writer(c.stderr)
 		defer rw.Close()
 		c.stderr = rw
+		srvErr := red.Writer(rw)
+		defer srvErr.Close()
+		c.serverStderr = srvErr
 	}
 
 	srv, code := c.startCell(p, command, log, res.secrets, prepared)
@@ -122,7 +128,7 @@ func (c *cli) run(args []string) int {
 		Notes:    c.stderr,
 	}
 	if red != nil {
-		ip.Redact = red.Frame
+		ip.Redact, ip.RedactText = red.Frame, red.Text
 	}
 	return c.serve(ip, srv, log)
 }
@@ -213,7 +219,7 @@ func (c *cli) startCell(p *profiles.Profile, command []string, log *audit.Log, s
 			return nil, c.fail(fmt.Errorf("becoming the reaper of the server's processes: %w", err), "")
 		}
 	}
-	srv, err := sandbox.Start(cell, c.stderr)
+	srv, err := sandbox.Start(cell, cmp.Or(c.serverStderr, c.stderr))
 	if err != nil {
 		log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Rule: "start", Note: err.Error()})
 		return nil, c.fail(err, "run mcpcell check to see the cell; grant what the server needs in the profile")
