@@ -193,10 +193,12 @@ func (c *argCheck) value(raw []byte, cwd, wants string) string {
 	return ""
 }
 
-// outside says why path is not inside one of roots, or "". A file: URI
-// is read as CanonicalURI reads it. A relative path is refused: servers
-// resolve it against folders of their own choosing (server-filesystem
-// tries each of its allowed folders), not the working folder.
+// outside says why path is not inside one of roots, or "". Only an
+// absolute path is read: a relative path is resolved by servers against
+// folders of their own choosing (server-filesystem tries each of its
+// allowed folders), not the working folder; and a URI such as
+// file:///p/x is a URI to some servers and a relative path to others
+// (server-filesystem writes other/file:/p/x).
 func outside(path string, roots []string, cwd string) string {
 	switch {
 	case path == "":
@@ -205,14 +207,9 @@ func outside(path string, roots []string, cwd string) string {
 		return "holds a NUL byte"
 	case strings.HasPrefix(path, "~"):
 		return "starts with ~, which servers expand to a home folder"
-	}
-	if hasFileScheme(path) {
-		if _, err := CanonicalURI(path); err != nil {
-			return "is a file URI that " + err.(*URIError).Reason
-		}
-		path, _ = filePath(path[len("file:"):])
-	}
-	if !filepath.IsAbs(path) {
+	case !filepath.IsAbs(path) && isURI(path):
+		return "is a URI, not an absolute path: some servers read it as a URI, others (server-filesystem) as a relative path inside a folder of their own (give an absolute path)"
+	case !filepath.IsAbs(path):
 		return "is a relative path, which servers resolve against folders of their own (give an absolute path)"
 	}
 	path = filepath.Clean(path)
@@ -223,6 +220,13 @@ func outside(path string, roots []string, cwd string) string {
 		}
 	}
 	return "is outside the allowed folders"
+}
+
+// isURI reports whether s starts with a scheme of two characters or more
+// (one letter and a colon is a Windows drive).
+func isURI(s string) bool {
+	scheme, _, ok := cutScheme(s)
+	return ok && len(scheme) > 1
 }
 
 func inEnum(raw []byte, enum []any) bool {

@@ -176,19 +176,19 @@ func TestOutside(t *testing.T) {
 		path string
 		ok   bool
 	}{
-		{"/proj", true}, {"/proj/a/../b", true}, {"file:///proj/x", true},
+		{"/proj", true}, {"/proj/a/../b", true}, {"/proj//x", true}, {"/proj/file:/x", true},
 		{"/proj/../etc", false}, {"/projx", false}, {"/etc/passwd", false},
 		{"~/x", false}, {"", false}, {"/proj/\x00", false},
 		// Relative paths: servers resolve them against folders of their
 		// own, not the working folder (server-filesystem: each allowed
 		// folder in turn).
 		{"a/b", false}, {"../x", false}, {".", false}, {" /etc/passwd", false}, {`"/etc/passwd"`, false},
-		// file: URIs are read as Node reads them.
-		{"file://localhost/proj/x", true}, {"FILE:///proj/x", true}, {"file:/proj/x", true},
-		{"file:///proj/%2e%2e/etc/passwd", false}, {"FILE:///etc/passwd", false},
-		{"file:///proj/.%2E/etc", false}, {"file:///proj/a/../../etc", false},
-		{"file:///proj/%2Fx", false}, {"file://evil/proj/x", false}, {"file:///proj/x?y", false},
-		{"file:proj/x", false}, {"file:///proj/%252e%252e/x", false},
+		{`C:\proj\x`, false}, {"C:/proj/x", false}, {`\\host\proj`, false},
+		// URIs, file: among them, in every spelling: a URI to some
+		// servers, a relative path to others (server-filesystem).
+		{"file:///proj/x", false}, {"file://localhost/proj/x", false}, {"FILE:///proj/x", false}, {"file:/proj/x", false},
+		{"file:proj/x", false}, {"file:///proj/%2e%2e/etc/passwd", false}, {"file://evil/proj/x", false},
+		{"http://localhost/proj/x", false}, {"x-y.z+w:/proj/x", false},
 	} {
 		if got := outside(c.path, roots, "/proj") == ""; got != c.ok {
 			t.Errorf("outside(%q) allows=%v, want %v", c.path, got, c.ok)

@@ -119,3 +119,63 @@ func TestWithinRelativePath(t *testing.T) {
 		}
 	}
 }
+
+// TestWithinFileURI: server-filesystem reads a file: value as a relative
+// path and resolves it against its first allowed folder, so a `within`
+// that read it as a URI passed a path the server wrote outside the
+// folder (the review: other/file:/…/inside/x/pwn.txt). The control shows
+// the server writing there for each spelling; under `within` every URI
+// is refused and nothing is written.
+func TestWithinFileURI(t *testing.T) {
+	files := map[string]string{"inside/keep.txt": "KEEP", "other/keep.txt": "KEEP"}
+	spellings := func(p string) []string {
+		dir := p + "/inside/x"
+		return []string{"file:" + dir, "file://" + dir, "file://localhost" + dir, "FILE:" + dir, "File://LOCALHOST" + dir}
+	}
+	// written lists the files below other/ but keep.txt.
+	written := func(p string) []string {
+		var out []string
+		filepath.WalkDir(filepath.Join(p, "other"), func(path string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && d.Name() != "keep.txt" {
+				out = append(out, path)
+			}
+			return nil
+		})
+		return out
+	}
+
+	call, p := filesystemServer(t, "", files, "other", "inside")
+	for _, dir := range spellings(p) {
+		call("create_directory", map[string]any{"path": dir})
+		if got, isErr := call("write_file", map[string]any{"path": dir + "/pwn.txt", "content": "PWNED"}); isErr {
+			t.Errorf("control: write_file %s: %q; want the server to write it", dir, got)
+		}
+	}
+	if len(written(p)) == 0 {
+		t.Fatalf("control: the server wrote nothing below other/ for the file: values; the test shows nothing")
+	}
+
+	call, p = filesystemServer(t, "[tools.args.\"*\"]\npath = { within = [\"${PROJECT}/inside\"] }\n", files, "other", "inside")
+	for _, dir := range spellings(p) {
+		for _, c := range []struct {
+			tool string
+			args map[string]any
+		}{
+			{"create_directory", map[string]any{"path": dir}},
+			{"write_file", map[string]any{"path": dir + "/pwn.txt", "content": "PWNED"}},
+			{"read_text_file", map[string]any{"path": dir + "/pwn.txt"}},
+		} {
+			got, isErr := call(c.tool, c.args)
+			if !isErr || !strings.Contains(got, "is a URI, not an absolute path") {
+				t.Errorf("%s %s under within: %q (error %v); want it refused as a URI", c.tool, c.args["path"], got, isErr)
+			}
+		}
+	}
+	if w := written(p); len(w) > 0 {
+		t.Errorf("under within the server wrote %v", w)
+	}
+	// The absolute path inside is written.
+	if got, isErr := call("write_file", map[string]any{"path": p + "/inside/ok.txt", "content": "OK"}); isErr {
+		t.Errorf("write_file inside: %q", got)
+	}
+}
