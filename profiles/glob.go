@@ -3,6 +3,7 @@ package profiles
 import (
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"regexp"
 	"regexp/syntax"
@@ -88,8 +89,17 @@ func checkArgRule(r ArgRule) error {
 		}
 	}
 	for _, e := range r.Enum {
-		switch e.(type) {
-		case string, int64, float64, bool:
+		switch e := e.(type) {
+		case string, int64, bool:
+		case float64:
+			// A float is compared as the shortest decimal that reads back
+			// as it; past 2^53 that is not the number written.
+			switch {
+			case math.IsNaN(e) || math.IsInf(e, 0):
+				return fmt.Errorf("enum: %v can never match: JSON has no such number", e)
+			case math.Abs(e) >= 1<<53:
+				return fmt.Errorf("enum: %v is a float beyond 2^53, which 64-bit floats cannot hold exactly: write a whole number without a point or an exponent", e)
+			}
 		default:
 			return fmt.Errorf("enum: %v is not a string, number or boolean", e)
 		}
