@@ -288,8 +288,8 @@ func globCovers(outer, inner string) bool {
 // neverMatches says why no canonical URI (CanonicalURI) can match the
 // URI glob g, or returns "": a glob written with what canonical forms
 // never hold (. and .. segments, percent-escapes that are decoded, a
-// host in a file: URI, an upper-case scheme) would allow or deny
-// nothing.
+// host in a file: URI, an upper-case scheme or host, a default port,
+// characters that are compared as escapes) would allow or deny nothing.
 func neverMatches(g string) string {
 	scheme, rest, ok := cutScheme(g)
 	if !ok {
@@ -298,13 +298,56 @@ func neverMatches(g string) string {
 	if scheme != strings.ToLower(scheme) {
 		return "the scheme is compared in lower case"
 	}
-	literal := func(seg string) bool { return !strings.ContainsAny(seg, `*?[\`) }
+	meta := func(s string) bool { return strings.ContainsAny(s, `*?[\`) }
+	if !meta(g) {
+		// Without metacharacters a glob matches one URI, in its canonical form.
+		canon, err := CanonicalURI(g)
+		switch {
+		case err != nil:
+			return "the URI " + err.(*URIError).Reason
+		case canon != g:
+			return "URIs are compared in their canonical form, here " + canon
+		}
+		return ""
+	}
+	literal := func(seg string) bool { return !meta(seg) }
 	file := scheme == "file"
+	_, special := defaultPorts[scheme]
 	if file {
 		// Every canonical file: URI is file:///PATH.
 		for i := 0; i < 3 && i < len(rest) && literal(rest[i:i+1]); i++ {
 			if rest[i] != '/' {
 				return "file: URIs are compared as file:///PATH, without a host"
+			}
+		}
+	} else {
+		for i := 0; i < len(g); i++ {
+			switch c := g[i]; {
+			case c == '#':
+				return "URIs with a fragment (#) are refused"
+			case c >= 0x80:
+				return "non-ASCII characters are compared as escapes of their UTF-8 bytes (é as %C3%A9)"
+			case strings.IndexByte(" \"<>^`|", c) >= 0:
+				return fmt.Sprintf("%q is compared as the escape %%%02X", c, c)
+			}
+		}
+		if special && rest != "" && literal(rest[:1]) && !strings.HasPrefix(rest, "//") {
+			return fmt.Sprintf("%s: URIs are compared as %s://HOST/PATH", scheme, scheme)
+		}
+		if auth, ok := strings.CutPrefix(rest, "//"); ok {
+			if i := strings.IndexAny(auth, "/?"); i >= 0 {
+				auth = auth[:i]
+			}
+			if !meta(auth) {
+				canon, err := CanonicalURI(scheme + "://" + auth + "/")
+				switch {
+				case err != nil:
+					return "the URI " + err.(*URIError).Reason
+				case canon != scheme+"://"+auth+"/":
+					return "hosts and ports are compared in their canonical form, here " + strings.TrimSuffix(canon, "/")
+				}
+			} else if auth != strings.ToLower(auth) {
+				return "hosts are compared in lower case"
 			}
 		}
 	}
@@ -316,8 +359,8 @@ func neverMatches(g string) string {
 		switch {
 		case file:
 			return "file: URIs are compared with their percent-escapes decoded"
-		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~':
-			return "escapes of letters, digits and -._~ are compared decoded"
+		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' || c == '{' || c == '}':
+			return "escapes of letters, digits, -._~ and { } are compared decoded"
 		case strings.ToUpper(g[i:i+3]) != g[i:i+3]:
 			return "percent-escapes are compared in upper case"
 		}

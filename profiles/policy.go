@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/mcpcell/mcpcell/jsonrpc"
 )
@@ -139,9 +140,16 @@ func compileRules(kind string, r Rules, uri bool) (ruleSet, error) {
 }
 
 // decideURI decides on uri by its canonical form (CanonicalURI); err is
-// why uri itself is refused.
-func (rs *ruleSet) decideURI(uri string) (allowed bool, rule string, err error) {
+// why uri itself is refused. A template (a resource template's uriTemplate, a completion reference)
+// whose expressions make it no URI is decided as written (scheme in
+// lower case): a template names no resource itself, reads do.
+func (rs *ruleSet) decideURI(uri string, template bool) (allowed bool, rule string, err error) {
 	canon, err := CanonicalURI(uri)
+	if err != nil && template && strings.ContainsAny(uri, "{}") {
+		if scheme, rest, ok := cutScheme(uri); ok && len(scheme) > 1 && utf8.ValidString(uri) && !strings.ContainsFunc(uri, isControlOrBackslash) {
+			canon, err = strings.ToLower(scheme)+":"+rest, nil
+		}
+	}
 	if err != nil {
 		return false, rs.kind + ": URI refused: " + err.(*URIError).Reason, err
 	}
@@ -151,6 +159,8 @@ func (rs *ruleSet) decideURI(uri string) (allowed bool, rule string, err error) 
 	}
 	return allowed, rule, nil
 }
+
+func isControlOrBackslash(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }
 
 // decide says whether name is allowed, and which rule said so. Deny wins.
 func (rs *ruleSet) decide(name string) (bool, string) {
@@ -286,7 +296,7 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, version string) jsonrpc.Verdi
 		if !ok {
 			return refuse(jsonrpc.CodeInvalidParams, m.Method, "mcpcell: %s needs a string uri", m.Method)
 		}
-		return p.resource(version, uri)
+		return p.resource(version, uri, false)
 	case "subscriptions/listen":
 		subs := jsonrpc.Lookup(jsonrpc.Lookup(params, "notifications"), "resourceSubscriptions")
 		elems, _ := jsonrpc.Elements(subs)
@@ -295,7 +305,7 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, version string) jsonrpc.Verdi
 			if !ok {
 				return refuse(jsonrpc.CodeInvalidParams, m.Method, "mcpcell: resourceSubscriptions must hold strings")
 			}
-			if v := p.resource(version, uri); v.Action != jsonrpc.Forward {
+			if v := p.resource(version, uri, false); v.Action != jsonrpc.Forward {
 				return v
 			}
 		}
@@ -314,7 +324,7 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, version string) jsonrpc.Verdi
 			return jsonrpc.Verdict{Rule: "prompts", Subject: name}
 		case "ref/resource":
 			uri, _ := jsonrpc.String(jsonrpc.Lookup(ref, "uri"))
-			return p.resource(version, uri)
+			return p.resource(version, uri, true)
 		}
 		return refuse(jsonrpc.CodeInvalidParams, m.Method, "mcpcell: unknown completion reference type %q", typ)
 	}
@@ -342,11 +352,11 @@ func toolError(msg string) []byte {
 	return []byte(`{"content":[{"type":"text","text":` + string(jsonrpc.Quote(msg)) + `}],"isError":true}`)
 }
 
-// resource decides on a request for uri by its canonical form. A hidden
-// resource is not found; a URI mcpcell refuses to read is invalid params,
-// with the reason.
-func (p *Policy) resource(version, uri string) jsonrpc.Verdict {
-	allowed, rule, err := p.resources.decideURI(uri)
+// resource decides on a request for uri (a template when template is
+// set) by its canonical form. A hidden resource is not found; a URI
+// mcpcell refuses to read is invalid params, with the reason.
+func (p *Policy) resource(version, uri string, template bool) jsonrpc.Verdict {
+	allowed, rule, err := p.resources.decideURI(uri, template)
 	var v jsonrpc.Verdict
 	switch {
 	case err != nil:
@@ -410,7 +420,7 @@ func (p *Policy) fromServer(m *jsonrpc.Message) jsonrpc.Verdict {
 		switch m.Method {
 		case "notifications/resources/updated":
 			uri, _ := jsonrpc.String(jsonrpc.Lookup(m.Params, "uri"))
-			if allowed, rule, _ := p.resources.decideURI(uri); !allowed {
+			if allowed, rule, _ := p.resources.decideURI(uri, false); !allowed {
 				return jsonrpc.Verdict{Action: jsonrpc.Drop, Rule: rule, Subject: uri}
 			}
 		case "notifications/elicitation/complete":
@@ -463,7 +473,7 @@ func (p *Policy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Messag
 		}
 		return jsonrpc.Verdict{Rule: "reply"}
 	case "tools/list":
-		v := p.filterList(m, "tools", "name", &p.tools, false)
+		v := p.filterList(m, "tools", "name", &p.tools, plainName)
 		if v.Action == jsonrpc.Forward {
 			p.remember(v.Frame, m.Raw)
 			if jsonrpc.Lookup(m.Result, "nextCursor") == nil {
@@ -472,11 +482,11 @@ func (p *Policy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Messag
 		}
 		return v
 	case "prompts/list":
-		return p.filterList(m, "prompts", "name", &p.prompts, false)
+		return p.filterList(m, "prompts", "name", &p.prompts, plainName)
 	case "resources/list":
-		return p.filterList(m, "resources", "uri", &p.resources, true)
+		return p.filterList(m, "resources", "uri", &p.resources, uriName)
 	case "resources/templates/list":
-		return p.filterList(m, "resourceTemplates", "uriTemplate", &p.resources, true)
+		return p.filterList(m, "resourceTemplates", "uriTemplate", &p.resources, templateName)
 	case "tools/call", "prompts/get", "resources/read":
 		// One pass over the result's members, however large its content.
 		var resultType, isError []byte
@@ -499,9 +509,16 @@ func (p *Policy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Messag
 	return jsonrpc.Verdict{Rule: "reply"}
 }
 
+// How filterList reads the names of a list.
+const (
+	plainName    = iota // a tool or prompt name
+	uriName             // a resource URI
+	templateName        // a resource template
+)
+
 // filterList keeps the list entries the rules allow. A list that cannot
 // be read is refused, never passed.
-func (p *Policy) filterList(m *jsonrpc.Message, field, key string, rs *ruleSet, uri bool) jsonrpc.Verdict {
+func (p *Policy) filterList(m *jsonrpc.Message, field, key string, rs *ruleSet, kind int) jsonrpc.Verdict {
 	list := jsonrpc.Lookup(m.Result, field)
 	elems, err := jsonrpc.Elements(list)
 	if err != nil {
@@ -514,10 +531,10 @@ func (p *Policy) filterList(m *jsonrpc.Message, field, key string, rs *ruleSet, 
 			return refuse(jsonrpc.CodeInternalError, "list", "mcpcell: an entry of the server's %q list has no string %q", field, key)
 		}
 		allowed := false
-		if uri {
-			allowed, _, _ = rs.decideURI(name)
-		} else {
+		if kind == plainName {
 			allowed, _ = rs.decide(name)
+		} else {
+			allowed, _, _ = rs.decideURI(name, kind == templateName)
 		}
 		if allowed {
 			kept = append(kept, e)
