@@ -140,7 +140,9 @@ func compileRules(kind string, r Rules, uri bool) (ruleSet, error) {
 }
 
 // decideURI decides on uri by its canonical form (CanonicalURI); err is
-// why uri itself is refused. A template (a resource template's uriTemplate, a completion reference)
+// why uri itself is refused. A deny glob also decides on the canonical
+// form without its query: a server may look a resource up by its path.
+// A template (a resource template's uriTemplate, a completion reference)
 // whose expressions make it no URI is decided as written (scheme in
 // lower case): a template names no resource itself, reads do.
 func (rs *ruleSet) decideURI(uri string, template bool) (allowed bool, rule string, err error) {
@@ -152,6 +154,13 @@ func (rs *ruleSet) decideURI(uri string, template bool) (allowed bool, rule stri
 	}
 	if err != nil {
 		return false, rs.kind + ": URI refused: " + err.(*URIError).Reason, err
+	}
+	if base, _, ok := strings.Cut(canon, "?"); ok && !strings.HasPrefix(canon, "file:") {
+		for _, r := range rs.deny {
+			if r.re.MatchString(base) {
+				return false, r.desc + ", on " + base, nil
+			}
+		}
 	}
 	allowed, rule = rs.decide(canon)
 	if canon != uri {

@@ -458,7 +458,9 @@ func TestResourceGlobErrors(t *testing.T) {
 }
 
 // The review's spellings of denied URIs of other schemes are denied (or
-// refused). The control: without the deny each goes on.
+// refused) in every place a URI is decided; a deny also holds for the
+// URI with a query, which servers that look resources up by path read as
+// the denied one. The control: without the deny each goes on.
 func TestOtherURIsDenied(t *testing.T) {
 	deny := "[resources]\ndeny = [\"https://example.com/secret\", \"demo://x/caf%C3%A9\", \"repo://owner/private/**\"]\n"
 	_, pol, err := compileProfile(t, deny)
@@ -482,8 +484,11 @@ func TestOtherURIsDenied(t *testing.T) {
 		{"https://example.com:0443/secret", jsonrpc.CodeResourceNotFound},
 		{"https://example.com:/secret", jsonrpc.CodeResourceNotFound},
 		{"https://example.com/%73ecret", jsonrpc.CodeResourceNotFound},
+		{"https://example.com/secret?x=1", jsonrpc.CodeResourceNotFound},
+		{"https://example.com/secret?x=1&y=%2e", jsonrpc.CodeResourceNotFound},
 		{"demo://x/café", jsonrpc.CodeResourceNotFound},
 		{"DEMO://X/caf%c3%a9", jsonrpc.CodeResourceNotFound},
+		{"demo://x/caf%C3%A9?v=2", jsonrpc.CodeResourceNotFound},
 		{"repo://Owner/private/README.md", jsonrpc.CodeResourceNotFound},
 		{"repo://OWNER/private/a b", jsonrpc.CodeResourceNotFound},
 		{"https:example.com/secret", jsonrpc.CodeInvalidParams},

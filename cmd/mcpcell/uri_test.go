@@ -448,6 +448,7 @@ func TestOtherURIResourcesSDKServer(t *testing.T) {
 		"https:/example.com/secret":                "https://example.com/secret",
 		"https:///example.com/secret":              "https://example.com/secret",
 		"https://example.com/%73ecret":             "", // the SDK keeps the escape: no resource
+		"https://example.com/secret?x=1":           "", // the SDK keeps the query
 		"demo://x/caf%C3%A9":                       "demo://x/caf%C3%A9",
 		"demo://x/café":                            "demo://x/caf%C3%A9",
 		"DEMO://x/caf%C3%A9":                       "demo://x/caf%C3%A9",
