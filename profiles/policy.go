@@ -46,6 +46,9 @@ type Policy struct {
 	// unmatched holds the [tools.args] keys already noted as matching
 	// no listed tool.
 	unmatched map[string]bool
+	// templated holds the [resources] deny globs already noted as naming
+	// some of what a resource template serves.
+	templated map[string]bool
 	// canned holds mcpcell's own answers to input requests it removed
 	// from input_required results, until the client retries.
 	canned map[string]map[string][]byte
@@ -106,6 +109,7 @@ func (p *Policy) Batches() bool { return p.Version() == V20250326 }
 
 type rule struct {
 	re   *regexp.Regexp
+	glob string
 	desc string
 }
 
@@ -133,7 +137,7 @@ func compileRules(kind string, r Rules, uri bool) (ruleSet, error) {
 			if why := neverMatches(e.Value); uri && why != "" {
 				return rs, &Error{At: e.From, Msg: fmt.Sprintf("%s.%s: glob %q can never match: %s", kind, list.verb, e.Value, why)}
 			}
-			*list.dst = append(*list.dst, rule{re: re, desc: fmt.Sprintf("%s.%s %q (%s)", kind, list.verb, e.Value, e.From)})
+			*list.dst = append(*list.dst, rule{re: re, glob: e.Value, desc: fmt.Sprintf("%s.%s %q (%s)", kind, list.verb, e.Value, e.From)})
 		}
 	}
 	return rs, nil
@@ -495,7 +499,11 @@ func (p *Policy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Messag
 	case "resources/list":
 		return p.filterList(m, "resources", "uri", &p.resources, uriName)
 	case "resources/templates/list":
-		return p.filterList(m, "resourceTemplates", "uriTemplate", &p.resources, templateName)
+		v := p.filterList(m, "resourceTemplates", "uriTemplate", &p.resources, templateName)
+		if v.Action == jsonrpc.Forward {
+			v.Note = p.templatedDenies(m.Result)
+		}
+		return v
 	case "tools/call", "prompts/get", "resources/read":
 		// One pass over the result's members, however large its content.
 		var resultType, isError []byte
@@ -619,6 +627,79 @@ func (p *Policy) unmatchedArgs() string {
 		verb = "match none of the %d tools the server listed, so they constrain nothing; check the spelling"
 	}
 	return "note: " + strings.Join(notes, ", ") + " " + fmt.Sprintf(verb, len(p.listed))
+}
+
+// templatedDenies notes, once a session each, the [resources] deny globs
+// that name some but maybe not all of the URIs a listed template serves:
+// a server reads a template's values its own way (server-everything
+// serves resource 2 for 2, 02, 2.0 and 0x2), so such a deny cannot name
+// every spelling of what it means to hide.
+func (p *Policy) templatedDenies(result []byte) string {
+	if len(p.resources.deny) == 0 {
+		return ""
+	}
+	elems, _ := jsonrpc.Elements(jsonrpc.Lookup(result, "resourceTemplates"))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var notes []string
+	for _, e := range elems {
+		t, _ := jsonrpc.String(jsonrpc.Lookup(e, "uriTemplate"))
+		if allowed, _, _ := p.resources.decideURI(t, true); !allowed {
+			continue
+		}
+		tg := templateGlob(t)
+		for _, r := range p.resources.deny {
+			if p.templated[r.glob] || !globsMeet(r.glob, tg) || coversTemplate(r.glob, tg) {
+				continue
+			}
+			if p.templated == nil {
+				p.templated = map[string]bool{}
+			}
+			p.templated[r.glob] = true
+			notes = append(notes, fmt.Sprintf("%s names some of the URIs of the server's template %q", r.desc, t))
+		}
+	}
+	if len(notes) == 0 {
+		return ""
+	}
+	return "note: " + strings.Join(notes, "; ") + ": a server reads a template's values its own way (2, 02 and 2.0 can be one resource), so a deny glob cannot name every spelling; allow only what the client needs instead"
+}
+
+// templateGlob is a URI glob that matches what a resource template
+// serves, and more: each {expression} may be anything.
+func templateGlob(t string) string {
+	canon, err := CanonicalURI(t)
+	if err != nil {
+		canon = t
+		if scheme, rest, ok := cutScheme(t); ok {
+			canon = strings.ToLower(scheme) + ":" + rest
+		}
+	}
+	var b strings.Builder
+	for i := 0; i < len(canon); i++ {
+		if canon[i] == '{' {
+			if j := strings.IndexByte(canon[i:], '}'); j > 0 {
+				b.WriteString("**")
+				i += j
+				continue
+			}
+		}
+		if strings.IndexByte(`*?[\`, canon[i]) >= 0 {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(canon[i])
+	}
+	return b.String()
+}
+
+// coversTemplate reports whether every URI template glob tg matches, deny
+// matches too: decided where deny is a literal prefix and ** or where
+// globCovers decides it.
+func coversTemplate(deny, tg string) bool {
+	if prefix, ok := strings.CutSuffix(deny, "**"); ok && !strings.ContainsAny(prefix, `*?[\`) && strings.HasPrefix(tg, prefix) {
+		return true
+	}
+	return globCovers(deny, tg)
 }
 
 // wasListed reports whether a call to name may go on: before any tools/list

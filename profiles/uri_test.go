@@ -513,3 +513,43 @@ func TestOtherURIsDenied(t *testing.T) {
 		}
 	}
 }
+
+// A deny glob that names some of what a listed template serves is noted,
+// once a session: the server reads the template's values its own way, so
+// the deny cannot name every spelling. A deny that covers the template,
+// or misses it, is not noted.
+func TestTemplatedDenyNote(t *testing.T) {
+	_, pol, err := compileProfile(t, "[resources]\ndeny = [\"demo://resource/dynamic/text/2\", \"demo://resource/static/**\", \"https://example.com/secret\", \"file:///p/secret.txt\"]\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply := func(templates ...string) jsonrpc.Verdict {
+		var entries []string
+		for _, u := range templates {
+			entries = append(entries, fmt.Sprintf(`{"uriTemplate":%s,"name":"t"}`, jsonrpc.Quote(u)))
+		}
+		m, err := jsonrpc.Parse([]byte(`{"jsonrpc":"2.0","id":1,"result":{"resourceTemplates":[` + strings.Join(entries, ",") + `]}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pol.Reply(jsonrpc.Down, &jsonrpc.Call{Method: "resources/templates/list"}, m)
+	}
+	v := reply("demo://resource/dynamic/text/{resourceId}", "demo://resource/static/{id}", "https://example.com/{path}", "file:///p/{name}", "db://{table}")
+	for _, want := range []string{`resources.deny "demo://resource/dynamic/text/2" (`, `template "demo://resource/dynamic/text/{resourceId}"`, `"https://example.com/secret"`, `"file:///p/secret.txt"`, "allow only what the client needs"} {
+		if !strings.Contains(v.Note, want) {
+			t.Errorf("note %q; want it to say %q", v.Note, want)
+		}
+	}
+	if strings.Contains(v.Note, "static") {
+		t.Errorf("note %q names the deny that covers its template", v.Note)
+	}
+	if v := reply("demo://resource/dynamic/text/{resourceId}"); v.Note != "" {
+		t.Errorf("listed again: note %q, want it once a session", v.Note)
+	}
+	// The control: without deny globs nothing is noted.
+	_, open, _ := compileProfile(t, "")
+	m, _ := jsonrpc.Parse([]byte(`{"jsonrpc":"2.0","id":1,"result":{"resourceTemplates":[{"uriTemplate":"demo://resource/dynamic/text/{resourceId}","name":"t"}]}}`))
+	if v := open.Reply(jsonrpc.Down, &jsonrpc.Call{Method: "resources/templates/list"}, m); v.Note != "" {
+		t.Errorf("no deny: note %q", v.Note)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mcpcell/mcpcell/profiles"
 )
@@ -493,5 +494,50 @@ func TestOtherURIResourcesSDKServer(t *testing.T) {
 		if text, code, msg := read(s, id, c.uri); text != "CONTENT OF "+c.want {
 			t.Errorf("%s under deny: %q (%d %q); want %s served", c.uri, text, code, msg, c.want)
 		}
+	}
+}
+
+// TestTemplatedDenyServerEverything: server-everything serves
+// demo://resource/dynamic/text/{resourceId} and reads the value as a
+// number, so 02, 2.0 and 0x2 are resource 2 too. No canonical form can
+// know that; the deny stops its own spelling, and mcpcell notes, when
+// the template is listed, that the deny cannot name every spelling.
+func TestTemplatedDenyServerEverything(t *testing.T) {
+	nm := nodeModules(t)
+	profile := writeProfile(t, grantRead(nm)+"[resources]\ndeny = [\"demo://resource/dynamic/text/2\"]\n")
+	s := startSession(t, cellCommand(t, profile, "node", filepath.Join(nm, "@modelcontextprotocol/server-everything/dist/index.js"), "stdio"))
+	if r := s.call(0, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`); r["result"] == nil {
+		t.Fatalf("initialize: %v", r)
+	}
+	if r := s.call(1, "resources/templates/list", `{}`); r["result"] == nil {
+		t.Fatalf("resources/templates/list: %v", r)
+	}
+	text := func(r map[string]any) string {
+		res, _ := r["result"].(map[string]any)
+		contents, _ := res["contents"].([]any)
+		if len(contents) != 1 {
+			return ""
+		}
+		c, _ := contents[0].(map[string]any)
+		t, _ := c["text"].(string)
+		return t
+	}
+	if code, _ := errorOf(s.call(2, "resources/read", `{"uri":"demo://resource/dynamic/text/2"}`)); code != -32002 {
+		t.Errorf("the denied spelling: code %d, want -32002", code)
+	}
+	// The limit the note is about: another spelling reaches resource 2.
+	if got := text(s.call(3, "resources/read", `{"uri":"demo://resource/dynamic/text/02"}`)); !strings.HasPrefix(got, "Resource 2:") {
+		t.Errorf("02: %q; the test expected server-everything to serve resource 2 (the limit the note names)", got)
+	}
+	noted := func() bool {
+		e := s.stderr.String()
+		return strings.Contains(e, `mcpcell: note: resources.deny "demo://resource/dynamic/text/2" (`) && strings.Contains(e, `template "demo://resource/dynamic/text/{resourceId}"`)
+	}
+	// stderr is copied from a pipe: give it a moment.
+	for deadline := time.Now().Add(10 * time.Second); !noted() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !noted() {
+		t.Errorf("no note on stderr:\n%s", s.stderr.String())
 	}
 }
