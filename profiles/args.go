@@ -37,7 +37,7 @@ type argCheck struct {
 	within  []string
 	match   *regexp.Regexp
 	pattern string
-	enum    []any
+	enum    []any // strings, bools, and numbers as decimals
 	maxLen  int
 }
 
@@ -60,7 +60,7 @@ func compileArgs(p *Profile) ([]argKey, error) {
 		for _, arg := range sortedKeys(set.Args) {
 			r := set.Args[arg]
 			c := argCheck{
-				arg: arg, within: r.Within, enum: r.Enum, maxLen: r.MaxLen, pattern: r.Match,
+				arg: arg, within: r.Within, enum: enumValues(r.Enum), maxLen: r.MaxLen, pattern: r.Match,
 				rule: fmt.Sprintf("tools.args.%s.%s (%s)", tomlKey(key), tomlKey(arg), r.From),
 			}
 			if r.Match != "" {
@@ -193,10 +193,12 @@ func (c *argCheck) value(raw []byte, cwd, wants string) string {
 	return ""
 }
 
-// outside says why path is not inside one of roots, or "". A file: URI
-// is read as CanonicalURI reads it. A relative path is refused: servers
-// resolve it against folders of their own choosing (server-filesystem
-// tries each of its allowed folders), not the working folder.
+// outside says why path is not inside one of roots, or "". Only an
+// absolute path is read: a relative path is resolved by servers against
+// folders of their own choosing (server-filesystem tries each of its
+// allowed folders), not the working folder; and a URI such as
+// file:///p/x is a URI to some servers and a relative path to others
+// (server-filesystem writes other/file:/p/x).
 func outside(path string, roots []string, cwd string) string {
 	switch {
 	case path == "":
@@ -205,14 +207,9 @@ func outside(path string, roots []string, cwd string) string {
 		return "holds a NUL byte"
 	case strings.HasPrefix(path, "~"):
 		return "starts with ~, which servers expand to a home folder"
-	}
-	if hasFileScheme(path) {
-		if _, err := CanonicalURI(path); err != nil {
-			return "is a file URI that " + err.(*URIError).Reason
-		}
-		path, _ = filePath(path[len("file:"):])
-	}
-	if !filepath.IsAbs(path) {
+	case !filepath.IsAbs(path) && isURI(path):
+		return "is a URI, not an absolute path: some servers read it as a URI, others (server-filesystem) as a relative path inside a folder of their own (give an absolute path)"
+	case !filepath.IsAbs(path):
 		return "is a relative path, which servers resolve against folders of their own (give an absolute path)"
 	}
 	path = filepath.Clean(path)
@@ -225,28 +222,154 @@ func outside(path string, roots []string, cwd string) string {
 	return "is outside the allowed folders"
 }
 
+// isURI reports whether s starts with a scheme of two characters or more
+// (one letter and a colon is a Windows drive).
+func isURI(s string) bool {
+	scheme, _, ok := cutScheme(s)
+	return ok && len(scheme) > 1
+}
+
+// enumValues is an enum list as inEnum compares it: TOML numbers become
+// enumNumbers (checkArgRule has refused the floats that cannot be one).
+func enumValues(enum []any) []any {
+	if enum == nil {
+		return nil
+	}
+	out := make([]any, len(enum))
+	for i, e := range enum {
+		switch e := e.(type) {
+		case int64:
+			d, _ := parseDecimal(strconv.FormatInt(e, 10))
+			f := float64(e)
+			out[i] = enumNumber{d: d, intOnly: f >= 1<<63 || f < -1<<63 || int64(f) != e}
+		case float64:
+			d, _ := parseDecimal(strconv.FormatFloat(e, 'g', -1, 64))
+			out[i] = enumNumber{d: d}
+		default:
+			out[i] = e
+		}
+	}
+	return out
+}
+
+// enumNumber is a number of an enum list. intOnly marks a whole number
+// that no 64-bit float holds: written with a point or an exponent
+// (1.234567890123456789e18), it is a float to Python's json and to
+// JavaScript, which then act on a neighbour.
+type enumNumber struct {
+	d       decimal
+	intOnly bool
+}
+
+// inEnum reports whether the JSON value raw is one of enum's values. A
+// number is compared as the exact decimal it writes: 1e3, 1000 and
+// 1000.0 are one number, 1234567890123456789 and 1234567890123456800 are
+// two (a server that reads integers exactly acts on either).
 func inEnum(raw []byte, enum []any) bool {
+	typ := jsonrpc.TypeOf(raw)
+	var num decimal
+	numOK, whole := false, false
+	if typ == "number" {
+		num, numOK = parseDecimal(string(raw))
+		whole = !strings.ContainsAny(string(raw), ".eE")
+	}
 	for _, e := range enum {
 		switch e := e.(type) {
 		case string:
-			if s, ok := jsonrpc.String(raw); ok && s == e {
+			if s, ok := jsonrpc.String(raw); ok && typ == "string" && s == e {
 				return true
 			}
 		case bool:
 			if string(raw) == strconv.FormatBool(e) {
 				return true
 			}
-		case int64:
-			if f, err := strconv.ParseFloat(string(raw), 64); err == nil && jsonrpc.TypeOf(raw) == "number" && f == float64(e) {
-				return true
-			}
-		case float64:
-			if f, err := strconv.ParseFloat(string(raw), 64); err == nil && jsonrpc.TypeOf(raw) == "number" && f == e {
+		case enumNumber:
+			if numOK && num == e.d && (whole || !e.intOnly) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// decimal is a number written exactly: digits × 10^exp, with the digits
+// free of leading and trailing zeros (zero is no digits, exponent 0 and
+// not negative), so that two equal numbers are equal structs.
+type decimal struct {
+	neg    bool
+	digits string
+	exp    int64
+}
+
+// maxExpDigits bounds the exponents parseDecimal reads: no enum value
+// comes near 10^(10^15), and a number beyond it is compared with none.
+const maxExpDigits = 15
+
+// parseDecimal reads a JSON number (-12.5e3) exactly, in time linear in
+// its length and without arithmetic on its magnitude: 1e999999999 costs
+// what its text does. ok is false for text that is not a number and for
+// a nonzero number whose exponent is beyond maxExpDigits digits.
+func parseDecimal(s string) (d decimal, ok bool) {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		d.neg = true
+		i++
+	}
+	digitsAt := func(j int) int {
+		for j < len(s) && '0' <= s[j] && s[j] <= '9' {
+			j++
+		}
+		return j
+	}
+	intEnd := digitsAt(i)
+	intPart := s[i:intEnd]
+	i = intEnd
+	frac := ""
+	if i < len(s) && s[i] == '.' {
+		end := digitsAt(i + 1)
+		frac = s[i+1 : end]
+		i = end
+	}
+	if intPart == "" && frac == "" {
+		return decimal{}, false
+	}
+	var exp int64
+	expNeg := false
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			expNeg = s[i] == '-'
+			i++
+		}
+		end := digitsAt(i)
+		e := strings.TrimLeft(s[i:end], "0")
+		if end == i {
+			return decimal{}, false
+		}
+		if len(e) > maxExpDigits {
+			exp = -1 // out of range; decided below, once the digits are known
+		} else if e != "" {
+			exp, _ = strconv.ParseInt(e, 10, 64)
+		}
+		i = end
+	}
+	if i != len(s) {
+		return decimal{}, false
+	}
+	mant := strings.TrimLeft(intPart+frac, "0")
+	trimmed := strings.TrimRight(mant, "0")
+	if trimmed == "" {
+		return decimal{}, true // zero, -0 and 0e999999999999999999 among them
+	}
+	if exp < 0 {
+		return decimal{}, false
+	}
+	if expNeg {
+		exp = -exp
+	}
+	d.digits = trimmed
+	d.exp = exp - int64(len(frac)) + int64(len(mant)-len(trimmed))
+	return d, true
 }
 
 // AppliedArg is one constraint as it applies to the tools a pattern names.

@@ -3,7 +3,9 @@ package profiles
 import (
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -218,7 +220,8 @@ mode = { enum = ["a", "b", 1] }
 		{"read_multiple_files", `{"paths":["/proj/a","/etc/passwd"]}`, `argument "paths" of tool "read_multiple_files" (element 1) is outside the allowed folders`, `tools.args."read_*".paths`},
 		{"read_multiple_files", `{"paths":["/etc/passwd","/proj/a"]}`, "(element 0) is outside", ""},
 		{"read_multiple_files", `{"paths":["/proj/a/../../etc"]}`, "(element 0) is outside", ""},
-		{"read_multiple_files", `{"paths":["/proj/a","file:///proj/%2e%2e/etc/passwd"]}`, "(element 1) is outside", ""},
+		{"read_multiple_files", `{"paths":["/proj/a","file:///proj/%2e%2e/etc/passwd"]}`, "(element 1) is a URI, not an absolute path", ""},
+		{"read_multiple_files", `{"paths":["/proj/a","file:///proj/a"]}`, "(element 1) is a URI, not an absolute path", ""},
 		{"read_multiple_files", `{"paths":["/proj/a","rel"]}`, "(element 1) is a relative path", ""},
 		{"read_multiple_files", `{"paths":["/proj/a",7]}`, "(element 1) must be a string, not number", ""},
 		{"read_multiple_files", `{"paths":["/proj/a",null]}`, "(element 1) must be a string, not null", ""},
@@ -353,4 +356,111 @@ func TestUnmatchedArgsNote(t *testing.T) {
 	if v := reply(`{"tools":[{"name":"write_file"}]}`); v.Note != "" {
 		t.Errorf("listed again: note %q, want it once a session", v.Note)
 	}
+}
+
+// TestEnumNumbersExact: enum compares JSON numbers as the decimals they
+// write, not as 64-bit floats (the review: 1234567890123456800 passed for
+// 1234567890123456789, and a server reading integers exactly acted on
+// it). The control: as floats those values are one.
+func TestEnumNumbersExact(t *testing.T) {
+	_, pol, err := compileProfile(t, `
+[tools.args.post]
+channel = { enum = [1234567890123456789, 1000, 0, 0.1, -2.5, 9007199254740991, 9007199254740993, "7", true] }
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		n  string
+		ok bool
+	}{
+		{"1234567890123456789", true},
+		// The same number with a point or an exponent is a float to
+		// Python and JavaScript: 1234567890123456768.
+		{"1.234567890123456789e18", false},
+		{"12345678901234567890e-1", false},
+		{"1234567890123456789.000", false},
+		{"1234567890123456800", false},
+		{"1234567890123456700", false},
+		{"1234567890123456788", false},
+		{"1234567890123456790", false},
+		{"1.2345678901234568e18", false},
+		{"1000", true}, {"1e3", true}, {"1E3", true}, {"1e+3", true}, {"1000.0", true}, {"1000.000", true},
+		{"10000e-1", true}, {"0.001e6", true}, {"1000.0000000000000001", false}, {"999.99999999999999999", false},
+		{"1001", false}, {"100", false}, {"-1000", false},
+		{"0", true}, {"-0", true}, {"0.0", true}, {"-0.0e-5", true}, {"0e999999999999999999999", true},
+		{"0.1", true}, {"0.10", true}, {"1e-1", true}, {"0.1000000000000000055511151231257827", false}, {"0.11", false},
+		{"-2.5", true}, {"-25e-1", true}, {"2.5", false},
+		{"9007199254740991", true}, {"9007199254740992", false}, {"9007199254740990", false},
+		{"9007199254740991.0", true}, {"9.007199254740991e15", true},
+		{"9007199254740993", true}, {"9007199254740993.0", false}, {"9.007199254740993e15", false},
+		{"7", false}, {`"7"`, true}, {`"1000"`, false},
+		{"true", true}, {"false", false}, {`"true"`, false}, {"null", false},
+		// Huge exponents cost what their text does, and match nothing.
+		{"1e999999999", false}, {"1e-999999999", false}, {"1e99999999999999999999999", false},
+		{"-1e-99999999999999999999999", false}, {"1" + strings.Repeat("0", 100000) + "e-100000", false},
+		{"1" + strings.Repeat("0", 3) + "." + strings.Repeat("0", 100000), true},
+	} {
+		got := violation(call(t, pol, "2025-11-25", "post", `{"channel":`+c.n+`}`)) == ""
+		if got != c.ok {
+			name := c.n
+			if len(name) > 40 {
+				name = name[:40] + "…"
+			}
+			t.Errorf("channel %s: allowed %v, want %v", name, got, c.ok)
+		}
+	}
+	// The control: as 64-bit floats the refused neighbours equal the value.
+	a, _ := strconv.ParseFloat("1234567890123456789", 64)
+	for _, n := range []string{"1234567890123456800", "1234567890123456700"} {
+		if b, _ := strconv.ParseFloat(n, 64); a != b {
+			t.Errorf("control: %s and 1234567890123456789 differ as floats; the test shows nothing", n)
+		}
+	}
+}
+
+// FuzzParseDecimal: parseDecimal reads every number as math/big does
+// (where big's work is bounded: short texts, small exponents), and equal
+// numbers are equal decimals.
+func FuzzParseDecimal(f *testing.F) {
+	for _, s := range []string{"0", "-0", "1e3", "1000.0", "0.001", "-12.5E-3", "1e999999999", "00012.3400", "x", "1.", ".5", "1e", "--1"} {
+		f.Add(s, "1000")
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		da, okA := parseDecimal(a)
+		db, okB := parseDecimal(b)
+		small := func(s string) bool {
+			_, e, found := strings.Cut(strings.ToLower(s), "e")
+			return len(s) < 100 && (!found || len(strings.TrimLeft(e, "+-0")) <= 3)
+		}
+		if !okA || !okB || !small(a) || !small(b) {
+			return
+		}
+		ra, okRA := new(big.Rat).SetString(a)
+		rb, okRB := new(big.Rat).SetString(b)
+		if !okRA || !okRB {
+			return
+		}
+		if got := ra.Cmp(rb) == 0; got != (da == db) {
+			t.Fatalf("%q and %q: big.Rat says equal=%v, parseDecimal %+v and %+v", a, b, got, da, db)
+		}
+		// The decimal is the number.
+		r := new(big.Rat).SetInt64(0)
+		if da.digits != "" {
+			n, _ := new(big.Int).SetString(da.digits, 10)
+			p := new(big.Int).Exp(big.NewInt(10), big.NewInt(max(da.exp, -da.exp)), nil)
+			r.SetInt(n)
+			if da.exp >= 0 {
+				r.Mul(r, new(big.Rat).SetInt(p))
+			} else {
+				r.Quo(r, new(big.Rat).SetInt(p))
+			}
+			if da.neg {
+				r.Neg(r)
+			}
+		}
+		if r.Cmp(ra) != 0 {
+			t.Fatalf("%q: parseDecimal %+v is %s, big.Rat %s", a, da, r.RatString(), ra.RatString())
+		}
+	})
 }

@@ -3,6 +3,7 @@ package profiles
 import (
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"regexp"
 	"regexp/syntax"
@@ -88,8 +89,17 @@ func checkArgRule(r ArgRule) error {
 		}
 	}
 	for _, e := range r.Enum {
-		switch e.(type) {
-		case string, int64, float64, bool:
+		switch e := e.(type) {
+		case string, int64, bool:
+		case float64:
+			// A float is compared as the shortest decimal that reads back
+			// as it; past 2^53 that is not the number written.
+			switch {
+			case math.IsNaN(e) || math.IsInf(e, 0):
+				return fmt.Errorf("enum: %v can never match: JSON has no such number", e)
+			case math.Abs(e) >= 1<<53:
+				return fmt.Errorf("enum: %v is a float beyond 2^53, which 64-bit floats cannot hold exactly: write a whole number without a point or an exponent", e)
+			}
 		default:
 			return fmt.Errorf("enum: %v is not a string, number or boolean", e)
 		}
@@ -278,8 +288,8 @@ func globCovers(outer, inner string) bool {
 // neverMatches says why no canonical URI (CanonicalURI) can match the
 // URI glob g, or returns "": a glob written with what canonical forms
 // never hold (. and .. segments, percent-escapes that are decoded, a
-// host in a file: URI, an upper-case scheme) would allow or deny
-// nothing.
+// host in a file: URI, an upper-case scheme or host, a default port,
+// characters that are compared as escapes) would allow or deny nothing.
 func neverMatches(g string) string {
 	scheme, rest, ok := cutScheme(g)
 	if !ok {
@@ -288,13 +298,56 @@ func neverMatches(g string) string {
 	if scheme != strings.ToLower(scheme) {
 		return "the scheme is compared in lower case"
 	}
-	literal := func(seg string) bool { return !strings.ContainsAny(seg, `*?[\`) }
+	meta := func(s string) bool { return strings.ContainsAny(s, `*?[\`) }
+	if !meta(g) {
+		// Without metacharacters a glob matches one URI, in its canonical form.
+		canon, err := CanonicalURI(g)
+		switch {
+		case err != nil:
+			return "the URI " + err.(*URIError).Reason
+		case canon != g:
+			return "URIs are compared in their canonical form, here " + canon
+		}
+		return ""
+	}
+	literal := func(seg string) bool { return !meta(seg) }
 	file := scheme == "file"
+	_, special := defaultPorts[scheme]
 	if file {
 		// Every canonical file: URI is file:///PATH.
 		for i := 0; i < 3 && i < len(rest) && literal(rest[i:i+1]); i++ {
 			if rest[i] != '/' {
 				return "file: URIs are compared as file:///PATH, without a host"
+			}
+		}
+	} else {
+		for i := 0; i < len(g); i++ {
+			switch c := g[i]; {
+			case c == '#':
+				return "URIs with a fragment (#) are refused"
+			case c >= 0x80:
+				return "non-ASCII characters are compared as escapes of their UTF-8 bytes (é as %C3%A9)"
+			case strings.IndexByte(" \"<>^`|", c) >= 0:
+				return fmt.Sprintf("%q is compared as the escape %%%02X", c, c)
+			}
+		}
+		if special && rest != "" && literal(rest[:1]) && !strings.HasPrefix(rest, "//") {
+			return fmt.Sprintf("%s: URIs are compared as %s://HOST/PATH", scheme, scheme)
+		}
+		if auth, ok := strings.CutPrefix(rest, "//"); ok {
+			if i := strings.IndexAny(auth, "/?"); i >= 0 {
+				auth = auth[:i]
+			}
+			if !meta(auth) {
+				canon, err := CanonicalURI(scheme + "://" + auth + "/")
+				switch {
+				case err != nil:
+					return "the URI " + err.(*URIError).Reason
+				case canon != scheme+"://"+auth+"/":
+					return "hosts and ports are compared in their canonical form, here " + strings.TrimSuffix(canon, "/")
+				}
+			} else if auth != strings.ToLower(auth) {
+				return "hosts are compared in lower case"
 			}
 		}
 	}
@@ -306,8 +359,8 @@ func neverMatches(g string) string {
 		switch {
 		case file:
 			return "file: URIs are compared with their percent-escapes decoded"
-		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~':
-			return "escapes of letters, digits and -._~ are compared decoded"
+		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' || c == '{' || c == '}':
+			return "escapes of letters, digits, -._~ and { } are compared decoded"
 		case strings.ToUpper(g[i:i+3]) != g[i:i+3]:
 			return "percent-escapes are compared in upper case"
 		}

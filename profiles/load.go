@@ -438,10 +438,10 @@ func (p *Profile) merge(u unit, stack []string) error {
 				continue // the table form of a secret reference
 			}
 			if strings.HasPrefix(k.String(), "tools.args.") && len(k) > 4 {
-				errs = append(errs, &Error{At: at(k.String()), Msg: fmt.Sprintf("unknown key %q (argument constraints are within, match, enum and max_len)", k[len(k)-1])})
+				errs = append(errs, &Error{At: at(dotted(k...)), Msg: fmt.Sprintf("unknown key %q (argument constraints are within, match, enum and max_len)", k[len(k)-1])})
 				continue
 			}
-			errs = append(errs, &Error{At: at(k.String()), Msg: fmt.Sprintf("unknown key %q", k.String())})
+			errs = append(errs, &Error{At: at(dotted(k...)), Msg: fmt.Sprintf("unknown key %q", k.String())})
 		}
 		if len(errs) > 0 {
 			return errors.Join(errs...)
@@ -588,9 +588,9 @@ func (p *Profile) apply(f *File, at func(string) Source) error {
 	}
 	for _, tool := range sortedKeys(f.Tools.Args) {
 		// Messages name keys as TOML writes them: tools.args."read_*".path.
-		key := "tools.args." + tool
+		key := dotted("tools", "args", tool)
 		if _, err := compileGlob(tool, false); err != nil {
-			errs = append(errs, &Error{At: at(key), Msg: "tools.args." + tomlKey(tool) + ": " + err.Error()})
+			errs = append(errs, &Error{At: at(key), Msg: key + ": " + err.Error()})
 			continue
 		}
 		set, ok := p.ToolArgs[tool]
@@ -600,11 +600,12 @@ func (p *Profile) apply(f *File, at func(string) Source) error {
 		set.From = at(key)
 		for _, arg := range sortedKeys(f.Tools.Args[tool]) {
 			rule := f.Tools.Args[tool][arg]
+			argKey := key + "." + tomlKey(arg)
 			if err := checkArgRule(rule); err != nil {
-				errs = append(errs, &Error{At: at(key + "." + arg), Msg: "tools.args." + tomlKey(tool) + "." + tomlKey(arg) + ": " + err.Error()})
+				errs = append(errs, &Error{At: at(argKey), Msg: argKey + ": " + err.Error()})
 				continue
 			}
-			rule.From = at(key + "." + arg)
+			rule.From = at(argKey)
 			set.Args[arg] = rule
 		}
 		p.ToolArgs[tool] = set
@@ -727,7 +728,7 @@ func expandAll(v reflect.Value, key string, vars map[string]string, at func(stri
 		for _, k := range v.MapKeys() {
 			e := reflect.New(v.Type().Elem()).Elem()
 			e.Set(v.MapIndex(k))
-			errs = append(errs, expandAll(e, join(key, k.String()), vars, at))
+			errs = append(errs, expandAll(e, join(key, tomlKey(k.String())), vars, at))
 			v.SetMapIndex(k, e)
 		}
 		return errors.Join(errs...)

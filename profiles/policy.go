@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/mcpcell/mcpcell/jsonrpc"
 )
@@ -45,6 +46,9 @@ type Policy struct {
 	// unmatched holds the [tools.args] keys already noted as matching
 	// no listed tool.
 	unmatched map[string]bool
+	// templated holds the [resources] deny globs already noted as naming
+	// some of what a resource template serves.
+	templated map[string]bool
 	// canned holds mcpcell's own answers to input requests it removed
 	// from input_required results, until the client retries.
 	canned map[string]map[string][]byte
@@ -105,6 +109,7 @@ func (p *Policy) Batches() bool { return p.Version() == V20250326 }
 
 type rule struct {
 	re   *regexp.Regexp
+	glob string
 	desc string
 }
 
@@ -132,18 +137,34 @@ func compileRules(kind string, r Rules, uri bool) (ruleSet, error) {
 			if why := neverMatches(e.Value); uri && why != "" {
 				return rs, &Error{At: e.From, Msg: fmt.Sprintf("%s.%s: glob %q can never match: %s", kind, list.verb, e.Value, why)}
 			}
-			*list.dst = append(*list.dst, rule{re: re, desc: fmt.Sprintf("%s.%s %q (%s)", kind, list.verb, e.Value, e.From)})
+			*list.dst = append(*list.dst, rule{re: re, glob: e.Value, desc: fmt.Sprintf("%s.%s %q (%s)", kind, list.verb, e.Value, e.From)})
 		}
 	}
 	return rs, nil
 }
 
 // decideURI decides on uri by its canonical form (CanonicalURI); err is
-// why uri itself is refused.
-func (rs *ruleSet) decideURI(uri string) (allowed bool, rule string, err error) {
+// why uri itself is refused. A deny glob also decides on the canonical
+// form without its query: a server may look a resource up by its path.
+// A template (a resource template's uriTemplate, a completion reference)
+// whose expressions make it no URI is decided as written (scheme in
+// lower case): a template names no resource itself, reads do.
+func (rs *ruleSet) decideURI(uri string, template bool) (allowed bool, rule string, err error) {
 	canon, err := CanonicalURI(uri)
+	if err != nil && template && strings.ContainsAny(uri, "{}") {
+		if scheme, rest, ok := cutScheme(uri); ok && len(scheme) > 1 && utf8.ValidString(uri) && !strings.ContainsFunc(uri, isControlOrBackslash) {
+			canon, err = strings.ToLower(scheme)+":"+rest, nil
+		}
+	}
 	if err != nil {
 		return false, rs.kind + ": URI refused: " + err.(*URIError).Reason, err
+	}
+	if base, _, ok := strings.Cut(canon, "?"); ok && !strings.HasPrefix(canon, "file:") {
+		for _, r := range rs.deny {
+			if r.re.MatchString(base) {
+				return false, r.desc + ", on " + base, nil
+			}
+		}
 	}
 	allowed, rule = rs.decide(canon)
 	if canon != uri {
@@ -151,6 +172,8 @@ func (rs *ruleSet) decideURI(uri string) (allowed bool, rule string, err error) 
 	}
 	return allowed, rule, nil
 }
+
+func isControlOrBackslash(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }
 
 // decide says whether name is allowed, and which rule said so. Deny wins.
 func (rs *ruleSet) decide(name string) (bool, string) {
@@ -286,7 +309,7 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, version string) jsonrpc.Verdi
 		if !ok {
 			return refuse(jsonrpc.CodeInvalidParams, m.Method, "mcpcell: %s needs a string uri", m.Method)
 		}
-		return p.resource(version, uri)
+		return p.resource(version, uri, false)
 	case "subscriptions/listen":
 		subs := jsonrpc.Lookup(jsonrpc.Lookup(params, "notifications"), "resourceSubscriptions")
 		elems, _ := jsonrpc.Elements(subs)
@@ -295,7 +318,7 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, version string) jsonrpc.Verdi
 			if !ok {
 				return refuse(jsonrpc.CodeInvalidParams, m.Method, "mcpcell: resourceSubscriptions must hold strings")
 			}
-			if v := p.resource(version, uri); v.Action != jsonrpc.Forward {
+			if v := p.resource(version, uri, false); v.Action != jsonrpc.Forward {
 				return v
 			}
 		}
@@ -314,7 +337,7 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, version string) jsonrpc.Verdi
 			return jsonrpc.Verdict{Rule: "prompts", Subject: name}
 		case "ref/resource":
 			uri, _ := jsonrpc.String(jsonrpc.Lookup(ref, "uri"))
-			return p.resource(version, uri)
+			return p.resource(version, uri, true)
 		}
 		return refuse(jsonrpc.CodeInvalidParams, m.Method, "mcpcell: unknown completion reference type %q", typ)
 	}
@@ -342,11 +365,11 @@ func toolError(msg string) []byte {
 	return []byte(`{"content":[{"type":"text","text":` + string(jsonrpc.Quote(msg)) + `}],"isError":true}`)
 }
 
-// resource decides on a request for uri by its canonical form. A hidden
-// resource is not found; a URI mcpcell refuses to read is invalid params,
-// with the reason.
-func (p *Policy) resource(version, uri string) jsonrpc.Verdict {
-	allowed, rule, err := p.resources.decideURI(uri)
+// resource decides on a request for uri (a template when template is
+// set) by its canonical form. A hidden resource is not found; a URI
+// mcpcell refuses to read is invalid params, with the reason.
+func (p *Policy) resource(version, uri string, template bool) jsonrpc.Verdict {
+	allowed, rule, err := p.resources.decideURI(uri, template)
 	var v jsonrpc.Verdict
 	switch {
 	case err != nil:
@@ -410,7 +433,7 @@ func (p *Policy) fromServer(m *jsonrpc.Message) jsonrpc.Verdict {
 		switch m.Method {
 		case "notifications/resources/updated":
 			uri, _ := jsonrpc.String(jsonrpc.Lookup(m.Params, "uri"))
-			if allowed, rule, _ := p.resources.decideURI(uri); !allowed {
+			if allowed, rule, _ := p.resources.decideURI(uri, false); !allowed {
 				return jsonrpc.Verdict{Action: jsonrpc.Drop, Rule: rule, Subject: uri}
 			}
 		case "notifications/elicitation/complete":
@@ -463,7 +486,7 @@ func (p *Policy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Messag
 		}
 		return jsonrpc.Verdict{Rule: "reply"}
 	case "tools/list":
-		v := p.filterList(m, "tools", "name", &p.tools, false)
+		v := p.filterList(m, "tools", "name", &p.tools, plainName)
 		if v.Action == jsonrpc.Forward {
 			p.remember(v.Frame, m.Raw)
 			if jsonrpc.Lookup(m.Result, "nextCursor") == nil {
@@ -472,11 +495,15 @@ func (p *Policy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Messag
 		}
 		return v
 	case "prompts/list":
-		return p.filterList(m, "prompts", "name", &p.prompts, false)
+		return p.filterList(m, "prompts", "name", &p.prompts, plainName)
 	case "resources/list":
-		return p.filterList(m, "resources", "uri", &p.resources, true)
+		return p.filterList(m, "resources", "uri", &p.resources, uriName)
 	case "resources/templates/list":
-		return p.filterList(m, "resourceTemplates", "uriTemplate", &p.resources, true)
+		v := p.filterList(m, "resourceTemplates", "uriTemplate", &p.resources, templateName)
+		if v.Action == jsonrpc.Forward {
+			v.Note = p.templatedDenies(m.Result)
+		}
+		return v
 	case "tools/call", "prompts/get", "resources/read":
 		// One pass over the result's members, however large its content.
 		var resultType, isError []byte
@@ -499,9 +526,16 @@ func (p *Policy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Messag
 	return jsonrpc.Verdict{Rule: "reply"}
 }
 
+// How filterList reads the names of a list.
+const (
+	plainName    = iota // a tool or prompt name
+	uriName             // a resource URI
+	templateName        // a resource template
+)
+
 // filterList keeps the list entries the rules allow. A list that cannot
 // be read is refused, never passed.
-func (p *Policy) filterList(m *jsonrpc.Message, field, key string, rs *ruleSet, uri bool) jsonrpc.Verdict {
+func (p *Policy) filterList(m *jsonrpc.Message, field, key string, rs *ruleSet, kind int) jsonrpc.Verdict {
 	list := jsonrpc.Lookup(m.Result, field)
 	elems, err := jsonrpc.Elements(list)
 	if err != nil {
@@ -514,10 +548,10 @@ func (p *Policy) filterList(m *jsonrpc.Message, field, key string, rs *ruleSet, 
 			return refuse(jsonrpc.CodeInternalError, "list", "mcpcell: an entry of the server's %q list has no string %q", field, key)
 		}
 		allowed := false
-		if uri {
-			allowed, _, _ = rs.decideURI(name)
-		} else {
+		if kind == plainName {
 			allowed, _ = rs.decide(name)
+		} else {
+			allowed, _, _ = rs.decideURI(name, kind == templateName)
 		}
 		if allowed {
 			kept = append(kept, e)
@@ -593,6 +627,79 @@ func (p *Policy) unmatchedArgs() string {
 		verb = "match none of the %d tools the server listed, so they constrain nothing; check the spelling"
 	}
 	return "note: " + strings.Join(notes, ", ") + " " + fmt.Sprintf(verb, len(p.listed))
+}
+
+// templatedDenies notes, once a session each, the [resources] deny globs
+// that name some but maybe not all of the URIs a listed template serves:
+// a server reads a template's values its own way (server-everything
+// serves resource 2 for 2, 02, 2.0 and 0x2), so such a deny cannot name
+// every spelling of what it means to hide.
+func (p *Policy) templatedDenies(result []byte) string {
+	if len(p.resources.deny) == 0 {
+		return ""
+	}
+	elems, _ := jsonrpc.Elements(jsonrpc.Lookup(result, "resourceTemplates"))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var notes []string
+	for _, e := range elems {
+		t, _ := jsonrpc.String(jsonrpc.Lookup(e, "uriTemplate"))
+		if allowed, _, _ := p.resources.decideURI(t, true); !allowed {
+			continue
+		}
+		tg := templateGlob(t)
+		for _, r := range p.resources.deny {
+			if p.templated[r.glob] || !globsMeet(r.glob, tg) || coversTemplate(r.glob, tg) {
+				continue
+			}
+			if p.templated == nil {
+				p.templated = map[string]bool{}
+			}
+			p.templated[r.glob] = true
+			notes = append(notes, fmt.Sprintf("%s names some of the URIs of the server's template %q", r.desc, t))
+		}
+	}
+	if len(notes) == 0 {
+		return ""
+	}
+	return "note: " + strings.Join(notes, "; ") + ": a server reads a template's values its own way (2, 02 and 2.0 can be one resource), so a deny glob cannot name every spelling; allow only what the client needs instead"
+}
+
+// templateGlob is a URI glob that matches what a resource template
+// serves, and more: each {expression} may be anything.
+func templateGlob(t string) string {
+	canon, err := CanonicalURI(t)
+	if err != nil {
+		canon = t
+		if scheme, rest, ok := cutScheme(t); ok {
+			canon = strings.ToLower(scheme) + ":" + rest
+		}
+	}
+	var b strings.Builder
+	for i := 0; i < len(canon); i++ {
+		if canon[i] == '{' {
+			if j := strings.IndexByte(canon[i:], '}'); j > 0 {
+				b.WriteString("**")
+				i += j
+				continue
+			}
+		}
+		if strings.IndexByte(`*?[\`, canon[i]) >= 0 {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(canon[i])
+	}
+	return b.String()
+}
+
+// coversTemplate reports whether every URI template glob tg matches, deny
+// matches too: decided where deny is a literal prefix and ** or where
+// globCovers decides it.
+func coversTemplate(deny, tg string) bool {
+	if prefix, ok := strings.CutSuffix(deny, "**"); ok && !strings.ContainsAny(prefix, `*?[\`) && strings.HasPrefix(tg, prefix) {
+		return true
+	}
+	return globCovers(deny, tg)
 }
 
 // wasListed reports whether a call to name may go on: before any tools/list

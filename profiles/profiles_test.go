@@ -121,6 +121,10 @@ func TestValidationErrors(t *testing.T) {
 		{"[tools.args.t]\na = { withn = [\"/x\"] }\n", `:2: unknown key "withn"`},
 		{"[tools.args.t]\na = { within = [\"x\"] }\n", `within: "x" is not an absolute path`},
 		{"[tools.args.t]\na = { enum = [[1]] }\n", `enum: [1] is not a string`},
+		{"[tools.args.t]\na = { enum = [nan] }\n", `:2: tools.args.t.a: enum: NaN can never match`},
+		{"[tools.args.t]\na = { enum = [-inf] }\n", `enum: -Inf can never match`},
+		{"[tools.args.t]\na = { enum = [1234567890123456789.0] }\n", `enum: 1.2345678901234568e+18 is a float beyond 2^53`},
+		{"[tools.args.t]\na = { enum = [1e20] }\n", `enum: 1e+20 is a float beyond 2^53`},
 		{"[limits]\nmax_frame = 10\n", `:2: limits.max_frame: 10 is outside`},
 		{"[sandbox]\nmax_processes = 0\n", `:2: sandbox.max_processes: 0 is outside 16 to 4194304`},
 		{"[sandbox]\nmax_processes = 15\n", `:2: sandbox.max_processes: 15 is outside 16 to 4194304`},
@@ -181,19 +185,19 @@ func TestOutside(t *testing.T) {
 		path string
 		ok   bool
 	}{
-		{"/proj", true}, {"/proj/a/../b", true}, {"file:///proj/x", true},
+		{"/proj", true}, {"/proj/a/../b", true}, {"/proj//x", true}, {"/proj/file:/x", true},
 		{"/proj/../etc", false}, {"/projx", false}, {"/etc/passwd", false},
 		{"~/x", false}, {"", false}, {"/proj/\x00", false},
 		// Relative paths: servers resolve them against folders of their
 		// own, not the working folder (server-filesystem: each allowed
 		// folder in turn).
 		{"a/b", false}, {"../x", false}, {".", false}, {" /etc/passwd", false}, {`"/etc/passwd"`, false},
-		// file: URIs are read as Node reads them.
-		{"file://localhost/proj/x", true}, {"FILE:///proj/x", true}, {"file:/proj/x", true},
-		{"file:///proj/%2e%2e/etc/passwd", false}, {"FILE:///etc/passwd", false},
-		{"file:///proj/.%2E/etc", false}, {"file:///proj/a/../../etc", false},
-		{"file:///proj/%2Fx", false}, {"file://evil/proj/x", false}, {"file:///proj/x?y", false},
-		{"file:proj/x", false}, {"file:///proj/%252e%252e/x", false},
+		{`C:\proj\x`, false}, {"C:/proj/x", false}, {`\\host\proj`, false},
+		// URIs, file: among them, in every spelling: a URI to some
+		// servers, a relative path to others (server-filesystem).
+		{"file:///proj/x", false}, {"file://localhost/proj/x", false}, {"FILE:///proj/x", false}, {"file:/proj/x", false},
+		{"file:proj/x", false}, {"file:///proj/%2e%2e/etc/passwd", false}, {"file://evil/proj/x", false},
+		{"http://localhost/proj/x", false}, {"x-y.z+w:/proj/x", false},
 	} {
 		if got := outside(c.path, roots, "/proj") == ""; got != c.ok {
 			t.Errorf("outside(%q) allows=%v, want %v", c.path, got, c.ok)

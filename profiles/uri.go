@@ -2,6 +2,8 @@ package profiles
 
 import (
 	"fmt"
+	"net/netip"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -16,8 +18,8 @@ type URIError struct {
 func (e *URIError) Error() string { return fmt.Sprintf("URI %q %s", e.URI, e.Reason) }
 
 // CanonicalURI is the form of uri that [resources] globs are matched
-// against, and `within` reads a file: argument in: the form the server
-// reads. Only decisions see it; the frame goes on as the client sent it.
+// against: the form the server reads. Only decisions see it; the frame
+// goes on as the client sent it.
 //
 // A file: URI is read the way WHATWG URL parsers and Node's fileURLToPath
 // read it: the scheme in lower case, the host (empty or localhost)
@@ -32,11 +34,11 @@ func (e *URIError) Error() string { return fmt.Sprintf("URI %q %s", e.URI, e.Rea
 // escape that decodes to another escape (servers differ in how often
 // they decode).
 //
-// Other schemes are matched as written, with the scheme in lower case,
-// escapes of letters, digits and -._~ decoded and other escapes in upper
-// case (RFC 3986 6.2.2). Refused, since some servers resolve them and
-// others compare strings: . and .. segments (also as %2e), encoded / and \
-// and NUL, and invalid escapes.
+// Other schemes are read as WHATWG URL parsers read them (the TypeScript
+// SDK looks a resource up by new URL(uri).href), in a form that every
+// spelling WHATWG takes for the same URL shares: see otherURI. What WHATWG parsers and others (RFC 3986 parsers
+// such as Go's net/url and Python's urlparse, resolvers such as
+// inet_aton) read two ways is refused.
 //
 // Refused in every URI: control characters, a backslash, a space at
 // either end (URL parsers drop them), a one-letter scheme (a Windows
@@ -72,18 +74,246 @@ func CanonicalURI(uri string) (string, error) {
 		}
 		return "file://" + path, nil
 	}
-	rest, reason := normalEscapes(rest)
+	canon, reason := otherURI(scheme, rest)
 	if reason != "" {
 		return bad(reason)
 	}
-	hier, _, _ := strings.Cut(rest, "?")
-	hier, _, _ = strings.Cut(hier, "#")
-	for seg := range strings.SplitSeq(hier, "/") {
+	return canon, nil
+}
+
+// defaultPorts are the special schemes of the URL standard (file: aside)
+// and their default ports, which WHATWG parsers drop.
+var defaultPorts = map[string]string{"http": "80", "https": "443", "ws": "80", "wss": "443", "ftp": "21"}
+
+// otherURI is the canonical form of a URI of a scheme other than file:
+// (rest follows "scheme:"), or why it is refused. The form:
+//
+//   - the scheme and the host in lower case; a port without leading zeros,
+//     dropped when it is the scheme's default (https://h:0443/ is
+//     https://h/); a special scheme's empty path is /;
+//   - a URI without an authority whose path starts with / is written with
+//     an empty one (db:/x is db:///x), as Go's net/url writes it;
+//   - escapes of letters, digits, -._~ and of { } decoded (WHATWG encodes
+//     { and } in paths; templates keep them raw), other escapes in upper
+//     case; a space, " < > ^ ` |, and every non-ASCII character written
+//     as escapes of its UTF-8 bytes (WHATWG encodes them, or some of them,
+//     depending on the part and on the parser's version); a ' in the
+//     query of a special scheme as %27.
+//
+// Refused: a special scheme without // (https:host is a host to WHATWG
+// and a path to RFC 3986 parsers); a user name or password (@); a host
+// that is not ASCII, holds a percent-escape, an xn-- label (IDNA), an
+// empty label (a trailing dot), or a character hosts do not hold; a
+// special scheme's host that reads as a number in another form than four
+// decimal numbers (0x7f.1, 2130706433, 017.0.0.1: WHATWG and inet_aton
+// rewrite them); an IPv6 address with a zone or an IPv4 part; a port that
+// is not a number up to 65535; . and .. segments (also as %2e), which
+// some servers resolve and others do not; an encoded / or \ or NUL; an
+// invalid escape; a fragment (#), which some servers keep in the name
+// they look up and others drop; an empty query (? and nothing after),
+// which some parsers drop and others keep.
+func otherURI(scheme, rest string) (canon, reason string) {
+	if strings.Contains(rest, "#") {
+		return "", "has a fragment (#), which some servers keep in the name they look up and others drop"
+	}
+	hier, query, hasQuery := strings.Cut(rest, "?")
+	if hasQuery && query == "" {
+		return "", "has an empty query (a ? with nothing after it), which some parsers drop and others keep"
+	}
+	_, special := defaultPorts[scheme]
+	var b strings.Builder
+	b.WriteString(scheme + ":")
+	path := hier
+	switch {
+	case strings.HasPrefix(hier, "//"):
+		authority, p, found := strings.Cut(hier[2:], "/")
+		if found {
+			path = "/" + p
+		} else {
+			path = ""
+		}
+		host, reason := canonicalAuthority(scheme, authority)
+		if reason != "" {
+			return "", reason
+		}
+		b.WriteString("//" + host)
+		if special && path == "" {
+			path = "/"
+		}
+	case special:
+		return "", fmt.Sprintf("has no // after %s: (WHATWG URL parsers read what follows as the host, others as a path)", scheme)
+	case strings.HasPrefix(hier, "/"):
+		b.WriteString("//")
+	}
+	path, reason = normalEscapes(path, false)
+	if reason != "" {
+		return "", reason
+	}
+	for seg := range strings.SplitSeq(path, "/") {
 		if seg == "." || seg == ".." {
-			return bad("holds a . or .. segment, which some servers resolve and others do not")
+			return "", "holds a . or .. segment, which some servers resolve and others do not"
 		}
 	}
-	return scheme + ":" + rest, nil
+	b.WriteString(path)
+	if hasQuery {
+		query, reason = normalEscapes(query, special)
+		if reason != "" {
+			return "", reason
+		}
+		b.WriteString("?" + query)
+	}
+	return b.String(), ""
+}
+
+// canonicalAuthority is the canonical host[:port] of an authority, or
+// why it is refused.
+func canonicalAuthority(scheme, authority string) (string, string) {
+	if strings.Contains(authority, "@") {
+		return "", "holds a user name or password (@), which parsers split from the host differently"
+	}
+	host, port := authority, ""
+	if strings.HasPrefix(authority, "[") {
+		end := strings.IndexByte(authority, ']')
+		if end < 0 {
+			return "", "has an unclosed [ in its host"
+		}
+		host, port = authority[:end+1], authority[end+1:]
+		if port != "" && port[0] != ':' {
+			return "", "has text after its IPv6 address"
+		}
+	} else if i := strings.IndexByte(authority, ':'); i >= 0 {
+		host, port = authority[:i], authority[i:]
+	}
+	if port != "" {
+		digits := port[1:]
+		if strings.Trim(digits, "0123456789") != "" {
+			return "", fmt.Sprintf("has the port %q, which is not a number", digits)
+		}
+		digits = strings.TrimLeft(digits, "0")
+		if digits == "" && len(port) > 1 {
+			digits = "0"
+		}
+		if len(digits) > 5 || len(digits) == 5 && digits > "65535" {
+			return "", fmt.Sprintf("has the port %s, beyond 65535", port[1:])
+		}
+		port = ""
+		if digits != "" && digits != defaultPorts[scheme] {
+			port = ":" + digits
+		}
+	}
+	_, special := defaultPorts[scheme]
+	switch {
+	case host == "":
+		if special {
+			return "", "has no host"
+		}
+		if len(authority) > 0 {
+			return "", "has a port but no host"
+		}
+		return "", ""
+	case host[0] == '[':
+		h, reason := canonicalIPv6(host[1 : len(host)-1])
+		return h + port, reason
+	case strings.Contains(host, "%"):
+		return "", "holds a percent-escape in its host, which WHATWG URL parsers decode and others keep"
+	}
+	for i := 0; i < len(host); i++ {
+		if host[i] >= 0x80 {
+			return "", "has a host that is not ASCII (international names are punycode to some parsers and text to others)"
+		}
+	}
+	host = strings.ToLower(host)
+	chars := "abcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;="
+	if special {
+		chars = "abcdefghijklmnopqrstuvwxyz0123456789-._"
+	}
+	if strings.Trim(host, chars) != "" {
+		return "", fmt.Sprintf("has the host %q, with a character hosts do not hold", host)
+	}
+	labels := strings.Split(host, ".")
+	for _, l := range labels {
+		switch {
+		case l == "":
+			return "", fmt.Sprintf("has the host %q, with an empty label (a leading or trailing dot, or ..), which resolvers ignore and URL parsers keep", host)
+		case strings.HasPrefix(l, "xn--"):
+			return "", fmt.Sprintf("has the host %q, with an IDNA label (xn--), which parsers check and map differently", host)
+		}
+	}
+	if special && isNumber(labels[len(labels)-1]) && !isDottedQuad(labels) {
+		return "", fmt.Sprintf("has the host %q, a number in another form than four decimal numbers (URL parsers and resolvers rewrite it, such as 0x7f.1 to 127.0.0.1)", host)
+	}
+	return host + port, ""
+}
+
+// isNumber reports whether a host label reads as a number to WHATWG's
+// IPv4 parser: decimal digits, or 0x and hexadecimal digits.
+func isNumber(l string) bool {
+	if len(l) >= 2 && l[0] == '0' && l[1]|0x20 == 'x' {
+		return strings.Trim(l[2:], "0123456789abcdefABCDEF") == ""
+	}
+	return l != "" && strings.Trim(l, "0123456789") == ""
+}
+
+// isDottedQuad reports whether labels are an IPv4 address as parsers
+// agree on it: four decimal numbers 0-255 without leading zeros.
+func isDottedQuad(labels []string) bool {
+	if len(labels) != 4 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 3 || strings.Trim(l, "0123456789") != "" || len(l) > 1 && l[0] == '0' || len(l) == 3 && l > "255" {
+			return false
+		}
+	}
+	return true
+}
+
+// canonicalIPv6 writes an IPv6 address (the text between [ and ]) as
+// WHATWG URL parsers serialise it, or says why it is refused.
+func canonicalIPv6(text string) (string, string) {
+	if strings.Contains(text, ".") {
+		return "", "has an IPv6 address with an IPv4 part, which parsers write differently"
+	}
+	a, err := netip.ParseAddr(text)
+	if err != nil || !a.Is6() || a.Zone() != "" {
+		return "", fmt.Sprintf("has the host [%s], which is not an IPv6 address without a zone", text)
+	}
+	b := a.As16()
+	var p [8]uint16
+	for i := range p {
+		p[i] = uint16(b[2*i])<<8 | uint16(b[2*i+1])
+	}
+	// The first longest run of two or more zero pieces is written ::.
+	compress, longest := -1, 1
+	for i := 0; i < 8; {
+		j := i
+		for j < 8 && p[j] == 0 {
+			j++
+		}
+		if j-i > longest {
+			compress, longest = i, j-i
+		}
+		i = max(j, i+1)
+	}
+	var s strings.Builder
+	s.WriteByte('[')
+	for i := 0; i < 8; i++ {
+		if i == compress {
+			if i == 0 {
+				s.WriteString("::")
+			} else {
+				s.WriteByte(':')
+			}
+			i += longest - 1
+			continue
+		}
+		s.WriteString(strconv.FormatUint(uint64(p[i]), 16))
+		if i < 7 {
+			s.WriteByte(':')
+		}
+	}
+	s.WriteByte(']')
+	return s.String(), ""
 }
 
 // cutScheme splits an RFC 3986 scheme from the rest of uri.
@@ -100,12 +330,6 @@ func cutScheme(uri string) (scheme, rest string, ok bool) {
 		}
 	}
 	return "", "", false
-}
-
-// hasFileScheme reports whether s is a file: URI to a server: the scheme
-// in any case.
-func hasFileScheme(s string) bool {
-	return len(s) >= 5 && strings.EqualFold(s[:5], "file:")
 }
 
 // filePath is the path a file: URI names (rest follows "file:"), decoded
@@ -232,17 +456,34 @@ func unhex(c byte) (byte, bool) {
 	return 0, false
 }
 
-// normalEscapes decodes the escapes of unreserved characters and writes
-// the others in upper case (RFC 3986 6.2.2), or says why s is refused.
-func normalEscapes(s string) (string, string) {
-	if !strings.Contains(s, "%") {
+// normalEscapes writes a path or query in its canonical form: escapes of
+// letters, digits, -._~ and { } decoded, other escapes in upper case; a
+// space, " < > ^ ` | and non-ASCII characters as escapes (and ' too in
+// the query of a special scheme, as WHATWG parsers write it). Or it says
+// why s is refused.
+func normalEscapes(s string, specialQuery bool) (string, string) {
+	const hex = "0123456789ABCDEF"
+	encode := func(c byte) bool {
+		return c >= 0x80 || strings.IndexByte(" \"<>^`|", c) >= 0 || specialQuery && c == '\''
+	}
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' || encode(s[i]) {
+			clean = false
+			break
+		}
+	}
+	if clean {
 		return s, ""
 	}
-	const hex = "0123456789ABCDEF"
-	b := make([]byte, 0, len(s))
+	b := make([]byte, 0, len(s)+8)
 	for i := 0; i < len(s); i++ {
 		if s[i] != '%' {
-			b = append(b, s[i])
+			if encode(s[i]) {
+				b = append(b, '%', hex[s[i]>>4], hex[s[i]&15])
+			} else {
+				b = append(b, s[i])
+			}
 			continue
 		}
 		c, ok := escaped(s, i)
@@ -255,7 +496,7 @@ func normalEscapes(s string) (string, string) {
 			return "", `holds an encoded \ (%5C)`
 		case c == 0:
 			return "", "holds an encoded NUL (%00)"
-		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~':
+		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' || c == '{' || c == '}':
 			b = append(b, c)
 		default:
 			b = append(b, '%', hex[c>>4], hex[c&15])

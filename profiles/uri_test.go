@@ -108,7 +108,7 @@ func TestCanonicalURI(t *testing.T) {
 		{"db://public/.%2E/secret", "", ". or .."},
 		{"db://public/./x", "", ". or .."},
 		{"db://public/x/..", "", ". or .."},
-		{"db://../x", "", ". or .."},
+		{"db://../x", "", "empty label"},
 		{"db://public/a%2Fb", "", "encoded /"},
 		{"db://public/a%5cb", "", `encoded \`},
 		{"db://public/a%00", "", "encoded NUL"},
@@ -116,6 +116,93 @@ func TestCanonicalURI(t *testing.T) {
 		{`db://public\..\secret`, "", "backslash"},
 		{"db://public/\tx", "", "control"},
 		{"1db://x", "", "no scheme"},
+		// Special schemes as WHATWG URL parsers read them (the review:
+		// the TypeScript SDK looks up new URL(uri).href).
+		{"https://example.com/secret", "https://example.com/secret", ""},
+		{"HTTPS://EXAMPLE.COM/secret", "https://example.com/secret", ""},
+		{"https://Example.Com/Secret", "https://example.com/Secret", ""},
+		{"https://example.com:443/secret", "https://example.com/secret", ""},
+		{"https://example.com:0443/secret", "https://example.com/secret", ""},
+		{"https://example.com:/secret", "https://example.com/secret", ""},
+		{"https://example.com:8443/secret", "https://example.com:8443/secret", ""},
+		{"https://example.com:08443/secret", "https://example.com:8443/secret", ""},
+		{"http://example.com:80/", "http://example.com/", ""},
+		{"http://example.com:443/", "http://example.com:443/", ""},
+		{"ws://example.com:80/x", "ws://example.com/x", ""},
+		{"wss://example.com:443/x", "wss://example.com/x", ""},
+		{"ftp://example.com:21/x", "ftp://example.com/x", ""},
+		{"https://example.com", "https://example.com/", ""},
+		{"https://example.com?q=1", "https://example.com/?q=1", ""},
+		{"https://127.0.0.1/x", "https://127.0.0.1/x", ""},
+		{"https://[0:0::1]/x", "https://[::1]/x", ""},
+		{"https://[::1]:443/x", "https://[::1]/x", ""},
+		{"https://[1:0:0:2:0:0:0:3]/", "https://[1:0:0:2::3]/", ""},
+		{"https://[FE80:0:0:0:0:0:0:1]/", "https://[fe80::1]/", ""},
+		{"https://ex_ample.com/x", "https://ex_ample.com/x", ""},
+		{"https://example.com/a/%7e%41", "https://example.com/a/~A", ""},
+		{"https://example.com/a b", "https://example.com/a%20b", ""},
+		{"https://example.com/{id}", "https://example.com/{id}", ""},
+		{"https://example.com/%7Bid%7D", "https://example.com/{id}", ""},
+		{"https://example.com/a^b|c`d", "https://example.com/a%5Eb%7Cc%60d", ""},
+		{"https://example.com/?a'b c", "https://example.com/?a%27b%20c", ""},
+		{"https://example.com/?a%27b", "https://example.com/?a%27b", ""},
+		{"https:example.com/secret", "", "no // after https:"},
+		{"https:/example.com/secret", "", "no // after https:"},
+		{"https:///example.com/secret", "", "no host"},
+		{"https://user@example.com/secret", "", "user name or password"},
+		{"https://example.com@evil.com/", "", "user name or password"},
+		{"https://:443/x", "", "no host"},
+		{"https://example.com./secret", "", "empty label"},
+		{"https://.example.com/secret", "", "empty label"},
+		{"https://example..com/secret", "", "empty label"},
+		{"https://ex%61mple.com/secret", "", "percent-escape in its host"},
+		{"https://exämple.com/secret", "", "not ASCII"},
+		{"https://xn--exmple-cua.com/secret", "", "IDNA"},
+		{"https://XN--exmple-cua.com/secret", "", "IDNA"},
+		{"https://a*b.com/", "", "character hosts do not hold"},
+		{"https://0x7f.1/", "", "a number in another form"},
+		{"https://2130706433/", "", "a number in another form"},
+		{"https://017.0.0.1/", "", "a number in another form"},
+		{"https://127.1/", "", "a number in another form"},
+		{"https://127.0.0.0x1/", "", "a number in another form"},
+		{"https://1.2.3.256/", "", "a number in another form"},
+		{"https://a.1/", "", "a number in another form"},
+		{"https://0x/", "", "a number in another form"},
+		{"https://[::ffff:1.2.3.4]/", "", "IPv4 part"},
+		{"https://[fe80::1%25eth0]/", "", "zone"},
+		{"https://[::1/", "", "unclosed ["},
+		{"https://[::1]x/", "", "after its IPv6"},
+		{"https://example.com:65536/", "", "beyond 65535"},
+		{"https://example.com:99999999999999999999/", "", "beyond 65535"},
+		{"https://example.com:8o/", "", "not a number"},
+		{"https://example.com:1:2/", "", "not a number"},
+		{"https://example.com/secret#x", "", "fragment"},
+		{"https://example.com/secret#", "", "fragment"},
+		{"https://example.com/secret?", "", "empty query"},
+		{"https://example.com/a/./secret", "", ". or .."},
+		{"https://example.com/a/%2E%2e/secret", "", ". or .."},
+		// Other schemes: the same, without default ports or numeric hosts.
+		{"demo://x/café", "demo://x/caf%C3%A9", ""},
+		{"demo://x/caf%c3%a9", "demo://x/caf%C3%A9", ""},
+		{"demo://X/a", "demo://x/a", ""},
+		{"repo://FiloSottile/age/contents/README.md", "repo://filosottile/age/contents/README.md", ""},
+		{"demo://x:080/a", "demo://x:80/a", ""},
+		{"demo://x:/a", "demo://x/a", ""},
+		{"demo://1/x", "demo://1/x", ""},
+		{"demo://x", "demo://x", ""},
+		{"demo:/x", "demo:///x", ""},
+		{"demo:///x", "demo:///x", ""},
+		{"urn:a b", "urn:a%20b", ""},
+		{"demo://resource/dynamic/text/{resourceId}", "demo://resource/dynamic/text/{resourceId}", ""},
+		{"demo://x/a?'b", "demo://x/a?'b", ""},
+		{"demo://x:99999/a", "", "beyond 65535"},
+		{"demo://:80/a", "", "port but no host"},
+		{"demo://u@x/a", "", "user name or password"},
+		{"demo://x%41/a", "", "percent-escape in its host"},
+		{"demo://{table}", "", "character hosts do not hold"},
+		{"demo://café/a", "", "not ASCII"},
+		{"demo://x/a#b", "", "fragment"},
+		{"demo://x/a?", "", "empty query"},
 	} {
 		got, err := CanonicalURI(c.uri)
 		switch {
@@ -131,6 +218,12 @@ func TestCanonicalURI(t *testing.T) {
 			t.Errorf("CanonicalURI(%q): %T, want *URIError", c.uri, err)
 		}
 	}
+}
+
+// hasFileScheme reports whether s is a file: URI to a server: the scheme
+// in any case.
+func hasFileScheme(s string) bool {
+	return len(s) >= 5 && strings.EqualFold(s[:5], "file:")
 }
 
 // encodePath writes a decoded path as a file: URI's path again.
@@ -157,6 +250,8 @@ func FuzzCanonicalURI(f *testing.F) {
 		"file:/a/.%2E/b", "FILE:///a/%C3%A9", "file:///a/%252e", "file:///a//../b", "file:///C:/../x",
 		"file:///a/x/..", "file:///a/%3F", "test://static/resource/1", "db://x/%2e%2e/y", "db://x/%41?q#f",
 		"file:///a/%25", "file://evil/x", "file:///a b/c",
+		"HTTPS://EXAMPLE.COM:0443/secret", "https:example.com/x", "demo://x/café?a'b", "https://[0:0::1]:8080/",
+		"https://0x7f.1/", "demo:/x", "https://example.com./x", "https://example.com/{id}?q=%7b'",
 	} {
 		f.Add(s)
 	}
@@ -328,15 +423,133 @@ func TestResourceGlobErrors(t *testing.T) {
 		{"[resources]\nallow = [\"file://localhost/p/**\"]\n", `can never match`},
 		{"[resources]\nallow = [\"file:///p//q\"]\n", `can never match`},
 		{"[resources]\nallow = [\"db://x/./y\"]\n", `can never match`},
+		// Written otherwise than the canonical form of other schemes: a
+		// deny that matched nothing would deny nothing.
+		{"[resources]\ndeny = [\"https://EXAMPLE.com/secret\"]\n", `can never match: URIs are compared in their canonical form, here https://example.com/secret`},
+		{"[resources]\ndeny = [\"https://example.com:443/secret\"]\n", `here https://example.com/secret`},
+		{"[resources]\ndeny = [\"https://example.com\"]\n", `here https://example.com/`},
+		{"[resources]\ndeny = [\"https:example.com/secret\"]\n", `the URI has no // after https:`},
+		{"[resources]\ndeny = [\"https://example.com./secret\"]\n", `empty label`},
+		{"[resources]\ndeny = [\"https://0x7f.1/secret\"]\n", `a number in another form`},
+		{"[resources]\ndeny = [\"demo://x/café\"]\n", `here demo://x/caf%C3%A9`},
+		{"[resources]\ndeny = [\"demo://x/café/**\"]\n", `non-ASCII characters are compared as escapes`},
+		{"[resources]\ndeny = [\"demo://x/a b*\"]\n", `' ' is compared as the escape %20`},
+		{"[resources]\ndeny = [\"demo://x/a#*\"]\n", `fragment`},
+		{"[resources]\ndeny = [\"demo://x/%7Bid%7D*\"]\n", `escapes of letters, digits, -._~ and { } are compared decoded`},
+		{"[resources]\ndeny = [\"https://Example.com/**\"]\n", `here https://example.com`},
+		{"[resources]\ndeny = [\"https://*.Example.com/**\"]\n", `hosts are compared in lower case`},
+		{"[resources]\ndeny = [\"https://example.com:0443/**\"]\n", `here https://example.com`},
+		{"[resources]\ndeny = [\"https:example.com/**\"]\n", `https: URIs are compared as https://HOST/PATH`},
+		{"[resources]\ndeny = [\"https://u@example.com/**\"]\n", `user name or password`},
 	} {
 		_, _, err := compileProfile(t, c.text)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s\nerr = %v\nwant %q", c.text, err, c.want)
 		}
 	}
-	for _, g := range []string{"file:///p/**", "file:///p q/*.txt", "test://static/**", "*", "file:///**", "db://x/%2C*"} {
+	for _, g := range []string{"file:///p/**", "file:///p q/*.txt", "test://static/**", "*", "file:///**", "db://x/%2C*",
+		"https://example.com/secret", "https://example.com/**", "https://*.example.com/**", "https://example.com/secret?**",
+		"https://example.com:8443/**", "https://[::1]/**", "demo://x/caf%C3%A9", "demo://resource/dynamic/text/{resourceId}",
+		"repo://filosottile/**", "https://example.com/?a%27b", "demo:///x", "urn:isbn:*"} {
 		if _, _, err := compileProfile(t, fmt.Sprintf("[resources]\nallow = [%q]\n", g)); err != nil {
 			t.Errorf("glob %q: %v", g, err)
 		}
+	}
+}
+
+// The review's spellings of denied URIs of other schemes are denied (or
+// refused) in every place a URI is decided; a deny also holds for the
+// URI with a query, which servers that look resources up by path read as
+// the denied one. The control: without the deny each goes on.
+func TestOtherURIsDenied(t *testing.T) {
+	deny := "[resources]\ndeny = [\"https://example.com/secret\", \"demo://x/caf%C3%A9\", \"repo://owner/private/**\"]\n"
+	_, pol, err := compileProfile(t, deny)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, open, err := compileProfile(t, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(pol *Policy, uri string) jsonrpc.Verdict {
+		return message(t, pol, jsonrpc.Up, fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":%s}}`, jsonrpc.Quote(uri)))
+	}
+	for _, c := range []struct {
+		uri  string
+		code int
+	}{
+		{"https://example.com/secret", jsonrpc.CodeResourceNotFound},
+		{"HTTPS://EXAMPLE.COM/secret", jsonrpc.CodeResourceNotFound},
+		{"https://example.com:443/secret", jsonrpc.CodeResourceNotFound},
+		{"https://example.com:0443/secret", jsonrpc.CodeResourceNotFound},
+		{"https://example.com:/secret", jsonrpc.CodeResourceNotFound},
+		{"https://example.com/%73ecret", jsonrpc.CodeResourceNotFound},
+		{"https://example.com/secret?x=1", jsonrpc.CodeResourceNotFound},
+		{"https://example.com/secret?x=1&y=%2e", jsonrpc.CodeResourceNotFound},
+		{"demo://x/café", jsonrpc.CodeResourceNotFound},
+		{"DEMO://X/caf%c3%a9", jsonrpc.CodeResourceNotFound},
+		{"demo://x/caf%C3%A9?v=2", jsonrpc.CodeResourceNotFound},
+		{"repo://Owner/private/README.md", jsonrpc.CodeResourceNotFound},
+		{"repo://OWNER/private/a b", jsonrpc.CodeResourceNotFound},
+		{"https:example.com/secret", jsonrpc.CodeInvalidParams},
+		{"https:/example.com/secret", jsonrpc.CodeInvalidParams},
+		{"https://example.com./secret", jsonrpc.CodeInvalidParams},
+		{"https://ex%61mple.com/secret", jsonrpc.CodeInvalidParams},
+		{"https://user@example.com/secret", jsonrpc.CodeInvalidParams},
+		{"https://example.com/secret#x", jsonrpc.CodeInvalidParams},
+		{"https://example.com/secret?", jsonrpc.CodeInvalidParams},
+		{"https://example.com/public/../secret", jsonrpc.CodeInvalidParams},
+	} {
+		if v := read(pol, c.uri); v.Action != jsonrpc.Refuse || v.Err.Code != c.code {
+			t.Errorf("%s: %+v, want refused with %d", c.uri, v, c.code)
+		}
+		if v := read(open, c.uri); c.code == jsonrpc.CodeResourceNotFound && v.Action != jsonrpc.Forward {
+			t.Errorf("control %s: %+v, want it forwarded without the deny", c.uri, v)
+		}
+	}
+	for _, uri := range []string{"https://example.com/public", "https://example.com/secret2", "https://example.com/secret/x", "demo://x/cafe", "repo://owner/public/x", "https://example.com/?q=secret"} {
+		if v := read(pol, uri); v.Action != jsonrpc.Forward {
+			t.Errorf("%s: %+v, want it forwarded", uri, v)
+		}
+	}
+}
+
+// A deny glob that names some of what a listed template serves is noted,
+// once a session: the server reads the template's values its own way, so
+// the deny cannot name every spelling. A deny that covers the template,
+// or misses it, is not noted.
+func TestTemplatedDenyNote(t *testing.T) {
+	_, pol, err := compileProfile(t, "[resources]\ndeny = [\"demo://resource/dynamic/text/2\", \"demo://resource/static/**\", \"https://example.com/secret\", \"file:///p/secret.txt\"]\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply := func(templates ...string) jsonrpc.Verdict {
+		var entries []string
+		for _, u := range templates {
+			entries = append(entries, fmt.Sprintf(`{"uriTemplate":%s,"name":"t"}`, jsonrpc.Quote(u)))
+		}
+		m, err := jsonrpc.Parse([]byte(`{"jsonrpc":"2.0","id":1,"result":{"resourceTemplates":[` + strings.Join(entries, ",") + `]}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pol.Reply(jsonrpc.Down, &jsonrpc.Call{Method: "resources/templates/list"}, m)
+	}
+	v := reply("demo://resource/dynamic/text/{resourceId}", "demo://resource/static/{id}", "https://example.com/{path}", "file:///p/{name}", "db://{table}")
+	for _, want := range []string{`resources.deny "demo://resource/dynamic/text/2" (`, `template "demo://resource/dynamic/text/{resourceId}"`, `"https://example.com/secret"`, `"file:///p/secret.txt"`, "allow only what the client needs"} {
+		if !strings.Contains(v.Note, want) {
+			t.Errorf("note %q; want it to say %q", v.Note, want)
+		}
+	}
+	if strings.Contains(v.Note, "static") {
+		t.Errorf("note %q names the deny that covers its template", v.Note)
+	}
+	if v := reply("demo://resource/dynamic/text/{resourceId}"); v.Note != "" {
+		t.Errorf("listed again: note %q, want it once a session", v.Note)
+	}
+	// The control: without deny globs nothing is noted.
+	_, open, _ := compileProfile(t, "")
+	m, _ := jsonrpc.Parse([]byte(`{"jsonrpc":"2.0","id":1,"result":{"resourceTemplates":[{"uriTemplate":"demo://resource/dynamic/text/{resourceId}","name":"t"}]}}`))
+	if v := open.Reply(jsonrpc.Down, &jsonrpc.Call{Method: "resources/templates/list"}, m); v.Note != "" {
+		t.Errorf("no deny: note %q", v.Note)
 	}
 }

@@ -119,3 +119,107 @@ func TestWithinRelativePath(t *testing.T) {
 		}
 	}
 }
+
+// TestWithinFileURI: server-filesystem reads a file: value as a relative
+// path and resolves it against its first allowed folder, so a `within`
+// that read it as a URI passed a path the server wrote outside the
+// folder (the review: other/file:/…/inside/x/pwn.txt). The control shows
+// the server writing there for each spelling; under `within` every URI
+// is refused and nothing is written.
+func TestWithinFileURI(t *testing.T) {
+	files := map[string]string{"inside/keep.txt": "KEEP", "other/keep.txt": "KEEP"}
+	spellings := func(p string) []string {
+		dir := p + "/inside/x"
+		return []string{"file:" + dir, "file://" + dir, "file://localhost" + dir, "FILE:" + dir, "File://LOCALHOST" + dir}
+	}
+	// written lists the files below other/ but keep.txt.
+	written := func(p string) []string {
+		var out []string
+		filepath.WalkDir(filepath.Join(p, "other"), func(path string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && d.Name() != "keep.txt" {
+				out = append(out, path)
+			}
+			return nil
+		})
+		return out
+	}
+
+	call, p := filesystemServer(t, "", files, "other", "inside")
+	for _, dir := range spellings(p) {
+		call("create_directory", map[string]any{"path": dir})
+		if got, isErr := call("write_file", map[string]any{"path": dir + "/pwn.txt", "content": "PWNED"}); isErr {
+			t.Errorf("control: write_file %s: %q; want the server to write it", dir, got)
+		}
+	}
+	if len(written(p)) == 0 {
+		t.Fatalf("control: the server wrote nothing below other/ for the file: values; the test shows nothing")
+	}
+
+	call, p = filesystemServer(t, "[tools.args.\"*\"]\npath = { within = [\"${PROJECT}/inside\"] }\n", files, "other", "inside")
+	for _, dir := range spellings(p) {
+		for _, c := range []struct {
+			tool string
+			args map[string]any
+		}{
+			{"create_directory", map[string]any{"path": dir}},
+			{"write_file", map[string]any{"path": dir + "/pwn.txt", "content": "PWNED"}},
+			{"read_text_file", map[string]any{"path": dir + "/pwn.txt"}},
+		} {
+			got, isErr := call(c.tool, c.args)
+			if !isErr || !strings.Contains(got, "is a URI, not an absolute path") {
+				t.Errorf("%s %s under within: %q (error %v); want it refused as a URI", c.tool, c.args["path"], got, isErr)
+			}
+		}
+	}
+	if w := written(p); len(w) > 0 {
+		t.Errorf("under within the server wrote %v", w)
+	}
+	// The absolute path inside is written.
+	if got, isErr := call("write_file", map[string]any{"path": p + "/inside/ok.txt", "content": "OK"}); isErr {
+		t.Errorf("write_file inside: %q", got)
+	}
+}
+
+// TestEnumExactPython: a Python server reads JSON integers exactly, so a
+// number a float comparison takes for the enum value is another channel
+// to it (the review: 1234567890123456800 for 1234567890123456789). The
+// control, without the enum, shows the server acting on each value.
+func TestEnumExactPython(t *testing.T) {
+	_, err := os.Stat("/usr/bin/python3")
+	need(t, "/usr/bin/python3", err == nil)
+	script, _ := filepath.Abs("testdata/intserver.py")
+	post := func(s *session, id int, channel string) (text string, isErr bool) {
+		r := s.call(id, "tools/call", `{"name":"post","arguments":{"channel":`+channel+`}}`)
+		res, _ := r["result"].(map[string]any)
+		isErr, _ = res["isError"].(bool)
+		return resultText(r), isErr || r["error"] != nil
+	}
+	start := func(rules string) *session {
+		s := startSession(t, cellCommand(t, writeProfile(t, grantRead(filepath.Dir(script))+rules), "/usr/bin/python3", script))
+		if r := s.call(0, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`); r["result"] == nil {
+			t.Fatalf("initialize: %v\n%s", r, s.stderr.b.String())
+		}
+		return s
+	}
+	// Other channels to Python, though a 64-bit float reads each as the
+	// allowed value; the last two are the allowed digits in float syntax.
+	others := []string{"1234567890123456800", "1234567890123456700", "1234567890123456788", "1.2345678901234568e18", "1.234567890123456789e18", "1234567890123456789.0"}
+	const allowed = "posted to channel 1234567890123456789"
+
+	s := start("")
+	for i, n := range others {
+		if got, isErr := post(s, 10+i, n); isErr || !strings.HasPrefix(got, "posted to channel 1") || got == allowed {
+			t.Errorf("control %s: %q (error %v); want the server to post to another channel", n, got, isErr)
+		}
+	}
+
+	s = start("[tools.args.post]\nchannel = { enum = [1234567890123456789] }\n")
+	for i, n := range others {
+		if got, isErr := post(s, 10+i, n); !isErr || !strings.Contains(got, "is not one of the allowed values (enum)") {
+			t.Errorf("%s under enum: %q (error %v); want it refused", n, got, isErr)
+		}
+	}
+	if got, isErr := post(s, 20, "1234567890123456789"); isErr || got != allowed {
+		t.Errorf("1234567890123456789 under enum: %q (error %v); want it posted", got, isErr)
+	}
+}
