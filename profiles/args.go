@@ -212,9 +212,18 @@ func outside(path string, roots []string, cwd string) string {
 	case !filepath.IsAbs(path):
 		return "is a relative path, which servers resolve against folders of their own (give an absolute path)"
 	}
-	path = filepath.Clean(path)
+	// mcpcell sees the server's files: a link inside an allowed folder
+	// to a folder outside it is followed, as the server's open will.
+	// (A server that swaps a link after this check and before its open
+	// wins the race; Landlock's grants still hold.)
+	path, why := resolveWithin(path)
+	if why != "" {
+		return why
+	}
 	for _, r := range roots {
-		r = filepath.Clean(r)
+		if real, err := followPath(filepath.Clean(r)); err == nil {
+			r = real
+		}
 		if path == r || strings.HasPrefix(path, r+string(filepath.Separator)) || r == string(filepath.Separator) {
 			return ""
 		}

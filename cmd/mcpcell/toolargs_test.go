@@ -223,3 +223,45 @@ func TestEnumExactPython(t *testing.T) {
 		t.Errorf("1234567890123456789 under enum: %q (error %v); want it posted", got, isErr)
 	}
 }
+
+// Issue 10: `within` follows symbolic links in the part of the path that
+// exists, as the server's open will. public/link points at ../private:
+// lexically inside public, really outside. The real server-filesystem,
+// allowed the whole project, reads through it unless within stops it.
+func TestWithinFollowsSymlinks(t *testing.T) {
+	files := map[string]string{"private/secret.txt": "PRIVATE-SECRET", "public/a.txt": "PUBLIC-A"}
+	links := func(project string) {
+		for link, target := range map[string]string{"public/link": "../private", "public/abs": filepath.Join(project, "private"), "public/chain": "link"} {
+			if err := os.Symlink(target, filepath.Join(project, link)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	through := []string{"public/link/secret.txt", "public/abs/secret.txt", "public/chain/secret.txt"}
+	// Control: without the constraint the server reads the private file.
+	call, project := filesystemServer(t, "", files, ".")
+	links(project)
+	for _, rel := range through {
+		if got, _ := call("read_text_file", map[string]any{"path": filepath.Join(project, rel)}); got != "PRIVATE-SECRET" {
+			t.Fatalf("control: %s gave %q, so the test proves nothing", rel, got)
+		}
+	}
+	call, project = filesystemServer(t, "[tools.args.\"*\"]\npath = { within = [\"${PROJECT}/public\"] }\npaths = { within = [\"${PROJECT}/public\"] }\n", files, ".")
+	links(project)
+	for _, rel := range through {
+		path := filepath.Join(project, rel)
+		if got, isErr := call("read_text_file", map[string]any{"path": path}); !isErr || !strings.Contains(got, "is outside the allowed folders") || strings.Contains(got, "PRIVATE") {
+			t.Errorf("%s: %q (error %v)", rel, got, isErr)
+		}
+		if got, isErr := call("read_multiple_files", map[string]any{"paths": []any{filepath.Join(project, "public/a.txt"), path}}); !isErr || strings.Contains(got, "PRIVATE") {
+			t.Errorf("%s in paths: %q (error %v)", rel, got, isErr)
+		}
+	}
+	// .. after a link: the kernel and Node's path.resolve read it apart.
+	if got, isErr := call("read_text_file", map[string]any{"path": project + "/public/link/../a.txt"}); !isErr || !strings.Contains(got, "holds .. after a symbolic link") {
+		t.Errorf("public/link/../a.txt: %q (error %v)", got, isErr)
+	}
+	if got, isErr := call("read_text_file", map[string]any{"path": filepath.Join(project, "public/a.txt")}); isErr || got != "PUBLIC-A" {
+		t.Errorf("public/a.txt: %q (error %v)", got, isErr)
+	}
+}
