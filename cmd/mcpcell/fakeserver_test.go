@@ -219,6 +219,21 @@ func fakeServer(args []string) int {
 					pids = append(pids, strconv.Itoa(c.Process.Pid))
 				}
 				return resp(text(strings.Join(pids, " ")))
+			case "hop":
+				// A grandchild that keeps changing its pid (see package hopper),
+				// holding the server's stdout and stderr.
+				var a struct {
+					Ms   int
+					File string
+				}
+				json.Unmarshal(p.Arguments, &a)
+				c := exec.Command(os.Args[0], "__hopper", strconv.Itoa(a.Ms), a.File)
+				c.Stdout, c.Stderr = os.Stdout, os.Stderr
+				if err := c.Start(); err != nil {
+					return resp(text("hop: " + err.Error()))
+				}
+				go c.Wait()
+				return resp(text(strconv.Itoa(c.Process.Pid)))
 			case "env_hash", "echo_env", "stderr_env":
 				var a struct{ Name string }
 				json.Unmarshal(p.Arguments, &a)

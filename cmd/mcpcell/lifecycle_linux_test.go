@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpcell/mcpcell/internal/hopper"
 	"github.com/mcpcell/mcpcell/jsonrpc/audit"
 	"golang.org/x/sys/unix"
 )
@@ -584,5 +585,67 @@ func TestClientStopsReading(t *testing.T) {
 	if pid, _ := strconv.Atoi(m[1]); alive(pid) {
 		syscall.Kill(pid, syscall.SIGKILL)
 		t.Errorf("the server (pid %d) outlived the session", pid)
+	}
+}
+
+// Descendants that keep changing their pids do not survive the session:
+// each forks, the parent exits and the child goes on, as fast as the
+// kernel forks, in a session of its own and deaf to SIGTERM, so that a
+// scan of the tree finds it gone and its child somewhere the scan has
+// read already. Three of them, against a sweep that one may slip past by
+// luck. The client plays the SDKs' ladder; mcpcell must end in time,
+// with the hoppers dead. The control: the same hopper in the same cell,
+// left alone, hops hundreds of times and then settles, leaving its file
+// (so the check of the attack's files can fail).
+func TestHopperDoesNotSurvive(t *testing.T) {
+	path := writeProfile(t, "")
+	dir := filepath.Dir(path)
+	control := filepath.Join(dir, "control.hop")
+	var attack []string
+	for i := range 3 {
+		attack = append(attack, filepath.Join(dir, fmt.Sprintf("attack%d.hop", i)))
+	}
+	t.Cleanup(func() {
+		for _, f := range append(attack, control) {
+			for _, pid := range hopper.Find(f) {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	s := startSession(t, cellCommand(t, path, os.Args[0], "__fakeserver"))
+	s.call(0, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`)
+
+	s.call(1, "tools/call", fmt.Sprintf(`{"name":"hop","arguments":{"ms":300,"file":%q}}`, control))
+	deadline := time.Now().Add(10 * time.Second)
+	pid, hops, ok := hopper.Result(control)
+	for ; !ok && time.Now().Before(deadline); pid, hops, ok = hopper.Result(control) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !ok || hops < 100 {
+		t.Fatalf("the control hopper hopped %d times in 0.3 s (settled: %v); the test proves nothing", hops, ok)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	t.Logf("control: %d hops in 0.3 s", hops)
+
+	for i, f := range attack {
+		s.call(2+i, "tools/call", fmt.Sprintf(`{"name":"hop","arguments":{"ms":3000,"file":%q}}`, f))
+	}
+	settled := time.Now().Add(3500 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
+	took, sent := sdkLadder(s, true)
+	if sent == syscall.SIGKILL || took > 3500*time.Millisecond {
+		t.Errorf("mcpcell exited %v after the close (last signal from the client: %v), want within 3.5 s without SIGKILL", took.Round(time.Millisecond), sent)
+	}
+	if endRecord(auditRecords(t, path)) == nil {
+		t.Errorf("the audit log has no end record")
+	}
+	time.Sleep(time.Until(settled))
+	for _, f := range attack {
+		if pid, hops, ok := hopper.Result(f); ok {
+			t.Errorf("a hopper survived the session: pid %d after %d hops", pid, hops)
+		}
+		if left := hopper.Find(f); len(left) > 0 {
+			t.Errorf("hopper processes left: %v", left)
+		}
 	}
 }

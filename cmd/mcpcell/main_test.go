@@ -30,6 +30,8 @@ func TestMain(m *testing.M) {
 			os.Exit(sdkServer())
 		case "__orphan":
 			orphan(os.Args[2:])
+		case "__hopper":
+			runHopper(os.Args[2:])
 		}
 	}
 	testscript.Main(m, map[string]func(){
