@@ -2,9 +2,10 @@
 // own process group, an environment built from nothing, and (on Linux,
 // through a re-executed helper) the Landlock and seccomp rules of a Cell.
 // It also stops the server by a Ladder: close its input, wait, SIGTERM
-// the group, wait, SIGKILL; Hurry cuts the waits short. On Linux,
-// BecomeSubreaper and KillDescendants take the processes that left the
-// group too.
+// the group, wait, SIGKILL; Hurry cuts the waits short, and Drain leaves
+// the input open through the first wait to a caller still writing. On
+// Linux, BecomeSubreaper and KillDescendants take the processes that left
+// the group too, however fast they fork.
 //
 // The proxy itself is never confined by the server's rules.
 //
