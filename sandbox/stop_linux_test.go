@@ -69,7 +69,10 @@ func TestStopDrain(t *testing.T) {
 			wrote <- err
 		}()
 		stopped := make(chan struct{})
-		go func() { srv.Stop(Ladder{EOF: 200 * time.Millisecond, Term: 2 * time.Second, Drain: true}); close(stopped) }()
+		go func() {
+			srv.Stop(Ladder{EOF: 200 * time.Millisecond, Term: 2 * time.Second, Drain: true})
+			close(stopped)
+		}()
 		select {
 		case err := <-wrote:
 			t.Fatalf("the write ended (%v) during the EOF wait; want it blocked until the wait is over", err)
