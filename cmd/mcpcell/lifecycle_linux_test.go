@@ -824,3 +824,105 @@ func TestHangupDeliversPending(t *testing.T) {
 		t.Errorf("server pid %d still alive", pid)
 	}
 }
+
+// sdkClient is the official TypeScript SDK's client transport, closing a
+// session as it does: stdin.end(), 2 s, SIGTERM, 2 s, SIGKILL. When fill
+// is set it first sends more than the pipes hold, without waiting, as a
+// busy client does. It prints how mcpcell ended, as JSON.
+const sdkClient = `
+const { StdioClientTransport } = require(process.env.NODE_MODULES + '/@modelcontextprotocol/sdk/dist/cjs/client/stdio.js');
+(async () => {
+  const [fill, cmd, ...args] = process.argv.slice(2);
+  const t = new StdioClientTransport({ command: cmd, args, env: process.env, stderr: 'pipe' });
+  let ready;
+  const started = new Promise(r => (ready = r));
+  t.stderr.on('data', d => { process.stderr.write(d); if (String(d).includes('stubborn: server')) ready(); });
+  await t.start();
+  const p = t._process;
+  let exit = null;
+  p.on('exit', (code, signal) => { exit = { code, signal, at: Date.now() }; });
+  await started;
+  if (fill === 'fill') {
+    const pad = 'a'.repeat(100000);
+    for (let i = 1; i <= 30; i++) t.send({ jsonrpc: '2.0', id: i, method: 'ping', params: { _meta: { pad } } }).catch(() => {});
+    await new Promise(r => setTimeout(r, 500));
+  }
+  const closed = Date.now();
+  await t.close();
+  while (!exit) await new Promise(r => setTimeout(r, 10));
+  console.log(JSON.stringify({ ms: exit.at - closed, code: exit.code, signal: exit.signal }));
+  process.exit(0);
+})();
+`
+
+// The official TypeScript SDK client closes a session with mcpcell in
+// front of the stubborn node server, reading or deaf: mcpcell must exit
+// before the SDK's SIGKILL, within 3.5 s, with the server and its
+// detached grandchild gone and the end record written. Against the deaf
+// server the SDK's end() waits behind writes that mcpcell cannot take,
+// so the SDK's SIGTERM is the first mcpcell sees of the close.
+func TestTypeScriptSDKClose(t *testing.T) {
+	modules := nodeModules(t)
+	for _, deaf := range []bool{false, true} {
+		t.Run(map[bool]string{false: "reading", true: "deaf"}[deaf], func(t *testing.T) {
+			profile := writeProfile(t, "")
+			dir := filepath.Dir(profile)
+			js, client := filepath.Join(dir, "stubborn.js"), filepath.Join(dir, "client.js")
+			os.WriteFile(js, []byte(stubbornServer), 0o600)
+			os.WriteFile(client, []byte(sdkClient), 0o600)
+			args := []string{"node", js}
+			fill := "no"
+			if deaf {
+				args, fill = append(args, "deaf"), "fill"
+			}
+			mc := cellCommand(t, profile, args...)
+			cmd := exec.Command("node", append([]string{client, fill, mc.Path}, mc.Args[1:]...)...)
+			cmd.Env = append(mc.Env, "NODE_MODULES="+modules)
+			var stderr lockedBuffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("stderr:\n%s", stderr.String())
+				}
+			})
+			var res struct {
+				Ms     int
+				Code   *int
+				Signal *string
+			}
+			if err != nil || json.Unmarshal(out, &res) != nil {
+				t.Fatalf("the SDK client: %v; output %q", err, out)
+			}
+			m := regexp.MustCompile(`stubborn: server (\d+) grandchild (\d+)`).FindStringSubmatch(stderr.String())
+			if m == nil {
+				t.Fatalf("the server never started")
+			}
+			server, _ := strconv.Atoi(m[1])
+			grandchild, _ := strconv.Atoi(m[2])
+			t.Cleanup(func() { killIf(server, "stubborn.js"); killIf(grandchild, "stubborn.js") })
+			t.Logf("mcpcell exited %d ms after the SDK began to close (status %v, signal %v)", res.Ms, deref(res.Code), deref(res.Signal))
+			if res.Signal != nil && *res.Signal == "SIGKILL" {
+				t.Errorf("the SDK had to SIGKILL mcpcell")
+			}
+			if res.Ms > 3500 {
+				t.Errorf("mcpcell took %d ms after the close, want at most 3.5 s", res.Ms)
+			}
+			for what, pid := range map[string]int{"server": server, "detached grandchild": grandchild} {
+				if !gone(pid) {
+					t.Errorf("the %s (pid %d) survived the SDK's close", what, pid)
+				}
+			}
+			if endRecord(auditRecords(t, profile)) == nil {
+				t.Errorf("the audit log has no end record")
+			}
+		})
+	}
+}
+
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
