@@ -92,7 +92,8 @@ const sweepFor = 500 * time.Millisecond
 // tree hands its child to mcpcell, the subreaper, behind the scan's back
 // (even while mcpcell reads its own list). That child joins mcpcell's
 // list before its parent dies, and the dead parent stays on the list
-// until reaped here, so a round that finds the list empty missed no one.
+// until reaped, so a round that finds the list empty missed no one; twice
+// in a row, since another sweep may reap a parent while this one reads.
 // Each process is stopped the moment it is read, or one that hops (forks,
 // then exits, at once) would always be a hop ahead; stopped, it keeps
 // its children where the scan looks next, and all are killed at the end
@@ -100,10 +101,10 @@ const sweepFor = 500 * time.Millisecond
 func KillDescendants(exclude int) int {
 	self := os.Getpid()
 	killed := map[int]bool{}
-	for deadline := time.Now().Add(sweepFor); time.Now().Before(deadline); {
+	for deadline, empty := time.Now().Add(sweepFor), 0; empty < 2 && time.Now().Before(deadline); {
 		children := childLister(self)
 		excludeGone := exited(exclude)
-		clean := true
+		listed := false
 		var stopped []int
 		queue := []int{self}
 		for len(queue) > 0 && time.Now().Before(deadline) {
@@ -114,7 +115,7 @@ func KillDescendants(exclude int) int {
 					if pid == exclude && excludeGone {
 						return
 					}
-					clean = false
+					listed = true
 					if pid != exclude && reaped(pid) {
 						return
 					}
@@ -128,9 +129,11 @@ func KillDescendants(exclude int) int {
 			syscall.Kill(pid, syscall.SIGKILL)
 			killed[pid] = true
 		}
-		if clean {
-			break
+		if !listed {
+			empty++
+			continue
 		}
+		empty = 0
 		if len(stopped) > 0 {
 			time.Sleep(time.Millisecond) // the killed need a moment to die
 		}
