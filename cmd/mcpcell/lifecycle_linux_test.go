@@ -142,6 +142,48 @@ func TestParentDeath(t *testing.T) {
 	}
 }
 
+// What the README says a SIGKILLed mcpcell leaves: the parent-death
+// signal kills the server and nothing else, so its children survive, the
+// plain one in the server's own process group as much as the one in a
+// session of its own. If this fails, something now takes them with it:
+// say so in the README's "No orphans".
+func TestKilledMcpcellLeavesServersChildren(t *testing.T) {
+	path := writeProfile(t, "")
+	s := startSession(t, cellCommand(t, path, os.Args[0], "__fakeserver"))
+	server := serverPid(t, s)
+	s.call(0, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`)
+	got := resultText(s.call(1, "tools/call", `{"name":"spawn","arguments":{}}`))
+	var plain, detached int
+	if _, err := fmt.Sscan(got, &plain, &detached); err != nil {
+		t.Fatalf("spawn: %q", got)
+	}
+	t.Cleanup(func() {
+		killIf(plain, "__orphan")
+		killIf(detached, "__orphan")
+	})
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if sid, _ := unix.Getsid(detached); sid == detached {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the detached child never made a session of its own")
+		}
+	}
+	if pgid, _ := unix.Getpgid(plain); pgid != server {
+		t.Fatalf("the plain child is in group %d, not the server's %d", pgid, server)
+	}
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+	if !gone(server) {
+		t.Fatalf("the server (pid %d) outlived a killed mcpcell", server)
+	}
+	for what, pid := range map[string]int{"plain child, in the server's group": plain, "child in a session of its own": detached} {
+		if !alive(pid) {
+			t.Errorf("the %s (pid %d) died with mcpcell; the README says it survives", what, pid)
+		}
+	}
+}
+
 // No orphans: grandchildren that ignore SIGTERM, one of them in its own
 // session, are gone when the session ends, within 3.5 s.
 func TestNoOrphans(t *testing.T) {
