@@ -412,7 +412,8 @@ func endRecord(recs []audit.Record) *audit.Record {
 // clientInput makes mcpcell's input (cmd.Stdin) as a client would, and
 // returns the client's end; nil makes an ordinary pipe. "pipe" is a pipe
 // too (Python's and Go's SDKs); "socket" is a socketpair whose Close is
-// shutdown(SHUT_WR), as Node's end() (the TypeScript SDK); "unseen" is a
+// shutdown(SHUT_WR), as Node's end() (the TypeScript SDK), and
+// "socket-close" one whose Close closes it whole; "unseen" is a
 // pipe whose write end another process also holds (a child the client
 // started without CLOEXEC, say), so that mcpcell never sees the close.
 func clientInput(t *testing.T, cmd *exec.Cmd, kind string) io.WriteCloser {
@@ -420,7 +421,7 @@ func clientInput(t *testing.T, cmd *exec.Cmd, kind string) io.WriteCloser {
 	switch kind {
 	case "pipe":
 		return nil
-	case "socket":
+	case "socket", "socket-close":
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -429,6 +430,9 @@ func clientInput(t *testing.T, cmd *exec.Cmd, kind string) io.WriteCloser {
 		theirs, ours := os.NewFile(uintptr(fds[0]), "mcpcell-stdin"), os.NewFile(uintptr(fds[1]), "client")
 		cmd.Stdin = theirs
 		t.Cleanup(func() { theirs.Close(); ours.Close() })
+		if kind == "socket-close" {
+			return ours
+		}
 		return halfCloser{ours}
 	case "unseen":
 		r, w, err := os.Pipe()
@@ -521,6 +525,7 @@ func TestClientKillLadder(t *testing.T) {
 		{"deaf/pipe/sdk-ladder", "pipe", true, true},
 		{"deaf/pipe/eof-only", "pipe", true, false},
 		{"deaf/socket/eof-only", "socket", true, false},
+		{"deaf/socket-close/eof-only", "socket-close", true, false},
 		{"deaf/unseen-close/sdk-ladder", "unseen", true, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
