@@ -300,6 +300,11 @@ func (s *Server) Pid() int { return s.cmd.Process.Pid }
 type Ladder struct {
 	EOF  time.Duration // after its input is closed, before SIGTERM
 	Term time.Duration // after SIGTERM to its process group, before SIGKILL
+	// Drain leaves the server's input open during the EOF wait, to the
+	// caller, who is still writing what the client sent before it hung
+	// up and closes the input when done. Stop closes it when the wait
+	// is over: a server that stopped reading holds no one up.
+	Drain bool
 }
 
 // Stop ends the server by l: it closes its input, waits up to l.EOF,
@@ -309,8 +314,12 @@ type Ladder struct {
 // again only waits for that.
 func (s *Server) Stop(l Ladder) {
 	s.stopOnce.Do(func() {
-		s.Stdin.Close()
-		if !s.settle(l.EOF) {
+		if !l.Drain {
+			s.Stdin.Close()
+		}
+		exited := s.settle(l.EOF)
+		s.Stdin.Close() // a write blocked on a server that does not read fails now
+		if !exited {
 			terminate(s.cmd)
 			s.settle(l.Term)
 		}

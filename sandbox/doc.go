@@ -9,10 +9,12 @@
 // (OwnProcessOnly) and executable memfds.
 //
 // It also stops the server by a Ladder: close its input, wait, SIGTERM
-// the group, wait, SIGKILL; Hurry cuts the waits short. On Linux,
-// BecomeSubreaper and KillDescendants take the processes that left the
-// group too, and a Reaper reaps the orphans mcpcell adopts as they die and
-// counts the cell's processes against a cap.
+// the group, wait, SIGKILL; Hurry cuts the waits short, and Drain leaves
+// the input open through the first wait to a caller still writing. On
+// Linux, BecomeSubreaper and KillDescendants take the processes that left
+// the group too, however fast they fork, and a Reaper reaps the orphans
+// mcpcell adopts as they die and counts the cell's processes against a
+// cap.
 //
 // The proxy itself is never confined by the server's rules.
 //

@@ -19,48 +19,124 @@ func BecomeSubreaper() error {
 	return unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 }
 
-// KillDescendants SIGKILLs every process below mcpcell, over and over
-// until none is left (a process may fork while it is being killed), and
-// reaps those it adopted, dead ones included. exclude is a pid another goroutine waits for.
-// It returns how many processes it killed.
-//
-// Each round waits for the processes it killed to be dead (zombies or
-// reaped) before it looks again: a process still exiting may no longer
-// list its children, which it hands to mcpcell only on its way out, and a
-// round that saw none of them would end the sweep early.
-func KillDescendants(exclude int) int {
-	self := os.Getpid()
-	killed := map[int]bool{}
-	// For the waits: a process in D state may take its time, and the
-	// sweep must end well inside the clients' kill ladder.
-	deadline := time.Now().Add(500 * time.Millisecond)
-	for round := 0; round < 100; round++ {
-		found := descendants(self)
-		if len(found) == 0 {
-			break
-		}
-		for _, pid := range found {
-			syscall.Kill(pid, syscall.SIGKILL)
-			killed[pid] = true
-		}
-		for _, pid := range found {
-			if pid != exclude && parentOf(pid) == self {
-				var ws unix.WaitStatus
-				unix.Wait4(pid, &ws, unix.WALL, nil)
-				continue
+// childLister returns a function that calls fn on each child of a
+// process, live or not yet reaped, as soon as it reads it: from the
+// kernel's per-thread children lists, read afresh at each call, or, on a
+// kernel without them (CONFIG_PROC_CHILDREN), from one reading of every
+// process's parent.
+func childLister(self int) func(pid int, fn func(int)) {
+	fromLists := func(pid int, fn func(int)) bool {
+		dir := "/proc/" + strconv.Itoa(pid) + "/task/"
+		tasks, _ := os.ReadDir(dir)
+		listed := false
+		for _, task := range tasks {
+			b, err := os.ReadFile(dir + task.Name() + "/children")
+			if err != nil {
+				continue // the thread ended, or no children lists
 			}
-			for p, ok := readProc(pid); ok && p.state != 'Z' && time.Now().Before(deadline); p, ok = readProc(pid) {
-				time.Sleep(time.Millisecond)
+			listed = true
+			for _, f := range strings.Fields(string(b)) {
+				if child, err := strconv.Atoi(f); err == nil {
+					fn(child)
+				}
+			}
+		}
+		return listed
+	}
+	if fromLists(self, func(int) {}) {
+		return func(pid int, fn func(int)) { fromLists(pid, fn) }
+	}
+	byParent := map[int][]int{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			if pp := parentOf(pid); pp > 0 {
+				byParent[pp] = append(byParent[pp], pid)
 			}
 		}
 	}
-	// The dead that mcpcell adopted after their round: children of the
-	// killed, handed to mcpcell as zombies.
-	kids, _ := childrenOf(self)
-	for _, pid := range kids {
-		if p, ok := readProc(pid); ok && p.state == 'Z' && pid != exclude {
-			var ws unix.WaitStatus
-			unix.Wait4(pid, &ws, unix.WNOHANG|unix.WALL, nil)
+	return func(pid int, fn func(int)) {
+		for _, child := range byParent[pid] {
+			fn(child)
+		}
+	}
+}
+
+// exited reports whether pid, a child of mcpcell, has exited (or is no
+// child of mcpcell's), without reaping it.
+func exited(pid int) bool {
+	var info unix.Siginfo
+	err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT|unix.WALL, nil)
+	return err != nil || info.Signo == int32(syscall.SIGCHLD)
+}
+
+// reaped reaps pid, a child of mcpcell, if it has exited.
+func reaped(pid int) bool {
+	var ws unix.WaitStatus
+	got, err := unix.Wait4(pid, &ws, unix.WNOHANG|unix.WALL, nil)
+	return got == pid || err == unix.ECHILD
+}
+
+// sweepFor bounds KillDescendants: a process it cannot end in that time
+// (one stuck in the kernel, say) is left, so that mcpcell still writes
+// its end record before a client's SIGKILL.
+const sweepFor = 500 * time.Millisecond
+
+// KillDescendants SIGKILLs every process below mcpcell, over and over
+// until none is left (a process may fork while it is being killed), and
+// reaps those it adopted. exclude is a pid another goroutine waits for.
+// It returns how many processes it killed.
+//
+// The sweep ends only when mcpcell has no child left but exclude, dead
+// before the round began; never on a scan that found nothing alive below
+// its children: a process that forks and exits while a scan reads the
+// tree hands its child to mcpcell, the subreaper, behind the scan's back
+// (even while mcpcell reads its own list). That child joins mcpcell's
+// list before its parent dies, and the dead parent stays on the list
+// until reaped, so a round that finds the list empty missed no one; twice
+// in a row, since another sweep may reap a parent while this one reads.
+// Each process is stopped the moment it is read, or one that hops (forks,
+// then exits, at once) would always be a hop ahead; stopped, it keeps
+// its children where the scan looks next, and all are killed at the end
+// of the round. The sweep gives up after sweepFor.
+func KillDescendants(exclude int) int {
+	self := os.Getpid()
+	killed := map[int]bool{}
+	for deadline, empty := time.Now().Add(sweepFor), 0; empty < 2 && time.Now().Before(deadline); {
+		children := childLister(self)
+		excludeGone := exited(exclude)
+		listed := false
+		var stopped []int
+		queue := []int{self}
+		for len(queue) > 0 && time.Now().Before(deadline) {
+			parent := queue[0]
+			queue = queue[1:]
+			children(parent, func(pid int) {
+				if parent == self {
+					if pid == exclude && excludeGone {
+						return
+					}
+					listed = true
+					if pid != exclude && reaped(pid) {
+						return
+					}
+				}
+				syscall.Kill(pid, syscall.SIGSTOP)
+				stopped = append(stopped, pid)
+				queue = append(queue, pid)
+			})
+		}
+		for _, pid := range stopped {
+			syscall.Kill(pid, syscall.SIGKILL)
+			killed[pid] = true
+		}
+		if !listed {
+			empty++
+			continue
+		}
+		empty = 0
+		if len(stopped) > 0 {
+			time.Sleep(time.Millisecond) // the killed need a moment to die
 		}
 	}
 	return len(killed)

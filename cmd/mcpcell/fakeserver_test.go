@@ -30,7 +30,7 @@ func exitNow(code int) { syscall.Exit(code) }
 // stdout.
 func fakeServer(args []string) int {
 	version := "2025-11-25"
-	var ignoreEOF, ignoreTerm, badList, floodEOF bool
+	var ignoreEOF, ignoreTerm, badList, floodEOF, slowStart bool
 	for _, a := range args {
 		if v, ok := strings.CutPrefix(a, "--version="); ok {
 			version = v
@@ -39,6 +39,7 @@ func fakeServer(args []string) int {
 		ignoreTerm = ignoreTerm || a == "--ignore-term"
 		badList = badList || a == "--bad-list"
 		floodEOF = floodEOF || a == "--flood-on-eof"
+		slowStart = slowStart || a == "--slow-start"
 	}
 	fmt.Fprintf(os.Stderr, "fakeserver: pid %d\n", os.Getpid())
 	terms := make(chan os.Signal, 1)
@@ -219,6 +220,21 @@ func fakeServer(args []string) int {
 					pids = append(pids, strconv.Itoa(c.Process.Pid))
 				}
 				return resp(text(strings.Join(pids, " ")))
+			case "hop":
+				// A grandchild that keeps changing its pid (see package hopper),
+				// holding the server's stdout and stderr.
+				var a struct {
+					Ms   int
+					File string
+				}
+				json.Unmarshal(p.Arguments, &a)
+				c := exec.Command(os.Args[0], "__hopper", strconv.Itoa(a.Ms), a.File)
+				c.Stdout, c.Stderr = os.Stdout, os.Stderr
+				if err := c.Start(); err != nil {
+					return resp(text("hop: " + err.Error()))
+				}
+				go c.Wait()
+				return resp(text(strconv.Itoa(c.Process.Pid)))
 			case "env_hash", "echo_env", "stderr_env":
 				var a struct{ Name string }
 				json.Unmarshal(p.Arguments, &a)
@@ -253,6 +269,9 @@ func fakeServer(args []string) int {
 			return map[string]any{"jsonrpc": "2.0", "id": m.ID, "error": map[string]any{"code": -32602, "message": "fake server: no tool " + p.Name}}
 		}
 		return map[string]any{"jsonrpc": "2.0", "id": m.ID, "error": map[string]any{"code": -32601, "message": "Method not found"}}
+	}
+	if slowStart { // reads nothing for half a second
+		time.Sleep(500 * time.Millisecond)
 	}
 	for {
 		line, err := in.ReadBytes('\n')

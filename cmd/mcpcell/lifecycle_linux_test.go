@@ -11,10 +11,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/mcpcell/mcpcell/internal/hopper"
 	"github.com/mcpcell/mcpcell/jsonrpc/audit"
 	"golang.org/x/sys/unix"
 )
@@ -89,18 +91,32 @@ func TestShutdownSigterm(t *testing.T) {
 	}
 }
 
-// SIGTERM, SIGINT and SIGHUP to mcpcell start the same ladder.
+// SIGTERM, SIGINT and SIGHUP to mcpcell, while the client's input is
+// still open, close the server's stdin and SIGTERM its group at once (a
+// client that signals wants the server gone, and may have closed its
+// input where mcpcell cannot see it), and kill it a grace later. The
+// server ignores both.
 func TestSignalsToMcpcell(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} {
 		t.Run(sig.String(), func(t *testing.T) {
 			path := writeProfile(t, "")
-			s := startSession(t, cellCommand(t, path, os.Args[0], "__fakeserver"))
+			s := startSession(t, cellCommand(t, path, os.Args[0], "__fakeserver", "--ignore-eof", "--ignore-term"))
 			pid := serverPid(t, s)
+			sent := time.Now()
 			s.cmd.Process.Signal(sig)
 			s.cmd.Wait()
-			stamp(t, s.stderr.String(), "stdin closed") // closed first, as the ladder says
-			if code := s.cmd.ProcessState.ExitCode(); code != 0 {
-				t.Errorf("exit status %d, want the server's 0", code)
+			took := time.Since(sent)
+			stderr := s.stderr.String()
+			for _, step := range []string{"stdin closed", "got SIGTERM"} {
+				if d := stamp(t, stderr, step).Sub(sent); d > eofGrace/2 {
+					t.Errorf("the server saw %q %v after the signal; want at once", step, d)
+				}
+			}
+			if took > termGrace+eofGrace/2 {
+				t.Errorf("mcpcell exited %v after the signal; want the %v SIGTERM grace and no EOF wait", took.Round(time.Millisecond), termGrace)
+			}
+			if code := s.cmd.ProcessState.ExitCode(); code != 128+9 {
+				t.Errorf("exit status %d, want %d (the server killed)", code, 128+9)
 			}
 			if alive(pid) {
 				t.Errorf("server still alive")
@@ -123,6 +139,48 @@ func TestParentDeath(t *testing.T) {
 	if alive(pid) {
 		syscall.Kill(pid, syscall.SIGKILL)
 		t.Fatalf("server pid %d outlived a killed mcpcell", pid)
+	}
+}
+
+// What the README says a SIGKILLed mcpcell leaves: the parent-death
+// signal kills the server and nothing else, so its children survive, the
+// plain one in the server's own process group as much as the one in a
+// session of its own. If this fails, something now takes them with it:
+// say so in the README's "No orphans".
+func TestKilledMcpcellLeavesServersChildren(t *testing.T) {
+	path := writeProfile(t, "")
+	s := startSession(t, cellCommand(t, path, os.Args[0], "__fakeserver"))
+	server := serverPid(t, s)
+	s.call(0, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`)
+	got := resultText(s.call(1, "tools/call", `{"name":"spawn","arguments":{}}`))
+	var plain, detached int
+	if _, err := fmt.Sscan(got, &plain, &detached); err != nil {
+		t.Fatalf("spawn: %q", got)
+	}
+	t.Cleanup(func() {
+		killIf(plain, "__orphan")
+		killIf(detached, "__orphan")
+	})
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if sid, _ := unix.Getsid(detached); sid == detached {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the detached child never made a session of its own")
+		}
+	}
+	if pgid, _ := unix.Getpgid(plain); pgid != server {
+		t.Fatalf("the plain child is in group %d, not the server's %d", pgid, server)
+	}
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+	if !gone(server) {
+		t.Fatalf("the server (pid %d) outlived a killed mcpcell", server)
+	}
+	for what, pid := range map[string]int{"plain child, in the server's group": plain, "child in a session of its own": detached} {
+		if !alive(pid) {
+			t.Errorf("the %s (pid %d) died with mcpcell; the README says it survives", what, pid)
+		}
 	}
 }
 
@@ -169,7 +227,8 @@ func TestNoOrphans(t *testing.T) {
 // end of its input and SIGTERM, and leaves a grandchild in a session of
 // its own (detached: setsid) that ignores SIGTERM too. It names both pids
 // on stderr. The grandchild is node again (the node preset grants it read
-// and exec), holding none of the server's pipes.
+// and exec), holding none of the server's pipes. Started with "deaf", it
+// never reads its input at all.
 const stubbornServer = `
 const { spawn } = require('child_process');
 process.on('SIGTERM', () => {});
@@ -178,8 +237,10 @@ setInterval(() => {}, 1 << 30);
 if (process.argv[2] !== 'grandchild') {
   const g = spawn(process.execPath, [__filename, 'grandchild'], { detached: true, stdio: 'ignore' });
   g.unref();
-  process.stdin.on('data', () => {});
-  process.stdin.on('end', () => process.stderr.write('stubborn: stdin closed\n'));
+  if (process.argv[2] !== 'deaf') {
+    process.stdin.on('data', () => {});
+    process.stdin.on('end', () => process.stderr.write('stubborn: stdin closed\n'));
+  }
   process.stderr.write('stubborn: server ' + process.pid + ' grandchild ' + g.pid + '\n');
 }
 `
@@ -192,13 +253,25 @@ type stubbornTree struct{ server, grandchild int }
 // would die of it, and prove nothing).
 func startStubborn(t *testing.T) (*session, stubbornTree, string) {
 	t.Helper()
+	return startStubbornWith(t, "pipe", false)
+}
+
+// startStubbornWith is startStubborn with mcpcell's input made as
+// clientInput says, and a deaf server if deaf.
+func startStubbornWith(t *testing.T, input string, deaf bool) (*session, stubbornTree, string) {
+	t.Helper()
 	nodeModules(t)
 	profile := writeProfile(t, "")
 	js := filepath.Join(filepath.Dir(profile), "stubborn.js")
 	if err := os.WriteFile(js, []byte(stubbornServer), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := startSession(t, cellCommand(t, profile, "node", js))
+	args := []string{"node", js}
+	if deaf {
+		args = append(args, "deaf")
+	}
+	cmd := cellCommand(t, profile, args...)
+	s := startSessionIn(t, cmd, clientInput(t, cmd, input))
 	var tree stubbornTree
 	re := regexp.MustCompile(`stubborn: server (\d+) grandchild (\d+)`)
 	deadline := time.Now().Add(20 * time.Second)
@@ -336,16 +409,131 @@ func endRecord(recs []audit.Record) *audit.Record {
 	return nil
 }
 
+// clientInput makes mcpcell's input (cmd.Stdin) as a client would, and
+// returns the client's end; nil makes an ordinary pipe. "pipe" is a pipe
+// too (Python's and Go's SDKs); "socket" is a socketpair whose Close is
+// shutdown(SHUT_WR), as Node's end() (the TypeScript SDK), and
+// "socket-close" one whose Close closes it whole; "unseen" is a
+// pipe whose write end another process also holds (a child the client
+// started without CLOEXEC, say), so that mcpcell never sees the close.
+func clientInput(t *testing.T, cmd *exec.Cmd, kind string) io.WriteCloser {
+	t.Helper()
+	switch kind {
+	case "pipe":
+		return nil
+	case "socket", "socket-close":
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unix.SetNonblock(fds[1], true)
+		theirs, ours := os.NewFile(uintptr(fds[0]), "mcpcell-stdin"), os.NewFile(uintptr(fds[1]), "client")
+		cmd.Stdin = theirs
+		t.Cleanup(func() { theirs.Close(); ours.Close() })
+		if kind == "socket-close" {
+			return ours
+		}
+		return halfCloser{ours}
+	case "unseen":
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stdin = r
+		held, err := w.SyscallConn()
+		var dup int
+		if err == nil {
+			held.Control(func(fd uintptr) { dup, err = unix.Dup(int(fd)) })
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close(); w.Close(); unix.Close(dup) })
+		return w
+	}
+	t.Fatalf("no client input %q", kind)
+	return nil
+}
+
+// halfCloser's Close shuts a socket down for writing only.
+type halfCloser struct{ *os.File }
+
+func (h halfCloser) Close() error {
+	rc, err := h.SyscallConn()
+	if err == nil {
+		rc.Control(func(fd uintptr) { err = unix.Shutdown(int(fd), unix.SHUT_WR) })
+	}
+	return err
+}
+
+// fill writes frames to in, as a busy client would, until the pipes
+// toward a server that does not read are full: it returns once a write
+// has been stuck for 200 ms, and leaves it stuck.
+func fill(t *testing.T, in io.Writer) {
+	t.Helper()
+	var wrote atomic.Int64
+	done := make(chan error, 1)
+	go func() {
+		pad := strings.Repeat("a", 100000)
+		for i := 1; i <= 100; i++ {
+			n, err := fmt.Fprintf(in, `{"jsonrpc":"2.0","id":%d,"method":"ping","params":{"_meta":{"pad":%q}}}`+"\n", i, pad)
+			wrote.Add(int64(n))
+			if err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for last := int64(-1); ; {
+		select {
+		case err := <-done:
+			t.Fatalf("the client wrote %d bytes and stopped (%v): the pipes never filled, so the test proves nothing", wrote.Load(), err)
+		case <-time.After(200 * time.Millisecond):
+		}
+		n := wrote.Load()
+		if n == last {
+			t.Logf("the client's write is stuck after %d bytes", n)
+			return
+		}
+		last = n
+	}
+}
+
 // TestClientKillLadder plays the official SDKs' kill ladder against a
 // node server that ignores EOF and SIGTERM and leaves a detached
 // grandchild: mcpcell must be done, the tree gone and the end record
 // written, before the client's SIGKILL could cut it short. Without the
 // client's signals (eof-only) mcpcell must still be done within 3.5 s.
+//
+// A deaf server never reads its input, and the client fills the pipes
+// before it closes its end: mcpcell is stuck writing to the server and
+// cannot read the end of its input, so it must notice the hang-up itself
+// (the pipe's writer gone, or the socket shut down, as Node's end()
+// does). When the close is unseen (another process holds the pipe), the
+// SDKs' SIGTERM is the first mcpcell hears of it: then the server is
+// SIGTERMed at once and killed a grace later, still inside the ladder.
 func TestClientKillLadder(t *testing.T) {
-	for _, name := range []string{"sdk-ladder", "eof-only"} {
-		t.Run(name, func(t *testing.T) {
-			s, tree, profile := startStubborn(t)
-			took, sent := sdkLadder(s, name == "sdk-ladder")
+	for _, c := range []struct {
+		name    string
+		input   string
+		deaf    bool
+		signals bool
+	}{
+		{"sdk-ladder", "pipe", false, true},
+		{"eof-only", "pipe", false, false},
+		{"deaf/pipe/sdk-ladder", "pipe", true, true},
+		{"deaf/pipe/eof-only", "pipe", true, false},
+		{"deaf/socket/eof-only", "socket", true, false},
+		{"deaf/socket-close/eof-only", "socket-close", true, false},
+		{"deaf/unseen-close/sdk-ladder", "unseen", true, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, tree, profile := startStubbornWith(t, c.input, c.deaf)
+			if c.deaf {
+				fill(t, s.in)
+			}
+			took, sent := sdkLadder(s, c.signals)
 			if sent == 0 {
 				t.Logf("mcpcell exited %v after the close, before any signal", took.Round(time.Millisecond))
 			} else {
@@ -362,7 +550,7 @@ func TestClientKillLadder(t *testing.T) {
 					t.Errorf("the %s (pid %d) survived the client's ladder", what, pid)
 				}
 			}
-			if !strings.Contains(s.stderr.String(), "stubborn: stdin closed") {
+			if !c.deaf && !strings.Contains(s.stderr.String(), "stubborn: stdin closed") {
 				t.Errorf("the server never saw its stdin close:\n%s", s.stderr.String())
 			}
 			if end := endRecord(auditRecords(t, profile)); end == nil {
@@ -405,9 +593,9 @@ func waitStderr(t *testing.T, s *session, what string) {
 
 // A SIGTERM, SIGINT or SIGHUP that reaches mcpcell while its ladder runs
 // kills the server's tree at once: in the wait after EOF (no SIGTERM is
-// sent then), in the wait after SIGTERM, and when an earlier signal
-// started the ladder. The server ignores EOF and SIGTERM, so without the
-// escalation mcpcell would wait out each step.
+// sent then), in the wait after SIGTERM, and in the wait after the
+// SIGTERM an earlier signal sent. The server ignores EOF and SIGTERM, so
+// without the escalation mcpcell would wait out each step.
 func TestSignalDuringShutdown(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} {
 		for _, phase := range []string{"after-eof", "after-term", "second-signal"} {
@@ -419,6 +607,7 @@ func TestSignalDuringShutdown(t *testing.T) {
 				switch phase {
 				case "second-signal":
 					s.cmd.Process.Signal(sig)
+					step = "got SIGTERM"
 				case "after-eof":
 					s.in.Close()
 				case "after-term":
@@ -440,7 +629,7 @@ func TestSignalDuringShutdown(t *testing.T) {
 				if took := time.Since(stepped); took > eofGrace/2 {
 					t.Errorf("mcpcell ended %v after the server saw %q; want at once, not after the ladder's next wait", took.Round(time.Millisecond), step)
 				}
-				if phase != "after-term" && strings.Contains(s.stderr.String(), "got SIGTERM") {
+				if phase == "after-eof" && strings.Contains(s.stderr.String(), "got SIGTERM") {
 					t.Errorf("the server got SIGTERM; want the ladder cut short before it")
 				}
 				if code := s.cmd.ProcessState.ExitCode(); code != 128+9 {
@@ -585,4 +774,202 @@ func TestClientStopsReading(t *testing.T) {
 		syscall.Kill(pid, syscall.SIGKILL)
 		t.Errorf("the server (pid %d) outlived the session", pid)
 	}
+}
+
+// Descendants that keep changing their pids do not survive the session:
+// each forks, the parent exits and the child goes on, as fast as the
+// kernel forks, in a session of its own and deaf to SIGTERM, so that a
+// scan of the tree finds it gone and its child somewhere the scan has
+// read already. Three of them, against a sweep that one may slip past by
+// luck. The client plays the SDKs' ladder; mcpcell must end in time,
+// with the hoppers dead. The control: the same hopper in the same cell,
+// left alone, hops and then settles, leaving its file
+// (so the check of the attack's files can fail).
+func TestHopperDoesNotSurvive(t *testing.T) {
+	path := writeProfile(t, "")
+	dir := filepath.Dir(path)
+	control := filepath.Join(dir, "control.hop")
+	var attack []string
+	for i := range 3 {
+		attack = append(attack, filepath.Join(dir, fmt.Sprintf("attack%d.hop", i)))
+	}
+	t.Cleanup(func() {
+		for _, f := range append(attack, control) {
+			for _, pid := range hopper.Find(f) {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	s := startSession(t, cellCommand(t, path, os.Args[0], "__fakeserver"))
+	s.call(0, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`)
+
+	s.call(1, "tools/call", fmt.Sprintf(`{"name":"hop","arguments":{"ms":300,"file":%q}}`, control))
+	deadline := time.Now().Add(10 * time.Second)
+	pid, hops, ok := hopper.Result(control)
+	for ; !ok && time.Now().Before(deadline); pid, hops, ok = hopper.Result(control) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !ok || hops < 10 {
+		t.Fatalf("the control hopper hopped %d times in 0.3 s (settled: %v); the test proves nothing", hops, ok)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	t.Logf("control: %d hops in 0.3 s", hops)
+
+	for i, f := range attack {
+		s.call(2+i, "tools/call", fmt.Sprintf(`{"name":"hop","arguments":{"ms":3000,"file":%q}}`, f))
+	}
+	settled := time.Now().Add(3500 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
+	took, sent := sdkLadder(s, true)
+	if sent == syscall.SIGKILL || took > 3500*time.Millisecond {
+		t.Errorf("mcpcell exited %v after the close (last signal from the client: %v), want within 3.5 s without SIGKILL", took.Round(time.Millisecond), sent)
+	}
+	if endRecord(auditRecords(t, path)) == nil {
+		t.Errorf("the audit log has no end record")
+	}
+	time.Sleep(time.Until(settled))
+	for _, f := range attack {
+		if pid, hops, ok := hopper.Result(f); ok {
+			t.Errorf("a hopper survived the session: pid %d after %d hops", pid, hops)
+		}
+		if left := hopper.Find(f); len(left) > 0 {
+			t.Errorf("hopper processes left: %v", left)
+		}
+	}
+}
+
+// A client that sends frames and hangs up at once, while the server is
+// slow to start reading, loses none of them: mcpcell sees the hang-up
+// before it has read them all and starts its ladder, but keeps the
+// server's input open through the EOF wait, so each ping gets the
+// server's answer (not mcpcell's "cannot deliver"), and the server, once
+// it has read them, sees its input end and exits by itself.
+func TestHangupDeliversPending(t *testing.T) {
+	path := writeProfile(t, "")
+	s := startSession(t, cellCommand(t, path, os.Args[0], "__fakeserver", "--slow-start"))
+	pid := serverPid(t, s)
+	const n = 12 // some 120 KB: more than one pipe holds, less than all of them
+	var frames strings.Builder
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&frames, `{"jsonrpc":"2.0","id":%d,"method":"ping","params":{"_meta":{"pad":%q}}}`+"\n", i, strings.Repeat("a", 10000))
+	}
+	go func() {
+		io.WriteString(s.in, frames.String())
+		s.in.Close()
+	}()
+	for i := 1; i <= n; i++ {
+		r := s.reply(strconv.Itoa(i))
+		if code, msg := errorOf(r); code != 0 {
+			t.Errorf("ping %d: error %d %q; want the server's answer", i, code, msg)
+		}
+	}
+	s.cmd.Wait()
+	if code := s.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit status %d, want the server's 0 (it exits when its input ends)", code)
+	}
+	if alive(pid) {
+		t.Errorf("server pid %d still alive", pid)
+	}
+}
+
+// sdkClient is the official TypeScript SDK's client transport, closing a
+// session as it does: stdin.end(), 2 s, SIGTERM, 2 s, SIGKILL. When fill
+// is set it first sends more than the pipes hold, without waiting, as a
+// busy client does. It prints how mcpcell ended, as JSON.
+const sdkClient = `
+const { StdioClientTransport } = require(process.env.NODE_MODULES + '/@modelcontextprotocol/sdk/dist/cjs/client/stdio.js');
+(async () => {
+  const [fill, cmd, ...args] = process.argv.slice(2);
+  const t = new StdioClientTransport({ command: cmd, args, env: process.env, stderr: 'pipe' });
+  let ready;
+  const started = new Promise(r => (ready = r));
+  t.stderr.on('data', d => { process.stderr.write(d); if (String(d).includes('stubborn: server')) ready(); });
+  await t.start();
+  const p = t._process;
+  let exit = null;
+  p.on('exit', (code, signal) => { exit = { code, signal, at: Date.now() }; });
+  await started;
+  if (fill === 'fill') {
+    const pad = 'a'.repeat(100000);
+    for (let i = 1; i <= 30; i++) t.send({ jsonrpc: '2.0', id: i, method: 'ping', params: { _meta: { pad } } }).catch(() => {});
+    await new Promise(r => setTimeout(r, 500));
+  }
+  const closed = Date.now();
+  await t.close();
+  while (!exit) await new Promise(r => setTimeout(r, 10));
+  console.log(JSON.stringify({ ms: exit.at - closed, code: exit.code, signal: exit.signal }));
+  process.exit(0);
+})();
+`
+
+// The official TypeScript SDK client closes a session with mcpcell in
+// front of the stubborn node server, reading or deaf: mcpcell must exit
+// before the SDK's SIGKILL, within 3.5 s, with the server and its
+// detached grandchild gone and the end record written. Against the deaf
+// server the SDK's end() waits behind writes that mcpcell cannot take,
+// so the SDK's SIGTERM is the first mcpcell sees of the close.
+func TestTypeScriptSDKClose(t *testing.T) {
+	modules := nodeModules(t)
+	for _, deaf := range []bool{false, true} {
+		t.Run(map[bool]string{false: "reading", true: "deaf"}[deaf], func(t *testing.T) {
+			profile := writeProfile(t, "")
+			dir := filepath.Dir(profile)
+			js, client := filepath.Join(dir, "stubborn.js"), filepath.Join(dir, "client.js")
+			os.WriteFile(js, []byte(stubbornServer), 0o600)
+			os.WriteFile(client, []byte(sdkClient), 0o600)
+			args := []string{"node", js}
+			fill := "no"
+			if deaf {
+				args, fill = append(args, "deaf"), "fill"
+			}
+			mc := cellCommand(t, profile, args...)
+			cmd := exec.Command("node", append([]string{client, fill, mc.Path}, mc.Args[1:]...)...)
+			cmd.Env = append(mc.Env, "NODE_MODULES="+modules)
+			var stderr lockedBuffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("stderr:\n%s", stderr.String())
+				}
+			})
+			var res struct {
+				Ms     int
+				Code   *int
+				Signal *string
+			}
+			if err != nil || json.Unmarshal(out, &res) != nil {
+				t.Fatalf("the SDK client: %v; output %q", err, out)
+			}
+			m := regexp.MustCompile(`stubborn: server (\d+) grandchild (\d+)`).FindStringSubmatch(stderr.String())
+			if m == nil {
+				t.Fatalf("the server never started")
+			}
+			server, _ := strconv.Atoi(m[1])
+			grandchild, _ := strconv.Atoi(m[2])
+			t.Cleanup(func() { killIf(server, "stubborn.js"); killIf(grandchild, "stubborn.js") })
+			t.Logf("mcpcell exited %d ms after the SDK began to close (status %v, signal %v)", res.Ms, deref(res.Code), deref(res.Signal))
+			if res.Signal != nil && *res.Signal == "SIGKILL" {
+				t.Errorf("the SDK had to SIGKILL mcpcell")
+			}
+			if res.Ms > 3500 {
+				t.Errorf("mcpcell took %d ms after the close, want at most 3.5 s", res.Ms)
+			}
+			for what, pid := range map[string]int{"server": server, "detached grandchild": grandchild} {
+				if !gone(pid) {
+					t.Errorf("the %s (pid %d) survived the SDK's close", what, pid)
+				}
+			}
+			if endRecord(auditRecords(t, profile)) == nil {
+				t.Errorf("the audit log has no end record")
+			}
+		})
+	}
+}
+
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }

@@ -30,6 +30,8 @@ func TestMain(m *testing.M) {
 			os.Exit(sdkServer())
 		case "__orphan":
 			orphan(os.Args[2:])
+		case "__hopper":
+			runHopper(os.Args[2:])
 		}
 	}
 	testscript.Main(m, map[string]func(){
@@ -126,11 +128,20 @@ func (l *lockedBuffer) String() string {
 
 func startSession(t *testing.T, cmd *exec.Cmd) *session {
 	t.Helper()
-	s := &session{t: t, cmd: cmd, lines: make(chan []byte, 10000), stderr: &lockedBuffer{}}
+	return startSessionIn(t, cmd, nil)
+}
+
+// startSessionIn is startSession with the client's end of mcpcell's input
+// made by the caller (cmd.Stdin is mcpcell's end); nil makes a pipe.
+func startSessionIn(t *testing.T, cmd *exec.Cmd, in io.WriteCloser) *session {
+	t.Helper()
+	s := &session{t: t, cmd: cmd, in: in, lines: make(chan []byte, 10000), stderr: &lockedBuffer{}}
 	cmd.Stderr = s.stderr
 	var err error
-	if s.in, err = cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
+	if s.in == nil {
+		if s.in, err = cmd.StdinPipe(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -14,11 +13,14 @@ import (
 	"github.com/mcpcell/mcpcell/sandbox"
 )
 
-// The ladder by which mcpcell ends the server once the client has gone.
+// The ladders by which mcpcell ends the server once the client has gone.
 // The official Python and TypeScript SDKs close the server's stdin, wait
-// 2 s, SIGTERM it, wait 2 s and SIGKILL it: mcpcell's ladder, the sweep of
-// the server's descendants and the audit end record all fit before that
-// SIGKILL, and the SIGTERM finds mcpcell past its wait for EOF.
+// 2 s, SIGTERM it, wait 2 s and SIGKILL it: mcpcell's ladder (timed from
+// the client's hang-up, whether mcpcell has read all it sent or not), the
+// sweep of the server's descendants and the audit end record all fit
+// before that SIGKILL, and the SIGTERM finds mcpcell past its wait for
+// EOF. A shutdown that the SDKs' SIGTERM starts (a close mcpcell could not
+// see) skips the EOF wait, and fits too.
 const (
 	eofGrace  = time.Second // from closing the server's stdin to SIGTERM
 	termGrace = time.Second // from SIGTERM to killing the whole tree
@@ -28,35 +30,62 @@ const (
 	drainGrace = 500 * time.Millisecond
 )
 
-// stopper runs the ladder once, for whoever asks first: the end of the
-// client's input, a signal, or the end of the server's output.
+// stopper runs one ladder, the first asked for: by the end of the
+// client's input, its hang-up, a signal, or the end of the server's
+// output.
 type stopper struct {
-	srv      *sandbox.Server
-	stopping atomic.Bool
-	ended    chan struct{} // closed once the ladder has ended the server
-	endOnce  sync.Once
+	srv     *sandbox.Server
+	started atomic.Bool
+	ended   chan struct{} // closed once the ladder has ended the server
 }
 
 func newStopper(srv *sandbox.Server) *stopper {
 	return &stopper{srv: srv, ended: make(chan struct{})}
 }
 
-// stop runs the ladder and returns once the server has exited.
-func (st *stopper) stop() {
-	st.stopping.Store(true)
-	st.srv.Stop(sandbox.Ladder{EOF: eofGrace, Term: termGrace})
-	st.endOnce.Do(func() { close(st.ended) })
+// start runs l unless a ladder runs already, and reports whether it did.
+func (st *stopper) start(l sandbox.Ladder) bool {
+	if st.started.Swap(true) {
+		return false
+	}
+	go func() {
+		st.srv.Stop(l)
+		close(st.ended)
+	}()
+	return true
 }
 
-// signal is a SIGINT, SIGTERM or SIGHUP to mcpcell: the first starts the
-// ladder, as the end of stdin does; one that comes while it runs (the
-// SDKs SIGTERM 2 s after closing stdin) kills the server's tree at once.
+// clientClosed: mcpcell has read the end of the client's input.
+func (st *stopper) clientClosed() {
+	st.start(sandbox.Ladder{EOF: eofGrace, Term: termGrace})
+}
+
+// hungUp: the client hung up before mcpcell read all it sent, held up by
+// a server that does not read. The ladder's clock starts now; the server
+// gets what it takes of the rest while the EOF wait lasts.
+func (st *stopper) hungUp() {
+	st.start(sandbox.Ladder{EOF: eofGrace, Term: termGrace, Drain: true})
+}
+
+// signal is a SIGINT, SIGTERM or SIGHUP to mcpcell. The first means the
+// client wants the server gone, and may have closed its input where
+// mcpcell cannot see it (another process holds the pipe, or Node holds
+// back its end() behind writes that mcpcell cannot take): the server's
+// input is closed and its group gets SIGTERM at once, SIGKILL a grace
+// later, inside what is left of the SDKs' ladder after their SIGTERM.
+// One that comes while any ladder runs (the SDKs' SIGTERM 2 s after
+// closing stdin) kills the server's tree at once.
 func (st *stopper) signal() {
-	if !st.stopping.Swap(true) {
-		go st.stop()
-		return
+	if !st.start(sandbox.Ladder{Term: termGrace}) {
+		st.srv.Hurry()
 	}
-	st.srv.Hurry()
+}
+
+// stop runs the EOF ladder unless a ladder runs already, and returns once
+// the server has exited.
+func (st *stopper) stop() {
+	st.clientClosed()
+	<-st.ended
 }
 
 // serve pumps frames through ip until the session ends, ends the server
@@ -77,7 +106,8 @@ func (c *cli) serve(ip *jsonrpc.Interposer, srv *sandbox.Server, log *audit.Log)
 	// 1 and 2) before it has ended the server's tree. Kept until exit.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 
-	ip.ClientClosed = func() { go st.stop() }
+	ip.ClientClosed = st.clientClosed
+	watchHangup(c.stdin, st.hungUp)
 	ran := make(chan error, 1)
 	go func() { ran <- ip.Run(c.stdin, c.stdout, srv.Stdin, srv.Stdout) }()
 	var runErr error
