@@ -122,11 +122,28 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 	// Values never reach the terminal: the plan names them, and the diff
 	// is taken between texts that hold markers in their place (and
 	// redacted as well, in case a value also sits elsewhere in the file).
+	// The credentials that stay in the config (arguments, short values,
+	// other servers') are redacted from what is printed too.
 	secrets := map[string]keystore.Secret{}
 	for _, s := range servers {
 		for _, sec := range s.Secrets {
 			if sec.Value != "" {
 				secrets["secret "+sec.Env] = keystore.New(sec.Env, sec.Value)
+			}
+		}
+	}
+	moved := map[string]bool{}
+	for _, sec := range secrets {
+		moved[sec.Value()] = true
+	}
+	for _, fd := range f.Findings() {
+		for i, p := range fd.Parts {
+			if len(p) >= keystore.MinLength && !moved[p] {
+				name := fmt.Sprintf("credential at %s", fd.Path)
+				if i > 0 {
+					name += fmt.Sprintf(" (%d)", i+1)
+				}
+				secrets[name] = keystore.New(name, p)
 			}
 		}
 	}
@@ -154,9 +171,12 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 		for _, n := range s.Notes {
 			fmt.Fprintf(out, "    note: %s\n", red.String(n))
 		}
+		for _, w := range s.Warnings {
+			fmt.Fprintf(out, "    warning: %s\n", red.String(w))
+		}
 	}
 	for _, b := range plainBackups(cl, path, newText) {
-		fmt.Fprintf(out, "  note: %s, an older mcpcell's backup, holds credentials in plain text (mode %v): delete it once you no longer need it\n", b.path, b.mode)
+		fmt.Fprintf(out, "  note: %s, an older backup, holds credentials in plain text that the config no longer holds (mode %v): delete it once you no longer need it\n", b.path, b.mode)
 	}
 	if len(edits) == 0 {
 		fmt.Fprintln(out, "nothing to change")
@@ -167,7 +187,7 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 	out.Write(red.Text([]byte(unifiedDiff(path, string(backupText), string(shown)))))
 	for _, s := range servers {
 		if s.ProfileText != "" {
-			fmt.Fprintf(out, "\nnew profile %s:\n%s", s.Profile, s.ProfileText)
+			fmt.Fprintf(out, "\nnew profile %s:\n%s", s.Profile, red.String(s.ProfileText))
 		}
 	}
 	fmt.Fprintf(out, "\nbackup: %s.mcpcell-backup-TIME, mode 0600, %s\n", path, backupNote(cl, path, backupText))
@@ -231,6 +251,11 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 	}
 	fmt.Fprintf(c.stderr, "mcpcell: %s written; restart %s to use it\n", path, cl)
 	fmt.Fprintf(c.stderr, "mcpcell: backup: %s (mode 0600), %s\n", backup, backupNote(cl, path, backupText))
+	for _, s := range servers {
+		for _, w := range s.Warnings {
+			fmt.Fprintf(c.stderr, "mcpcell: warning: %s: %s\n", s.Entry.Name, red.String(w))
+		}
+	}
 	return 0
 }
 
@@ -243,14 +268,35 @@ func (c *cli) held(item string) (string, bool, error) {
 	return v, err == nil, err
 }
 
-// backupNote says what the backup holds.
+// backupNote says what the backup holds: no secret, or (by where they
+// are) the credentials that stay in the config, which wrap cannot move.
 func backupNote(cl clientconf.Client, path string, text []byte) string {
+	f, err := clientconf.Parse(cl, path, text)
+	if err != nil {
+		return "holding what the config held"
+	}
 	note := "with no secret in it"
-	if f, err := clientconf.Parse(cl, path, text); err == nil && len(f.Credentials()) > 0 {
-		note = "with no secret that left the config (those that stay in the config are in it too)"
+	fds := f.Findings()
+	if len(fds) > 0 {
+		note = "with no secret that left the config"
 	}
 	if bytes.Contains(text, []byte(clientconf.MarkerPrefix)) {
-		note += `: a credential in the keyring stands there as "` + clientconf.MarkerPrefix + `ITEM", and unwrap --restore-secrets brings it back`
+		note += ` (a credential in the keyring stands there as "` + clientconf.MarkerPrefix + `ITEM", and unwrap --restore-secrets brings it back)`
+	}
+	if len(fds) > 0 {
+		var where []string
+		for i, fd := range fds {
+			if i == 8 {
+				where = append(where, fmt.Sprintf("and %d more", len(fds)-i))
+				break
+			}
+			where = append(where, fd.Path)
+		}
+		n := "1 credential"
+		if len(fds) > 1 {
+			n = fmt.Sprintf("%d credentials", len(fds))
+		}
+		note += fmt.Sprintf("; like the config, it still holds %s that wrap cannot move: %s", n, strings.Join(where, ", "))
 	}
 	return note
 }
@@ -270,8 +316,10 @@ func plainBackups(cl clientconf.Client, path string, newText []byte) []plainBack
 		return nil
 	}
 	still := map[string]bool{}
-	for _, v := range nf.Credentials() {
-		still[v] = true
+	for _, fd := range nf.Findings() {
+		for _, p := range fd.Parts {
+			still[p] = true
+		}
 	}
 	dir, prefix := filepath.Dir(path), filepath.Base(path)+".mcpcell-backup-"
 	ents, _ := os.ReadDir(dir)
@@ -289,7 +337,9 @@ func plainBackups(cl clientconf.Client, path string, newText []byte) []plainBack
 		if err != nil {
 			continue
 		}
-		if slices.ContainsFunc(bf.Credentials(), func(v string) bool { return !still[v] }) {
+		if slices.ContainsFunc(bf.Findings(), func(fd clientconf.Finding) bool {
+			return slices.ContainsFunc(fd.Parts, func(p string) bool { return !still[p] })
+		}) {
 			st, _ := os.Lstat(p)
 			out = append(out, plainBackup{p, st.Mode().Perm()})
 		}

@@ -594,7 +594,7 @@ func TestWrapNamesOlderBackups(t *testing.T) {
 	if err != nil {
 		t.Fatalf("wrap: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "note: "+old+", an older mcpcell's backup, holds credentials in plain text (mode -rw-r--r--): delete it") || strings.Contains(out, other) {
+	if !strings.Contains(out, "note: "+old+", an older backup, holds credentials in plain text that the config no longer holds (mode -rw-r--r--): delete it") || strings.Contains(out, other) {
 		t.Errorf("the older backup is not named, or the clean one is:\n%s", out)
 	}
 	if b, _ := os.ReadFile(old); string(b) != orig {
@@ -609,7 +609,7 @@ func TestWrapNamesOlderBackups(t *testing.T) {
 		t.Errorf("the second run does not name it:\n%s", out)
 	}
 	os.Remove(old)
-	if out, _ = w.run("wrap", "--dry-run"); strings.Contains(out, "older mcpcell") {
+	if out, _ = w.run("wrap", "--dry-run"); strings.Contains(out, "older backup") {
 		t.Errorf("a backup is named after it was removed:\n%s", out)
 	}
 }

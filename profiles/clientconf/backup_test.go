@@ -140,10 +140,10 @@ func TestBackupMasksMovedCredentials(t *testing.T) {
 		t.Errorf("prompted: secrets %v", servers[2].Secrets)
 	}
 	// Left in the backup: only the short one, which stays in the config.
-	if c := bf.Credentials(); len(c) != 1 || c[0] != "abc" {
-		t.Errorf("credentials in the backup: %q", c)
+	if c := bf.Findings(); len(c) != 1 || c[0].Path != "servers.prompted.env.SHORT_TOKEN" || c[0].Parts[0] != "abc" {
+		t.Errorf("credentials in the backup: %+v", c)
 	}
-	if c := f.Credentials(); len(c) != 3 {
+	if c := f.Findings(); len(c) != 3 {
 		t.Errorf("control: credentials in the original: %d, want 3", len(c))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // Server is what wrap (or unwrap) does with one entry.
@@ -21,7 +22,10 @@ type Server struct {
 	ProfileText string
 	Secrets     []Secret // env entries that move into (or out of) the keyring
 	Notes       []string
-	Members     []Member // the entry's new members
+	// Warnings name what leaves a credential where wrap cannot take it
+	// from (an argument, a short value); values masked.
+	Warnings []string
+	Members  []Member // the entry's new members
 	// Shown is Members with each restored secret as its marker, for the
 	// printed diff; nil when it is Members.
 	Shown []Member
@@ -57,34 +61,11 @@ type WrapOptions struct {
 	Held func(item string) (value string, found bool, err error)
 }
 
-var (
-	// Long words count anywhere in a name (PGPASSWORD); short ones only
-	// as a whole word between _ or - (so not KEYBOARD).
-	credentialParts = []string{"TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "APIKEY", "PRIVATE", "COOKIE", "BEARER"}
-	credentialWords = []string{"KEY", "PAT", "PASS", "AUTH", "PWD"}
-	credentialValue = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`^(ghp_|gho_|ghu_|ghs_|ghr_|github_pat_|glpat-|sk-|sk_live_|rk_live_|xox[abpors]-|AKIA|ASIA|AIza|ya29\.|eyJ[A-Za-z0-9_-]+\.)`)
-	})
-	varRef     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$\{[^}]*\}|\$[A-Za-z_]`) })
-	unsafeName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9._-]+`) })
-)
+var unsafeName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9._-]+`) })
 
-// IsCredential reports whether an env entry holds a credential, by its
-// name or by the shape of its value.
-func IsCredential(name, value string) bool {
-	upper := strings.ToUpper(name)
-	for _, p := range credentialParts {
-		if strings.Contains(upper, p) {
-			return true
-		}
-	}
-	for _, part := range strings.FieldsFunc(upper, func(r rune) bool { return r == '_' || r == '-' }) {
-		if slices.Contains(credentialWords, part) {
-			return true
-		}
-	}
-	return credentialValue().MatchString(value)
-}
+// minSecret is keystore.MinLength: a shorter value cannot be redacted, so
+// wrap does not move it into the keyring.
+const minSecret = 8
 
 // wrapped reports whether an entry already runs mcpcell (by name, or as
 // self, the running executable), and where its original command starts in
@@ -111,24 +92,43 @@ func selected(only []string, name string) bool { return len(only) == 0 || slices
 type envKind int
 
 const (
-	envSet    envKind = iota // a plain setting: into [env] set
-	envRef                   // refers to what the client fills in: stays, passed through
-	envMarker                // a keyring marker (from a backup): the item holds the value
-	envSecret                // a credential: into the keyring
-	envShort                 // looks like a credential, too short to redact: stays, passed through
+	envSet       envKind = iota // a plain setting: into [env] set
+	envRef                      // refers to what the client fills in: stays, passed through
+	envLiteral                  // holds "${", which a profile would expand: stays, passed through
+	envMarker                   // a keyring marker (from a backup): the item holds the value
+	envSecret                   // a credential: into the keyring
+	envShort                    // a credential too short to redact: stays, passed through
+	envRefSecret                // a credential around a reference: stays, passed through
 )
 
-func classify(kv KV) envKind {
+// expands reports whether the client fills in ${…} in a server's env and
+// args: Claude Code ${VAR} and ${VAR:-default}; VS Code and Cursor
+// ${input:…}, ${env:…}, ${workspaceFolder}…; Claude Desktop nothing. No
+// client reads an unbraced $ as a reference.
+func (c Client) expands() bool { return c != ClaudeDesktop }
+
+func classify(c Client, kv KV) envKind {
 	if _, ok := ParseMarker(kv.Value); ok {
 		return envMarker
 	}
-	switch {
-	case varRef().MatchString(kv.Value):
+	if kv.Value == "" {
+		return envSet
+	}
+	if c.expands() && reference().MatchString(kv.Value) {
+		// What is around the references is the config's own text.
+		around := strings.TrimSpace(strings.ReplaceAll(blankRefs(kv.Value), "\x00", ""))
+		if len(secretSpans(kv.Value)) > 0 || credentialName(kv.Key) && len(around) >= minSecret {
+			return envRefSecret
+		}
 		return envRef
-	case IsCredential(kv.Key, kv.Value) && len(kv.Value) >= 8:
+	}
+	switch {
+	case IsCredential(kv.Key, kv.Value) && len(kv.Value) >= minSecret:
 		return envSecret
 	case IsCredential(kv.Key, kv.Value):
 		return envShort
+	case strings.Contains(kv.Value, "${"):
+		return envLiteral
 	}
 	return envSet
 }
@@ -222,7 +222,7 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 		}
 		var set, pass []KV
 		for i, kv := range e.Env {
-			switch classify(kv) {
+			switch classify(f.Client, kv) {
 			case envMarker:
 				item, _ := ParseMarker(kv.Value)
 				if o.Held != nil {
@@ -238,24 +238,40 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 				s.Notes = append(s.Notes, fmt.Sprintf("%s is a marker (from a backup): its value is in the keyring as item %s already", kv.Key, item))
 			case envRef:
 				pass = append(pass, kv)
-				s.Notes = append(s.Notes, fmt.Sprintf("%s refers to %s, which the client fills in: it stays in the config and mcpcell passes it through", kv.Key, varRef().FindString(kv.Value)))
+				s.Notes = append(s.Notes, fmt.Sprintf("%s refers to %s, which the client fills in: it stays in the config and mcpcell passes it through", kv.Key, reference().FindString(kv.Value)))
+			case envLiteral:
+				pass = append(pass, kv)
+				s.Notes = append(s.Notes, fmt.Sprintf("%s holds \"${\", which a profile would read as its own variable: it stays in the config and mcpcell passes it through", kv.Key))
 			case envSecret:
-				base := itemBase(f.Client, e, kv.Key)
-				item, err := pickItem(base, kv.Key, kv.Value, keptSecrets, taken, o.Held)
+				item, err := pickItem(itemBase(f.Client, e, kv.Key), kv.Key, kv.Value, keptSecrets, taken, o.Held)
 				if err != nil {
 					return nil, err
 				}
 				taken[item] = true
-				if item != base && keptSecrets[kv.Key] != item {
+				if base := itemBase(f.Client, e, kv.Key); item != base && keptSecrets[kv.Key] != item {
 					s.Notes = append(s.Notes, fmt.Sprintf("keyring item %s is taken (it holds another value, or another server of this file uses it): %s goes into item %s", base, kv.Key, item))
 				}
 				s.Secrets = append(s.Secrets, Secret{Env: kv.Key, Item: item, Value: kv.Value, at: e.envAt[i]})
 			case envShort:
 				pass = append(pass, kv)
-				s.Notes = append(s.Notes, fmt.Sprintf("%s looks like a credential but is shorter than 8 bytes, too short to redact: it stays in the config", kv.Key))
+				s.Warnings = append(s.Warnings, fmt.Sprintf("env %s looks like a credential but is shorter than %d bytes, too short to redact: it stays in the config and in its backup", kv.Key, minSecret))
+			case envRefSecret:
+				pass = append(pass, kv)
+				s.Warnings = append(s.Warnings, fmt.Sprintf("env %s holds a credential next to %s, which the client fills in, so it cannot move into the keyring: it stays in the config and in its backup; put the credential in a variable of its own and wrap again", kv.Key, reference().FindString(kv.Value)))
 			default:
 				set = append(set, kv)
 			}
+		}
+		line := commandLine(e)
+		for _, c := range line.creds {
+			what := fmt.Sprintf("args[%d] %s", c.Index-1, strconv.Quote(c.Masked))
+			if c.Index == 0 {
+				what = "the command " + strconv.Quote(c.Masked)
+			}
+			if c.After != "" {
+				what += " (the value of " + c.After + ")"
+			}
+			s.Warnings = append(s.Warnings, what+" is a credential on the server's command line, where wrap cannot take it from: it stays in the config and in its backup, and every local user can read a command line; if the server reads it from an env variable, put it there and wrap again")
 		}
 		// The new entry: the same members in the same order, with mcpcell
 		// in front and only pass-through env entries left.
@@ -281,17 +297,57 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 			s.Notes = append(s.Notes, "the profile "+s.Profile+" exists and is kept as it is")
 			for _, sec := range s.Secrets {
 				if keptSecrets[sec.Env] != sec.Item {
-					s.Notes = append(s.Notes, fmt.Sprintf("the kept profile does not take %s from item %s: add %s = %s to its [secrets]", sec.Env, sec.Item, sec.Env, tomlString(sec.Item)))
+					s.Notes = append(s.Notes, fmt.Sprintf("the kept profile does not take %s from item %s: add %s = %s to its [secrets]", sec.Env, sec.Item, tomlKey(sec.Env), tomlString(sec.Item)))
 				}
 			}
 		} else {
-			s.ProfileText = profileText(f, e, s, set, pass, o)
+			s.ProfileText = profileText(f, e, s, set, pass, line, o)
 		}
 		if base := filepath.Base(e.Command); base == "npx" || base == "uvx" || base == "bunx" || base == "pnpx" {
 			s.Notes = append(s.Notes, base+" downloads the server when it starts, and the cell has no network: install the server once and run it with node or python instead, or grant what the download needs")
 		}
 	}
 	return out, nil
+}
+
+// cmdLine is an entry's command and args with the credentials in them.
+type cmdLine struct {
+	words []string        // command, args…
+	creds []ArgCredential // Index counts the command as 0
+	cred  map[int]bool
+}
+
+func commandLine(e *Entry) cmdLine {
+	l := cmdLine{words: append([]string{e.Command}, e.Args...), cred: map[int]bool{}}
+	l.creds = argCredentials(l.words)
+	for _, c := range l.creds {
+		l.cred[c.Index] = true
+	}
+	return l
+}
+
+// shown is the command line for a comment: credentials masked, each word
+// quoted when it needs to be, so that it stays one line.
+func (l cmdLine) shown() string {
+	words := slices.Clone(l.words)
+	for _, c := range l.creds {
+		words[c.Index] = c.Masked
+	}
+	for i, w := range words {
+		words[i] = quoteWord(w)
+	}
+	return strings.Join(words, " ")
+}
+
+var plainWord = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./*-]+$`) })
+
+// quoteWord is w as is when it is plain, else Go-quoted (newlines and
+// control characters escaped).
+func quoteWord(w string) string {
+	if plainWord().MatchString(w) {
+		return w
+	}
+	return strconv.Quote(w)
 }
 
 func mustJSON(v any) json.RawMessage {
@@ -314,22 +370,61 @@ func envJSON(kvs []KV) json.RawMessage {
 	return json.RawMessage(b.String())
 }
 
-func tomlString(s string) string { return strconv.Quote(s) }
-
-// profileText is the profile wrap writes for an entry.
-func profileText(f *File, e *Entry, s *Server, set, pass []KV, o WrapOptions) string {
+// tomlString is s as a TOML basic string.
+func tomlString(s string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Written by mcpcell wrap for the %s server %q\n# in %s.\n", f.Client, e.Name, f.Path)
-	fmt.Fprintf(&b, "# The server: %s\n", strings.Join(append([]string{e.Command}, e.Args...), " "))
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < 0x20 || r == 0x7f || r == utf8.RuneError:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+var bareKey = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]+$`) })
+
+// tomlKey is k as a TOML key: bare when it can be, else quoted.
+func tomlKey(k string) string {
+	if bareKey().MatchString(k) {
+		return k
+	}
+	return tomlString(k)
+}
+
+// profileText is the profile wrap writes for an entry. Nothing in it is
+// a credential: the command line in its comment is masked, [env] set gets
+// no credential, and [secrets] names items.
+func profileText(f *File, e *Entry, s *Server, set, pass []KV, line cmdLine, o WrapOptions) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Written by mcpcell wrap for the %s server %s\n# in %s.\n", f.Client, strconv.Quote(e.Name), quoteWord(f.Path))
+	fmt.Fprintf(&b, "# The server: %s\n", line.shown())
 	b.WriteString("# Edit it freely: wrap does not overwrite a profile that exists.\n")
 	b.WriteString("include = [\"default\"]  # the system runtimes (node, python, git), the project read-write, no network\n")
 	var read, write, exec []string
-	if filepath.IsAbs(e.Command) {
+	// A path with "${" would be read as a profile variable.
+	usable := func(i int, p string) bool {
+		return !line.cred[i] && filepath.IsAbs(p) && !strings.Contains(p, "${")
+	}
+	if usable(0, e.Command) {
 		exec = append(exec, e.Command)
 		read = append(read, e.Command)
 	}
-	for _, a := range e.Args {
-		if !filepath.IsAbs(a) || !o.Exists(a) {
+	for i, a := range e.Args {
+		if !usable(i+1, a) || !o.Exists(a) {
 			continue
 		}
 		if o.IsDir(a) {
@@ -345,11 +440,11 @@ func profileText(f *File, e *Entry, s *Server, set, pass []KV, o WrapOptions) st
 			list []string
 		}{{"read", read}, {"write", write}, {"exec", exec}} {
 			if len(l.list) > 0 {
-				q := make([]string, len(l.list))
-				for i, p := range slices.Compact(l.list) {
-					q[i] = tomlString(p)
+				q := make([]string, 0, len(l.list))
+				for _, p := range slices.Compact(l.list) {
+					q = append(q, tomlString(p))
 				}
-				fmt.Fprintf(&b, "%s = [%s]\n", l.key, strings.Join(slices.DeleteFunc(q, func(s string) bool { return s == "" }), ", "))
+				fmt.Fprintf(&b, "%s = [%s]\n", l.key, strings.Join(q, ", "))
 			}
 		}
 	}
@@ -372,7 +467,7 @@ func profileText(f *File, e *Entry, s *Server, set, pass []KV, o WrapOptions) st
 	if len(s.Secrets) > 0 {
 		b.WriteString("\n[secrets]  # keyring items (service mcpcell)\n")
 		for _, sec := range s.Secrets {
-			fmt.Fprintf(&b, "%s = %s\n", sec.Env, tomlString(sec.Item))
+			fmt.Fprintf(&b, "%s = %s\n", tomlKey(sec.Env), tomlString(sec.Item))
 		}
 	}
 	return b.String()
