@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -83,7 +84,7 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 	}
 	var servers []*clientconf.Server
 	if unwrapping {
-		o := clientconf.UnwrapOptions{Mcpcell: exe, Only: only, Profile: readWrappedProfile}
+		o := clientconf.UnwrapOptions{Mcpcell: exe, Only: only, Profile: readWrappedProfile, Origin: c.origin}
 		if *restore {
 			o.Value = func(item string) (string, error) {
 				return c.store.Get(keystore.Ref{Service: keystore.Service, User: item})
@@ -92,16 +93,16 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 		servers, err = clientconf.PlanUnwrap(f, o)
 		if err != nil {
 			hint := "unwrap without --restore-secrets leaves the secrets in the keyring"
-			if h := keystore.Hint(err); h != "" {
+			if h := wrapHint(err); h != "" {
 				hint = h + "; or " + hint
 			}
 			return c.fail(fmt.Errorf("unwrap: %w; nothing was changed", err), hint)
 		}
 	} else {
 		vars := profilesVars(c)
-		servers, err = clientconf.PlanWrap(f, clientconf.WrapOptions{Mcpcell: exe, ConfigDir: vars, Only: only, Exists: clientconf.OSExists, IsDir: clientconf.OSIsDir, Profile: readWrappedProfile, Held: c.held})
+		servers, err = clientconf.PlanWrap(f, clientconf.WrapOptions{Mcpcell: exe, ConfigDir: vars, Only: only, Exists: clientconf.OSExists, IsDir: clientconf.OSIsDir, Profile: readWrappedProfile, Held: c.held, Origin: c.origin})
 		if err != nil {
-			return c.fail(fmt.Errorf("wrap: %w; nothing was changed", err), keystore.Hint(err))
+			return c.fail(fmt.Errorf("wrap: %w; nothing was changed", err), wrapHint(err))
 		}
 	}
 	for _, n := range only {
@@ -212,6 +213,10 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 				if sec.Stored {
 					continue
 				}
+				// The origin first: an item is never there without it.
+				if err := c.recordOrigin(sec.Item, sec.Origin); err != nil {
+					return fail(fmt.Errorf("recording where keyring item %s belongs: %w; no file was changed", sec.Item, err), keystore.Hint(err))
+				}
 				if err := keystore.Put(c.store, sec.Item, sec.Value); err != nil {
 					return fail(fmt.Errorf("storing %s of %s: %w; no file was changed", sec.Env, s.Entry.Name, err), keystore.Hint(err))
 				}
@@ -245,7 +250,9 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 				}
 				if err := keystore.Remove(c.store, sec.Item); err != nil {
 					fmt.Fprintf(c.stderr, "mcpcell: note: keyring item %s stays: %v\n", sec.Item, err)
+					continue
 				}
+				c.store.Delete(keystore.Ref{Service: originService, User: sec.Item})
 			}
 		}
 	}
@@ -266,6 +273,44 @@ func (c *cli) held(item string) (string, bool, error) {
 		return "", false, nil
 	}
 	return v, err == nil, err
+}
+
+// originService is the keyring service of the records of where wrap's
+// items belong (clientconf.Origin, as JSON; the account is the item).
+const originService = "mcpcell-wrap"
+
+// origin reads the record of where item belongs; found is false when
+// there is none (or it cannot be read as one).
+func (c *cli) origin(item string) (clientconf.Origin, bool, error) {
+	v, err := c.store.Get(keystore.Ref{Service: originService, User: item})
+	if errors.Is(err, keystore.ErrNotFound) {
+		return clientconf.Origin{}, false, nil
+	}
+	if err != nil {
+		return clientconf.Origin{}, false, err
+	}
+	var o clientconf.Origin
+	if json.Unmarshal([]byte(v), &o) != nil {
+		return clientconf.Origin{}, false, nil
+	}
+	return o, true, nil
+}
+
+func (c *cli) recordOrigin(item string, o clientconf.Origin) error {
+	b, err := json.Marshal(o)
+	if err != nil {
+		return err
+	}
+	return c.store.Set(keystore.Ref{Service: originService, User: item}, string(b))
+}
+
+// wrapHint is the fix for a wrap or unwrap error, or "".
+func wrapHint(err error) string {
+	var r *clientconf.Refusal
+	if errors.As(err, &r) {
+		return r.Hint
+	}
+	return keystore.Hint(err)
 }
 
 // backupNote says what the backup holds: no secret, or (by where they

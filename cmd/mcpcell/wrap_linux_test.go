@@ -409,6 +409,7 @@ func cleanItems(t *testing.T, items ...string) {
 	t.Cleanup(func() {
 		for _, it := range items {
 			keystore.Remove(keystore.Keyring{}, it)
+			keystore.Keyring{}.Delete(keystore.Ref{Service: originService, User: it})
 		}
 	})
 }
@@ -692,8 +693,13 @@ func (h hostileStore) Get(r keystore.Ref) (string, error) {
 	}
 	return "", &keystore.Error{Msg: "not there", Err: keystore.ErrNotFound}
 }
-func (hostileStore) Set(r keystore.Ref, v string) error { return fmt.Errorf("backend refused %q", v) }
-func (hostileStore) Delete(keystore.Ref) error          { return nil }
+func (hostileStore) Set(r keystore.Ref, v string) error {
+	if r.Service != keystore.Service {
+		return nil // the record of the item's origin
+	}
+	return fmt.Errorf("backend refused %q", v)
+}
+func (hostileStore) Delete(keystore.Ref) error { return nil }
 
 // Error messages mask values, even a keyring error that quotes one; and a
 // keyring failure changes no file.
@@ -701,7 +707,7 @@ func TestWrapErrorsMaskValues(t *testing.T) {
 	tok := wrapToken + randomHex(t)
 	orig := `{"mcpServers": {"gh": {"command": "node", "env": {"GITHUB_TOKEN": "` + jsonMinimal(tok) + `"}}}}`
 	w := newWrapEnv(t, orig, 0o644)
-	if f := formIn(hostileStore{}.Set(keystore.Ref{}, tok).Error(), tok); f == "" {
+	if f := formIn(hostileStore{}.Set(keystore.Ref{Service: keystore.Service}, tok).Error(), tok); f == "" {
 		t.Fatalf("control: the store's error does not quote the value")
 	}
 	for _, c := range []struct {

@@ -23,7 +23,8 @@ type Server struct {
 	Secrets     []Secret // env entries that move into (or out of) the keyring
 	Notes       []string
 	// Warnings name what leaves a credential where wrap cannot take it
-	// from (an argument, a short value); values masked.
+	// from (an argument, a short value), or hands one to the server that
+	// wrap did not make for it; values masked.
 	Warnings []string
 	Members  []Member // the entry's new members
 	// Shown is Members with each restored secret as its marker, for the
@@ -35,6 +36,9 @@ type Server struct {
 // Value is never printed.
 type Secret struct {
 	Env, Item, Value string
+	// Origin is the entry the item is made for; wrap records it next to
+	// the item.
+	Origin Origin
 	// Stored: the config held the item's marker, not the value, and the
 	// item is in the keyring already (wrap: nothing to store).
 	Stored bool
@@ -43,6 +47,34 @@ type Secret struct {
 	Owned bool
 	at    span // wrap: where the value is in the file
 }
+
+// Origin is the entry a keyring item was made for: the configuration
+// file, the table in it, the server and the env variable. wrap records it
+// next to each item it stores, in the keyring, which neither a config
+// file nor a server in a cell can write; a marker is honoured, and an
+// item restored into a config, only for the entry the item was made for.
+type Origin struct {
+	Client Client `json:"client"`
+	Config string `json:"config"`
+	Table  string `json:"table"`
+	Server string `json:"server"`
+	Env    string `json:"env"`
+}
+
+// OriginOf is the origin of an item made for env of entry e of f.
+func OriginOf(f *File, e *Entry, env string) Origin {
+	return Origin{Client: f.Client, Config: f.Path, Table: e.Where, Server: e.Name, Env: env}
+}
+
+func (o Origin) String() string {
+	return fmt.Sprintf("%s of server %q in %s", o.Env, o.Server, o.Config)
+}
+
+// Refusal is a config wrap or unwrap will not act on; Hint says what to
+// do.
+type Refusal struct{ Msg, Hint string }
+
+func (r *Refusal) Error() string { return r.Msg }
 
 // WrapOptions says how to wrap.
 type WrapOptions struct {
@@ -59,6 +91,9 @@ type WrapOptions struct {
 	// backup keeps only a marker, so the keyring has the only copy. nil
 	// treats every item as absent.
 	Held func(item string) (value string, found bool, err error)
+	// Origin reads the origin wrap recorded for an item; found is false
+	// when there is none. nil knows none.
+	Origin func(item string) (o Origin, found bool, err error)
 }
 
 var unsafeName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9._-]+`) })
@@ -149,13 +184,69 @@ func derived(item, base string) bool {
 	return ok && strings.HasPrefix(rest, "-") && err == nil && n >= 2
 }
 
+// madeFor reports whether wrap made item for the entry want names: the
+// name is one wrap makes for it, and the keyring's record of the item's
+// origin is want.
+func madeFor(item string, want Origin, f *File, e *Entry, origin func(string) (Origin, bool, error)) (bool, error) {
+	if !derived(item, itemBase(f.Client, e, want.Env)) || origin == nil {
+		return false, nil
+	}
+	got, found, err := origin(item)
+	return found && got == want, err
+}
+
+// foreignMarker is the refusal of a marker that wrap did not make for
+// the entry it is in.
+func foreignMarker(f *File, e *Entry, env, item string, origin func(string) (Origin, bool, error)) error {
+	msg := fmt.Sprintf("%s of server %q in %s is the marker of keyring item %s", env, e.Name, f.Path, item)
+	if base := itemBase(f.Client, e, env); !derived(item, base) {
+		msg += fmt.Sprintf(", which wrap makes for another server or variable (for this one it makes %s or %s-N)", base, base)
+	} else {
+		var got Origin
+		var found bool
+		if origin != nil {
+			var err error
+			if got, found, err = origin(item); err != nil {
+				return err
+			}
+		}
+		if found {
+			msg += ", which wrap made for " + got.String()
+		} else {
+			msg += ", and the keyring has no record that wrap made it for this entry"
+		}
+	}
+	return &Refusal{
+		Msg:  msg + ": a marker stands only for the item wrap made for that entry of that file, so that a config cannot hand a server another's keyring item",
+		Hint: "replace the marker with the credential itself (or remove " + env + ") and run wrap again",
+	}
+}
+
 // pickItem chooses the keyring item for a credential: the one a kept
-// profile takes it from, if wrap made that name for this entry (an update
-// of its own item); else base, or base-2, base-3…, skipping items this plan
-// uses and items that hold another value.
-func pickItem(base, env, value string, kept map[string]string, taken map[string]bool, held func(string) (string, bool, error)) (string, error) {
-	if it, ok := kept[env]; ok && derived(it, base) && !taken[it] {
-		return it, nil
+// profile takes it from, if wrap made it for this entry (an update of its
+// own item) or it is free; else base, or base-2, base-3…, skipping items
+// this plan uses and items that hold something else than this value for
+// this entry.
+func pickItem(f *File, e *Entry, kv KV, kept map[string]string, taken map[string]bool, o WrapOptions) (string, error) {
+	base, want := itemBase(f.Client, e, kv.Key), OriginOf(f, e, kv.Key)
+	held := func(item string) (string, bool, error) {
+		if o.Held == nil {
+			return "", false, nil
+		}
+		return o.Held(item)
+	}
+	if it, ok := kept[kv.Key]; ok && derived(it, base) && !taken[it] {
+		_, found, err := held(it)
+		if err != nil {
+			return "", err
+		}
+		mine, err := madeFor(it, want, f, e, o.Origin)
+		if err != nil {
+			return "", err
+		}
+		if !found || mine {
+			return it, nil
+		}
 	}
 	for n := 1; n <= 100; n++ {
 		item := base
@@ -165,23 +256,31 @@ func pickItem(base, env, value string, kept map[string]string, taken map[string]
 		if taken[item] {
 			continue
 		}
-		if held == nil {
-			return item, nil
-		}
 		v, found, err := held(item)
 		if err != nil {
 			return "", err
 		}
-		if !found || v == value {
+		if !found {
+			return item, nil
+		}
+		if v != kv.Value {
+			continue
+		}
+		mine, err := madeFor(item, want, f, e, o.Origin)
+		if err != nil {
+			return "", err
+		}
+		if mine {
 			return item, nil
 		}
 	}
 	return "", fmt.Errorf("keyring items %s to %s-100 all hold other values", base, base)
 }
 
-// PlanWrap decides what wrap does with each entry of f. It fails only
-// when the keyring cannot be read (o.Held), or when a marker names an
-// item that is not in it.
+// PlanWrap decides what wrap does with each entry of f. It fails when the
+// keyring cannot be read (o.Held, o.Origin), and refuses (a *Refusal) a
+// marker that wrap did not make for the entry it is in, or whose item is
+// not in the keyring.
 func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 	var out []*Server
 	// Items the plan uses: every marker's, whatever the entry, and each
@@ -225,6 +324,13 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 			switch classify(f.Client, kv) {
 			case envMarker:
 				item, _ := ParseMarker(kv.Value)
+				mine, err := madeFor(item, OriginOf(f, e, kv.Key), f, e, o.Origin)
+				if err != nil {
+					return nil, err
+				}
+				if !mine {
+					return nil, foreignMarker(f, e, kv.Key, item, o.Origin)
+				}
 				if o.Held != nil {
 					_, found, err := o.Held(item)
 					if err != nil {
@@ -234,7 +340,7 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 						return nil, fmt.Errorf("%s of %s is the marker of keyring item %s, which is not in the keyring", kv.Key, e.Name, item)
 					}
 				}
-				s.Secrets = append(s.Secrets, Secret{Env: kv.Key, Item: item, Stored: true})
+				s.Secrets = append(s.Secrets, Secret{Env: kv.Key, Item: item, Origin: OriginOf(f, e, kv.Key), Stored: true})
 				s.Notes = append(s.Notes, fmt.Sprintf("%s is a marker (from a backup): its value is in the keyring as item %s already", kv.Key, item))
 			case envRef:
 				pass = append(pass, kv)
@@ -243,7 +349,7 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 				pass = append(pass, kv)
 				s.Notes = append(s.Notes, fmt.Sprintf("%s holds \"${\", which a profile would read as its own variable: it stays in the config and mcpcell passes it through", kv.Key))
 			case envSecret:
-				item, err := pickItem(itemBase(f.Client, e, kv.Key), kv.Key, kv.Value, keptSecrets, taken, o.Held)
+				item, err := pickItem(f, e, kv, keptSecrets, taken, o)
 				if err != nil {
 					return nil, err
 				}
@@ -251,7 +357,7 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 				if base := itemBase(f.Client, e, kv.Key); item != base && keptSecrets[kv.Key] != item {
 					s.Notes = append(s.Notes, fmt.Sprintf("keyring item %s is taken (it holds another value, or another server of this file uses it): %s goes into item %s", base, kv.Key, item))
 				}
-				s.Secrets = append(s.Secrets, Secret{Env: kv.Key, Item: item, Value: kv.Value, at: e.envAt[i]})
+				s.Secrets = append(s.Secrets, Secret{Env: kv.Key, Item: item, Value: kv.Value, Origin: OriginOf(f, e, kv.Key), at: e.envAt[i]})
 			case envShort:
 				pass = append(pass, kv)
 				s.Warnings = append(s.Warnings, fmt.Sprintf("env %s looks like a credential but is shorter than %d bytes, too short to redact: it stays in the config and in its backup", kv.Key, minSecret))
@@ -298,6 +404,16 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 			for _, sec := range s.Secrets {
 				if keptSecrets[sec.Env] != sec.Item {
 					s.Notes = append(s.Notes, fmt.Sprintf("the kept profile does not take %s from item %s: add %s = %s to its [secrets]", sec.Env, sec.Item, tomlKey(sec.Env), tomlString(sec.Item)))
+				}
+			}
+			for _, env := range sortedKeys(keptSecrets) {
+				item := keptSecrets[env]
+				mine, err := madeFor(item, OriginOf(f, e, env), f, e, o.Origin)
+				if err != nil {
+					return nil, err
+				}
+				if !mine && !slices.ContainsFunc(s.Secrets, func(sec Secret) bool { return sec.Item == item && sec.Env == env }) {
+					s.Warnings = append(s.Warnings, fmt.Sprintf("the kept profile %s gives the server keyring item %s as %s, and wrap did not make that item for this server: check that it should have it (whoever can write the profile chooses what it gives)", s.Profile, item, env))
 				}
 			}
 		} else {
@@ -494,13 +610,20 @@ type UnwrapOptions struct {
 	// Value reads a secret's value, for --restore-secrets; nil keeps
 	// secrets in the keyring.
 	Value func(item string) (string, error)
+	// Origin reads the origin wrap recorded for an item (as
+	// WrapOptions.Origin): an item is restored into a config only for the
+	// entry it was made for.
+	Origin func(item string) (o Origin, found bool, err error)
 }
 
 // PlanUnwrap decides what unwrap does with each entry of f. With
-// o.Value it brings back every secret of every selected entry (those its
-// profile takes from the keyring, and markers in its env, as a restored
-// backup holds) or fails as a whole: an item that cannot be read is an
-// error, so that nothing changes by half.
+// o.Value it brings back the secrets of every selected entry that wrap
+// made for it (those its profile takes from the keyring, and markers in
+// its env, as a restored backup holds) or fails as a whole: an item that
+// cannot be read is an error, so that nothing changes by half, and so is
+// (a *Refusal) a marker of an item wrap did not make for its entry. An
+// item the profile names that wrap did not make for the entry is not
+// written into the config.
 func PlanUnwrap(f *File, o UnwrapOptions) ([]*Server, error) {
 	var out []*Server
 	for _, e := range f.Entries {
@@ -509,13 +632,25 @@ func PlanUnwrap(f *File, o UnwrapOptions) ([]*Server, error) {
 		}
 		s := &Server{Entry: e}
 		out = append(out, s)
-		restore := func(env, item string) (string, error) {
-			v, err := o.Value(item)
+		// restore reads item for env, if wrap made it for this entry.
+		restore := func(env, item string, marker bool) (v string, ok bool, err error) {
+			mine, err := madeFor(item, OriginOf(f, e, env), f, e, o.Origin)
 			if err != nil {
-				return "", fmt.Errorf("%s of %s: %w", env, e.Name, err)
+				return "", false, err
 			}
-			s.Secrets = append(s.Secrets, Secret{Env: env, Item: item, Value: v, Owned: derived(item, itemBase(f.Client, e, env))})
-			return v, nil
+			if !mine {
+				if marker {
+					return "", false, foreignMarker(f, e, env, item, o.Origin)
+				}
+				s.Warnings = append(s.Warnings, fmt.Sprintf("%s: the profile takes it from keyring item %s, which wrap did not make for this server: it is not written into the config (the item stays in the keyring); add it yourself if this server should have it", env, item))
+				return "", false, nil
+			}
+			v, err = o.Value(item)
+			if err != nil {
+				return "", false, fmt.Errorf("%s of %s: %w", env, e.Name, err)
+			}
+			s.Secrets = append(s.Secrets, Secret{Env: env, Item: item, Value: v, Owned: true})
+			return v, true, nil
 		}
 		// The env entries that stay in the config, with markers resolved.
 		var env, shown []KV
@@ -530,7 +665,7 @@ func PlanUnwrap(f *File, o UnwrapOptions) ([]*Server, error) {
 				s.Notes = append(s.Notes, fmt.Sprintf("%s is a marker: its value is in the keyring as item %s; --restore-secrets puts it back", kv.Key, item))
 				continue
 			}
-			v, err := restore(kv.Key, item)
+			v, _, err := restore(kv.Key, item, true)
 			if err != nil {
 				return nil, err
 			}
@@ -562,18 +697,15 @@ func PlanUnwrap(f *File, o UnwrapOptions) ([]*Server, error) {
 					s.Notes = append(s.Notes, fmt.Sprintf("%s stays in the keyring (item %s) and the unwrapped server will not get it; --restore-secrets writes it back into the config", name, item))
 					continue
 				}
-				v, err := restore(name, item)
+				v, ok, err := restore(name, item, false)
 				if err != nil {
 					return nil, err
 				}
-				env, shown = append(env, KV{name, v}), append(shown, KV{name, Marker(item)})
+				if ok {
+					env, shown = append(env, KV{name, v}), append(shown, KV{name, Marker(item)})
+				}
 			}
 			s.Notes = append(s.Notes, "the profile "+profile+" is left in place")
-		}
-		for _, sec := range s.Secrets {
-			if !sec.Owned {
-				s.Notes = append(s.Notes, fmt.Sprintf("%s: wrap did not make item %s for this server, so it stays in the keyring", sec.Env, sec.Item))
-			}
 		}
 		unwrapped := make([]Member, 0, len(e.Members))
 		for _, m := range e.Members {
