@@ -201,6 +201,49 @@ func TestProfileTextHoldsNoCredential(t *testing.T) {
 	}
 }
 
+// Env names that a profile could not hold are no way into it either: the
+// entry is left alone, as are those whose members wrap would read wrong.
+func TestWrapLeavesEntriesItCannotRead(t *testing.T) {
+	text := `{"mcpServers": {
+  "port": {"command": "node", "env": {"PORT": 8080, "TOKEN": "abcdefgh12345"}},
+  "inject": {"command": "node", "env": {"TOKEN = \"x\"\n[network]\nports = [22]\n#": "abcdefgh12345"}},
+  "args": {"command": "node", "args": ["a", 1]},
+  "envlist": {"command": "node", "env": ["A=B"]},
+  "cmd": {"command": ["node"]},
+  "ok": {"command": "node", "env": {"PORT": "8080"}}}}`
+	f := parse(t, ClaudeCode, "/r/.mcp.json", text)
+	servers, err := PlanWrap(f, WrapOptions{Mcpcell: "/bin/mcpcell", Exists: none, IsDir: none})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range servers {
+		got = append(got, s.Entry.Name+": "+s.Action)
+	}
+	want := []string{
+		"port: left alone: env PORT is a number, not a string: write it in quotes and wrap again",
+		`inject: left alone: env "TOKEN = \"x\"\n[network]\nports = [22]\n#" is not a variable name a profile can set or pass`,
+		"args: left alone: its args are not a list of strings",
+		"envlist: left alone: its env is an array, not an object",
+		"cmd: left alone: its command is an array, not a string",
+		"ok: wrap",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("actions:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// Everything but the entry wrap can read stays byte for byte.
+	out := string(f.Apply(Edits(servers)))
+	before, _, _ := strings.Cut(text, `  "ok"`)
+	if !strings.HasPrefix(out, before) {
+		t.Errorf("entries left alone changed:\n%s", out)
+	}
+	// Unwrap leaves them alone too.
+	servers, _ = PlanUnwrap(f, UnwrapOptions{Mcpcell: "/bin/mcpcell"})
+	if servers[0].Action != "left alone: env PORT is a number, not a string: write it in quotes and wrap again" {
+		t.Errorf("unwrap: %s", servers[0].Action)
+	}
+}
+
 // Whatever the string, the spans found are inside it, in order, apart,
 // and masking them leaves none of their text.
 func FuzzSecretSpans(f *testing.F) {

@@ -307,6 +307,10 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 			s.Action = "left alone: not a stdio server"
 			continue
 		}
+		if e.Invalid != "" {
+			s.Action = "left alone: " + e.Invalid
+			continue
+		}
 		s.Action = "wrap"
 		slug := unsafeName().ReplaceAllString(e.Name, "-")
 		if e.Project != "" {
@@ -632,6 +636,10 @@ func PlanUnwrap(f *File, o UnwrapOptions) ([]*Server, error) {
 		}
 		s := &Server{Entry: e}
 		out = append(out, s)
+		if e.Invalid != "" {
+			s.Action = "left alone: " + e.Invalid
+			continue
+		}
 		// restore reads item for env, if wrap made it for this entry.
 		restore := func(env, item string, marker bool) (v string, ok bool, err error) {
 			mine, err := madeFor(item, OriginOf(f, e, env), f, e, o.Origin)
