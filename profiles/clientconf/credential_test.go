@@ -244,6 +244,37 @@ func TestWrapLeavesEntriesItCannotRead(t *testing.T) {
 	}
 }
 
+// Two servers never share a profile: not when their names differ only in
+// characters a file name cannot hold, nor only in case; and no name
+// reaches out of its folder.
+func TestProfilePathsDistinct(t *testing.T) {
+	text := `{"mcpServers": {"a b": {"command": "x"}, "a-b": {"command": "x"}, "a/b": {"command": "x"}, "..": {"command": "x"}, ".": {"command": "x"}, "": {"command": "x"}},
+ "projects": {"/p": {"mcpServers": {"a b": {"command": "x"}, "a-b": {"command": "x"}, "..": {"command": "x"}}}, "/p/": {"mcpServers": {"a-b": {"command": "x"}}}}}`
+	f := parse(t, ClaudeCode, "/h/.claude.json", text)
+	servers, err := PlanWrap(f, WrapOptions{Mcpcell: "/bin/mcpcell", ConfigDir: "/cfg", Exists: none, IsDir: none})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]string{}
+	for _, s := range servers {
+		p := strings.ToLower(s.Profile)
+		if other, ok := seen[p]; ok {
+			t.Errorf("%q and %q share %s", other, s.Entry.Name, s.Profile)
+		}
+		seen[p] = s.Entry.Name
+		dir := "/cfg/wrapped/claude-code/"
+		if s.Entry.Project != "" {
+			dir = "/p/.mcpcell."
+		}
+		if !strings.HasPrefix(s.Profile, dir) || strings.Contains(strings.TrimPrefix(s.Profile, dir), "..") {
+			t.Errorf("%q: profile %s outside %s", s.Entry.Name, s.Profile, dir)
+		}
+	}
+	if servers[1].Profile != "/cfg/wrapped/claude-code/a-b/.mcpcell.toml" || servers[7].Profile != "/p/.mcpcell.a-b.toml" {
+		t.Errorf("a plain name is not its own file name: %s, %s", servers[1].Profile, servers[7].Profile)
+	}
+}
+
 // Whatever the string, the spans found are inside it, in order, apart,
 // and masking them leaves none of their text.
 func FuzzSecretSpans(f *testing.F) {

@@ -1,6 +1,8 @@
 package clientconf
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -277,6 +279,21 @@ func pickItem(f *File, e *Entry, kv KV, kept map[string]string, taken map[string
 	return "", fmt.Errorf("keyring items %s to %s-100 all hold other values", base, base)
 }
 
+// profileSlug is the file-name form of a server name: the name itself
+// when it is one, else its safe characters and a hash of the name, so that
+// two names ("a b", "a-b") never share a profile, and none is "." or "..".
+func profileSlug(name string) string {
+	safe := strings.Trim(unsafeName().ReplaceAllString(name, "-"), ".-")
+	if safe == name {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	if safe == "" {
+		safe = "server"
+	}
+	return safe + "-" + hex.EncodeToString(sum[:4])
+}
+
 // PlanWrap decides what wrap does with each entry of f. It fails when the
 // keyring cannot be read (o.Held, o.Origin), and refuses (a *Refusal) a
 // marker that wrap did not make for the entry it is in, or whose item is
@@ -293,6 +310,9 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 			}
 		}
 	}
+	// Profile paths the plan uses, folded: two entries never share one,
+	// not even on a file system that ignores case.
+	profiles := map[string]bool{}
 	for _, e := range f.Entries {
 		if !selected(o.Only, e.Name) {
 			continue
@@ -312,12 +332,19 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 			continue
 		}
 		s.Action = "wrap"
-		slug := unsafeName().ReplaceAllString(e.Name, "-")
-		if e.Project != "" {
-			s.Profile = filepath.Join(e.Project, ".mcpcell."+slug+".toml")
-		} else {
-			s.Profile = filepath.Join(o.ConfigDir, "wrapped", string(f.Client), slug, ".mcpcell.toml")
+		slug := profileSlug(e.Name)
+		at := func(slug string) string {
+			if e.Project != "" {
+				return filepath.Join(e.Project, ".mcpcell."+slug+".toml")
+			}
+			return filepath.Join(o.ConfigDir, "wrapped", string(f.Client), slug, ".mcpcell.toml")
 		}
+		s.Profile = at(slug)
+		if profiles[strings.ToLower(s.Profile)] {
+			sum := sha256.Sum256([]byte(e.Where + "\x00" + e.Name))
+			s.Profile = at(slug + "-" + hex.EncodeToString(sum[:4]))
+		}
+		profiles[strings.ToLower(s.Profile)] = true
 		kept := o.Exists(s.Profile)
 		var keptSecrets map[string]string
 		if kept && o.Profile != nil {
