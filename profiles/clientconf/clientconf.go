@@ -6,20 +6,35 @@
 // server entries stays byte for byte, comments included (VS Code's
 // mcp.json is JSON with comments).
 //
+// # Credentials
+//
+// An env entry holds a credential by its name (TOKEN, PASSWORD, KEY…) or
+// by its form anywhere in the value (a password in a URL, a webhook URL, a
+// token with a well-known prefix, an Authorization header…); references
+// ${…} are none, and count only for the clients that fill them in (all
+// but Claude Desktop). PlanWrap moves each credential it can into the
+// keyring and puts none into a profile; for those it cannot move (in args,
+// short ones, one next to a reference) it adds Server.Warnings, masked.
+// File.Findings searches a whole file, for what a backup still holds.
+//
 // # Backups and markers
 //
 // File.Backup is the text wrap backs up: each credential the plan moves
 // into the keyring is replaced, in place, by the JSON string
 // "mcpcell-keyring:ITEM" (Marker), so that a backup holds no secret that
 // left the config. PlanWrap takes a marker in a config as the item it
-// names, never as a value; PlanUnwrap with UnwrapOptions.Value puts the
-// values back, or fails as a whole. PlanWrap never picks an item that
-// holds another value (WrapOptions.Held): once the backup has only a
-// marker, the keyring holds the only copy.
+// names, never as a value, and only in the entry the item was made for:
+// its name is one wrap makes for that client, server and variable, and
+// the Origin recorded with the item (WrapOptions.Origin) is that entry of
+// that file; any other marker is a *Refusal. PlanUnwrap with
+// UnwrapOptions.Value puts the values back, under the same condition, or
+// fails as a whole. PlanWrap never picks an item that holds another value
+// (WrapOptions.Held): once the backup has only a marker, the keyring holds
+// the only copy.
 //
 //	f, err := clientconf.Parse(clientconf.VSCode, path, data)
 //	for _, e := range f.Entries { … }
-//	out := f.Apply([]clientconf.Edit{{Entry: e, Value: newEntryJSON}})
+//	out := f.Apply([]clientconf.Edit{{Entry: e, Members: members}})
 package clientconf
 
 import (
