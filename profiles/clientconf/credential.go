@@ -24,7 +24,7 @@ var (
 	locationWords = []string{"FILE", "PATH", "DIR", "FOLDER", "ENV", "VAR", "NAME", "ID", "URL", "FD", "CMD", "COMMAND", "HELPER", "TYPE", "LENGTH", "SIZE"}
 
 	tokenPrefixes = `ghp_|gho_|ghu_|ghs_|ghr_|github_pat_|glpat-|gldt-|glrt-|glptt-|sk-|sk_live_|sk_test_|rk_live_|rk_test_|whsec_|xox[abeoprs]-|xapp-|AIza|ya29\.|npm_|pypi-|hf_|r8_|gsk_|pplx-|xai-|tvly-|shpat_|shpss_|shpca_|shppa_|lin_api_|ntn_|secret_|dop_v1_|doo_v1_|dp\.pt\.|dp\.st\.|glsa_|glc_|PMAK-|figd_|sntrys_|sntryu_|lsv2_|ATATT|dapi|phx_|sq0atp-|sq0csp-|AGE-SECRET-KEY-`
-	// A value that starts with a token prefix: any length.
+	// A value that starts with a token prefix and 8 characters more.
 	tokenStart = sync.OnceValue(func() *regexp.Regexp {
 		return regexp.MustCompile(`^(?:` + tokenPrefixes + `)[A-Za-z0-9_\-.+/=]{8,}|^(?:AKIA|ASIA)[A-Z0-9]{8,}|^eyJ[A-Za-z0-9_-]+\.`)
 	})
