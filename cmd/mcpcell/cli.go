@@ -185,25 +185,31 @@ the entry's command becomes mcpcell, its args "run --profile PROFILE --"
 and the original command. A profile is written for each server (it
 includes the default profile, and grants the folders the server was given);
 credentials in its env (by name: TOKEN, KEY, SECRET, PASSWORD, PAT…; or by
-shape: ghp_, sk-, xoxb-, AKIA…) move into the keyring and into [secrets];
-other entries move into [env] set; entries that refer to ${input:…} or
-${VAR} stay and are passed through. A keyring item that holds another
-value is never overwritten (ITEM-2 is used instead). The file is backed up
-next to itself, mode 0600, with each moved credential replaced by the
-marker "mcpcell-keyring:ITEM", so the backup holds no secret; the file is
-then replaced atomically, mode kept, everything else in it as it was.
-Wrapping twice changes nothing. --dry-run prints the plan and the diff
-(with markers, never values). Older backups that hold credentials in plain
-text are named, not removed.
+form: a password in a URL, a webhook URL, ghp_, sk-, xoxb-, AKIA…) move
+into the keyring and into [secrets]; other entries move into [env] set;
+braced references the client fills in (${VAR} in Claude Code; ${input:…},
+${env:…} in VS Code and Cursor) stay and are passed through. Credentials
+wrap cannot move (in args: mcpcell puts no secret on a command line) stay
+in the config, and wrap warns about each, masked. A keyring item that
+holds another value is never overwritten (ITEM-2 is used instead). The file
+is backed up next to itself, mode 0600, with each moved credential replaced
+by the marker "mcpcell-keyring:ITEM"; wrap says where the backup still
+holds a credential the config holds. A marker is honoured only in the
+entry of the file its item was made for. The file is then replaced
+atomically, mode kept, everything else in it as it was. Wrapping twice
+changes nothing. --dry-run prints the plan and the diff (credentials
+masked). Backups that hold credentials in plain text are named, not
+removed.
 `,
 	"unwrap": `Usage: mcpcell unwrap --client CLIENT [--config FILE] [--server NAME]... [--restore-secrets] [--dry-run] [--yes]
 
 Restores wrapped entries to their original command, args and env. Secrets
 stay in the keyring unless --restore-secrets moves them back into the
 config: those the profile takes from the keyring, and the markers
-"mcpcell-keyring:ITEM" of a backup copied over the config. If an item
-cannot be read, unwrap names it and changes nothing. Profiles are left in
-place.
+"mcpcell-keyring:ITEM" of a backup copied over the config, each only if
+wrap made its item for that entry of that file (a marker of another
+entry's item is refused). If an item cannot be read, unwrap names it and
+changes nothing. Profiles are left in place.
 `,
 	"version": "Usage: mcpcell version\n\nPrints mcpcell's version.\n",
 	"help":    "Usage: mcpcell help [COMMAND]\n\nPrints help.\n",

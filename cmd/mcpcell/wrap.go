@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -83,7 +84,7 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 	}
 	var servers []*clientconf.Server
 	if unwrapping {
-		o := clientconf.UnwrapOptions{Mcpcell: exe, Only: only, Profile: readWrappedProfile}
+		o := clientconf.UnwrapOptions{Mcpcell: exe, Only: only, Profile: readWrappedProfile, Origin: c.origin}
 		if *restore {
 			o.Value = func(item string) (string, error) {
 				return c.store.Get(keystore.Ref{Service: keystore.Service, User: item})
@@ -92,16 +93,16 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 		servers, err = clientconf.PlanUnwrap(f, o)
 		if err != nil {
 			hint := "unwrap without --restore-secrets leaves the secrets in the keyring"
-			if h := keystore.Hint(err); h != "" {
+			if h := wrapHint(err); h != "" {
 				hint = h + "; or " + hint
 			}
 			return c.fail(fmt.Errorf("unwrap: %w; nothing was changed", err), hint)
 		}
 	} else {
 		vars := profilesVars(c)
-		servers, err = clientconf.PlanWrap(f, clientconf.WrapOptions{Mcpcell: exe, ConfigDir: vars, Only: only, Exists: clientconf.OSExists, IsDir: clientconf.OSIsDir, Profile: readWrappedProfile, Held: c.held})
+		servers, err = clientconf.PlanWrap(f, clientconf.WrapOptions{Mcpcell: exe, ConfigDir: vars, Only: only, Exists: clientconf.OSExists, IsDir: clientconf.OSIsDir, Profile: readWrappedProfile, Held: c.held, Origin: c.origin})
 		if err != nil {
-			return c.fail(fmt.Errorf("wrap: %w; nothing was changed", err), keystore.Hint(err))
+			return c.fail(fmt.Errorf("wrap: %w; nothing was changed", err), wrapHint(err))
 		}
 	}
 	for _, n := range only {
@@ -122,11 +123,28 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 	// Values never reach the terminal: the plan names them, and the diff
 	// is taken between texts that hold markers in their place (and
 	// redacted as well, in case a value also sits elsewhere in the file).
+	// The credentials that stay in the config (arguments, short values,
+	// other servers') are redacted from what is printed too.
 	secrets := map[string]keystore.Secret{}
 	for _, s := range servers {
 		for _, sec := range s.Secrets {
 			if sec.Value != "" {
 				secrets["secret "+sec.Env] = keystore.New(sec.Env, sec.Value)
+			}
+		}
+	}
+	moved := map[string]bool{}
+	for _, sec := range secrets {
+		moved[sec.Value()] = true
+	}
+	for _, fd := range f.Findings() {
+		for i, p := range fd.Parts {
+			if len(p) >= keystore.MinLength && !moved[p] {
+				name := fmt.Sprintf("credential at %s", fd.Path)
+				if i > 0 {
+					name += fmt.Sprintf(" (%d)", i+1)
+				}
+				secrets[name] = keystore.New(name, p)
 			}
 		}
 	}
@@ -154,9 +172,12 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 		for _, n := range s.Notes {
 			fmt.Fprintf(out, "    note: %s\n", red.String(n))
 		}
+		for _, w := range s.Warnings {
+			fmt.Fprintf(out, "    warning: %s\n", red.String(w))
+		}
 	}
 	for _, b := range plainBackups(cl, path, newText) {
-		fmt.Fprintf(out, "  note: %s, an older mcpcell's backup, holds credentials in plain text (mode %v): delete it once you no longer need it\n", b.path, b.mode)
+		fmt.Fprintf(out, "  note: %s, an older backup, holds credentials in plain text that the config no longer holds (mode %v): delete it once you no longer need it\n", b.path, b.mode)
 	}
 	if len(edits) == 0 {
 		fmt.Fprintln(out, "nothing to change")
@@ -167,7 +188,7 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 	out.Write(red.Text([]byte(unifiedDiff(path, string(backupText), string(shown)))))
 	for _, s := range servers {
 		if s.ProfileText != "" {
-			fmt.Fprintf(out, "\nnew profile %s:\n%s", s.Profile, s.ProfileText)
+			fmt.Fprintf(out, "\nnew profile %s:\n%s", s.Profile, red.String(s.ProfileText))
 		}
 	}
 	fmt.Fprintf(out, "\nbackup: %s.mcpcell-backup-TIME, mode 0600, %s\n", path, backupNote(cl, path, backupText))
@@ -191,6 +212,10 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 			for _, sec := range s.Secrets {
 				if sec.Stored {
 					continue
+				}
+				// The origin first: an item is never there without it.
+				if err := c.recordOrigin(sec.Item, sec.Origin); err != nil {
+					return fail(fmt.Errorf("recording where keyring item %s belongs: %w; no file was changed", sec.Item, err), keystore.Hint(err))
 				}
 				if err := keystore.Put(c.store, sec.Item, sec.Value); err != nil {
 					return fail(fmt.Errorf("storing %s of %s: %w; no file was changed", sec.Env, s.Entry.Name, err), keystore.Hint(err))
@@ -225,12 +250,19 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 				}
 				if err := keystore.Remove(c.store, sec.Item); err != nil {
 					fmt.Fprintf(c.stderr, "mcpcell: note: keyring item %s stays: %v\n", sec.Item, err)
+					continue
 				}
+				c.store.Delete(keystore.Ref{Service: originService, User: sec.Item})
 			}
 		}
 	}
 	fmt.Fprintf(c.stderr, "mcpcell: %s written; restart %s to use it\n", path, cl)
 	fmt.Fprintf(c.stderr, "mcpcell: backup: %s (mode 0600), %s\n", backup, backupNote(cl, path, backupText))
+	for _, s := range servers {
+		for _, w := range s.Warnings {
+			fmt.Fprintf(c.stderr, "mcpcell: warning: %s: %s\n", s.Entry.Name, red.String(w))
+		}
+	}
 	return 0
 }
 
@@ -243,14 +275,73 @@ func (c *cli) held(item string) (string, bool, error) {
 	return v, err == nil, err
 }
 
-// backupNote says what the backup holds.
+// originService is the keyring service of the records of where wrap's
+// items belong (clientconf.Origin, as JSON; the account is the item).
+const originService = "mcpcell-wrap"
+
+// origin reads the record of where item belongs; found is false when
+// there is none (or it cannot be read as one).
+func (c *cli) origin(item string) (clientconf.Origin, bool, error) {
+	v, err := c.store.Get(keystore.Ref{Service: originService, User: item})
+	if errors.Is(err, keystore.ErrNotFound) {
+		return clientconf.Origin{}, false, nil
+	}
+	if err != nil {
+		return clientconf.Origin{}, false, err
+	}
+	var o clientconf.Origin
+	if json.Unmarshal([]byte(v), &o) != nil {
+		return clientconf.Origin{}, false, nil
+	}
+	return o, true, nil
+}
+
+func (c *cli) recordOrigin(item string, o clientconf.Origin) error {
+	b, err := json.Marshal(o)
+	if err != nil {
+		return err
+	}
+	return c.store.Set(keystore.Ref{Service: originService, User: item}, string(b))
+}
+
+// wrapHint is the fix for a wrap or unwrap error, or "".
+func wrapHint(err error) string {
+	var r *clientconf.Refusal
+	if errors.As(err, &r) {
+		return r.Hint
+	}
+	return keystore.Hint(err)
+}
+
+// backupNote says what the backup holds: no secret, or (by where they
+// are) the credentials that stay in the config, which wrap cannot move.
 func backupNote(cl clientconf.Client, path string, text []byte) string {
+	f, err := clientconf.Parse(cl, path, text)
+	if err != nil {
+		return "holding what the config held"
+	}
 	note := "with no secret in it"
-	if f, err := clientconf.Parse(cl, path, text); err == nil && len(f.Credentials()) > 0 {
-		note = "with no secret that left the config (those that stay in the config are in it too)"
+	fds := f.Findings()
+	if len(fds) > 0 {
+		note = "with no secret that left the config"
 	}
 	if bytes.Contains(text, []byte(clientconf.MarkerPrefix)) {
-		note += `: a credential in the keyring stands there as "` + clientconf.MarkerPrefix + `ITEM", and unwrap --restore-secrets brings it back`
+		note += ` (a credential in the keyring stands there as "` + clientconf.MarkerPrefix + `ITEM", and unwrap --restore-secrets brings it back)`
+	}
+	if len(fds) > 0 {
+		var where []string
+		for i, fd := range fds {
+			if i == 8 {
+				where = append(where, fmt.Sprintf("and %d more", len(fds)-i))
+				break
+			}
+			where = append(where, fd.Path)
+		}
+		n := "1 credential"
+		if len(fds) > 1 {
+			n = fmt.Sprintf("%d credentials", len(fds))
+		}
+		note += fmt.Sprintf("; like the config, it still holds %s that wrap cannot move: %s", n, strings.Join(where, ", "))
 	}
 	return note
 }
@@ -270,8 +361,10 @@ func plainBackups(cl clientconf.Client, path string, newText []byte) []plainBack
 		return nil
 	}
 	still := map[string]bool{}
-	for _, v := range nf.Credentials() {
-		still[v] = true
+	for _, fd := range nf.Findings() {
+		for _, p := range fd.Parts {
+			still[p] = true
+		}
 	}
 	dir, prefix := filepath.Dir(path), filepath.Base(path)+".mcpcell-backup-"
 	ents, _ := os.ReadDir(dir)
@@ -289,7 +382,9 @@ func plainBackups(cl clientconf.Client, path string, newText []byte) []plainBack
 		if err != nil {
 			continue
 		}
-		if slices.ContainsFunc(bf.Credentials(), func(v string) bool { return !still[v] }) {
+		if slices.ContainsFunc(bf.Findings(), func(fd clientconf.Finding) bool {
+			return slices.ContainsFunc(fd.Parts, func(p string) bool { return !still[p] })
+		}) {
 			st, _ := os.Lstat(p)
 			out = append(out, plainBackup{p, st.Mode().Perm()})
 		}

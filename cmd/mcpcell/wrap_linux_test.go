@@ -409,6 +409,7 @@ func cleanItems(t *testing.T, items ...string) {
 	t.Cleanup(func() {
 		for _, it := range items {
 			keystore.Remove(keystore.Keyring{}, it)
+			keystore.Keyring{}.Delete(keystore.Ref{Service: originService, User: it})
 		}
 	})
 }
@@ -594,7 +595,7 @@ func TestWrapNamesOlderBackups(t *testing.T) {
 	if err != nil {
 		t.Fatalf("wrap: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "note: "+old+", an older mcpcell's backup, holds credentials in plain text (mode -rw-r--r--): delete it") || strings.Contains(out, other) {
+	if !strings.Contains(out, "note: "+old+", an older backup, holds credentials in plain text that the config no longer holds (mode -rw-r--r--): delete it") || strings.Contains(out, other) {
 		t.Errorf("the older backup is not named, or the clean one is:\n%s", out)
 	}
 	if b, _ := os.ReadFile(old); string(b) != orig {
@@ -609,7 +610,7 @@ func TestWrapNamesOlderBackups(t *testing.T) {
 		t.Errorf("the second run does not name it:\n%s", out)
 	}
 	os.Remove(old)
-	if out, _ = w.run("wrap", "--dry-run"); strings.Contains(out, "older mcpcell") {
+	if out, _ = w.run("wrap", "--dry-run"); strings.Contains(out, "older backup") {
 		t.Errorf("a backup is named after it was removed:\n%s", out)
 	}
 }
@@ -692,8 +693,13 @@ func (h hostileStore) Get(r keystore.Ref) (string, error) {
 	}
 	return "", &keystore.Error{Msg: "not there", Err: keystore.ErrNotFound}
 }
-func (hostileStore) Set(r keystore.Ref, v string) error { return fmt.Errorf("backend refused %q", v) }
-func (hostileStore) Delete(keystore.Ref) error          { return nil }
+func (hostileStore) Set(r keystore.Ref, v string) error {
+	if r.Service != keystore.Service {
+		return nil // the record of the item's origin
+	}
+	return fmt.Errorf("backend refused %q", v)
+}
+func (hostileStore) Delete(keystore.Ref) error { return nil }
 
 // Error messages mask values, even a keyring error that quotes one; and a
 // keyring failure changes no file.
@@ -701,7 +707,7 @@ func TestWrapErrorsMaskValues(t *testing.T) {
 	tok := wrapToken + randomHex(t)
 	orig := `{"mcpServers": {"gh": {"command": "node", "env": {"GITHUB_TOKEN": "` + jsonMinimal(tok) + `"}}}}`
 	w := newWrapEnv(t, orig, 0o644)
-	if f := formIn(hostileStore{}.Set(keystore.Ref{}, tok).Error(), tok); f == "" {
+	if f := formIn(hostileStore{}.Set(keystore.Ref{Service: keystore.Service}, tok).Error(), tok); f == "" {
 		t.Fatalf("control: the store's error does not quote the value")
 	}
 	for _, c := range []struct {

@@ -1,6 +1,9 @@
 package clientconf
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 	"unicode"
@@ -53,17 +56,71 @@ func (f *File) Backup(servers []*Server) []byte {
 	return text
 }
 
-// Credentials lists the values in the file's env entries that look like
-// credentials: those wrap would move into the keyring, and those too short
-// to move.
-func (f *File) Credentials() []string {
-	var out []string
-	for _, e := range f.Entries {
-		for _, kv := range e.Env {
-			if k := classify(kv); k == envSecret || k == envShort {
-				out = append(out, kv.Value)
+// Finding is a credential in a configuration file.
+type Finding struct {
+	Path string // where it is: mcpServers.postgres.args[2]
+	// Parts are the secret parts (a URL's password, a whole token), for
+	// redaction; never printed.
+	Parts []string
+}
+
+// Findings lists every credential in the file's text, wherever it is: in
+// servers' env (by name, as wrap moves them, or by form), in their args
+// (by form, or as the value of a flag named like a credential), in other
+// servers' URLs and headers, and in the client's own settings (a member
+// named like a credential). Markers and references ${…} are none.
+func (f *File) Findings() []Finding {
+	clean := stripJSONC(f.Text)
+	if jsonrpc.Validate(clean) != nil {
+		return nil
+	}
+	var out []Finding
+	var walk func(raw []byte, path, name string)
+	walk = func(raw []byte, path, name string) {
+		switch jsonrpc.TypeOf(raw) {
+		case "object":
+			ms, _ := jsonrpc.Members(raw)
+			for _, m := range ms {
+				walk(m.Value, path+pathPart(m.Name), m.Name)
+			}
+		case "array":
+			els, _ := jsonrpc.Elements(raw)
+			var args []string
+			if name == "args" && json.Unmarshal(raw, &args) == nil {
+				for _, c := range argCredentials(args) {
+					out = append(out, Finding{Path: strings.TrimPrefix(fmt.Sprintf("%s[%d]", path, c.Index), "."), Parts: c.Parts})
+				}
+				return
+			}
+			for i, el := range els {
+				walk(el, fmt.Sprintf("%s[%d]", path, i), name)
+			}
+		case "string":
+			v, _ := jsonrpc.String(raw)
+			if _, ok := ParseMarker(v); ok {
+				return
+			}
+			spans := secretSpans(v)
+			if len(spans) == 0 && credentialName(name) && strings.Trim(blankRefs(v), " \t\x00") != "" {
+				spans = []span{{0, len(v)}}
+			}
+			if len(spans) > 0 {
+				fd := Finding{Path: strings.TrimPrefix(path, ".")}
+				for _, sp := range spans {
+					fd.Parts = append(fd.Parts, v[sp.start:sp.end])
+				}
+				out = append(out, fd)
 			}
 		}
 	}
+	walk(bytes.TrimSpace(clean), "", "")
 	return out
+}
+
+// pathPart is a member name in a path: .name, or ["name"].
+func pathPart(name string) string {
+	if bareKey().MatchString(name) && !strings.HasPrefix(name, "-") {
+		return "." + name
+	}
+	return fmt.Sprintf("[%q]", name)
 }

@@ -6,20 +6,35 @@
 // server entries stays byte for byte, comments included (VS Code's
 // mcp.json is JSON with comments).
 //
+// # Credentials
+//
+// An env entry holds a credential by its name (TOKEN, PASSWORD, KEY…) or
+// by its form anywhere in the value (a password in a URL, a webhook URL, a
+// token with a well-known prefix, an Authorization header…); references
+// ${…} are none, and count only for the clients that fill them in (all
+// but Claude Desktop). PlanWrap moves each credential it can into the
+// keyring and puts none into a profile; for those it cannot move (in args,
+// short ones, one next to a reference) it adds Server.Warnings, masked.
+// File.Findings searches a whole file, for what a backup still holds.
+//
 // # Backups and markers
 //
 // File.Backup is the text wrap backs up: each credential the plan moves
 // into the keyring is replaced, in place, by the JSON string
 // "mcpcell-keyring:ITEM" (Marker), so that a backup holds no secret that
 // left the config. PlanWrap takes a marker in a config as the item it
-// names, never as a value; PlanUnwrap with UnwrapOptions.Value puts the
-// values back, or fails as a whole. PlanWrap never picks an item that
-// holds another value (WrapOptions.Held): once the backup has only a
-// marker, the keyring holds the only copy.
+// names, never as a value, and only in the entry the item was made for:
+// its name is one wrap makes for that client, server and variable, and
+// the Origin recorded with the item (WrapOptions.Origin) is that entry of
+// that file; any other marker is a *Refusal. PlanUnwrap with
+// UnwrapOptions.Value puts the values back, under the same condition, or
+// fails as a whole. PlanWrap never picks an item that holds another value
+// (WrapOptions.Held): once the backup has only a marker, the keyring holds
+// the only copy.
 //
 //	f, err := clientconf.Parse(clientconf.VSCode, path, data)
 //	for _, e := range f.Entries { … }
-//	out := f.Apply([]clientconf.Edit{{Entry: e, Value: newEntryJSON}})
+//	out := f.Apply([]clientconf.Edit{{Entry: e, Members: members}})
 package clientconf
 
 import (
@@ -27,8 +42,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/mcpcell/mcpcell/jsonrpc"
 )
@@ -100,7 +117,11 @@ type Entry struct {
 	Args    []string
 	Env     []KV     // in file order
 	Members []Member // every member of the entry, in order
-	start   int      // offsets of the entry's value in the file
+	// Invalid says why wrap and unwrap leave the entry alone: a member
+	// they would read wrong, and so lose (an env value that is not a
+	// string, args that are not strings, …); "" when there is none.
+	Invalid string
+	start   int // offsets of the entry's value in the file
 	end     int
 	indent  string
 	envAt   []span // where each Env value's JSON string is in the file
@@ -188,30 +209,66 @@ func (f *File) addTable(clean []byte, table member, where, project string) error
 		}
 		e := &Entry{Where: where, Name: s.name, Project: project, start: s.start, end: s.end, indent: lineIndent(f.Text, s.start)}
 		typ := ""
+		invalid := func(format string, a ...any) {
+			if e.Invalid == "" {
+				e.Invalid = fmt.Sprintf(format, a...)
+			}
+		}
+		var ok bool
 		for _, m := range ms {
 			v := raw[m.start-s.start : m.end-s.start]
 			e.Members = append(e.Members, Member{m.name, append(json.RawMessage(nil), v...)})
 			switch m.name {
 			case "command":
-				e.Command, _ = jsonrpc.String(v)
+				if e.Command, ok = jsonrpc.String(v); !ok {
+					invalid("its command is %s, not a string", kind(v))
+				}
 			case "args":
-				json.Unmarshal(v, &e.Args)
+				if err := json.Unmarshal(v, &e.Args); err != nil {
+					e.Args = nil
+					invalid("its args are not a list of strings")
+				}
 			case "type":
 				typ, _ = jsonrpc.String(v)
 			case "env":
-				envs, _ := members(clean, m.start, m.end)
+				envs, err := members(clean, m.start, m.end)
+				if err != nil {
+					invalid("its env is %s, not an object", kind(v))
+				}
 				for _, kv := range envs {
-					val, _ := jsonrpc.String(clean[kv.start:kv.end])
+					val, ok := jsonrpc.String(clean[kv.start:kv.end])
+					switch {
+					case !ok:
+						invalid("env %s is %s, not a string: write it in quotes and wrap again", kv.name, kind(clean[kv.start:kv.end]))
+					case !envName().MatchString(kv.name):
+						invalid("env %q is not a variable name a profile can set or pass", kv.name)
+					}
 					e.Env = append(e.Env, KV{kv.name, val})
 					e.envAt = append(e.envAt, span{kv.start, kv.end})
 				}
 			}
 		}
-		e.Stdio = e.Command != "" && (typ == "" || typ == "stdio")
+		// An entry with a command that is not one is a stdio entry wrap
+		// cannot read (Invalid), not another kind.
+		e.Stdio = (e.Command != "" || !ok && jsonrpc.Lookup(raw, "command") != nil) && (typ == "" || typ == "stdio")
 		f.Entries = append(f.Entries, e)
 	}
 	return nil
 }
+
+// kind names the JSON type of a value with its article: "a number".
+func kind(v []byte) string {
+	switch t := jsonrpc.TypeOf(v); t {
+	case "object", "array":
+		return "an " + t
+	case "null":
+		return "null"
+	default:
+		return "a " + t
+	}
+}
+
+var envName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
 
 type member struct {
 	name       string

@@ -17,7 +17,7 @@ func TestIsCredential(t *testing.T) {
 		{"GITLAB_PAT", "x", true},
 		{"AWS_SECRET_ACCESS_KEY", "x", true},
 		{"SOMETHING", "ghp_abcdefgh", true},
-		{"X", "xoxb-123", true},
+		{"X", "xoxb-12345678", true},
 		{"X", "AKIAABCDEFGH", true},
 		{"KEYBOARD_LAYOUT", "us", false},
 		{"NODE_ENV", "production", false},

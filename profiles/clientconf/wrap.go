@@ -1,6 +1,8 @@
 package clientconf
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // Server is what wrap (or unwrap) does with one entry.
@@ -21,7 +24,11 @@ type Server struct {
 	ProfileText string
 	Secrets     []Secret // env entries that move into (or out of) the keyring
 	Notes       []string
-	Members     []Member // the entry's new members
+	// Warnings name what leaves a credential where wrap cannot take it
+	// from (an argument, a short value), or hands one to the server that
+	// wrap did not make for it; values masked.
+	Warnings []string
+	Members  []Member // the entry's new members
 	// Shown is Members with each restored secret as its marker, for the
 	// printed diff; nil when it is Members.
 	Shown []Member
@@ -31,6 +38,9 @@ type Server struct {
 // Value is never printed.
 type Secret struct {
 	Env, Item, Value string
+	// Origin is the entry the item is made for; wrap records it next to
+	// the item.
+	Origin Origin
 	// Stored: the config held the item's marker, not the value, and the
 	// item is in the keyring already (wrap: nothing to store).
 	Stored bool
@@ -39,6 +49,34 @@ type Secret struct {
 	Owned bool
 	at    span // wrap: where the value is in the file
 }
+
+// Origin is the entry a keyring item was made for: the configuration
+// file, the table in it, the server and the env variable. wrap records it
+// next to each item it stores, in the keyring, which neither a config
+// file nor a server in a cell can write; a marker is honoured, and an
+// item restored into a config, only for the entry the item was made for.
+type Origin struct {
+	Client Client `json:"client"`
+	Config string `json:"config"`
+	Table  string `json:"table"`
+	Server string `json:"server"`
+	Env    string `json:"env"`
+}
+
+// OriginOf is the origin of an item made for env of entry e of f.
+func OriginOf(f *File, e *Entry, env string) Origin {
+	return Origin{Client: f.Client, Config: f.Path, Table: e.Where, Server: e.Name, Env: env}
+}
+
+func (o Origin) String() string {
+	return fmt.Sprintf("%s of server %q in %s", o.Env, o.Server, o.Config)
+}
+
+// Refusal is a config wrap or unwrap will not act on; Hint says what to
+// do.
+type Refusal struct{ Msg, Hint string }
+
+func (r *Refusal) Error() string { return r.Msg }
 
 // WrapOptions says how to wrap.
 type WrapOptions struct {
@@ -55,36 +93,16 @@ type WrapOptions struct {
 	// backup keeps only a marker, so the keyring has the only copy. nil
 	// treats every item as absent.
 	Held func(item string) (value string, found bool, err error)
+	// Origin reads the origin wrap recorded for an item; found is false
+	// when there is none. nil knows none.
+	Origin func(item string) (o Origin, found bool, err error)
 }
 
-var (
-	// Long words count anywhere in a name (PGPASSWORD); short ones only
-	// as a whole word between _ or - (so not KEYBOARD).
-	credentialParts = []string{"TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "APIKEY", "PRIVATE", "COOKIE", "BEARER"}
-	credentialWords = []string{"KEY", "PAT", "PASS", "AUTH", "PWD"}
-	credentialValue = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`^(ghp_|gho_|ghu_|ghs_|ghr_|github_pat_|glpat-|sk-|sk_live_|rk_live_|xox[abpors]-|AKIA|ASIA|AIza|ya29\.|eyJ[A-Za-z0-9_-]+\.)`)
-	})
-	varRef     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$\{[^}]*\}|\$[A-Za-z_]`) })
-	unsafeName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9._-]+`) })
-)
+var unsafeName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9._-]+`) })
 
-// IsCredential reports whether an env entry holds a credential, by its
-// name or by the shape of its value.
-func IsCredential(name, value string) bool {
-	upper := strings.ToUpper(name)
-	for _, p := range credentialParts {
-		if strings.Contains(upper, p) {
-			return true
-		}
-	}
-	for _, part := range strings.FieldsFunc(upper, func(r rune) bool { return r == '_' || r == '-' }) {
-		if slices.Contains(credentialWords, part) {
-			return true
-		}
-	}
-	return credentialValue().MatchString(value)
-}
+// minSecret is keystore.MinLength: a shorter value cannot be redacted, so
+// wrap does not move it into the keyring.
+const minSecret = 8
 
 // wrapped reports whether an entry already runs mcpcell (by name, or as
 // self, the running executable), and where its original command starts in
@@ -111,24 +129,43 @@ func selected(only []string, name string) bool { return len(only) == 0 || slices
 type envKind int
 
 const (
-	envSet    envKind = iota // a plain setting: into [env] set
-	envRef                   // refers to what the client fills in: stays, passed through
-	envMarker                // a keyring marker (from a backup): the item holds the value
-	envSecret                // a credential: into the keyring
-	envShort                 // looks like a credential, too short to redact: stays, passed through
+	envSet       envKind = iota // a plain setting: into [env] set
+	envRef                      // refers to what the client fills in: stays, passed through
+	envLiteral                  // holds "${", which a profile would expand: stays, passed through
+	envMarker                   // a keyring marker (from a backup): the item holds the value
+	envSecret                   // a credential: into the keyring
+	envShort                    // a credential too short to redact: stays, passed through
+	envRefSecret                // a credential around a reference: stays, passed through
 )
 
-func classify(kv KV) envKind {
+// expands reports whether the client fills in ${…} in a server's env and
+// args: Claude Code ${VAR} and ${VAR:-default}; VS Code and Cursor
+// ${input:…}, ${env:…}, ${workspaceFolder}…; Claude Desktop nothing. No
+// client reads an unbraced $ as a reference.
+func (c Client) expands() bool { return c != ClaudeDesktop }
+
+func classify(c Client, kv KV) envKind {
 	if _, ok := ParseMarker(kv.Value); ok {
 		return envMarker
 	}
-	switch {
-	case varRef().MatchString(kv.Value):
+	if kv.Value == "" {
+		return envSet
+	}
+	if c.expands() && reference().MatchString(kv.Value) {
+		// What is around the references is the config's own text.
+		around := strings.TrimSpace(strings.ReplaceAll(blankRefs(kv.Value), "\x00", ""))
+		if len(secretSpans(kv.Value)) > 0 || credentialName(kv.Key) && len(around) >= minSecret {
+			return envRefSecret
+		}
 		return envRef
-	case IsCredential(kv.Key, kv.Value) && len(kv.Value) >= 8:
+	}
+	switch {
+	case IsCredential(kv.Key, kv.Value) && len(kv.Value) >= minSecret:
 		return envSecret
 	case IsCredential(kv.Key, kv.Value):
 		return envShort
+	case strings.Contains(kv.Value, "${"):
+		return envLiteral
 	}
 	return envSet
 }
@@ -149,13 +186,69 @@ func derived(item, base string) bool {
 	return ok && strings.HasPrefix(rest, "-") && err == nil && n >= 2
 }
 
+// madeFor reports whether wrap made item for the entry want names: the
+// name is one wrap makes for it, and the keyring's record of the item's
+// origin is want.
+func madeFor(item string, want Origin, f *File, e *Entry, origin func(string) (Origin, bool, error)) (bool, error) {
+	if !derived(item, itemBase(f.Client, e, want.Env)) || origin == nil {
+		return false, nil
+	}
+	got, found, err := origin(item)
+	return found && got == want, err
+}
+
+// foreignMarker is the refusal of a marker that wrap did not make for
+// the entry it is in.
+func foreignMarker(f *File, e *Entry, env, item string, origin func(string) (Origin, bool, error)) error {
+	msg := fmt.Sprintf("%s of server %q in %s is the marker of keyring item %s", env, e.Name, f.Path, item)
+	if base := itemBase(f.Client, e, env); !derived(item, base) {
+		msg += fmt.Sprintf(", which wrap makes for another server or variable (for this one it makes %s or %s-N)", base, base)
+	} else {
+		var got Origin
+		var found bool
+		if origin != nil {
+			var err error
+			if got, found, err = origin(item); err != nil {
+				return err
+			}
+		}
+		if found {
+			msg += ", which wrap made for " + got.String()
+		} else {
+			msg += ", and the keyring has no record that wrap made it for this entry"
+		}
+	}
+	return &Refusal{
+		Msg:  msg + ": a marker stands only for the item wrap made for that entry of that file, so that a config cannot hand a server another's keyring item",
+		Hint: "replace the marker with the credential itself (or remove " + env + ") and run wrap again",
+	}
+}
+
 // pickItem chooses the keyring item for a credential: the one a kept
-// profile takes it from, if wrap made that name for this entry (an update
-// of its own item); else base, or base-2, base-3…, skipping items this plan
-// uses and items that hold another value.
-func pickItem(base, env, value string, kept map[string]string, taken map[string]bool, held func(string) (string, bool, error)) (string, error) {
-	if it, ok := kept[env]; ok && derived(it, base) && !taken[it] {
-		return it, nil
+// profile takes it from, if wrap made it for this entry (an update of its
+// own item) or it is free; else base, or base-2, base-3…, skipping items
+// this plan uses and items that hold something else than this value for
+// this entry.
+func pickItem(f *File, e *Entry, kv KV, kept map[string]string, taken map[string]bool, o WrapOptions) (string, error) {
+	base, want := itemBase(f.Client, e, kv.Key), OriginOf(f, e, kv.Key)
+	held := func(item string) (string, bool, error) {
+		if o.Held == nil {
+			return "", false, nil
+		}
+		return o.Held(item)
+	}
+	if it, ok := kept[kv.Key]; ok && derived(it, base) && !taken[it] {
+		_, found, err := held(it)
+		if err != nil {
+			return "", err
+		}
+		mine, err := madeFor(it, want, f, e, o.Origin)
+		if err != nil {
+			return "", err
+		}
+		if !found || mine {
+			return it, nil
+		}
 	}
 	for n := 1; n <= 100; n++ {
 		item := base
@@ -165,23 +258,46 @@ func pickItem(base, env, value string, kept map[string]string, taken map[string]
 		if taken[item] {
 			continue
 		}
-		if held == nil {
-			return item, nil
-		}
 		v, found, err := held(item)
 		if err != nil {
 			return "", err
 		}
-		if !found || v == value {
+		if !found {
+			return item, nil
+		}
+		if v != kv.Value {
+			continue
+		}
+		mine, err := madeFor(item, want, f, e, o.Origin)
+		if err != nil {
+			return "", err
+		}
+		if mine {
 			return item, nil
 		}
 	}
 	return "", fmt.Errorf("keyring items %s to %s-100 all hold other values", base, base)
 }
 
-// PlanWrap decides what wrap does with each entry of f. It fails only
-// when the keyring cannot be read (o.Held), or when a marker names an
-// item that is not in it.
+// profileSlug is the file-name form of a server name: the name itself
+// when it is one, else its safe characters and a hash of the name, so that
+// two names ("a b", "a-b") never share a profile, and none is "." or "..".
+func profileSlug(name string) string {
+	safe := strings.Trim(unsafeName().ReplaceAllString(name, "-"), ".-")
+	if safe == name {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	if safe == "" {
+		safe = "server"
+	}
+	return safe + "-" + hex.EncodeToString(sum[:4])
+}
+
+// PlanWrap decides what wrap does with each entry of f. It fails when the
+// keyring cannot be read (o.Held, o.Origin), and refuses (a *Refusal) a
+// marker that wrap did not make for the entry it is in, or whose item is
+// not in the keyring.
 func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 	var out []*Server
 	// Items the plan uses: every marker's, whatever the entry, and each
@@ -194,6 +310,9 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 			}
 		}
 	}
+	// Profile paths the plan uses, folded: two entries never share one,
+	// not even on a file system that ignores case.
+	profiles := map[string]bool{}
 	for _, e := range f.Entries {
 		if !selected(o.Only, e.Name) {
 			continue
@@ -208,13 +327,24 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 			s.Action = "left alone: not a stdio server"
 			continue
 		}
-		s.Action = "wrap"
-		slug := unsafeName().ReplaceAllString(e.Name, "-")
-		if e.Project != "" {
-			s.Profile = filepath.Join(e.Project, ".mcpcell."+slug+".toml")
-		} else {
-			s.Profile = filepath.Join(o.ConfigDir, "wrapped", string(f.Client), slug, ".mcpcell.toml")
+		if e.Invalid != "" {
+			s.Action = "left alone: " + e.Invalid
+			continue
 		}
+		s.Action = "wrap"
+		slug := profileSlug(e.Name)
+		at := func(slug string) string {
+			if e.Project != "" {
+				return filepath.Join(e.Project, ".mcpcell."+slug+".toml")
+			}
+			return filepath.Join(o.ConfigDir, "wrapped", string(f.Client), slug, ".mcpcell.toml")
+		}
+		s.Profile = at(slug)
+		if profiles[strings.ToLower(s.Profile)] {
+			sum := sha256.Sum256([]byte(e.Where + "\x00" + e.Name))
+			s.Profile = at(slug + "-" + hex.EncodeToString(sum[:4]))
+		}
+		profiles[strings.ToLower(s.Profile)] = true
 		kept := o.Exists(s.Profile)
 		var keptSecrets map[string]string
 		if kept && o.Profile != nil {
@@ -222,9 +352,16 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 		}
 		var set, pass []KV
 		for i, kv := range e.Env {
-			switch classify(kv) {
+			switch classify(f.Client, kv) {
 			case envMarker:
 				item, _ := ParseMarker(kv.Value)
+				mine, err := madeFor(item, OriginOf(f, e, kv.Key), f, e, o.Origin)
+				if err != nil {
+					return nil, err
+				}
+				if !mine {
+					return nil, foreignMarker(f, e, kv.Key, item, o.Origin)
+				}
 				if o.Held != nil {
 					_, found, err := o.Held(item)
 					if err != nil {
@@ -234,28 +371,44 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 						return nil, fmt.Errorf("%s of %s is the marker of keyring item %s, which is not in the keyring", kv.Key, e.Name, item)
 					}
 				}
-				s.Secrets = append(s.Secrets, Secret{Env: kv.Key, Item: item, Stored: true})
+				s.Secrets = append(s.Secrets, Secret{Env: kv.Key, Item: item, Origin: OriginOf(f, e, kv.Key), Stored: true})
 				s.Notes = append(s.Notes, fmt.Sprintf("%s is a marker (from a backup): its value is in the keyring as item %s already", kv.Key, item))
 			case envRef:
 				pass = append(pass, kv)
-				s.Notes = append(s.Notes, fmt.Sprintf("%s refers to %s, which the client fills in: it stays in the config and mcpcell passes it through", kv.Key, varRef().FindString(kv.Value)))
+				s.Notes = append(s.Notes, fmt.Sprintf("%s refers to %s, which the client fills in: it stays in the config and mcpcell passes it through", kv.Key, reference().FindString(kv.Value)))
+			case envLiteral:
+				pass = append(pass, kv)
+				s.Notes = append(s.Notes, fmt.Sprintf("%s holds \"${\", which a profile would read as its own variable: it stays in the config and mcpcell passes it through", kv.Key))
 			case envSecret:
-				base := itemBase(f.Client, e, kv.Key)
-				item, err := pickItem(base, kv.Key, kv.Value, keptSecrets, taken, o.Held)
+				item, err := pickItem(f, e, kv, keptSecrets, taken, o)
 				if err != nil {
 					return nil, err
 				}
 				taken[item] = true
-				if item != base && keptSecrets[kv.Key] != item {
+				if base := itemBase(f.Client, e, kv.Key); item != base && keptSecrets[kv.Key] != item {
 					s.Notes = append(s.Notes, fmt.Sprintf("keyring item %s is taken (it holds another value, or another server of this file uses it): %s goes into item %s", base, kv.Key, item))
 				}
-				s.Secrets = append(s.Secrets, Secret{Env: kv.Key, Item: item, Value: kv.Value, at: e.envAt[i]})
+				s.Secrets = append(s.Secrets, Secret{Env: kv.Key, Item: item, Value: kv.Value, Origin: OriginOf(f, e, kv.Key), at: e.envAt[i]})
 			case envShort:
 				pass = append(pass, kv)
-				s.Notes = append(s.Notes, fmt.Sprintf("%s looks like a credential but is shorter than 8 bytes, too short to redact: it stays in the config", kv.Key))
+				s.Warnings = append(s.Warnings, fmt.Sprintf("env %s looks like a credential but is shorter than %d bytes, too short to redact: it stays in the config and in its backup", kv.Key, minSecret))
+			case envRefSecret:
+				pass = append(pass, kv)
+				s.Warnings = append(s.Warnings, fmt.Sprintf("env %s holds a credential next to %s, which the client fills in, so it cannot move into the keyring: it stays in the config and in its backup; put the credential in a variable of its own and wrap again", kv.Key, reference().FindString(kv.Value)))
 			default:
 				set = append(set, kv)
 			}
+		}
+		line := commandLine(e)
+		for _, c := range line.creds {
+			what := fmt.Sprintf("args[%d] %s", c.Index-1, strconv.Quote(c.Masked))
+			if c.Index == 0 {
+				what = "the command " + strconv.Quote(c.Masked)
+			}
+			if c.After != "" {
+				what += " (the value of " + c.After + ")"
+			}
+			s.Warnings = append(s.Warnings, what+" is a credential on the server's command line, where wrap cannot take it from: it stays in the config and in its backup, and every local user can read a command line; if the server reads it from an env variable, put it there and wrap again")
 		}
 		// The new entry: the same members in the same order, with mcpcell
 		// in front and only pass-through env entries left.
@@ -281,17 +434,67 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 			s.Notes = append(s.Notes, "the profile "+s.Profile+" exists and is kept as it is")
 			for _, sec := range s.Secrets {
 				if keptSecrets[sec.Env] != sec.Item {
-					s.Notes = append(s.Notes, fmt.Sprintf("the kept profile does not take %s from item %s: add %s = %s to its [secrets]", sec.Env, sec.Item, sec.Env, tomlString(sec.Item)))
+					s.Notes = append(s.Notes, fmt.Sprintf("the kept profile does not take %s from item %s: add %s = %s to its [secrets]", sec.Env, sec.Item, tomlKey(sec.Env), tomlString(sec.Item)))
+				}
+			}
+			for _, env := range sortedKeys(keptSecrets) {
+				item := keptSecrets[env]
+				mine, err := madeFor(item, OriginOf(f, e, env), f, e, o.Origin)
+				if err != nil {
+					return nil, err
+				}
+				if !mine && !slices.ContainsFunc(s.Secrets, func(sec Secret) bool { return sec.Item == item && sec.Env == env }) {
+					s.Warnings = append(s.Warnings, fmt.Sprintf("the kept profile %s gives the server keyring item %s as %s, and wrap did not make that item for this server: check that it should have it (whoever can write the profile chooses what it gives)", s.Profile, item, env))
 				}
 			}
 		} else {
-			s.ProfileText = profileText(f, e, s, set, pass, o)
+			s.ProfileText = profileText(f, e, s, set, pass, line, o)
 		}
 		if base := filepath.Base(e.Command); base == "npx" || base == "uvx" || base == "bunx" || base == "pnpx" {
 			s.Notes = append(s.Notes, base+" downloads the server when it starts, and the cell has no network: install the server once and run it with node or python instead, or grant what the download needs")
 		}
 	}
 	return out, nil
+}
+
+// cmdLine is an entry's command and args with the credentials in them.
+type cmdLine struct {
+	words []string        // command, args…
+	creds []ArgCredential // Index counts the command as 0
+	cred  map[int]bool
+}
+
+func commandLine(e *Entry) cmdLine {
+	l := cmdLine{words: append([]string{e.Command}, e.Args...), cred: map[int]bool{}}
+	l.creds = argCredentials(l.words)
+	for _, c := range l.creds {
+		l.cred[c.Index] = true
+	}
+	return l
+}
+
+// shown is the command line for a comment: credentials masked, each word
+// quoted when it needs to be, so that it stays one line.
+func (l cmdLine) shown() string {
+	words := slices.Clone(l.words)
+	for _, c := range l.creds {
+		words[c.Index] = c.Masked
+	}
+	for i, w := range words {
+		words[i] = quoteWord(w)
+	}
+	return strings.Join(words, " ")
+}
+
+var plainWord = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./*-]+$`) })
+
+// quoteWord is w as is when it is plain, else Go-quoted (newlines and
+// control characters escaped).
+func quoteWord(w string) string {
+	if plainWord().MatchString(w) {
+		return w
+	}
+	return strconv.Quote(w)
 }
 
 func mustJSON(v any) json.RawMessage {
@@ -314,22 +517,61 @@ func envJSON(kvs []KV) json.RawMessage {
 	return json.RawMessage(b.String())
 }
 
-func tomlString(s string) string { return strconv.Quote(s) }
-
-// profileText is the profile wrap writes for an entry.
-func profileText(f *File, e *Entry, s *Server, set, pass []KV, o WrapOptions) string {
+// tomlString is s as a TOML basic string.
+func tomlString(s string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Written by mcpcell wrap for the %s server %q\n# in %s.\n", f.Client, e.Name, f.Path)
-	fmt.Fprintf(&b, "# The server: %s\n", strings.Join(append([]string{e.Command}, e.Args...), " "))
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < 0x20 || r == 0x7f || r == utf8.RuneError:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+var bareKey = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]+$`) })
+
+// tomlKey is k as a TOML key: bare when it can be, else quoted.
+func tomlKey(k string) string {
+	if bareKey().MatchString(k) {
+		return k
+	}
+	return tomlString(k)
+}
+
+// profileText is the profile wrap writes for an entry. Nothing in it is
+// a credential: the command line in its comment is masked, [env] set gets
+// no credential, and [secrets] names items.
+func profileText(f *File, e *Entry, s *Server, set, pass []KV, line cmdLine, o WrapOptions) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Written by mcpcell wrap for the %s server %s\n# in %s.\n", f.Client, strconv.Quote(e.Name), quoteWord(f.Path))
+	fmt.Fprintf(&b, "# The server: %s\n", line.shown())
 	b.WriteString("# Edit it freely: wrap does not overwrite a profile that exists.\n")
 	b.WriteString("include = [\"default\"]  # the system runtimes (node, python, git), the project read-write, no network\n")
 	var read, write, exec []string
-	if filepath.IsAbs(e.Command) {
+	// A path with "${" would be read as a profile variable.
+	usable := func(i int, p string) bool {
+		return !line.cred[i] && filepath.IsAbs(p) && !strings.Contains(p, "${")
+	}
+	if usable(0, e.Command) {
 		exec = append(exec, e.Command)
 		read = append(read, e.Command)
 	}
-	for _, a := range e.Args {
-		if !filepath.IsAbs(a) || !o.Exists(a) {
+	for i, a := range e.Args {
+		if !usable(i+1, a) || !o.Exists(a) {
 			continue
 		}
 		if o.IsDir(a) {
@@ -345,11 +587,11 @@ func profileText(f *File, e *Entry, s *Server, set, pass []KV, o WrapOptions) st
 			list []string
 		}{{"read", read}, {"write", write}, {"exec", exec}} {
 			if len(l.list) > 0 {
-				q := make([]string, len(l.list))
-				for i, p := range slices.Compact(l.list) {
-					q[i] = tomlString(p)
+				q := make([]string, 0, len(l.list))
+				for _, p := range slices.Compact(l.list) {
+					q = append(q, tomlString(p))
 				}
-				fmt.Fprintf(&b, "%s = [%s]\n", l.key, strings.Join(slices.DeleteFunc(q, func(s string) bool { return s == "" }), ", "))
+				fmt.Fprintf(&b, "%s = [%s]\n", l.key, strings.Join(q, ", "))
 			}
 		}
 	}
@@ -372,7 +614,7 @@ func profileText(f *File, e *Entry, s *Server, set, pass []KV, o WrapOptions) st
 	if len(s.Secrets) > 0 {
 		b.WriteString("\n[secrets]  # keyring items (service mcpcell)\n")
 		for _, sec := range s.Secrets {
-			fmt.Fprintf(&b, "%s = %s\n", sec.Env, tomlString(sec.Item))
+			fmt.Fprintf(&b, "%s = %s\n", tomlKey(sec.Env), tomlString(sec.Item))
 		}
 	}
 	return b.String()
@@ -399,13 +641,20 @@ type UnwrapOptions struct {
 	// Value reads a secret's value, for --restore-secrets; nil keeps
 	// secrets in the keyring.
 	Value func(item string) (string, error)
+	// Origin reads the origin wrap recorded for an item (as
+	// WrapOptions.Origin): an item is restored into a config only for the
+	// entry it was made for.
+	Origin func(item string) (o Origin, found bool, err error)
 }
 
 // PlanUnwrap decides what unwrap does with each entry of f. With
-// o.Value it brings back every secret of every selected entry (those its
-// profile takes from the keyring, and markers in its env, as a restored
-// backup holds) or fails as a whole: an item that cannot be read is an
-// error, so that nothing changes by half.
+// o.Value it brings back the secrets of every selected entry that wrap
+// made for it (those its profile takes from the keyring, and markers in
+// its env, as a restored backup holds) or fails as a whole: an item that
+// cannot be read is an error, so that nothing changes by half, and so is
+// (a *Refusal) a marker of an item wrap did not make for its entry. An
+// item the profile names that wrap did not make for the entry is not
+// written into the config.
 func PlanUnwrap(f *File, o UnwrapOptions) ([]*Server, error) {
 	var out []*Server
 	for _, e := range f.Entries {
@@ -414,13 +663,29 @@ func PlanUnwrap(f *File, o UnwrapOptions) ([]*Server, error) {
 		}
 		s := &Server{Entry: e}
 		out = append(out, s)
-		restore := func(env, item string) (string, error) {
-			v, err := o.Value(item)
+		if e.Invalid != "" {
+			s.Action = "left alone: " + e.Invalid
+			continue
+		}
+		// restore reads item for env, if wrap made it for this entry.
+		restore := func(env, item string, marker bool) (v string, ok bool, err error) {
+			mine, err := madeFor(item, OriginOf(f, e, env), f, e, o.Origin)
 			if err != nil {
-				return "", fmt.Errorf("%s of %s: %w", env, e.Name, err)
+				return "", false, err
 			}
-			s.Secrets = append(s.Secrets, Secret{Env: env, Item: item, Value: v, Owned: derived(item, itemBase(f.Client, e, env))})
-			return v, nil
+			if !mine {
+				if marker {
+					return "", false, foreignMarker(f, e, env, item, o.Origin)
+				}
+				s.Warnings = append(s.Warnings, fmt.Sprintf("%s: the profile takes it from keyring item %s, which wrap did not make for this server: it is not written into the config (the item stays in the keyring); add it yourself if this server should have it", env, item))
+				return "", false, nil
+			}
+			v, err = o.Value(item)
+			if err != nil {
+				return "", false, fmt.Errorf("%s of %s: %w", env, e.Name, err)
+			}
+			s.Secrets = append(s.Secrets, Secret{Env: env, Item: item, Value: v, Owned: true})
+			return v, true, nil
 		}
 		// The env entries that stay in the config, with markers resolved.
 		var env, shown []KV
@@ -435,7 +700,7 @@ func PlanUnwrap(f *File, o UnwrapOptions) ([]*Server, error) {
 				s.Notes = append(s.Notes, fmt.Sprintf("%s is a marker: its value is in the keyring as item %s; --restore-secrets puts it back", kv.Key, item))
 				continue
 			}
-			v, err := restore(kv.Key, item)
+			v, _, err := restore(kv.Key, item, true)
 			if err != nil {
 				return nil, err
 			}
@@ -467,18 +732,15 @@ func PlanUnwrap(f *File, o UnwrapOptions) ([]*Server, error) {
 					s.Notes = append(s.Notes, fmt.Sprintf("%s stays in the keyring (item %s) and the unwrapped server will not get it; --restore-secrets writes it back into the config", name, item))
 					continue
 				}
-				v, err := restore(name, item)
+				v, ok, err := restore(name, item, false)
 				if err != nil {
 					return nil, err
 				}
-				env, shown = append(env, KV{name, v}), append(shown, KV{name, Marker(item)})
+				if ok {
+					env, shown = append(env, KV{name, v}), append(shown, KV{name, Marker(item)})
+				}
 			}
 			s.Notes = append(s.Notes, "the profile "+profile+" is left in place")
-		}
-		for _, sec := range s.Secrets {
-			if !sec.Owned {
-				s.Notes = append(s.Notes, fmt.Sprintf("%s: wrap did not make item %s for this server, so it stays in the keyring", sec.Env, sec.Item))
-			}
 		}
 		unwrapped := make([]Member, 0, len(e.Members))
 		for _, m := range e.Members {
