@@ -53,6 +53,7 @@ type Record struct {
 	DurationMs float64 `json:"duration_ms,omitempty"`
 	Size       int     `json:"size,omitempty"`
 	IsError    bool    `json:"is_error,omitempty"`
+	Count      int     `json:"count,omitempty"` // a count of repeats: how many events of the kind before it this record stands for
 	Note       string  `json:"note,omitempty"`
 	Prev       string  `json:"prev"`
 }

@@ -179,7 +179,7 @@ func (l *Log) toRecord(seq int64, prev string, en *entry) Record {
 	}
 	r := Record{Seq: seq, Time: e.Time.UTC().Format(time.RFC3339Nano), Session: l.meta.Session, Profile: l.meta.Profile,
 		Client: red(en.client), Kind: kindName(e.Kind), Method: e.Method, Subject: red(e.Subject), Decision: e.Decision,
-		Rule: red(e.Rule), Args: red(e.Shape), Size: e.Size, IsError: e.IsError, Note: red(e.Note), Prev: prev}
+		Rule: red(e.Rule), Args: red(e.Shape), Size: e.Size, IsError: e.IsError, Count: e.Count, Note: red(e.Note), Prev: prev}
 	if e.Dir != 0 {
 		r.Dir = e.Dir.String()
 	}
@@ -202,7 +202,7 @@ func FuzzEncoding(f *testing.F) {
 		l := &Log{meta: Meta{Session: "s\u00e9", Profile: "p<1>", Redact: func(s string) string { return strings.ReplaceAll(s, "sekrit", "[redacted:X]") }}}
 		id, _ := jsonrpc.ParseID([]byte(rawID))
 		en := entry{client: client, e: jsonrpc.Event{Time: time.Unix(1700000000, 123456789).Add(time.Duration(size) * time.Millisecond), Dir: jsonrpc.Direction(size & 1), Kind: jsonrpc.Kind(size & 3),
-			Method: method, ID: id, Subject: subject, Decision: "allow", Rule: "r " + note, Shape: shape, Duration: time.Duration(durUs) * time.Microsecond, Size: size, IsError: isErr, Note: note}}
+			Method: method, ID: id, Subject: subject, Decision: "allow", Rule: "r " + note, Shape: shape, Duration: time.Duration(durUs) * time.Microsecond, Size: size, IsError: isErr, Count: size / 3, Note: note}}
 		got := append(l.appendRecord(nil, 7, []byte("prevhash"), &en), '}')
 		want, err := json.Marshal(l.toRecord(7, "prevhash", &en))
 		if err != nil {

@@ -50,6 +50,10 @@ func (l *Log) appendRecord(b []byte, seq int64, prev []byte, en *entry) []byte {
 	if e.IsError {
 		b = append(b, `,"is_error":true`...)
 	}
+	if e.Count != 0 {
+		b = append(b, `,"count":`...)
+		b = strconv.AppendInt(b, int64(e.Count), 10)
+	}
 	b = appendField(b, "note", red(e.Note), true)
 	b = append(b, `,"prev":"`...)
 	return append(append(b, prev...), '"') // hex
