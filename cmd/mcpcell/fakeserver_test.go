@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -53,13 +54,18 @@ func fakeServer(args []string) int {
 	}()
 	in := bufio.NewReaderSize(os.Stdin, 1<<20)
 	out := bufio.NewWriter(os.Stdout)
+	var outMu sync.Mutex // the amplify tool writes from a goroutine of its own
 	send := func(v any) {
 		b, _ := json.Marshal(v)
+		outMu.Lock()
+		defer outMu.Unlock()
 		out.Write(b)
 		out.WriteByte('\n')
 		out.Flush()
 	}
 	raw := func(s string) {
+		outMu.Lock()
+		defer outMu.Unlock()
 		out.WriteString(s + "\n")
 		out.Flush()
 	}
@@ -203,6 +209,25 @@ func fakeServer(args []string) int {
 					raw(fmt.Sprintf(`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"t","progress":%d}}`, i))
 				}
 				return resp(text("flood done"))
+			case "amplify":
+				// Floods of what mcpcell refuses or drops, each line cheap
+				// for the server; written while stdin is still read, since
+				// mcpcell answers the refused requests there.
+				var a struct {
+					What []string
+					N    int
+				}
+				json.Unmarshal(p.Arguments, &a)
+				id := m.ID
+				go func() {
+					for i := 0; i < a.N; i++ {
+						for _, w := range a.What {
+							raw(amplifyLine(w, i))
+						}
+					}
+					send(map[string]any{"jsonrpc": "2.0", "id": id, "result": text("amplified")})
+				}()
+				return nil
 			case "stderr":
 				fmt.Fprintln(os.Stderr, "fake server: a line on stderr")
 				return resp(text("wrote stderr"))
@@ -282,4 +307,23 @@ func fakeServer(args []string) int {
 			return 0
 		}
 	}
+}
+
+// amplifyLine is line i of a flood of kind what from the amplify tool.
+func amplifyLine(what string, i int) string {
+	switch what {
+	case "unknown-id":
+		return fmt.Sprintf(`{"jsonrpc":"2.0","id":"stray-%d","result":{}}`, i)
+	case "non-json":
+		return fmt.Sprintf("log line %d", i)
+	case "sampling":
+		return fmt.Sprintf(`{"jsonrpc":"2.0","id":"s-%d","method":"sampling/createMessage","params":{"messages":[],"maxTokens":1}}`, i)
+	case "methods":
+		return fmt.Sprintf(`{"jsonrpc":"2.0","id":"m-%d","method":"x/%d"}`, i, i)
+	case "invalid":
+		return fmt.Sprintf(`{"jsonrpc":"2.0","id":"d-%d","result":{},"result":{}}`, i)
+	case "progress":
+		return fmt.Sprintf(`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"t","progress":%d}}`, i)
+	}
+	return "unknown flood " + what
 }
