@@ -222,6 +222,10 @@ func fakeServer(args []string) int {
 				go func() {
 					for i := 0; i < a.N; i++ {
 						for _, w := range a.What {
+							if w == "slow-progress" { // one line at a time
+								time.Sleep(200 * time.Microsecond)
+								w = "progress"
+							}
 							raw(amplifyLine(w, i))
 						}
 					}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,8 +16,9 @@ import (
 	"github.com/mcpcell/mcpcell/jsonrpc/audit"
 )
 
-// floodN is how many of each kind a flood sends.
-const floodN = 5000
+// floodN is how many of each kind a flood sends; slowN, a flood of one
+// line at a time.
+const floodN, slowN = 5000, 400
 
 // The bounds of jsonrpc's repeat counting: per kind, a record in full and
 // a count per second; per rule, 16 methods kept apart and one count of
@@ -302,4 +304,42 @@ func TestFloodFromClient(t *testing.T) {
 		t.Errorf("stderr: %d stray responses in %d lines, want %d in at most %d", events, lines, floodN, bound)
 	}
 	t.Logf("%d audit records, %d bytes on stderr, in %v", len(recs), len(stderr), elapsed)
+}
+
+// A client that closes its end of mcpcell's stdout while the server
+// floods: every frame for it fails to be written, and stderr says so once
+// a second, with a count, not once a frame.
+func TestFloodBrokenClient(t *testing.T) {
+	profile := writeProfile(t, "")
+	cmd := cellCommand(t, profile, os.Args[0], "__fakeserver", "--ignore-eof")
+	in, out, errOut, exited := rawStart(t, cmd)
+	var stderr strings.Builder
+	drained := make(chan struct{})
+	go func() { io.Copy(&stderr, errOut); close(drained) }()
+	r := bufio.NewReader(out)
+	rawCall(t, in, r, 0, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`)
+	out.Close()
+	start := time.Now()
+	// A line at a time, so that each is a write of its own to the client.
+	fmt.Fprintf(in, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"amplify","arguments":{"what":["slow-progress"],"n":%d}}}`+"\n", slowN)
+	in.Close() // the server, deaf to EOF, floods on (under 0.5 s) until the ladder's SIGTERM
+	select {
+	case <-exited:
+	case <-time.After(20 * time.Second):
+		t.Fatal("mcpcell did not exit")
+	}
+	<-drained
+	elapsed := time.Since(start)
+	bound := 2 * (int(math.Ceil(elapsed.Seconds())) + 1)
+	events, lines := noteCount(stderr.String(), "writing to the client:", `^mcpcell: (\d+) more failed writes to the client in the same second$`)
+	t.Logf("failed writes: %d in %d lines of stderr (%d bytes) in %v", events, lines, stderr.Len(), elapsed)
+	if lines == 0 || lines > bound {
+		t.Errorf("failed writes to the client: %d lines on stderr, want 1 to %d:\n%s", lines, bound, stderr.String())
+	}
+	// The control: the flood came, was counted in the log, and failed to
+	// reach the client more often than stderr has lines for.
+	progress, _ := find(tallyKinds(auditRecords(t, profile)), `\|notifications/progress$`)
+	if progress.events != slowN || events < slowN/2 {
+		t.Errorf("%d progress notifications in the log, %d failed writes; want %d, and most of them failed", progress.events, events, slowN)
+	}
 }
