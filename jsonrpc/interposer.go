@@ -64,7 +64,7 @@ type Verdict struct {
 	Shape   string // argument names and JSON types, never values
 	IsError bool   // a tool result that reports an error
 	State   any    // kept with a forwarded request, handed back with its reply
-	Note    string // for the user: said on stderr and kept in the audit record
+	Note    string // for the user: said on stderr and kept in the audit record (repeats counted: see RepeatWindow)
 }
 
 // Call is a request in flight.
@@ -128,7 +128,8 @@ type Syncer interface {
 const CancelMethod = "notifications/cancelled"
 
 // Interposer pumps frames between a client and a server and asks a
-// Policy about each message.
+// Policy about each message. It records every decision; those a peer can
+// repeat at will are counted (see RepeatWindow).
 type Interposer struct {
 	Policy   Policy
 	Recorder Recorder // nil records nothing

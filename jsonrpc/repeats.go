@@ -8,6 +8,18 @@ import (
 
 // RepeatWindow is how long repeats of one kind of event are counted
 // before their count is recorded.
+//
+// The events a peer can repeat at will are refusals, drops, mcpcell's
+// answers in place of a peer, every notification and pings: of each kind
+// (direction, message kind, decision, rule, method) the first in a window
+// is recorded in full, and said on stderr when it has a note, and the
+// rest of the window become one record with Event.Count, and one stderr
+// line, when it ends. A policy needs nothing more than its Verdict: to
+// drop a notification and say so, return
+//
+//	Verdict{Action: Drop, Rule: "client notifications", Note: "dropped notifications/x from the client"}
+//
+// and a flood of them costs a record and a line or two per second.
 const RepeatWindow = time.Second
 
 // Bounds on what one window keeps apart. A peer chooses method names
