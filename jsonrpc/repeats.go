@@ -10,7 +10,8 @@ import (
 // before their count is recorded.
 //
 // The events a peer can repeat at will are refusals, drops, mcpcell's
-// answers in place of a peer, every notification and pings: of each kind
+// answers in place of a peer, every notification, pings, and the server's
+// requests to the client with their answers: of each kind
 // (direction, message kind, decision, rule, method) the first in a window
 // is recorded in full, and said on stderr when it has a note, and the
 // rest of the window become one record with Event.Count, and one stderr
@@ -68,10 +69,17 @@ type repeatWindow struct {
 
 // repeating reports whether e is of the events a peer can repeat at
 // will: refusals, drops, mcpcell's answers in place of a peer, every
-// notification, and pings. Allowed calls and their replies are recorded
-// one by one.
+// notification, pings, and what the server asks of the client (with the
+// client's answers), since the server asks at will. The client's allowed
+// calls and their replies are recorded one by one.
 func repeating(e *Event) bool {
-	return e.Decision != "allow" || e.Kind == Notification || e.Method == "ping"
+	switch {
+	case e.Decision != "allow", e.Kind == Notification, e.Method == "ping":
+		return true
+	case e.Dir == Down && e.Kind == Request, e.Dir == Up && e.Kind == Response:
+		return true
+	}
+	return false
 }
 
 // admit counts e in the window, opening one if none is open. first says

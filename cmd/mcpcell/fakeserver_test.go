@@ -326,6 +326,10 @@ func amplifyLine(what string, i int) string {
 		return fmt.Sprintf(`{"jsonrpc":"2.0","id":"m-%d","method":"x/%d"}`, i, i)
 	case "invalid":
 		return fmt.Sprintf(`{"jsonrpc":"2.0","id":"d-%d","result":{},"result":{}}`, i)
+	case "roots":
+		return fmt.Sprintf(`{"jsonrpc":"2.0","id":"r-%d","method":"roots/list"}`, i)
+	case "elicit":
+		return fmt.Sprintf(`{"jsonrpc":"2.0","id":"e-%d","method":"elicitation/create","params":{"message":"?","requestedSchema":{"type":"object"}}}`, i)
 	case "progress":
 		return fmt.Sprintf(`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"t","progress":%d}}`, i)
 	}

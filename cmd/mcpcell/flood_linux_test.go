@@ -343,3 +343,59 @@ func TestFloodBrokenClient(t *testing.T) {
 		t.Errorf("%d progress notifications in the log, %d failed writes; want %d, and most of them failed", progress.events, events, slowN)
 	}
 }
+
+// A hostile server floods the client with requests: roots/list, which
+// the profile allows and the client answers, and elicitation, which
+// mcpcell declines in the client's place. Either would fill the log at
+// the server's will, and rotate older records out of it; both are
+// counted, the client's answers too.
+func TestFloodServerRequests(t *testing.T) {
+	profile := writeProfile(t, "[client]\nroots = true\nelicitation = false\n")
+	s := startSession(t, cellCommand(t, profile, os.Args[0], "__fakeserver"))
+	s.call(0, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{"roots":{}},"clientInfo":{"name":"c","version":"1"}}`)
+	start := time.Now()
+	s.send(fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"amplify","arguments":{"what":["roots","elicit"],"n":%d}}}`, floodN))
+	roots := 0
+	for {
+		var m struct {
+			ID     json.RawMessage
+			Method string
+			Result json.RawMessage
+		}
+		json.Unmarshal(s.next(), &m)
+		if m.Method == "roots/list" {
+			roots++
+			s.send(`{"jsonrpc":"2.0","id":` + string(m.ID) + `,"result":{"roots":[]}}`)
+			continue
+		}
+		if m.Method != "" {
+			t.Fatalf("the client got a %s request", m.Method)
+		}
+		if string(m.ID) == "1" {
+			break
+		}
+	}
+	// The last answers are on their way: a call after them.
+	s.call(2, "tools/call", `{"name":"echo","arguments":{}}`)
+	finish(t, s)
+	elapsed := time.Since(start)
+	if roots != floodN {
+		t.Errorf("the client got %d roots/list requests, want %d", roots, floodN)
+	}
+	tallies := tallyKinds(auditRecords(t, profile))
+	bound := 2 * (int(math.Ceil(elapsed.Seconds())) + 1)
+	for _, c := range []struct{ name, key, firstID string }{
+		{"roots/list requests", `^server-to-client\|request\|allow\|client.roots = true\|roots/list$`, `"r-0"`},
+		{"the client's answers", `^client-to-server\|response\|allow\|reply\|roots/list$`, `"r-0"`},
+		{"elicitations declined by mcpcell", `^server-to-client\|request\|answer\|client.elicitation = false\|elicitation/create$`, `"e-0"`},
+	} {
+		got, keys := find(tallies, c.key)
+		t.Logf("%s: %d events in %d records (%v)", c.name, got.events, got.records, keys)
+		if got.events != floodN || got.records > bound {
+			t.Errorf("%s: %d events in %d records in %v, want %d in at most %d", c.name, got.events, got.records, elapsed, floodN, bound)
+		}
+		if got.first == nil || got.first.ID != c.firstID {
+			t.Errorf("%s: the first is not recorded in full with its id %s: %+v", c.name, c.firstID, got.first)
+		}
+	}
+}
