@@ -26,12 +26,13 @@ const RepeatWindow = time.Second
 // Bounds on what one window keeps apart. A peer chooses method names
 // (an unknown method is refused under one rule, whatever its name), so
 // one rule keeps at most maxMethods methods apart in a window and counts
-// the rest together. Rules come from mcpcell and the profile, so their
-// number is bounded already; maxKinds bounds the whole window all the
-// same.
+// the rest together. And one direction records at most maxKinds kinds in
+// full in a window, the rest counted together per decision: a peer's
+// flood adds at most some 2 × maxKinds records a second, and cannot use
+// up the other direction's.
 const (
 	maxMethods = 16
-	maxKinds   = 1024
+	maxKinds   = 32
 )
 
 // repeatKey is what makes events the same kind: direction, message kind,
@@ -63,6 +64,7 @@ type repeatWindow struct {
 	start   time.Time // zero: no window open
 	kinds   map[repeatKey]*repeat
 	methods map[repeatKey]int // methods kept apart, by kind without its method
+	full    [3]int            // kinds recorded in full, by direction
 	order   []repeatKey       // as first seen: counts come out in that order
 	timer   *time.Timer
 }
@@ -106,14 +108,17 @@ func (w *repeatWindow) admit(k repeatKey, e *Event, what string, record bool, no
 	}
 	rule := k
 	rule.method = ""
-	if w.methods[rule] < maxMethods && len(w.kinds) < maxKinds {
+	full := &w.full[k.dir%3]
+	if w.methods[rule] < maxMethods && *full < maxKinds {
 		w.methods[rule]++
+		*full++
 		w.kinds[k] = &repeat{first: *e, what: what, record: record}
 		w.order = append(w.order, k)
 		return true, due
 	}
-	// Counted with the others of its rule beyond the bound, none in full.
-	if len(w.kinds) >= maxKinds {
+	// Counted with the others of its rule, or of its direction, beyond the
+	// bound; none in full.
+	if *full >= maxKinds {
 		rule = repeatKey{dir: k.dir, decision: k.decision, rule: otherKinds}
 	}
 	rule.other = true
@@ -125,13 +130,13 @@ func (w *repeatWindow) admit(k repeatKey, e *Event, what string, record bool, no
 	}
 	c.n++
 	if what != "" {
-		c.what = "events from the " + e.Dir.from() + " with other methods (" + rule.rule + ")"
+		c.what = "events from the " + e.Dir.from() + " of other kinds or methods (" + rule.rule + ")"
 	}
 	return false, due
 }
 
 // otherKinds is the rule of a count of events beyond maxKinds kinds.
-const otherKinds = "repeats: more kinds than one second keeps apart"
+const otherKinds = "repeats: more kinds in one second than are recorded in full"
 
 // take closes the window, if one is open, and returns its counts.
 func (w *repeatWindow) take() []*repeat {
@@ -164,6 +169,7 @@ func (w *repeatWindow) takeLocked() []*repeat {
 	w.start = time.Time{}
 	clear(w.kinds)
 	clear(w.methods)
+	w.full = [3]int{}
 	w.order = w.order[:0]
 	return due
 }
@@ -251,7 +257,7 @@ func (ip *Interposer) writeRepeats(due []*repeat) {
 		if c.record {
 			e := Event{Time: now, Dir: f.Dir, Kind: f.Kind, Method: f.Method, Decision: f.Decision, Rule: f.Rule, Count: c.n}
 			if c.other {
-				e.Note = fmt.Sprintf("%d events with other methods, counted together: more than %d methods (or %d kinds) came in one second", c.n, maxMethods, maxKinds)
+				e.Note = fmt.Sprintf("%d events counted together: more than %d methods of one rule, or %d kinds from one side, came in one second", c.n, maxMethods, maxKinds)
 			} else {
 				e.Note = fmt.Sprintf("%d more of this kind since %s, when the first was recorded in full", c.n, f.Time.UTC().Format(time.RFC3339Nano))
 			}

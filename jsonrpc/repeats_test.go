@@ -275,3 +275,32 @@ func TestRepeatedNotificationDrops(t *testing.T) {
 		t.Errorf("stderr:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// One side's flood of ever new kinds records at most maxKinds of them in
+// full a second, and counts the rest together; the other side's events
+// are still recorded in full.
+func TestRepeatsKindsPerSide(t *testing.T) {
+	log := &eventLog{}
+	clk := &clock{now: time.Unix(1e9, 0)}
+	ip := &Interposer{Recorder: log, Now: clk.Now}
+	for i := 0; i < 100; i++ {
+		ip.event(Event{Dir: Down, Kind: Notification, Decision: "drop", Rule: fmt.Sprintf("rule %d", i), Method: "m"}, "", "")
+	}
+	ip.event(Event{Dir: Up, Kind: Request, Decision: "deny", Rule: "tools.deny", Method: "tools/call", Subject: "hidden"}, "", "")
+	ip.EndCounts()
+	events, records := tally(log.all())
+	other := fmt.Sprintf("%v %v drop %s ", Down, Kind(0), otherKinds)
+	full := 0
+	for k := range records {
+		if strings.Contains(k, "drop rule ") {
+			full++
+		}
+	}
+	if full != maxKinds || events[other] != 100-maxKinds || records[other] != 1 {
+		t.Errorf("%d kinds in full, %d events in %d counts; want %d, %d in 1", full, events[other], records[other], maxKinds, 100-maxKinds)
+	}
+	if k := fmt.Sprintf("%v %v deny tools.deny tools/call", Up, Request); records[k] != 1 || events[k] != 1 {
+		t.Errorf("the client's refused call: %d events in %d records", events[k], records[k])
+	}
+	ip.repeats.timer.Stop()
+}

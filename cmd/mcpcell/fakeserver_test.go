@@ -330,6 +330,10 @@ func amplifyLine(what string, i int) string {
 		return fmt.Sprintf(`{"jsonrpc":"2.0","id":"r-%d","method":"roots/list"}`, i)
 	case "elicit":
 		return fmt.Sprintf(`{"jsonrpc":"2.0","id":"e-%d","method":"elicitation/create","params":{"message":"?","requestedSchema":{"type":"object"}}}`, i)
+	case "long-methods": // a new method of some 60 KB each time
+		return fmt.Sprintf(`{"jsonrpc":"2.0","id":"l-%d","method":"x/%d/%s"}`, i, i, strings.Repeat("a", 60000))
+	case "long-notifications":
+		return fmt.Sprintf(`{"jsonrpc":"2.0","method":"notifications/x/%d/%s"}`, i, strings.Repeat("b", 60000))
 	case "progress":
 		return fmt.Sprintf(`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"t","progress":%d}}`, i)
 	}

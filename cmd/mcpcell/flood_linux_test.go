@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -397,5 +398,44 @@ func TestFloodServerRequests(t *testing.T) {
 		if got.first == nil || got.first.ID != c.firstID {
 			t.Errorf("%s: the first is not recorded in full with its id %s: %+v", c.name, c.firstID, got.first)
 		}
+	}
+}
+
+// A hostile server sends requests and notifications whose methods are
+// new each time and some 60 KB long: each record keeps a bounded part of
+// what the peer chose, so the log grows by a bounded amount a second,
+// not by the size of the frames (which could otherwise rotate the log
+// away in moments).
+func TestFloodLongNames(t *testing.T) {
+	const n = 300
+	profile := writeProfile(t, "")
+	s := startSession(t, cellCommand(t, profile, os.Args[0], "__fakeserver"))
+	s.call(0, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`)
+	start := time.Now()
+	s.call(1, "tools/call", fmt.Sprintf(`{"name":"amplify","arguments":{"what":["long-methods","long-notifications"],"n":%d}}`, n))
+	finish(t, s)
+	elapsed := time.Since(start)
+	recs := auditRecords(t, profile)
+	logs, _ := filepath.Glob(filepath.Join(filepath.Dir(profile), "state", "mcpcell", "audit", "*.jsonl"))
+	b, _ := os.ReadFile(logs[0])
+	longest := 0
+	for _, l := range strings.Split(string(b), "\n") {
+		longest = max(longest, len(l))
+	}
+	tallies := tallyKinds(recs)
+	// Beyond 16 methods of a rule, or 32 kinds from one side, in a second,
+	// the rest are counted together.
+	requests, _ := find(tallies, `^server-to-client\|(request\|deny\|unknown-method|\|deny\|repeats: )`)
+	notes, _ := find(tallies, `^server-to-client\|(notification\|allow\|notification|\|allow\|repeats: )`)
+	t.Logf("%d records, %d bytes, the longest %d bytes, for %d MB of frames in %v", len(recs), len(b), longest, 2*n*60000>>20, elapsed)
+	if requests.events != n || notes.events != n {
+		t.Errorf("counted %d requests and %d notifications, want %d each", requests.events, notes.events, n)
+	}
+	if longest > 4*audit.MaxField {
+		t.Errorf("a record of %d bytes", longest)
+	}
+	bound := 2 * (methodsApart + 1) * (int(math.Ceil(elapsed.Seconds())) + 1)
+	if requests.records > bound || notes.records > bound {
+		t.Errorf("%d and %d records, want at most %d each", requests.records, notes.records, bound)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mcpcell/mcpcell/jsonrpc"
 )
@@ -317,13 +318,47 @@ func TestInterruptedRotation(t *testing.T) {
 	}
 }
 
-// A record larger than the bound gets a file of its own; nothing loops.
-func TestRecordOverTheBound(t *testing.T) {
+// A record never outgrows the bound: each string is clipped to MaxField
+// bytes, with its length; what a peer sends cannot make one record the
+// size of its frame.
+func TestRecordClipped(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "log.jsonl")
 	l, _ := Open(path, Meta{Session: "s", Profile: "p", MaxSize: MinMaxSize})
+	huge := strings.Repeat("é", MinMaxSize)
+	id, _ := jsonrpc.ParseID([]byte(`"` + huge + `"`))
+	l.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Method: huge, ID: id, Subject: huge, Rule: huge, Shape: huge, Note: huge})
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	if len(b) > 8*MaxField {
+		t.Errorf("the record takes %d bytes", len(b))
+	}
+	recs := readRecords(t, path)
+	for _, f := range []string{recs[0].Method, recs[0].Subject, recs[0].Rule, recs[0].Args, recs[0].Note} {
+		if !strings.HasSuffix(f, fmt.Sprintf("…[%d bytes]", 2*MinMaxSize)) || len(f) > MaxField+20 || !utf8.ValidString(f) {
+			t.Errorf("a field of %d bytes: %q…", len(f), f[:20])
+		}
+	}
+	if !strings.HasSuffix(recs[0].ID, "bytes]") {
+		t.Errorf("the id: %d bytes", len(recs[0].ID))
+	}
+	files, _ := Files(path)
+	if _, err := VerifyFiles(files); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The path for a record larger than the bound still works (a record is
+// clipped, so only a bound below MinMaxSize, which Open does not take,
+// could meet it): it gets a file of its own, and nothing loops.
+func TestRecordOverTheBound(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log.jsonl")
+	l, _ := Open(path, Meta{Session: "s", Profile: "p"})
+	l.meta.MaxSize = 2 * rotateRoom
 	l.Record(jsonrpc.Event{Time: time.Now(), Decision: "allow"})
 	l.Flush()
-	l.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Note: strings.Repeat("n", 2*MinMaxSize)})
+	l.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Note: strings.Repeat("n", MaxField), Subject: strings.Repeat("s", MaxField)})
 	l.Record(jsonrpc.Event{Time: time.Now(), Decision: "allow"})
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
