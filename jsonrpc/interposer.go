@@ -463,7 +463,7 @@ func (ip *Interposer) notification(dir Direction, m *Message, b *batch) {
 	ev := Event{Dir: dir, Kind: Notification, Method: m.Method, Subject: v.Subject, Decision: v.Action.String(), Rule: v.Rule, Size: len(m.Raw), Note: v.Note}
 	what := ""
 	if v.Note != "" {
-		what = m.Method + " notifications from the " + dir.from() + " with a note like the one before"
+		what = clip([]byte(m.Method)) + " notifications from the " + dir.from() + " with a note like the one before"
 	}
 	if v.Action != Forward {
 		b.skip()
@@ -504,7 +504,7 @@ func (ip *Interposer) response(dir Direction, m *Message, b *batch) {
 	ev := Event{Dir: dir, Kind: Response, Method: c.Method, ID: m.ID, Subject: c.Subject, Decision: v.Action.String(), Rule: v.Rule, Duration: ip.Now().Sub(c.Start), Size: len(m.Raw), IsError: v.IsError || m.Error != nil, Note: v.Note}
 	what := ""
 	if v.Note != "" {
-		what = c.Method + " replies from the " + dir.from() + " with a note like the one before"
+		what = clip([]byte(c.Method)) + " replies from the " + dir.from() + " with a note like the one before"
 	}
 	if v.Action == Forward {
 		ip.event(ev, v.Note, what)

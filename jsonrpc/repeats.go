@@ -2,8 +2,10 @@ package jsonrpc
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // RepeatWindow is how long repeats of one kind of event are counted
@@ -49,7 +51,7 @@ type repeatKey struct {
 
 // repeat counts one kind of event in the current window.
 type repeat struct {
-	first  Event  // the first of the window, recorded in full
+	first  Event  // the first of the window: its time and kind
 	what   string // what the repeats are, for stderr; "" to say nothing there
 	record bool   // the repeats get a record (notes alone do not)
 	other  bool   // a count of the methods beyond maxMethods, none in full
@@ -112,7 +114,10 @@ func (w *repeatWindow) admit(k repeatKey, e *Event, what string, record bool, no
 	if w.methods[rule] < maxMethods && *full < maxKinds {
 		w.methods[rule]++
 		*full++
-		w.kinds[k] = &repeat{first: *e, what: what, record: record}
+		// Only what the count's record takes is kept: a window holds no
+		// frame's worth of a peer's strings.
+		first := Event{Time: e.Time, Dir: e.Dir, Kind: e.Kind, Decision: e.Decision, Rule: e.Rule, Method: k.method}
+		w.kinds[k] = &repeat{first: first, what: what, record: record}
 		w.order = append(w.order, k)
 		return true, due
 	}
@@ -133,6 +138,19 @@ func (w *repeatWindow) admit(k repeatKey, e *Event, what string, record bool, no
 		c.what = "events from the " + e.Dir.from() + " of other kinds or methods (" + rule.rule + ")"
 	}
 	return false, due
+}
+
+// clipMethod keeps the start of a method name for a kind: names a peer
+// makes longer are one kind, and a window keeps no more of them.
+func clipMethod(m string) string {
+	cut := 1024
+	if len(m) <= cut {
+		return m
+	}
+	for cut > 0 && !utf8.RuneStart(m[cut]) {
+		cut--
+	}
+	return strings.Clone(m[:cut])
 }
 
 // otherKinds is the rule of a count of events beyond maxKinds kinds.
@@ -199,7 +217,7 @@ func (ip *Interposer) count(e Event, note, what string, record bool) {
 		}
 		return
 	}
-	k := repeatKey{dir: e.Dir, kind: e.Kind, decision: e.Decision, rule: e.Rule, method: e.Method}
+	k := repeatKey{dir: e.Dir, kind: e.Kind, decision: e.Decision, rule: e.Rule, method: clipMethod(e.Method)}
 	first, due := ip.repeats.admit(k, &e, what, record, e.Time, ip.armRepeats)
 	ip.writeRepeats(due)
 	if !first {

@@ -304,3 +304,23 @@ func TestRepeatsKindsPerSide(t *testing.T) {
 	}
 	ip.repeats.timer.Stop()
 }
+
+// A window keeps a bounded part of what a peer sent, not its frames:
+// 32 kinds of megabyte names are not 32 MB held for a second.
+func TestRepeatsKeepNoFrame(t *testing.T) {
+	ip := &Interposer{Recorder: &eventLog{}, Now: (&clock{now: time.Unix(1e9, 0)}).Now}
+	big := strings.Repeat("é", 1<<19)
+	for i := 0; i < 40; i++ {
+		ip.event(Event{Dir: Down, Kind: Request, Decision: "deny", Rule: fmt.Sprint(i), Method: fmt.Sprint(i) + big, Subject: big, Note: big, Shape: big}, "", "")
+	}
+	ip.repeats.mu.Lock()
+	defer ip.repeats.mu.Unlock()
+	defer ip.repeats.timer.Stop()
+	held := 0
+	for k, c := range ip.repeats.kinds {
+		held += len(k.method) + len(c.first.Method) + len(c.first.Subject) + len(c.first.Note) + len(c.first.Shape)
+	}
+	if held > 2*1024*len(ip.repeats.kinds) {
+		t.Errorf("the window holds %d bytes of names for %d kinds", held, len(ip.repeats.kinds))
+	}
+}
