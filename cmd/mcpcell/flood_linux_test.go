@@ -439,3 +439,53 @@ func TestFloodLongNames(t *testing.T) {
 		t.Errorf("%d and %d records, want at most %d each", requests.records, notes.records, bound)
 	}
 }
+
+// The flood in one frame: a 2025-03-26 batch of pings and hidden-tool
+// calls. Each call is answered with its id; the log counts them as it
+// counts them one frame each.
+func TestFloodBatch(t *testing.T) {
+	const n = 1000
+	profile := writeProfile(t, "[tools]\ndeny = [\"secret_*\"]\n")
+	s := startSession(t, cellCommand(t, profile, os.Args[0], "__fakeserver", "--version=2025-03-26"))
+	s.call(0, "initialize", `{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`)
+	start := time.Now()
+	var b strings.Builder
+	b.WriteByte('[')
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"jsonrpc":"2.0","id":%d,"method":"ping"},{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"secret_admin","arguments":{}}}`, 10+2*i, 11+2*i)
+	}
+	b.WriteByte(']')
+	s.send(b.String())
+	answered := map[int]bool{}
+	for len(answered) < 2*n {
+		f := s.next()
+		var batch []json.RawMessage
+		if json.Unmarshal(f, &batch) != nil {
+			batch = []json.RawMessage{f}
+		}
+		for _, r := range batch {
+			var m struct {
+				ID    int
+				Error *struct{ Code int }
+			}
+			json.Unmarshal(r, &m)
+			if answered[m.ID] || (m.ID%2 == 1) != (m.Error != nil && m.Error.Code == -32602) {
+				t.Fatalf("answer %s", r)
+			}
+			answered[m.ID] = true
+		}
+	}
+	finish(t, s)
+	elapsed := time.Since(start)
+	tallies := tallyKinds(auditRecords(t, profile))
+	bound := 2 * (int(math.Ceil(elapsed.Seconds())) + 1)
+	for _, key := range []string{`^client-to-server\|request\|allow\|[^|]*\|ping$`, `^server-to-client\|response\|allow\|reply\|ping$`, `^client-to-server\|request\|deny\|tools.deny .*\|tools/call$`} {
+		got, _ := find(tallies, key)
+		if got.events != n || got.records > bound {
+			t.Errorf("%s: %d events in %d records, want %d in at most %d", key, got.events, got.records, n, bound)
+		}
+	}
+}
