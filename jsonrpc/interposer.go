@@ -64,7 +64,7 @@ type Verdict struct {
 	Shape   string // argument names and JSON types, never values
 	IsError bool   // a tool result that reports an error
 	State   any    // kept with a forwarded request, handed back with its reply
-	Note    string // for the user: said on stderr and kept in the audit record
+	Note    string // for the user: said on stderr and kept in the audit record (repeats counted: see RepeatWindow)
 }
 
 // Call is a request in flight.
@@ -104,7 +104,10 @@ type Event struct {
 	Duration time.Duration
 	Size     int
 	IsError  bool
-	Note     string
+	// Count, on a record of repeats, is how many events of the kind
+	// before it this record stands for (see RepeatWindow).
+	Count int
+	Note  string
 }
 
 // Recorder keeps events. An error from Record means the record is lost;
@@ -125,7 +128,8 @@ type Syncer interface {
 const CancelMethod = "notifications/cancelled"
 
 // Interposer pumps frames between a client and a server and asks a
-// Policy about each message.
+// Policy about each message. It records every decision; those a peer can
+// repeat at will are counted (see RepeatWindow).
 type Interposer struct {
 	Policy   Policy
 	Recorder Recorder // nil records nothing
@@ -148,6 +152,7 @@ type Interposer struct {
 	auditErr   error
 	toClient   *Writer
 	toServer   *Writer
+	repeats    repeatWindow
 }
 
 // Run pumps until the server's output ends, answers every request still
@@ -189,6 +194,7 @@ func (ip *Interposer) Run(clientIn io.Reader, clientOut io.Writer, serverIn io.W
 	for _, c := range owed {
 		ip.refuse(Up, c.ID, c.Method, &Error{Code: CodeInternalError, Message: "mcpcell: the server exited before answering"}, "server-exited")
 	}
+	ip.EndCounts()
 	ip.flush()
 	if errors.Is(err, io.EOF) {
 		return nil
@@ -274,7 +280,7 @@ func (ip *Interposer) pump(dir Direction, in io.Reader) error {
 func (ip *Interposer) flush() {
 	ip.toServer.Flush()
 	if err := ip.toClient.Flush(); err != nil {
-		ip.note("writing to the client: %v", err)
+		ip.noteOnce(Down, "write-client", fmt.Sprintf("writing to the client: %v", err), "failed writes to the client")
 	}
 	if s, ok := ip.Recorder.(Syncer); ok {
 		ip.recordFailed(s.Sync())
@@ -284,7 +290,9 @@ func (ip *Interposer) flush() {
 // frame handles one frame: strict decoding, then each message in it.
 func (ip *Interposer) frame(dir Direction, frame []byte) {
 	if dir == Down && frame[0] != '{' && frame[0] != '[' {
-		ip.note("the server wrote a non-JSON line on stdout (not passed to the client): %s", ip.quote(frame))
+		ip.event(Event{Dir: Down, Decision: "drop", Rule: "non-json", Size: len(frame), Note: "the server wrote a line on stdout that is not JSON"},
+			fmt.Sprintf("the server wrote a non-JSON line on stdout (not passed to the client): %s", ip.quote(frame)),
+			"non-JSON lines from the server on stdout (not passed to the client)")
 		return
 	}
 	if err := Validate(frame); err != nil {
@@ -359,9 +367,9 @@ func (ip *Interposer) forward(dir Direction, frame, orig []byte, b *batch) error
 
 // refuseFrame answers a frame that could not be read as a message.
 func (ip *Interposer) refuseFrame(dir Direction, id ID, code int, msg, rule string) {
-	ip.record(Event{Dir: dir, ID: id, Decision: "deny", Rule: rule, Note: msg})
+	ev := Event{Dir: dir, ID: id, Decision: "deny", Rule: rule, Note: msg}
 	if dir == Down {
-		ip.note("refused a frame from the server: %s", msg)
+		ip.event(ev, "refused a frame from the server: "+msg, "frames refused from the server ("+rule+")")
 		// A broken reply the client is waiting for is answered, so the
 		// client does not wait for ever.
 		if !id.IsZero() {
@@ -371,6 +379,7 @@ func (ip *Interposer) refuseFrame(dir Direction, id ID, code int, msg, rule stri
 		}
 		return
 	}
+	ip.event(ev, "", "")
 	ip.sendError(ip.toClient, id, &Error{Code: code, Message: "mcpcell: " + msg})
 }
 
@@ -419,8 +428,8 @@ func (ip *Interposer) request(dir Direction, m *Message, b *batch) {
 	ev := Event{Dir: dir, Kind: Request, Method: m.Method, ID: m.ID, Subject: v.Subject, Decision: v.Action.String(), Rule: v.Rule, Shape: v.Shape, Size: len(m.Raw)}
 	switch v.Action {
 	case Forward:
-		// No call goes out without its audit record.
-		ip.record(ev)
+		// No call goes out without its audit record (pings are counted).
+		ip.event(ev, "", "")
 		if err := ip.auditFailure(); err != nil {
 			b.skip()
 			ip.sendError(ip.sender(dir), m.ID, auditError(err))
@@ -436,7 +445,7 @@ func (ip *Interposer) request(dir Direction, m *Message, b *batch) {
 		}
 	case Answer:
 		b.skip()
-		ip.record(ev)
+		ip.event(ev, "", "")
 		ip.sendFrame(ip.sender(dir), ResultResponse(m.ID, v.Result))
 	default: // Refuse, and Drop, which a request cannot take
 		b.skip()
@@ -444,7 +453,7 @@ func (ip *Interposer) request(dir Direction, m *Message, b *batch) {
 			v.Err = &Error{Code: CodeInvalidRequest, Message: "mcpcell: refused"}
 		}
 		ev.Decision, ev.Note = "deny", v.Err.Message
-		ip.record(ev)
+		ip.event(ev, "", "")
 		ip.sendError(ip.sender(dir), m.ID, v.Err)
 	}
 }
@@ -455,11 +464,19 @@ func auditError(err error) *Error {
 
 func (ip *Interposer) notification(dir Direction, m *Message, b *batch) {
 	v := ip.Policy.Message(dir, m)
+	ev := Event{Dir: dir, Kind: Notification, Method: m.Method, Subject: v.Subject, Decision: v.Action.String(), Rule: v.Rule, Size: len(m.Raw), Note: v.Note}
+	what := ""
+	if v.Note != "" {
+		what = ip.quote([]byte(m.Method)) + " notifications from the " + dir.from() + " with a note like the one before"
+	}
 	if v.Action != Forward {
 		b.skip()
-		ip.record(Event{Dir: dir, Kind: Notification, Method: m.Method, Subject: v.Subject, Decision: "drop", Rule: v.Rule, Size: len(m.Raw)})
+		ev.Decision = "drop"
+		ip.event(ev, v.Note, what)
 		return
 	}
+	// Recorded as the first of its kind in a second, then counted.
+	ip.event(ev, v.Note, what)
 	if m.Method == CancelMethod {
 		if id, err := ParseID(Lookup(m.Params, "requestId")); err == nil {
 			ip.mu.Lock()
@@ -482,17 +499,19 @@ func (ip *Interposer) response(dir Direction, m *Message, b *batch) {
 	c := ip.take(reqDir, m.ID)
 	if c == nil {
 		b.skip()
-		ip.record(Event{Dir: dir, Kind: Response, ID: m.ID, Decision: "drop", Rule: "unknown-id", Size: len(m.Raw), Note: "no request is waiting for this id"})
-		ip.note("dropped a response from the %s with id %s: no request is waiting for it", dir.from(), ip.quote(m.ID.Raw()))
+		ip.event(Event{Dir: dir, Kind: Response, ID: m.ID, Decision: "drop", Rule: "unknown-id", Size: len(m.Raw), Note: "no request is waiting for this id"},
+			fmt.Sprintf("dropped a response from the %s with id %s: no request is waiting for it", dir.from(), ip.quote(m.ID.Raw())),
+			"responses from the "+dir.from()+" that no request was waiting for (dropped)")
 		return
 	}
 	v := ip.Policy.Reply(dir, c, m)
 	ev := Event{Dir: dir, Kind: Response, Method: c.Method, ID: m.ID, Subject: c.Subject, Decision: v.Action.String(), Rule: v.Rule, Duration: ip.Now().Sub(c.Start), Size: len(m.Raw), IsError: v.IsError || m.Error != nil, Note: v.Note}
+	what := ""
 	if v.Note != "" {
-		ip.note("%s", v.Note)
+		what = ip.quote([]byte(c.Method)) + " replies from the " + dir.from() + " with a note like the one before"
 	}
 	if v.Action == Forward {
-		ip.record(ev)
+		ip.event(ev, v.Note, what)
 		ip.forward(dir, v.Frame, m.Raw, b)
 		return
 	}
@@ -501,13 +520,13 @@ func (ip *Interposer) response(dir Direction, m *Message, b *batch) {
 		v.Err = &Error{Code: CodeInternalError, Message: "mcpcell: the response was refused"}
 	}
 	ev.Decision, ev.Note = "deny", v.Err.Message
-	ip.record(ev)
+	ip.event(ev, v.Note, what)
 	ip.sendError(ip.peer(dir), m.ID, v.Err)
 }
 
 // refuse answers a request that is not forwarded, and records it.
 func (ip *Interposer) refuse(dir Direction, id ID, method string, e *Error, rule string) {
-	ip.record(Event{Dir: dir, Kind: Request, Method: method, ID: id, Decision: "deny", Rule: rule, Note: e.Message})
+	ip.event(Event{Dir: dir, Kind: Request, Method: method, ID: id, Decision: "deny", Rule: rule, Note: e.Message}, "", "")
 	ip.sendError(ip.sender(dir), id, e)
 }
 
@@ -532,7 +551,7 @@ func (ip *Interposer) sendError(w *Writer, id ID, e *Error) {
 
 func (ip *Interposer) sendFrame(w *Writer, frame []byte) {
 	if err := w.Write(frame); err != nil && w == ip.toClient {
-		ip.note("writing to the client: %v", err)
+		ip.noteOnce(Down, "write-client", fmt.Sprintf("writing to the client: %v", err), "failed writes to the client")
 	}
 }
 

@@ -66,11 +66,13 @@ func (p *pipeline) line(t *testing.T, r *bufio.Reader) string {
 	return ""
 }
 
+// A failed record refuses the calls after it. (The calls are tools/call:
+// pings are counted, see TestRepeats.)
 func TestAuditFailureRefusesNewCalls(t *testing.T) {
 	rec := &failingRecorder{}
 	ip := &Interposer{Policy: allowAll{}, Recorder: rec}
 	p := newPipeline(t, ip)
-	io.WriteString(p.client, `{"jsonrpc":"2.0","id":1,"method":"ping"}`+"\n")
+	io.WriteString(p.client, `{"jsonrpc":"2.0","id":1,"method":"tools/call"}`+"\n")
 	if got := p.line(t, p.serverIn); !strings.Contains(got, `"id":1`) {
 		t.Fatalf("server got %q", got)
 	}
@@ -80,12 +82,12 @@ func TestAuditFailureRefusesNewCalls(t *testing.T) {
 	rec.mu.Lock()
 	rec.fail = true
 	rec.mu.Unlock()
-	io.WriteString(p.client, `{"jsonrpc":"2.0","id":2,"method":"ping"}`+"\n")
+	io.WriteString(p.client, `{"jsonrpc":"2.0","id":2,"method":"tools/call"}`+"\n")
 	got := p.line(t, p.fromCell)
 	if !strings.Contains(got, `"id":2`) || !strings.Contains(got, "audit log cannot be written") || !strings.Contains(got, "disk full") {
 		t.Fatalf("after an audit failure the client got %q", got)
 	}
-	io.WriteString(p.client, `{"jsonrpc":"2.0","id":3,"method":"ping"}`+"\n")
+	io.WriteString(p.client, `{"jsonrpc":"2.0","id":3,"method":"tools/call"}`+"\n")
 	if got := p.line(t, p.fromCell); !strings.Contains(got, `"id":3`) || !strings.Contains(got, "audit") {
 		t.Fatalf("a later call got %q", got)
 	}

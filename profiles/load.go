@@ -19,6 +19,8 @@ import (
 	"sync"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/mcpcell/mcpcell/jsonrpc/audit"
 )
 
 //go:embed presets/*.toml
@@ -113,10 +115,14 @@ type Profile struct {
 	Sampling, Elicitation, Roots bool
 	ClientNames                  []string
 
-	MaxFrame   int
-	AuditPath  string
-	BestEffort bool
-	Required   bool
+	MaxFrame  int
+	AuditPath string
+	// The audit log rotates at AuditMaxSize bytes and keeps AuditKeep
+	// rotated files.
+	AuditMaxSize int64
+	AuditKeep    int
+	BestEffort   bool
+	Required     bool
 	// MaxProcesses caps the cell's processes, each thread counted;
 	// MaxProcessesFrom is where it was set (zero for the default).
 	MaxProcesses     int
@@ -312,6 +318,12 @@ func Load(opts Options) (*Profile, error) {
 	}
 	if p.AuditPath == "" {
 		p.AuditPath = filepath.Join(p.Vars["STATE"], "audit", p.Name+".jsonl")
+	}
+	if p.AuditMaxSize == 0 {
+		p.AuditMaxSize = audit.DefaultMaxSize
+	}
+	if p.AuditKeep == 0 {
+		p.AuditKeep = audit.DefaultKeep
 	}
 	if p.Cwd == "" {
 		p.Cwd = p.Project
@@ -636,6 +648,22 @@ func (p *Profile) apply(f *File, at func(string) Source) error {
 		}
 		p.AuditPath = f.Audit.Path
 	}
+	if f.Audit.MaxSize != nil {
+		if n, err := byteSize(f.Audit.MaxSize); err != nil {
+			bad("audit.max_size", "%v", err)
+		} else if n < audit.MinMaxSize || n > maxAuditSize {
+			bad("audit.max_size", "%s is outside 64KiB to 1TiB", humanBytes(f.Audit.MaxSize))
+		} else {
+			p.AuditMaxSize = n
+		}
+	}
+	if f.Audit.Keep != nil {
+		if k := *f.Audit.Keep; k < 1 || k > 1000 {
+			bad("audit.keep", "%d is outside 1 to 1000 (the rotated files kept besides the current one)", k)
+		} else {
+			p.AuditKeep = k
+		}
+	}
 	if f.Sandbox.BestEffort != nil {
 		p.BestEffort = *f.Sandbox.BestEffort
 	}
@@ -652,6 +680,58 @@ func (p *Profile) apply(f *File, at func(string) Source) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// maxAuditSize is the largest [audit] max_size.
+const maxAuditSize = 1 << 40
+
+// byteSize reads a size: a whole number of bytes, or a string of one with
+// a unit, binary (KiB, MiB, GiB, TiB) or decimal (kB, MB, GB, TB).
+func byteSize(v any) (int64, error) {
+	switch v := v.(type) {
+	case int64:
+		return v, nil
+	case string:
+		m := sizeText().FindStringSubmatch(v)
+		if m == nil {
+			return 0, fmt.Errorf("%q is not a size: write bytes (65536) or a number and a unit, as \"64MiB\" (B, KiB, MiB, GiB, TiB, kB, MB, GB, TB)", v)
+		}
+		n, err := strconv.ParseInt(m[1], 10, 64)
+		unit := sizeUnits[strings.ToLower(m[2])]
+		if err != nil || n > maxAuditSize/unit {
+			return 0, fmt.Errorf("%q is outside 64KiB to 1TiB", v)
+		}
+		return n * unit, nil
+	}
+	return 0, fmt.Errorf("wrong type: want a whole number of bytes or a string such as \"64MiB\", got %s", tomlTypeName(v))
+}
+
+var (
+	sizeText  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\s*([0-9]+)\s*((?i:[kmgt]i?b|b)?)\s*$`) })
+	sizeUnits = map[string]int64{"": 1, "b": 1, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12}
+)
+
+// humanBytes writes a size as the profile did.
+func humanBytes(v any) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprint(v)
+}
+
+// tomlTypeName names the type of a decoded TOML value.
+func tomlTypeName(v any) string {
+	switch v.(type) {
+	case float64:
+		return "a number"
+	case bool:
+		return "true or false"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a table"
+	}
+	return fmt.Sprintf("%T", v)
 }
 
 // The TOML library reports type mismatches as plain text.

@@ -86,9 +86,11 @@ type Limits struct {
 	MaxFrame int `toml:"max_frame"`
 }
 
-// AuditConf places the audit log.
+// AuditConf places the audit log and bounds its size.
 type AuditConf struct {
-	Path string `toml:"path"`
+	Path    string `toml:"path"`
+	MaxSize any    `toml:"max_size"` // bytes, or a string such as "64MiB"
+	Keep    *int   `toml:"keep"`     // rotated files kept
 }
 
 // Sandbox says how strict the cell must be.

@@ -240,7 +240,7 @@ func printProfile(out io.Writer, p *profiles.Profile) {
 	}
 	line("")
 	line("max frame:\t%d bytes", p.MaxFrame)
-	line("audit log:\t%s", p.AuditPath)
+	line("audit log:\t%s (a new file at %d bytes, %d rotated files kept)", p.AuditPath, p.AuditMaxSize, p.AuditKeep)
 }
 
 // printToolArgs shows each [tools.args] constraint where it was written,

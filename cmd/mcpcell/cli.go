@@ -166,9 +166,11 @@ the file and line of every grant. Exits non-zero on any error.
 `,
 	"audit": `Usage: mcpcell audit [--verify] [--follow] [--profile PATH|NAME] [FILE]
 
-Prints the audit log FILE (default: the profile's log). --verify checks
-the hash chain and reports the first edited, removed or reordered record.
---follow keeps printing new records as they come.
+Prints the audit log FILE (default: the profile's log) with its rotated
+files (FILE.1.jsonl, FILE.2.jsonl, ...), oldest first. --verify checks the
+hash chain through them and reports the first edited, removed or reordered
+record, a file missing between two others, or a missing newest file.
+--follow keeps printing new records as they come, across rotations.
 `,
 	"secret": `Usage: mcpcell secret set NAME | rm NAME | ls | check [--profile PATH|NAME] [--project DIR]
 

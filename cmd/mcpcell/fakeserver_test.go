@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -54,13 +55,18 @@ func fakeServer(args []string) int {
 	}()
 	in := bufio.NewReaderSize(os.Stdin, 1<<20)
 	out := bufio.NewWriter(os.Stdout)
+	var outMu sync.Mutex // the amplify tool writes from a goroutine of its own
 	send := func(v any) {
 		b, _ := json.Marshal(v)
+		outMu.Lock()
+		defer outMu.Unlock()
 		out.Write(b)
 		out.WriteByte('\n')
 		out.Flush()
 	}
 	raw := func(s string) {
+		outMu.Lock()
+		defer outMu.Unlock()
 		out.WriteString(s + "\n")
 		out.Flush()
 	}
@@ -204,6 +210,29 @@ func fakeServer(args []string) int {
 					raw(fmt.Sprintf(`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"t","progress":%d}}`, i))
 				}
 				return resp(text("flood done"))
+			case "amplify":
+				// Floods of what mcpcell refuses or drops, each line cheap
+				// for the server; written while stdin is still read, since
+				// mcpcell answers the refused requests there.
+				var a struct {
+					What []string
+					N    int
+				}
+				json.Unmarshal(p.Arguments, &a)
+				id := m.ID
+				go func() {
+					for i := 0; i < a.N; i++ {
+						for _, w := range a.What {
+							if w == "slow-progress" { // one line at a time
+								time.Sleep(200 * time.Microsecond)
+								w = "progress"
+							}
+							raw(amplifyLine(w, i))
+						}
+					}
+					send(map[string]any{"jsonrpc": "2.0", "id": id, "result": text("amplified")})
+				}()
+				return nil
 			case "stderr":
 				fmt.Fprintln(os.Stderr, "fake server: a line on stderr")
 				return resp(text("wrote stderr"))
@@ -303,4 +332,31 @@ func fakeServer(args []string) int {
 			return 0
 		}
 	}
+}
+
+// amplifyLine is line i of a flood of kind what from the amplify tool.
+func amplifyLine(what string, i int) string {
+	switch what {
+	case "unknown-id":
+		return fmt.Sprintf(`{"jsonrpc":"2.0","id":"stray-%d","result":{}}`, i)
+	case "non-json":
+		return fmt.Sprintf("log line %d", i)
+	case "sampling":
+		return fmt.Sprintf(`{"jsonrpc":"2.0","id":"s-%d","method":"sampling/createMessage","params":{"messages":[],"maxTokens":1}}`, i)
+	case "methods":
+		return fmt.Sprintf(`{"jsonrpc":"2.0","id":"m-%d","method":"x/%d"}`, i, i)
+	case "invalid":
+		return fmt.Sprintf(`{"jsonrpc":"2.0","id":"d-%d","result":{},"result":{}}`, i)
+	case "roots":
+		return fmt.Sprintf(`{"jsonrpc":"2.0","id":"r-%d","method":"roots/list"}`, i)
+	case "elicit":
+		return fmt.Sprintf(`{"jsonrpc":"2.0","id":"e-%d","method":"elicitation/create","params":{"message":"?","requestedSchema":{"type":"object"}}}`, i)
+	case "long-methods": // a new method of some 60 KB each time
+		return fmt.Sprintf(`{"jsonrpc":"2.0","id":"l-%d","method":"x/%d/%s"}`, i, i, strings.Repeat("a", 60000))
+	case "long-notifications":
+		return fmt.Sprintf(`{"jsonrpc":"2.0","method":"notifications/x/%d/%s"}`, i, strings.Repeat("b", 60000))
+	case "progress":
+		return fmt.Sprintf(`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"t","progress":%d}}`, i)
+	}
+	return "unknown flood " + what
 }

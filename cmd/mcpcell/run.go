@@ -76,7 +76,7 @@ func (c *cli) run(args []string) int {
 	go func() { resolved <- c.resolveSecrets(p) }()
 	session := audit.NewSession()
 	var red *keystore.Redactor
-	log, err := audit.Open(p.AuditPath, audit.Meta{Session: session, Profile: p.Name, Client: pol.ClientName, Redact: func(s string) string { return red.String(s) }})
+	log, err := audit.Open(p.AuditPath, audit.Meta{Session: session, Profile: p.Name, Client: pol.ClientName, Redact: func(s string) string { return red.String(s) }, MaxSize: p.AuditMaxSize, Keep: p.AuditKeep})
 	if err != nil {
 		return c.fail(fmt.Errorf("cannot open the audit log, so the server is not started: %w", err), "set [audit] path in the profile to a writable file")
 	}

@@ -134,7 +134,8 @@ func (c *cli) serve(ip *jsonrpc.Interposer, srv *sandbox.Server, log *audit.Log)
 	}
 	// The end record goes to disk before anything goes to stderr, which a
 	// client that has gone may no longer read, and before the client's
-	// SIGKILL can come.
+	// SIGKILL can come; the counts of repeated events go before it.
+	ip.EndCounts()
 	log.Record(jsonrpc.Event{Time: time.Now(), Decision: "end", Rule: "session", Note: note})
 	if err := log.Flush(); err != nil {
 		c.errorf("writing the audit log's end record: %v", err)

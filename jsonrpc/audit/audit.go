@@ -4,21 +4,35 @@
 //
 // A record holds what was decided and why, the shape of a call's
 // arguments (names and JSON types), sizes and timings; never a value.
+// Repeats of one kind of event are counted by the interposer: a record
+// with a Count stands for that many (see jsonrpc.RepeatWindow).
 //
-//	log, err := audit.Open(path, audit.Meta{Session: id, Profile: "proj"})
+//	log, err := audit.Open(path, audit.Meta{Session: id, Profile: "proj", MaxSize: 64 << 20, Keep: 4})
 //	ip := &jsonrpc.Interposer{Recorder: log, ...}
+//
+// # Rotation
+//
+// A log is a set of files. When the current one (path, NAME.jsonl) would
+// grow past MaxSize, it ends with a rotation record and is renamed
+// NAME.1.jsonl (the older ones move up to NAME.Keep.jsonl; older still
+// are removed), and a new NAME.jsonl begins with a continuation record
+// whose hash links it to the rotation record: the chain runs through the
+// files, oldest to newest. Files lists them; VerifyFiles checks the set
+// and finds a file removed from its middle, or the newest one removed.
+// Sessions sharing a log rotate it under the same lock, each finding the
+// new file by the rotation record at the end of the one it held.
 //
 // # Limits
 //
-// The chain shows changes inside the file; it cannot show that the newest
-// records were cut off, and anyone who can write the file can rewrite the
-// whole chain. Ship the log elsewhere when that matters. Records wait in
-// memory until Sync or Flush (at most minGap under load): a killed
-// process loses those.
+// The chain shows changes inside the files; it cannot show that the
+// newest records of the current file were cut off, or tell the oldest
+// files removed by a person from those rotated away, and anyone who can
+// write the files can rewrite the whole chain. Ship the log elsewhere
+// when that matters. Records wait in memory until Sync or Flush (at most
+// minGap under load): a killed process loses those.
 package audit
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
@@ -53,17 +67,43 @@ type Record struct {
 	DurationMs float64 `json:"duration_ms,omitempty"`
 	Size       int     `json:"size,omitempty"`
 	IsError    bool    `json:"is_error,omitempty"`
+	Count      int     `json:"count,omitempty"` // a count of repeats: how many events of the kind before it this record stands for
 	Note       string  `json:"note,omitempty"`
 	Prev       string  `json:"prev"`
 }
 
-// Meta is what every record of a session carries.
+// The decisions of the records that link the files of a rotated log.
+const (
+	// DecisionRotate ends a file that reached its size bound.
+	DecisionRotate = "rotate"
+	// DecisionContinue begins the file after it.
+	DecisionContinue = "continue"
+)
+
+// Rotation defaults: 64 MiB a file, and 4 rotated files besides the
+// current one.
+const (
+	DefaultMaxSize = 64 << 20
+	DefaultKeep    = 4
+	// MinMaxSize is the smallest size bound Open takes.
+	MinMaxSize = 64 << 10
+)
+
+// Meta is what every record of a session carries, and how the log's
+// files are rotated.
 type Meta struct {
 	Session string
 	Profile string
 	Client  func() string // the client's name once known; may be nil
 	// Redact, when set, is applied to every string a record carries.
 	Redact func(string) string
+	// MaxSize is the size a file may reach before the next one begins (0:
+	// DefaultMaxSize; below MinMaxSize: MinMaxSize); a single record
+	// larger than that has a file of its own. Keep is how many rotated
+	// files are kept besides the current one (0: DefaultKeep). A log that
+	// is not a regular file (a device, a pipe) is never rotated.
+	MaxSize int64
+	Keep    int
 }
 
 // NewSession makes a random session id.
@@ -102,7 +142,7 @@ const maxPending = 1024
 // makes every later Record fail. Close writes what is kept.
 type Log struct {
 	meta  Meta
-	f     *os.File
+	path  string
 	timer *time.Timer
 
 	mu        sync.Mutex // guards the fields up to wmu
@@ -114,11 +154,17 @@ type Log struct {
 	gap       time.Duration // minGap (tests change it)
 
 	wmu   sync.Mutex // one batch at a time; guards the fields below
+	f     *os.File   // the current file, or the one before when another session has rotated it
 	spare []entry
 	buf   []byte
+	cuts  []int  // where the records of new files begin in buf
 	last  string // hash of the newest record
 	seq   int64
 	end   int64 // file size after this process's newest write
+	// tailRotated: the newest record read from f is a rotation record.
+	tailRotated bool
+	rotates     bool           // f is a regular file
+	removing    sync.WaitGroup // files rotated away, being removed
 }
 
 // Open opens or creates the log at path (mode 0600, folders 0700).
@@ -130,17 +176,24 @@ func Open(path string, meta Meta) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
-	l := &Log{meta: meta, f: f, end: -1, gap: minGap}
-	if err := lock(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("audit log: locking %s: %w", path, err)
+	switch {
+	case meta.MaxSize == 0:
+		meta.MaxSize = DefaultMaxSize
+	case meta.MaxSize < MinMaxSize:
+		meta.MaxSize = MinMaxSize
 	}
-	err = l.catchUp()
-	unlock(f)
-	if err != nil {
-		f.Close()
+	if meta.Keep <= 0 {
+		meta.Keep = DefaultKeep
+	}
+	l := &Log{meta: meta, path: path, f: f, end: -1, gap: minGap}
+	if st, err := f.Stat(); err == nil {
+		l.rotates = st.Mode().IsRegular()
+	}
+	if _, err := l.lockCurrent(); err != nil {
+		l.f.Close()
 		return nil, fmt.Errorf("audit log: %s: %w", path, err)
 	}
+	unlock(l.f)
 	l.timer = time.AfterFunc(time.Hour, func() {
 		l.mu.Lock()
 		l.armed = false
@@ -164,6 +217,7 @@ func (l *Log) Close() error {
 		l.closed = true
 		l.f.Close()
 	}
+	l.removing.Wait()
 	if errors.Is(err, os.ErrClosed) {
 		err = l.err
 	}
@@ -261,36 +315,79 @@ func (l *Log) Record(e jsonrpc.Event) error {
 	return nil
 }
 
-// write seals a batch into the chain and appends it in one write.
+// rotateRoom is kept free at the end of a file for its rotation record.
+const rotateRoom = 1024
+
+// write seals a batch into the chain and appends it in one write. A
+// record that would take the file past MaxSize begins the next file
+// (see rotate), as many times as the batch needs.
 func (l *Log) write(batch []entry) error {
-	if err := lock(l.f); err != nil {
-		return fmt.Errorf("locking: %w", err)
-	}
-	defer unlock(l.f)
-	if err := l.catchUp(); err != nil {
+	interrupted, err := l.lockCurrent()
+	if err != nil {
 		return err
 	}
-	buf := l.buf[:0]
-	seq, prev := l.seq, []byte(l.last) // empty before the first record
-	var sum [2 * sha256.Size]byte
-	for i := range batch {
+	defer func() { unlock(l.f) }() // the newest file's, after a rotation
+	buf, cuts := l.buf[:0], l.cuts[:0]
+	seq := l.seq
+	var prev, sum [2 * sha256.Size]byte
+	p := copy(prev[:], l.last) // 0 before the first record
+	size := l.end              // of the file that buf[from:] goes to
+	from := 0
+	if interrupted {
+		// A session died between a rotation record and the new file.
+		cuts = append(cuts, 0)
 		seq++
-		buf = l.seal(buf, seq, prev, &batch[i], &sum)
-		prev = sum[:]
+		buf = l.seal(buf, seq, prev[:p], l.linkEntry(DecisionContinue, seq-1), &sum)
+		prev, p, size = sum, len(sum), 0
 	}
-	l.buf = buf[:0]
+	for i := range batch {
+		start := len(buf)
+		buf = l.seal(buf, seq+1, prev[:p], &batch[i], &sum)
+		if l.rotates && size+int64(len(buf)-from) > l.meta.MaxSize-rotateRoom && size+int64(start-from) > 0 {
+			// The file ends before this record, with a rotation record;
+			// the next begins with a continuation record, then this one.
+			seq++
+			buf = l.seal(buf[:start], seq, prev[:p], l.linkEntry(DecisionRotate, seq), &sum)
+			prev, p = sum, len(sum)
+			from, size = len(buf), 0
+			cuts = append(cuts, from)
+			seq++
+			buf = l.seal(buf, seq, prev[:p], l.linkEntry(DecisionContinue, seq-1), &sum)
+			prev = sum
+			buf = l.seal(buf, seq+1, prev[:p], &batch[i], &sum)
+		}
+		seq++
+		prev, p = sum, len(sum)
+	}
+	l.buf, l.cuts = buf[:0], cuts[:0]
 	if cap(buf) > 1<<20 {
 		l.buf = nil // one huge batch does not stay
 	}
-	n, err := l.f.Write(buf)
-	if err != nil {
-		if n > 0 {
-			l.end = -1 // a torn batch: read the file again next time
-		}
-		return err
+	end := len(buf)
+	if len(cuts) > 0 {
+		end = cuts[0]
 	}
-	l.end += int64(n)
-	l.seq, l.last = seq, string(prev)
+	if end > 0 {
+		n, err := l.f.Write(buf[:end])
+		if err != nil {
+			if n > 0 {
+				l.end = -1 // a torn batch: read the file again next time
+			}
+			return err
+		}
+		l.end += int64(n)
+	}
+	for k, cut := range cuts {
+		end := len(buf)
+		if k+1 < len(cuts) {
+			end = cuts[k+1]
+		}
+		if err := l.rotate(buf[cut:end]); err != nil {
+			l.end = -1
+			return err
+		}
+	}
+	l.seq, l.last, l.tailRotated = seq, string(prev[:p]), false
 	return nil
 }
 
@@ -307,7 +404,7 @@ func (l *Log) catchUp() error {
 	if err != nil {
 		return err
 	}
-	l.end, l.last, l.seq = st.Size(), "", 0
+	l.end, l.last, l.seq, l.tailRotated = st.Size(), "", 0, false
 	if line == nil {
 		return nil
 	}
@@ -319,7 +416,7 @@ func (l *Log) catchUp() error {
 	if err := json.Unmarshal(append(append([]byte{}, body...), '}'), &r); err != nil {
 		return fmt.Errorf("the newest record cannot be read: %v", err)
 	}
-	l.last, l.seq = sum, r.Seq
+	l.last, l.seq, l.tailRotated = sum, r.Seq, r.Decision == DecisionRotate
 	return nil
 }
 
@@ -378,46 +475,4 @@ func lastLine(f *os.File, size int64) ([]byte, error) {
 			return buf, nil
 		}
 	}
-}
-
-// VerifyError names the first record that breaks the chain.
-type VerifyError struct {
-	Line int
-	Msg  string
-}
-
-func (e *VerifyError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Msg) }
-
-// Verify reads a whole log and checks every record's hash and its link to
-// the record before. It returns the number of records.
-func Verify(r io.Reader) (int, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 64<<20)
-	prev, n := "", 0
-	var seq int64
-	for sc.Scan() {
-		n++
-		body, sum, ok := split(sc.Bytes())
-		if !ok {
-			return n, &VerifyError{n, "not a sealed record (no hash at its end)"}
-		}
-		h := sha256.Sum256(body)
-		if hex.EncodeToString(h[:]) != sum {
-			return n, &VerifyError{n, "the record was edited: its hash does not match its content"}
-		}
-		var rec Record
-		dec := json.NewDecoder(bytes.NewReader(append(append([]byte{}, body...), '}')))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&rec); err != nil {
-			return n, &VerifyError{n, "the record cannot be read: " + err.Error()}
-		}
-		if rec.Prev != prev {
-			return n, &VerifyError{n, "the chain is broken here: a record before this one was removed, added or moved"}
-		}
-		if n > 1 && rec.Seq != seq+1 {
-			return n, &VerifyError{n, fmt.Sprintf("sequence %d follows %d", rec.Seq, seq)}
-		}
-		prev, seq = sum, rec.Seq
-	}
-	return n, sc.Err()
 }

@@ -105,7 +105,7 @@ func TestSharedLog(t *testing.T) {
 func TestRedactAndNoValues(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "log.jsonl")
 	l, _ := Open(path, Meta{Session: "s", Profile: "p", Redact: func(s string) string { return strings.ReplaceAll(s, "sekrit", "[redacted:X]") }})
-	l.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Note: "value sekrit here", Subject: "file:///sekrit"})
+	l.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Note: "value sekrit here", Subject: "file:///sekrit", Method: "notifications/sekrit"})
 	l.Close()
 	b, _ := os.ReadFile(path)
 	if bytes.Contains(b, []byte("sekrit")) || !bytes.Contains(b, []byte("[redacted:X]")) {
@@ -177,14 +177,14 @@ func (l *Log) toRecord(seq int64, prev string, en *entry) Record {
 		}
 		return s
 	}
-	r := Record{Seq: seq, Time: e.Time.UTC().Format(time.RFC3339Nano), Session: l.meta.Session, Profile: l.meta.Profile,
-		Client: red(en.client), Kind: kindName(e.Kind), Method: e.Method, Subject: red(e.Subject), Decision: e.Decision,
-		Rule: red(e.Rule), Args: red(e.Shape), Size: e.Size, IsError: e.IsError, Note: red(e.Note), Prev: prev}
+	r := Record{Seq: seq, Time: e.Time.UTC().Format(time.RFC3339Nano), Session: clip(l.meta.Session), Profile: clip(l.meta.Profile),
+		Client: clip(red(en.client)), Kind: kindName(e.Kind), Method: clip(red(e.Method)), Subject: clip(red(e.Subject)), Decision: clip(e.Decision),
+		Rule: clip(red(e.Rule)), Args: clip(red(e.Shape)), Size: e.Size, IsError: e.IsError, Count: e.Count, Note: clip(red(e.Note)), Prev: prev}
 	if e.Dir != 0 {
 		r.Dir = e.Dir.String()
 	}
 	if !e.ID.IsZero() {
-		r.ID = red(e.ID.String())
+		r.ID = clip(red(e.ID.String()))
 	}
 	if e.Duration > 0 {
 		r.DurationMs = float64(e.Duration.Microseconds()) / 1000
@@ -198,11 +198,15 @@ func FuzzEncoding(f *testing.F) {
 	f.Add("tools/call", "echo", "a:string", "note <b> & \"q\" \\ \n\t\x01\u2028\u2029 ü 🙂 \xff\xfe", "c", int64(1500), 42, true, `"7"`)
 	f.Add("", "", "", "", "", int64(0), 0, false, ``)
 	f.Add("m", "file:///x?y=1&z=2", "", "\x7f\x00\x1f", "Claude Code", int64(999), -1, false, `12`)
+	f.Add(strings.Repeat("m", 2000), strings.Repeat("é", 600), "", strings.Repeat("n", 1023)+"é", "", int64(0), 0, false, `"`+strings.Repeat("i", 1100)+`"`)
 	f.Fuzz(func(t *testing.T, method, subject, shape, note, client string, durUs int64, size int, isErr bool, rawID string) {
 		l := &Log{meta: Meta{Session: "s\u00e9", Profile: "p<1>", Redact: func(s string) string { return strings.ReplaceAll(s, "sekrit", "[redacted:X]") }}}
-		id, _ := jsonrpc.ParseID([]byte(rawID))
+		var id jsonrpc.ID
+		if json.Valid([]byte(rawID)) { // ParseID reads validated frames only
+			id, _ = jsonrpc.ParseID([]byte(rawID))
+		}
 		en := entry{client: client, e: jsonrpc.Event{Time: time.Unix(1700000000, 123456789).Add(time.Duration(size) * time.Millisecond), Dir: jsonrpc.Direction(size & 1), Kind: jsonrpc.Kind(size & 3),
-			Method: method, ID: id, Subject: subject, Decision: "allow", Rule: "r " + note, Shape: shape, Duration: time.Duration(durUs) * time.Microsecond, Size: size, IsError: isErr, Note: note}}
+			Method: method, ID: id, Subject: subject, Decision: "allow", Rule: "r " + note, Shape: shape, Duration: time.Duration(durUs) * time.Microsecond, Size: size, IsError: isErr, Count: size / 3, Note: note}}
 		got := append(l.appendRecord(nil, 7, []byte("prevhash"), &en), '}')
 		want, err := json.Marshal(l.toRecord(7, "prevhash", &en))
 		if err != nil {

@@ -29,7 +29,7 @@ func (l *Log) appendRecord(b []byte, seq int64, prev []byte, en *entry) []byte {
 		b = appendField(b, "dir", e.Dir.String(), true)
 	}
 	b = appendField(b, "kind", kindName(e.Kind), true)
-	b = appendField(b, "method", e.Method, true)
+	b = appendField(b, "method", red(e.Method), true)
 	if !e.ID.IsZero() {
 		b = appendField(b, "id", red(e.ID.String()), true)
 	}
@@ -50,19 +50,42 @@ func (l *Log) appendRecord(b []byte, seq int64, prev []byte, en *entry) []byte {
 	if e.IsError {
 		b = append(b, `,"is_error":true`...)
 	}
+	if e.Count != 0 {
+		b = append(b, `,"count":`...)
+		b = strconv.AppendInt(b, int64(e.Count), 10)
+	}
 	b = appendField(b, "note", red(e.Note), true)
 	b = append(b, `,"prev":"`...)
 	return append(append(b, prev...), '"') // hex
 }
 
 // appendField appends ,"name":"value", or nothing for an empty value that
-// is omitted.
+// is omitted; the value clipped.
 func appendField(b []byte, name, value string, omitEmpty bool) []byte {
 	if omitEmpty && value == "" {
 		return b
 	}
 	b = append(append(append(b, ',', '"'), name...), '"', ':')
-	return appendString(b, value)
+	return appendString(b, clip(value))
+}
+
+// MaxField is how many bytes of a string a record keeps. A peer chooses
+// most of them (a method, an id, a URI, a note quoting a name): without
+// a bound one frame of max_frame bytes made a record as large, and a few
+// such records a second rotated the log away.
+const MaxField = 1024
+
+// clip cuts s to MaxField bytes at a character's start, and says how long
+// it was.
+func clip(s string) string {
+	if len(s) <= MaxField {
+		return s
+	}
+	cut := MaxField
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…[" + strconv.Itoa(len(s)) + " bytes]"
 }
 
 const hexDigits = "0123456789abcdef"
