@@ -72,7 +72,9 @@ func jsonInside(s string) string {
 // at a time), a non-JSON line on stdout that mcpcell quotes in a note,
 // an unknown id it quotes, and a duplicate member name it quotes when it
 // refuses the frame.
-var leakVias = []string{"result", "key", "stderr", "stderr-split", "stderr-bytes", "non-json", "unknown-id", "duplicate-name"}
+// The notes come first: mcpcell quotes the first of a kind in a second and
+// counts the rest, and stderr-split writes a non-JSON line of its own.
+var leakVias = []string{"non-json", "unknown-id", "result", "key", "stderr", "stderr-split", "stderr-bytes", "duplicate-name"}
 
 // leakTool runs one attempt; it returns the reply, or nil when it has
 // written one itself.

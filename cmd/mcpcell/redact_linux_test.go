@@ -106,6 +106,10 @@ func (r leakRun) out(a leakAttempt) string {
 	return m
 }
 
+// noted reports whether a way out is a note of mcpcell's, which quotes
+// the first of its kind in a second and counts the rest.
+func noted(via string) bool { return via == "non-json" || via == "unknown-id" }
+
 // TestRedactHostileServer: a server that has read the redactor tries to
 // get a keyring secret past it in each form (base64 at an offset, hex,
 // percent-encoding, \u escapes…) by each way out (the result, a member
@@ -152,12 +156,22 @@ func TestRedactHostileServer(t *testing.T) {
 				t.Errorf("%s is in the audit log (%s)", name, how)
 			}
 		}
+		shown := map[string]int{}
 		for _, a := range attempts {
 			// A note may cut the mark short: it is redacted first.
 			out := run.out(a)
+			if out == "" && noted(a.via) {
+				continue // counted, not quoted: one note of a kind a second
+			}
+			shown[a.via]++
 			cut := strings.Contains(out, "[redacted") && strings.Contains(out, "…")
 			if !strings.Contains(out, "[redacted:"+a.name+"]") && !cut {
 				t.Errorf("%s %s by %s: no redaction where it went: %q", a.name, a.form, a.via, out)
+			}
+		}
+		for _, via := range leakVias {
+			if shown[via] == 0 {
+				t.Errorf("no attempt by %s was quoted at all, so the test proves nothing for it", via)
 			}
 		}
 		if t.Failed() {
@@ -169,6 +183,9 @@ func TestRedactHostileServer(t *testing.T) {
 		profile := writeProfile(t, fmt.Sprintf("[env]\nset = { MY_TOKEN = %q, MY_KEY = %q }\n", values["MY_TOKEN"], values["MY_KEY"]))
 		run := runLeaks(t, profile, attempts)
 		for _, a := range attempts {
+			if run.out(a) == "" && noted(a.via) {
+				continue // counted, not quoted (see above)
+			}
 			if leaktest.Find([]byte(run.out(a)), values[a.name]) == "" {
 				t.Errorf("%s %s by %s: the attempt is not readable without redaction: %q", a.name, a.form, a.via, run.out(a))
 			}
