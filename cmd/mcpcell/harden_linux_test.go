@@ -279,7 +279,16 @@ func TestControllingTerminal(t *testing.T) {
 				go func() { s.cmd.Wait(); close(exited) }()
 				select {
 				case <-exited:
-					waitStderr(t, s, "fakeserver: stdin closed") // mcpcell's ladder, which SIGHUP starts
+					// mcpcell's ladder, which SIGHUP starts: the server's stdin
+					// closes and a SIGTERM comes at once; it reports the first.
+					for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+						if e := s.stderr.String(); strings.Contains(e, "fakeserver: stdin closed") || strings.Contains(e, "fakeserver: got SIGTERM") {
+							break
+						}
+						if time.Now().After(deadline) {
+							t.Fatalf("mcpcell exited without its ladder reaching the server:\n%s", s.stderr.String())
+						}
+					}
 				case <-time.After(10 * time.Second):
 					t.Fatalf("mcpcell still runs 10 s after the server hung up its terminal; the control shows nothing")
 				}
