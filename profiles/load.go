@@ -217,6 +217,14 @@ func broadFolder(dir string, homes ...string) string {
 			if strings.HasPrefix(x, d+"/") || strings.HasPrefix(x, filepath.Clean(dir)+"/") {
 				return "a folder above your home folder"
 			}
+			// ~/.ssh, ~/.aws, ~/.config, ~/.local (mcpcell's own state
+			// among them): credentials and tools' settings, no project.
+			for _, y := range []string{d, filepath.Clean(dir)} {
+				if rest, ok := strings.CutPrefix(y, x+"/"); ok && strings.HasPrefix(rest, ".") {
+					top, _, _ := strings.Cut(rest, "/")
+					return "in a hidden folder of your home folder (~/" + top + ")"
+				}
+			}
 		}
 	}
 	for _, x := range []string{d, filepath.Clean(dir)} {
@@ -233,6 +241,34 @@ func broadFolder(dir string, homes ...string) string {
 		}
 		if slices.Contains(systemFolders, x) {
 			return "a system folder"
+		}
+	}
+	return ""
+}
+
+// OwnRoots are mcpcell's own folders: its state (audit logs, the trust
+// store), its configuration, and the parent of every cell's cache.
+func (p *Profile) OwnRoots() []string {
+	return []string{p.Vars["STATE"], p.Vars["CONFIG"], filepath.Dir(filepath.Dir(p.Vars["CACHE"]))}
+}
+
+// OwnFolder says how path meets one of mcpcell's own folders ("" when it
+// does not): it is one, lies inside one, or holds one.
+func (p *Profile) OwnFolder(path string) string {
+	real := func(x string) string {
+		if r, err := filepath.EvalSymlinks(x); err == nil {
+			return r
+		}
+		return filepath.Clean(x)
+	}
+	d := real(path)
+	for _, root := range p.OwnRoots() {
+		r := real(root)
+		switch {
+		case d == r || strings.HasPrefix(d, r+"/"):
+			return "in mcpcell's own folder " + r
+		case strings.HasPrefix(r, d+"/"):
+			return "a folder that holds mcpcell's own " + r
 		}
 	}
 	return ""
@@ -301,9 +337,14 @@ func Load(opts Options) (*Profile, error) {
 	p.Vars = vars(p.Project, p.Cell, opts.Getenv)
 	// No profile file grants this project: the embedded profile would
 	// grant it as if the user had written so. Never a home or system
-	// folder, whether it is the working folder or --project.
+	// folder, nor one of mcpcell's own, whether it is the working folder
+	// or --project.
 	if top.path == "" && !opts.AnyProject {
-		if why := broadFolder(p.Project, p.Homes()...); why != "" {
+		why := broadFolder(p.Project, p.Homes()...)
+		if why == "" {
+			why = p.OwnFolder(p.Project)
+		}
+		if why != "" {
 			return nil, &UnsafeProjectError{Project: p.Project, From: p.ProjectFrom, Why: why}
 		}
 	}

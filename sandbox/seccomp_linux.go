@@ -108,6 +108,8 @@ const (
 	mptcp          = 262 // IPPROTO_MPTCP
 	ioprioWhoProc  = 1   // IOPRIO_WHO_PROCESS
 	ioprioWhoPgrp  = 2   // IOPRIO_WHO_PGRP
+	createFlags    = unix.O_CREAT | 0x400000 // O_CREAT, __O_TMPFILE: a mode is read
+	setidBits      = unix.S_ISUID | unix.S_ISGID
 	cloneNewFlags  = unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP | unix.CLONE_NEWTIME
 	memfdExecFlags = unix.MFD_NOEXEC_SEAL | unix.MFD_EXEC
 )
@@ -175,6 +177,26 @@ func seccompFilter(net Net, self int, off Unhardened) ([]bpf.RawInstruction, err
 	}
 	if off&AllowExecMemfd == 0 {
 		to("memfd_create", "memfd")
+	}
+	// Network calls Landlock's TCP rules do not see: sendto/sendmsg with
+	// MSG_FASTOPEN connects without connect(); listen() on an unbound
+	// socket binds a port without bind(); a socketpair's datagram socket,
+	// disconnected, sends to any UNIX socket path.
+	to("sendto", "fastopen3")
+	to("sendmmsg", "fastopen3")
+	to("sendmsg", "fastopen2")
+	if len(net.BindTCP) == 0 && !net.Unix {
+		to("listen", "deny")
+	}
+	if !net.Unix {
+		to("socketpair", "pair")
+	}
+	// Set-user-ID and set-group-ID files: a program the server leaves
+	// behind for users outside the cell to run as the server's user.
+	if off&AllowSetID == 0 {
+		for name, label := range map[string]string{"chmod": "mode1", "fchmod": "mode1", "creat": "mode1", "mknod": "mode1", "fchmodat": "mode2", "fchmodat2": "mode2", "mknodat": "mode2", "open": "open1", "openat": "open2", "openat2": "enosys"} {
+			to(name, label)
+		}
 	}
 	for _, name := range Denied {
 		to(name, "deny")
@@ -245,8 +267,49 @@ func seccompFilter(net Net, self int, off Unhardened) ([]bpf.RawInstruction, err
 		p.load(argLo(0))
 		p.add(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: cloneNewFlags})
 		p.jeq(0, "allow", "deny")
-		p.label("enosys")
-		p.ret(enosys)
+	}
+	// sendto(fd, buf, len, flags, …) and sendmmsg(fd, vec, n, flags);
+	// sendmsg(fd, msg, flags).
+	p.label("fastopen3")
+	p.load(argLo(3))
+	p.jmp("fastopen")
+	p.label("fastopen2")
+	p.load(argLo(2))
+	p.label("fastopen")
+	p.add(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: unix.MSG_FASTOPEN})
+	p.jeq(0, "allow", "deny")
+	if !net.Unix {
+		// socketpair(domain, type, protocol): streams only (Node's and
+		// Python's pipes to their children); a stream pair cannot be
+		// disconnected.
+		p.label("pair")
+		p.load(argLo(1))
+		p.add(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: ^uint32(unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC)})
+		p.jeq(unix.SOCK_STREAM, "allow", "deny")
+	}
+	if off&AllowSetID == 0 {
+		// The mode is the second argument of chmod, fchmod, creat and
+		// mknod, the third of the *at forms; open and openat read theirs
+		// only when they create (with anything else in it, it is junk).
+		p.label("open1")
+		p.load(argLo(1))
+		p.add(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: createFlags})
+		p.jeq(0, "allow", "mode2")
+		p.label("open2")
+		p.load(argLo(2))
+		p.add(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: createFlags})
+		p.jeq(0, "allow", "mode3")
+		p.label("mode1")
+		p.load(argLo(1))
+		p.jmp("setid")
+		p.label("mode2")
+		p.load(argLo(2))
+		p.jmp("setid")
+		p.label("mode3")
+		p.load(argLo(3))
+		p.label("setid")
+		p.add(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: setidBits})
+		p.jeq(0, "allow", "deny")
 	}
 	if off&AllowExecMemfd == 0 {
 		// memfd_create(name, flags): a memfd lies outside every path
@@ -256,6 +319,8 @@ func seccompFilter(net Net, self int, off Unhardened) ([]bpf.RawInstruction, err
 		p.add(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: memfdExecFlags})
 		p.jeq(unix.MFD_NOEXEC_SEAL, "allow", "deny")
 	}
+	p.label("enosys")
+	p.ret(enosys)
 	p.label("noproto")
 	p.ret(noproto)
 	p.label("allow")

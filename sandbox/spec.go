@@ -88,6 +88,7 @@ const (
 	AllowNamespaces                            // clone with CLONE_NEW* flags, and clone3
 	AllowExecMemfd                             // memfd_create without MFD_NOEXEC_SEAL
 	NoReaper                                   // no reaping of adopted orphans, no process cap
+	AllowSetID                                 // set-user-ID and set-group-ID modes on files
 )
 
 // report is what the helper tells mcpcell on its status pipe.

@@ -61,4 +61,15 @@ var syscallNumbers = map[string]uint32{
 	"sched_setattr":      unix.SYS_SCHED_SETATTR,
 	"migrate_pages":      unix.SYS_MIGRATE_PAGES,
 	"move_pages":         unix.SYS_MOVE_PAGES,
+	"sendto":             unix.SYS_SENDTO,
+	"sendmsg":            unix.SYS_SENDMSG,
+	"sendmmsg":           unix.SYS_SENDMMSG,
+	"listen":             unix.SYS_LISTEN,
+	"socketpair":         unix.SYS_SOCKETPAIR,
+	"fchmod":             unix.SYS_FCHMOD,
+	"fchmodat":           unix.SYS_FCHMODAT,
+	"fchmodat2":          452, // SYS_FCHMODAT2: the same on x86-64 and arm64, not yet in x/sys
+	"openat":             unix.SYS_OPENAT,
+	"openat2":            unix.SYS_OPENAT2,
+	"mknodat":            unix.SYS_MKNODAT,
 }

@@ -63,11 +63,12 @@ func TestCachesPerCell(t *testing.T) {
 			}
 		})
 	}
-	// Control: the same commands reach the cache when a profile grants it.
+	// Control: the same commands read the cache when a profile grants it
+	// (a write grant there is refused: it lies in mcpcell's own folder).
 	granted := filepath.Join(projB, "granted.toml")
-	os.WriteFile(granted, []byte(fmt.Sprintf("include = [\"default\"]\n[filesystem]\nwrite = [%q]\n", cacheA)), 0o600)
+	os.WriteFile(granted, []byte(fmt.Sprintf("include = [\"default\"]\n[filesystem]\nread = [%q]\n", cacheA)), 0o600)
 	stderr, _ = cellRun(t, projB, home, nil, "--profile", granted, "--", "/bin/sh", "-c", attack)
-	for _, want := range []string{"planted", "READ", "WROTE", "LISTED"} {
+	for _, want := range []string{"planted", "READ", "LISTED"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("control: %s missing, so the test proves nothing:\n%s", want, stderr)
 		}

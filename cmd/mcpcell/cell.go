@@ -59,9 +59,9 @@ func (c *cli) planCell(p *profiles.Profile, create bool) (*cellPlan, error) {
 	cp.grants.Write = append(cp.grants.Write, sandbox.Grant{Path: cp.tmp, From: "the cell's TMPDIR", Optional: !create})
 	cp.created = append(cp.created, cp.tmp)
 	var errs []error
-	// Folders in mcpcell's own cache and state are the cell's to make.
+	// Folders in the cell's own cache are the cell's to make.
 	for i, g := range cp.grants.Write {
-		if !ownFolder(p, g.Path) {
+		if !cellCache(p, g.Path) {
 			continue
 		}
 		if create {
@@ -76,8 +76,11 @@ func (c *cli) planCell(p *profiles.Profile, create bool) (*cellPlan, error) {
 	if err := cp.grants.Resolve(); err != nil {
 		errs = append(errs, err)
 	}
-	cp.broad = broadGrants(cp.grants, p.Homes())
-	refused, warnings := runtimeWrites(cp.grants, strings.HasPrefix(p.Origin.File, "preset:"))
+	cp.broad = broadGrants(p, cp.grants)
+	if err := ownWrites(p, cp.grants, &cp.broad); err != nil {
+		errs = append(errs, err)
+	}
+	refused, warnings := runtimeWrites(p, cp.grants, strings.HasPrefix(p.Origin.File, "preset:"))
 	if refused != nil {
 		errs = append(errs, refused)
 	}
@@ -127,7 +130,8 @@ func (c *cli) planCell(p *profiles.Profile, create bool) (*cellPlan, error) {
 
 // broadGrants describes each grant of the root folder, the home folder or
 // a folder above it: the server can then read ~/.ssh, ~/.aws and the rest.
-func broadGrants(g sandbox.Grants, homes []string) []string {
+func broadGrants(p *profiles.Profile, g sandbox.Grants) []string {
+	homes := p.Homes()
 	var out []string
 	for _, x := range []struct {
 		list []sandbox.Grant
@@ -137,8 +141,8 @@ func broadGrants(g sandbox.Grants, homes []string) []string {
 			if gr.Resolved == "" {
 				continue
 			}
-			if x.verb == "write" && !gr.Dir {
-				continue // a file such as /dev/null
+			if x.verb == "write" && !gr.Dir || cellCache(p, gr.Resolved) {
+				continue // a file such as /dev/null; the cell's own cache
 			}
 			if why := profiles.BroadGrant(gr.Resolved, x.verb == "write", homes...); why != "" {
 				out = append(out, fmt.Sprintf("the profile grants %s on %s, %s (%s): the server can reach every file there, ~/.ssh and ~/.aws among them", x.verb, gr.Resolved, why, gr.From))
@@ -154,7 +158,7 @@ func broadGrants(g sandbox.Grants, homes []string) []string {
 // default's project) that is refused; a profile file the user wrote may
 // grant such a folder, and is warned about like any broad grant. A write
 // grant inside a runtime's folder is not a write on the runtime.
-func runtimeWrites(g sandbox.Grants, embedded bool) (refused error, warnings []string) {
+func runtimeWrites(p *profiles.Profile, g sandbox.Grants, embedded bool) (refused error, warnings []string) {
 	var errs []error
 	for _, w := range g.Write {
 		if w.Resolved == "" || !w.Dir {
@@ -162,7 +166,7 @@ func runtimeWrites(g sandbox.Grants, embedded bool) (refused error, warnings []s
 		}
 		var held []string
 		for _, e := range g.Exec {
-			if e.Resolved == "" || !strings.HasPrefix(e.From, "preset:") || !sandbox.Within([]sandbox.PathRule{{Path: w.Resolved, Access: sandbox.Write}}, e.Resolved, sandbox.Write) {
+			if e.Resolved == "" || !strings.HasPrefix(e.From, "preset:") || cellCache(p, e.Resolved) || !sandbox.Within([]sandbox.PathRule{{Path: w.Resolved, Access: sandbox.Write}}, e.Resolved, sandbox.Write) {
 				continue
 			}
 			if !slices.Contains(held, e.Resolved) {
@@ -186,13 +190,66 @@ func runtimeWrites(g sandbox.Grants, embedded bool) (refused error, warnings []s
 }
 
 // ownFolder reports whether path lies in mcpcell's own cache or state.
-func ownFolder(p *profiles.Profile, path string) bool {
-	for _, v := range []string{"CACHE", "STATE"} {
-		if root := p.Vars[v]; path == root || strings.HasPrefix(path, root+string(filepath.Separator)) {
-			return true
+func cellCache(p *profiles.Profile, path string) bool {
+	root := p.Vars["CACHE"]
+	return path == root || strings.HasPrefix(path, root+string(filepath.Separator))
+}
+
+// ownWrites refuses a write grant in or over mcpcell's own folders (its
+// state with the audit logs, its configuration, the caches of other
+// cells) and over the audit log: a server that can rewrite them can hide
+// what it did. Only a grant of the root folder or a home folder, which
+// the user wrote on purpose and is warned about, may hold them; warns is
+// given a line that says so.
+func ownWrites(p *profiles.Profile, g sandbox.Grants, warns *[]string) error {
+	real := func(x string) string {
+		if r, err := filepath.EvalSymlinks(x); err == nil {
+			return r
 		}
+		if r, err := filepath.EvalSymlinks(filepath.Dir(x)); err == nil {
+			return filepath.Join(r, filepath.Base(x))
+		}
+		return filepath.Clean(x)
 	}
-	return false
+	within := func(path, root string) bool {
+		return path == root || strings.HasPrefix(path, root+string(filepath.Separator)) || root == "/"
+	}
+	audit := real(p.AuditPath)
+	var errs []error
+	for _, w := range g.Write {
+		path := w.Resolved
+		if path == "" {
+			continue
+		}
+		if cellCache(p, path) || !w.Dir && within(path, "/dev") {
+			continue
+		}
+		var held []string
+		for _, root := range p.OwnRoots() {
+			r := real(root)
+			if within(path, r) {
+				errs = append(errs, fmt.Errorf("%s: the write grant on %s lies in mcpcell's own folder %s (its state, audit logs, settings or other cells' caches); grant a folder of the server's own", w.From, path, r))
+				held = nil
+				break
+			}
+			if within(r, path) {
+				held = append(held, "folder "+r)
+			}
+		}
+		if within(audit, path) {
+			held = append(held, "audit log "+audit)
+		}
+		if len(held) == 0 {
+			continue
+		}
+		what := strings.Join(held, ", ")
+		if profiles.BroadGrant(path, false, p.Homes()...) != "" && !strings.HasPrefix(p.Origin.File, "preset:") {
+			*warns = append(*warns, fmt.Sprintf("the write grant on %s (%s) holds mcpcell's own %s: the server can rewrite its audit log", path, w.From, what))
+			continue
+		}
+		errs = append(errs, fmt.Errorf("%s: the write grant on %s holds mcpcell's own %s: the server could rewrite its audit log; grant a narrower folder, or move [audit] path out of it", w.From, path, what))
+	}
+	return errors.Join(errs...)
 }
 
 // checkWorkDir requires the server's working folder inside a grant.

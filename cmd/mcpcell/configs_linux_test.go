@@ -478,43 +478,112 @@ func TestBroadGrantWarns(t *testing.T) {
 }
 
 // A project that holds a runtime the presets grant read+exec would let
-// the server rewrite the node it runs: refused through the default's
-// project grant, warned about when a profile file grants it on purpose.
+// the server rewrite the node it runs: refused for the embedded profile
+// (~/.local holds fnm's node, and is a hidden folder of the home folder
+// besides), warned about when a profile file grants it on purpose.
 func TestRuntimeNotWritableThroughProject(t *testing.T) {
 	node := systemTool(t, "/usr/bin/node")
 	home := testHome(t)
+	xdg := t.TempDir() // mcpcell's own folders outside the home folder
+	env := []string{"XDG_STATE_HOME=" + filepath.Join(xdg, "state"), "XDG_CACHE_HOME=" + filepath.Join(xdg, "cache"), "XDG_CONFIG_HOME=" + filepath.Join(xdg, "config")}
 	exe := filepath.Join(home, ".local/share/fnm/node-versions/v20.11.0/installation/bin/node")
 	newInstaller(t).install(node, exe)
 	local := filepath.Join(home, ".local")
 	attack := []string{"--", "/bin/sh", "-c", fmt.Sprintf("echo '#!/bin/sh' > %s && echo REWROTE >&2", exe)}
-	stderr, rc := cellRun(t, local, home, nil, attack...)
-	want := fmt.Sprintf("the write grant on %s holds %s, which the presets grant read+exec only", local, filepath.Join(local, "share/fnm"))
-	if rc != exitFailed || !strings.Contains(stderr, want) || strings.Contains(stderr, "REWROTE") {
-		t.Errorf("exit %d; stderr:\n%s\nwant %q", rc, stderr, want)
+	stderr, rc := cellRun(t, local, home, env, attack...)
+	if rc != exitFailed || strings.Contains(stderr, "REWROTE") {
+		t.Errorf("exit %d; stderr:\n%s", rc, stderr)
 	}
-	// Control: a profile file grants the folder on purpose: the start
-	// warns, and the same server rewrites the runtime.
+	// A profile file that grants it: the start warns, naming the runtime,
+	// and the same server rewrites it (the control).
 	profile := filepath.Join(t.TempDir(), "p.toml")
 	os.WriteFile(profile, []byte("include = [\"default\"]\n"), 0o600)
-	stderr, rc = cellRun(t, local, home, nil, append([]string{"--profile", profile, "--project", local}, attack...)...)
-	want = fmt.Sprintf("mcpcell: warning: the profile grants write on %s (preset:default:", local)
+	stderr, rc = cellRun(t, local, home, env, append([]string{"--profile", profile, "--project", local}, attack...)...)
+	want := fmt.Sprintf("mcpcell: warning: the profile grants write on %s (preset:default:7), which holds %s that the presets grant read+exec only", local, filepath.Join(local, "share/fnm"))
 	if rc != 0 || !strings.Contains(stderr, "REWROTE") || !strings.Contains(stderr, want) {
 		t.Errorf("control: exit %d; stderr:\n%s\nwant %q", rc, stderr, want)
 	}
 }
 
-// base grants the TLS roots, not the private keys beside them.
-func TestTLSPrivateKeysOutOfReach(t *testing.T) {
-	keys, _ := filepath.Glob("/etc/ssl/private/*")
-	need(t, "a key in /etc/ssl/private (Debian's ssl-cert)", len(keys) > 0)
-	// Control: whoever runs the test can read the key outside the cell
-	// (root can); otherwise the test proves nothing.
-	_, err := os.ReadFile(keys[0])
-	need(t, "a readable "+keys[0]+" (run as root)", err == nil)
+// `npx -y PKG` installs the package in the cell's own npm cache and runs
+// its bin from there: the node preset grants that folder read+exec. The
+// package here is a tarball in the project, so npx needs no network; the
+// install and the run are those of a download.
+func TestNpxRunsWhatItInstalls(t *testing.T) {
+	_, err := exec.LookPath("npx")
+	need(t, "npx", err == nil)
 	home := testHome(t)
 	project := t.TempDir()
-	stderr, _ := cellRun(t, project, home, nil, "--", "/bin/sh", "-c", fmt.Sprintf("head -c 100 %s >&2 && echo READ-KEY >&2; head -c 10 /etc/ssl/certs/ca-certificates.crt >/dev/null && echo READ-ROOTS >&2", keys[0]))
-	if strings.Contains(stderr, "READ-KEY") || !strings.Contains(stderr, "READ-ROOTS") {
-		t.Errorf("want the roots readable and %s not:\n%s", keys[0], stderr)
+	pkg := filepath.Join(t.TempDir(), "pkg")
+	os.MkdirAll(filepath.Join(pkg, "bin"), 0o755)
+	os.WriteFile(filepath.Join(pkg, "package.json"), []byte(`{"name":"mcpcell-tiny","version":"1.0.0","bin":{"mcpcell-tiny":"bin/t.js"}}`), 0o644)
+	os.WriteFile(filepath.Join(pkg, "bin", "t.js"), []byte("#!/usr/bin/env node\nconsole.error('tiny server ran from ' + __filename)\n"), 0o755)
+	pack := exec.Command("npm", "pack", "--silent", pkg)
+	pack.Dir = project
+	pack.Env = append(os.Environ(), "HOME="+home, "npm_config_cache="+filepath.Join(home, "npm-pack-cache"), "npm_config_update_notifier=false")
+	if out, err := pack.CombinedOutput(); err != nil {
+		t.Fatalf("npm pack: %v\n%s", err, out)
 	}
+	stderr, rc := cellRun(t, project, home, nil, "--", "npx", "-y", "--offline", "./mcpcell-tiny-1.0.0.tgz")
+	if rc != 0 || !regexp.MustCompile(`tiny server ran from \S+/mcpcell/cells/\S+/npm/_npx/`).MatchString(stderr) {
+		t.Errorf("exit %d; stderr:\n%s", rc, stderr)
+	}
+}
+
+// mcpcell's own folders (its state with the audit logs, its settings,
+// other cells' caches) and the hidden folders of the home folder are no
+// project, and no write grant may hold them: a server there rewrote the
+// audit log, read ~/.ssh and appended to authorized_keys.
+func TestOwnFoldersNeverWritable(t *testing.T) {
+	home := testHome(t)
+	state := filepath.Join(t.TempDir(), "xdg-state") // XDG_STATE_HOME outside the home folder
+	for _, d := range []string{".ssh", ".local/state/mcpcell/audit", ".config/mcpcell", ".cache/mcpcell/cells", ".aws"} {
+		os.MkdirAll(filepath.Join(home, d), 0o700)
+	}
+	os.MkdirAll(filepath.Join(state, "mcpcell", "audit"), 0o700)
+	env := []string{"XDG_STATE_HOME=" + state}
+	attack := []string{"--", "/bin/sh", "-c", "echo x >> planted && echo WROTE >&2"}
+	for _, tc := range []struct{ cwd, why string }{
+		{filepath.Join(home, ".ssh"), "in a hidden folder of your home folder (~/.ssh)"},
+		{filepath.Join(home, ".aws"), "in a hidden folder of your home folder (~/.aws)"},
+		{filepath.Join(home, ".config"), "in a hidden folder of your home folder (~/.config)"},
+		{filepath.Join(home, ".local"), "in a hidden folder of your home folder (~/.local)"},
+		{filepath.Join(state, "mcpcell"), "in mcpcell's own folder " + filepath.Join(state, "mcpcell")},
+		{filepath.Join(state, "mcpcell", "audit"), "in mcpcell's own folder " + filepath.Join(state, "mcpcell")},
+		{state, "a folder that holds mcpcell's own " + filepath.Join(state, "mcpcell")},
+	} {
+		t.Run("project "+tc.cwd, func(t *testing.T) {
+			stderr, rc := cellRun(t, tc.cwd, home, env, attack...)
+			if rc != exitFailed || !strings.Contains(stderr, "is "+tc.why) || strings.Contains(stderr, "WROTE") {
+				t.Errorf("exit %d; stderr:\n%s\nwant %q", rc, stderr, tc.why)
+			}
+		})
+	}
+	project := t.TempDir()
+	for _, tc := range []struct{ name, profile, want string }{
+		{"the audit log in the project", "include = [\"default\"]\n[audit]\npath = \"${PROJECT}/audit.jsonl\"\n", "holds mcpcell's own audit log " + filepath.Join(project, "audit.jsonl")},
+		{"a write grant in ${STATE}", "include = [\"default\"]\n[filesystem]\nwrite = [\"${STATE}/audit\"]\n", "lies in mcpcell's own folder " + filepath.Join(state, "mcpcell")},
+		{"a write grant on ${STATE}'s parent", "include = [\"default\"]\n[filesystem]\nwrite = [\"" + state + "\"]\n", "holds mcpcell's own folder " + filepath.Join(state, "mcpcell")},
+		{"a write grant on another cell's cache", "include = [\"default\"]\n[filesystem]\nwrite = [\"" + filepath.Join(home, ".cache/mcpcell/cells") + "\"]\n", "lies in mcpcell's own folder " + filepath.Join(home, ".cache/mcpcell")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(project, "p.toml")
+			os.WriteFile(path, []byte(tc.profile), 0o600)
+			stderr, rc := cellRun(t, project, home, env, append([]string{"--profile", path}, attack...)...)
+			if rc != exitFailed || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, "WROTE") {
+				t.Errorf("exit %d; stderr:\n%s\nwant %q", rc, stderr, tc.want)
+			}
+		})
+	}
+	// A grant of the whole home folder, written on purpose, still works,
+	// and says that mcpcell's own state is in reach.
+	t.Run("control: write on ${HOME} in a profile file", func(t *testing.T) {
+		path := filepath.Join(project, "home.toml")
+		os.WriteFile(path, []byte("include = [\"default\"]\n[filesystem]\nwrite = [\"${HOME}\"]\n"), 0o600)
+		stderr, rc := cellRun(t, project, home, nil, append([]string{"--profile", path}, attack...)...)
+		want := fmt.Sprintf("mcpcell: warning: the write grant on %s (%s:3) holds mcpcell's own folder %s", home, path, filepath.Join(home, ".local/state/mcpcell"))
+		if rc != 0 || !strings.Contains(stderr, "WROTE") || !strings.Contains(stderr, want) {
+			t.Errorf("exit %d; stderr:\n%s\nwant %q", rc, stderr, want)
+		}
+	})
 }

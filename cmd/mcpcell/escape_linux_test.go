@@ -69,6 +69,63 @@ func escape(what, target string) string {
 		}
 		port, _ := strconv.Atoi(target[strings.LastIndexByte(target, ':')+1:])
 		return res("connected", unix.Connect(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}))
+	case "tcp-fastopen": // sendto with MSG_FASTOPEN connects without connect()
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+		if err != nil {
+			return res("", fmt.Errorf("socket: %w", err))
+		}
+		defer unix.Close(fd)
+		port, _ := strconv.Atoi(target[strings.LastIndexByte(target, ':')+1:])
+		err = unix.Sendto(fd, []byte("escaped"), unix.MSG_FASTOPEN, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}})
+		return res("sent with MSG_FASTOPEN", err)
+	case "listen-unbound": // listen() binds an ephemeral port itself
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+		if err != nil {
+			return res("", fmt.Errorf("socket: %w", err))
+		}
+		defer unix.Close(fd)
+		if err := unix.Listen(fd, 1); err != nil {
+			return res("", err)
+		}
+		sa, _ := unix.Getsockname(fd)
+		return res(fmt.Sprintf("listening on %v", sa.(*unix.SockaddrInet4).Port), nil)
+	case "unix-dgram-pair": // a socketpair's datagram socket, disconnected, sends to a path
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM, 0)
+		if err != nil {
+			return res("", fmt.Errorf("socketpair: %w", err))
+		}
+		defer unix.Close(fds[0])
+		defer unix.Close(fds[1])
+		// connect(AF_UNSPEC) dissolves the pair; x/sys has no AF_UNSPEC
+		// address, so the call is made raw.
+		var unspec [16]byte // a struct sockaddr with sa_family 0
+		if _, _, e := unix.Syscall(unix.SYS_CONNECT, uintptr(fds[0]), uintptr(unsafe.Pointer(&unspec[0])), uintptr(len(unspec))); e != 0 {
+			return res("", fmt.Errorf("disconnecting: %w", e))
+		}
+		return res("sent", unix.Sendto(fds[0], []byte("escaped"), 0, &unix.SockaddrUnix{Name: target}))
+	case "setuid-chmod", "setuid-create": // a set-user-ID file for users outside the cell to run
+		if what == "setuid-create" {
+			fd, err := unix.Open(target, unix.O_CREAT|unix.O_WRONLY|unix.O_EXCL, 0o4755)
+			if err != nil {
+				return res("", err)
+			}
+			unix.Close(fd)
+		} else {
+			if err := os.WriteFile(target, []byte("#!/bin/sh\n"), 0o755); err != nil {
+				return res("", err)
+			}
+			if err := unix.Chmod(target, 0o4755); err != nil {
+				return res("", err)
+			}
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(target, &st); err != nil {
+			return res("", err)
+		}
+		if st.Mode&unix.S_ISUID == 0 {
+			return res("", errors.New("the set-user-ID bit did not stick"))
+		}
+		return res(fmt.Sprintf("mode %o", st.Mode&0o7777), nil)
 	case "udp":
 		c, err := net.Dial("udp", target)
 		if err != nil {

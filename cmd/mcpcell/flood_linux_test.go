@@ -417,7 +417,7 @@ func TestFloodLongNames(t *testing.T) {
 	finish(t, s)
 	elapsed := time.Since(start)
 	recs := auditRecords(t, profile)
-	logs, _ := filepath.Glob(filepath.Join(filepath.Dir(profile), "state", "mcpcell", "audit", "*.jsonl"))
+	logs, _ := filepath.Glob(filepath.Join(filepath.Dir(profile)+"-xdg", "state", "mcpcell", "audit", "*.jsonl"))
 	b, _ := os.ReadFile(logs[0])
 	longest := 0
 	for _, l := range strings.Split(string(b), "\n") {

@@ -51,6 +51,12 @@ func TestEscapes(t *testing.T) {
 	go acceptAll(unixL)
 	go acceptAll(abstractL)
 	tcpPort := tcpAddr[strings.LastIndexByte(tcpAddr, ':')+1:]
+	dgram := filepath.Join(outside, "log.sock") // a stand-in for /dev/log
+	dgramL, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: dgram, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dgramL.Close()
 	listenPort := freePort(t)
 
 	start := func(profile string) *session {
@@ -82,6 +88,11 @@ func TestEscapes(t *testing.T) {
 		{"netlink socket", "netlink", "", ""},
 		{"UNIX connect to a pathname socket outside (a stand-in for the session bus)", "unix", bus, "unix = true"},
 		{"UNIX connect to an abstract socket outside", "unix", abstract, "unix = true"},
+		{"TCP Fast Open (sendto MSG_FASTOPEN) to a loopback port not granted", "tcp-fastopen", tcpAddr, ""},
+		{"TCP listen() without bind() (an ephemeral port)", "listen-unbound", "", ""},
+		{"UNIX datagram to a socket outside through a socketpair", "unix-dgram-pair", dgram, ""},
+		{"a set-user-ID file by chmod, for users outside the cell", "setuid-chmod", "{project}/suid", ""},
+		{"a set-user-ID file by open(O_CREAT, 04755)", "setuid-create", "{project}/suid2", ""},
 		{"io_uring_setup", "io_uring", "", ""},
 		{"kill the mcpcell process", "kill", "{mcpcell}", ""},
 		{"read /proc/<mcpcell pid>/environ", "environ", "{mcpcell}", ""},

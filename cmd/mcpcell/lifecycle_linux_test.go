@@ -380,7 +380,7 @@ func gone(pid int) bool {
 // writeProfile.
 func auditRecords(t *testing.T, profile string) []audit.Record {
 	t.Helper()
-	logs, _ := filepath.Glob(filepath.Join(filepath.Dir(profile), "state", "mcpcell", "audit", "*.jsonl"))
+	logs, _ := filepath.Glob(filepath.Join(filepath.Dir(profile)+"-xdg", "state", "mcpcell", "audit", "*.jsonl"))
 	if len(logs) != 1 {
 		t.Fatalf("audit logs: %v, want one", logs)
 	}

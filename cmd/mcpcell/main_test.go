@@ -71,7 +71,10 @@ func nodeModules(t *testing.T) string {
 func cellCommand(t *testing.T, profile string, server ...string) *exec.Cmd {
 	args := append([]string{"__mcpcell", "run", "--profile", profile, "--"}, server...)
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(filepath.Dir(profile), "state"), "XDG_CACHE_HOME="+filepath.Join(filepath.Dir(profile), "cache"), "GORACE="+quickExit())
+	// mcpcell's own folders lie beside the project, never in it: no write
+	// grant may hold them. (The test's temporary root removes them.)
+	xdg := filepath.Dir(profile) + "-xdg"
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(xdg, "state"), "XDG_CACHE_HOME="+filepath.Join(xdg, "cache"), "GORACE="+quickExit())
 	return cmd
 }
 
@@ -257,8 +260,10 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(e *testscript.Env) error {
-			e.Setenv("XDG_STATE_HOME", filepath.Join(e.WorkDir, "state"))
-			e.Setenv("XDG_CACHE_HOME", filepath.Join(e.WorkDir, "cache"))
+			// Beside $WORK, the project of most scripts: no write grant
+			// may hold mcpcell's own folders.
+			e.Setenv("XDG_STATE_HOME", e.WorkDir+"-xdg/state")
+			e.Setenv("XDG_CACHE_HOME", e.WorkDir+"-xdg/cache")
 			e.Setenv("GORACE", quickExit())
 			// Scripts include testbin.toml to run the fake server (this
 			// test binary) in a cell.

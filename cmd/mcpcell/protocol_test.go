@@ -424,7 +424,7 @@ func TestAuditLog(t *testing.T) {
 	s.call(2, "tools/call", `{"name":"echo","arguments":{"text":"abc"}}`)
 	s.in.Close()
 	s.cmd.Wait()
-	logs, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "state", "mcpcell", "audit", "*.jsonl"))
+	logs, _ := filepath.Glob(filepath.Join(filepath.Dir(path)+"-xdg", "state", "mcpcell", "audit", "*.jsonl"))
 	if len(logs) != 1 {
 		t.Fatalf("audit logs: %v", logs)
 	}

@@ -78,7 +78,7 @@ func runLeaks(t *testing.T, profile string, attempts []leakAttempt) leakRun {
 	run.frames = s.frames
 	s.mu.Unlock()
 	run.stderr = s.stderr.String()
-	logs, _ := filepath.Glob(filepath.Join(filepath.Dir(profile), "state", "mcpcell", "audit", "*.jsonl"))
+	logs, _ := filepath.Glob(filepath.Join(filepath.Dir(profile)+"-xdg", "state", "mcpcell", "audit", "*.jsonl"))
 	if len(logs) != 1 {
 		t.Fatalf("audit logs: %v", logs)
 	}

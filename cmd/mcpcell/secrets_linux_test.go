@@ -77,7 +77,7 @@ func TestSecretsEndToEnd(t *testing.T) {
 	s.call(4, "resources/read", fmt.Sprintf(`{"uri":"file:///x/%s"}`, value))
 	s.in.Close()
 	s.cmd.Wait()
-	logs, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "state", "mcpcell", "audit", "*.jsonl"))
+	logs, _ := filepath.Glob(filepath.Join(filepath.Dir(path)+"-xdg", "state", "mcpcell", "audit", "*.jsonl"))
 	audit, _ := os.ReadFile(logs[0])
 	for what, text := range map[string]string{"stderr": s.stderr.String(), "audit log": string(audit)} {
 		if strings.Contains(text, "Zx9Zx9") {

@@ -20,6 +20,7 @@ var unhardenNames = map[string]sandbox.Unhardened{
 	"clone":     sandbox.AllowNamespaces,
 	"memfd":     sandbox.AllowExecMemfd,
 	"reaper":    sandbox.NoReaper,
+	"setid":     sandbox.AllowSetID,
 }
 
 // unhardened reads unhardenEnv; an unknown name stops the test binary
