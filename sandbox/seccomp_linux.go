@@ -105,9 +105,9 @@ func (p *prog) assemble() ([]bpf.RawInstruction, error) {
 
 // Argument values the filter checks that x/sys/unix does not name.
 const (
-	mptcp          = 262 // IPPROTO_MPTCP
-	ioprioWhoProc  = 1   // IOPRIO_WHO_PROCESS
-	ioprioWhoPgrp  = 2   // IOPRIO_WHO_PGRP
+	mptcp          = 262                     // IPPROTO_MPTCP
+	ioprioWhoProc  = 1                       // IOPRIO_WHO_PROCESS
+	ioprioWhoPgrp  = 2                       // IOPRIO_WHO_PGRP
 	createFlags    = unix.O_CREAT | 0x400000 // O_CREAT, __O_TMPFILE: a mode is read
 	setidBits      = unix.S_ISUID | unix.S_ISGID
 	cloneNewFlags  = unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP | unix.CLONE_NEWTIME
