@@ -218,6 +218,9 @@ func TestVersionFixed(t *testing.T) {
 	dual := testPolicy(t, "")
 	probe := message(t, dual, jsonrpc.Up, `{"jsonrpc":"2.0","id":1,"method":"server/discover","params":`+meta("2026-07-28")+`}`)
 	reply(t, dual, &jsonrpc.Call{Method: "server/discover", State: probe.State}, `{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"no"}}`)
+	if v := dual.Version(); v != "" {
+		t.Errorf("after a refused probe the version is %q, want none yet", v)
+	}
 	init := message(t, dual, jsonrpc.Up, `{"jsonrpc":"2.0","id":2,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"c"}}}`)
 	if init.Action != jsonrpc.Forward {
 		t.Fatalf("initialize after a failed probe: %+v", init)

@@ -449,8 +449,13 @@ func (p *Policy) settle(c *jsonrpc.Call, m *jsonrpc.Message, r *reader) jsonrpc.
 		}
 		return jsonrpc.Verdict{Rule: "reply"}
 	}
-	if m.Error == nil && modern(st.declared) && !p.fixed {
+	switch {
+	case p.fixed:
+	case m.Error == nil:
 		p.version, p.fixed = st.declared, true
+	case p.version == st.declared && !p.initializing:
+		// A probe a legacy server refused: initialize may follow.
+		p.version = ""
 	}
 	return jsonrpc.Verdict{Rule: "reply"}
 }
