@@ -409,6 +409,17 @@ func (ip *Interposer) message(dir Direction, raw []byte, b *batch) {
 			return
 		}
 		ip.refuseFrame(dir, id, CodeInvalidRequest, "invalid message: "+err.Error(), "jsonrpc")
+		if dir == Up && inv != nil && !inv.Request && !id.IsZero() {
+			// The client's unusable answer to a server's request (29.0 for
+			// 29) fails that request, so the server does not wait for ever.
+			c := ip.take(Down, id)
+			if key, ok := id.alias(); c == nil && ok {
+				c = ip.takeKey(Down, key)
+			}
+			if c != nil {
+				ip.sendError(ip.toServer, c.ID, &Error{Code: CodeInternalError, Message: "mcpcell: the client sent an invalid response: " + err.Error()})
+			}
+		}
 		return
 	}
 	switch m.Kind {

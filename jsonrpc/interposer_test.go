@@ -331,4 +331,11 @@ func TestServerIDsNotCanonical(t *testing.T) {
 	if got := p.line(t, p.fromCell); got != `{"jsonrpc":"2.0","id":5,"result":{"ok":true}}` {
 		t.Errorf("the client's call 5 after the server's bad requests: %s", got)
 	}
+	// The same the other way: the client answers the server's 12 with 12.0.
+	io.WriteString(p.serverOut, `{"jsonrpc":"2.0","id":12,"method":"roots/list"}`+"\n")
+	p.line(t, p.fromCell)
+	io.WriteString(p.client, `{"jsonrpc":"2.0","id":12.0,"result":{"roots":[]}}`+"\n")
+	if got := p.line(t, p.serverIn); !strings.HasPrefix(got, `{"jsonrpc":"2.0","id":12,"error":{"code":-32603,`) {
+		t.Errorf("the client's answer 12.0 to the server's 12: the server got %s", got)
+	}
 }
