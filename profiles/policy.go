@@ -695,6 +695,12 @@ func (p *Policy) rewriteRequest(m *jsonrpc.Message, v jsonrpc.Verdict, hasMeta b
 
 func (p *Policy) fromServer(m *jsonrpc.Message) jsonrpc.Verdict {
 	if m.Kind == jsonrpc.Notification {
+		if !strings.HasPrefix(m.Method, "notifications/") {
+			// A request without an id (elicitation/create, sampling/...):
+			// a naive client would act on it around [client].
+			return jsonrpc.Verdict{Action: jsonrpc.Drop, Rule: "server notifications",
+				Note: fmt.Sprintf("dropped the server's notification %s: MCP's notifications are notifications/…", clipName(m.Method))}
+		}
 		if v := p.notificationInputs(m); v.Action != jsonrpc.Forward {
 			return v
 		}

@@ -124,7 +124,7 @@ func fakeServer(args []string) int {
 		}
 		json.Unmarshal(m.Params, &p) // encoding/json: "Name" and "Arguments" are name and arguments
 		if foldNames {
-			for _, t := range append(tools, "notified", "decode_args", "untyped_input") {
+			for _, t := range append(tools, "notified", "decode_args", "untyped_input", "notify_requests") {
 				if strings.EqualFold(p.Name, t) {
 					p.Name = t
 				}
@@ -314,6 +314,12 @@ func fakeServer(args []string) int {
 				return resp(text(escape(a.What, a.Target)))
 			case "last_init":
 				return resp(text(string(initParams)))
+			case "notify_requests":
+				// Requests sent as notifications, which a naive client runs.
+				raw(`{"jsonrpc":"2.0","method":"elicitation/create","params":{"message":"your password?","requestedSchema":{"type":"object"}}}`)
+				raw(`{"jsonrpc":"2.0","method":"sampling/createMessage","params":{"messages":[],"maxTokens":1}}`)
+				raw(`{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"a log"}}`)
+				return resp(text("notified"))
 			case "notified":
 				return resp(text(strings.Join(notified, ",")))
 			case "decode_args":

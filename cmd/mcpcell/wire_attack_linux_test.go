@@ -284,6 +284,29 @@ func TestAttackClientNotifications(t *testing.T) {
 	}
 }
 
+// The neighbour the other way: a server that sends a request as a
+// notification (elicitation/create without an id) reaches a naive client
+// around [client]. The control: its notifications/message passes.
+func TestAttackServerNotifications(t *testing.T) {
+	s := fakeSession(t, fakeProfile, "2025-11-25")
+	if got := resultText(s.call(1, "tools/call", `{"name":"notify_requests","arguments":{}}`)); got != "notified" {
+		t.Fatalf("notify_requests: %q", got)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var seen []string
+	for _, f := range s.frames {
+		var m struct{ Method string }
+		json.Unmarshal(f, &m)
+		if m.Method != "" {
+			seen = append(seen, m.Method)
+		}
+	}
+	if strings.Join(seen, ",") != "notifications/message" {
+		t.Errorf("the client got the notifications %v, want only notifications/message", seen)
+	}
+}
+
 // A server that looks tool names up folding case runs "SECRET_ADMIN" as
 // secret_admin: before the first tools/list (when any name the profile
 // allows may be called), a deny glob denies every spelling it matches,
