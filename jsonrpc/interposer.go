@@ -371,10 +371,15 @@ func (ip *Interposer) refuseFrame(dir Direction, id ID, code int, msg, rule stri
 	if dir == Down {
 		ip.event(ev, "refused a frame from the server: "+msg, "frames refused from the server ("+rule+")")
 		// A broken reply the client is waiting for is answered, so the
-		// client does not wait for ever.
+		// client does not wait for ever: also one whose id is a number
+		// the client's id reads as (29.0 for 29).
 		if !id.IsZero() {
-			if c := ip.take(Up, id); c != nil {
-				ip.sendError(ip.toClient, id, &Error{Code: CodeInternalError, Message: "mcpcell: the server sent an invalid response: " + msg})
+			c := ip.take(Up, id)
+			if key, ok := id.alias(); c == nil && ok {
+				c = ip.takeKey(Up, key)
+			}
+			if c != nil {
+				ip.sendError(ip.toClient, c.ID, &Error{Code: CodeInternalError, Message: "mcpcell: the server sent an invalid response: " + msg})
 			}
 		}
 		return
@@ -392,7 +397,29 @@ func (ip *Interposer) message(dir Direction, raw []byte, b *batch) {
 		if errors.As(err, &inv) {
 			id = inv.ID
 		}
+		if dir == Down && inv != nil && inv.Request {
+			// A server's request that cannot be read is answered, with its
+			// id as sent (the server may be waiting); its id is of the
+			// server's own id space, so no call of the client's is touched.
+			msg := "invalid message: " + err.Error()
+			ip.event(Event{Dir: dir, Kind: Request, ID: id, Decision: "deny", Rule: "jsonrpc", Note: msg}, "refused a frame from the server: "+msg, "frames refused from the server (jsonrpc)")
+			if !id.IsZero() {
+				ip.sendError(ip.toServer, id, &Error{Code: CodeInvalidRequest, Message: "mcpcell: " + msg})
+			}
+			return
+		}
 		ip.refuseFrame(dir, id, CodeInvalidRequest, "invalid message: "+err.Error(), "jsonrpc")
+		if dir == Up && inv != nil && !inv.Request && !id.IsZero() {
+			// The client's unusable answer to a server's request (29.0 for
+			// 29) fails that request, so the server does not wait for ever.
+			c := ip.take(Down, id)
+			if key, ok := id.alias(); c == nil && ok {
+				c = ip.takeKey(Down, key)
+			}
+			if c != nil {
+				ip.sendError(ip.toServer, c.ID, &Error{Code: CodeInternalError, Message: "mcpcell: the client sent an invalid response: " + err.Error()})
+			}
+		}
 		return
 	}
 	switch m.Kind {
@@ -530,12 +557,14 @@ func (ip *Interposer) refuse(dir Direction, id ID, method string, e *Error, rule
 	ip.sendError(ip.sender(dir), id, e)
 }
 
-func (ip *Interposer) take(dir Direction, id ID) *Call {
+func (ip *Interposer) take(dir Direction, id ID) *Call { return ip.takeKey(dir, id.Key()) }
+
+func (ip *Interposer) takeKey(dir Direction, key IDKey) *Call {
 	ip.mu.Lock()
 	defer ip.mu.Unlock()
 	owed := ip.owed(dir)
-	c := owed[id.Key()]
-	delete(owed, id.Key())
+	c := owed[key]
+	delete(owed, key)
 	return c
 }
 

@@ -279,3 +279,63 @@ func TestNoteRedactedBeforeClip(t *testing.T) {
 		}
 	}
 }
+
+// A client's request whose id a JavaScript server would read as another
+// id (-0 as 0, 29.0 as 29, 2^53+1 as 2^53) is refused without reaching
+// the server, with its id echoed as sent: the client waits for that id.
+// The control: the ids next to them go to the server.
+func TestIDsNotCanonical(t *testing.T) {
+	ip := &Interposer{Policy: allowAll{}}
+	p := newPipeline(t, ip)
+	for _, id := range []string{`-0`, `29.0`, `2.9e1`, `1E3`, `9007199254740993`, `-9007199254740992`} {
+		io.WriteString(p.client, `{"jsonrpc":"2.0","id":`+id+`,"method":"tools/call"}`+"\n")
+		got := p.line(t, p.fromCell)
+		if !strings.HasPrefix(got, `{"jsonrpc":"2.0","id":`+id+`,"error":{"code":-32600,`) {
+			t.Errorf("id %s: the client got %s", id, got)
+		}
+	}
+	for _, id := range []string{`0`, `29`, `9007199254740991`, `"-0"`} {
+		io.WriteString(p.client, `{"jsonrpc":"2.0","id":`+id+`,"method":"tools/call"}`+"\n")
+		if got := p.line(t, p.serverIn); !strings.Contains(got, `"id":`+id+`,`) {
+			t.Errorf("id %s: the server got %s first", id, got)
+		}
+	}
+}
+
+// A server that answers the client's 29 with 29.0 (or -0 for 0) has sent
+// something unusable for it: the client gets an error with its own id,
+// not silence. A server's unreadable request is answered to the server
+// with its id as sent, and its id, of the server's own id space, leaves
+// the client's call of the same id alone.
+func TestServerIDsNotCanonical(t *testing.T) {
+	ip := &Interposer{Policy: allowAll{}}
+	p := newPipeline(t, ip)
+	for _, c := range []struct{ id, answer string }{{`29`, `29.0`}, {`0`, `-0`}, {`7`, `7e0`}} {
+		io.WriteString(p.client, `{"jsonrpc":"2.0","id":`+c.id+`,"method":"ping"}`+"\n")
+		p.line(t, p.serverIn)
+		io.WriteString(p.serverOut, `{"jsonrpc":"2.0","id":`+c.answer+`,"result":{}}`+"\n")
+		if got := p.line(t, p.fromCell); !strings.HasPrefix(got, `{"jsonrpc":"2.0","id":`+c.id+`,"error":{"code":-32603,`) {
+			t.Errorf("answer %s to %s: the client got %s", c.answer, c.id, got)
+		}
+	}
+	io.WriteString(p.client, `{"jsonrpc":"2.0","id":5,"method":"ping"}`+"\n")
+	p.line(t, p.serverIn)
+	for _, bad := range []string{`{"jsonrpc":"2.0","id":5,"method":"roots/list","extra":1}`, `{"jsonrpc":"2.0","id":-0,"method":"roots/list"}`, `{"jsonrpc":"2.0","id":5.0,"method":"roots/list"}`} {
+		io.WriteString(p.serverOut, bad+"\n")
+		id := bad[strings.Index(bad, `"id":`)+5 : strings.Index(bad, `,"method"`)]
+		if got := p.line(t, p.serverIn); !strings.HasPrefix(got, `{"jsonrpc":"2.0","id":`+id+`,"error":{"code":-32600,`) {
+			t.Errorf("the server's %s: the server got %s", bad, got)
+		}
+	}
+	io.WriteString(p.serverOut, `{"jsonrpc":"2.0","id":5,"result":{"ok":true}}`+"\n")
+	if got := p.line(t, p.fromCell); got != `{"jsonrpc":"2.0","id":5,"result":{"ok":true}}` {
+		t.Errorf("the client's call 5 after the server's bad requests: %s", got)
+	}
+	// The same the other way: the client answers the server's 12 with 12.0.
+	io.WriteString(p.serverOut, `{"jsonrpc":"2.0","id":12,"method":"roots/list"}`+"\n")
+	p.line(t, p.fromCell)
+	io.WriteString(p.client, `{"jsonrpc":"2.0","id":12.0,"result":{"roots":[]}}`+"\n")
+	if got := p.line(t, p.serverIn); !strings.HasPrefix(got, `{"jsonrpc":"2.0","id":12,"error":{"code":-32603,`) {
+		t.Errorf("the client's answer 12.0 to the server's 12: the server got %s", got)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 )
 
@@ -63,8 +64,16 @@ func (id ID) String() string {
 	return id.raw
 }
 
-// ParseID reads a validated id value; it refuses null, fractions,
-// exponents and other kinds.
+// MaxSafeID is the largest integer id: beyond it a JavaScript peer,
+// which reads every number as a 64-bit float, reads two ids as one.
+const MaxSafeID = 1<<53 - 1
+
+// ParseID reads a validated id value: a string, or an integer written as
+// JSON's shortest form writes it, within ±MaxSafeID. It refuses null and
+// other kinds, and the numbers a peer could read as another id: -0 (0 to
+// JavaScript), fractions and exponents (29.0 is 29 to JavaScript and
+// Python's json reads it as a float), integers beyond ±MaxSafeID (2^53+1
+// is 2^53 to JavaScript). Two ids any peer can tell apart have two keys.
 func ParseID(raw []byte) (ID, error) {
 	switch TypeOf(raw) {
 	case "string":
@@ -77,16 +86,46 @@ func ParseID(raw []byte) (ID, error) {
 	case "number":
 		for i, c := range raw {
 			if !(c >= '0' && c <= '9' || i == 0 && c == '-') {
-				return ID{}, errors.New("id must be a string or an integer")
+				return ID{}, errors.New("id must be a string or an integer (no fraction or exponent)")
 			}
 		}
 		text := string(raw)
-		if _, err := strconv.ParseInt(text, 10, 64); err != nil {
-			return ID{}, errors.New("id out of range")
+		if text == "-0" {
+			return ID{}, errors.New("id -0 is 0 to some peers: write 0")
+		}
+		if n, err := strconv.ParseInt(text, 10, 64); err != nil || n > MaxSafeID || n < -MaxSafeID {
+			return ID{}, errors.New("id out of range (integers up to ±9007199254740991, 2^53-1)")
 		}
 		return ID{raw: text, key: IDKey{v: text}}, nil
 	}
 	return ID{}, errors.New("id must be a string or an integer")
+}
+
+// echoID is a number id that ParseID refused, kept as sent so that the
+// refusal can carry it (a client waits for an answer with the id it
+// sent). Its key is its text, which no id ParseID accepts has: it is
+// never in flight.
+func echoID(raw []byte) ID {
+	if TypeOf(raw) != "number" {
+		return ID{}
+	}
+	text := string(raw)
+	return ID{raw: text, key: IDKey{v: text}}
+}
+
+// alias is the key of the integer id a JavaScript peer reads a refused
+// number id as (29.0 and 2.9e1 as 29, -0 as 0), if it is one ParseID
+// accepts: a server that answers the client's 29 with 29.0 is answering
+// 29.
+func (id ID) alias() (IDKey, bool) {
+	if id.key.str || id.raw == "" {
+		return IDKey{}, false
+	}
+	f, err := strconv.ParseFloat(id.raw, 64)
+	if err != nil || f != math.Trunc(f) || math.Abs(f) > MaxSafeID {
+		return IDKey{}, false
+	}
+	return IDKey{v: strconv.FormatInt(int64(f), 10)}, true
 }
 
 // IntID makes an integer id.
@@ -108,10 +147,14 @@ type Message struct {
 }
 
 // InvalidError says why a well-formed JSON object is not a JSON-RPC
-// message; ID is set when the object carried a usable id.
+// message. ID is set when the object carried an id: a usable one, or a
+// number ParseID refused, as sent, so that the refusal echoes it (its key
+// is in flight nowhere). Request says the object has a method: its sender
+// waits for an answer.
 type InvalidError struct {
-	ID  ID
-	Msg string
+	ID      ID
+	Request bool
+	Msg     string
 }
 
 func (e *InvalidError) Error() string { return e.Msg }
@@ -150,11 +193,11 @@ func Parse(raw []byte) (*Message, error) {
 	if idRaw != nil && TypeOf(idRaw) != "null" {
 		id, err := ParseID(idRaw)
 		if err != nil {
-			return nil, &InvalidError{Msg: err.Error()}
+			return nil, &InvalidError{ID: echoID(idRaw), Request: method != nil, Msg: err.Error()}
 		}
 		m.ID = id
 	}
-	invalid := func(msg string) error { return &InvalidError{ID: m.ID, Msg: msg} }
+	invalid := func(msg string) error { return &InvalidError{ID: m.ID, Request: method != nil, Msg: msg} }
 	if bad != "" {
 		return nil, invalid(bad)
 	}
@@ -267,7 +310,7 @@ func RecoverID(b []byte) ID {
 		if name == "id" {
 			id, err := ParseID(b[start:s.i])
 			if err != nil {
-				return ID{}
+				return echoID(b[start:s.i])
 			}
 			return id
 		}
@@ -297,6 +340,7 @@ const (
 type Error struct {
 	Code    int
 	Message string
+	Data    []byte // a JSON value, or nil for none
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%s (%d)", e.Message, e.Code) }
@@ -310,6 +354,9 @@ func ErrorResponse(id ID, e *Error) []byte {
 	b = strconv.AppendInt(b, int64(e.Code), 10)
 	b = append(b, `,"message":`...)
 	b = append(b, Quote(e.Message)...)
+	if e.Data != nil {
+		b = append(append(b, `,"data":`...), e.Data...)
+	}
 	return append(b, "}}"...)
 }
 

@@ -599,6 +599,46 @@ func Lookup(raw []byte, name string) []byte {
 	return found
 }
 
+// LookupFold is Lookup for a name a reader that folds case would take
+// for name: Go's encoding/json (v1) matches member names to fields with
+// strings.EqualFold, so to a server written with it "Path", "PATH" and
+// "pa\u017fh" (with a long s) are "path". It returns the value of the
+// member whose name equals name under that folding, and the member's own
+// name in spelled when that is not name itself; Validate refuses an
+// object with two such members, so there is at most one.
+func LookupFold(raw []byte, name string) (value []byte, spelled string) {
+	EachMember(raw, func(n, v []byte) bool {
+		if string(n) == name {
+			value = v
+			return false
+		}
+		if foldEqual(n, name) {
+			value, spelled = v, string(n)
+			return false
+		}
+		return true
+	})
+	return value, spelled
+}
+
+// foldEqual is strings.EqualFold(string(n), name) without a copy of n,
+// quick to say no for ASCII names of another length.
+func foldEqual(n []byte, name string) bool {
+	if len(n) != len(name) && isASCII(n) && isASCII([]byte(name)) {
+		return false
+	}
+	return bytes.EqualFold(n, []byte(name))
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
 // EachMember calls yield with each member of the validated object raw, in
 // order, until it returns false. The name is decoded; both slices are
 // only valid during the call. Unlike Members it copies nothing.

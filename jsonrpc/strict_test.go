@@ -2,6 +2,8 @@ package jsonrpc
 
 import (
 	"encoding/json"
+	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -163,7 +165,9 @@ func TestRecoverID(t *testing.T) {
 		{`{"jsonrpc":"2.0","method":"x","id":3}`, "3"},
 		{"{\"a\":\"\xff\",\"id\":3}", "null"},
 		{`[{"id":1}]`, "null"},
-		{`{"id":1.5}`, "null"},
+		{`{"id":1.5}`, "1.5"}, // refused, and echoed as sent
+		{`{"id":-0,"x":1,"x":2}`, "-0"},
+		{`{"id":{"a":1}}`, "null"},
 		{`garbage`, "null"},
 	} {
 		if got := string(RecoverID([]byte(c.in)).Raw()); got != c.want {
@@ -267,4 +271,84 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("no kind: %q", b)
 		}
 	})
+}
+
+// Ids a peer could read as another id are refused: -0 (0 to JavaScript),
+// fractions and exponents (29.0 is 29 to JavaScript), integers beyond
+// 2^53-1 (2^53+1 is 2^53 to JavaScript). The control: their neighbours
+// that no peer reads two ways are ids.
+func TestIDsCanonical(t *testing.T) {
+	for _, c := range []struct {
+		id string
+		ok bool
+	}{
+		{`0`, true}, {`-1`, true}, {`29`, true}, {`9007199254740991`, true}, {`-9007199254740991`, true},
+		{`"29.0"`, true}, {`"-0"`, true}, {`"9007199254740993"`, true},
+		{`-0`, false}, {`29.0`, false}, {`29.5`, false}, {`2.9e1`, false}, {`1e3`, false}, {`1E3`, false}, {`0e0`, false}, {`-0.0`, false},
+		{`9007199254740992`, false}, {`9007199254740993`, false}, {`-9007199254740992`, false}, {`99999999999999999999`, false},
+	} {
+		_, err := ParseID([]byte(c.id))
+		if (err == nil) != c.ok {
+			t.Errorf("ParseID(%s): err %v, want ok %v", c.id, err, c.ok)
+		}
+		if c.ok {
+			continue
+		}
+		// Parse refuses the message and keeps the id as sent for the refusal.
+		_, err = Parse([]byte(`{"jsonrpc":"2.0","id":` + c.id + `,"method":"ping"}`))
+		var inv *InvalidError
+		if !errors.As(err, &inv) || string(inv.ID.Raw()) != c.id || !inv.Request {
+			t.Errorf("Parse with id %s: %v (%+v), want an InvalidError echoing the id", c.id, err, inv)
+		}
+	}
+	// Every id two peers can tell apart has its own key; ids no peer can
+	// tell apart share one.
+	keys := map[IDKey]string{}
+	for _, id := range []string{`1`, `"1"`, `-1`, `0`, `"0"`, `"-0"`, `9007199254740991`, `"a"`, `"A"`} {
+		got, err := ParseID([]byte(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if prev, dup := keys[got.Key()]; dup {
+			t.Errorf("ids %s and %s share a key", prev, id)
+		}
+		keys[got.Key()] = id
+	}
+}
+
+// LookupFold finds a member in the spellings Go's encoding/json reads as
+// the name (strings.EqualFold: the long s and the Kelvin sign among them),
+// and says which spelling it found; Lookup, the control, finds only the
+// name itself.
+func TestLookupFold(t *testing.T) {
+	for _, c := range []struct{ obj, name, value, spelled string }{
+		{`{"path":1}`, "path", "1", ""},
+		{`{"Path":1}`, "path", "1", "Path"},
+		{`{"PATH":1}`, "path", "1", "PATH"},
+		{`{"pa\u017fh":1}`, "path", "", ""}, // ſ folds to s, not t: no match
+		{`{"pat\u017f":1}`, "pats", "1", "pat\u017f"},
+		{`{"\u212aey":1}`, "key", "1", "\u212aey"}, // the Kelvin sign folds to k
+		{`{"Arguments":{}}`, "arguments", "{}", "Arguments"},
+		{`{"a":1,"b":2}`, "path", "", ""},
+		{`{"paths":1}`, "path", "", ""},
+	} {
+		v, spelled := LookupFold([]byte(c.obj), c.name)
+		if string(v) != c.value || spelled != c.spelled {
+			t.Errorf("LookupFold(%s, %q) = %s, %q; want %s, %q", c.obj, c.name, v, spelled, c.value, c.spelled)
+		}
+		if c.spelled != "" && Lookup([]byte(c.obj), c.name) != nil {
+			t.Errorf("Lookup(%s, %q) found a member of another spelling", c.obj, c.name)
+		}
+		// Go's encoding/json, as a server written with it reads the
+		// object: it fills a field named name exactly when LookupFold
+		// finds the member.
+		typ := reflect.StructOf([]reflect.StructField{{Name: "V", Type: reflect.TypeOf(json.RawMessage{}), Tag: reflect.StructTag(`json:"` + c.name + `"`)}})
+		into := reflect.New(typ)
+		if err := json.Unmarshal([]byte(c.obj), into.Interface()); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(into.Elem().Field(0).Bytes()); got != c.value {
+			t.Errorf("encoding/json reads %q of %s as %s, LookupFold as %s", c.name, c.obj, got, c.value)
+		}
+	}
 }

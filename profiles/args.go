@@ -56,6 +56,12 @@ func compileArgs(p *Profile) ([]argKey, error) {
 			errs = append(errs, &Error{At: set.From, Msg: "tools.args." + tomlKey(key) + ": " + err.Error()})
 			continue
 		}
+		// A key applies to every spelling of the names it matches: a
+		// server may look tools up folding case.
+		if re, err = foldAny(re); err != nil {
+			errs = append(errs, &Error{At: set.From, Msg: "tools.args." + tomlKey(key) + ": " + err.Error()})
+			continue
+		}
 		k := argKey{key: key, from: set.From, re: re}
 		for _, arg := range sortedKeys(set.Args) {
 			r := set.Args[arg]
@@ -117,8 +123,10 @@ func (r Rules) namesNone(key string) error {
 }
 
 // checkCall returns why the arguments of a call to tool break a
-// constraint (and the constraint's rule), or "" when none is broken.
-func checkCall(keys []argKey, tool string, args []byte, cwd string) (why, rule string) {
+// constraint (and the constraint's rule), or "" when none is broken; bad
+// is a constrained argument written in another spelling, which the call
+// is refused for.
+func checkCall(keys []argKey, tool string, args []byte, cwd string) (why, rule string, bad *spelling) {
 	for i := range keys {
 		k := &keys[i]
 		if !k.re.MatchString(tool) {
@@ -126,18 +134,25 @@ func checkCall(keys []argKey, tool string, args []byte, cwd string) (why, rule s
 		}
 		for j := range k.checks {
 			c := &k.checks[j]
-			if why := c.check(tool, argValue(args, c.arg), cwd); why != "" {
-				return why, c.rule
+			raw, spelled := argValue(args, c.arg)
+			if spelled != "" {
+				return "", c.rule, &spelling{got: spelled, want: c.arg}
+			}
+			if why := c.check(tool, raw, cwd); why != "" {
+				return why, c.rule, nil
 			}
 		}
 	}
-	return "", ""
+	return "", "", nil
 }
 
 // argValue is the value of the argument name in args, or nil when absent.
-// Every constraint finds its argument here.
-func argValue(args []byte, name string) []byte {
-	return jsonrpc.Lookup(args, name)
+// Every constraint finds its argument here. An argument whose name
+// differs from name only in case is the same argument to a server
+// written with Go's encoding/json: spelled is its name then, and the
+// call is refused.
+func argValue(args []byte, name string) (value []byte, spelled string) {
+	return jsonrpc.LookupFold(args, name)
 }
 
 // check returns why raw, the value of the argument of a call to tool,

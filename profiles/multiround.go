@@ -7,55 +7,128 @@ import (
 // maxCanned bounds the answers kept for clients that never retry.
 const maxCanned = 1024
 
-// inputRequired applies the [client] switches to a 2026-07-28
-// input_required result. A denied elicitation is withheld from the client
-// and declined by mcpcell when the client retries; a denied sampling or
-// roots request fails the call with the code the legacy request would get.
-// Reply calls it for results whose resultType is input_required.
-func (p *Policy) inputRequired(c *jsonrpc.Call, m *jsonrpc.Message) jsonrpc.Verdict {
-	ok := jsonrpc.Verdict{Rule: "reply"}
-	reqs := jsonrpc.Lookup(m.Result, "inputRequests")
-	if reqs == nil {
-		return ok
-	}
-	ms, err := jsonrpc.Members(reqs)
-	if err != nil {
-		return refuse(jsonrpc.CodeInternalError, "input_required", "mcpcell: inputRequests is not an object")
+// inputRequired applies the [client] switches to a result of tools/call,
+// prompts/get or resources/read that carries input requests (inputs, its
+// inputRequests member, and state, its requestState), whatever its
+// resultType says: 2026-07-28's input_required, which clients (the Go
+// SDK's, in every protocol version) act on by the inputRequests alone. A
+// denied elicitation is withheld from the client and declined by mcpcell
+// when the client retries; a denied sampling or roots request fails the
+// call with the code the legacy request would get.
+func (p *Policy) inputRequired(c *jsonrpc.Call, m *jsonrpc.Message, inputs, state []byte) jsonrpc.Verdict {
+	withheld, v := p.screenInputs(inputs)
+	if v.Action != jsonrpc.Forward || len(withheld) == 0 {
+		return v
 	}
 	canned := map[string][]byte{}
-	var withheld []string
-	for _, r := range ms {
-		method, _ := jsonrpc.String(jsonrpc.Lookup(r.Value, "method"))
-		switch method {
-		case "sampling/createMessage":
-			if !p.sampling {
-				return refuse(jsonrpc.CodeUserRejected, "client.sampling = false", "mcpcell: the server asked for sampling, which the profile does not allow")
-			}
-		case "roots/list":
-			if !p.roots {
-				return refuse(jsonrpc.CodeMethodNotFound, "client.roots = false", "Method not found: roots/list")
-			}
-		case "elicitation/create":
-			if !p.elicitation {
-				canned[r.Name] = []byte(`{"action":"decline"}`)
-				withheld = append(withheld, r.Name)
-			}
-		default:
-			return refuse(jsonrpc.CodeInternalError, "input_required", "mcpcell: the server asked for %q, which is not an input request", method)
-		}
+	for _, name := range withheld {
+		canned[name] = []byte(`{"action":"decline"}`)
 	}
-	if len(withheld) == 0 {
-		return ok
-	}
-	state, _ := jsonrpc.String(jsonrpc.Lookup(m.Result, "requestState"))
+	st, _ := jsonrpc.String(state)
 	p.mu.Lock()
 	if len(p.canned) >= maxCanned {
 		clear(p.canned)
 	}
-	p.canned[cannedKey(state, c.Method, c.Subject)] = canned
+	p.canned[cannedKey(st, c.Method, c.Subject)] = canned
 	p.mu.Unlock()
-	out, _ := edit(m.Result, []string{"inputRequests"}, func(obj []byte) ([]byte, error) { return dropMembers(obj, withheld...) })
-	return jsonrpc.Verdict{Rule: "client.elicitation = false: declined by mcpcell", Frame: m.WithResult(out)}
+	return jsonrpc.Verdict{Rule: "client.elicitation = false: declined by mcpcell", Frame: m.WithResult(withhold(m.Result, withheld))}
+}
+
+// withhold returns result without the input requests named.
+func withhold(result []byte, names []string) []byte {
+	out, _ := edit(result, []string{"inputRequests"}, func(obj []byte) ([]byte, error) { return dropMembers(obj, names...) })
+	return out
+}
+
+// screenInputs reads an inputRequests map (nil: none) and applies the
+// [client] switches: a denied sampling or roots request refuses the whole
+// (with the code the legacy request would get), and so does anything
+// that is not an input request; withheld names the denied elicitations.
+// Each request's method is read in one spelling, as the policy's other
+// names (a client written with Go's encoding/json reads "METHOD" as
+// "method").
+func (p *Policy) screenInputs(inputs []byte) (withheld []string, v jsonrpc.Verdict) {
+	v = jsonrpc.Verdict{Rule: "reply"}
+	if inputs == nil {
+		return nil, v
+	}
+	ms, err := jsonrpc.Members(inputs)
+	if err != nil {
+		return nil, refuse(jsonrpc.CodeInternalError, "input_required", "mcpcell: inputRequests is not an object")
+	}
+	for _, rq := range ms {
+		var r reader
+		method, _ := r.str(rq.Value, "method")
+		r.get(rq.Value, "params")
+		if r.bad != nil {
+			return nil, refuse(jsonrpc.CodeInternalError, "strict-json", "mcpcell: the server sent an invalid response: invalid JSON: %v", r.bad)
+		}
+		switch method {
+		case "sampling/createMessage":
+			if !p.sampling {
+				return nil, refuse(jsonrpc.CodeUserRejected, "client.sampling = false", "mcpcell: the server asked for sampling, which the profile does not allow")
+			}
+		case "roots/list":
+			if !p.roots {
+				return nil, refuse(jsonrpc.CodeMethodNotFound, "client.roots = false", "Method not found: roots/list")
+			}
+		case "elicitation/create":
+			if !p.elicitation {
+				withheld = append(withheld, rq.Name)
+			}
+		default:
+			return nil, refuse(jsonrpc.CodeInternalError, "input_required", "mcpcell: the server asked for %s, which is not an input request", clipName(method))
+		}
+	}
+	return withheld, v
+}
+
+// taskInputs checks a tasks/get result (the tasks extension of
+// 2026-07-28): the input requests of a task waiting for input, as those
+// of an input_required result, but a denied elicitation is withheld
+// without an answer (the task waits); and its final result, which must
+// carry none.
+func (p *Policy) taskInputs(m *jsonrpc.Message, inputs []byte) jsonrpc.Verdict {
+	var r reader
+	final := r.get(r.get(m.Result, "result"), "inputRequests")
+	if r.bad != nil {
+		return replySpelling(jsonrpc.Verdict{}, &r)
+	}
+	if final != nil {
+		return refuse(jsonrpc.CodeInternalError, "input_required", "mcpcell: the server's task result carries input requests")
+	}
+	withheld, v := p.screenInputs(inputs)
+	if v.Action != jsonrpc.Forward || len(withheld) == 0 {
+		return v
+	}
+	return jsonrpc.Verdict{Rule: "client.elicitation = false: withheld by mcpcell", Frame: m.WithResult(withhold(m.Result, withheld))}
+}
+
+// notificationInputs drops a server notification that carries input
+// requests (notifications/tasks of the tasks extension carries a task
+// waiting for input) unless the profile allows every one of them: the
+// client may poll tasks/get, which is checked as a result.
+func (p *Policy) notificationInputs(m *jsonrpc.Message) jsonrpc.Verdict {
+	var r reader
+	inputs := r.get(m.Params, "inputRequests")
+	final := r.get(r.get(m.Params, "result"), "inputRequests")
+	switch {
+	case r.bad != nil:
+		return jsonrpc.Verdict{Action: jsonrpc.Drop, Rule: "strict-json", Note: "dropped a notification from the server: " + r.bad.Error()}
+	case inputs == nil && final == nil:
+		return jsonrpc.Verdict{Rule: "notification"}
+	case final != nil:
+		return jsonrpc.Verdict{Action: jsonrpc.Drop, Rule: "input_required", Note: "dropped a notification from the server: its task result carries input requests"}
+	}
+	withheld, v := p.screenInputs(inputs)
+	if v.Action != jsonrpc.Forward || len(withheld) > 0 {
+		rule := v.Rule
+		if v.Action == jsonrpc.Forward {
+			rule = "client.elicitation = false"
+		}
+		return jsonrpc.Verdict{Action: jsonrpc.Drop, Rule: rule}
+	}
+	return jsonrpc.Verdict{Rule: "notification"}
 }
 
 func cannedKey(state, method, subject string) string {
@@ -68,7 +141,7 @@ func cannedKey(state, method, subject string) string {
 // addCanned puts mcpcell's answers into a retried request's inputResponses.
 // subject is the request's tool or prompt name, or URI, as the policy read
 // it. With no answer waiting (nearly always) params are not read again.
-func (p *Policy) addCanned(method, subject string, params []byte) ([]byte, error) {
+func (p *Policy) addCanned(method, subject string, params []byte, r *reader) ([]byte, error) {
 	switch method {
 	case "tools/call", "prompts/get", "resources/read":
 	default:
@@ -80,7 +153,11 @@ func (p *Policy) addCanned(method, subject string, params []byte) ([]byte, error
 	if !waiting {
 		return params, nil
 	}
-	state, _ := jsonrpc.String(jsonrpc.Lookup(params, "requestState"))
+	state, _ := r.str(params, "requestState")
+	responses := r.get(params, "inputResponses")
+	if r.bad != nil {
+		return params, nil // refused by the caller
+	}
 	key := cannedKey(state, method, subject)
 	p.mu.Lock()
 	canned, found := p.canned[key]
@@ -89,7 +166,6 @@ func (p *Policy) addCanned(method, subject string, params []byte) ([]byte, error
 	if !found {
 		return params, nil
 	}
-	responses := jsonrpc.Lookup(params, "inputResponses")
 	if jsonrpc.TypeOf(responses) != "object" {
 		responses = []byte("{}")
 	}

@@ -1,6 +1,7 @@
 package profiles
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"regexp"
@@ -37,9 +38,16 @@ type Policy struct {
 	names                     []string
 	cwd                       string
 
-	mu      sync.Mutex
+	mu sync.Mutex
+	// version is the session's protocol version: fixed by the result of
+	// initialize, or by the first result to a request that declared a
+	// version of 2026-07-28 or later in its _meta; until then, the
+	// version an initialize in flight (or such a request) named.
 	version string
-	client  string
+	fixed   bool
+	// initializing says an initialize is in flight.
+	initializing bool
+	client       string
 	// listed holds the tool names the server has listed (after
 	// filtering); once a listing has been seen, other names are unknown.
 	listed map[string]bool
@@ -104,11 +112,19 @@ func (p *Policy) Version() string {
 	return p.version
 }
 
-// Batches reports whether arrays of messages are allowed: only in 2025-03-26.
-func (p *Policy) Batches() bool { return p.Version() == V20250326 }
+// Batches reports whether arrays of messages are allowed: only in a
+// session that initialize fixed at 2025-03-26.
+func (p *Policy) Batches() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.fixed && p.version == V20250326
+}
 
 type rule struct {
-	re   *regexp.Regexp
+	re *regexp.Regexp
+	// fold matches a name when re matches any spelling of it (deny
+	// rules only; see foldAny).
+	fold *regexp.Regexp
 	glob string
 	desc string
 }
@@ -137,7 +153,13 @@ func compileRules(kind string, r Rules, uri bool) (ruleSet, error) {
 			if why := neverMatches(e.Value); uri && why != "" {
 				return rs, &Error{At: e.From, Msg: fmt.Sprintf("%s.%s: glob %q can never match: %s", kind, list.verb, e.Value, why)}
 			}
-			*list.dst = append(*list.dst, rule{re: re, glob: e.Value, desc: fmt.Sprintf("%s.%s %q (%s)", kind, list.verb, e.Value, e.From)})
+			r := rule{re: re, glob: e.Value, desc: fmt.Sprintf("%s.%s %q (%s)", kind, list.verb, e.Value, e.From)}
+			if list.verb == "deny" {
+				if r.fold, err = foldAny(re); err != nil {
+					return rs, &Error{At: e.From, Msg: fmt.Sprintf("%s.%s: glob %q: %v", kind, list.verb, e.Value, err)}
+				}
+			}
+			*list.dst = append(*list.dst, r)
 		}
 	}
 	return rs, nil
@@ -148,7 +170,9 @@ func compileRules(kind string, r Rules, uri bool) (ruleSet, error) {
 // form without its query: a server may look a resource up by its path.
 // A template (a resource template's uriTemplate, a completion reference)
 // whose expressions make it no URI is decided as written (scheme in
-// lower case): a template names no resource itself, reads do.
+// lower case): a template names no resource itself, reads do. A deny
+// glob denies a template when it matches any spelling of it (see
+// foldAny), as for tool and prompt names.
 func (rs *ruleSet) decideURI(uri string, template bool) (allowed bool, rule string, err error) {
 	canon, err := CanonicalURI(uri)
 	if err != nil && template && strings.ContainsAny(uri, "{}") {
@@ -161,24 +185,40 @@ func (rs *ruleSet) decideURI(uri string, template bool) (allowed bool, rule stri
 	}
 	if base, _, ok := strings.Cut(canon, "?"); ok && !strings.HasPrefix(canon, "file:") {
 		for _, r := range rs.deny {
-			if r.re.MatchString(base) {
+			if r.denies(base, template) {
 				return false, r.desc + ", on " + base, nil
 			}
 		}
 	}
-	allowed, rule = rs.decide(canon)
+	allowed, rule = rs.decideFold(canon, template)
 	if canon != uri {
 		rule += ", on " + canon
 	}
 	return allowed, rule, nil
 }
 
+// denies reports whether the deny rule r matches name, or with fold any
+// spelling of it.
+func (r *rule) denies(name string, fold bool) bool {
+	if fold && r.fold != nil {
+		return r.fold.MatchString(name)
+	}
+	return r.re.MatchString(name)
+}
+
 func isControlOrBackslash(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }
 
-// decide says whether name is allowed, and which rule said so. Deny wins.
-func (rs *ruleSet) decide(name string) (bool, string) {
+// decide says whether the tool or prompt name is allowed, and which rule
+// said so. Deny wins, when it matches any spelling of name: a server may
+// fold case, and to it "HIDDEN" is the hidden tool. Allow must match the
+// name as written.
+func (rs *ruleSet) decide(name string) (bool, string) { return rs.decideFold(name, true) }
+
+// decideFold is decide, with deny matching the name as written unless
+// fold is set.
+func (rs *ruleSet) decideFold(name string, fold bool) (bool, string) {
 	for _, r := range rs.deny {
-		if r.re.MatchString(name) {
+		if r.denies(name, fold) {
 			return false, r.desc
 		}
 	}
@@ -206,19 +246,26 @@ func refuse(code int, rule, format string, args ...any) jsonrpc.Verdict {
 }
 
 func (p *Policy) fromClient(m *jsonrpc.Message) jsonrpc.Verdict {
+	var r reader
 	params := m.Params
-	meta := jsonrpc.Lookup(params, "_meta")
-	version, _ := jsonrpc.String(jsonrpc.Lookup(meta, metaVersion))
-	info := jsonrpc.Lookup(meta, metaClient)
+	meta := r.get(params, "_meta")
+	declared, _ := r.str(meta, metaVersion)
+	info := r.get(meta, metaClient)
+	caps := r.get(meta, metaCaps)
+	var initVersion string
 	if m.Method == "initialize" {
-		version, _ = jsonrpc.String(jsonrpc.Lookup(params, "protocolVersion"))
-		info = jsonrpc.Lookup(params, "clientInfo")
+		initVersion, _ = r.str(params, "protocolVersion")
+		info = r.get(params, "clientInfo")
+		caps = r.get(params, "capabilities")
 	}
-	name, named := jsonrpc.String(jsonrpc.Lookup(info, "name"))
+	for _, c := range [...]string{"sampling", "elicitation", "roots"} {
+		r.get(caps, c) // stripped by name when denied: one spelling
+	}
+	name, named := r.str(info, "name")
+	if r.bad != nil {
+		return refuseSpelling(r.bad)
+	}
 	p.mu.Lock()
-	if version != "" {
-		p.version = version
-	}
 	client := p.client
 	if named && (client == "" || len(p.names) == 0) {
 		client = name
@@ -242,23 +289,237 @@ func (p *Policy) fromClient(m *jsonrpc.Message) jsonrpc.Verdict {
 		p.mu.Unlock()
 	}
 	if m.Kind == jsonrpc.Notification {
-		if m.Method == "notifications/roots/list_changed" && !p.roots {
-			return jsonrpc.Verdict{Action: jsonrpc.Drop, Rule: "client.roots = false"}
-		}
-		return jsonrpc.Verdict{Rule: "notification"}
+		return p.clientNotification(m)
 	}
-	v := p.clientRequest(m, version)
+	version, v := p.declared(m.Method, initVersion, declared)
+	if v.Action != jsonrpc.Forward {
+		return v
+	}
+	v = p.clientRequest(m, &r, version)
+	if r.bad != nil {
+		return refuseSpelling(r.bad)
+	}
 	if v.Action == jsonrpc.Forward {
-		frame, err := p.rewriteRequest(m, v, meta != nil)
-		if err != nil {
+		frame, err := p.rewriteRequest(m, v, meta != nil, &r)
+		switch {
+		case r.bad != nil:
+			return refuseSpelling(r.bad)
+		case err != nil:
 			return refuse(jsonrpc.CodeInvalidParams, "strict-json", "mcpcell: %v", err)
 		}
 		v.Frame = frame
+		if d := p.declare(m.Method, initVersion, declared); d.Action != jsonrpc.Forward {
+			return d
+		}
+		v.State = callState{version: version, declared: declared}
 	}
 	return v
 }
 
-func (p *Policy) clientRequest(m *jsonrpc.Message, version string) jsonrpc.Verdict {
+// refuseSpelling refuses a request with a member a server that folds
+// case reads as one the policy reads: like a duplicate member.
+func refuseSpelling(s *spelling) jsonrpc.Verdict {
+	return refuse(jsonrpc.CodeParseError, "strict-json", "mcpcell: invalid JSON: %v", s)
+}
+
+// callState is what the policy keeps with a forwarded request.
+type callState struct {
+	version  string // the protocol version it was decided in
+	declared string // the version its _meta declared, if any
+}
+
+// modern reports whether v is a protocol version that every request
+// declares in its _meta (2026-07-28 on); older ones are negotiated by
+// initialize alone.
+func modern(v string) bool { return v >= V20260728 }
+
+// declared checks the protocol version a request names against the
+// session's and returns the version to decide the request in. A session
+// keeps one version: initialize (once its result came) or the first
+// modern request the server answered fixes it, and a request that names
+// another one in its _meta is refused, so that no request moves the
+// policy (batches, the notifications a client may send, error codes)
+// away from what the server speaks. Nothing changes here: declare
+// commits once the request is forwarded.
+func (p *Policy) declared(method, initVersion, declared string) (string, jsonrpc.Verdict) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if method == "initialize" {
+		switch {
+		case p.fixed:
+			return "", refuse(jsonrpc.CodeInvalidRequest, "protocol-version", "mcpcell: the session's protocol version is already %s: it is not initialized again", p.version)
+		case p.initializing:
+			return "", refuse(jsonrpc.CodeInvalidRequest, "protocol-version", "mcpcell: an initialize is already in flight")
+		}
+		if declared != "" && declared != initVersion {
+			return "", refuse(jsonrpc.CodeInvalidRequest, "protocol-version", "mcpcell: initialize names protocol version %q, its _meta %q", initVersion, declared)
+		}
+		return initVersion, jsonrpc.Verdict{}
+	}
+	switch {
+	case declared == "":
+		return p.version, jsonrpc.Verdict{}
+	case p.fixed && declared != p.version:
+		return "", p.mismatch(declared)
+	case p.fixed:
+		return p.version, jsonrpc.Verdict{}
+	case !modern(declared):
+		// Not a declaration: an older version is negotiated by
+		// initialize. Once known, another one is refused all the same.
+		if p.version != "" && declared != p.version {
+			return "", p.mismatch(declared)
+		}
+		return cmp.Or(p.version, declared), jsonrpc.Verdict{}
+	case p.initializing:
+		return "", refuse(jsonrpc.CodeInvalidRequest, "protocol-version", "mcpcell: an initialize for protocol version %s is in flight; a request for %s is refused", p.version, declared)
+	}
+	return declared, jsonrpc.Verdict{}
+}
+
+// mismatch refuses a request that names another version than the
+// session's: in a modern session as a server refuses a version it does
+// not support (-32022, naming the one it does), so that a client can
+// retry in it.
+func (p *Policy) mismatch(declared string) jsonrpc.Verdict {
+	if modern(p.version) {
+		v := refuse(codeUnsupportedVersion, "protocol-version", "mcpcell: this session speaks protocol version %s, not %s", p.version, declared)
+		v.Err.Data = []byte(`{"supported":[` + string(jsonrpc.Quote(p.version)) + `],"requested":` + string(jsonrpc.Quote(declared)) + `}`)
+		return v
+	}
+	return refuse(jsonrpc.CodeInvalidRequest, "protocol-version", "mcpcell: this session speaks protocol version %s (fixed by initialize), not %s", p.version, declared)
+}
+
+// codeUnsupportedVersion is 2026-07-28's UnsupportedProtocolVersionError.
+const codeUnsupportedVersion = -32022
+
+// declare commits what a forwarded request says of the version: an
+// initialize is in flight, and its version stands until its result
+// fixes one; a modern version stands until a result fixes one. It
+// refuses the request when a result fixed another version since declared
+// looked.
+func (p *Policy) declare(method, initVersion, declared string) jsonrpc.Verdict {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case method == "initialize":
+		if p.fixed || p.initializing {
+			return refuse(jsonrpc.CodeInvalidRequest, "protocol-version", "mcpcell: the session's protocol version is already %s: it is not initialized again", p.version)
+		}
+		p.initializing, p.version = true, initVersion
+	case declared == "" || !modern(declared):
+	case p.fixed && declared != p.version:
+		return p.mismatch(declared)
+	case !p.fixed && p.version == "":
+		p.version = declared
+	}
+	return jsonrpc.Verdict{}
+}
+
+// settle fixes the session's version from the server's answer to a
+// request c: the initialize result's protocolVersion, or, for a request
+// that declared a modern version, the version the server answered in. It
+// returns a refusal when an initialize result names no version.
+func (p *Policy) settle(c *jsonrpc.Call, m *jsonrpc.Message, r *reader) jsonrpc.Verdict {
+	st, _ := c.State.(callState)
+	if c.Method != "initialize" && !modern(st.declared) {
+		return jsonrpc.Verdict{Rule: "reply"}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c.Method == "initialize" {
+		p.initializing = false
+		if m.Error != nil {
+			if !p.fixed {
+				p.version = ""
+			}
+			return jsonrpc.Verdict{Rule: "reply"}
+		}
+		v, ok := r.str(m.Result, "protocolVersion")
+		if r.bad != nil {
+			return jsonrpc.Verdict{}
+		}
+		if !ok || v == "" {
+			if !p.fixed {
+				p.version = ""
+			}
+			return refuse(jsonrpc.CodeInternalError, "protocol-version", "mcpcell: the server's initialize result names no protocolVersion")
+		}
+		if !p.fixed {
+			p.version, p.fixed = v, true
+		}
+		return jsonrpc.Verdict{Rule: "reply"}
+	}
+	switch {
+	case p.fixed:
+	case m.Error == nil:
+		p.version, p.fixed = st.declared, true
+	case p.version == st.declared && !p.initializing:
+		// A probe a legacy server refused: initialize may follow.
+		p.version = ""
+	}
+	return jsonrpc.Verdict{Rule: "reply"}
+}
+
+// clientNotifications are the notifications a client may send, by the
+// protocol version that brought them in (each schema.ts's
+// ClientNotification); a version in between has those of the one before.
+var clientNotifications = []struct {
+	since   string
+	methods []string
+}{
+	{"", []string{"notifications/cancelled", "notifications/progress", "notifications/initialized", "notifications/roots/list_changed"}},
+	{V20251125, []string{"notifications/cancelled", "notifications/progress", "notifications/initialized", "notifications/roots/list_changed", "notifications/tasks/status"}},
+	{V20260728, []string{"notifications/cancelled"}},
+}
+
+// clientNotification passes the notifications the client may send in the
+// session's protocol version (before one is known, those of any version)
+// and drops the others: a tools/call without an id is a notification to
+// JSON-RPC, and a naive server runs it all the same.
+func (p *Policy) clientNotification(m *jsonrpc.Message) jsonrpc.Verdict {
+	version := p.Version()
+	known := false
+	for _, era := range clientNotifications {
+		switch {
+		case version == "":
+			known = known || slices.Contains(era.methods, m.Method)
+		case version >= era.since:
+			known = slices.Contains(era.methods, m.Method)
+		}
+	}
+	switch {
+	case !known:
+		in := "protocol " + version
+		if version == "" {
+			in = "any protocol version"
+		}
+		return jsonrpc.Verdict{Action: jsonrpc.Drop, Rule: "client notifications",
+			Note: fmt.Sprintf("dropped the client's notification %s: not a notification a client sends in %s", clipName(m.Method), in)}
+	case m.Method == "notifications/roots/list_changed" && !p.roots:
+		return jsonrpc.Verdict{Action: jsonrpc.Drop, Rule: "client.roots = false"}
+	case m.Method == jsonrpc.CancelMethod:
+		var r reader
+		r.get(m.Params, "requestId")
+		if r.bad != nil {
+			return jsonrpc.Verdict{Action: jsonrpc.Drop, Rule: "strict-json", Note: "dropped the client's notifications/cancelled: " + r.bad.Error()}
+		}
+	}
+	return jsonrpc.Verdict{Rule: "notification"}
+}
+
+// clipName quotes a name a peer chose for a note, cut to 100 bytes.
+func clipName(s string) string {
+	if len(s) > 100 {
+		cut := 100
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		return strconv.Quote(s[:cut]) + "…"
+	}
+	return strconv.Quote(s)
+}
+
+func (p *Policy) clientRequest(m *jsonrpc.Message, r *reader, version string) jsonrpc.Verdict {
 	params := m.Params
 	switch m.Method {
 	case "initialize", "ping", "logging/setLevel", "server/discover",
@@ -266,8 +527,8 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, version string) jsonrpc.Verdi
 		"tasks/get", "tasks/result", "tasks/list", "tasks/cancel", "tasks/update":
 		return jsonrpc.Verdict{Rule: p.methodRule(m.Method)}
 	case "tools/call":
-		name, ok := jsonrpc.String(jsonrpc.Lookup(params, "name"))
-		args := jsonrpc.Lookup(params, "arguments")
+		name, ok := r.str(params, "name")
+		args := r.get(params, "arguments")
 		shape := Shape(args)
 		if !ok {
 			return refuse(jsonrpc.CodeInvalidParams, "tools/call", "mcpcell: tools/call needs a string name")
@@ -286,14 +547,18 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, version string) jsonrpc.Verdi
 			v.Subject = name
 			return v
 		}
-		if msg, argRule := checkCall(p.args, name, args, p.cwd); msg != "" {
+		msg, argRule, bad := checkCall(p.args, name, args, p.cwd)
+		if bad != nil {
+			return refuseSpelling(bad)
+		}
+		if msg != "" {
 			v := p.argViolation(m, version, msg)
 			v.Subject, v.Shape, v.Rule = name, shape, argRule
 			return v
 		}
 		return jsonrpc.Verdict{Rule: rule, Subject: name, Shape: shape}
 	case "prompts/get":
-		name, ok := jsonrpc.String(jsonrpc.Lookup(params, "name"))
+		name, ok := r.str(params, "name")
 		if !ok {
 			return refuse(jsonrpc.CodeInvalidParams, "prompts/get", "mcpcell: prompts/get needs a string name")
 		}
@@ -303,15 +568,15 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, version string) jsonrpc.Verdi
 			v.Subject = name
 			return v
 		}
-		return jsonrpc.Verdict{Rule: rule, Subject: name, Shape: Shape(jsonrpc.Lookup(params, "arguments"))}
+		return jsonrpc.Verdict{Rule: rule, Subject: name, Shape: Shape(r.get(params, "arguments"))}
 	case "resources/read", "resources/subscribe", "resources/unsubscribe":
-		uri, ok := jsonrpc.String(jsonrpc.Lookup(params, "uri"))
+		uri, ok := r.str(params, "uri")
 		if !ok {
 			return refuse(jsonrpc.CodeInvalidParams, m.Method, "mcpcell: %s needs a string uri", m.Method)
 		}
 		return p.resource(version, uri, false)
 	case "subscriptions/listen":
-		subs := jsonrpc.Lookup(jsonrpc.Lookup(params, "notifications"), "resourceSubscriptions")
+		subs := r.get(r.get(params, "notifications"), "resourceSubscriptions")
 		elems, _ := jsonrpc.Elements(subs)
 		for _, e := range elems {
 			uri, ok := jsonrpc.String(e)
@@ -324,11 +589,11 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, version string) jsonrpc.Verdi
 		}
 		return jsonrpc.Verdict{Rule: p.methodRule(m.Method)}
 	case "completion/complete":
-		ref := jsonrpc.Lookup(params, "ref")
-		typ, _ := jsonrpc.String(jsonrpc.Lookup(ref, "type"))
+		ref := r.get(params, "ref")
+		typ, _ := r.str(ref, "type")
 		switch typ {
 		case "ref/prompt":
-			name, _ := jsonrpc.String(jsonrpc.Lookup(ref, "name"))
+			name, _ := r.str(ref, "name")
 			if allowed, rule := p.prompts.decide(name); !allowed {
 				v := refuse(jsonrpc.CodeInvalidParams, rule, "Unknown prompt: %s", name)
 				v.Subject = name
@@ -336,7 +601,7 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, version string) jsonrpc.Verdi
 			}
 			return jsonrpc.Verdict{Rule: "prompts", Subject: name}
 		case "ref/resource":
-			uri, _ := jsonrpc.String(jsonrpc.Lookup(ref, "uri"))
+			uri, _ := r.str(ref, "uri")
 			return p.resource(version, uri, true)
 		}
 		return refuse(jsonrpc.CodeInvalidParams, m.Method, "mcpcell: unknown completion reference type %q", typ)
@@ -391,7 +656,7 @@ func (p *Policy) resource(version, uri string, template bool) jsonrpc.Verdict {
 // (initialize, and 2026-07-28 _meta) and adds mcpcell's own answers to
 // input requests it withheld from the client. hasMeta says whether the
 // request carries _meta, already looked up by the caller.
-func (p *Policy) rewriteRequest(m *jsonrpc.Message, v jsonrpc.Verdict, hasMeta bool) ([]byte, error) {
+func (p *Policy) rewriteRequest(m *jsonrpc.Message, v jsonrpc.Verdict, hasMeta bool, r *reader) ([]byte, error) {
 	frame := v.Frame
 	params := m.Params
 	if params == nil {
@@ -419,7 +684,7 @@ func (p *Policy) rewriteRequest(m *jsonrpc.Message, v jsonrpc.Verdict, hasMeta b
 			return nil, err
 		}
 	}
-	if out, err = p.addCanned(m.Method, v.Subject, out); err != nil {
+	if out, err = p.addCanned(m.Method, v.Subject, out, r); err != nil {
 		return nil, err
 	}
 	if string(out) == string(params) {
@@ -430,9 +695,22 @@ func (p *Policy) rewriteRequest(m *jsonrpc.Message, v jsonrpc.Verdict, hasMeta b
 
 func (p *Policy) fromServer(m *jsonrpc.Message) jsonrpc.Verdict {
 	if m.Kind == jsonrpc.Notification {
+		if !strings.HasPrefix(m.Method, "notifications/") {
+			// A request without an id (elicitation/create, sampling/...):
+			// a naive client would act on it around [client].
+			return jsonrpc.Verdict{Action: jsonrpc.Drop, Rule: "server notifications",
+				Note: fmt.Sprintf("dropped the server's notification %s: MCP's notifications are notifications/…", clipName(m.Method))}
+		}
+		if v := p.notificationInputs(m); v.Action != jsonrpc.Forward {
+			return v
+		}
 		switch m.Method {
 		case "notifications/resources/updated":
-			uri, _ := jsonrpc.String(jsonrpc.Lookup(m.Params, "uri"))
+			var r reader
+			uri, _ := r.str(m.Params, "uri")
+			if r.bad != nil {
+				return jsonrpc.Verdict{Action: jsonrpc.Drop, Rule: "strict-json", Note: "dropped the server's notifications/resources/updated: " + r.bad.Error()}
+			}
 			if allowed, rule, _ := p.resources.decideURI(uri, false); !allowed {
 				return jsonrpc.Verdict{Action: jsonrpc.Drop, Rule: rule, Subject: uri}
 			}
@@ -470,30 +748,51 @@ func (p *Policy) fromServer(m *jsonrpc.Message) jsonrpc.Verdict {
 
 // Reply implements jsonrpc.Policy.
 func (p *Policy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Message) jsonrpc.Verdict {
-	if dir == jsonrpc.Up || m.Error != nil {
+	if dir == jsonrpc.Up {
+		return jsonrpc.Verdict{Rule: "reply"}
+	}
+	var r reader
+	if v := p.settle(c, m, &r); v.Action != jsonrpc.Forward || r.bad != nil {
+		return replySpelling(v, &r)
+	}
+	if m.Error != nil {
 		return jsonrpc.Verdict{Rule: "reply"}
 	}
 	result := m.Result
 	if jsonrpc.TypeOf(result) != "object" {
 		return refuse(jsonrpc.CodeInternalError, "reply", "mcpcell: the server's %s result is not an object", c.Method)
 	}
-	switch c.Method {
-	case "initialize":
-		if v, ok := jsonrpc.String(jsonrpc.Lookup(result, "protocolVersion")); ok {
-			p.mu.Lock()
-			p.version = v
-			p.mu.Unlock()
+	// One pass over the result's members, however large its content.
+	var resultType, isError, inputs, state []byte
+	r.members(result, map[string]*[]byte{"resultType": &resultType, "isError": &isError, "inputRequests": &inputs, "requestState": &state})
+	if r.bad != nil {
+		return replySpelling(jsonrpc.Verdict{}, &r)
+	}
+	rt, _ := jsonrpc.String(resultType)
+	// Input requests are checked wherever they appear, whatever the
+	// resultType says (clients act on inputRequests alone), and only
+	// where a result may carry them.
+	if inputs != nil || rt == "input_required" {
+		switch c.Method {
+		case "tools/call", "prompts/get", "resources/read":
+			v := p.inputRequired(c, m, inputs, state)
+			v.IsError = c.Method == "tools/call" && string(isError) == "true"
+			return v
+		case "tasks/get":
+			return p.taskInputs(m, inputs)
 		}
-		return jsonrpc.Verdict{Rule: "reply"}
+		return refuse(jsonrpc.CodeInternalError, "input_required", "mcpcell: the server's %s result carries input requests, which only tools/call, prompts/get, resources/read and tasks/get results may", c.Method)
+	}
+	switch c.Method {
 	case "tools/list":
 		v := p.filterList(m, "tools", "name", &p.tools, plainName)
 		if v.Action == jsonrpc.Forward {
 			p.remember(v.Frame, m.Raw)
-			if jsonrpc.Lookup(m.Result, "nextCursor") == nil {
+			if r.get(m.Result, "nextCursor") == nil && r.bad == nil {
 				v.Note = p.unmatchedArgs()
 			}
 		}
-		return v
+		return replySpelling(v, &r)
 	case "prompts/list":
 		return p.filterList(m, "prompts", "name", &p.prompts, plainName)
 	case "resources/list":
@@ -504,26 +803,21 @@ func (p *Policy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Messag
 			v.Note = p.templatedDenies(m.Result)
 		}
 		return v
-	case "tools/call", "prompts/get", "resources/read":
-		// One pass over the result's members, however large its content.
-		var resultType, isError []byte
-		ms, _ := jsonrpc.Members(result)
-		for _, mb := range ms {
-			switch mb.Name {
-			case "resultType":
-				resultType = mb.Value
-			case "isError":
-				isError = mb.Value
-			}
-		}
-		v := jsonrpc.Verdict{Rule: "reply"}
-		if rt, _ := jsonrpc.String(resultType); rt == "input_required" {
-			v = p.inputRequired(c, m)
-		}
-		v.IsError = c.Method == "tools/call" && string(isError) == "true"
-		return v
+	case "tasks/get":
+		return p.taskInputs(m, nil)
+	case "tools/call":
+		return jsonrpc.Verdict{Rule: "reply", IsError: string(isError) == "true"}
 	}
 	return jsonrpc.Verdict{Rule: "reply"}
+}
+
+// replySpelling is v, or the refusal of a server's result with a member
+// a client that folds case reads as one the policy reads.
+func replySpelling(v jsonrpc.Verdict, r *reader) jsonrpc.Verdict {
+	if r.bad == nil {
+		return v
+	}
+	return refuse(jsonrpc.CodeInternalError, "strict-json", "mcpcell: the server sent an invalid response: invalid JSON: %v", r.bad)
 }
 
 // How filterList reads the names of a list.
@@ -536,14 +830,21 @@ const (
 // filterList keeps the list entries the rules allow. A list that cannot
 // be read is refused, never passed.
 func (p *Policy) filterList(m *jsonrpc.Message, field, key string, rs *ruleSet, kind int) jsonrpc.Verdict {
-	list := jsonrpc.Lookup(m.Result, field)
+	var r reader
+	list := r.get(m.Result, field)
 	elems, err := jsonrpc.Elements(list)
+	if r.bad != nil {
+		return replySpelling(jsonrpc.Verdict{}, &r)
+	}
 	if err != nil {
 		return refuse(jsonrpc.CodeInternalError, "list", "mcpcell: the server's list has no %q array", field)
 	}
 	kept := make([][]byte, 0, len(elems))
 	for _, e := range elems {
-		name, ok := jsonrpc.String(jsonrpc.Lookup(e, key))
+		name, ok := r.str(e, key)
+		if r.bad != nil {
+			return replySpelling(jsonrpc.Verdict{}, &r)
+		}
 		if !ok {
 			return refuse(jsonrpc.CodeInternalError, "list", "mcpcell: an entry of the server's %q list has no string %q", field, key)
 		}

@@ -31,7 +31,7 @@ func exitNow(code int) { syscall.Exit(code) }
 // stdout.
 func fakeServer(args []string) int {
 	version := "2025-11-25"
-	var ignoreEOF, ignoreTerm, badList, floodEOF, slowStart bool
+	var ignoreEOF, ignoreTerm, badList, floodEOF, slowStart, foldNames bool
 	for _, a := range args {
 		if v, ok := strings.CutPrefix(a, "--version="); ok {
 			version = v
@@ -41,6 +41,7 @@ func fakeServer(args []string) int {
 		badList = badList || a == "--bad-list"
 		floodEOF = floodEOF || a == "--flood-on-eof"
 		slowStart = slowStart || a == "--slow-start"
+		foldNames = foldNames || a == "--fold-names" // looks tools up as strings.EqualFold does
 	}
 	fmt.Fprintf(os.Stderr, "fakeserver: pid %d\n", os.Getpid())
 	terms := make(chan os.Signal, 1)
@@ -71,6 +72,7 @@ func fakeServer(args []string) int {
 		out.Flush()
 	}
 	var initParams json.RawMessage
+	var notified []string // the notifications it got, as method or method:name
 	nextID := 1000
 	// ask sends a request to the client and returns its reply.
 	ask := func(method string, params any) json.RawMessage {
@@ -97,7 +99,18 @@ func fakeServer(args []string) int {
 			Method string          `json:"method"`
 			Params json.RawMessage `json:"params"`
 		}
-		if err := json.Unmarshal(line, &m); err != nil || m.Method == "" || m.ID == nil {
+		if err := json.Unmarshal(line, &m); err != nil || m.Method == "" {
+			return nil
+		}
+		if m.ID == nil {
+			// A naive server: a tools/call without an id runs all the same.
+			note := m.Method
+			if m.Method == "tools/call" {
+				var n struct{ Name string }
+				json.Unmarshal(m.Params, &n)
+				note += ":" + n.Name
+			}
+			notified = append(notified, note)
 			return nil
 		}
 		resp := func(result any) any { return map[string]any{"jsonrpc": "2.0", "id": m.ID, "result": result} }
@@ -109,7 +122,14 @@ func fakeServer(args []string) int {
 			InputResponses json.RawMessage `json:"inputResponses"`
 			RequestState   string          `json:"requestState"`
 		}
-		json.Unmarshal(m.Params, &p)
+		json.Unmarshal(m.Params, &p) // encoding/json: "Name" and "Arguments" are name and arguments
+		if foldNames {
+			for _, t := range append(tools, "notified", "decode_args", "untyped_input", "notify_requests") {
+				if strings.EqualFold(p.Name, t) {
+					p.Name = t
+				}
+			}
+		}
 		switch m.Method {
 		case "initialize":
 			initParams = m.Params
@@ -294,6 +314,39 @@ func fakeServer(args []string) int {
 				return resp(text(escape(a.What, a.Target)))
 			case "last_init":
 				return resp(text(string(initParams)))
+			case "notify_requests":
+				// Requests sent as notifications, which a naive client runs.
+				raw(`{"jsonrpc":"2.0","method":"elicitation/create","params":{"message":"your password?","requestedSchema":{"type":"object"}}}`)
+				raw(`{"jsonrpc":"2.0","method":"sampling/createMessage","params":{"messages":[],"maxTokens":1}}`)
+				raw(`{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"a log"}}`)
+				return resp(text("notified"))
+			case "notified":
+				return resp(text(strings.Join(notified, ",")))
+			case "decode_args":
+				// What a server written with encoding/json (as mcp-go is)
+				// reads of its arguments: "Path" is path.
+				var a struct {
+					Path  string   `json:"path"`
+					Paths []string `json:"paths"`
+					Key   string   `json:"key"`
+				}
+				json.Unmarshal(p.Arguments, &a)
+				b, _ := json.Marshal(a)
+				return resp(text("decoded:" + string(b)))
+			case "untyped_input":
+				// Input requests in a result without resultType: the Go
+				// SDK client acts on them in any protocol version.
+				if p.InputResponses != nil {
+					return resp(text("responses:" + string(p.InputResponses)))
+				}
+				var a struct{ Ask string }
+				json.Unmarshal(p.Arguments, &a)
+				req := map[string]map[string]any{
+					"elicitation": {"method": "elicitation/create", "params": map[string]any{"message": "your password?", "requestedSchema": map[string]any{"type": "object", "properties": map[string]any{}}}},
+					"sampling":    {"method": "sampling/createMessage", "params": map[string]any{"messages": []any{map[string]any{"role": "user", "content": map[string]any{"type": "text", "text": "hi"}}}, "maxTokens": 10}},
+					"roots":       {"method": "roots/list", "params": map[string]any{}},
+				}[a.Ask]
+				return resp(map[string]any{"inputRequests": map[string]any{"q": req}})
 			}
 			return map[string]any{"jsonrpc": "2.0", "id": m.ID, "error": map[string]any{"code": -32602, "message": "fake server: no tool " + p.Name}}
 		}
