@@ -183,6 +183,20 @@ func (rs *ruleSet) decideURI(uri string, template bool) (allowed bool, rule stri
 	if err != nil {
 		return false, rs.kind + ": URI refused: " + err.(*URIError).Reason, err
 	}
+	// A file the server opens is the one its path leads to: mcpcell sees
+	// the server's files, and follows each symbolic link as within does.
+	// That file must be allowed too (deny wins on either spelling).
+	if path, ok := strings.CutPrefix(canon, "file://"); ok && !template {
+		real, why := resolveWithin(path)
+		if why != "" {
+			return false, rs.kind + ": URI refused: the file " + why, &URIError{URI: uri, Reason: "names a file that " + why}
+		}
+		if real != path {
+			if ok, rule := rs.decideFold("file://"+real, false); !ok {
+				return false, rule + ", on file://" + real + " (symbolic links followed)", nil
+			}
+		}
+	}
 	if base, _, ok := strings.Cut(canon, "?"); ok && !strings.HasPrefix(canon, "file:") {
 		for _, r := range rs.deny {
 			if r.denies(base, template) {

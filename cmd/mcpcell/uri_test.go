@@ -124,6 +124,11 @@ func TestFileURIResourcesInCell(t *testing.T) {
 		os.MkdirAll(filepath.Join(p, "allowed", "sub"), 0o755)
 		os.WriteFile(filepath.Join(p, "allowed", "inside.txt"), []byte("INSIDE"), 0o644)
 		os.WriteFile(filepath.Join(p, "secret.txt"), []byte("SECRET"), 0o644)
+		os.WriteFile(filepath.Join(p, "allowed", ".env"), []byte("SECRET-ENV"), 0o644)
+		// Links in the allowed folder: out of it, and to a denied file.
+		os.Symlink("..", filepath.Join(p, "allowed", "up"))
+		os.Symlink("../secret.txt", filepath.Join(p, "allowed", "notes.txt"))
+		os.Symlink(".env", filepath.Join(p, "allowed", "env-link"))
 		s := startSession(t, cellCommand(t, profile, "node", script))
 		if r := s.call(0, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`); r["result"] == nil {
 			t.Fatalf("initialize: %v", r)
@@ -155,12 +160,21 @@ func TestFileURIResourcesInCell(t *testing.T) {
 			"file:" + p + "/allowed/%2e%2e/secret.txt",
 			"FILE://" + p + "/allowed/../secret.txt",
 			"file://" + p + "/allowed/%2e%2e/s%65cret.txt",
+			// Symbolic links in the allowed folder, followed as the
+			// server's open follows them.
+			"file://" + p + "/allowed/up/secret.txt",
+			"file://" + p + "/allowed/notes.txt",
 		}
 	}
 
 	s, p := start(`[resources]
 allow = ["file://${PROJECT}/allowed/**"]
+deny = ["file://${PROJECT}/allowed/.env"]
 `)
+	// A link to a denied file is denied.
+	if text, code, _, _ := read(s, 9, "file://"+p+"/allowed/env-link"); code != -32002 || strings.Contains(text, "SECRET") {
+		t.Errorf("a link to the denied .env: %d %q", code, text)
+	}
 	for i, uri := range outside(p) {
 		text, code, msg, _ := read(s, 10+i, uri)
 		if code != -32002 || msg != "Resource not found: "+uri || strings.Contains(text, "SECRET") {
