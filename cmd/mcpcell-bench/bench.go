@@ -212,7 +212,14 @@ func (o *options) run() error {
 		return err
 	}
 	defer os.RemoveAll(o.dir)
-	profile := filepath.Join(o.dir, "bench.toml")
+	// The profile's folder is the project, which the default grants for
+	// writing: mcpcell's own folders (o.dir/state, o.dir/cache) lie beside
+	// it, never in it.
+	project := filepath.Join(o.dir, "project")
+	if err := os.Mkdir(project, 0o700); err != nil {
+		return err
+	}
+	profile := filepath.Join(project, "bench.toml")
 	grants := []string{self}
 	if o.everything != "" {
 		// The server reads its dependencies: grant the node_modules it is in.
@@ -277,7 +284,7 @@ func (o *options) run() error {
 	// answers (the keyring lives on the session bus).
 	if want("start-up, Go fixture, one keyring secret") {
 		if item, ok := o.benchSecret(); ok {
-			secretProfile := filepath.Join(o.dir, "secret.toml")
+			secretProfile := filepath.Join(project, "secret.toml")
 			text, _ := os.ReadFile(profile)
 			os.WriteFile(secretProfile, append(text, fmt.Sprintf("[secrets]\nBENCH_TOKEN = %q\n", item)...), 0o600)
 			withSecret := o.modes(secretProfile)[:2]
