@@ -1003,7 +1003,18 @@ type streamWriter struct {
 	w      io.Writer
 	held   []byte
 	closed bool
+	// read: how much of held the last search read. Each search reads
+	// what is held anew, so once much is held (the start of a long form:
+	// escapes of escapes of a long value) the next search waits for as
+	// much again; a server that sends it a byte at a time would otherwise
+	// have mcpcell read it once per byte.
+	read int
+	// searched counts the bytes searched, for tests.
+	searched int
 }
+
+// rereadAfter is how much held text is searched again at every write.
+const rereadAfter = 1 << 10
 
 func (sw *streamWriter) Write(p []byte) (int, error) {
 	sw.mu.Lock()
@@ -1017,6 +1028,11 @@ func (sw *streamWriter) Write(p []byte) (int, error) {
 		_, err := sw.w.Write(sw.r.Text(buf))
 		return len(p), err
 	}
+	if sw.read > rereadAfter && len(buf) < 2*sw.read {
+		sw.held = buf
+		return len(p), nil
+	}
+	sw.searched += len(buf)
 	spans, hold := sw.r.find(buf, true)
 	ready := spans[:0:0]
 	for _, s := range spans {
@@ -1026,6 +1042,7 @@ func (sw *streamWriter) Write(p []byte) (int, error) {
 	}
 	out := apply(buf[:hold], ready)
 	sw.held = append([]byte(nil), buf[hold:]...)
+	sw.read = len(sw.held)
 	if len(out) == 0 {
 		return len(p), nil
 	}

@@ -712,3 +712,27 @@ func TestRedactWriterStacked(t *testing.T) {
 		}
 	}
 }
+
+// A server that sends the start of a long form a byte at a time does not
+// have mcpcell read all it holds once per byte: past a bound, what is
+// held is read again only once as much has come, so the bytes read stay
+// in proportion to the text. The output is the same.
+func TestRedactWriterReadsHeldOnce(t *testing.T) {
+	v := strings.Repeat("long-secret-", 30)
+	r := redactor(v)
+	text := "log: " + jsonBody(jsonBody(v, "all-u"), "all-u") + " :end\n"
+	var out bytes.Buffer
+	w := r.Writer(&out)
+	for i := range len(text) - 8 {
+		w.Write([]byte{text[i]})
+	}
+	w.Write([]byte(text[len(text)-8:]))
+	w.Close()
+	if got, want := out.String(), string(r.Text([]byte(text))); got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	searched := w.(*streamWriter).searched
+	if bound := rereadAfter*rereadAfter/2 + 4*len(text); searched > bound {
+		t.Errorf("writing %d bytes one by one, the writer searched %d bytes, more than %d", len(text), searched, bound)
+	}
+}
