@@ -13,9 +13,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcpcell/mcpcell/jsonrpc"
 	"github.com/mcpcell/mcpcell/keystore"
 	"github.com/mcpcell/mcpcell/keystore/leaktest"
 )
@@ -44,7 +46,11 @@ func storeItem(t *testing.T, value string) string {
 	return name
 }
 
-type leakAttempt struct{ tag, name, form, via string }
+type leakAttempt struct {
+	tag, name, form, via string
+	at                   int           // stderr-note: where the form is cut
+	wait                 time.Duration // before the attempt
+}
 
 // leakRun is what one session of hostile attempts left: each reply the
 // client got (by tag), everything the client got, mcpcell's stderr and the
@@ -64,7 +70,8 @@ func runLeaks(t *testing.T, profile string, attempts []leakAttempt) leakRun {
 	s.call(0, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`)
 	run := leakRun{replies: map[string][]byte{}}
 	for i, a := range attempts {
-		args, _ := json.Marshal(map[string]string{"name": a.name, "form": a.form, "via": a.via, "tag": a.tag})
+		time.Sleep(a.wait)
+		args, _ := json.Marshal(map[string]any{"name": a.name, "form": a.form, "via": a.via, "tag": a.tag, "at": a.at})
 		s.call(i+1, "tools/call", `{"name":"leak","arguments":`+string(args)+`}`)
 		s.mu.Lock()
 		run.replies[a.tag] = s.frames[len(s.frames)-1]
@@ -133,10 +140,10 @@ func TestRedactHostileServer(t *testing.T) {
 	var attempts []leakAttempt
 	for _, via := range leakVias {
 		for _, f := range forms {
-			attempts = append(attempts, leakAttempt{fmt.Sprintf("L%03d", len(attempts)), "MY_TOKEN", f, via})
+			attempts = append(attempts, leakAttempt{tag: fmt.Sprintf("L%03d", len(attempts)), name: "MY_TOKEN", form: f, via: via})
 		}
 		for _, f := range []string{"plain", "base64-offset-1"} {
-			attempts = append(attempts, leakAttempt{fmt.Sprintf("L%03d", len(attempts)), "MY_KEY", f, via})
+			attempts = append(attempts, leakAttempt{tag: fmt.Sprintf("L%03d", len(attempts)), name: "MY_KEY", form: f, via: via})
 		}
 	}
 
@@ -191,6 +198,66 @@ func TestRedactHostileServer(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRedactStderrNoteBetweenHalves is review 2's attack on the stderr
+// holdback. The server writes the first part of a stacked form of a
+// keyring secret to stderr (percent-escapes written as \u escapes, \u
+// escapes of \u escapes, percent-escapes as \x escapes), cut inside an
+// escape a third of the way in or halfway, then a non-JSON line on stdout,
+// so that mcpcell writes a note on stderr, then the rest. Before the fix
+// the first part (the value's first bytes) came out at once, before the
+// note, and the rest after it: the client's log held the value in two
+// pieces. Each attempt waits for a new window of notes, so that each gets
+// its note at once. The control: the same value in [env], so nothing
+// redacts: the note lands between the parts, and the attacker's reader
+// finds the value.
+func TestRedactStderrNoteBetweenHalves(t *testing.T) {
+	needKeyring(t)
+	value := randomValue("ghp_")
+	item := storeItem(t, value)
+	var attempts []leakAttempt
+	for _, f := range []string{"percent-in-json-u", "json-u-in-json-u", "percent-in-x"} {
+		text, _ := leakForms[f](value)
+		// Where the holdback failed: inside an outer escape (4 or 6
+		// bytes) that follows the start of an escape of the level below
+		// (%6, \u0); 36 bytes are whole escapes of both levels in each
+		// form, 17 and 29 past them such places in all three.
+		for _, at := range []int{len(text)/3/36*36 + 17, len(text)/2/36*36 + 29} {
+			attempts = append(attempts, leakAttempt{tag: fmt.Sprintf("N%03d", len(attempts)), name: "MY_TOKEN", form: f, via: "stderr-note", at: at, wait: jsonrpc.RepeatWindow + 100*time.Millisecond})
+		}
+	}
+	attempts[0].wait = 0
+	const note = "mcpcell: the server wrote a non-JSON line on stdout"
+	for _, secret := range []bool{true, false} {
+		t.Run(map[bool]string{true: "redacted", false: "control"}[secret], func(t *testing.T) {
+			t.Parallel() // sessions of their own
+			text := fmt.Sprintf("[secrets]\nMY_TOKEN = %q\n", item)
+			if !secret {
+				text = fmt.Sprintf("[env]\nset = { MY_TOKEN = %q }\n", value)
+			}
+			run := runLeaks(t, writeProfile(t, text), attempts)
+			for _, a := range attempts {
+				out := run.out(a)
+				// The note came between the parts, or the attempt proves
+				// nothing (a machine so loaded that the pauses were not
+				// enough).
+				if !strings.Contains(out, note) {
+					t.Errorf("%s cut at %d: mcpcell's note is not between the parts: %q", a.form, a.at, out)
+				}
+				how := leaktest.Find([]byte(out), value)
+				switch {
+				case secret && (how != "" || !strings.Contains(out, "[redacted:MY_TOKEN]")):
+					t.Errorf("%s cut at %d: the value leaks around the note (%s): %q", a.form, a.at, how, out)
+				case !secret && how == "":
+					t.Errorf("control: %s cut at %d: the reader does not find the value: %q", a.form, a.at, out)
+				}
+			}
+			if how := leaktest.Find([]byte(run.stderr), value); secret && how != "" {
+				t.Errorf("the value is in mcpcell's stderr (%s)", how)
+			}
+		})
+	}
 }
 
 // Real servers, accidental leaks: server-everything's get-env returns its
