@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	mrand "math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -257,6 +258,54 @@ func TestRedactStderrNoteBetweenHalves(t *testing.T) {
 				t.Errorf("the value is in mcpcell's stderr (%s)", how)
 			}
 		})
+	}
+}
+
+// TestNumericSecretRefused: a secret of digits (a card number, a PIN)
+// could come back from the server as a JSON number, which redaction does
+// not read, in spellings it could not list: so `secret set` refuses it,
+// and so does run for an item another tool stored, before the server
+// starts; neither prints the value. The control: the same value given
+// to the server in [env], which is not redacted, reaches the client as
+// the numbers 4111…, 4111….0 and 4.111…e15.
+func TestNumericSecretRefused(t *testing.T) {
+	needKeyring(t)
+	value := "4111" + fmt.Sprint(100000000000+mrand.Int64N(900000000000))
+	name := "test-pin-" + strings.ToLower(rand.Text()[:8])
+	t.Cleanup(func() { keystore.Remove(keystore.Keyring{}, name) }) // should set store it after all
+	cmd := mcpcellCmd("secret", "set", name)
+	cmd.Stdin = strings.NewReader(value + "\n")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "mcpcell: error: refusing a secret that is a number") || !strings.Contains(string(out), "mcpcell: hint: a number cannot be redacted") || strings.Contains(string(out), value) {
+		t.Errorf("secret set of a number: %v\n%s", err, out)
+	}
+	if ls, _ := mcpcellCmd("secret", "ls").CombinedOutput(); strings.Contains(string(ls), name) {
+		t.Errorf("secret ls lists the refused item:\n%s", ls)
+	}
+	if _, err := (keystore.Keyring{}).Get(keystore.Ref{Service: keystore.Service, User: name}); err == nil {
+		t.Errorf("the refused value is in the keyring")
+	}
+
+	ref := keystore.Ref{Service: "other-tool", User: name}
+	if err := (keystore.Keyring{}).Set(ref, value); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { keystore.Keyring{}.Delete(ref) })
+	profile := writeProfile(t, fmt.Sprintf("[secrets]\nMY_PIN = { service = %q, user = %q }\n", ref.Service, ref.User))
+	out, err = cellCommand(t, profile, os.Args[0], "__fakeserver").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "MY_PIN is a number") || !strings.Contains(string(out), "mcpcell: hint: a number cannot be redacted") || strings.Contains(string(out), "fakeserver: pid") || strings.Contains(string(out), value) {
+		t.Errorf("run with a number in the keyring: %v\n%s", err, out)
+	}
+	if out, err := mcpcellCmd("secret", "check", "--profile", profile).CombinedOutput(); err == nil || !strings.Contains(string(out), "is a number") || strings.Contains(string(out), value) {
+		t.Errorf("secret check with a number: %v\n%s", err, out)
+	}
+
+	run := runLeaks(t, writeProfile(t, fmt.Sprintf("[env]\nset = { MY_PIN = %q }\n", value)), []leakAttempt{{tag: "N", name: "MY_PIN", form: "plain", via: "json-number"}})
+	got := string(run.replies["N"])
+	for _, n := range []string{value, value + ".0", value[:1] + "." + value[1:] + "e15"} {
+		if !strings.Contains(got, ":"+n) {
+			t.Errorf("control: the number %s did not reach the client: %s", n, got)
+		}
 	}
 }
 
