@@ -6,7 +6,9 @@
 // value with [redacted:NAME], also behind JSON, JavaScript and Python
 // escapes and percent-escapes, and in hex and base64 (at any offset of a
 // larger blob); its Writer does so for a stream that brings a value in
-// pieces.
+// pieces. A value it could not promise to redact is refused as a secret:
+// one shorter than MinLength, and a number (Numeric), which a server can
+// send back as a JSON number.
 //
 //	ring := keystore.Keyring{}
 //	secrets, err := keystore.Resolve(ring, map[string]keystore.Ref{"GITHUB_TOKEN": {Service: "mcpcell", User: "github"}})
