@@ -660,7 +660,7 @@ func cuts(n, formAt, formLen int, rng *rand.Rand) (ks []int, middle func(int) bo
 // finds the value in each form as written, and not in what Text gives.
 func TestRedactWriterStacked(t *testing.T) {
 	const note = "mcpcell: the server wrote a non-JSON line\n"
-	for _, v := range []string{"plain-token-12345", `tok/"é+ x\y-9876`} {
+	for _, v := range []string{"plain-token-12345", `tok/"é+ x\y💥-9876`} {
 		r := redactor(v)
 		rng := rand.New(rand.NewPCG(1, uint64(len(v))))
 		for i, f := range stackedForms(v) {
