@@ -6,7 +6,9 @@
 // value with [redacted:NAME], also behind JSON, JavaScript and Python
 // escapes and percent-escapes, and in hex and base64 (at any offset of a
 // larger blob); its Writer does so for a stream that brings a value in
-// pieces.
+// pieces. A value it could not promise to redact is refused as a secret:
+// one shorter than MinLength, and a number (Numeric), which a server can
+// send back as a JSON number.
 //
 //	ring := keystore.Keyring{}
 //	secrets, err := keystore.Resolve(ring, map[string]keystore.Ref{"GITHUB_TOKEN": {Service: "mcpcell", User: "github"}})
@@ -33,6 +35,71 @@ const Service = "mcpcell"
 // MinLength is the shortest secret mcpcell accepts: shorter values could
 // not be redacted without replacing unrelated text.
 const MinLength = 8
+
+// Numeric reports whether v is a number, or has a line of MinLength
+// bytes or more that is one (each such line of a value is redacted on its
+// own). A server can send a number back as a JSON number in spellings no
+// redactor can list (1234, 1234.0, 1.234e3 are one number; and a redactor
+// reads strings, not numbers), so mcpcell refuses such a value as a
+// secret.
+func Numeric(v string) bool { return numberIn(v) != "" }
+
+// number reports whether v is a number, read as a JSON parser reads one
+// written without quotes: digits with a sign, a decimal point or an
+// exponent; white space around.
+func number(v string) bool {
+	s := strings.TrimSpace(v)
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		s = s[1:]
+	}
+	digits := func(i int) int {
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		return i
+	}
+	i := digits(0)
+	n := i
+	if i < len(s) && s[i] == '.' {
+		j := digits(i + 1)
+		n += j - i - 1
+		i = j
+	}
+	if n == 0 {
+		return false
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		j := digits(i)
+		if j == i {
+			return false
+		}
+		i = j
+	}
+	return i == len(s)
+}
+
+// numberIn says how v is a number: "" when it is not; else "is a number"
+// or "has a line that is a number".
+func numberIn(v string) string {
+	if number(v) {
+		return "is a number"
+	}
+	if strings.Contains(v, "\n") {
+		for _, line := range strings.Split(v, "\n") {
+			if line = strings.TrimRight(line, "\r"); len(line) >= MinLength && number(line) {
+				return "has a line that is a number"
+			}
+		}
+	}
+	return ""
+}
+
+// numberHint is what to do with a number the server needs.
+const numberHint = "a number cannot be redacted; if the server needs it anyway, give it with [env] set or pass in the profile, knowing mcpcell does not redact it there"
 
 // Ref names a keyring item: service and user (account).
 type Ref struct {
@@ -128,6 +195,9 @@ func resolve(store Store, refs map[string]Ref) (map[string]Secret, error) {
 			if err == nil && len(v) < MinLength {
 				err = &Error{Msg: fmt.Sprintf("secret %s for %s is shorter than %d bytes, too short to redact without false matches", ref, name, MinLength), Hint: "store a longer value: mcpcell secret set " + ref.User}
 			}
+			if how := numberIn(v); err == nil && how != "" {
+				err = &Error{Msg: fmt.Sprintf("secret %s for %s %s, which the server could send back as a JSON number in a spelling redaction cannot find (1234.0, 1.234e3)", ref, name, how), Hint: numberHint}
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -180,6 +250,9 @@ func Put(store Store, name, value string) error {
 	}
 	if len(value) < MinLength {
 		return &Error{Msg: fmt.Sprintf("refusing a secret shorter than %d bytes: it could not be redacted from the server's output without false matches", MinLength), Hint: "store the real credential, which is longer"}
+	}
+	if how := numberIn(value); how != "" {
+		return &Error{Msg: fmt.Sprintf("refusing a secret that %s: a server could send it back as a JSON number (1234, 1234.0 and 1.234e3 are one number), which redaction cannot find in every spelling", how), Hint: numberHint}
 	}
 	if err := checkName(name); err != nil {
 		return err

@@ -73,3 +73,64 @@ func TestIndexAndRules(t *testing.T) {
 		t.Errorf("Resolve = %v, %v", secrets, err)
 	}
 }
+
+// A value that is a number, or has a line that is one, is refused by Put
+// and by Resolve (an item another tool stored): a server can send it back
+// as a JSON number, which redaction does not read. The control: a
+// redactor given such a value leaves the number in a frame, in each
+// spelling, as it is.
+func TestNumbersRefused(t *testing.T) {
+	for _, c := range []struct {
+		value string
+		how   string // "": accepted
+	}{
+		{"4111111111111111", "is a number"},
+		{"-12345678", "is a number"},
+		{"+12345678", "is a number"},
+		{"1234.5678", "is a number"},
+		{".12345678", "is a number"},
+		{"12345678.", "is a number"},
+		{"1.2345e+67", "is a number"},
+		{"00000000", "is a number"},
+		{" 12345678\t", "is a number"},
+		{"user: me\n4111111111111111\nend", "has a line that is a number"},
+		{"user: me\r\n4111111111111111\r\nend", "has a line that is a number"},
+		{"4111-1111-1111-1111", ""},
+		{"4111 1111 1111 1111", ""},
+		{"0x12345678", ""},
+		{"12345678e", ""},
+		{"1e5e5e5e5", ""},
+		{"1.2.3.4.5", ""},
+		{"12345678abc", ""},
+		{"Infinity", ""},
+		{"NaN-NaN-NaN", ""},
+		{"pin\n1234567\nend", ""}, // the line is too short to be searched on its own
+	} {
+		m := memStore{}
+		err := Put(m, "item", c.value)
+		if c.how == "" {
+			if err != nil {
+				t.Errorf("Put(%q) = %v, want it stored", c.value, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), "refusing a secret that "+c.how) || !strings.Contains(Hint(err), "[env]") || strings.Contains(err.Error(), strings.TrimSpace(c.value)) {
+			t.Errorf("Put(%q) = %v (hint %q), want a refusal: it %s", c.value, err, Hint(err), c.how)
+		}
+		if _, stored := m[Ref{Service, "item"}]; stored {
+			t.Errorf("Put(%q) stored the value", c.value)
+		}
+		m[Ref{"other-tool", "pin"}] = c.value
+		_, err = Resolve(m, map[string]Ref{"PIN": {"other-tool", "pin"}})
+		if err == nil || !strings.Contains(err.Error(), "for PIN "+c.how) || Hint(err) == "" {
+			t.Errorf("Resolve of %q = %v, want a refusal: it %s", c.value, err, c.how)
+		}
+	}
+	r := NewRedactor(map[string]Secret{"PIN": New("PIN", "4111111111111111")})
+	for _, n := range []string{"4111111111111111", "4111111111111111.0", "4.111111111111111e15", "41111111111111110e-1"} {
+		frame := []byte(`{"jsonrpc":"2.0","id":1,"result":{"n":` + n + `}}`)
+		if got := r.Frame(frame); string(got) != string(frame) {
+			t.Errorf("control: the redactor changed the number %s: %s", n, got)
+		}
+	}
+}

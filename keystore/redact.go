@@ -474,7 +474,7 @@ type span struct {
 // begins that could be the start of a form whose rest is still to come;
 // it is len(b) when there is none.
 func (r *Redactor) find(b []byte, stream bool) (spans []span, hold int) {
-	views := []*view{{dec: b, pend: len(b)}}
+	views := []*view{{dec: b, cut: len(b), pend: len(b)}}
 	// Escapes inside escapes (a JSON document in a JSON string in the
 	// frame) are decoded too, a few levels deep; percent-escapes at each.
 	var inner *view
@@ -615,7 +615,11 @@ type view struct {
 	dec   []byte
 	toks  []tok
 	inner *view // the view this one decodes further; nil: the text
-	pend  int   // in the text: where an escape begins that the text's end cuts short; else len(text)
+	// cut: where dec stops being decided (an escape the end of the text
+	// cuts short here or in a view below begins there); len(dec) when
+	// all of it is. dec[cut:] is the source's rest, as it is.
+	cut  int
+	pend int // cut, in the text; len(text) when nothing is cut
 }
 
 // tok is n escapes in a row, each w bytes of the source (the text, or
@@ -741,16 +745,21 @@ const maxNesting = 4
 // text when inner is nil) as JSON, JavaScript and Python write them; nil
 // when there are none, not even one cut short.
 func unescape(b []byte, inner *view) *view {
-	v := &view{inner: inner, pend: len(b), dec: make([]byte, 0, len(b))}
-	for i := 0; i < len(b); {
-		j := bytes.IndexByte(b[i:], '\\')
+	v, end := newView(b, inner)
+	cut := -1
+	i := 0
+	for i < end {
+		j := bytes.IndexByte(b[i:end], '\\')
 		if j < 0 {
-			v.dec = append(v.dec, b[i:]...)
+			v.dec = append(v.dec, b[i:end]...)
+			i = end
 			break
 		}
 		v.dec = append(v.dec, b[i:i+j]...)
 		i += j
-		c, n, st := escapeAt(b[i:])
+		// Only what is decided counts: an escape that runs into the
+		// undecided rest of the source is cut short here too.
+		c, n, st := escapeAt(b[i:end])
 		switch st {
 		case escOK:
 			d := len(v.dec)
@@ -758,33 +767,47 @@ func unescape(b []byte, inner *view) *view {
 			v.escape(i, n, len(v.dec)-d)
 			i += n
 		case escCut:
-			v.pend = i
-			v.dec = append(v.dec, b[i:]...)
-			i = len(b)
+			cut = i
+			end = i
 		default:
 			v.dec = append(v.dec, '\\')
 			i++
 		}
 	}
-	if len(v.toks) == 0 && v.pend == len(b) {
-		return nil
-	}
-	v.textPend(len(b))
-	return v
+	return v.finish(b, i, cut)
 }
 
-// textPend turns pend, an index into the source of n bytes this view
-// decodes, into one into the text, no later than the inner view's own.
-func (v *view) textPend(n int) {
-	if v.inner == nil {
-		return
+// newView starts a view decoding b; end is where the decided part of b
+// ends (all of the text; inner's cut).
+func newView(b []byte, inner *view) (*view, int) {
+	end := len(b)
+	if inner != nil {
+		end = inner.cut
 	}
-	if v.pend < n {
-		v.pend, _ = v.inner.raw(v.pend, v.pend+1)
-	} else {
+	return &view{inner: inner, dec: make([]byte, 0, len(b))}, end
+}
+
+// finish appends the source's undecided rest, b[at:], as it is, and sets
+// where the view is cut: at own (an escape this view's decoding cut
+// short, or -1) or the inner view's cut. It returns nil when the view
+// decodes nothing and cuts nothing of its own: it would only repeat its
+// source.
+func (v *view) finish(b []byte, at, own int) *view {
+	if len(v.toks) == 0 && own < 0 {
+		return nil
+	}
+	v.cut = len(v.dec)
+	v.dec = append(v.dec, b[at:]...)
+	switch {
+	case v.inner == nil:
+		v.pend = at
+	case own >= 0:
+		v.pend, _ = v.inner.raw(own, own+1)
+		v.pend = min(v.pend, v.inner.pend)
+	default:
 		v.pend = v.inner.pend
 	}
-	v.pend = min(v.pend, v.inner.pend)
+	return v
 }
 
 const (
@@ -905,35 +928,43 @@ func allHex(b []byte) bool {
 // text when inner is nil); nil when there are none, not even one cut
 // short.
 func unpercent(b []byte, inner *view) *view {
-	v := &view{inner: inner, pend: len(b), dec: make([]byte, 0, len(b))}
-	for i := 0; i < len(b); {
-		j := bytes.IndexByte(b[i:], '%')
+	v, end := newView(b, inner)
+	cut := -1
+	i := 0
+	for i < end {
+		j := bytes.IndexByte(b[i:end], '%')
 		if j < 0 {
-			v.dec = append(v.dec, b[i:]...)
+			v.dec = append(v.dec, b[i:end]...)
+			i = end
 			break
 		}
 		v.dec = append(v.dec, b[i:i+j]...)
 		i += j
 		switch {
-		case i+2 < len(b) && isHex(b[i+1]) && isHex(b[i+2]):
-			h, _ := hex.DecodeString(string(b[i+1 : i+3]))
-			v.dec = append(v.dec, h[0])
+		case i+2 < end && isHex(b[i+1]) && isHex(b[i+2]):
+			v.dec = append(v.dec, unhex(b[i+1])<<4|unhex(b[i+2]))
 			v.escape(i, 3, 1)
 			i += 3
-		case i+1 == len(b) || i+2 == len(b) && isHex(b[i+1]):
-			v.pend = i
-			v.dec = append(v.dec, b[i:]...)
-			i = len(b)
+		case i+1 == end || i+2 == end && isHex(b[i+1]):
+			cut = i
+			end = i
 		default:
 			v.dec = append(v.dec, '%')
 			i++
 		}
 	}
-	if len(v.toks) == 0 && v.pend == len(b) {
-		return nil
+	return v.finish(b, i, cut)
+}
+
+// unhex is the value of a hex digit.
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
 	}
-	v.textPend(len(b))
-	return v
+	return c - '0'
 }
 
 // Text redacts free text, such as a note that quotes the server.
@@ -972,7 +1003,18 @@ type streamWriter struct {
 	w      io.Writer
 	held   []byte
 	closed bool
+	// read: how much of held the last search read. Each search reads
+	// what is held anew, so once much is held (the start of a long form:
+	// escapes of escapes of a long value) the next search waits for as
+	// much again; a server that sends it a byte at a time would otherwise
+	// have mcpcell read it once per byte.
+	read int
+	// searched counts the bytes searched, for tests.
+	searched int
 }
+
+// rereadAfter is how much held text is searched again at every write.
+const rereadAfter = 1 << 10
 
 func (sw *streamWriter) Write(p []byte) (int, error) {
 	sw.mu.Lock()
@@ -986,6 +1028,11 @@ func (sw *streamWriter) Write(p []byte) (int, error) {
 		_, err := sw.w.Write(sw.r.Text(buf))
 		return len(p), err
 	}
+	if sw.read > rereadAfter && len(buf) < 2*sw.read {
+		sw.held = buf
+		return len(p), nil
+	}
+	sw.searched += len(buf)
 	spans, hold := sw.r.find(buf, true)
 	ready := spans[:0:0]
 	for _, s := range spans {
@@ -995,6 +1042,7 @@ func (sw *streamWriter) Write(p []byte) (int, error) {
 	}
 	out := apply(buf[:hold], ready)
 	sw.held = append([]byte(nil), buf[hold:]...)
+	sw.read = len(sw.held)
 	if len(out) == 0 {
 		return len(p), nil
 	}

@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 )
@@ -56,6 +57,36 @@ func BenchmarkRedactFrame1MiB(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				r.Frame(frame)
+			}
+		})
+	}
+}
+
+// BenchmarkRedactWriter is a server's stderr of about 1 MiB (log lines,
+// some with escapes and percent signs, some with a secret) in the 4 KiB
+// writes a pipe gives.
+func BenchmarkRedactWriter(b *testing.B) {
+	r := NewRedactor(fiveSecrets())
+	for _, c := range []struct {
+		name string
+		line string
+	}{
+		{"plain-log", "2026-01-01T00:00:00Z info handled request in 12ms path=/v1/items count=42\n"},
+		{"escaped-log", `2026-01-01T00:00:00Z warn {"msg":"caf\u00e9 \"quoted\" 50% done\n","url":"https://x.test/a%20b"}` + "\n"},
+		{"secrets-in-log", "2026-01-01T00:00:00Z debug env TOKEN=ghp_0123456789abcdefghijABCDEFGHIJ0123 ok\n"},
+	} {
+		text := []byte(strings.Repeat(c.line, (1<<20)/len(c.line)))
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(text)))
+			b.ReportAllocs()
+			for b.Loop() {
+				w := r.Writer(io.Discard)
+				for rest := text; len(rest) > 0; {
+					n := min(len(rest), 4096)
+					w.Write(rest[:n])
+					rest = rest[n:]
+				}
+				w.Close()
 			}
 		})
 	}

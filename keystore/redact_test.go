@@ -154,6 +154,18 @@ func attackForms(v string) []form {
 		form{"percent-encoded base64 at an offset (a URL query)", jsonBody("https://x.test/?q="+url.QueryEscape(base64.StdEncoding.EncodeToString(blob(v, 4, 4+len(v)+6))), "js")},
 		form{"base64 in nested JSON with \\u escapes", jsonBody(`{"auth":"`+jsonBody(base64.StdEncoding.EncodeToString(blob(v, 1, 1+len(v)+5)), "all-u")+`"}`, "js")},
 	)
+	// One decoder over another, with escapes in every level, so that a
+	// cut can fall inside an escape of each (review 2: percent-escapes
+	// written as \u escapes came out of the stderr writer half by half).
+	fs = append(fs,
+		form{"percent-escapes, each character of them as \\u", jsonBody(percentAll(v, false), "all-u")},
+		form{"percent-escapes of some bytes, each character as \\x", jsonBody(jsEscapes(percentSome(v, true), "x"), "js")},
+		form{"percent-escapes as Python \\U escapes", jsonBody(jsEscapes(percentAll(v, true), "U"), "js")},
+		form{"\\u escapes of \\u escapes", jsonBody(jsonBody(v, "all-u"), "all-U")},
+		form{"\\u{…} escapes of \\u escapes", jsonBody(jsEscapes(jsonBody(v, "all-U"), "u{"), "js")},
+		form{"hex, each digit as \\u", jsonBody(hex.EncodeToString([]byte(v)), "all-u")},
+		form{"base64 at an offset, each character as \\x", jsonBody(jsEscapes(base64.StdEncoding.EncodeToString(blob(v, 4, 4+len(v)+5)), "x"), "js")},
+	)
 	return fs
 }
 
@@ -496,6 +508,8 @@ func FuzzRedactWriter(f *testing.F) {
 	f.Add("a plain-token-12345 b \\u0070lain-token-12345 %70lain", "plain-token-12345", uint64(1), uint8(0))
 	f.Add("x\\\\u0070lain-token-12345\\", "plain-token-12345", uint64(7), uint8(3))
 	f.Add("cGxhaW4tdG9rZW4tMTIzNDU= 706c61696e2d746f6b656e2d3132333435", "plain-token-12345", uint64(3), uint8(9))
+	f.Add(`\u0025\u0037\u0030\u0025\u0036\u0043 \\u0070lain`, "plain-token-12345", uint64(5), uint8(52))
+	f.Add(`\x25\x37\x30%6`, "plain-token-12345", uint64(2), uint8(55))
 	f.Fuzz(func(t *testing.T, text, secret string, seed uint64, which uint8) {
 		if len(secret) < MinLength || !utf8Valid(secret) {
 			return
@@ -543,4 +557,182 @@ func containsDecoded(v any, secret string) bool {
 		}
 	}
 	return false
+}
+
+// A layer of a stacked form: how it writes text, and how deep the
+// redactor's decoding goes for it.
+type layer struct {
+	name string
+	enc  func(string) string
+}
+
+// stackedForms builds, for v, what the redactor promises to read with
+// one decoder over another: the value, its hex, its base64 at an offset,
+// its percent-escapes (of some bytes or all), or a form field, under up
+// to four levels of backslash escapes of each style a program writes.
+func stackedForms(v string) []form {
+	under := []layer{
+		{"the value", func(s string) string { return s }},
+		{"hex", func(s string) string { return hex.EncodeToString([]byte(s)) }},
+		{"HEX", func(s string) string { return strings.ToUpper(hex.EncodeToString([]byte(s))) }},
+		{"base64 at offset 1", func(s string) string { return base64.StdEncoding.EncodeToString(blob(s, 1, 1+len(s)+4)) }},
+		{"URL-safe base64 at offset 2", func(s string) string { return base64.RawURLEncoding.EncodeToString(blob(s, 2, 2+len(s)+3)) }},
+		{"percent-escapes", func(s string) string { return percentAll(s, false) }},
+		{"percent-escapes of some bytes", func(s string) string { return percentSome(s, true) }},
+		{"a form field", url.QueryEscape},
+		{"percent-escaped base64", func(s string) string {
+			return url.QueryEscape(base64.StdEncoding.EncodeToString(blob(s, 2, 2+len(s)+5)))
+		}},
+	}
+	full := []layer{
+		{`\u`, func(s string) string { return jsonBody(s, "all-u") }},
+		{`\U (upper-case hex)`, func(s string) string { return jsonBody(s, "all-U") }},
+		{`\x`, func(s string) string { return jsEscapes(s, "x") }},
+		{`\u{…}`, func(s string) string { return jsEscapes(s, "u{") }},
+		{`Python \U`, func(s string) string { return jsEscapes(s, "U") }},
+	}
+	some := []layer{
+		{"JSON", func(s string) string { return jsonBody(s, "js") }},
+		{"Python JSON", func(s string) string { return jsonBody(s, "python") }},
+	}
+	var fs []form
+	add := func(name, body string) { fs = append(fs, form{name, body}) }
+	for i, u := range under {
+		b := u.enc(v)
+		add(u.name, b)
+		// Two levels, of every style over every other for the value,
+		// its base64 and its percent-escapes.
+		for _, l1 := range append(full, some...) {
+			add(u.name+" in "+l1.name, l1.enc(b))
+			if i != 0 && i != 3 && i != 5 && i != 6 {
+				continue
+			}
+			for _, l2 := range append(full, some...) {
+				add(u.name+" in "+l1.name+" in "+l2.name, l2.enc(l1.enc(b)))
+			}
+		}
+		// Four: escapes of every character, in JSON in JSON in JSON (a
+		// document in a string, three deep).
+		for _, l1 := range full {
+			s := l1.enc(b)
+			name := u.name + " in " + l1.name
+			for _, l := range []layer{some[0], some[1], some[0]} {
+				s, name = l.enc(s), name+" in "+l.name
+				add(name, s)
+			}
+		}
+	}
+	return fs
+}
+
+// cuts are the places a test splits text of n bytes at: every place in
+// a short text; in a long one, two runs of consecutive places (near the
+// start of the form, and in its middle), so that a cut falls at every
+// offset into an escape of each level, and some more at random. middle
+// says which are in the middle.
+func cuts(n, formAt, formLen int, rng *rand.Rand) (ks []int, middle func(int) bool) {
+	if n <= 300 {
+		for k := 1; k < n; k++ {
+			ks = append(ks, k)
+		}
+		return ks, func(int) bool { return true }
+	}
+	mid := formAt + formLen/2
+	for k := formAt + 1; k < formAt+30; k++ {
+		ks = append(ks, k)
+	}
+	for k := mid; k < mid+60 && k < n; k++ {
+		ks = append(ks, k)
+	}
+	for range 10 {
+		ks = append(ks, 1+rng.IntN(n-1))
+	}
+	return ks, func(k int) bool { return k >= mid && k < mid+60 }
+}
+
+// TestRedactWriterStacked: every stacking of decoders the redactor
+// reads, cut in two at many places. What the writer lets out after the
+// first piece begins what Text gives for the whole (it cannot be taken
+// back), and after the rest is all of it. And as run wires it: the
+// server's writer feeds mcpcell's, which writes a note of its own between
+// the halves (review 2: percent-escapes written as \u escapes came out
+// half before the note, half after). The control: the attacker's reader
+// finds the value in each form as written, and not in what Text gives.
+func TestRedactWriterStacked(t *testing.T) {
+	const note = "mcpcell: the server wrote a non-JSON line\n"
+	for _, v := range []string{"plain-token-12345", `tok/"é+ x\y💥-9876`} {
+		r := redactor(v)
+		rng := rand.New(rand.NewPCG(1, uint64(len(v))))
+		for i, f := range stackedForms(v) {
+			if raceDetector && i%8 != 0 {
+				continue
+			}
+			text := "log: " + f.body + " :end\n"
+			if leaktest.Find([]byte(text), v) == "" {
+				t.Fatalf("control: the reader cannot find %q in %s: %s", v, f.name, text)
+			}
+			whole := string(r.Text([]byte(text)))
+			if leaktest.Find([]byte(whole), v) != "" || !strings.Contains(whole, "[redacted:A]") {
+				t.Errorf("%s: Text gave %q", f.name, whole)
+				continue
+			}
+			ks, middle := cuts(len(text), len("log: "), len(f.body), rng)
+			for _, k := range ks {
+				var out bytes.Buffer
+				w := r.Writer(&out)
+				w.Write([]byte(text[:k]))
+				if !strings.HasPrefix(whole, out.String()) {
+					t.Errorf("%s cut at %d: after the first piece the writer let out %q (%s)", f.name, k, out.String(), leaktest.Find(out.Bytes(), v))
+					break
+				}
+				w.Write([]byte(text[k:]))
+				w.Close()
+				if out.String() != whole {
+					t.Errorf("%s cut at %d: the writer gave %q, Text %q", f.name, k, out.String(), whole)
+					break
+				}
+				if !middle(k) {
+					continue
+				}
+				// Without the note, the same as the whole: the note
+				// flushed nothing the server's writer held.
+				out.Reset()
+				mcpcell := r.Writer(&out)
+				server := r.Writer(mcpcell)
+				server.Write([]byte(text[:k]))
+				mcpcell.Write([]byte(note))
+				server.Write([]byte(text[k:]))
+				server.Close()
+				mcpcell.Close()
+				if got := out.String(); strings.Replace(got, note, "", 1) != whole {
+					t.Errorf("%s cut at %d, a note between the halves: %q (%s)", f.name, k, got, leaktest.Find(out.Bytes(), v))
+					break
+				}
+			}
+		}
+	}
+}
+
+// A server that sends the start of a long form a byte at a time does not
+// have mcpcell read all it holds once per byte: past a bound, what is
+// held is read again only once as much has come, so the bytes read stay
+// in proportion to the text. The output is the same.
+func TestRedactWriterReadsHeldOnce(t *testing.T) {
+	v := strings.Repeat("long-secret-", 30)
+	r := redactor(v)
+	text := "log: " + jsonBody(jsonBody(v, "all-u"), "all-u") + " :end\n"
+	var out bytes.Buffer
+	w := r.Writer(&out)
+	for i := range len(text) - 8 {
+		w.Write([]byte{text[i]})
+	}
+	w.Write([]byte(text[len(text)-8:]))
+	w.Close()
+	if got, want := out.String(), string(r.Text([]byte(text))); got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	searched := w.(*streamWriter).searched
+	if bound := rereadAfter*rereadAfter/2 + 4*len(text); searched > bound {
+		t.Errorf("writing %d bytes one by one, the writer searched %d bytes, more than %d", len(text), searched, bound)
+	}
 }

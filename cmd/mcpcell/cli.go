@@ -176,8 +176,9 @@ record, a file missing between two others, or a missing newest file.
 
 Keeps credentials in the OS keyring (service "mcpcell", account NAME).
 set reads the value from the terminal without echo, or from stdin when it
-is not a terminal; it refuses values shorter than 8 bytes, which could not
-be redacted. ls lists names, never values. check resolves every [secrets]
+is not a terminal; it refuses values shorter than 8 bytes, and numbers
+(a server could send one back as a JSON number), which could not be
+redacted. ls lists names, never values. check resolves every [secrets]
 reference of the profile.
 `,
 	"wrap": `Usage: mcpcell wrap --client claude-desktop|claude-code|cursor|vscode [--config FILE] [--server NAME]... [--dry-run] [--yes]

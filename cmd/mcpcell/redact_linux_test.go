@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	mrand "math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,9 +14,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcpcell/mcpcell/jsonrpc"
 	"github.com/mcpcell/mcpcell/keystore"
 	"github.com/mcpcell/mcpcell/keystore/leaktest"
 )
@@ -44,7 +47,11 @@ func storeItem(t *testing.T, value string) string {
 	return name
 }
 
-type leakAttempt struct{ tag, name, form, via string }
+type leakAttempt struct {
+	tag, name, form, via string
+	at                   int           // stderr-note: where the form is cut
+	wait                 time.Duration // before the attempt
+}
 
 // leakRun is what one session of hostile attempts left: each reply the
 // client got (by tag), everything the client got, mcpcell's stderr and the
@@ -64,7 +71,8 @@ func runLeaks(t *testing.T, profile string, attempts []leakAttempt) leakRun {
 	s.call(0, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`)
 	run := leakRun{replies: map[string][]byte{}}
 	for i, a := range attempts {
-		args, _ := json.Marshal(map[string]string{"name": a.name, "form": a.form, "via": a.via, "tag": a.tag})
+		time.Sleep(a.wait)
+		args, _ := json.Marshal(map[string]any{"name": a.name, "form": a.form, "via": a.via, "tag": a.tag, "at": a.at})
 		s.call(i+1, "tools/call", `{"name":"leak","arguments":`+string(args)+`}`)
 		s.mu.Lock()
 		run.replies[a.tag] = s.frames[len(s.frames)-1]
@@ -133,10 +141,10 @@ func TestRedactHostileServer(t *testing.T) {
 	var attempts []leakAttempt
 	for _, via := range leakVias {
 		for _, f := range forms {
-			attempts = append(attempts, leakAttempt{fmt.Sprintf("L%03d", len(attempts)), "MY_TOKEN", f, via})
+			attempts = append(attempts, leakAttempt{tag: fmt.Sprintf("L%03d", len(attempts)), name: "MY_TOKEN", form: f, via: via})
 		}
 		for _, f := range []string{"plain", "base64-offset-1"} {
-			attempts = append(attempts, leakAttempt{fmt.Sprintf("L%03d", len(attempts)), "MY_KEY", f, via})
+			attempts = append(attempts, leakAttempt{tag: fmt.Sprintf("L%03d", len(attempts)), name: "MY_KEY", form: f, via: via})
 		}
 	}
 
@@ -191,6 +199,114 @@ func TestRedactHostileServer(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRedactStderrNoteBetweenHalves is review 2's attack on the stderr
+// holdback. The server writes the first part of a stacked form of a
+// keyring secret to stderr (percent-escapes written as \u escapes, \u
+// escapes of \u escapes, percent-escapes as \x escapes), cut inside an
+// escape a third of the way in or halfway, then a non-JSON line on stdout,
+// so that mcpcell writes a note on stderr, then the rest. Before the fix
+// the first part (the value's first bytes) came out at once, before the
+// note, and the rest after it: the client's log held the value in two
+// pieces. Each attempt waits for a new window of notes, so that each gets
+// its note at once. The control: the same value in [env], so nothing
+// redacts: the note lands between the parts, and the attacker's reader
+// finds the value.
+func TestRedactStderrNoteBetweenHalves(t *testing.T) {
+	needKeyring(t)
+	value := randomValue("ghp_")
+	item := storeItem(t, value)
+	var attempts []leakAttempt
+	for _, f := range []string{"percent-in-json-u", "json-u-in-json-u", "percent-in-x"} {
+		text, _ := leakForms[f](value)
+		// Where the holdback failed: inside an outer escape (4 or 6
+		// bytes) that follows the start of an escape of the level below
+		// (%6, \u0); 36 bytes are whole escapes of both levels in each
+		// form, 17 and 29 past them such places in all three.
+		for _, at := range []int{len(text)/3/36*36 + 17, len(text)/2/36*36 + 29} {
+			attempts = append(attempts, leakAttempt{tag: fmt.Sprintf("N%03d", len(attempts)), name: "MY_TOKEN", form: f, via: "stderr-note", at: at, wait: jsonrpc.RepeatWindow + 100*time.Millisecond})
+		}
+	}
+	attempts[0].wait = 0
+	const note = "mcpcell: the server wrote a non-JSON line on stdout"
+	for _, secret := range []bool{true, false} {
+		t.Run(map[bool]string{true: "redacted", false: "control"}[secret], func(t *testing.T) {
+			t.Parallel() // sessions of their own
+			text := fmt.Sprintf("[secrets]\nMY_TOKEN = %q\n", item)
+			if !secret {
+				text = fmt.Sprintf("[env]\nset = { MY_TOKEN = %q }\n", value)
+			}
+			run := runLeaks(t, writeProfile(t, text), attempts)
+			for _, a := range attempts {
+				out := run.out(a)
+				// The note came between the parts, or the attempt proves
+				// nothing (a machine so loaded that the pauses were not
+				// enough).
+				if !strings.Contains(out, note) {
+					t.Errorf("%s cut at %d: mcpcell's note is not between the parts: %q", a.form, a.at, out)
+				}
+				how := leaktest.Find([]byte(out), value)
+				switch {
+				case secret && (how != "" || !strings.Contains(out, "[redacted:MY_TOKEN]")):
+					t.Errorf("%s cut at %d: the value leaks around the note (%s): %q", a.form, a.at, how, out)
+				case !secret && how == "":
+					t.Errorf("control: %s cut at %d: the reader does not find the value: %q", a.form, a.at, out)
+				}
+			}
+			if how := leaktest.Find([]byte(run.stderr), value); secret && how != "" {
+				t.Errorf("the value is in mcpcell's stderr (%s)", how)
+			}
+		})
+	}
+}
+
+// TestNumericSecretRefused: a secret of digits (a card number, a PIN)
+// could come back from the server as a JSON number, which redaction does
+// not read, in spellings it could not list: so `secret set` refuses it,
+// and so does run for an item another tool stored, before the server
+// starts; neither prints the value. The control: the same value given
+// to the server in [env], which is not redacted, reaches the client as
+// the numbers 4111…, 4111….0 and 4.111…e15.
+func TestNumericSecretRefused(t *testing.T) {
+	needKeyring(t)
+	value := "4111" + fmt.Sprint(100000000000+mrand.Int64N(900000000000))
+	name := "test-pin-" + strings.ToLower(rand.Text()[:8])
+	t.Cleanup(func() { keystore.Remove(keystore.Keyring{}, name) }) // should set store it after all
+	cmd := mcpcellCmd("secret", "set", name)
+	cmd.Stdin = strings.NewReader(value + "\n")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "mcpcell: error: refusing a secret that is a number") || !strings.Contains(string(out), "mcpcell: hint: a number cannot be redacted") || strings.Contains(string(out), value) {
+		t.Errorf("secret set of a number: %v\n%s", err, out)
+	}
+	if ls, _ := mcpcellCmd("secret", "ls").CombinedOutput(); strings.Contains(string(ls), name) {
+		t.Errorf("secret ls lists the refused item:\n%s", ls)
+	}
+	if _, err := (keystore.Keyring{}).Get(keystore.Ref{Service: keystore.Service, User: name}); err == nil {
+		t.Errorf("the refused value is in the keyring")
+	}
+
+	ref := keystore.Ref{Service: "other-tool", User: name}
+	if err := (keystore.Keyring{}).Set(ref, value); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { keystore.Keyring{}.Delete(ref) })
+	profile := writeProfile(t, fmt.Sprintf("[secrets]\nMY_PIN = { service = %q, user = %q }\n", ref.Service, ref.User))
+	out, err = cellCommand(t, profile, os.Args[0], "__fakeserver").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "MY_PIN is a number") || !strings.Contains(string(out), "mcpcell: hint: a number cannot be redacted") || strings.Contains(string(out), "fakeserver: pid") || strings.Contains(string(out), value) {
+		t.Errorf("run with a number in the keyring: %v\n%s", err, out)
+	}
+	if out, err := mcpcellCmd("secret", "check", "--profile", profile).CombinedOutput(); err == nil || !strings.Contains(string(out), "is a number") || strings.Contains(string(out), value) {
+		t.Errorf("secret check with a number: %v\n%s", err, out)
+	}
+
+	run := runLeaks(t, writeProfile(t, fmt.Sprintf("[env]\nset = { MY_PIN = %q }\n", value)), []leakAttempt{{tag: "N", name: "MY_PIN", form: "plain", via: "json-number"}})
+	got := string(run.replies["N"])
+	for _, n := range []string{value, value + ".0", value[:1] + "." + value[1:] + "e15"} {
+		if !strings.Contains(got, ":"+n) {
+			t.Errorf("control: the number %s did not reach the client: %s", n, got)
+		}
+	}
 }
 
 // Real servers, accidental leaks: server-everything's get-env returns its

@@ -24,8 +24,10 @@ import (
 const Window = 8
 
 // depth bounds how many decodings are stacked (a JSON string holding a
-// percent-encoded base64 blob is three).
-const depth = 4
+// percent-encoded base64 blob is three): as many as the redactor promises
+// to undo, four levels of escapes, percent-escapes under them, and hex or
+// base64 under those.
+const depth = 6
 
 var (
 	jsonString = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)

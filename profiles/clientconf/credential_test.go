@@ -149,6 +149,10 @@ func TestClassify(t *testing.T) {
 		{ClaudeCode, "DATA", "half ${ open", envLiteral},
 		// Short ones stay, empty ones are none.
 		{ClaudeDesktop, "PGPASSWORD", "abc", envShort},
+		// Numbers stay too: mcpcell refuses them as secrets.
+		{ClaudeDesktop, "PGPASSWORD", "4111111111111111", envNumber},
+		{ClaudeDesktop, "DB_PASSWORD", "12345678.0", envNumber},
+		{ClaudeDesktop, "DB_PASSWORD", "1234-5678-9012", envSecret},
 		{ClaudeDesktop, "PGPASSWORD", "", envSet},
 		{ClaudeDesktop, "X", "mcpcell-keyring:x", envMarker},
 	} {

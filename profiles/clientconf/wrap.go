@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/mcpcell/mcpcell/keystore"
 )
 
 // Server is what wrap (or unwrap) does with one entry.
@@ -136,6 +138,7 @@ const (
 	envSecret                   // a credential: into the keyring
 	envShort                    // a credential too short to redact: stays, passed through
 	envRefSecret                // a credential around a reference: stays, passed through
+	envNumber                   // a credential that is a number, which cannot be redacted: stays, passed through
 )
 
 // expands reports whether the client fills in ${…} in a server's env and
@@ -160,6 +163,8 @@ func classify(c Client, kv KV) envKind {
 		return envRef
 	}
 	switch {
+	case IsCredential(kv.Key, kv.Value) && len(kv.Value) >= minSecret && keystore.Numeric(kv.Value):
+		return envNumber
 	case IsCredential(kv.Key, kv.Value) && len(kv.Value) >= minSecret:
 		return envSecret
 	case IsCredential(kv.Key, kv.Value):
@@ -392,6 +397,9 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 			case envShort:
 				pass = append(pass, kv)
 				s.Warnings = append(s.Warnings, fmt.Sprintf("env %s looks like a credential but is shorter than %d bytes, too short to redact: it stays in the config and in its backup", kv.Key, minSecret))
+			case envNumber:
+				pass = append(pass, kv)
+				s.Warnings = append(s.Warnings, fmt.Sprintf("env %s looks like a credential but is a number, which mcpcell cannot redact (the server could send it back as a JSON number): it stays in the config and in its backup", kv.Key))
 			case envRefSecret:
 				pass = append(pass, kv)
 				s.Warnings = append(s.Warnings, fmt.Sprintf("env %s holds a credential next to %s, which the client fills in, so it cannot move into the keyring: it stays in the config and in its backup; put the credential in a variable of its own and wrap again", kv.Key, reference().FindString(kv.Value)))
