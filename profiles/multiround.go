@@ -1,6 +1,8 @@
 package profiles
 
 import (
+	"strconv"
+
 	"github.com/mcpcell/mcpcell/jsonrpc"
 )
 
@@ -86,16 +88,21 @@ func (p *Policy) screenInputs(inputs []byte) (withheld []string, v jsonrpc.Verdi
 // taskInputs checks a tasks/get result (the tasks extension of
 // 2026-07-28): the input requests of a task waiting for input, as those
 // of an input_required result, but a denied elicitation is withheld
-// without an answer (the task waits); and its final result, which must
-// carry none.
+// without an answer (the task waits); its final result, which must
+// carry none; and the error of a failed task, as an error the server
+// answers with.
 func (p *Policy) taskInputs(m *jsonrpc.Message, inputs []byte) jsonrpc.Verdict {
 	var r reader
 	final := r.get(r.get(m.Result, "result"), "inputRequests")
+	why := p.urlElicitation(r.get(m.Result, "error"), &r)
 	if r.bad != nil {
 		return replySpelling(jsonrpc.Verdict{}, &r)
 	}
 	if final != nil {
 		return refuse(jsonrpc.CodeInternalError, "input_required", "mcpcell: the server's task result carries input requests")
+	}
+	if why != "" {
+		return refuseURLElicitation("the error of the server's task " + why)
 	}
 	withheld, v := p.screenInputs(inputs)
 	if v.Action != jsonrpc.Forward || len(withheld) == 0 {
@@ -112,9 +119,12 @@ func (p *Policy) notificationInputs(m *jsonrpc.Message) jsonrpc.Verdict {
 	var r reader
 	inputs := r.get(m.Params, "inputRequests")
 	final := r.get(r.get(m.Params, "result"), "inputRequests")
+	why := p.urlElicitation(r.get(m.Params, "error"), &r)
 	switch {
 	case r.bad != nil:
 		return jsonrpc.Verdict{Action: jsonrpc.Drop, Rule: "strict-json", Note: "dropped a notification from the server: " + r.bad.Error()}
+	case why != "":
+		return jsonrpc.Verdict{Action: jsonrpc.Drop, Rule: "client.elicitation = false", Note: "dropped a notification from the server: the error of its task " + why}
 	case inputs == nil && final == nil:
 		return jsonrpc.Verdict{Rule: "notification"}
 	case final != nil:
@@ -173,4 +183,66 @@ func (p *Policy) addCanned(method, subject string, params []byte, r *reader) ([]
 		responses = setMember(responses, name, canned[name])
 	}
 	return setMember(params, "inputResponses", responses), nil
+}
+
+// codeURLElicitation is 2025-11-25's URLElicitationRequiredError: the
+// request failed until the user has visited the pages its
+// data.elicitations name, and clients act on it by its code (the Go SDK's
+// URL elicitation middleware, the TypeScript SDK's
+// UrlElicitationRequiredError) in any protocol version.
+const codeURLElicitation = -32042
+
+// serverError applies the [client] switches to an error the server
+// answered a request with: a URL elicitation the profile denies is
+// replaced by mcpcell's own error, so that its pages never reach the
+// client, as a server's elicitation/create is declined.
+func (p *Policy) serverError(e []byte) jsonrpc.Verdict {
+	var r reader
+	why := p.urlElicitation(e, &r)
+	switch {
+	case r.bad != nil:
+		return replySpelling(jsonrpc.Verdict{}, &r)
+	case why != "":
+		return refuseURLElicitation("the server's error " + why)
+	}
+	return jsonrpc.Verdict{Rule: "reply"}
+}
+
+// urlElicitation says how the JSON-RPC error object e (nil: none) asks
+// the client for a URL elicitation while the profile denies elicitation,
+// or returns "". Its code is read as JavaScript and Python clients read
+// numbers (-32042.0 and -3.2042e4 are -32042 to them); a code that is no
+// number may be a string a lax reader (pydantic) takes for one; and
+// data.elicitations is what clients open, whatever the code. Members in
+// another spelling are left in r for the caller to refuse.
+func (p *Policy) urlElicitation(e []byte, r *reader) string {
+	if p.elicitation || jsonrpc.TypeOf(e) != "object" {
+		return ""
+	}
+	code := r.get(e, "code")
+	data := r.get(e, "data")
+	var elicitations []byte
+	if jsonrpc.TypeOf(data) == "object" {
+		elicitations = r.get(data, "elicitations")
+	}
+	switch {
+	case r.bad != nil:
+		return ""
+	case elicitations != nil:
+		return "carries elicitations (URL elicitation)"
+	case jsonrpc.TypeOf(code) != "number":
+		return "has a code that is no number, which a lax client reads as -32042 (URL elicitation) when it can"
+	}
+	if f, err := strconv.ParseFloat(string(code), 64); err == nil && f == codeURLElicitation {
+		return "is a URL elicitation (-32042)"
+	}
+	return ""
+}
+
+// refuseURLElicitation is mcpcell's error in place of a URL elicitation
+// the profile denies; what says where the server sent it.
+func refuseURLElicitation(what string) jsonrpc.Verdict {
+	v := refuse(jsonrpc.CodeInternalError, "client.elicitation = false", "mcpcell: the server asked the client to open a page for the user (URL elicitation), which the profile does not allow")
+	v.Note = "withheld from the client: " + what + ", and [client] elicitation = false"
+	return v
 }

@@ -770,7 +770,7 @@ func (p *Policy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Messag
 		return replySpelling(v, &r)
 	}
 	if m.Error != nil {
-		return jsonrpc.Verdict{Rule: "reply"}
+		return p.serverError(m.Error)
 	}
 	result := m.Result
 	if jsonrpc.TypeOf(result) != "object" {
