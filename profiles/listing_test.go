@@ -201,3 +201,65 @@ func TestListingCurrent(t *testing.T) {
 		t.Errorf("a small listing after the cap: %+v", v)
 	}
 }
+
+// The withheld-elicitation store was keyed by a result's requestState
+// (as long as a frame) and the input request names it withholds, 1024
+// entries of any size: a server answering every call with a long state
+// and many names grew it to gigabytes. Now keys are hashes, and the
+// names are bounded in all; a result that withholds more than the bound
+// is refused. The control: an answer kept under a long state still
+// reaches the retry.
+func TestCannedBounded(t *testing.T) {
+	pol := testPolicy(t, "[client]\nelicitation = false\n")
+	inputs := func(prefix string, n, size int) string {
+		var b strings.Builder
+		b.WriteByte('{')
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			name := fmt.Sprintf("%s%d_%s", prefix, i, strings.Repeat("q", size))
+			fmt.Fprintf(&b, `%q:{"method":"elicitation/create","params":{"message":"m","requestedSchema":{"type":"object"}}}`, name)
+		}
+		b.WriteByte('}')
+		return b.String()
+	}
+	state := strings.Repeat("S", 1<<20)
+	for i := range 40 {
+		st := fmt.Sprint(i, state)
+		frame := `{"jsonrpc":"2.0","id":1,"result":{"resultType":"input_required","inputRequests":` + inputs("e", 50, 1000) + `,"requestState":"` + st + `"}}`
+		if v := reply(t, pol, &jsonrpc.Call{Method: "tools/call", Subject: "t"}, frame); v.Action != jsonrpc.Forward || v.Frame == nil {
+			t.Fatalf("result %d: %+v, want the elicitations withheld", i, v)
+		}
+		kept := 0
+		for _, names := range pol.canned {
+			for _, n := range names {
+				kept += len(n)
+			}
+		}
+		if len(pol.canned) > maxCanned || kept > maxCannedBytes || pol.cannedBytes > maxCannedBytes {
+			t.Fatalf("after %d results: %d entries, %d bytes of names (counted %d), want at most %d and %d", i+1, len(pol.canned), kept, pol.cannedBytes, maxCanned, maxCannedBytes)
+		}
+	}
+	// Control: the retry with the last (long) state gets mcpcell's
+	// declines, and only once.
+	retry := func() []byte {
+		st := fmt.Sprint(39, state)
+		v := message(t, pol, jsonrpc.Up, `{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"t","arguments":{},"requestState":"`+st+`"}}`)
+		if v.Action != jsonrpc.Forward {
+			t.Fatalf("retry: %+v", v)
+		}
+		return v.Frame
+	}
+	if f := retry(); !strings.Contains(string(f), `"e49_`) || strings.Count(string(f), `{"action":"decline"}`) != 50 {
+		t.Errorf("the retry carries %d declines, want 50", strings.Count(string(f), `{"action":"decline"}`))
+	}
+	if f := retry(); f != nil && strings.Contains(string(f), "decline") {
+		t.Errorf("a second retry carries the declines again")
+	}
+	// More names in one result than the store keeps: refused.
+	frame := `{"jsonrpc":"2.0","id":1,"result":{"inputRequests":` + inputs("e", 2000, 600) + `,"requestState":"s"}}`
+	if v := reply(t, pol, &jsonrpc.Call{Method: "tools/call", Subject: "t"}, frame); v.Action != jsonrpc.Refuse || v.Err.Code != jsonrpc.CodeInternalError || v.Rule != "client.elicitation = false" {
+		t.Errorf("a result withholding %d bytes of names: %v %s, want it refused", 2000*600, v.Action, v.Rule)
+	}
+}

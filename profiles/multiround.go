@@ -1,13 +1,20 @@
 package profiles
 
 import (
+	"crypto/sha256"
+	"slices"
 	"strconv"
 
 	"github.com/mcpcell/mcpcell/jsonrpc"
 )
 
-// maxCanned bounds the answers kept for clients that never retry.
-const maxCanned = 1024
+// What mcpcell keeps of its answers for clients that never retry: the
+// answers of at most maxCanned calls, and at most maxCannedBytes of the
+// input request names they answer (counted with a string's header).
+const (
+	maxCanned      = 1024
+	maxCannedBytes = 1 << 20
+)
 
 // inputRequired applies the [client] switches to a result of tools/call,
 // prompts/get or resources/read that carries input requests (inputs, its
@@ -22,16 +29,24 @@ func (p *Policy) inputRequired(c *jsonrpc.Call, m *jsonrpc.Message, inputs, stat
 	if v.Action != jsonrpc.Forward || len(withheld) == 0 {
 		return v
 	}
-	canned := map[string][]byte{}
-	for _, name := range withheld {
-		canned[name] = []byte(`{"action":"decline"}`)
+	size := cannedSize(withheld)
+	if size > maxCannedBytes {
+		return refuse(jsonrpc.CodeInternalError, "client.elicitation = false", "mcpcell: the server asked for more elicitations than mcpcell keeps answers for (%d bytes of names, at most %d), and the profile does not allow elicitation", size, maxCannedBytes)
 	}
 	st, _ := jsonrpc.String(state)
+	key := cannedKey(st, c.Method, c.Subject)
 	p.mu.Lock()
-	if len(p.canned) >= maxCanned {
-		clear(p.canned)
+	if old, ok := p.canned[key]; ok {
+		p.cannedBytes -= cannedSize(old)
+		delete(p.canned, key)
 	}
-	p.canned[cannedKey(st, c.Method, c.Subject)] = canned
+	if len(p.canned) >= maxCanned || p.cannedBytes+size > maxCannedBytes {
+		// A client that never retries: forget all, rather than refuse.
+		clear(p.canned)
+		p.cannedBytes = 0
+	}
+	p.canned[key] = withheld
+	p.cannedBytes += size
 	p.mu.Unlock()
 	return jsonrpc.Verdict{Rule: "client.elicitation = false: declined by mcpcell", Frame: m.WithResult(withhold(m.Result, withheld))}
 }
@@ -141,11 +156,31 @@ func (p *Policy) notificationInputs(m *jsonrpc.Message) jsonrpc.Verdict {
 	return jsonrpc.Verdict{Rule: "notification"}
 }
 
-func cannedKey(state, method, subject string) string {
+// cannedKey is where mcpcell's answers to a call wait for its retry: a
+// hash of its requestState, or of its method and subject when it has
+// none, since either may be as long as a frame.
+func cannedKey(state, method, subject string) digest {
+	h := sha256.New()
 	if state != "" {
-		return "s" + state
+		h.Write([]byte{'s'})
+		h.Write([]byte(state))
+	} else {
+		h.Write([]byte{'m'})
+		h.Write([]byte(method))
+		h.Write([]byte{0})
+		h.Write([]byte(subject))
 	}
-	return "m" + method + "\x00" + subject
+	return digest(h.Sum(nil))
+}
+
+// cannedSize is what the names of withheld input requests count against
+// maxCannedBytes.
+func cannedSize(names []string) int {
+	n := 0
+	for _, name := range names {
+		n += len(name) + 16
+	}
+	return n
 }
 
 // addCanned puts mcpcell's answers into a retried request's inputResponses.
@@ -170,8 +205,11 @@ func (p *Policy) addCanned(method, subject string, params []byte, r *reader) ([]
 	}
 	key := cannedKey(state, method, subject)
 	p.mu.Lock()
-	canned, found := p.canned[key]
-	delete(p.canned, key)
+	withheld, found := p.canned[key]
+	if found {
+		delete(p.canned, key)
+		p.cannedBytes -= cannedSize(withheld)
+	}
 	p.mu.Unlock()
 	if !found {
 		return params, nil
@@ -179,8 +217,8 @@ func (p *Policy) addCanned(method, subject string, params []byte, r *reader) ([]
 	if jsonrpc.TypeOf(responses) != "object" {
 		responses = []byte("{}")
 	}
-	for _, name := range sortedKeys(canned) {
-		responses = setMember(responses, name, canned[name])
+	for _, name := range slices.Sorted(slices.Values(withheld)) {
+		responses = setMember(responses, name, []byte(`{"action":"decline"}`))
 	}
 	return setMember(params, "inputResponses", responses), nil
 }

@@ -58,9 +58,12 @@ type Policy struct {
 	// templated holds the [resources] deny globs already noted as naming
 	// some of what a resource template serves.
 	templated map[string]bool
-	// canned holds mcpcell's own answers to input requests it removed
-	// from input_required results, until the client retries.
-	canned map[string]map[string][]byte
+	// canned holds the names of the input requests mcpcell removed from
+	// input_required results, which it declines when the client retries
+	// (see cannedKey); cannedBytes is what they count against
+	// maxCannedBytes.
+	canned      map[digest][]string
+	cannedBytes int
 	// methodRules holds "method NAME", the rule of a method allowed as
 	// such, made once per method rather than once per frame.
 	methodRules sync.Map
@@ -81,7 +84,7 @@ func Compile(p *Profile) (*Policy, error) {
 	pol := &Policy{
 		sampling: p.Sampling, elicitation: p.Elicitation, roots: p.Roots,
 		names: p.ClientNames, cwd: p.Cwd,
-		canned: map[string]map[string][]byte{},
+		canned: map[digest][]string{},
 	}
 	var err error
 	if pol.tools, err = compileRules("tools", p.Tools, false); err != nil {
