@@ -32,9 +32,13 @@ func exitNow(code int) { syscall.Exit(code) }
 func fakeServer(args []string) int {
 	version := "2025-11-25"
 	var ignoreEOF, ignoreTerm, badList, floodEOF, slowStart, foldNames bool
+	freshTools := 0 // --fresh-tools=N: each listing adds N names never listed before
 	for _, a := range args {
 		if v, ok := strings.CutPrefix(a, "--version="); ok {
 			version = v
+		}
+		if v, ok := strings.CutPrefix(a, "--fresh-tools="); ok {
+			freshTools, _ = strconv.Atoi(v)
 		}
 		ignoreEOF = ignoreEOF || a == "--ignore-eof"
 		ignoreTerm = ignoreTerm || a == "--ignore-term"
@@ -72,6 +76,7 @@ func fakeServer(args []string) int {
 		out.Flush()
 	}
 	var initParams json.RawMessage
+	round := 0            // the fresh-tools listing
 	var notified []string // the notifications it got, as method or method:name
 	nextID := 1000
 	// ask sends a request to the client and returns its reply.
@@ -146,6 +151,22 @@ func fakeServer(args []string) int {
 		case "tools/list":
 			if badList {
 				return resp(map[string]any{"tools": []any{map[string]any{"name": "echo"}, map[string]any{"title": "a tool without a name"}}})
+			}
+			if freshTools > 0 {
+				// One page: the tools, and names no listing had before,
+				// then a list_changed that asks the client to list again.
+				if p.Cursor == "" {
+					round++
+				}
+				list := make([]any, 0, len(tools)+freshTools)
+				for _, t := range tools {
+					list = append(list, map[string]any{"name": t, "inputSchema": map[string]any{"type": "object"}})
+				}
+				for i := range freshTools {
+					list = append(list, map[string]any{"name": freshName(round, i), "inputSchema": map[string]any{"type": "object"}})
+				}
+				send(resp(map[string]any{"tools": list}))
+				return map[string]any{"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}
 			}
 			// Two pages, to show pagination survives filtering.
 			var list []any
@@ -361,6 +382,9 @@ func fakeServer(args []string) int {
 				}[a.Ask]
 				return resp(map[string]any{"inputRequests": map[string]any{"q": req}})
 			}
+			if freshTools > 0 && strings.HasPrefix(p.Name, "fresh") {
+				return resp(text("ran " + p.Name))
+			}
 			return map[string]any{"jsonrpc": "2.0", "id": m.ID, "error": map[string]any{"code": -32602, "message": "fake server: no tool " + p.Name}}
 		}
 		return map[string]any{"jsonrpc": "2.0", "id": m.ID, "error": map[string]any{"code": -32601, "message": "Method not found"}}
@@ -399,6 +423,9 @@ func fakeServer(args []string) int {
 		}
 	}
 }
+
+// freshName is tool i of listing round of a server run with --fresh-tools.
+func freshName(round, i int) string { return fmt.Sprintf("fresh%d_%d", round, i) }
 
 // urlElicitation is a URLElicitationRequiredError (-32042, 2025-11-25)
 // with the code written as code: a page for the client to open.
