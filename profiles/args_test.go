@@ -338,22 +338,18 @@ func TestUnmatchedArgsNote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reply := func(result string) jsonrpc.Verdict {
-		frame := `{"jsonrpc":"2.0","id":1,"result":` + result + `}`
-		m, err := jsonrpc.Parse([]byte(frame))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return pol.Reply(jsonrpc.Down, &jsonrpc.Call{Method: "tools/list"}, m)
+	reply := func(cursor, result string) jsonrpc.Verdict {
+		return listPage(t, pol, cursor, result)
 	}
-	if v := reply(`{"tools":[{"name":"read_file"}],"nextCursor":"2"}`); v.Note != "" {
+	if v := reply("", `{"tools":[{"name":"read_file"}],"nextCursor":"2"}`); v.Note != "" {
 		t.Errorf("first page: note %q, want none until the listing ends", v.Note)
 	}
-	v := reply(`{"tools":[{"name":"write_file"}]}`)
+	v := reply("2", `{"tools":[{"name":"write_file"}]}`)
 	if !strings.Contains(v.Note, `tools.args.reed_file (`) || strings.Contains(v.Note, "read_*") || !strings.Contains(v.Note, "none of the 2 tools") {
 		t.Errorf("last page: note %q, want reed_file named, not read_*", v.Note)
 	}
-	if v := reply(`{"tools":[{"name":"write_file"}]}`); v.Note != "" {
+	// A key that matched a listing before is no misspelling.
+	if v := reply("", `{"tools":[{"name":"write_file"}]}`); v.Note != "" {
 		t.Errorf("listed again: note %q, want it once a session", v.Note)
 	}
 }

@@ -277,3 +277,83 @@ func TestClientNotifications(t *testing.T) {
 		}
 	}
 }
+
+// A URL elicitation (2025-11-25's -32042, with the pages to open in
+// data.elicitations) is an error, not a request: a server answering any
+// call with it reached the client around [client] elicitation = false.
+// Such an error is replaced by mcpcell's own, whatever the method, the
+// code's spelling (as JavaScript and Python read numbers), or a code a
+// lax reader takes for a number; and so is a task that failed with it
+// (tasks/get, notifications/tasks). The control: the profile that allows
+// elicitation passes every one as sent, and other errors pass either way.
+func TestURLElicitationError(t *testing.T) {
+	denied := testPolicy(t, "[client]\nelicitation = false\n")
+	allowed := testPolicy(t, "[client]\nelicitation = true\n")
+	const els = `{"elicitations":[{"mode":"url","elicitationId":"e1","url":"https://evil.example/login","message":"sign in"}]}`
+	errs := []string{
+		`{"code":-32042,"message":"needs more","data":` + els + `}`,
+		`{"code":-32042.0,"message":"needs more","data":` + els + `}`,
+		`{"code":-3.2042e4,"message":"needs more"}`,
+		`{"code":-32042,"message":"needs more"}`,
+		`{"code":-32041.99999999999999999,"message":"read as -32042 by a float reader"}`,
+		`{"code":"-32042","message":"a string pydantic reads as a number","data":` + els + `}`,
+		`{"code":" -32042 ","message":"needs more"}`,
+		`{"code":-32603,"message":"another code, the same pages","data":` + els + `}`,
+		`{"code":-1,"message":"m","data":{"elicitations":[]}}`,
+	}
+	for _, method := range []string{"tools/call", "resources/read", "prompts/get", "tasks/result", "completion/complete", "ping"} {
+		for _, e := range errs {
+			frame := `{"jsonrpc":"2.0","id":3,"error":` + e + `}`
+			v := reply(t, denied, &jsonrpc.Call{Method: method}, frame)
+			if v.Action != jsonrpc.Refuse || v.Err.Code != jsonrpc.CodeInternalError || v.Err.Data != nil || v.Rule != "client.elicitation = false" || v.Note == "" {
+				t.Errorf("%s answered %s: %+v, want mcpcell's -32603 in its place", method, e, v)
+			} else if strings.Contains(v.Err.Message, "evil") {
+				t.Errorf("%s answered %s: the page reaches the client in %q", method, e, v.Err.Message)
+			}
+			if v := reply(t, allowed, &jsonrpc.Call{Method: method}, frame); v.Action != jsonrpc.Forward || v.Frame != nil {
+				t.Errorf("control, elicitation allowed: %s answered %s: %+v", method, e, v)
+			}
+		}
+	}
+	// Other errors pass, data and all.
+	for _, e := range []string{
+		`{"code":-32602,"message":"Unknown tool: x"}`,
+		`{"code":-32042.5,"message":"no integer"}`,
+		`{"code":32042,"message":"the other sign"}`,
+		`{"code":-32603,"message":"m","data":{"elicitation":"one member that is not elicitations","url":"https://example.com"}}`,
+		`{"code":-32603,"message":"m","data":["elicitations"]}`,
+	} {
+		if v := reply(t, denied, &jsonrpc.Call{Method: "tools/call"}, `{"jsonrpc":"2.0","id":3,"error":`+e+`}`); v.Action != jsonrpc.Forward || v.Frame != nil {
+			t.Errorf("%s: %+v, want it passed", e, v)
+		}
+	}
+	// One spelling: Go's encoding/json reads "Code" as code and
+	// "Elicitations" as elicitations.
+	for _, e := range []string{
+		`{"Code":-32042,"message":"m"}`,
+		`{"code":-32042,"message":"m","DATA":` + els + `}`,
+		`{"code":-1,"message":"m","data":{"Elicitations":[{"mode":"url","url":"https://evil.example"}]}}`,
+	} {
+		if v := reply(t, denied, &jsonrpc.Call{Method: "tools/call"}, `{"jsonrpc":"2.0","id":3,"error":`+e+`}`); v.Action != jsonrpc.Refuse || v.Rule != "strict-json" {
+			t.Errorf("%s: %+v, want it refused as two spellings", e, v)
+		}
+	}
+	// A task that failed with a URL elicitation (the tasks extension).
+	failed := `{"taskId":"t","status":"failed","error":{"code":-32042,"message":"m","data":` + els + `}}`
+	if v := reply(t, denied, &jsonrpc.Call{Method: "tasks/get"}, `{"jsonrpc":"2.0","id":3,"result":`+failed+`}`); v.Action != jsonrpc.Refuse || v.Rule != "client.elicitation = false" {
+		t.Errorf("tasks/get of a task failed with a URL elicitation: %+v", v)
+	}
+	if v := reply(t, allowed, &jsonrpc.Call{Method: "tasks/get"}, `{"jsonrpc":"2.0","id":3,"result":`+failed+`}`); v.Action != jsonrpc.Forward {
+		t.Errorf("control, elicitation allowed: tasks/get: %+v", v)
+	}
+	if v := reply(t, denied, &jsonrpc.Call{Method: "tasks/get"}, `{"jsonrpc":"2.0","id":3,"result":{"taskId":"t","status":"failed","error":{"code":-32603,"message":"m"}}}`); v.Action != jsonrpc.Forward {
+		t.Errorf("tasks/get of a task failed otherwise: %+v", v)
+	}
+	note := `{"jsonrpc":"2.0","method":"notifications/tasks","params":` + failed + `}`
+	if v := message(t, denied, jsonrpc.Down, note); v.Action != jsonrpc.Drop || v.Rule != "client.elicitation = false" {
+		t.Errorf("notifications/tasks of a task failed with a URL elicitation: %+v", v)
+	}
+	if v := message(t, allowed, jsonrpc.Down, note); v.Action != jsonrpc.Forward {
+		t.Errorf("control, elicitation allowed: notifications/tasks: %+v", v)
+	}
+}

@@ -1,11 +1,20 @@
 package profiles
 
 import (
+	"crypto/sha256"
+	"slices"
+	"strconv"
+
 	"github.com/mcpcell/mcpcell/jsonrpc"
 )
 
-// maxCanned bounds the answers kept for clients that never retry.
-const maxCanned = 1024
+// What mcpcell keeps of its answers for clients that never retry: the
+// answers of at most maxCanned calls, and at most maxCannedBytes of the
+// input request names they answer (counted with a string's header).
+const (
+	maxCanned      = 1024
+	maxCannedBytes = 1 << 20
+)
 
 // inputRequired applies the [client] switches to a result of tools/call,
 // prompts/get or resources/read that carries input requests (inputs, its
@@ -20,16 +29,24 @@ func (p *Policy) inputRequired(c *jsonrpc.Call, m *jsonrpc.Message, inputs, stat
 	if v.Action != jsonrpc.Forward || len(withheld) == 0 {
 		return v
 	}
-	canned := map[string][]byte{}
-	for _, name := range withheld {
-		canned[name] = []byte(`{"action":"decline"}`)
+	size := cannedSize(withheld)
+	if size > maxCannedBytes {
+		return refuse(jsonrpc.CodeInternalError, "client.elicitation = false", "mcpcell: the server asked for more elicitations than mcpcell keeps answers for (%d bytes of names, at most %d), and the profile does not allow elicitation", size, maxCannedBytes)
 	}
 	st, _ := jsonrpc.String(state)
+	key := cannedKey(st, c.Method, c.Subject)
 	p.mu.Lock()
-	if len(p.canned) >= maxCanned {
-		clear(p.canned)
+	if old, ok := p.canned[key]; ok {
+		p.cannedBytes -= cannedSize(old)
+		delete(p.canned, key)
 	}
-	p.canned[cannedKey(st, c.Method, c.Subject)] = canned
+	if len(p.canned) >= maxCanned || p.cannedBytes+size > maxCannedBytes {
+		// A client that never retries: forget all, rather than refuse.
+		clear(p.canned)
+		p.cannedBytes = 0
+	}
+	p.canned[key] = withheld
+	p.cannedBytes += size
 	p.mu.Unlock()
 	return jsonrpc.Verdict{Rule: "client.elicitation = false: declined by mcpcell", Frame: m.WithResult(withhold(m.Result, withheld))}
 }
@@ -86,16 +103,21 @@ func (p *Policy) screenInputs(inputs []byte) (withheld []string, v jsonrpc.Verdi
 // taskInputs checks a tasks/get result (the tasks extension of
 // 2026-07-28): the input requests of a task waiting for input, as those
 // of an input_required result, but a denied elicitation is withheld
-// without an answer (the task waits); and its final result, which must
-// carry none.
+// without an answer (the task waits); its final result, which must
+// carry none; and the error of a failed task, as an error the server
+// answers with.
 func (p *Policy) taskInputs(m *jsonrpc.Message, inputs []byte) jsonrpc.Verdict {
 	var r reader
 	final := r.get(r.get(m.Result, "result"), "inputRequests")
+	why := p.urlElicitation(r.get(m.Result, "error"), &r)
 	if r.bad != nil {
 		return replySpelling(jsonrpc.Verdict{}, &r)
 	}
 	if final != nil {
 		return refuse(jsonrpc.CodeInternalError, "input_required", "mcpcell: the server's task result carries input requests")
+	}
+	if why != "" {
+		return refuseURLElicitation("the error of the server's task " + why)
 	}
 	withheld, v := p.screenInputs(inputs)
 	if v.Action != jsonrpc.Forward || len(withheld) == 0 {
@@ -112,9 +134,12 @@ func (p *Policy) notificationInputs(m *jsonrpc.Message) jsonrpc.Verdict {
 	var r reader
 	inputs := r.get(m.Params, "inputRequests")
 	final := r.get(r.get(m.Params, "result"), "inputRequests")
+	why := p.urlElicitation(r.get(m.Params, "error"), &r)
 	switch {
 	case r.bad != nil:
 		return jsonrpc.Verdict{Action: jsonrpc.Drop, Rule: "strict-json", Note: "dropped a notification from the server: " + r.bad.Error()}
+	case why != "":
+		return jsonrpc.Verdict{Action: jsonrpc.Drop, Rule: "client.elicitation = false", Note: "dropped a notification from the server: the error of its task " + why}
 	case inputs == nil && final == nil:
 		return jsonrpc.Verdict{Rule: "notification"}
 	case final != nil:
@@ -131,11 +156,31 @@ func (p *Policy) notificationInputs(m *jsonrpc.Message) jsonrpc.Verdict {
 	return jsonrpc.Verdict{Rule: "notification"}
 }
 
-func cannedKey(state, method, subject string) string {
+// cannedKey is where mcpcell's answers to a call wait for its retry: a
+// hash of its requestState, or of its method and subject when it has
+// none, since either may be as long as a frame.
+func cannedKey(state, method, subject string) digest {
+	h := sha256.New()
 	if state != "" {
-		return "s" + state
+		h.Write([]byte{'s'})
+		h.Write([]byte(state))
+	} else {
+		h.Write([]byte{'m'})
+		h.Write([]byte(method))
+		h.Write([]byte{0})
+		h.Write([]byte(subject))
 	}
-	return "m" + method + "\x00" + subject
+	return digest(h.Sum(nil))
+}
+
+// cannedSize is what the names of withheld input requests count against
+// maxCannedBytes.
+func cannedSize(names []string) int {
+	n := 0
+	for _, name := range names {
+		n += len(name) + 16
+	}
+	return n
 }
 
 // addCanned puts mcpcell's answers into a retried request's inputResponses.
@@ -160,8 +205,11 @@ func (p *Policy) addCanned(method, subject string, params []byte, r *reader) ([]
 	}
 	key := cannedKey(state, method, subject)
 	p.mu.Lock()
-	canned, found := p.canned[key]
-	delete(p.canned, key)
+	withheld, found := p.canned[key]
+	if found {
+		delete(p.canned, key)
+		p.cannedBytes -= cannedSize(withheld)
+	}
 	p.mu.Unlock()
 	if !found {
 		return params, nil
@@ -169,8 +217,70 @@ func (p *Policy) addCanned(method, subject string, params []byte, r *reader) ([]
 	if jsonrpc.TypeOf(responses) != "object" {
 		responses = []byte("{}")
 	}
-	for _, name := range sortedKeys(canned) {
-		responses = setMember(responses, name, canned[name])
+	for _, name := range slices.Sorted(slices.Values(withheld)) {
+		responses = setMember(responses, name, []byte(`{"action":"decline"}`))
 	}
 	return setMember(params, "inputResponses", responses), nil
+}
+
+// codeURLElicitation is 2025-11-25's URLElicitationRequiredError: the
+// request failed until the user has visited the pages its
+// data.elicitations name, and clients act on it by its code (the Go SDK's
+// URL elicitation middleware, the TypeScript SDK's
+// UrlElicitationRequiredError) in any protocol version.
+const codeURLElicitation = -32042
+
+// serverError applies the [client] switches to an error the server
+// answered a request with: a URL elicitation the profile denies is
+// replaced by mcpcell's own error, so that its pages never reach the
+// client, as a server's elicitation/create is declined.
+func (p *Policy) serverError(e []byte) jsonrpc.Verdict {
+	var r reader
+	why := p.urlElicitation(e, &r)
+	switch {
+	case r.bad != nil:
+		return replySpelling(jsonrpc.Verdict{}, &r)
+	case why != "":
+		return refuseURLElicitation("the server's error " + why)
+	}
+	return jsonrpc.Verdict{Rule: "reply"}
+}
+
+// urlElicitation says how the JSON-RPC error object e (nil: none) asks
+// the client for a URL elicitation while the profile denies elicitation,
+// or returns "". Its code is read as JavaScript and Python clients read
+// numbers (-32042.0 and -3.2042e4 are -32042 to them); a code that is no
+// number may be a string a lax reader (pydantic) takes for one; and
+// data.elicitations is what clients open, whatever the code. Members in
+// another spelling are left in r for the caller to refuse.
+func (p *Policy) urlElicitation(e []byte, r *reader) string {
+	if p.elicitation || jsonrpc.TypeOf(e) != "object" {
+		return ""
+	}
+	code := r.get(e, "code")
+	data := r.get(e, "data")
+	var elicitations []byte
+	if jsonrpc.TypeOf(data) == "object" {
+		elicitations = r.get(data, "elicitations")
+	}
+	switch {
+	case r.bad != nil:
+		return ""
+	case elicitations != nil:
+		return "carries elicitations (URL elicitation)"
+	case jsonrpc.TypeOf(code) != "number":
+		return "has a code that is no number, which a lax client reads as -32042 (URL elicitation) when it can"
+	}
+	if f, err := strconv.ParseFloat(string(code), 64); err == nil && f == codeURLElicitation {
+		return "is a URL elicitation (-32042)"
+	}
+	return ""
+}
+
+// refuseURLElicitation is mcpcell's error in place of a URL elicitation
+// the profile denies; what says where the server sent it.
+func refuseURLElicitation(what string) jsonrpc.Verdict {
+	v := refuse(jsonrpc.CodeInternalError, "client.elicitation = false", "mcpcell: the server asked the client to open a page for the user (URL elicitation), which the profile does not allow")
+	v.Note = "withheld from the client: " + what + ", and [client] elicitation = false"
+	return v
 }

@@ -48,18 +48,22 @@ type Policy struct {
 	// initializing says an initialize is in flight.
 	initializing bool
 	client       string
-	// listed holds the tool names the server has listed (after
-	// filtering); once a listing has been seen, other names are unknown.
-	listed map[string]bool
+	// listed holds the tool names of the server's current listing
+	// (after filtering); once a listing has been seen, other names are
+	// unknown.
+	listed listing
 	// unmatched holds the [tools.args] keys already noted as matching
 	// no listed tool.
 	unmatched map[string]bool
 	// templated holds the [resources] deny globs already noted as naming
 	// some of what a resource template serves.
 	templated map[string]bool
-	// canned holds mcpcell's own answers to input requests it removed
-	// from input_required results, until the client retries.
-	canned map[string]map[string][]byte
+	// canned holds the names of the input requests mcpcell removed from
+	// input_required results, which it declines when the client retries
+	// (see cannedKey); cannedBytes is what they count against
+	// maxCannedBytes.
+	canned      map[digest][]string
+	cannedBytes int
 	// methodRules holds "method NAME", the rule of a method allowed as
 	// such, made once per method rather than once per frame.
 	methodRules sync.Map
@@ -80,7 +84,7 @@ func Compile(p *Profile) (*Policy, error) {
 	pol := &Policy{
 		sampling: p.Sampling, elicitation: p.Elicitation, roots: p.Roots,
 		names: p.ClientNames, cwd: p.Cwd,
-		canned: map[string]map[string][]byte{},
+		canned: map[digest][]string{},
 	}
 	var err error
 	if pol.tools, err = compileRules("tools", p.Tools, false); err != nil {
@@ -95,6 +99,7 @@ func Compile(p *Profile) (*Policy, error) {
 	if pol.args, err = compileArgs(p); err != nil {
 		return nil, err
 	}
+	pol.listed.matched = make([]bool, len(pol.args))
 	return pol, nil
 }
 
@@ -325,7 +330,7 @@ func (p *Policy) fromClient(m *jsonrpc.Message) jsonrpc.Verdict {
 		if d := p.declare(m.Method, initVersion, declared); d.Action != jsonrpc.Forward {
 			return d
 		}
-		v.State = callState{version: version, declared: declared}
+		v.State = callState{version: version, declared: declared, cursor: m.Method == "tools/list" && hasCursor(m.Params)}
 	}
 	return v
 }
@@ -340,6 +345,7 @@ func refuseSpelling(s *spelling) jsonrpc.Verdict {
 type callState struct {
 	version  string // the protocol version it was decided in
 	declared string // the version its _meta declared, if any
+	cursor   bool   // a tools/list that asks for a page after the first
 }
 
 // modern reports whether v is a protocol version that every request
@@ -536,8 +542,11 @@ func clipName(s string) string {
 func (p *Policy) clientRequest(m *jsonrpc.Message, r *reader, version string) jsonrpc.Verdict {
 	params := m.Params
 	switch m.Method {
+	case "tools/list":
+		r.get(params, "cursor") // one spelling: it says whether a new listing starts
+		return jsonrpc.Verdict{Rule: p.methodRule(m.Method)}
 	case "initialize", "ping", "logging/setLevel", "server/discover",
-		"tools/list", "prompts/list", "resources/list", "resources/templates/list",
+		"prompts/list", "resources/list", "resources/templates/list",
 		"tasks/get", "tasks/result", "tasks/list", "tasks/cancel", "tasks/update":
 		return jsonrpc.Verdict{Rule: p.methodRule(m.Method)}
 	case "tools/call":
@@ -770,7 +779,7 @@ func (p *Policy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Messag
 		return replySpelling(v, &r)
 	}
 	if m.Error != nil {
-		return jsonrpc.Verdict{Rule: "reply"}
+		return p.serverError(m.Error)
 	}
 	result := m.Result
 	if jsonrpc.TypeOf(result) != "object" {
@@ -799,14 +808,7 @@ func (p *Policy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Messag
 	}
 	switch c.Method {
 	case "tools/list":
-		v := p.filterList(m, "tools", "name", &p.tools, plainName)
-		if v.Action == jsonrpc.Forward {
-			p.remember(v.Frame, m.Raw)
-			if r.get(m.Result, "nextCursor") == nil && r.bad == nil {
-				v.Note = p.unmatchedArgs()
-			}
-		}
-		return replySpelling(v, &r)
+		return p.listTools(c, m)
 	case "prompts/list":
 		return p.filterList(m, "prompts", "name", &p.prompts, plainName)
 	case "resources/list":
@@ -844,23 +846,34 @@ const (
 // filterList keeps the list entries the rules allow. A list that cannot
 // be read is refused, never passed.
 func (p *Policy) filterList(m *jsonrpc.Message, field, key string, rs *ruleSet, kind int) jsonrpc.Verdict {
+	kept, _, total, v := p.keepEntries(m, field, key, rs, kind)
+	if v.Action != jsonrpc.Forward {
+		return v
+	}
+	return listVerdict(m, field, kept, total)
+}
+
+// keepEntries reads the list in m's result member field and returns the
+// entries the rules allow with their names (member key), and the number
+// of entries; or the refusal of a list that cannot be read.
+func (p *Policy) keepEntries(m *jsonrpc.Message, field, key string, rs *ruleSet, kind int) (kept [][]byte, names []string, total int, v jsonrpc.Verdict) {
 	var r reader
 	list := r.get(m.Result, field)
 	elems, err := jsonrpc.Elements(list)
 	if r.bad != nil {
-		return replySpelling(jsonrpc.Verdict{}, &r)
+		return nil, nil, 0, replySpelling(jsonrpc.Verdict{}, &r)
 	}
 	if err != nil {
-		return refuse(jsonrpc.CodeInternalError, "list", "mcpcell: the server's list has no %q array", field)
+		return nil, nil, 0, refuse(jsonrpc.CodeInternalError, "list", "mcpcell: the server's list has no %q array", field)
 	}
-	kept := make([][]byte, 0, len(elems))
+	kept = make([][]byte, 0, len(elems))
 	for _, e := range elems {
 		name, ok := r.str(e, key)
 		if r.bad != nil {
-			return replySpelling(jsonrpc.Verdict{}, &r)
+			return nil, nil, 0, replySpelling(jsonrpc.Verdict{}, &r)
 		}
 		if !ok {
-			return refuse(jsonrpc.CodeInternalError, "list", "mcpcell: an entry of the server's %q list has no string %q", field, key)
+			return nil, nil, 0, refuse(jsonrpc.CodeInternalError, "list", "mcpcell: an entry of the server's %q list has no string %q", field, key)
 		}
 		allowed := false
 		if kind == plainName {
@@ -870,10 +883,16 @@ func (p *Policy) filterList(m *jsonrpc.Message, field, key string, rs *ruleSet, 
 		}
 		if allowed {
 			kept = append(kept, e)
+			names = append(names, name)
 		}
 	}
-	v := jsonrpc.Verdict{Rule: fmt.Sprintf("%s: %d of %d shown", field, len(kept), len(elems))}
-	if len(kept) == len(elems) {
+	return kept, names, len(elems), jsonrpc.Verdict{}
+}
+
+// listVerdict passes a list result with only the entries kept of total.
+func listVerdict(m *jsonrpc.Message, field string, kept [][]byte, total int) jsonrpc.Verdict {
+	v := jsonrpc.Verdict{Rule: fmt.Sprintf("%s: %d of %d shown", field, len(kept), total)}
+	if len(kept) == total {
 		return v
 	}
 	out, err := edit(m.Result, []string{field}, func([]byte) ([]byte, error) { return joinArray(kept), nil })
@@ -884,55 +903,23 @@ func (p *Policy) filterList(m *jsonrpc.Message, field, key string, rs *ruleSet, 
 	return v
 }
 
-// remember adds the names of a forwarded tools/list page to the tools the
-// client may call.
-func (p *Policy) remember(frame, orig []byte) {
-	if frame == nil {
-		frame = orig
-	}
-	m, err := jsonrpc.Parse(frame)
-	if err != nil {
-		return
-	}
-	elems, _ := jsonrpc.Elements(jsonrpc.Lookup(m.Result, "tools"))
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.listed == nil {
-		p.listed = map[string]bool{}
-	}
-	for _, e := range elems {
-		if name, ok := jsonrpc.String(jsonrpc.Lookup(e, "name")); ok {
-			p.listed[name] = true
-		}
-	}
-}
-
-// unmatchedArgs names the [tools.args] keys that match none of the tools
-// listed so far, each once a session: a misspelled key guards nothing.
-// It is asked when a listing ends (a page without nextCursor).
+// unmatchedArgs names the [tools.args] keys that have matched none of the
+// tools listed so far, each once a session: a misspelled key guards
+// nothing. It is asked when a listing ends (a page without nextCursor).
 func (p *Policy) unmatchedArgs() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var notes []string
 	for i := range p.args {
 		k := &p.args[i]
-		if p.unmatched[k.key] {
+		if p.unmatched[k.key] || p.listed.matched[i] {
 			continue
 		}
-		matched := false
-		for name := range p.listed {
-			if k.re.MatchString(name) {
-				matched = true
-				break
-			}
+		if p.unmatched == nil {
+			p.unmatched = map[string]bool{}
 		}
-		if !matched {
-			if p.unmatched == nil {
-				p.unmatched = map[string]bool{}
-			}
-			p.unmatched[k.key] = true
-			notes = append(notes, fmt.Sprintf("tools.args.%s (%s)", tomlKey(k.key), k.from))
-		}
+		p.unmatched[k.key] = true
+		notes = append(notes, fmt.Sprintf("tools.args.%s (%s)", tomlKey(k.key), k.from))
 	}
 	if len(notes) == 0 {
 		return ""
@@ -941,7 +928,7 @@ func (p *Policy) unmatchedArgs() string {
 	if len(notes) > 1 {
 		verb = "match none of the %d tools the server listed, so they constrain nothing; check the spelling"
 	}
-	return "note: " + strings.Join(notes, ", ") + " " + fmt.Sprintf(verb, len(p.listed))
+	return "note: " + strings.Join(notes, ", ") + " " + fmt.Sprintf(verb, len(p.listed.current))
 }
 
 // templatedDenies notes, once a session each, the [resources] deny globs
@@ -1018,11 +1005,11 @@ func coversTemplate(deny, tg string) bool {
 }
 
 // wasListed reports whether a call to name may go on: before any tools/list
-// every name may, after it only the names listed.
+// every name may, after it only the names of the current listing.
 func (p *Policy) wasListed(name string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.listed == nil || p.listed[name]
+	return p.listed.has(name)
 }
 
 // Shape lists argument names with their JSON types, never their values.

@@ -387,3 +387,51 @@ func TestAttackVersionMoves(t *testing.T) {
 		t.Errorf("control: a 2025-03-26 session answers the batch with a batch: %v %s", err, replies)
 	}
 }
+
+// A server that wants the user on its page answers a call with 2025-11-25's
+// URL elicitation error (-32042, the page in data.elicitations) instead of
+// sending elicitation/create, which [client] elicitation = false declines:
+// the error reached the client untouched, audited as an allowed reply.
+// Now mcpcell answers in its place with an error of its own, audited as
+// denied, for the code in the spellings JavaScript and Python clients read
+// as -32042, from tools/call and from tasks/result, and for a failed task
+// in tasks/get. The control: a profile that allows elicitation passes the
+// server's error as sent, and the client gets the page.
+func TestAttackURLElicitationError(t *testing.T) {
+	calls := []struct{ method, params string }{
+		{"tools/call", `{"name":"url_elicit","arguments":{"code":-32042}}`},
+		{"tools/call", `{"name":"url_elicit","arguments":{"code":-32042.0}}`},
+		{"tools/call", `{"name":"url_elicit","arguments":{"code":-3.2042e4}}`},
+		{"tools/call", `{"name":"url_elicit","arguments":{"code":"-32042"}}`},
+		{"tasks/result", `{"taskId":"url"}`},
+		{"tasks/get", `{"taskId":"url"}`},
+	}
+	for _, allow := range []bool{false, true} {
+		t.Run(fmt.Sprintf("elicitation=%v", allow), func(t *testing.T) {
+			profile := writeProfile(t, fmt.Sprintf("[client]\nelicitation = %v\n", allow))
+			s := startSession(t, cellCommand(t, profile, os.Args[0], "__fakeserver", "--version=2025-11-25"))
+			s.call(0, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{"form":{},"url":{}}},"clientInfo":{"name":"c","version":"1"}}`)
+			for i, c := range calls {
+				r := s.call(10+i, c.method, c.params)
+				raw, _ := json.Marshal(r)
+				page := strings.Contains(string(raw), "evil.example")
+				if page != allow {
+					t.Errorf("%s %s: the client got %s", c.method, c.params, raw)
+				}
+				if code, msg := errorOf(r); !allow && (code != -32603 || !strings.Contains(msg, "URL elicitation")) {
+					t.Errorf("%s %s: %d %q, want mcpcell's -32603", c.method, c.params, code, msg)
+				}
+			}
+			// The same server's ordinary answer passes either way.
+			if got := resultText(s.call(30, "tools/call", `{"name":"echo","arguments":{}}`)); got != "echo:{}" {
+				t.Errorf("echo after the attempts: %q", got)
+			}
+			finish(t, s)
+			// Repeats of a kind are counted, not recorded one by one.
+			denied, _ := find(tallyKinds(auditRecords(t, profile)), `^server-to-client\|response\|deny\|client\.elicitation = false\|`)
+			if want := map[bool]int{false: len(calls), true: 0}[allow]; denied.events != want {
+				t.Errorf("the audit log has %d replies denied under client.elicitation = false, want %d", denied.events, want)
+			}
+		})
+	}
+}

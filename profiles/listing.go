@@ -1,0 +1,147 @@
+package profiles
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"strings"
+
+	"github.com/mcpcell/mcpcell/jsonrpc"
+)
+
+// maxListed bounds the tool names one listing holds: a server may list
+// fresh names on every tools/list and ask for another listing with
+// notifications/tools/list_changed, as often as it likes.
+const maxListed = 10000
+
+// digest is how the policy keeps a name or a key a peer chose: what it
+// holds is then bounded by their count, whatever their length.
+type digest [sha256.Size]byte
+
+// listing is what the client may call by name once the server has listed
+// its tools: the names of the current listing, after filtering. A
+// tools/list without a cursor starts a new listing, and the pages asked
+// for with a cursor add to it. Until the new listing has its last page,
+// the names of the last complete one stay callable too, so that a client
+// that re-lists page by page loses no tool in between. So a listing
+// holds at most maxListed names, and the listing at most twice that.
+type listing struct {
+	seen     bool // a tools/list result came: other names are unknown
+	current  map[digest]struct{}
+	complete bool                // current has had its last page
+	prior    map[digest]struct{} // the last complete listing, while current is not
+	// matched marks the [tools.args] keys (by index) that have matched
+	// a listed name in the session.
+	matched []bool
+}
+
+func hashName(name string) digest { return sha256.Sum256([]byte(name)) }
+
+// begin starts a new listing.
+func (l *listing) begin() {
+	if l.complete {
+		l.prior = l.current
+	}
+	l.seen, l.complete = true, false
+	l.current = map[digest]struct{}{}
+}
+
+// admit adds name to the current listing, or reports that it is full.
+func (l *listing) admit(name string) bool {
+	if !l.seen {
+		// A page asked for with a cursor before any listing.
+		l.begin()
+	}
+	h := hashName(name)
+	if _, ok := l.current[h]; ok {
+		return true
+	}
+	if len(l.current) >= maxListed {
+		return false
+	}
+	l.current[h] = struct{}{}
+	return true
+}
+
+// end marks the current listing complete: the one before is forgotten.
+func (l *listing) end() {
+	l.complete, l.prior = true, nil
+}
+
+// has reports whether a call to name may go on: before any listing every
+// name may, after it only the names of the current (or last complete)
+// listing.
+func (l *listing) has(name string) bool {
+	if !l.seen {
+		return true
+	}
+	h := hashName(name)
+	_, ok := l.current[h]
+	if !ok {
+		_, ok = l.prior[h]
+	}
+	return ok
+}
+
+// hasCursor reports whether tools/list params ask for a page after the
+// first: a cursor that is a non-empty string. Servers read an absent,
+// null or empty cursor as none, and a new listing is the safe reading of
+// any other: it holds fewer names.
+func hasCursor(params []byte) bool {
+	c, ok := jsonrpc.String(jsonrpc.Lookup(params, "cursor"))
+	return ok && c != ""
+}
+
+// size is the number of names the listing holds.
+func (l *listing) size() int { return len(l.current) + len(l.prior) }
+
+// listTools filters a tools/list page and adds what it passes to the
+// listing: the page of a request without a cursor starts a new one. The
+// names past maxListed in one listing are withheld from the client too,
+// with a note, and so are unknown to a call.
+func (p *Policy) listTools(c *jsonrpc.Call, m *jsonrpc.Message) jsonrpc.Verdict {
+	var r reader
+	next, _ := r.str(m.Result, "nextCursor")
+	if r.bad != nil {
+		return replySpelling(jsonrpc.Verdict{}, &r)
+	}
+	kept, names, total, v := p.keepEntries(m, "tools", "name", &p.tools, plainName)
+	if v.Action != jsonrpc.Forward {
+		return v
+	}
+	// The listing ends where a client stops asking: JavaScript, Go and
+	// Python clients stop at an absent, null or empty nextCursor.
+	last := next == ""
+	st, _ := c.State.(callState)
+	p.mu.Lock()
+	if !st.cursor {
+		p.listed.begin()
+	}
+	admitted := make([][]byte, 0, len(kept))
+	for i, name := range names {
+		if !p.listed.admit(name) {
+			continue
+		}
+		admitted = append(admitted, kept[i])
+		for j := range p.args {
+			if !p.listed.matched[j] && p.args[j].re.MatchString(name) {
+				p.listed.matched[j] = true
+			}
+		}
+	}
+	if last {
+		p.listed.end()
+	}
+	p.mu.Unlock()
+	v = listVerdict(m, "tools", admitted, total)
+	var notes []string
+	if over := len(kept) - len(admitted); over > 0 {
+		notes = append(notes, fmt.Sprintf("note: the server's tools/list listing holds more than %d tools: mcpcell withheld %d of this page from the client, and a call to them is refused as unknown (a listing is capped, so that a server cannot grow mcpcell's memory without bound)", maxListed, over))
+	}
+	if last {
+		if n := p.unmatchedArgs(); n != "" {
+			notes = append(notes, n)
+		}
+	}
+	v.Note = strings.Join(notes, "; ")
+	return v
+}
