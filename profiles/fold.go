@@ -19,8 +19,9 @@ import (
 // A server written with Go's encoding/json (mcp-go, among others) reads
 // member names with strings.EqualFold, and some servers look tools up
 // case-insensitively: to them "Path" is "path" and "HIDDEN" is "hidden".
-// mcpcell reads each name the policy decides on in one spelling, and a
-// deny glob denies a name when it matches any spelling of it.
+// mcpcell reads each member name the policy decides on in one spelling,
+// and a deny glob denies a name when it matches a name with the same key
+// (see keyGlob below).
 
 // spelling is a member whose name differs only in case from the name the
 // policy reads there.
@@ -377,13 +378,4 @@ func hasPrefix(key []rune, s string) bool {
 		i++
 	}
 	return true
-}
-
-// describeKey is the key of name as text, for messages and tests.
-func describeKey(name string) string {
-	k, ok := nameKey(name)
-	if !ok {
-		return fmt.Sprintf("%q (holds a character newer than Unicode 15.0)", name)
-	}
-	return string(k)
 }
