@@ -26,7 +26,7 @@ type ArgRules struct {
 type argKey struct {
 	key    string
 	from   Source
-	re     *regexp.Regexp
+	re     *keyGlob // matches the names with the key of a name the key glob matches
 	checks []argCheck
 }
 
@@ -48,17 +48,13 @@ func compileArgs(p *Profile) ([]argKey, error) {
 	var errs []error
 	for _, key := range sortedKeys(p.ToolArgs) {
 		set := p.ToolArgs[key]
-		re, err := compileGlob(key, false)
+		// A key applies to every name with the key of a name it matches:
+		// a server may look tools up mapping case or normalising.
+		re, err := compileKeyGlob(key, false)
 		if err == nil {
 			err = p.Tools.namesNone(key)
 		}
 		if err != nil {
-			errs = append(errs, &Error{At: set.From, Msg: "tools.args." + tomlKey(key) + ": " + err.Error()})
-			continue
-		}
-		// A key applies to every spelling of the names it matches: a
-		// server may look tools up folding case.
-		if re, err = foldAny(re); err != nil {
 			errs = append(errs, &Error{At: set.From, Msg: "tools.args." + tomlKey(key) + ": " + err.Error()})
 			continue
 		}

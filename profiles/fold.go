@@ -2,10 +2,16 @@ package profiles
 
 import (
 	"fmt"
-	"regexp"
-	"regexp/syntax"
+	"slices"
+	"sort"
 	"strings"
+	"sync"
 	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/language"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/mcpcell/mcpcell/jsonrpc"
 )
@@ -13,8 +19,9 @@ import (
 // A server written with Go's encoding/json (mcp-go, among others) reads
 // member names with strings.EqualFold, and some servers look tools up
 // case-insensitively: to them "Path" is "path" and "HIDDEN" is "hidden".
-// mcpcell reads each name the policy decides on in one spelling, and a
-// deny glob denies a name when it matches any spelling of it.
+// mcpcell reads each member name the policy decides on in one spelling,
+// and a deny glob denies a name when it matches a name with the same key
+// (see keyGlob below).
 
 // spelling is a member whose name differs only in case from the name the
 // policy reads there.
@@ -69,74 +76,306 @@ func (r *reader) str(obj []byte, name string) (string, bool) {
 	return jsonrpc.String(r.get(obj, name))
 }
 
-// foldAny returns a regexp that matches a string when re matches some
-// spelling of it: some choice, character by character, of a character
-// that folds to it (unicode.SimpleFold's orbit, as strings.EqualFold
-// reads it: K also stands for the Kelvin sign, s for the long s). re is
-// a glob compiled by compileGlob: literals, character classes, and any
-// character. A class stands for the characters whose orbit meets it, so
-// that [!a]b matches "AB" through the spelling "Ab"; a class of
-// (?i) itself would not, since under (?i) a negated class excludes whole
-// orbits.
-func foldAny(re *regexp.Regexp) (*regexp.Regexp, error) {
-	tree, err := syntax.Parse(re.String(), syntax.Perl)
-	if err != nil {
-		return nil, err
-	}
-	if err := foldTree(tree); err != nil {
-		return nil, err
-	}
-	return regexp.Compile(tree.String())
+// A server may look a name up after mapping it: Go's strings.EqualFold,
+// ToUpper and ToLower (simple case mappings, rune by rune); JavaScript's
+// toUpperCase and toLowerCase, Python's upper, lower and casefold, Java's
+// and Rust's (full case mappings: ß is SS, ﬁ is FI, ı upper-cases to I,
+// İ lower-cases to i̇), in any locale (Turkish, Lithuanian); Unicode
+// normalisation (NFC, NFKC: ﬁ is fi, ｈ is h, K is K); a comparison that
+// ignores accents or invisible format characters; or any chain of these.
+// A deny glob or a [tools.args] key must hold for every name such a
+// server reads as one it names.
+//
+// mcpcell maps every name to a key that all those mappings keep:
+// key(f(s)) = key(s) for each f above. A name is denied when its key is
+// the key of some name the glob matches. The key of a character is what
+// compatibility decomposition, full upper-casing, lower-casing and case
+// folding make of it, repeated until nothing changes, without the marks
+// (accents, the combining dot of i̇) and the invisible format characters
+// (soft hyphen, zero-width joiners, variation selectors) that a server
+// may drop or reorder. So a deny holds for more names than any one
+// server reads as the denied one: `deny = ["hidden"]` denies "HİDDEN",
+// "hıdden", "hïdden" and "ｈｉｄｄｅｎ" alike.
+//
+// A character that the Unicode tables mcpcell was built with (Unicode
+// 15.0) do not assign may map to anything in a newer Unicode: a name
+// holding one is matched by every deny glob and [tools.args] key.
+
+// keyTable holds the key of every assigned character whose key is not
+// itself, built once; sorted by character for the class images.
+type keyTable struct {
+	key   map[rune]string
+	runes []rune // the keys of key, sorted
+	// maxLen is the longest key of one character, in characters.
+	maxLen int
 }
 
-func foldTree(re *syntax.Regexp) error {
-	switch re.Op {
-	case syntax.OpLiteral:
-		re.Flags |= syntax.FoldCase
-	case syntax.OpCharClass:
-		r, err := foldClass(re.Rune)
-		if err != nil {
-			return err
-		}
-		re.Rune = r
+var keys = sync.OnceValue(buildKeys)
+
+// assigned reports whether Unicode 15.0 assigns r (any category but Cn).
+func assigned(r rune) bool { return !unicode.Is(unicode.Cn, r) }
+
+// keyless are the characters a key drops: marks and default-ignorable
+// format characters (after case mapping, so that the ypogegrammeni,
+// which upper-cases to Ι, keeps its letter).
+func keyless(r rune) bool {
+	if unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point) {
+		return true
 	}
-	for _, sub := range re.Sub {
-		if err := foldTree(sub); err != nil {
-			return err
-		}
-	}
-	return nil
+	return norm.NFD.PropertiesString(string(r)).CCC() != 0
 }
 
-// foldClass returns the ranges of the characters whose orbit meets the
-// class ranges: the parser's own folding of a class (?i:[...]).
-func foldClass(ranges []rune) ([]rune, error) {
-	var b strings.Builder
-	b.WriteString("[")
-	for i := 0; i+1 < len(ranges); i += 2 {
-		fmt.Fprintf(&b, `\x{%x}-\x{%x}`, ranges[i], ranges[i+1])
+// mapper computes keys; casers keep state, so it is not shared.
+type mapper struct{ upper, lower, fold cases.Caser }
+
+func newMapper() *mapper {
+	return &mapper{upper: cases.Upper(language.Und), lower: cases.Lower(language.Und), fold: cases.Fold()}
+}
+
+// key computes the key of s from scratch.
+func (m *mapper) key(s string) string {
+	for range 16 {
+		t := norm.NFKD.String(s)
+		t = m.fold.String(m.lower.String(m.upper.String(t)))
+		t = norm.NFKD.String(t)
+		t = strings.Map(func(r rune) rune {
+			if keyless(r) {
+				return -1
+			}
+			return r
+		}, t)
+		if t == s {
+			break
+		}
+		s = t
 	}
-	b.WriteString("]")
-	t, err := syntax.Parse(b.String(), syntax.Perl|syntax.FoldCase)
-	if err != nil {
-		return nil, err
+	return s
+}
+
+// mayMap reports whether some mapping may change r: the characters
+// buildKeys computes keys for (the test checks it misses none).
+func mayMap(r rune) bool {
+	if r < utf8.RuneSelf {
+		return 'A' <= r && r <= 'Z'
 	}
-	switch t.Op {
-	case syntax.OpCharClass:
-		return t.Rune, nil
-	case syntax.OpAnyChar:
-		return []rune{0, unicode.MaxRune}, nil
-	case syntax.OpAnyCharNotNL:
-		return []rune{0, '\n' - 1, '\n' + 1, unicode.MaxRune}, nil
-	case syntax.OpLiteral:
-		var out []rune
-		for _, r := range t.Rune {
-			out = append(out, r, r)
-			for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-				out = append(out, f, f)
+	if unicode.SimpleFold(r) != r || unicode.ToUpper(r) != r || unicode.ToLower(r) != r || unicode.ToTitle(r) != r || keyless(r) {
+		return true
+	}
+	return !norm.NFKD.IsNormalString(string(r))
+}
+
+func buildKeys() *keyTable {
+	m := newMapper()
+	t := &keyTable{key: map[rune]string{}}
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if !mayMap(r) || !assigned(r) {
+			continue
+		}
+		if k := m.key(string(r)); k != string(r) {
+			t.key[r] = k
+			t.runes = append(t.runes, r)
+			t.maxLen = max(t.maxLen, utf8.RuneCountInString(k))
+		}
+	}
+	return t
+}
+
+// nameKey is the key of name, and false when name holds a character
+// Unicode 15.0 does not assign.
+func nameKey(name string) ([]rune, bool) {
+	t := keys()
+	out := make([]rune, 0, len(name))
+	for _, r := range name {
+		switch {
+		case r < utf8.RuneSelf:
+			if 'A' <= r && r <= 'Z' {
+				r += 'a' - 'A'
+			}
+			out = append(out, r)
+		default:
+			if k, ok := t.key[r]; ok {
+				out = append(out, []rune(k)...)
+			} else if !assigned(r) {
+				return nil, false
+			} else {
+				out = append(out, r)
 			}
 		}
-		return out, nil
 	}
-	return nil, fmt.Errorf("folding the character class %s: unexpected %v", b.String(), t.Op)
+	return out, true
+}
+
+// keyGlob matches a name when its key is the key of some name a glob
+// matches: the glob's image under the key mapping, as a sequence of
+// tokens.
+type keyGlob struct {
+	toks []keyToken
+	// jump is the most characters of a key one token takes.
+	jump int
+}
+
+// keyToken is a star (any run of key characters), or the keys of one
+// character of a set.
+type keyToken struct {
+	star bool
+	set  *keySet
+}
+
+// keySet is the set of the keys of the characters of a glob token.
+type keySet struct {
+	ranges []rune            // a key character in these ranges is its own key…
+	own    func(r rune) bool // …unless the table maps it
+	single map[rune]bool     // one-character keys of mapped characters
+	multi  map[rune][]string
+	empty  bool // some character's key is empty
+	long   int  // the longest key, in characters
+}
+
+func (s *keySet) hasSingle(r rune) bool {
+	if s.single[r] {
+		return true
+	}
+	for i := 0; i+1 < len(s.ranges); i += 2 {
+		if s.ranges[i] <= r && r <= s.ranges[i+1] {
+			return s.own(r)
+		}
+	}
+	return false
+}
+
+// imageOf is the keySet of the characters in ranges (lo-hi pairs).
+func imageOf(ranges []rune) *keySet {
+	t := keys()
+	s := &keySet{ranges: ranges, single: map[rune]bool{}, multi: map[rune][]string{}, long: 1,
+		own: func(r rune) bool { _, mapped := t.key[r]; return !mapped }}
+	for i := 0; i+1 < len(ranges); i += 2 {
+		lo, hi := ranges[i], ranges[i+1]
+		j := sort.Search(len(t.runes), func(j int) bool { return t.runes[j] >= lo })
+		for ; j < len(t.runes) && t.runes[j] <= hi; j++ {
+			k := []rune(t.key[t.runes[j]])
+			switch len(k) {
+			case 0:
+				s.empty = true
+			case 1:
+				s.single[k[0]] = true
+			default:
+				if !slices.Contains(s.multi[k[0]], string(k)) {
+					s.multi[k[0]] = append(s.multi[k[0]], string(k))
+				}
+				s.long = max(s.long, len(k))
+			}
+		}
+	}
+	return s
+}
+
+// compileKeyGlob builds the keyGlob of the glob g (a name glob, or a URI
+// glob when uri is set, whose * and ? do not match /).
+func compileKeyGlob(g string, uri bool) (*keyGlob, error) {
+	if _, err := compileGlob(g, uri); err != nil {
+		return nil, err
+	}
+	toks, err := nameTokens(g)
+	if err != nil {
+		return nil, err
+	}
+	kg := &keyGlob{jump: 1}
+	for _, tok := range toks {
+		var ranges []rune
+		switch {
+		case tok.star:
+			// The keys of the characters * stands for (all but / in a
+			// URI) are all key characters: the fullwidth solidus keys to /.
+			kg.toks = append(kg.toks, keyToken{star: true})
+			continue
+		case tok.any && uri:
+			ranges = []rune{0, '/' - 1, '/' + 1, unicode.MaxRune}
+		case tok.any:
+			ranges = []rune{0, unicode.MaxRune}
+		default:
+			ranges = tok.ranges
+		}
+		set := imageOf(ranges)
+		kg.jump = max(kg.jump, set.long)
+		kg.toks = append(kg.toks, keyToken{set: set})
+	}
+	return kg, nil
+}
+
+// MatchString reports whether the key of name is the key of some name
+// the glob matches, or name holds a character mcpcell's Unicode tables
+// do not assign.
+func (g *keyGlob) MatchString(name string) bool {
+	key, ok := nameKey(name)
+	if !ok {
+		return true
+	}
+	return g.matchKey(key)
+}
+
+// matchKey runs the tokens over key: a state is a token index, and every
+// step moves forward in key, by at most jump characters.
+func (g *keyGlob) matchKey(key []rune) bool {
+	n := len(g.toks)
+	ring := make([][]bool, g.jump+1)
+	for i := range ring {
+		ring[i] = make([]bool, n+1)
+	}
+	ring[0][0] = true
+	for p := 0; p <= len(key); p++ {
+		cur := ring[p%len(ring)]
+		for i := 0; i < n; i++ { // tokens that take nothing
+			if cur[i] && (g.toks[i].star || g.toks[i].set.empty) {
+				cur[i+1] = true
+			}
+		}
+		if p == len(key) {
+			return cur[n]
+		}
+		any := false
+		for i := 0; i < n; i++ {
+			if !cur[i] {
+				continue
+			}
+			any = true
+			tok := g.toks[i]
+			if tok.star {
+				ring[(p+1)%len(ring)][i] = true
+				continue
+			}
+			if tok.set.hasSingle(key[p]) {
+				ring[(p+1)%len(ring)][i+1] = true
+			}
+			for _, m := range tok.set.multi[key[p]] {
+				if hasPrefix(key[p:], m) {
+					ring[(p+utf8.RuneCountInString(m))%len(ring)][i+1] = true
+				}
+			}
+		}
+		clear(cur)
+		if !any && !pending(ring) {
+			return false
+		}
+	}
+	return false
+}
+
+func pending(ring [][]bool) bool {
+	for _, r := range ring {
+		if slices.Contains(r, true) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasPrefix(key []rune, s string) bool {
+	i := 0
+	for _, r := range s {
+		if i >= len(key) || key[i] != r {
+			return false
+		}
+		i++
+	}
+	return true
 }

@@ -127,9 +127,9 @@ func (p *Policy) Batches() bool {
 
 type rule struct {
 	re *regexp.Regexp
-	// fold matches a name when re matches any spelling of it (deny
-	// rules only; see foldAny).
-	fold *regexp.Regexp
+	// fold matches a name when re matches a name with the same key
+	// (deny rules only; see keyGlob).
+	fold *keyGlob
 	glob string
 	desc string
 }
@@ -160,7 +160,7 @@ func compileRules(kind string, r Rules, uri bool) (ruleSet, error) {
 			}
 			r := rule{re: re, glob: e.Value, desc: fmt.Sprintf("%s.%s %q (%s)", kind, list.verb, e.Value, e.From)}
 			if list.verb == "deny" {
-				if r.fold, err = foldAny(re); err != nil {
+				if r.fold, err = compileKeyGlob(e.Value, uri); err != nil {
 					return rs, &Error{At: e.From, Msg: fmt.Sprintf("%s.%s: glob %q: %v", kind, list.verb, e.Value, err)}
 				}
 			}
@@ -176,8 +176,8 @@ func compileRules(kind string, r Rules, uri bool) (ruleSet, error) {
 // A template (a resource template's uriTemplate, a completion reference)
 // whose expressions make it no URI is decided as written (scheme in
 // lower case): a template names no resource itself, reads do. A deny
-// glob denies a template when it matches any spelling of it (see
-// foldAny), as for tool and prompt names.
+// glob denies a template when it matches a name with the same key (see
+// keyGlob), as for tool and prompt names.
 func (rs *ruleSet) decideURI(uri string, template bool) (allowed bool, rule string, err error) {
 	canon, err := CanonicalURI(uri)
 	if err != nil && template && strings.ContainsAny(uri, "{}") {
@@ -216,8 +216,8 @@ func (rs *ruleSet) decideURI(uri string, template bool) (allowed bool, rule stri
 	return allowed, rule, nil
 }
 
-// denies reports whether the deny rule r matches name, or with fold any
-// spelling of it.
+// denies reports whether the deny rule r matches name, or with fold a
+// name with the same key.
 func (r *rule) denies(name string, fold bool) bool {
 	if fold && r.fold != nil {
 		return r.fold.MatchString(name)
@@ -228,9 +228,9 @@ func (r *rule) denies(name string, fold bool) bool {
 func isControlOrBackslash(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }
 
 // decide says whether the tool or prompt name is allowed, and which rule
-// said so. Deny wins, when it matches any spelling of name: a server may
-// fold case, and to it "HIDDEN" is the hidden tool. Allow must match the
-// name as written.
+// said so. Deny wins, when it matches a name with the key of name (see
+// keyGlob): a server may map case or normalise, and to it "HIDDEN" and
+// "hıdden" are the hidden tool. Allow must match the name as written.
 func (rs *ruleSet) decide(name string) (bool, string) { return rs.decideFold(name, true) }
 
 // decideFold is decide, with deny matching the name as written unless
