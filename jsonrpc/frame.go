@@ -12,19 +12,17 @@ import (
 // DefaultMaxFrame is the frame size bound when a profile sets none.
 const DefaultMaxFrame = 16 << 20
 
-// TooLargeError reports a frame over the bound. Prefix holds its first
-// bytes, enough to recover the id in most frames.
+// TooLargeError reports a frame over the bound. Found is what a lenient
+// reading of the whole frame found (see Recover), read as it streamed
+// past: the id may come after the part that made it large.
 type TooLargeError struct {
-	Limit  int
-	Prefix []byte
+	Limit int
+	Found Sketch
 }
 
 func (e *TooLargeError) Error() string {
 	return fmt.Sprintf("frame larger than the %d-byte bound", e.Limit)
 }
-
-// prefixKeep is how much of an oversize frame is kept to recover its id.
-const prefixKeep = 4096
 
 // Reader reads newline-delimited frames (LF or CRLF) of at most Max bytes.
 // Empty lines are skipped.
@@ -66,7 +64,7 @@ func (r *Reader) Next() ([]byte, error) {
 
 func (r *Reader) line() ([]byte, error) {
 	r.buf = r.buf[:0]
-	over := false
+	var big *lenient // once the line is over the bound: it reads the rest as it streams past
 	for {
 		chunk, err := r.br.ReadSlice('\n')
 		switch {
@@ -74,31 +72,31 @@ func (r *Reader) line() ([]byte, error) {
 			chunk = chunk[:len(chunk)-1]
 		case errors.Is(err, bufio.ErrBufferFull):
 		case errors.Is(err, io.EOF):
-			if len(chunk) == 0 && len(r.buf) == 0 && !over {
+			if len(chunk) == 0 && len(r.buf) == 0 && big == nil {
 				return nil, io.EOF
 			}
 		default:
 			return nil, err
 		}
-		if !over {
-			if len(r.buf)+len(chunk) > r.max+1 { // +1: a CR before LF is not content
-				over = true
-				keep := min(prefixKeep, len(r.buf)+len(chunk))
-				prefix := append(r.buf, chunk...)[:keep]
-				r.buf = append(r.buf[:0:0], prefix...)
-			} else {
-				r.grow(len(chunk))
-				r.buf = append(r.buf, chunk...)
-			}
+		if big == nil && len(r.buf)+len(chunk) > r.max+1 { // +1: a CR before LF is not content
+			big = &lenient{}
+			big.feed(r.buf)
+			r.buf = r.buf[:0]
+		}
+		if big != nil {
+			big.feed(chunk)
+		} else {
+			r.grow(len(chunk))
+			r.buf = append(r.buf, chunk...)
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
-		if over {
-			return nil, &TooLargeError{Limit: r.max, Prefix: r.buf}
+		if big != nil {
+			return nil, &TooLargeError{Limit: r.max, Found: big.sketch()}
 		}
 		if len(bytes.TrimRight(r.buf, "\r")) > r.max {
-			return nil, &TooLargeError{Limit: r.max, Prefix: r.buf[:min(prefixKeep, len(r.buf))]}
+			return nil, &TooLargeError{Limit: r.max, Found: Recover(r.buf)}
 		}
 		return r.buf, nil
 	}

@@ -10,14 +10,14 @@ import (
 )
 
 func TestReader(t *testing.T) {
-	in := "{\"a\":1}\r\n\n   \n{\"b\":2}\n" + "{\"big\":\"" + strings.Repeat("x", 200) + "\"}\n{\"c\":3}\r\n{\"last\":4}"
+	in := "{\"a\":1}\r\n\n   \n{\"b\":2}\n" + "{\"big\":\"" + strings.Repeat("x", 200) + "\",\"id\":9}\n{\"c\":3}\r\n{\"last\":4}"
 	r := NewReader(iotest.OneByteReader(strings.NewReader(in)), 100)
 	var got []string
 	for {
 		f, err := r.Next()
 		var tl *TooLargeError
 		if errors.As(err, &tl) {
-			got = append(got, "TOO LARGE:"+string(tl.Prefix[:8]))
+			got = append(got, "TOO LARGE:"+tl.Found.ID.String())
 			continue
 		}
 		if err == io.EOF {
@@ -28,7 +28,7 @@ func TestReader(t *testing.T) {
 		}
 		got = append(got, string(f))
 	}
-	want := []string{`{"a":1}`, `{"b":2}`, `TOO LARGE:{"big":"`, `{"c":3}`, `{"last":4}`}
+	want := []string{`{"a":1}`, `{"b":2}`, `TOO LARGE:9`, `{"c":3}`, `{"last":4}`}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("frames = %q, want %q", got, want)
 	}
@@ -67,6 +67,28 @@ func TestReaderLargeFrames(t *testing.T) {
 	}
 	if f, err := r.Next(); err != nil || string(f) != "{}" {
 		t.Fatalf("after an oversize frame: %q %v", f, err)
+	}
+}
+
+// A frame over the bound is read through as it streams past: its id is
+// found wherever it is, before, after or between large members.
+func TestReaderTooLargeFindsID(t *testing.T) {
+	big := strings.Repeat("x", 300<<10)
+	for _, c := range []struct{ in, id string }{
+		{`{"jsonrpc":"2.0","id":1,"result":{"text":"` + big + `"}}`, "1"},
+		{`{"result":{"text":"` + big + `"},"jsonrpc":"2.0","id":2}`, "2"},
+		{`{"method":"tools/call","params":{"a":"` + big + `"},"id":"three","x":"` + big + `"}`, `"three"`},
+		{`{"result":{"text":"` + big + `\"},\"id\":99"},"id":4}`, "4"},
+	} {
+		r := NewReader(iotest.HalfReader(strings.NewReader(c.in+"\n{}\n")), 200<<10)
+		_, err := r.Next()
+		var tl *TooLargeError
+		if !errors.As(err, &tl) || tl.Found.ID.String() != c.id {
+			t.Errorf("%.40s…: %v, want a TooLargeError finding the id %s", c.in, err, c.id)
+		}
+		if f, err := r.Next(); err != nil || string(f) != "{}" {
+			t.Errorf("after it: %q %v", f, err)
+		}
 	}
 }
 

@@ -263,7 +263,7 @@ func (ip *Interposer) pump(dir Direction, in io.Reader) error {
 		if err == nil {
 			ip.frame(dir, frame)
 		} else if tooLarge := (*TooLargeError)(nil); errors.As(err, &tooLarge) {
-			ip.refuseFrame(dir, RecoverID(tooLarge.Prefix), CodeInvalidRequest, tooLarge.Error(), "frame-size")
+			ip.refuseFrame(dir, tooLarge.Found.ID, CodeInvalidRequest, tooLarge.Error(), "frame-size")
 		} else {
 			ip.flush()
 			return err

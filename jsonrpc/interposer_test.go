@@ -3,6 +3,7 @@ package jsonrpc
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -337,5 +338,57 @@ func TestServerIDsNotCanonical(t *testing.T) {
 	io.WriteString(p.client, `{"jsonrpc":"2.0","id":12.0,"result":{"roots":[]}}`+"\n")
 	if got := p.line(t, p.serverIn); !strings.HasPrefix(got, `{"jsonrpc":"2.0","id":12,"error":{"code":-32603,`) {
 		t.Errorf("the client's answer 12.0 to the server's 12: the server got %s", got)
+	}
+}
+
+// expectLine reads the next line from r and checks that it starts with
+// want.
+func (p *pipeline) expect(t *testing.T, r *bufio.Reader, what, want string) {
+	t.Helper()
+	if got := p.line(t, r); !strings.HasPrefix(got, want) {
+		t.Errorf("%s: got %s, want %s…", what, got, want)
+	}
+}
+
+// A refused request is answered under its id wherever the id is
+// written: the TypeScript SDK writes it last ({method, params, jsonrpc,
+// id}, {result, jsonrpc, id}), after the part strict decoding refuses.
+// A refused response fails the call it answers. The control: a frame
+// whose id comes first was answered before too.
+func TestRefusedIDLast(t *testing.T) {
+	const max = 4096
+	big := strings.Repeat("y", 2*max)
+	ip := &Interposer{Policy: allowAll{}, MaxFrame: max}
+	p := newPipeline(t, ip)
+	for i, bad := range []string{
+		`"params":{"name":"echo","arguments":{"Lang":"en","lang":"de"}}`,
+		`"params":{"name":"echo","arguments":{"a":1,"a":2}}`,
+		"\"params\":{\"name\":\"ech\xffo\"}",
+		`"params":{"name":"secret_\ud800admin"}`,
+		`"params":` + strings.Repeat(`[`, 600) + strings.Repeat(`]`, 600),
+		`"params":{"text":"` + big + `"}`,
+		`"params":{},"extra":1`,
+	} {
+		for _, order := range []string{`{"method":"tools/call",%s,"jsonrpc":"2.0","id":%d}`, `{"jsonrpc":"2.0","id":%d,"method":"tools/call",%s}`} {
+			id := 100 + i
+			var frame string
+			if strings.HasPrefix(order, `{"method"`) {
+				frame = fmt.Sprintf(order, bad, id)
+			} else {
+				frame = fmt.Sprintf(order, id, bad)
+			}
+			io.WriteString(p.client, frame+"\n")
+			p.expect(t, p.fromCell, frame[:min(len(frame), 40)], fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"error":{"code":-32`, id))
+		}
+	}
+	for i, bad := range []string{
+		`"result":{"structuredContent":{"Set-Cookie":"a=1","set-cookie":"b=2"}}`,
+		`"result":{"content":[{"type":"text","text":"` + big + `"}]}`,
+	} {
+		id := 200 + i
+		io.WriteString(p.client, fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call"}`, id)+"\n")
+		p.line(t, p.serverIn)
+		io.WriteString(p.serverOut, fmt.Sprintf(`{%s,"jsonrpc":"2.0","id":%d}`, bad, id)+"\n")
+		p.expect(t, p.fromCell, bad[:min(len(bad), 30)], fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"error":{"code":-32603,"message":"mcpcell: the server sent an invalid response: `, id))
 	}
 }
