@@ -24,6 +24,21 @@ func (e *TooLargeError) Error() string {
 	return fmt.Sprintf("frame larger than the %d-byte bound", e.Limit)
 }
 
+// LineEndError reports a frame holding a carriage return other than the
+// one before its newline. JSON reads a carriage return as white space,
+// but Python's universal newlines (the official Python SDK's stdin),
+// Node's readline, Java's BufferedReader and .NET's ReadLine end a line
+// there: a peer reading such a frame would read other messages in it
+// than mcpcell did. Found is what a lenient reading of it found.
+type LineEndError struct {
+	Offset int
+	Found  Sketch
+}
+
+func (e *LineEndError) Error() string {
+	return fmt.Sprintf("offset %d: a carriage return inside a frame, where some readers end a line (only \\r\\n may end one)", e.Offset)
+}
+
 // Reader reads newline-delimited frames (LF or CRLF) of at most Max bytes.
 // Empty lines are skipped.
 type Reader struct {
@@ -44,10 +59,12 @@ func NewReader(r io.Reader, max int) *Reader {
 // caller may hold its output until it is not.
 func (r *Reader) Buffered() bool { return r.br.Buffered() > 0 }
 
-// Next returns the next frame without its line ending. The slice is valid
-// until the next call. A frame over the bound is consumed whole and
-// reported as a *TooLargeError; reading can go on after it. At the end of
-// input a last line without a newline is returned, then io.EOF.
+// Next returns the next frame without its line ending (a newline, and
+// any carriage returns right before it). The slice is valid until the
+// next call. A frame over the bound is consumed whole and reported as a
+// *TooLargeError, one that holds another carriage return as a
+// *LineEndError; reading can go on after either. At the end of input a
+// last line without a newline is returned, then io.EOF.
 func (r *Reader) Next() ([]byte, error) {
 	for {
 		line, err := r.line()
@@ -57,6 +74,9 @@ func (r *Reader) Next() ([]byte, error) {
 		line = bytes.TrimRight(line, "\r")
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
+		}
+		if i := bytes.IndexByte(line, '\r'); i >= 0 {
+			return nil, &LineEndError{Offset: i, Found: Recover(line)}
 		}
 		return line, nil
 	}

@@ -70,6 +70,42 @@ func TestReaderLargeFrames(t *testing.T) {
 	}
 }
 
+// A carriage return ends a line for Python's universal newlines, Node's
+// readline, Java's BufferedReader: a frame holding one anywhere but
+// before its newline is refused, with what a lenient reading found in it
+// (the id, which is the outer message's). The control: the same frames
+// with spaces are frames. Carriage returns before the newline are the
+// line end, and not part of the frame.
+func TestReaderCarriageReturn(t *testing.T) {
+	smuggle := `{"jsonrpc":"2.0","id":5,"method":"ping","params":{"_x":` + "\r" + `{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"delete_all"}}` + "\r" + `}}`
+	for _, c := range []struct {
+		in, frame, id string
+	}{
+		{smuggle + "\n", "", "5"},
+		{smuggle + "\r\n", "", "5"},
+		{smuggle, "", "5"}, // the last line, without a newline
+		{"\r" + `{"jsonrpc":"2.0","id":7,"method":"ping"}` + "\n", "", "7"},
+		{`{"jsonrpc":"2.0",` + "\r" + `"id":8,"method":"ping"}` + "\n", "", "8"},
+		{`{"jsonrpc":"2.0","method":"ping","id":9}` + "\r \n", "", "9"},
+		// Controls.
+		{strings.ReplaceAll(smuggle, "\r", " ") + "\n", strings.ReplaceAll(smuggle, "\r", " "), ""},
+		{`{"a":1}` + "\r\r\n", `{"a":1}`, ""},
+		{`{"a":1}` + "\r", `{"a":1}`, ""},
+		{" \r \r\n" + `{"a":2}` + "\n", `{"a":2}`, ""},
+	} {
+		f, err := NewReader(strings.NewReader(c.in), 1000).Next()
+		var le *LineEndError
+		switch {
+		case c.frame != "":
+			if err != nil || string(f) != c.frame {
+				t.Errorf("%q: %q %v, want the frame %q", c.in, f, err, c.frame)
+			}
+		case !errors.As(err, &le) || le.Found.ID.String() != c.id || le.Found.Kind() != Request:
+			t.Errorf("%q: %q %v, want a LineEndError finding the request %s", c.in, f, err, c.id)
+		}
+	}
+}
+
 // A frame over the bound is read through as it streams past: its id is
 // found wherever it is, before, after or between large members.
 func TestReaderTooLargeFindsID(t *testing.T) {
@@ -129,8 +165,8 @@ func FuzzReader(f *testing.F) {
 			case err != nil:
 				return
 			}
-			if len(f) > max || bytes.ContainsRune(f, '\n') {
-				t.Fatalf("frame of %d bytes (bound %d) or with a newline: %q", len(f), max, f)
+			if len(f) > max || bytes.ContainsAny(f, "\r\n") {
+				t.Fatalf("frame of %d bytes (bound %d) or with a line end: %q", len(f), max, f)
 			}
 		}
 	})

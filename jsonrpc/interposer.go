@@ -260,11 +260,16 @@ func (ip *Interposer) pump(dir Direction, in io.Reader) error {
 	r := NewReader(in, ip.MaxFrame)
 	for {
 		frame, err := r.Next()
-		if err == nil {
+		var tooLarge *TooLargeError
+		var lineEnd *LineEndError
+		switch {
+		case err == nil:
 			ip.frame(dir, frame)
-		} else if tooLarge := (*TooLargeError)(nil); errors.As(err, &tooLarge) {
+		case errors.As(err, &tooLarge):
 			ip.refuseFrame(dir, tooLarge.Found.ID, CodeInvalidRequest, tooLarge.Error(), "frame-size")
-		} else {
+		case errors.As(err, &lineEnd):
+			ip.refuseFrame(dir, lineEnd.Found.ID, CodeParseError, "invalid frame: "+lineEnd.Error(), "line-end")
+		default:
 			ip.flush()
 			return err
 		}

@@ -367,6 +367,7 @@ func TestRefusedIDLast(t *testing.T) {
 		`"params":{"name":"secret_\ud800admin"}`,
 		`"params":` + strings.Repeat(`[`, 600) + strings.Repeat(`]`, 600),
 		`"params":{"text":"` + big + `"}`,
+		"\"params\":{\"_x\":\r{}}",
 		`"params":{},"extra":1`,
 	} {
 		for _, order := range []string{`{"method":"tools/call",%s,"jsonrpc":"2.0","id":%d}`, `{"jsonrpc":"2.0","id":%d,"method":"tools/call",%s}`} {
@@ -384,6 +385,7 @@ func TestRefusedIDLast(t *testing.T) {
 	for i, bad := range []string{
 		`"result":{"structuredContent":{"Set-Cookie":"a=1","set-cookie":"b=2"}}`,
 		`"result":{"content":[{"type":"text","text":"` + big + `"}]}`,
+		"\"result\":{\"content\":[]},\r\"x\":1",
 	} {
 		id := 200 + i
 		io.WriteString(p.client, fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call"}`, id)+"\n")
