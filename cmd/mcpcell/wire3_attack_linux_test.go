@@ -1,13 +1,18 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 // These tests attack the wire where a peer reads a frame otherwise than
@@ -145,5 +150,187 @@ func TestAttackCarriageReturnToClient(t *testing.T) {
 	s.mu.Unlock()
 	if got := methods(stream); got != "notifications/message" {
 		t.Errorf("a readline client of mcpcell read the methods %q, want only the plain notifications/message", got)
+	}
+}
+
+// An honest TypeScript SDK server writes a response as {result, jsonrpc,
+// id}; a result that strict decoding refuses (structuredContent holding
+// Set-Cookie and set-cookie) was refused with no id found, and the
+// client's call hung until its own timeout. Now the id is found wherever
+// it is written and the call fails at once. The controls: the same call
+// straight to the server succeeds, and a result without the repeated
+// header passes mcpcell.
+func TestAttackServerIDWrittenLast(t *testing.T) {
+	nm := nodeModules(t)
+	server, _ := filepath.Abs("testdata/headerserver.mjs")
+	profile := writeProfile(t, grantRead(filepath.Dir(server), nm))
+	call := func(sess *mcp.ClientSession, tool string) (*mcp.CallToolResult, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return sess.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: map[string]any{}})
+	}
+
+	t.Run("go-sdk", func(t *testing.T) {
+		_, direct, _ := connectSDK(t, exec.Command("node", server), nil, "")
+		if res, err := call(direct, "fetch_headers"); err != nil || !strings.Contains(fmt.Sprint(res.StructuredContent), "set-cookie") {
+			t.Errorf("control: the call straight to the server: %v %v", res, err)
+		}
+		_, sess, _ := connectSDK(t, cellCommand(t, profile, "node", server), nil, "")
+		if res, err := call(sess, "fetch_headers_plain"); err != nil || textOf(res) != "headers attached" {
+			t.Errorf("control: fetch_headers_plain through mcpcell: %v %v", res, err)
+		}
+		_, err := call(sess, "fetch_headers")
+		if err == nil || errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "invalid response") {
+			t.Errorf("fetch_headers through mcpcell: %v, want the server's invalid response at once", err)
+		}
+	})
+
+	t.Run("ts-sdk", func(t *testing.T) {
+		cell := cellCommand(t, profile, "node", server)
+		if got := tsCall(t, cell, "fetch_headers_plain", `{}`); !strings.Contains(got, `"result"`) {
+			t.Errorf("control: fetch_headers_plain: %s", got)
+		}
+		if got := tsCall(t, cell, "fetch_headers", `{}`); !strings.Contains(got, "-32603") || !strings.Contains(got, "invalid response") {
+			t.Errorf("fetch_headers: %s, want -32603 at once", got)
+		}
+	})
+}
+
+// tsCall calls tool with args (JSON) in a server started as cell's
+// command line, through the TypeScript SDK client (tsclient.mjs), and
+// returns what it wrote: {"result": …} or {"error": …}.
+func tsCall(t *testing.T, cell *exec.Cmd, tool, args string) string {
+	t.Helper()
+	client, _ := filepath.Abs("testdata/tsclient.mjs")
+	cmd := exec.Command("node", append([]string{client, tool, args}, cell.Args...)...)
+	cmd.Env = cell.Env
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("tsclient.mjs: %v\n%s", err, stderr.String())
+	}
+	if strings.Contains(string(out), "timed out") {
+		t.Logf("stderr:\n%s", stderr.String())
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// The TypeScript SDK client writes a request as {method, params,
+// jsonrpc, id}: a call whose arguments strict decoding refuses (Lang and
+// lang) got no answer and ran into the client's timeout. Now it gets
+// -32700 at once. The control: the same call with one spelling passes.
+func TestAttackClientIDWrittenLast(t *testing.T) {
+	nodeModules(t)
+	cell := cellCommand(t, writeProfile(t, ""), os.Args[0], "__fakeserver")
+	if got := tsCall(t, cell, "echo", `{"message":"hi","meta":{"Lang":"en"}}`); !strings.Contains(got, `"result"`) || !strings.Contains(got, `Lang`) {
+		t.Errorf("control: one spelling: %s", got)
+	}
+	if got := tsCall(t, cell, "echo", `{"message":"hi","meta":{"Lang":"en","lang":"de"}}`); !strings.Contains(got, "-32700") || !strings.Contains(got, "differ") {
+		t.Errorf("two spellings: %s, want -32700 at once", got)
+	}
+}
+
+// A response over max_frame whose id comes after its large part (as the
+// TypeScript SDK writes it) left the call unanswered: only the frame's
+// first 4 KiB were kept to find the id. Now the whole frame is read for
+// it as it streams past. With the fake server (the id last, first and
+// between large members) and with server-filesystem reading a file over
+// the bound; the controls: a small file, and the id first.
+func TestAttackOversizeIDWrittenLast(t *testing.T) {
+	s := fakeSession(t, "[limits]\nmax_frame = 65536\n", "2025-11-25")
+	for i, f := range []string{
+		`{"result":{"content":[{"type":"text","text":"$PAD"}]},"jsonrpc":"2.0","id":$ID}`,
+		`{"jsonrpc":"2.0","id":$ID,"result":{"content":[{"type":"text","text":"$PAD"}]}}`,
+		`{"result":{"content":[{"type":"text","text":"$PAD"}]},"id":$ID,"jsonrpc":"2.0","_x":"$PAD"}`,
+	} {
+		args, _ := json.Marshal(map[string]any{"frames": []string{f}})
+		r := s.call(10+i, "tools/call", `{"name":"raw","arguments":`+string(args)+`}`)
+		if code, msg := errorOf(r); code != -32603 || !strings.Contains(msg, "bound") {
+			t.Errorf("%.60s…: %v, want -32603 naming the bound", f, r)
+		}
+	}
+
+	nm := nodeModules(t)
+	fs := filepath.Join(nm, "@modelcontextprotocol/server-filesystem/dist/index.js")
+	profile := writeProfile(t, grantRead(nm)+"[limits]\nmax_frame = 1048576\n")
+	project := filepath.Dir(profile)
+	os.WriteFile(filepath.Join(project, "big.txt"), []byte(strings.Repeat("a", 1200000)), 0o644)
+	os.WriteFile(filepath.Join(project, "small.txt"), []byte("small"), 0o644)
+	c := startSession(t, cellCommand(t, profile, "node", fs, project))
+	if r := c.call(0, "initialize", `{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`); r["result"] == nil {
+		t.Fatalf("initialize: %v", r)
+	}
+	c.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	read := func(id int, file string) map[string]any {
+		return c.call(id, "tools/call", fmt.Sprintf(`{"name":"read_text_file","arguments":{"path":%q}}`, filepath.Join(project, file)))
+	}
+	if got := resultText(read(1, "small.txt")); got != "small" {
+		t.Errorf("control: small.txt: %q", got)
+	}
+	if code, msg := errorOf(read(2, "big.txt")); code != -32603 || !strings.Contains(msg, "bound") {
+		t.Errorf("big.txt: %d %q, want -32603 naming the bound", code, msg)
+	}
+}
+
+// A 2025-03-26 batch with one element strict decoding refuses (the id
+// written last, as the TypeScript SDK does) was refused whole with id
+// null: its valid requests were never answered. Now the other elements
+// go on and the bad one is answered under its id; a batch no parser can
+// split has each request it names answered. Every request is answered
+// exactly once. The control: the batch without the bad element.
+func TestAttackBatchOneBadElement(t *testing.T) {
+	s := fakeSession(t, "", "2025-03-26")
+	ping := func(id int) string { return fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"ping"}`, id) }
+	echo := func(id int) string {
+		return fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo","arguments":{}}}`, id)
+	}
+	bad := func(id int) string {
+		return fmt.Sprintf(`{"method":"tools/call","params":{"name":"echo","arguments":{"A":1,"a":2}},"jsonrpc":"2.0","id":%d}`, id)
+	}
+	for _, c := range []struct {
+		batch string
+		want  map[string]string // id: "result" or the error code
+	}{
+		{"[" + ping(1) + "," + echo(2) + "]", map[string]string{"1": "result", "2": "result"}},
+		{"[" + ping(3) + "," + bad(4) + "," + echo(5) + "]", map[string]string{"3": "result", "4": "-32700", "5": "result"}},
+		{"[" + bad(6) + "," + bad(7) + "]", map[string]string{"6": "-32700", "7": "-32700"}},
+		{"[" + ping(8) + "," + echo(9) + "," + `{"jsonrpc":"2.0","id":10,"method":"ping"`, map[string]string{"8": "-32700", "9": "-32700", "10": "-32700"}},
+	} {
+		s.send(c.batch)
+		got := map[string][]string{}
+		for n := 0; n < len(c.want); {
+			f := s.next()
+			var msgs []map[string]any
+			if json.Unmarshal(f, &msgs) != nil {
+				var m map[string]any
+				if err := json.Unmarshal(f, &m); err != nil {
+					t.Fatalf("a frame that is not JSON: %s", f)
+				}
+				msgs = []map[string]any{m}
+			}
+			for _, m := range msgs {
+				id := fmt.Sprint(m["id"])
+				what := "result"
+				if code, _ := errorOf(m); code != 0 {
+					what = fmt.Sprint(code)
+				}
+				got[id] = append(got[id], what)
+				n++
+			}
+		}
+		// What follows the batch: a ping, answered after any late answer.
+		r := s.call(100, "ping", "{}")
+		if r["result"] == nil {
+			t.Errorf("ping after %s: %v", c.batch, r)
+		}
+		for id, want := range c.want {
+			if len(got[id]) != 1 || got[id][0] != want {
+				t.Errorf("%.80s…: request %s answered %v, want once with %s", c.batch, id, got[id], want)
+			}
+		}
+		if len(got) != len(c.want) {
+			t.Errorf("%.80s…: answers %v, want %v", c.batch, got, c.want)
+		}
 	}
 }
