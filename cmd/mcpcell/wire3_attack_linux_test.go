@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -333,4 +334,139 @@ func TestAttackBatchOneBadElement(t *testing.T) {
 			t.Errorf("%.80s…: answers %v, want %v", c.batch, got, c.want)
 		}
 	}
+}
+
+// The server sends roots/list under the id of the client's pending
+// tools/call, and the client's answer fails strict decoding: mcpcell
+// answered the client under that id, which ended the client's own call,
+// and the real result came too: two responses to one request. Now a
+// refused response fails the request it answers, the server's, and a
+// refused response that answers nothing is dropped, never landing on a
+// request of its sender's. The control: a valid answer reaches the
+// server.
+func TestAttackClientAnswerIDSpace(t *testing.T) {
+	s := fakeSession(t, "[client]\nroots = true\n", "2025-11-25")
+	askRoots := func(id int, serverID string) {
+		args, _ := json.Marshal(map[string]any{"frame": `{"jsonrpc":"2.0","id":` + serverID + `,"method":"roots/list"}`})
+		s.send(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"ask_same_id","arguments":%s}}`, id, args))
+		for {
+			var m struct{ Method string }
+			json.Unmarshal(s.next(), &m)
+			if m.Method == "roots/list" {
+				return
+			}
+		}
+	}
+	answers := func(id string, ping int) []map[string]any { return responses(s, id, ping) }
+	for i, c := range []struct{ answer, want string }{
+		{`{"jsonrpc":"2.0","id":$ID,"result":{"roots":[{"uri":"file:///tmp/x","name":"a"}]}}`, `answer:{"jsonrpc":"2.0","id":$ID,"result":{"roots"`},
+		{`{"jsonrpc":"2.0","id":$ID,"result":{"roots":[{"uri":"file:///tmp/x","name":"a","Name":"b"}]}}`, `answer:{"jsonrpc":"2.0","id":$ID,"error":{"code":-32603`},
+		{`{"result":{"roots":[{"uri":"file:///tmp/x","name":"a","Name":"b"}]},"jsonrpc":"2.0","id":$ID}`, `answer:{"jsonrpc":"2.0","id":$ID,"error":{"code":-32603`},
+		{`{"jsonrpc":"2.0","id":$ID,"result":{"roots":[]},"x":1}`, `answer:{"jsonrpc":"2.0","id":$ID,"error":{"code":-32603`},
+	} {
+		id := fmt.Sprint(10 + i)
+		askRoots(10+i, id)
+		s.send(strings.ReplaceAll(c.answer, "$ID", id))
+		got := answers(id, 100+i)
+		want := strings.ReplaceAll(c.want, "$ID", id)
+		if len(got) != 1 || !strings.HasPrefix(resultText(got[0]), want) {
+			t.Errorf("answer %s: the client's call %s got %v, want one result %s…", c.answer, id, got, want)
+		}
+	}
+	// A refused answer to no request of the server's, under the id of the
+	// client's pending call, is dropped; the call ends as the server ends
+	// it.
+	askRoots(20, `"s1"`)
+	s.send(`{"result":{"roots":[],"ROOTS":[]},"jsonrpc":"2.0","id":20}`)
+	s.send(`{"jsonrpc":"2.0","id":"s1","result":{"roots":[]}}`)
+	if got := answers("20", 120); len(got) != 1 || !strings.HasPrefix(resultText(got[0]), `answer:{"jsonrpc":"2.0","id":"s1","result"`) {
+		t.Errorf("a refused answer under the client's own id 20: the call got %v, want one result with the server's answer", got)
+	}
+}
+
+// A server request that fails strict decoding, sent under the id of the
+// client's pending call, failed that call and was not answered to the
+// server. Now it is answered to the server (-32700) and the client's
+// call ends as the server ends it. With the id first and last, raw and
+// with the official Go SDK client (whose call failed with "the server
+// sent an invalid response"). The control: a valid elicitation reaches
+// the client.
+func TestAttackServerRequestIDSpace(t *testing.T) {
+	form := func(props string) string {
+		return `{"message":"m","requestedSchema":{"type":"object","properties":{` + props + `}}}`
+	}
+	bad := form(`"Name":{"type":"string"},"name":{"type":"string"}`)
+	frames := []string{
+		`{"jsonrpc":"2.0","id":$ID,"method":"elicitation/create","params":` + bad + `}`,
+		`{"method":"elicitation/create","params":` + bad + `,"jsonrpc":"2.0","id":$ID}`,
+		`{"method":"elicitation/create","params":` + form(`"name":{"type":"string"}`) + `,"jsonrpc":"2.0","id":$ID,"x":1}`,
+	}
+	ask := func(frame string) string {
+		b, _ := json.Marshal(map[string]any{"frame": frame})
+		return string(b)
+	}
+	s := fakeSession(t, "[client]\nelicitation = true\n", "2025-11-25")
+	for i, f := range frames {
+		id := 10 + i
+		r := s.call(id, "tools/call", `{"name":"ask_same_id","arguments":`+ask(f)+`}`)
+		want := fmt.Sprintf(`answer:{"jsonrpc":"2.0","id":%d,"error":{"code":-32`, id)
+		if got := resultText(r); !strings.HasPrefix(got, want) {
+			t.Errorf("%s: the client's call got %v, want the server's answer %s…", f, r, want)
+		}
+		s.mu.Lock()
+		for _, fr := range s.frames {
+			if strings.Contains(string(fr), "elicitation/create") {
+				t.Errorf("%s reached the client: %s", f, fr)
+			}
+		}
+		s.mu.Unlock()
+		if got := responses(s, fmt.Sprint(id), 100+i); len(got) != 1 {
+			t.Errorf("%s: the client's call %d got %d responses: %v", f, id, len(got), got)
+		}
+	}
+
+	var ran atomic.Int32
+	ctx, sess, _ := connectSDK(t, cellCommand(t, writeProfile(t, "[client]\nelicitation = true\n"), os.Args[0], "__fakeserver"), &mcp.ClientOptions{
+		ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+			ran.Add(1)
+			return &mcp.ElicitResult{Action: "decline"}, nil
+		},
+	}, "")
+	for i, f := range append([]string{`{"jsonrpc":"2.0","id":$ID,"method":"elicitation/create","params":` + form(`"name":{"type":"string"}`) + `}`}, frames...) {
+		res, err := sess.CallTool(ctx, &mcp.CallToolParams{Name: "ask_same_id", Arguments: map[string]any{"frame": f}})
+		if err != nil {
+			t.Errorf("go-sdk, %s: the call failed: %v", f, err)
+			continue
+		}
+		want := `"error":{"code":-32` // mcpcell's answer to the server
+		if i == 0 {
+			want = `"result":{"action":"decline"}` // the control: the client's
+		}
+		if got := textOf(res); !strings.HasPrefix(got, "answer:") || !strings.Contains(got, want) {
+			t.Errorf("go-sdk, %s: the call got %q, want the server's answer with %s", f, got, want)
+		}
+	}
+	if ran.Load() != 1 {
+		t.Errorf("the client's elicitation handler ran %d times, want once (the valid form)", ran.Load())
+	}
+}
+
+// responses returns the responses under id (a JSON literal) among the
+// frames s has read, up to the answer of a ping sent now (which comes
+// after any the server sent first), and forgets those frames.
+func responses(s *session, id string, ping int) []map[string]any {
+	s.t.Helper()
+	s.call(ping, "ping", "{}")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []map[string]any
+	for _, f := range s.frames {
+		var m map[string]any
+		json.Unmarshal(f, &m)
+		if b, _ := json.Marshal(m["id"]); string(b) == id && m["method"] == nil {
+			out = append(out, m)
+		}
+	}
+	s.frames = nil
+	return out
 }
