@@ -239,39 +239,42 @@ func TestAttackClientIDWrittenLast(t *testing.T) {
 // between large members) and with server-filesystem reading a file over
 // the bound; the controls: a small file, and the id first.
 func TestAttackOversizeIDWrittenLast(t *testing.T) {
-	s := fakeSession(t, "[limits]\nmax_frame = 65536\n", "2025-11-25")
-	for i, f := range []string{
-		`{"result":{"content":[{"type":"text","text":"$PAD"}]},"jsonrpc":"2.0","id":$ID}`,
-		`{"jsonrpc":"2.0","id":$ID,"result":{"content":[{"type":"text","text":"$PAD"}]}}`,
-		`{"result":{"content":[{"type":"text","text":"$PAD"}]},"id":$ID,"jsonrpc":"2.0","_x":"$PAD"}`,
-	} {
-		args, _ := json.Marshal(map[string]any{"frames": []string{f}})
-		r := s.call(10+i, "tools/call", `{"name":"raw","arguments":`+string(args)+`}`)
-		if code, msg := errorOf(r); code != -32603 || !strings.Contains(msg, "bound") {
-			t.Errorf("%.60s…: %v, want -32603 naming the bound", f, r)
+	t.Run("fake", func(t *testing.T) {
+		s := fakeSession(t, "[limits]\nmax_frame = 65536\n", "2025-11-25")
+		for i, f := range []string{
+			`{"result":{"content":[{"type":"text","text":"$PAD"}]},"jsonrpc":"2.0","id":$ID}`,
+			`{"jsonrpc":"2.0","id":$ID,"result":{"content":[{"type":"text","text":"$PAD"}]}}`,
+			`{"result":{"content":[{"type":"text","text":"$PAD"}]},"id":$ID,"jsonrpc":"2.0","_x":"$PAD"}`,
+		} {
+			args, _ := json.Marshal(map[string]any{"frames": []string{f}})
+			r := s.call(10+i, "tools/call", `{"name":"raw","arguments":`+string(args)+`}`)
+			if code, msg := errorOf(r); code != -32603 || !strings.Contains(msg, "bound") {
+				t.Errorf("%.60s…: %v, want -32603 naming the bound", f, r)
+			}
 		}
-	}
-
-	nm := nodeModules(t)
-	fs := filepath.Join(nm, "@modelcontextprotocol/server-filesystem/dist/index.js")
-	profile := writeProfile(t, grantRead(nm)+"[limits]\nmax_frame = 1048576\n")
-	project := filepath.Dir(profile)
-	os.WriteFile(filepath.Join(project, "big.txt"), []byte(strings.Repeat("a", 1200000)), 0o644)
-	os.WriteFile(filepath.Join(project, "small.txt"), []byte("small"), 0o644)
-	c := startSession(t, cellCommand(t, profile, "node", fs, project))
-	if r := c.call(0, "initialize", `{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`); r["result"] == nil {
-		t.Fatalf("initialize: %v", r)
-	}
-	c.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
-	read := func(id int, file string) map[string]any {
-		return c.call(id, "tools/call", fmt.Sprintf(`{"name":"read_text_file","arguments":{"path":%q}}`, filepath.Join(project, file)))
-	}
-	if got := resultText(read(1, "small.txt")); got != "small" {
-		t.Errorf("control: small.txt: %q", got)
-	}
-	if code, msg := errorOf(read(2, "big.txt")); code != -32603 || !strings.Contains(msg, "bound") {
-		t.Errorf("big.txt: %d %q, want -32603 naming the bound", code, msg)
-	}
+	})
+	t.Run("server-filesystem", func(t *testing.T) {
+		nm := nodeModules(t)
+		fs := filepath.Join(nm, "@modelcontextprotocol/server-filesystem/dist/index.js")
+		profile := writeProfile(t, grantRead(nm)+"[limits]\nmax_frame = 1048576\n")
+		project := filepath.Dir(profile)
+		os.WriteFile(filepath.Join(project, "big.txt"), []byte(strings.Repeat("a", 1200000)), 0o644)
+		os.WriteFile(filepath.Join(project, "small.txt"), []byte("small"), 0o644)
+		c := startSession(t, cellCommand(t, profile, "node", fs, project))
+		if r := c.call(0, "initialize", `{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`); r["result"] == nil {
+			t.Fatalf("initialize: %v", r)
+		}
+		c.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+		read := func(id int, file string) map[string]any {
+			return c.call(id, "tools/call", fmt.Sprintf(`{"name":"read_text_file","arguments":{"path":%q}}`, filepath.Join(project, file)))
+		}
+		if got := resultText(read(1, "small.txt")); got != "small" {
+			t.Errorf("control: small.txt: %q", got)
+		}
+		if code, msg := errorOf(read(2, "big.txt")); code != -32603 || !strings.Contains(msg, "bound") {
+			t.Errorf("big.txt: %d %q, want -32603 naming the bound", code, msg)
+		}
+	})
 }
 
 // A 2025-03-26 batch with one element strict decoding refuses (the id
@@ -289,7 +292,7 @@ func TestAttackBatchOneBadElement(t *testing.T) {
 	bad := func(id int) string {
 		return fmt.Sprintf(`{"method":"tools/call","params":{"name":"echo","arguments":{"A":1,"a":2}},"jsonrpc":"2.0","id":%d}`, id)
 	}
-	for _, c := range []struct {
+	for i, c := range []struct {
 		batch string
 		want  map[string]string // id: "result" or the error code
 	}{
@@ -299,8 +302,11 @@ func TestAttackBatchOneBadElement(t *testing.T) {
 		{"[" + ping(8) + "," + echo(9) + "," + `{"jsonrpc":"2.0","id":10,"method":"ping"`, map[string]string{"8": "-32700", "9": "-32700", "10": "-32700"}},
 	} {
 		s.send(c.batch)
+		// A ping after the batch is answered after every answer to it.
+		sentinel := fmt.Sprint(100 + i)
+		s.send(ping(100 + i))
 		got := map[string][]string{}
-		for n := 0; n < len(c.want); {
+		for done := false; !done; {
 			f := s.next()
 			var msgs []map[string]any
 			if json.Unmarshal(f, &msgs) != nil {
@@ -316,14 +322,12 @@ func TestAttackBatchOneBadElement(t *testing.T) {
 				if code, _ := errorOf(m); code != 0 {
 					what = fmt.Sprint(code)
 				}
+				if id == sentinel && what == "result" {
+					done = true
+					continue
+				}
 				got[id] = append(got[id], what)
-				n++
 			}
-		}
-		// What follows the batch: a ping, answered after any late answer.
-		r := s.call(100, "ping", "{}")
-		if r["result"] == nil {
-			t.Errorf("ping after %s: %v", c.batch, r)
 		}
 		for id, want := range c.want {
 			if len(got[id]) != 1 || got[id][0] != want {
@@ -367,10 +371,13 @@ func TestAttackClientAnswerIDSpace(t *testing.T) {
 		id := fmt.Sprint(10 + i)
 		askRoots(10+i, id)
 		s.send(strings.ReplaceAll(c.answer, "$ID", id))
-		got := answers(id, 100+i)
 		want := strings.ReplaceAll(c.want, "$ID", id)
-		if len(got) != 1 || !strings.HasPrefix(resultText(got[0]), want) {
-			t.Errorf("answer %s: the client's call %s got %v, want one result %s…", c.answer, id, got, want)
+		if r := s.reply(id); !strings.HasPrefix(resultText(r), want) {
+			// (The server, unanswered, would wait for ever.)
+			t.Fatalf("answer %s: the client's call %s got %v, want the result %s…", c.answer, id, r, want)
+		}
+		if got := answers(id, 100+i); len(got) != 1 {
+			t.Errorf("answer %s: the client's call %s got %d responses, want one: %v", c.answer, id, len(got), got)
 		}
 	}
 	// A refused answer to no request of the server's, under the id of the
@@ -379,8 +386,11 @@ func TestAttackClientAnswerIDSpace(t *testing.T) {
 	askRoots(20, `"s1"`)
 	s.send(`{"result":{"roots":[],"ROOTS":[]},"jsonrpc":"2.0","id":20}`)
 	s.send(`{"jsonrpc":"2.0","id":"s1","result":{"roots":[]}}`)
-	if got := answers("20", 120); len(got) != 1 || !strings.HasPrefix(resultText(got[0]), `answer:{"jsonrpc":"2.0","id":"s1","result"`) {
-		t.Errorf("a refused answer under the client's own id 20: the call got %v, want one result with the server's answer", got)
+	if r := s.reply("20"); !strings.HasPrefix(resultText(r), `answer:{"jsonrpc":"2.0","id":"s1","result"`) {
+		t.Fatalf("a refused answer under the client's own id 20: the call got %v, want the result with the server's answer", r)
+	}
+	if got := answers("20", 120); len(got) != 1 {
+		t.Errorf("a refused answer under the client's own id 20: %d responses, want one: %v", len(got), got)
 	}
 }
 
@@ -411,7 +421,8 @@ func TestAttackServerRequestIDSpace(t *testing.T) {
 		r := s.call(id, "tools/call", `{"name":"ask_same_id","arguments":`+ask(f)+`}`)
 		want := fmt.Sprintf(`answer:{"jsonrpc":"2.0","id":%d,"error":{"code":-32`, id)
 		if got := resultText(r); !strings.HasPrefix(got, want) {
-			t.Errorf("%s: the client's call got %v, want the server's answer %s…", f, r, want)
+			// (The server, unanswered, would wait for ever.)
+			t.Fatalf("%s: the client's call got %v, want the server's answer %s…", f, r, want)
 		}
 		s.mu.Lock()
 		for _, fr := range s.frames {
@@ -421,7 +432,7 @@ func TestAttackServerRequestIDSpace(t *testing.T) {
 		}
 		s.mu.Unlock()
 		if got := responses(s, fmt.Sprint(id), 100+i); len(got) != 1 {
-			t.Errorf("%s: the client's call %d got %d responses: %v", f, id, len(got), got)
+			t.Errorf("%s: the client's call %d got %d responses, want one: %v", f, id, len(got), got)
 		}
 	}
 
@@ -452,8 +463,8 @@ func TestAttackServerRequestIDSpace(t *testing.T) {
 }
 
 // responses returns the responses under id (a JSON literal) among the
-// frames s has read, up to the answer of a ping sent now (which comes
-// after any the server sent first), and forgets those frames.
+// frames s has read since the last call (or its start), up to the answer
+// of a ping sent now, which comes after any the server sent first.
 func responses(s *session, id string, ping int) []map[string]any {
 	s.t.Helper()
 	s.call(ping, "ping", "{}")
