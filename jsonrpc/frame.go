@@ -12,19 +12,32 @@ import (
 // DefaultMaxFrame is the frame size bound when a profile sets none.
 const DefaultMaxFrame = 16 << 20
 
-// TooLargeError reports a frame over the bound. Prefix holds its first
-// bytes, enough to recover the id in most frames.
+// TooLargeError reports a frame over the bound. Found is what a lenient
+// reading of the whole frame found (see Recover), read as it streamed
+// past: the id may come after the part that made it large.
 type TooLargeError struct {
-	Limit  int
-	Prefix []byte
+	Limit int
+	Found Sketch
 }
 
 func (e *TooLargeError) Error() string {
 	return fmt.Sprintf("frame larger than the %d-byte bound", e.Limit)
 }
 
-// prefixKeep is how much of an oversize frame is kept to recover its id.
-const prefixKeep = 4096
+// LineEndError reports a frame holding a carriage return other than the
+// one before its newline. JSON reads a carriage return as white space,
+// but Python's universal newlines (the official Python SDK's stdin),
+// Node's readline, Java's BufferedReader and .NET's ReadLine end a line
+// there: a peer reading such a frame would read other messages in it
+// than mcpcell did. Found is what a lenient reading of it found.
+type LineEndError struct {
+	Offset int
+	Found  Sketch
+}
+
+func (e *LineEndError) Error() string {
+	return fmt.Sprintf("offset %d: a carriage return inside a frame, where some readers end a line (only \\r\\n may end one)", e.Offset)
+}
 
 // Reader reads newline-delimited frames (LF or CRLF) of at most Max bytes.
 // Empty lines are skipped.
@@ -46,10 +59,12 @@ func NewReader(r io.Reader, max int) *Reader {
 // caller may hold its output until it is not.
 func (r *Reader) Buffered() bool { return r.br.Buffered() > 0 }
 
-// Next returns the next frame without its line ending. The slice is valid
-// until the next call. A frame over the bound is consumed whole and
-// reported as a *TooLargeError; reading can go on after it. At the end of
-// input a last line without a newline is returned, then io.EOF.
+// Next returns the next frame without its line ending (a newline, and
+// any carriage returns right before it). The slice is valid until the
+// next call. A frame over the bound is consumed whole and reported as a
+// *TooLargeError, one that holds another carriage return as a
+// *LineEndError; reading can go on after either. At the end of input a
+// last line without a newline is returned, then io.EOF.
 func (r *Reader) Next() ([]byte, error) {
 	for {
 		line, err := r.line()
@@ -60,13 +75,16 @@ func (r *Reader) Next() ([]byte, error) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
+		if i := bytes.IndexByte(line, '\r'); i >= 0 {
+			return nil, &LineEndError{Offset: i, Found: Recover(line)}
+		}
 		return line, nil
 	}
 }
 
 func (r *Reader) line() ([]byte, error) {
 	r.buf = r.buf[:0]
-	over := false
+	var big *lenient // once the line is over the bound: it reads the rest as it streams past
 	for {
 		chunk, err := r.br.ReadSlice('\n')
 		switch {
@@ -74,31 +92,31 @@ func (r *Reader) line() ([]byte, error) {
 			chunk = chunk[:len(chunk)-1]
 		case errors.Is(err, bufio.ErrBufferFull):
 		case errors.Is(err, io.EOF):
-			if len(chunk) == 0 && len(r.buf) == 0 && !over {
+			if len(chunk) == 0 && len(r.buf) == 0 && big == nil {
 				return nil, io.EOF
 			}
 		default:
 			return nil, err
 		}
-		if !over {
-			if len(r.buf)+len(chunk) > r.max+1 { // +1: a CR before LF is not content
-				over = true
-				keep := min(prefixKeep, len(r.buf)+len(chunk))
-				prefix := append(r.buf, chunk...)[:keep]
-				r.buf = append(r.buf[:0:0], prefix...)
-			} else {
-				r.grow(len(chunk))
-				r.buf = append(r.buf, chunk...)
-			}
+		if big == nil && len(r.buf)+len(chunk) > r.max+1 { // +1: a CR before LF is not content
+			big = &lenient{}
+			big.feed(r.buf)
+			r.buf = r.buf[:0]
+		}
+		if big != nil {
+			big.feed(chunk)
+		} else {
+			r.grow(len(chunk))
+			r.buf = append(r.buf, chunk...)
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
-		if over {
-			return nil, &TooLargeError{Limit: r.max, Prefix: r.buf}
+		if big != nil {
+			return nil, &TooLargeError{Limit: r.max, Found: big.sketch()}
 		}
 		if len(bytes.TrimRight(r.buf, "\r")) > r.max {
-			return nil, &TooLargeError{Limit: r.max, Prefix: r.buf[:min(prefixKeep, len(r.buf))]}
+			return nil, &TooLargeError{Limit: r.max, Found: Recover(r.buf)}
 		}
 		return r.buf, nil
 	}

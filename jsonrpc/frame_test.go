@@ -10,14 +10,14 @@ import (
 )
 
 func TestReader(t *testing.T) {
-	in := "{\"a\":1}\r\n\n   \n{\"b\":2}\n" + "{\"big\":\"" + strings.Repeat("x", 200) + "\"}\n{\"c\":3}\r\n{\"last\":4}"
+	in := "{\"a\":1}\r\n\n   \n{\"b\":2}\n" + "{\"big\":\"" + strings.Repeat("x", 200) + "\",\"id\":9}\n{\"c\":3}\r\n{\"last\":4}"
 	r := NewReader(iotest.OneByteReader(strings.NewReader(in)), 100)
 	var got []string
 	for {
 		f, err := r.Next()
 		var tl *TooLargeError
 		if errors.As(err, &tl) {
-			got = append(got, "TOO LARGE:"+string(tl.Prefix[:8]))
+			got = append(got, "TOO LARGE:"+tl.Found.ID.String())
 			continue
 		}
 		if err == io.EOF {
@@ -28,7 +28,7 @@ func TestReader(t *testing.T) {
 		}
 		got = append(got, string(f))
 	}
-	want := []string{`{"a":1}`, `{"b":2}`, `TOO LARGE:{"big":"`, `{"c":3}`, `{"last":4}`}
+	want := []string{`{"a":1}`, `{"b":2}`, `TOO LARGE:9`, `{"c":3}`, `{"last":4}`}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("frames = %q, want %q", got, want)
 	}
@@ -70,6 +70,64 @@ func TestReaderLargeFrames(t *testing.T) {
 	}
 }
 
+// A carriage return ends a line for Python's universal newlines, Node's
+// readline, Java's BufferedReader: a frame holding one anywhere but
+// before its newline is refused, with what a lenient reading found in it
+// (the id, which is the outer message's). The control: the same frames
+// with spaces are frames. Carriage returns before the newline are the
+// line end, and not part of the frame.
+func TestReaderCarriageReturn(t *testing.T) {
+	smuggle := `{"jsonrpc":"2.0","id":5,"method":"ping","params":{"_x":` + "\r" + `{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"delete_all"}}` + "\r" + `}}`
+	for _, c := range []struct {
+		in, frame, id string
+	}{
+		{smuggle + "\n", "", "5"},
+		{smuggle + "\r\n", "", "5"},
+		{smuggle, "", "5"}, // the last line, without a newline
+		{"\r" + `{"jsonrpc":"2.0","id":7,"method":"ping"}` + "\n", "", "7"},
+		{`{"jsonrpc":"2.0",` + "\r" + `"id":8,"method":"ping"}` + "\n", "", "8"},
+		{`{"jsonrpc":"2.0","method":"ping","id":9}` + "\r \n", "", "9"},
+		// Controls.
+		{strings.ReplaceAll(smuggle, "\r", " ") + "\n", strings.ReplaceAll(smuggle, "\r", " "), ""},
+		{`{"a":1}` + "\r\r\n", `{"a":1}`, ""},
+		{`{"a":1}` + "\r", `{"a":1}`, ""},
+		{" \r \r\n" + `{"a":2}` + "\n", `{"a":2}`, ""},
+	} {
+		f, err := NewReader(strings.NewReader(c.in), 1000).Next()
+		var le *LineEndError
+		switch {
+		case c.frame != "":
+			if err != nil || string(f) != c.frame {
+				t.Errorf("%q: %q %v, want the frame %q", c.in, f, err, c.frame)
+			}
+		case !errors.As(err, &le) || le.Found.ID.String() != c.id || le.Found.Kind() != Request:
+			t.Errorf("%q: %q %v, want a LineEndError finding the request %s", c.in, f, err, c.id)
+		}
+	}
+}
+
+// A frame over the bound is read through as it streams past: its id is
+// found wherever it is, before, after or between large members.
+func TestReaderTooLargeFindsID(t *testing.T) {
+	big := strings.Repeat("x", 300<<10)
+	for _, c := range []struct{ in, id string }{
+		{`{"jsonrpc":"2.0","id":1,"result":{"text":"` + big + `"}}`, "1"},
+		{`{"result":{"text":"` + big + `"},"jsonrpc":"2.0","id":2}`, "2"},
+		{`{"method":"tools/call","params":{"a":"` + big + `"},"id":"three","x":"` + big + `"}`, `"three"`},
+		{`{"result":{"text":"` + big + `\"},\"id\":99"},"id":4}`, "4"},
+	} {
+		r := NewReader(iotest.HalfReader(strings.NewReader(c.in+"\n{}\n")), 200<<10)
+		_, err := r.Next()
+		var tl *TooLargeError
+		if !errors.As(err, &tl) || tl.Found.ID.String() != c.id {
+			t.Errorf("%.40s…: %v, want a TooLargeError finding the id %s", c.in, err, c.id)
+		}
+		if f, err := r.Next(); err != nil || string(f) != "{}" {
+			t.Errorf("after it: %q %v", f, err)
+		}
+	}
+}
+
 func TestWriterConcurrent(t *testing.T) {
 	var buf bytes.Buffer
 	w := NewWriter(&buf)
@@ -107,8 +165,8 @@ func FuzzReader(f *testing.F) {
 			case err != nil:
 				return
 			}
-			if len(f) > max || bytes.ContainsRune(f, '\n') {
-				t.Fatalf("frame of %d bytes (bound %d) or with a newline: %q", len(f), max, f)
+			if len(f) > max || bytes.ContainsAny(f, "\r\n") {
+				t.Fatalf("frame of %d bytes (bound %d) or with a line end: %q", len(f), max, f)
 			}
 		}
 	})

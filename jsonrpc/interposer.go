@@ -260,11 +260,16 @@ func (ip *Interposer) pump(dir Direction, in io.Reader) error {
 	r := NewReader(in, ip.MaxFrame)
 	for {
 		frame, err := r.Next()
-		if err == nil {
+		var tooLarge *TooLargeError
+		var lineEnd *LineEndError
+		switch {
+		case err == nil:
 			ip.frame(dir, frame)
-		} else if tooLarge := (*TooLargeError)(nil); errors.As(err, &tooLarge) {
-			ip.refuseFrame(dir, RecoverID(tooLarge.Prefix), CodeInvalidRequest, tooLarge.Error(), "frame-size")
-		} else {
+		case errors.As(err, &tooLarge):
+			ip.refuseFrame(dir, tooLarge.Found, CodeInvalidRequest, tooLarge.Error(), "frame-size")
+		case errors.As(err, &lineEnd):
+			ip.refuseFrame(dir, lineEnd.Found, CodeParseError, "invalid frame: "+lineEnd.Error(), "line-end")
+		default:
 			ip.flush()
 			return err
 		}
@@ -289,14 +294,25 @@ func (ip *Interposer) flush() {
 
 // frame handles one frame: strict decoding, then each message in it.
 func (ip *Interposer) frame(dir Direction, frame []byte) {
-	if dir == Down && frame[0] != '{' && frame[0] != '[' {
+	if dir == Down && !looksJSON(frame) {
 		ip.event(Event{Dir: Down, Decision: "drop", Rule: "non-json", Size: len(frame), Note: "the server wrote a line on stdout that is not JSON"},
 			fmt.Sprintf("the server wrote a non-JSON line on stdout (not passed to the client): %s", ip.quote(frame)),
 			"non-JSON lines from the server on stdout (not passed to the client)")
 		return
 	}
 	if err := Validate(frame); err != nil {
-		ip.refuseFrame(dir, RecoverID(frame), CodeParseError, "invalid JSON: "+err.Error(), "strict-json")
+		sk := Recover(frame)
+		if sk.Batch && sk.Whole && len(sk.Elements) > 0 && ip.Policy.Batches() {
+			// The fault is inside elements, which any parser tells apart:
+			// those that pass go on, the others are answered one by one.
+			elems := make([][]byte, 0, len(sk.Elements))
+			for _, e := range sk.Elements {
+				elems = append(elems, frame[e.Start:e.End])
+			}
+			ip.batch(dir, frame, elems, false)
+			return
+		}
+		ip.refuseFrame(dir, sk, CodeParseError, "invalid JSON: "+err.Error(), "strict-json")
 		return
 	}
 	if frame[0] != '[' {
@@ -304,18 +320,47 @@ func (ip *Interposer) frame(dir Direction, frame []byte) {
 		return
 	}
 	if !ip.Policy.Batches() {
-		ip.refuseFrame(dir, ID{}, CodeInvalidRequest, "batches are allowed only in protocol version 2025-03-26", "batch")
+		ip.refuseFrame(dir, Recover(frame), CodeInvalidRequest, "batches are allowed only in protocol version 2025-03-26", "batch")
 		return
 	}
 	elems, _ := Elements(frame)
 	if len(elems) == 0 {
-		ip.refuseFrame(dir, ID{}, CodeInvalidRequest, "empty batch", "batch")
+		ip.refuseMessage(dir, Sketch{}, CodeInvalidRequest, "empty batch", "batch")
 		return
 	}
-	b := &batch{}
+	ip.batch(dir, frame, elems, true)
+}
+
+// looksJSON reports whether a line from the server starts as a JSON
+// object or array does, after white space.
+func looksJSON(frame []byte) bool {
+	for _, c := range frame {
+		switch c {
+		case ' ', '\t':
+			continue
+		case '{', '[':
+			return true
+		}
+		return false
+	}
+	return false
+}
+
+// batch handles the elements of a batch frame; valid says they passed
+// strict decoding with the frame. It sends on what passes as one batch:
+// the frame itself when every message passed unchanged.
+func (ip *Interposer) batch(dir Direction, frame []byte, elems [][]byte, valid bool) {
+	b := &batch{changed: !valid}
 	for _, e := range elems {
+		if !valid {
+			if err := validate(e, 1); err != nil {
+				ip.refuseMessage(dir, Recover(e), CodeParseError, "invalid JSON: "+err.Error(), "strict-json")
+				b.changed = true
+				continue
+			}
+		}
 		if TypeOf(e) != "object" {
-			ip.refuseFrame(dir, ID{}, CodeInvalidRequest, "a batch may hold only objects", "batch")
+			ip.refuseMessage(dir, Sketch{}, CodeInvalidRequest, "a batch may hold only objects", "batch")
 			b.changed = true
 			continue
 		}
@@ -365,61 +410,77 @@ func (ip *Interposer) forward(dir Direction, frame, orig []byte, b *batch) error
 	return nil
 }
 
-// refuseFrame answers a frame that could not be read as a message.
-func (ip *Interposer) refuseFrame(dir Direction, id ID, code int, msg, rule string) {
-	ev := Event{Dir: dir, ID: id, Decision: "deny", Rule: rule, Note: msg}
-	if dir == Down {
-		ip.event(ev, "refused a frame from the server: "+msg, "frames refused from the server ("+rule+")")
-		// A broken reply the client is waiting for is answered, so the
-		// client does not wait for ever: also one whose id is a number
-		// the client's id reads as (29.0 for 29).
-		if !id.IsZero() {
-			c := ip.take(Up, id)
-			if key, ok := id.alias(); c == nil && ok {
-				c = ip.takeKey(Up, key)
-			}
-			if c != nil {
-				ip.sendError(ip.toClient, c.ID, &Error{Code: CodeInternalError, Message: "mcpcell: the server sent an invalid response: " + msg})
-			}
-		}
+// refuseFrame answers a frame that is not taken, from what a lenient
+// reading found in it (see refuseMessage): each message of a batch on
+// its own.
+func (ip *Interposer) refuseFrame(dir Direction, sk Sketch, code int, msg, rule string) {
+	if !sk.Batch {
+		ip.refuseMessage(dir, sk, code, msg, rule)
 		return
 	}
-	ip.event(ev, "", "")
-	ip.sendError(ip.toClient, id, &Error{Code: code, Message: "mcpcell: " + msg})
+	if len(sk.Elements) == 0 {
+		ip.refuseMessage(dir, Sketch{}, code, msg, rule)
+	}
+	for _, e := range sk.Elements {
+		ip.refuseMessage(dir, e, code, msg, rule)
+	}
+}
+
+// refuseMessage answers a message that is not taken, in its own id
+// space, from what a lenient reading found in it (sk): a request (it has
+// a method) gets the error, sent to its sender, under its id as sent; a
+// response (a result or an error, no method) fails the request it
+// answers, if one is waiting (an error to the requester, under the
+// requester's id), and is dropped if none is; so does a message that is
+// neither, when a request waits for its id, and otherwise it is answered
+// as a request. A response never lands on a request of its sender's own:
+// the client's and the server's ids are apart.
+func (ip *Interposer) refuseMessage(dir Direction, sk Sketch, code int, msg, rule string) {
+	kind := sk.Kind()
+	ev := Event{Dir: dir, Kind: kind, ID: sk.ID, Decision: "deny", Rule: rule, Note: msg}
+	if dir == Down {
+		ip.event(ev, "refused a frame from the server: "+msg, "frames refused from the server ("+rule+")")
+	} else {
+		ip.event(ev, "", "")
+	}
+	if kind != Request && !sk.ID.IsZero() {
+		// A broken reply the requester is waiting for is answered, so
+		// that it does not wait for ever: also one whose id is a number
+		// the requester's id reads as (29.0 for 29).
+		if c := ip.takeAnswered(dir, sk.ID); c != nil {
+			ip.sendError(ip.peer(dir), c.ID, &Error{Code: CodeInternalError, Message: "mcpcell: the " + dir.from() + " sent an invalid response: " + msg})
+			return
+		}
+	}
+	switch {
+	case kind == Notification, kind == Response:
+		return // nothing waits for it
+	case dir == Down && !sk.HasID:
+		return // the server waits for no answer to what has no id
+	}
+	ip.sendError(ip.sender(dir), sk.ID, &Error{Code: code, Message: "mcpcell: " + msg})
+}
+
+// takeAnswered takes the request that a response travelling in dir
+// with id answers: one sent the other way, under id or under the integer
+// id a JavaScript peer reads id as.
+func (ip *Interposer) takeAnswered(dir Direction, id ID) *Call {
+	reqDir := Up
+	if dir == Up {
+		reqDir = Down
+	}
+	c := ip.take(reqDir, id)
+	if key, ok := id.alias(); c == nil && ok {
+		c = ip.takeKey(reqDir, key)
+	}
+	return c
 }
 
 func (ip *Interposer) message(dir Direction, raw []byte, b *batch) {
 	m, err := Parse(raw)
 	if err != nil {
 		b.skip()
-		var inv *InvalidError
-		id := ID{}
-		if errors.As(err, &inv) {
-			id = inv.ID
-		}
-		if dir == Down && inv != nil && inv.Request {
-			// A server's request that cannot be read is answered, with its
-			// id as sent (the server may be waiting); its id is of the
-			// server's own id space, so no call of the client's is touched.
-			msg := "invalid message: " + err.Error()
-			ip.event(Event{Dir: dir, Kind: Request, ID: id, Decision: "deny", Rule: "jsonrpc", Note: msg}, "refused a frame from the server: "+msg, "frames refused from the server (jsonrpc)")
-			if !id.IsZero() {
-				ip.sendError(ip.toServer, id, &Error{Code: CodeInvalidRequest, Message: "mcpcell: " + msg})
-			}
-			return
-		}
-		ip.refuseFrame(dir, id, CodeInvalidRequest, "invalid message: "+err.Error(), "jsonrpc")
-		if dir == Up && inv != nil && !inv.Request && !id.IsZero() {
-			// The client's unusable answer to a server's request (29.0 for
-			// 29) fails that request, so the server does not wait for ever.
-			c := ip.take(Down, id)
-			if key, ok := id.alias(); c == nil && ok {
-				c = ip.takeKey(Down, key)
-			}
-			if c != nil {
-				ip.sendError(ip.toServer, c.ID, &Error{Code: CodeInternalError, Message: "mcpcell: the client sent an invalid response: " + err.Error()})
-			}
-		}
+		ip.refuseMessage(dir, Recover(raw), CodeInvalidRequest, "invalid message: "+err.Error(), "jsonrpc")
 		return
 	}
 	switch m.Kind {

@@ -3,6 +3,7 @@ package jsonrpc
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -338,4 +339,166 @@ func TestServerIDsNotCanonical(t *testing.T) {
 	if got := p.line(t, p.serverIn); !strings.HasPrefix(got, `{"jsonrpc":"2.0","id":12,"error":{"code":-32603,`) {
 		t.Errorf("the client's answer 12.0 to the server's 12: the server got %s", got)
 	}
+}
+
+// batchPolicy allows everything, batches too (2025-03-26).
+type batchPolicy struct{ allowAll }
+
+func (batchPolicy) Batches() bool { return true }
+
+// expectLine reads the next line from r and checks that it starts with
+// want.
+func (p *pipeline) expect(t *testing.T, r *bufio.Reader, what, want string) {
+	t.Helper()
+	if got := p.line(t, r); !strings.HasPrefix(got, want) {
+		t.Errorf("%s: got %s, want %s…", what, got, want)
+	}
+}
+
+// Every refused frame is answered in its own id space, wherever its id
+// is written and whatever made it refused. The server asks the client
+// under 7, the id of the client's own call in flight: the client's
+// unreadable answer fails the server's request 7, and the client gets
+// only its call's result. The server's unreadable request under 7 is
+// answered to the server, and the client's call 7 is untouched.
+// Before, both landed on the client's call 7 (which then got two
+// answers, or the server's refusal for its result).
+func TestRefusedAnsweredInOwnIDSpace(t *testing.T) {
+	const max = 4096
+	big := strings.Repeat("x", max)
+	ip := &Interposer{Policy: allowAll{}, MaxFrame: max}
+	p := newPipeline(t, ip)
+	io.WriteString(p.client, `{"jsonrpc":"2.0","id":7,"method":"tools/call"}`+"\n")
+	p.expect(t, p.serverIn, "the client's call", `{"jsonrpc":"2.0","id":7,"method":"tools/call"}`)
+	for _, answer := range []string{
+		`{"jsonrpc":"2.0","id":7,"result":{"roots":[{"uri":"file:///x","name":"a","Name":"b"}]}}`,
+		`{"result":{"roots":[{"uri":"file:///x","name":"a","Name":"b"}]},"jsonrpc":"2.0","id":7}`,
+		`{"jsonrpc":"2.0","id":7,"result":{"roots":[]},"x":1}`,
+		`{"jsonrpc":"2.0","result":{"roots":[]},"id":7.0,"x":1}`,
+		`{"jsonrpc":"2.0","error":{"code":1,"message":"` + big + `"},"id":7}`,
+		"{\"jsonrpc\":\"2.0\",\r\"result\":{\"roots\":[]},\"id\":7}",
+		`{"jsonrpc":"2.0","id":7,"reslt":{}}`, // neither: answers what waits for its id
+	} {
+		io.WriteString(p.serverOut, `{"jsonrpc":"2.0","id":7,"method":"roots/list"}`+"\n")
+		p.expect(t, p.fromCell, "the server's request", `{"jsonrpc":"2.0","id":7,"method":"roots/list"}`)
+		io.WriteString(p.client, answer+"\n")
+		p.expect(t, p.serverIn, "the server, for "+answer[:min(len(answer), 60)], `{"jsonrpc":"2.0","id":7,"error":{"code":-32603,"message":"mcpcell: the client sent an invalid response: `)
+	}
+	for _, request := range []string{
+		`{"jsonrpc":"2.0","id":7,"method":"roots/list","params":{"a":1,"a":2}}`,
+		`{"method":"roots/list","params":{"a":1,"a":2},"jsonrpc":"2.0","id":7}`,
+		`{"method":"roots/list","params":{},"jsonrpc":"2.0","id":7,"x":1}`,
+		`{"method":"roots/list","params":{"a":"` + big + `"},"jsonrpc":"2.0","id":7}`,
+		"{\"method\":\"roots/list\",\r\"jsonrpc\":\"2.0\",\"id\":7}",
+	} {
+		io.WriteString(p.serverOut, request+"\n")
+		p.expect(t, p.serverIn, "the server, for "+request[:min(len(request), 60)], `{"jsonrpc":"2.0","id":7,"error":{"code":-32`)
+	}
+	// The client's call gets its one answer: the server's.
+	io.WriteString(p.serverOut, `{"jsonrpc":"2.0","id":7,"result":{"content":[]}}`+"\n")
+	p.expect(t, p.fromCell, "the client's call 7", `{"jsonrpc":"2.0","id":7,"result":{"content":[]}}`)
+
+	// A frame that is neither, with nothing waiting for its id, is
+	// answered as a request; the server's such frame goes back to it.
+	io.WriteString(p.client, `{"jsonrpc":"2.0","id":8,"reslt":{}}`+"\n")
+	p.expect(t, p.fromCell, "the client's neither", `{"jsonrpc":"2.0","id":8,"error":{"code":-32600,`)
+	io.WriteString(p.serverOut, `{"jsonrpc":"2.0","id":8,"reslt":{}}`+"\n")
+	p.expect(t, p.serverIn, "the server's neither", `{"jsonrpc":"2.0","id":8,"error":{"code":-32600,`)
+}
+
+// A refused request is answered under its id wherever the id is
+// written: the TypeScript SDK writes it last ({method, params, jsonrpc,
+// id}, {result, jsonrpc, id}), after the part strict decoding refuses.
+// A refused response fails the call it answers. The control: a frame
+// whose id comes first was answered before too.
+func TestRefusedIDLast(t *testing.T) {
+	const max = 4096
+	big := strings.Repeat("y", 2*max)
+	ip := &Interposer{Policy: allowAll{}, MaxFrame: max}
+	p := newPipeline(t, ip)
+	for i, bad := range []string{
+		`"params":{"name":"echo","arguments":{"Lang":"en","lang":"de"}}`,
+		`"params":{"name":"echo","arguments":{"a":1,"a":2}}`,
+		"\"params\":{\"name\":\"ech\xffo\"}",
+		`"params":{"name":"secret_\ud800admin"}`,
+		`"params":` + strings.Repeat(`[`, 600) + strings.Repeat(`]`, 600),
+		`"params":{"text":"` + big + `"}`,
+		"\"params\":{\"_x\":\r{}}",
+		`"params":{},"extra":1`,
+	} {
+		for _, order := range []string{`{"method":"tools/call",%s,"jsonrpc":"2.0","id":%d}`, `{"jsonrpc":"2.0","id":%d,"method":"tools/call",%s}`} {
+			id := 100 + i
+			var frame string
+			if strings.HasPrefix(order, `{"method"`) {
+				frame = fmt.Sprintf(order, bad, id)
+			} else {
+				frame = fmt.Sprintf(order, id, bad)
+			}
+			io.WriteString(p.client, frame+"\n")
+			p.expect(t, p.fromCell, frame[:min(len(frame), 40)], fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"error":{"code":-32`, id))
+		}
+	}
+	for i, bad := range []string{
+		`"result":{"structuredContent":{"Set-Cookie":"a=1","set-cookie":"b=2"}}`,
+		`"result":{"content":[{"type":"text","text":"` + big + `"}]}`,
+		"\"result\":{\"content\":[]},\r\"x\":1",
+	} {
+		id := 200 + i
+		io.WriteString(p.client, fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call"}`, id)+"\n")
+		p.line(t, p.serverIn)
+		io.WriteString(p.serverOut, fmt.Sprintf(`{%s,"jsonrpc":"2.0","id":%d}`, bad, id)+"\n")
+		p.expect(t, p.fromCell, bad[:min(len(bad), 30)], fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"error":{"code":-32603,"message":"mcpcell: the server sent an invalid response: `, id))
+	}
+}
+
+// A batch with an element strict decoding refuses: the others go on as
+// a batch, the refused one is answered under its id. A batch whose
+// elements cannot be told apart as any parser tells them apart, or one
+// in a session without batches, has each request answered.
+func TestBatchRefusedElements(t *testing.T) {
+	call := func(id int, args string) string {
+		return fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"x","arguments":{%s}}}`, id, args)
+	}
+	ip := &Interposer{Policy: batchPolicy{}}
+	p := newPipeline(t, ip)
+	io.WriteString(p.client, "["+call(30, "")+","+call(31, "")+","+call(32, `"X":1,"x":2`)+"]\n")
+	if got, want := p.line(t, p.serverIn), "["+call(30, "")+","+call(31, "")+"]"; got != want {
+		t.Errorf("the server got %s, want %s", got, want)
+	}
+	p.expect(t, p.fromCell, "the refused element", `{"jsonrpc":"2.0","id":32,"error":{"code":-32700,`)
+	for _, frame := range []string{
+		"[" + call(40, "") + "," + call(41, `"X":1,"x":2`) + "] x",
+		"[" + call(40, "") + "," + call(41, "") + ",]",
+		"[" + call(40, "") + ",\r" + call(41, "") + "]",
+	} {
+		io.WriteString(p.client, frame+"\n")
+		p.expect(t, p.fromCell, frame, `{"jsonrpc":"2.0","id":40,"error":`)
+		p.expect(t, p.fromCell, frame, `{"jsonrpc":"2.0","id":41,"error":`)
+	}
+	// The server's batch: a refused request goes back to it, a refused
+	// response fails the client's call.
+	io.WriteString(p.client, call(50, "")+"\n")
+	p.line(t, p.serverIn)
+	io.WriteString(p.serverOut, `[{"jsonrpc":"2.0","id":50,"result":{"a":1,"a":2}},{"jsonrpc":"2.0","id":"s1","method":"roots/list","params":{"b":1,"B":2}},{"jsonrpc":"2.0","id":"s2","method":"ping"}]`+"\n")
+	// Both pumps flush both writers: read the two sides at once.
+	toServer := make(chan string, 1)
+	go func() { l, _ := p.serverIn.ReadString('\n'); toServer <- l }()
+	p.expect(t, p.fromCell, "the client's call", `{"jsonrpc":"2.0","id":50,"error":{"code":-32603,`)
+	p.expect(t, p.fromCell, "the server's valid request", `[{"jsonrpc":"2.0","id":"s2","method":"ping"}]`)
+	select {
+	case l := <-toServer:
+		if !strings.HasPrefix(l, `{"jsonrpc":"2.0","id":"s1","error":{"code":-32700,`) {
+			t.Errorf("the server's refused request: the server got %s", l)
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("the server's refused request: no answer to the server")
+	}
+
+	// Without batches, each request of one is answered.
+	q := newPipeline(t, &Interposer{Policy: allowAll{}})
+	io.WriteString(q.client, "["+call(60, "")+","+call(61, "")+`,{"jsonrpc":"2.0","method":"notifications/progress"}]`+"\n")
+	q.expect(t, q.fromCell, "batch 60", `{"jsonrpc":"2.0","id":60,"error":{"code":-32600,"message":"mcpcell: batches are allowed only`)
+	q.expect(t, q.fromCell, "batch 61", `{"jsonrpc":"2.0","id":61,"error":{"code":-32600,`)
+	io.WriteString(q.client, `{"jsonrpc":"2.0","id":62,"method":"ping"}`+"\n")
+	q.expect(t, q.serverIn, "after the batch", `{"jsonrpc":"2.0","id":62,"method":"ping"}`)
 }

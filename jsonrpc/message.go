@@ -278,50 +278,6 @@ func methodName(raw []byte) (string, bool) {
 	return String(raw)
 }
 
-// RecoverID finds the top-level "id" of a frame that may be invalid or
-// cut short, so that a refusal can carry it. It reads no further than it
-// must and gives up at the first problem.
-func RecoverID(b []byte) ID {
-	s := scanner{b: b}
-	s.ws()
-	if s.i >= len(b) || b[s.i] != '{' {
-		return ID{}
-	}
-	s.i++
-	for {
-		s.ws()
-		if s.i >= len(b) || b[s.i] != '"' {
-			return ID{}
-		}
-		name, err := s.str()
-		if err != nil {
-			return ID{}
-		}
-		s.ws()
-		if s.i >= len(b) || b[s.i] != ':' {
-			return ID{}
-		}
-		s.i++
-		s.ws()
-		start := s.i
-		if err := s.value(1); err != nil {
-			return ID{}
-		}
-		if name == "id" {
-			id, err := ParseID(b[start:s.i])
-			if err != nil {
-				return echoID(b[start:s.i])
-			}
-			return id
-		}
-		s.ws()
-		if s.i >= len(b) || b[s.i] != ',' {
-			return ID{}
-		}
-		s.i++
-	}
-}
-
 // Standard and MCP error codes.
 const (
 	CodeParseError     = -32700

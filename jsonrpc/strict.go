@@ -27,10 +27,13 @@ func (e *SyntaxError) Error() string { return fmt.Sprintf("offset %d: %s", e.Off
 // valid UTF-8, no lone surrogate escapes, no duplicate member names at any
 // depth (compared after unescaping), nesting at most 512 deep, and nothing
 // but white space after the value.
-func Validate(b []byte) error {
+func Validate(b []byte) error { return validate(b, 0) }
+
+// validate is Validate for a value depth containers deep.
+func validate(b []byte, depth int) error {
 	s := scanner{b: b}
 	s.ws()
-	if err := s.value(0); err != nil {
+	if err := s.value(depth); err != nil {
 		return err
 	}
 	s.ws()

@@ -158,24 +158,6 @@ func TestIDs(t *testing.T) {
 	}
 }
 
-func TestRecoverID(t *testing.T) {
-	for _, c := range []struct{ in, want string }{
-		{`{"jsonrpc":"2.0","id":7,"method":"x","params":{"a":1,"a":2}}`, "7"},
-		{`{"id":"q","method":"x","params":{"text":"cut off her`, `"q"`},
-		{`{"jsonrpc":"2.0","method":"x","id":3}`, "3"},
-		{"{\"a\":\"\xff\",\"id\":3}", "null"},
-		{`[{"id":1}]`, "null"},
-		{`{"id":1.5}`, "1.5"}, // refused, and echoed as sent
-		{`{"id":-0,"x":1,"x":2}`, "-0"},
-		{`{"id":{"a":1}}`, "null"},
-		{`garbage`, "null"},
-	} {
-		if got := string(RecoverID([]byte(c.in)).Raw()); got != c.want {
-			t.Errorf("RecoverID(%s) = %s, want %s", c.in, got, c.want)
-		}
-	}
-}
-
 func TestErrorResponse(t *testing.T) {
 	id, _ := ParseID([]byte(`"x\"y"`))
 	b := ErrorResponse(id, &Error{Code: -32602, Message: "Unknown tool: \"a\"\n"})
@@ -233,7 +215,6 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		RecoverID(b)
 		if Validate(b) != nil || TypeOf(trimSpace(b)) != "object" {
 			return
 		}

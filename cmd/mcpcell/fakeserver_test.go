@@ -234,6 +234,39 @@ func fakeServer(args []string) int {
 				return resp(map[string]any{"resultType": "input_required", "inputRequests": map[string]any{
 					"r1": map[string]any{"method": method, "params": map[string]any{}},
 				}})
+			case "raw":
+				// Frames written as given, the call's id for $ID and
+				// 70,000 bytes for $PAD; then the call's answer, if asked
+				// for.
+				var a struct {
+					Frames []string
+					Answer bool
+				}
+				json.Unmarshal(p.Arguments, &a)
+				for _, f := range a.Frames {
+					raw(strings.NewReplacer("$ID", string(m.ID), "$PAD", strings.Repeat("x", 70000)).Replace(f))
+				}
+				if a.Answer {
+					return resp(text("said"))
+				}
+				return nil
+			case "ask_same_id":
+				// A request of the server's own, written as given with the
+				// call's id for $ID (the id spaces are apart), then the
+				// call's answer: what the client answered.
+				var a struct{ Frame string }
+				json.Unmarshal(p.Arguments, &a)
+				raw(strings.ReplaceAll(a.Frame, "$ID", string(m.ID)))
+				for {
+					line, err := in.ReadBytes('\n')
+					if err != nil {
+						return nil
+					}
+					var r map[string]json.RawMessage
+					if json.Unmarshal(line, &r) == nil && r["method"] == nil {
+						return resp(text("answer:" + strings.TrimSpace(string(line))))
+					}
+				}
 			case "notify_updated":
 				raw(`{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"file:///proj/a.txt"}}`)
 				raw(`{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"file:///etc/passwd"}}`)

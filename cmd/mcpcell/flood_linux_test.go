@@ -157,7 +157,7 @@ func TestFloodFromServer(t *testing.T) {
 		{"non-JSON lines", `^server-to-client\|\|drop\|non-json\|$`, bound, ""},
 		{"denied sampling requests", `^server-to-client\|request\|deny\|client.sampling = false\|sampling/createMessage$`, bound, `"s-0"`},
 		{"requests of unknown methods", `^server-to-client\|request\|deny\|unknown-method\|`, (methodsApart + 1) * bound, `"m-0"`},
-		{"frames refused by strict decoding", `^server-to-client\|\|deny\|strict-json\|$`, bound, `"d-0"`},
+		{"frames refused by strict decoding", `^server-to-client\|response\|deny\|strict-json\|$`, bound, `"d-0"`},
 		{"progress notifications", `^server-to-client\|notification\|allow\|notification\|notifications/progress$`, bound, ""},
 	} {
 		got, keys := find(tallies, c.key)

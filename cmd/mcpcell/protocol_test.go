@@ -230,7 +230,7 @@ func TestStrictDecoding(t *testing.T) {
 		{`{"jsonrpc":"2.0","id":107,"method":"ping","Method":"tools/call"}`, "107", -32700},
 		{`{"jsonrpc":"2.0","id":108,"method":"ping","extra":1}`, "108", -32600},
 		{`{"jsonrpc":"2.0","id":1.5,"method":"ping"}`, "1.5", -32600},
-		{`[{"jsonrpc":"2.0","id":109,"method":"ping"}]`, "null", -32600},
+		{`[{"jsonrpc":"2.0","id":109,"method":"ping"}]`, "109", -32600}, // no batches: each request answered
 		{`"just a string"`, "null", -32600},
 		{`{"jsonrpc":"2.0","id":110,"method":"tools/call","params":{"name":"echo","arguments":{"text":"` + strings.Repeat("y", 70000) + `"}}}`, "110", -32600},
 	} {

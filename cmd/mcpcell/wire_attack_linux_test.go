@@ -355,8 +355,10 @@ func TestAttackVersionMoves(t *testing.T) {
 		t.Errorf("a second initialize: code %d", code)
 	}
 	s.send(batch)
-	if code, msg := errorOf(s.reply("null")); code != -32600 || !strings.Contains(msg, "batches") {
-		t.Errorf("a batch after the attempts: %d %q", code, msg)
+	for _, id := range []string{"7", "8"} {
+		if code, msg := errorOf(s.reply(id)); code != -32600 || !strings.Contains(msg, "batches") {
+			t.Errorf("a batch after the attempts, request %s: %d %q", id, code, msg)
+		}
 	}
 	if got := resultText(s.call(3, "tools/call", `{"name":"echo","arguments":{}}`)); got != "echo:{}" {
 		t.Errorf("the session after: %q", got)
@@ -376,8 +378,10 @@ func TestAttackVersionMoves(t *testing.T) {
 		t.Errorf("2025-03-26 in a 2026-07-28 session: %v", r)
 	}
 	m.send(batch)
-	if code, _ := errorOf(m.reply("null")); code != -32600 {
-		t.Errorf("a batch in a 2026-07-28 session: code %d", code)
+	for _, id := range []string{"7", "8"} {
+		if code, _ := errorOf(m.reply(id)); code != -32600 {
+			t.Errorf("a batch in a 2026-07-28 session, request %s: code %d", id, code)
+		}
 	}
 
 	control := fakeSession(t, fakeProfile, "2025-03-26")
