@@ -125,6 +125,58 @@ func TestSignalsToMcpcell(t *testing.T) {
 	}
 }
 
+// A signal that comes while the cell starts, before frames move, runs the
+// same ladder: mcpcell handled SIGINT, SIGTERM and SIGHUP only from the
+// first frame on, so a signal in between (a client that gives up at once,
+// as CI once did by timing) killed it by Go's default, without the stop
+// ladder or the log's end record. Now a signal before the cell starts
+// keeps the server from starting, and one after runs the ladder. The test
+// signals as soon as mcpcell has a child (the helper it prepares while it
+// reads the profile, or the cell); mutation: with the handler installed
+// where frames begin to move, mcpcell dies of the signal.
+func TestSignalWhileStarting(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			path := writeProfile(t, "")
+			s := startSession(t, cellCommand(t, path, os.Args[0], "__fakeserver", "--ignore-eof", "--ignore-term"))
+			// Each thread lists the children it forked.
+			children := fmt.Sprintf("/proc/%d/task/*/children", s.cmd.Process.Pid)
+			for deadline := time.Now().Add(10 * time.Second); !hasChild(children); {
+				if time.Now().After(deadline) {
+					t.Fatal("mcpcell started no cell")
+				}
+			}
+			s.cmd.Process.Signal(sig)
+			s.cmd.Wait()
+			stderr := s.stderr.String()
+			if ws := s.cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signaled() {
+				t.Fatalf("mcpcell died of %v; want the stop ladder\n%s", ws.Signal(), stderr)
+			}
+			if m := regexp.MustCompile(`fakeserver: pid (\d+)`).FindStringSubmatch(stderr); m != nil {
+				if pid, _ := strconv.Atoi(m[1]); alive(pid) {
+					t.Errorf("the server is still alive")
+				}
+			}
+			// Either the server never started, or the ladder ended it.
+			if !strings.Contains(stderr, "before the server started; it was not started") && endRecord(auditRecords(t, path)) == nil {
+				t.Errorf("no end record in the audit log\n%s", stderr)
+			}
+		})
+	}
+}
+
+// hasChild says whether any of the children files pattern names lists a
+// process.
+func hasChild(pattern string) bool {
+	files, _ := filepath.Glob(pattern)
+	for _, f := range files {
+		if b, _ := os.ReadFile(f); len(strings.TrimSpace(string(b))) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // If mcpcell is killed outright, the server dies with it.
 func TestParentDeath(t *testing.T) {
 	path := writeProfile(t, "")

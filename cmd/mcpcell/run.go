@@ -4,9 +4,12 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"os"
+	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mcpcell/mcpcell/jsonrpc"
@@ -42,6 +45,12 @@ func (c *cli) run(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return c.usage2(fmt.Errorf("run: %v", err))
 	}
+	// From here on a signal to mcpcell never takes Go's default exit,
+	// which would leave a started cell without its reaper and stop ladder
+	// and the audit log without its end: serve runs the ladder for it.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
 	// The helper's runtime starts while the profile is read (a Go program
 	// takes some 8 ms to start here); it waits for its spec.
 	var prepared *sandbox.Prepared
@@ -100,6 +109,15 @@ func (c *cli) run(args []string) int {
 		c.serverStderr = srvErr
 	}
 
+	// A signal before the server starts keeps it from starting; one after
+	// that waits in sigs for serve.
+	select {
+	case sig := <-sigs:
+		log.Record(jsonrpc.Event{Time: time.Now(), Decision: "end", Rule: "signal", Note: fmt.Sprintf("got %v before the server started; it was not started", sig)})
+		c.errorf("got %v before the server started; it was not started", sig)
+		return 128 + int(sig.(syscall.Signal))
+	default:
+	}
 	srv, code := c.startCell(p, command, log, res.secrets, prepared)
 	if srv == nil {
 		return code
@@ -130,7 +148,7 @@ func (c *cli) run(args []string) int {
 	if red != nil {
 		ip.Redact, ip.RedactText = red.Frame, red.Text
 	}
-	return c.serve(ip, srv, log)
+	return c.serve(ip, srv, log, sigs)
 }
 
 // reap reaps the orphans the server leaves as they die and holds the

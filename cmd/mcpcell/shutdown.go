@@ -90,12 +90,10 @@ func (st *stopper) stop() {
 
 // serve pumps frames through ip until the session ends, ends the server
 // and its descendants, writes the audit log's end record and returns the
-// server's exit status.
-func (c *cli) serve(ip *jsonrpc.Interposer, srv *sandbox.Server, log *audit.Log) int {
+// server's exit status. sigs delivers SIGINT, SIGTERM and SIGHUP, those
+// that came while the server started among them.
+func (c *cli) serve(ip *jsonrpc.Interposer, srv *sandbox.Server, log *audit.Log, sigs <-chan os.Signal) int {
 	st := newStopper(srv)
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
 	go func() {
 		for range sigs {
 			st.signal()
