@@ -1,0 +1,43 @@
+// Package profiles reads a server's profile (TOML, with includes of the
+// embedded presets and variables such as ${PROJECT} and ${CACHE}), checks
+// it with errors that name the file and line, and compiles it into the
+// Policy the interposer asks about every message.
+//
+// # Loading
+//
+// Load finds the profile (--profile; else a .mcpcell.toml in the project
+// or one of its parents; else the embedded default), merges its includes and
+// expands its variables into a Profile: the grants the cell is built
+// from (files, hosts, ports, environment, secrets) and the rules the
+// policy applies. It never fails open: a project it cannot confine
+// safely (a home folder, /, a system folder, mcpcell's own folders) is
+// refused for an embedded profile, and a grant that reaches mcpcell's
+// state is refused for any.
+//
+// # The policy
+//
+// Compile turns a Profile into a Policy, built once and asked per frame:
+// tools, prompts and resources allow and deny globs (deny wins, and
+// matches every spelling a server's case mapping or Unicode
+// normalisation reads as a name it names); [tools.args] constraints on
+// argument values (within folders, with symbolic links followed as the
+// server's open would; enums; lengths); the [client] switches for
+// sampling, elicitation and roots wherever a request for them can
+// travel (requests, input_required results, errors, the tasks
+// extension); the protocol version, fixed by initialize; and the
+// listing gate: a tool is callable only if the current listing showed
+// it. Each member the policy reads has one spelling: a variant Go's
+// encoding/json would read as the same member is refused. The Policy
+// keeps bounded state: the current listing's names as digests, and the
+// answers withheld from the server, both capped.
+//
+// # Example
+//
+//	p, err := profiles.Load(profiles.Options{Profile: path, Cwd: wd, Getenv: os.Getenv})
+//	if err != nil {
+//		return err // "/home/me/proj/.mcpcell.toml:12: tools.allow: glob "read_[": unclosed ["
+//	}
+//	pol, err := profiles.Compile(p)
+//	...
+//	ip := &jsonrpc.Interposer{Policy: pol}
+package profiles
