@@ -323,6 +323,12 @@ func (ip *Interposer) frame(dir Direction, frame []byte) {
 		ip.refuseFrame(dir, Recover(frame), CodeInvalidRequest, "batches are allowed only in protocol version 2025-03-26", "batch")
 		return
 	}
+	if sk := Recover(frame); sk.Cut > 0 {
+		// Each element would cost a slice and an answer: a batch is a
+		// handful of calls, not a frame's worth of tiny elements.
+		ip.refuseFrame(dir, sk, CodeInvalidRequest, fmt.Sprintf("a batch of more than %d messages", BatchKeep), "batch")
+		return
+	}
 	elems, _ := Elements(frame)
 	if len(elems) == 0 {
 		ip.refuseMessage(dir, Sketch{}, CodeInvalidRequest, "empty batch", "batch")

@@ -25,6 +25,10 @@ type Sketch struct {
 	// order, as far as they could be read.
 	Batch    bool
 	Elements []Sketch
+	// Cut counts the elements past the first BatchKeep: read, but not
+	// kept, so that a frame of a million tiny elements (or one that never
+	// ends) costs a bounded sketch.
+	Cut int
 	// Start and End are where an element lies in its frame; End is 0
 	// when the element did not end.
 	Start, End int
@@ -61,6 +65,11 @@ func Recover(b []byte) Sketch {
 
 // RecoverID is the id Recover finds in b.
 func RecoverID(b []byte) ID { return Recover(b).ID }
+
+// BatchKeep bounds the elements of a batch a lenient reading keeps, and
+// the elements of a batch mcpcell takes at all: a 2025-03-26 client
+// batches a handful of calls.
+const BatchKeep = 1000
 
 // idKeep bounds an id a lenient reading keeps; a longer one is not
 // echoed.
@@ -101,6 +110,8 @@ const (
 type lenient struct {
 	sk      Sketch
 	msg     *Sketch // the message being read: &sk, or an element of sk
+	elem    *Sketch // the batch element being read: in sk.Elements, or spare
+	spare   Sketch  // an element past BatchKeep
 	state   lenientState
 	pos     int // offset of the byte being read
 	depth   int // containers open
@@ -130,7 +141,7 @@ func (l *lenient) level() int {
 
 func (l *lenient) sketch() Sketch {
 	sk := l.sk
-	sk.Whole = l.state == lsTrail && l.trailOK && !l.bent
+	sk.Whole = l.state == lsTrail && l.trailOK && !l.bent && sk.Cut == 0
 	return sk
 }
 
@@ -360,12 +371,19 @@ func (l *lenient) structural(c byte) {
 		case c == ',' || c == ']' || c == '}' || c == ':':
 			l.stop() // no element where one must be
 		default:
-			l.sk.Elements = append(l.sk.Elements, Sketch{Start: l.pos})
+			if len(l.sk.Elements) < BatchKeep {
+				l.sk.Elements = append(l.sk.Elements, Sketch{Start: l.pos})
+				l.elem = &l.sk.Elements[len(l.sk.Elements)-1]
+			} else {
+				l.spare = Sketch{Start: l.pos}
+				l.elem = &l.spare
+				l.sk.Cut++
+			}
 			l.keep = false
 			switch c {
 			case '{':
 				l.depth, l.msgAt = 2, 2
-				l.msg = &l.sk.Elements[len(l.sk.Elements)-1]
+				l.msg = l.elem
 				l.state = lsName
 			case '[':
 				l.depth = 2
@@ -394,7 +412,7 @@ func (l *lenient) structural(c byte) {
 // message, or an element of a batch.
 func (l *lenient) valueEnd() {
 	if l.msgAt == 0 { // an element that is not an object
-		l.sk.Elements[len(l.sk.Elements)-1].End = l.pos
+		l.elem.End = l.pos
 		l.state = lsElemAfter
 		return
 	}

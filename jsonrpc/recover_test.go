@@ -149,3 +149,32 @@ func sameSketch(a, b Sketch) bool {
 	}
 	return true
 }
+
+// A frame of many tiny elements keeps a bounded sketch: the first
+// BatchKeep elements, the rest counted; so does one read in pieces past
+// the size bound. Such a sketch is never Whole: the elements past the
+// bound are not there to be passed on.
+func TestRecoverBatchBound(t *testing.T) {
+	n := 3 * BatchKeep
+	frame := []byte("[" + strings.Repeat(`{"jsonrpc":"2.0","id":1,"method":"ping"},`, n-1) + `1]`)
+	sk := Recover(frame)
+	if len(sk.Elements) != BatchKeep || sk.Cut != n-BatchKeep || sk.Whole {
+		t.Errorf("Recover: %d elements, %d cut, whole %v; want %d, %d, false", len(sk.Elements), sk.Cut, sk.Whole, BatchKeep, n-BatchKeep)
+	}
+	if e := sk.Elements[BatchKeep-1]; e.Kind() != Request || string(frame[e.Start:e.End]) != `{"jsonrpc":"2.0","id":1,"method":"ping"}` {
+		t.Errorf("the last element kept: %+v", e)
+	}
+	var l lenient
+	l.feed([]byte("["))
+	for range 1000 {
+		l.feed([]byte(strings.Repeat(`"x",`, 1000)))
+	}
+	if sk := l.sketch(); len(sk.Elements) != BatchKeep || sk.Cut != 1000*1000-BatchKeep {
+		t.Errorf("read in pieces: %d elements kept, %d cut", len(sk.Elements), sk.Cut)
+	}
+	// The control: a batch of BatchKeep elements is kept whole.
+	frame = []byte("[" + strings.Repeat(`1,`, BatchKeep-1) + `1]`)
+	if sk := Recover(frame); len(sk.Elements) != BatchKeep || sk.Cut != 0 || !sk.Whole {
+		t.Errorf("a batch at the bound: %d elements, %d cut, whole %v", len(sk.Elements), sk.Cut, sk.Whole)
+	}
+}

@@ -235,16 +235,16 @@ func fakeServer(args []string) int {
 					"r1": map[string]any{"method": method, "params": map[string]any{}},
 				}})
 			case "raw":
-				// Frames written as given, the call's id for $ID and
-				// 70,000 bytes for $PAD; then the call's answer, if asked
-				// for.
+				// Frames written as given, the call's id for $ID,
+				// 70,000 bytes for $PAD and 2,000,000 elements "1," for
+				// $ONES; then the call's answer, if asked for.
 				var a struct {
 					Frames []string
 					Answer bool
 				}
 				json.Unmarshal(p.Arguments, &a)
 				for _, f := range a.Frames {
-					raw(strings.NewReplacer("$ID", string(m.ID), "$PAD", strings.Repeat("x", 70000)).Replace(f))
+					raw(strings.NewReplacer("$ID", string(m.ID), "$PAD", strings.Repeat("x", 70000), "$ONES", strings.Repeat("1,", 2_000_000)).Replace(f))
 				}
 				if a.Answer {
 					return resp(text("said"))
