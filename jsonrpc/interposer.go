@@ -123,11 +123,16 @@ type Syncer interface {
 }
 
 // CancelMethod is the notification that cancels a request in flight.
+// The interposer then owes its sender no answer, refuses the id for a new
+// request while an answer may still come, and drops one that does.
 const CancelMethod = "notifications/cancelled"
 
 // Interposer pumps frames between a client and a server and asks a
 // Policy about each message. It records every decision; those a peer can
-// repeat at will are counted (see RepeatWindow).
+// repeat at will are counted (see RepeatWindow). It keeps each side's
+// requests in flight until they are answered or cancelled, within bounds
+// (4096 requests and 4 MiB of their ids and names each way): a request
+// past them is refused to its sender.
 type Interposer struct {
 	Policy   Policy
 	Recorder Recorder // nil records nothing
