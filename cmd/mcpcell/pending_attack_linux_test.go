@@ -243,3 +243,43 @@ func TestPendingCancelServerEverything(t *testing.T) {
 	}
 	finish(t, s)
 }
+
+// A late answer to a cancelled request is never taken for another's. The
+// client cancels its call 5, which the server leaves unanswered; the
+// server then sends, under 5, a listing with the hidden secret_admin. A
+// reuse of 5 before that answer is refused, the late answer is dropped
+// (had the id been free, it would have passed as the reuse's result,
+// unfiltered), and once it has come, 5 is free. Before, 5 was refused
+// for the session's life, and the late answer went to the client.
+func TestAttackLateAnswerAfterCancel(t *testing.T) {
+	profile := writeProfile(t, fakeProfile)
+	s := startSession(t, cellCommand(t, profile, os.Args[0], "__fakeserver"))
+	s.call(0, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`)
+	s.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	s.send(`{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"raw","arguments":{"Frames":[],"Answer":false}}}`)
+	s.send(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":5,"reason":"user"}}`)
+	r := s.call(5, "tools/call", `{"name":"echo","arguments":{"text":"again"}}`)
+	if code, msg := errorOf(r); code != -32600 || !strings.Contains(msg, "request id 5 was cancelled") {
+		t.Errorf("5 used again while its answer may come: %v", r)
+	}
+	late := `{"jsonrpc":"2.0","id":5,"result":{"tools":[{"name":"secret_admin","inputSchema":{"type":"object"}}],"content":[{"type":"text","text":"secret_admin is here"}]}}`
+	args, _ := json.Marshal(map[string]any{"Frames": []string{late}, "Answer": true})
+	s.send(fmt.Sprintf(`{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"raw","arguments":%s}}`, args))
+	for {
+		f := s.next()
+		if hasID(string(f), "5") || bytes.Contains(f, []byte("secret_admin")) {
+			t.Fatalf("the late answer reached the client: %s", f)
+		}
+		if hasID(string(f), "6") {
+			break
+		}
+	}
+	if r := s.call(5, "tools/call", `{"name":"echo","arguments":{"text":"again"}}`); resultText(r) != `echo:{"text":"again"}` {
+		t.Errorf("5 used again once its late answer came: %v", r)
+	}
+	finish(t, s)
+	late5, _ := find(tallyKinds(auditRecords(t, profile)), `^server-to-client\|response\|drop\|cancelled\|tools/call$`)
+	if late5.events != 1 {
+		t.Errorf("the audit log has %d late answers dropped, want 1", late5.events)
+	}
+}
