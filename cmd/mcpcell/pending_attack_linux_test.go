@@ -105,11 +105,11 @@ func TestAttackPendingFlood(t *testing.T) {
 	requests, _ := flood(rounds+1, false)
 	inFlight := rssKiB(t, pid)
 	t.Logf("mcpcell's RSS: %d MB at the start, %d MB after %d cancelled pings with %d KiB ids, %d MB after %d more left in flight", start>>10, cancelled>>10, rounds*n, kb, inFlight>>10, n)
-	// The old code kept every id: 190 MB after the cancelled rounds, 240
-	// after the rest. The bound keeps 4 MiB of ids; the rest is the
-	// garbage collector's slack over frames in passing.
-	if grew := (inFlight - start) >> 10; grew > 40 {
-		t.Errorf("mcpcell's RSS grew by %d MB over the flood, want less than 40", grew)
+	// The old code kept every id: it grew by 257 MB. The bound keeps 4 MiB
+	// of ids; the rest is the garbage collector's slack over frames in
+	// passing (14 MB here, 31 MB with the race detector).
+	if grew := (inFlight - start) >> 10; grew > 64 {
+		t.Errorf("mcpcell's RSS grew by %d MB over the flood, want less than 64", grew)
 	}
 	if requests < maxPendingBytes/most || requests > maxPendingBytes/least {
 		t.Errorf("of %d pings left in flight the client got %d, want as many as fit in %d bytes (%d)", n, requests, maxPendingBytes, maxPendingBytes/most)
