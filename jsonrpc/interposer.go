@@ -74,8 +74,6 @@ type Call struct {
 	Subject string
 	Start   time.Time
 	State   any
-	// cancelled: the sender cancelled it, so no reply is owed.
-	cancelled bool
 }
 
 // Policy decides on every message. It is asked from two goroutines, one
@@ -125,11 +123,16 @@ type Syncer interface {
 }
 
 // CancelMethod is the notification that cancels a request in flight.
+// The interposer then owes its sender no answer, refuses the id for a new
+// request while an answer may still come, and drops one that does.
 const CancelMethod = "notifications/cancelled"
 
 // Interposer pumps frames between a client and a server and asks a
 // Policy about each message. It records every decision; those a peer can
-// repeat at will are counted (see RepeatWindow).
+// repeat at will are counted (see RepeatWindow). It keeps each side's
+// requests in flight until they are answered or cancelled, within bounds
+// (4096 requests and 4 MiB of their ids and names each way): a request
+// past them is refused to its sender.
 type Interposer struct {
 	Policy   Policy
 	Recorder Recorder // nil records nothing
@@ -146,8 +149,8 @@ type Interposer struct {
 	Now        func() time.Time
 
 	mu         sync.Mutex
-	upPending  map[IDKey]*Call // client requests awaiting the server
-	down       map[IDKey]*Call // server requests awaiting the client
+	upPending  *pending // client requests awaiting the server
+	down       *pending // server requests awaiting the client
 	serverGone bool
 	auditErr   error
 	toClient   *Writer
@@ -165,8 +168,8 @@ func (ip *Interposer) Run(clientIn io.Reader, clientOut io.Writer, serverIn io.W
 	if ip.Notes == nil {
 		ip.Notes = io.Discard
 	}
-	ip.upPending = make(map[IDKey]*Call)
-	ip.down = make(map[IDKey]*Call)
+	ip.upPending = newPending()
+	ip.down = newPending()
 	ip.toClient = NewWriter(clientOut)
 	ip.toClient.filter = ip.Redact
 	ip.toServer = NewWriter(serverIn)
@@ -183,13 +186,7 @@ func (ip *Interposer) Run(clientIn io.Reader, clientOut io.Writer, serverIn io.W
 	err := ip.pump(Down, serverOut)
 	ip.mu.Lock()
 	ip.serverGone = true
-	owed := make([]*Call, 0, len(ip.upPending))
-	for k, c := range ip.upPending {
-		if !c.cancelled {
-			owed = append(owed, c)
-		}
-		delete(ip.upPending, k)
-	}
+	owed := ip.upPending.drain() // a cancelled request is owed no answer
 	ip.mu.Unlock()
 	for _, c := range owed {
 		ip.refuse(Up, c.ID, c.Method, &Error{Code: CodeInternalError, Message: "mcpcell: the server exited before answering"}, "server-exited")
@@ -249,7 +246,7 @@ func (ip *Interposer) peer(dir Direction) *Writer {
 }
 
 // owed is the table of requests sent in dir awaiting a reply.
-func (ip *Interposer) owed(dir Direction) map[IDKey]*Call {
+func (ip *Interposer) owed(dir Direction) *pending {
 	if dir == Up {
 		return ip.upPending
 	}
@@ -452,9 +449,14 @@ func (ip *Interposer) refuseMessage(dir Direction, sk Sketch, code int, msg, rul
 	if kind != Request && !sk.ID.IsZero() {
 		// A broken reply the requester is waiting for is answered, so
 		// that it does not wait for ever: also one whose id is a number
-		// the requester's id reads as (29.0 for 29).
-		if c := ip.takeAnswered(dir, sk.ID); c != nil {
+		// the requester's id reads as (29.0 for 29). One to a request
+		// its sender cancelled is dropped: nothing waits for it.
+		c, late := ip.takeAnswered(dir, sk.ID)
+		if c != nil {
 			ip.sendError(ip.peer(dir), c.ID, &Error{Code: CodeInternalError, Message: "mcpcell: the " + dir.from() + " sent an invalid response: " + msg})
+			return
+		}
+		if late {
 			return
 		}
 	}
@@ -469,17 +471,18 @@ func (ip *Interposer) refuseMessage(dir Direction, sk Sketch, code int, msg, rul
 
 // takeAnswered takes the request that a response travelling in dir
 // with id answers: one sent the other way, under id or under the integer
-// id a JavaScript peer reads id as.
-func (ip *Interposer) takeAnswered(dir Direction, id ID) *Call {
+// id a JavaScript peer reads id as. late says it answers a request its
+// sender cancelled (see pending.take).
+func (ip *Interposer) takeAnswered(dir Direction, id ID) (c *Call, late bool) {
 	reqDir := Up
 	if dir == Up {
 		reqDir = Down
 	}
-	c := ip.take(reqDir, id)
-	if key, ok := id.alias(); c == nil && ok {
-		c = ip.takeKey(reqDir, key)
+	c, t := ip.take(reqDir, id)
+	if key, ok := id.alias(); c == nil && t == nil && ok {
+		c, t = ip.takeKey(reqDir, key)
 	}
-	return c
+	return c, t != nil
 }
 
 func (ip *Interposer) message(dir Direction, raw []byte, b *batch) {
@@ -502,7 +505,9 @@ func (ip *Interposer) message(dir Direction, raw []byte, b *batch) {
 func (ip *Interposer) request(dir Direction, m *Message, b *batch) {
 	ip.mu.Lock()
 	gone, auditErr := ip.serverGone, ip.auditErr
-	_, dup := ip.owed(dir)[m.ID.Key()]
+	owed := ip.owed(dir)
+	inUse, inUseMsg := owed.refusal(m.ID)
+	full := owed.full(footprint(&Call{ID: m.ID, Method: m.Method}))
 	ip.mu.Unlock()
 	switch {
 	case dir == Up && gone:
@@ -513,26 +518,38 @@ func (ip *Interposer) request(dir Direction, m *Message, b *batch) {
 		b.skip()
 		ip.refuse(dir, m.ID, m.Method, auditError(auditErr), "audit")
 		return
-	case dup:
+	case inUse != "":
 		b.skip()
-		ip.refuse(dir, m.ID, m.Method, &Error{Code: CodeInvalidRequest, Message: "mcpcell: request id " + m.ID.String() + " is already in use"}, "duplicate-id")
+		ip.refuse(dir, m.ID, m.Method, &Error{Code: CodeInvalidRequest, Message: inUseMsg}, inUse)
+		return
+	case full:
+		// Before the policy, which would take an initialize for one in
+		// flight.
+		b.skip()
+		ip.refuseFull(dir, m.ID, m.Method)
 		return
 	}
 	v := ip.Policy.Message(dir, m)
 	ev := Event{Dir: dir, Kind: Request, Method: m.Method, ID: m.ID, Subject: v.Subject, Decision: v.Action.String(), Rule: v.Rule, Shape: v.Shape, Size: len(m.Raw)}
 	switch v.Action {
 	case Forward:
+		c := &Call{ID: m.ID, Method: m.Method, Subject: v.Subject, Start: ip.Now(), State: v.State}
+		ip.mu.Lock()
+		kept := owed.add(c) // its subject may not fit
+		ip.mu.Unlock()
+		if !kept {
+			b.skip()
+			ip.refuseFull(dir, m.ID, m.Method)
+			return
+		}
 		// No call goes out without its audit record (pings are counted).
 		ip.event(ev, "", "")
 		if err := ip.auditFailure(); err != nil {
 			b.skip()
+			ip.take(dir, m.ID)
 			ip.sendError(ip.sender(dir), m.ID, auditError(err))
 			return
 		}
-		c := &Call{ID: m.ID, Method: m.Method, Subject: v.Subject, Start: ip.Now(), State: v.State}
-		ip.mu.Lock()
-		ip.owed(dir)[m.ID.Key()] = c
-		ip.mu.Unlock()
 		if err := ip.forward(dir, v.Frame, m.Raw, b); err != nil {
 			ip.take(dir, m.ID)
 			ip.sendError(ip.sender(dir), m.ID, &Error{Code: CodeInternalError, Message: "mcpcell: cannot deliver the request: " + err.Error()})
@@ -574,9 +591,7 @@ func (ip *Interposer) notification(dir Direction, m *Message, b *batch) {
 	if m.Method == CancelMethod {
 		if id, err := ParseID(Lookup(m.Params, "requestId")); err == nil {
 			ip.mu.Lock()
-			if c := ip.owed(dir)[id.Key()]; c != nil {
-				c.cancelled = true
-			}
+			ip.owed(dir).cancel(id.Key())
 			ip.mu.Unlock()
 		}
 	}
@@ -590,7 +605,14 @@ func (ip *Interposer) response(dir Direction, m *Message, b *batch) {
 	if dir == Up {
 		reqDir = Down
 	}
-	c := ip.take(reqDir, m.ID)
+	c, late := ip.take(reqDir, m.ID)
+	if late != nil {
+		// Its sender has stopped waiting, and may have used the id again
+		// since the tomb was forgotten: nothing may take it for another.
+		b.skip()
+		ip.event(Event{Dir: dir, Kind: Response, Method: late.method, ID: m.ID, Decision: "drop", Rule: "cancelled", Size: len(m.Raw), Note: "the answer to a request its sender cancelled"}, "", "")
+		return
+	}
 	if c == nil {
 		b.skip()
 		ip.event(Event{Dir: dir, Kind: Response, ID: m.ID, Decision: "drop", Rule: "unknown-id", Size: len(m.Raw), Note: "no request is waiting for this id"},
@@ -624,15 +646,25 @@ func (ip *Interposer) refuse(dir Direction, id ID, method string, e *Error, rule
 	ip.sendError(ip.sender(dir), id, e)
 }
 
-func (ip *Interposer) take(dir Direction, id ID) *Call { return ip.takeKey(dir, id.Key()) }
+// refuseFull answers a request its sender's requests in flight leave no
+// room for (see maxPending), records it and says so on stderr, the
+// repeats counted.
+func (ip *Interposer) refuseFull(dir Direction, id ID, method string) {
+	e := boundError(dir.from())
+	ip.event(Event{Dir: dir, Kind: Request, Method: method, ID: id, Decision: "deny", Rule: "pending-bound", Note: e.Message},
+		"refused a request from the "+dir.from()+": "+e.Message[len("mcpcell: "):],
+		"requests from the "+dir.from()+" refused: too many await an answer")
+	ip.sendError(ip.sender(dir), id, e)
+}
 
-func (ip *Interposer) takeKey(dir Direction, key IDKey) *Call {
+// take removes the request sent in dir that awaits an answer under id
+// (see pending.take).
+func (ip *Interposer) take(dir Direction, id ID) (*Call, *tomb) { return ip.takeKey(dir, id.Key()) }
+
+func (ip *Interposer) takeKey(dir Direction, key IDKey) (*Call, *tomb) {
 	ip.mu.Lock()
 	defer ip.mu.Unlock()
-	owed := ip.owed(dir)
-	c := owed[key]
-	delete(owed, key)
-	return c
+	return ip.owed(dir).take(key)
 }
 
 func (ip *Interposer) auditFailure() error {

@@ -79,6 +79,7 @@ func fakeServer(args []string) int {
 	round := 0            // the fresh-tools listing
 	var notified []string // the notifications it got, as method or method:name
 	nextID := 1000
+	var flood pendingFlood
 	// ask sends a request to the client and returns its reply.
 	ask := func(method string, params any) json.RawMessage {
 		nextID++
@@ -105,6 +106,7 @@ func fakeServer(args []string) int {
 			Params json.RawMessage `json:"params"`
 		}
 		if err := json.Unmarshal(line, &m); err != nil || m.Method == "" {
+			flood.answered(line)
 			return nil
 		}
 		if m.ID == nil {
@@ -360,6 +362,9 @@ func fakeServer(args []string) int {
 				return resp(text("wrote it to stderr"))
 			case "leak":
 				return leakTool(m.ID, p.Arguments, raw)
+			case "pending_flood", "pending_answers":
+				flood.tool(p.Name, p.Arguments, raw, func(s string) { send(resp(text(s))) })
+				return nil
 			case "keyring_get":
 				var a struct{ Item string }
 				json.Unmarshal(p.Arguments, &a)
@@ -491,4 +496,83 @@ func amplifyLine(what string, i int) string {
 		return fmt.Sprintf(`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"t","progress":%d}}`, i)
 	}
 	return "unknown flood " + what
+}
+
+// pendingFlood is a server that asks the client what it never answers:
+// the pending_flood tool sends N requests of Method with ids of KB KiB,
+// each followed in the same write by its cancellation if Cancel (a client
+// that follows the spec answers none then), while stdin is still read;
+// pending_answers reports the answers that came back for them, as JSON:
+// errors by "code message", results, and answers under an id it never
+// sent.
+type pendingFlood struct {
+	mu      sync.Mutex
+	kb      []int // the id length of each round, in KiB
+	errors  map[string]int
+	results int
+	badIDs  int
+}
+
+// floodID is the id of request i of round r of a flood with ids of kb KiB.
+func floodID(r, i, kb int) string {
+	return fmt.Sprintf("f%d-%d-", r, i) + strings.Repeat("x", kb<<10)
+}
+
+func (f *pendingFlood) tool(name string, args json.RawMessage, raw func(string), answer func(string)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if name == "pending_answers" {
+		b, _ := json.Marshal(map[string]any{"errors": f.errors, "results": f.results, "badIDs": f.badIDs})
+		answer(string(b))
+		return
+	}
+	var a struct {
+		N, KB  int
+		Cancel bool
+		Method string
+	}
+	json.Unmarshal(args, &a)
+	f.kb = append(f.kb, a.KB)
+	r := len(f.kb)
+	go func() {
+		for i := range a.N {
+			id, _ := json.Marshal(floodID(r, i, a.KB))
+			frame := fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"method":%q}`, id, a.Method)
+			if a.Cancel {
+				frame += fmt.Sprintf("\n"+`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":%s}}`, id)
+			}
+			raw(frame)
+		}
+		answer(fmt.Sprintf("flooded %d", a.N))
+	}()
+}
+
+// answered counts an answer to a flood's request.
+func (f *pendingFlood) answered(line []byte) {
+	var m struct {
+		ID     string
+		Result json.RawMessage
+		Error  *struct {
+			Code    int
+			Message string
+		}
+	}
+	var r, i int
+	if json.Unmarshal(line, &m) != nil || !strings.HasPrefix(m.ID, "f") {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if n, _ := fmt.Sscanf(m.ID, "f%d-%d-", &r, &i); n != 2 || r < 1 || r > len(f.kb) || m.ID != floodID(r, i, f.kb[r-1]) {
+		f.badIDs++
+		return
+	}
+	if m.Error == nil {
+		f.results++
+		return
+	}
+	if f.errors == nil {
+		f.errors = map[string]int{}
+	}
+	f.errors[fmt.Sprint(m.Error.Code, " ", m.Error.Message)]++
 }
