@@ -3,7 +3,6 @@ package profiles
 import (
 	"crypto/sha256"
 	"fmt"
-	"strings"
 
 	"github.com/mcpcell/mcpcell/jsonrpc"
 )
@@ -104,9 +103,9 @@ func (p *Policy) listTools(c *jsonrpc.Call, m *jsonrpc.Message) jsonrpc.Verdict 
 	if r.bad != nil {
 		return replySpelling(jsonrpc.Verdict{}, &r)
 	}
-	kept, names, total, v := p.keepEntries(m, "tools", "name", &p.tools, plainName)
-	if v.Action != jsonrpc.Forward {
-		return v
+	kept, names, total, kv := p.keepEntries(m, "tools", "name", &p.tools, plainName)
+	if kv.Action != jsonrpc.Forward {
+		return kv
 	}
 	// The listing ends where a client stops asking: JavaScript, Go and
 	// Python clients stop at an absent, null or empty nextCursor.
@@ -122,8 +121,11 @@ func (p *Policy) listTools(c *jsonrpc.Call, m *jsonrpc.Message) jsonrpc.Verdict 
 			continue
 		}
 		admitted = append(admitted, kept[i])
+		// A key matched only because the name has none (k.all) is no
+		// sign that the key is spelled right.
+		k := lazyKey{name: name}
 		for j := range p.args {
-			if !p.listed.matched[j] && p.args[j].re.MatchString(name) {
+			if !p.listed.matched[j] && !k.get().all && p.args[j].re.match(k.get()) {
 				p.listed.matched[j] = true
 			}
 		}
@@ -132,8 +134,8 @@ func (p *Policy) listTools(c *jsonrpc.Call, m *jsonrpc.Message) jsonrpc.Verdict 
 		p.listed.end()
 	}
 	p.mu.Unlock()
-	v = listVerdict(m, "tools", admitted, total)
-	var notes []string
+	v := listVerdict(m, "tools", admitted, total)
+	notes := []string{kv.Note}
 	if over := len(kept) - len(admitted); over > 0 {
 		notes = append(notes, fmt.Sprintf("note: the server's tools/list listing holds more than %d tools: mcpcell withheld %d of this page from the client, and a call to them is refused as unknown (a listing is capped, so that a server cannot grow mcpcell's memory without bound)", maxListed, over))
 	}
@@ -142,6 +144,6 @@ func (p *Policy) listTools(c *jsonrpc.Call, m *jsonrpc.Message) jsonrpc.Verdict 
 			notes = append(notes, n)
 		}
 	}
-	v.Note = strings.Join(notes, "; ")
+	v.Note = joinNotes(notes...)
 	return v
 }
