@@ -40,7 +40,7 @@ func BenchmarkListingDeny(b *testing.B) {
 				b.SetBytes(int64(len(frame)))
 				b.ReportAllocs()
 				for b.Loop() {
-					pol.Reply(jsonrpc.Down, &jsonrpc.Call{Method: "tools/list"}, m)
+					pol.Reply(jsonrpc.Down, listCall(pol), m)
 				}
 			})
 		}

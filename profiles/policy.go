@@ -342,7 +342,11 @@ func (p *Policy) fromClient(m *jsonrpc.Message) jsonrpc.Verdict {
 		if d := p.declare(m.Method, initVersion, declared); d.Action != jsonrpc.Forward {
 			return d
 		}
-		v.State = callState{version: version, declared: declared, cursor: m.Method == "tools/list" && hasCursor(m.Params)}
+		st := callState{version: version, declared: declared}
+		if m.Method == "tools/list" {
+			st.cursor, st.list = p.listPage(m.Params)
+		}
+		v.State = st
 	}
 	return v
 }
@@ -358,6 +362,7 @@ type callState struct {
 	version  string // the protocol version it was decided in
 	declared string // the version its _meta declared, if any
 	cursor   bool   // a tools/list that asks for a page after the first
+	list     uint64 // the listing a tools/list asks a page of (0: none)
 }
 
 // modern reports whether v is a protocol version that every request
