@@ -28,7 +28,9 @@ const maxCursors = 16
 // nextCursor of one of its pages): a page of an older listing, or of a
 // cursor never given, would revive tools the current listing dropped.
 // Listings are numbered in the order their first pages were asked for,
-// so a first page that comes after a newer listing's is stale too. Until
+// so a first page that comes after a newer listing's is stale too. The
+// cursor is checked when the page comes: a client that knows a cursor
+// may ask for its page before the page that gives it has come. Until
 // the new listing has its last page, the names of the last complete one
 // stay callable too, so that a client that re-lists page by page loses
 // no tool in between. So a listing holds at most maxListed names, and
@@ -61,22 +63,28 @@ func (l *listing) begin(gen uint64) {
 	l.cursors = l.cursors[:0]
 }
 
-// page says which listing a tools/list request with params asks for a
-// page of: a request without a cursor a new one, numbered; one with a
-// cursor the current listing if it gave the cursor, else none (0).
-func (l *listing) page(params []byte) (cursor bool, gen uint64) {
+// page reads a tools/list request's params: a request without a cursor
+// asks for the first page of a new listing, numbered gen; one with a
+// cursor for the page of that cursor, kept as a digest. Whether the
+// cursor is one the current listing gave is asked when the page comes
+// (given): a client may send the request for a page it knows the cursor
+// of before the page before it has come.
+func (l *listing) page(params []byte) (cursor *digest, gen uint64) {
 	c, ok := jsonrpc.String(jsonrpc.Lookup(params, "cursor"))
 	if !ok || c == "" {
 		// Servers read an absent, null or empty cursor as none, and a
 		// new listing is the safe reading of any other: it holds fewer
 		// names.
 		l.asked++
-		return false, l.asked
+		return nil, l.asked
 	}
-	if l.gen != 0 && slices.Contains(l.cursors, hashName(c)) {
-		return true, l.gen
-	}
-	return true, 0
+	h := hashName(c)
+	return &h, 0
+}
+
+// given reports whether the current listing gave cursor.
+func (l *listing) given(cursor digest) bool {
+	return l.gen != 0 && slices.Contains(l.cursors, cursor)
 }
 
 // gave records a nextCursor of the current listing.
@@ -88,7 +96,7 @@ func (l *listing) gave(cursor string) {
 }
 
 // listPage is page, under the policy's lock.
-func (p *Policy) listPage(params []byte) (cursor bool, gen uint64) {
+func (p *Policy) listPage(params []byte) (cursor *digest, gen uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.listed.page(params)
@@ -152,9 +160,9 @@ func (p *Policy) listTools(c *jsonrpc.Call, m *jsonrpc.Message) jsonrpc.Verdict 
 	p.mu.Lock()
 	stale := false
 	switch {
-	case !st.cursor && st.list != 0 && st.list >= p.listed.gen:
+	case st.cursor == nil && st.list != 0 && st.list >= p.listed.gen:
 		p.listed.begin(st.list)
-	case st.list == 0 || st.list != p.listed.gen:
+	case st.cursor == nil || !p.listed.given(*st.cursor):
 		stale = true
 		p.listed.seen = true
 		names = nil
@@ -186,7 +194,7 @@ func (p *Policy) listTools(c *jsonrpc.Call, m *jsonrpc.Message) jsonrpc.Verdict 
 	notes := []string{kv.Note}
 	switch over := len(kept) - len(admitted); {
 	case stale && len(kept) == 0:
-	case stale && st.cursor:
+	case stale && st.cursor != nil:
 		notes = append(notes, fmt.Sprintf("note: mcpcell withheld all %d tools of a tools/list page asked for with a cursor the current listing did not give (an older listing's, or one it never gave): a call to them is refused as unknown unless the current listing has them; list again without a cursor", len(kept)))
 	case stale:
 		notes = append(notes, fmt.Sprintf("note: mcpcell withheld all %d tools of a tools/list page that came after a newer listing had begun: a call to them is refused as unknown unless the current listing has them", len(kept)))

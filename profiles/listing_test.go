@@ -383,6 +383,13 @@ func TestListingStaleCursor(t *testing.T) {
 	if v := answer(ask("r1"), []string{"b"}, ""); shown(v, "b") {
 		t.Errorf("a cursor older than the %d kept still adds to the listing", maxCursors)
 	}
+	// A client that knows the cursor asks for the second page before the
+	// first has come: the page counts once the listing has given it.
+	first, second := ask(""), ask("q2")
+	answer(first, []string{"a"}, `"q2"`)
+	if v := answer(second, []string{"c"}, ""); !shown(v, "c") || !callable(t, pol, "c") || callable(t, pol, "b") {
+		t.Errorf("control: a pipelined second page: c shown %v, callable %v; b callable %v", shown(v, "c"), callable(t, pol, "c"), callable(t, pol, "b"))
+	}
 	// Before any listing every name may be called; a stale page ends that.
 	fresh := testPolicy(t, "")
 	if !callable(t, fresh, "b") {

@@ -361,8 +361,10 @@ func refuseSpelling(s *spelling) jsonrpc.Verdict {
 type callState struct {
 	version  string // the protocol version it was decided in
 	declared string // the version its _meta declared, if any
-	cursor   bool   // a tools/list that asks for a page after the first
-	list     uint64 // the listing a tools/list asks a page of (0: none)
+	// A tools/list asks for the page of cursor, or without one for the
+	// first page of the listing numbered list.
+	cursor *digest
+	list   uint64
 }
 
 // modern reports whether v is a protocol version that every request
