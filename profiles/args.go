@@ -123,9 +123,10 @@ func (r Rules) namesNone(key string) error {
 // is a constrained argument written in another spelling, which the call
 // is refused for.
 func checkCall(keys []argKey, tool string, args []byte, cwd string) (why, rule string, bad *spelling) {
+	name := lazyKey{name: tool}
 	for i := range keys {
 		k := &keys[i]
-		if !k.re.MatchString(tool) {
+		if !k.re.match(name.get()) {
 			continue
 		}
 		for j := range k.checks {

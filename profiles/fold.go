@@ -2,7 +2,6 @@ package profiles
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -205,6 +204,47 @@ func nameKey(name string) ([]rune, bool) {
 	return out, true
 }
 
+// maxKeyed bounds the names mcpcell computes a key for, in bytes. A
+// character's key is up to 18 characters (U+FDFA), and every listing,
+// call and completion asks for keys: a server listing megabytes of such
+// names would cost seconds of CPU each time. MCP's tool names are 1 to
+// 128 characters. A longer name is matched by every deny glob and every
+// [tools.args] key, as one holding an unassigned character is: deny wins,
+// and a constraint holds, whatever key the name would have.
+const maxKeyed = 1024
+
+// key is a name's key, computed once and asked of every glob.
+type key struct {
+	runes []rune
+	// all says every deny glob and [tools.args] key matches the name: it
+	// holds a character Unicode 15.0 does not assign, or is longer than
+	// maxKeyed (long).
+	all, long bool
+}
+
+// keyOf is the key of name.
+func keyOf(name string) key {
+	if len(name) > maxKeyed {
+		return key{all: true, long: true}
+	}
+	k, ok := nameKey(name)
+	return key{runes: k, all: !ok}
+}
+
+// lazyKey is the key of name, computed when a glob first asks for it.
+type lazyKey struct {
+	name string
+	k    key
+	done bool
+}
+
+func (l *lazyKey) get() key {
+	if !l.done {
+		l.k, l.done = keyOf(l.name), true
+	}
+	return l.k
+}
+
 // keyGlob matches a name when its key is the key of some name a glob
 // matches: the glob's image under the key mapping, as a sequence of
 // tokens.
@@ -226,9 +266,38 @@ type keySet struct {
 	ranges []rune            // a key character in these ranges is its own key…
 	own    func(r rune) bool // …unless the table maps it
 	single map[rune]bool     // one-character keys of mapped characters
-	multi  map[rune][]string
-	empty  bool // some character's key is empty
-	long   int  // the longest key, in characters
+	multi  keyTrie           // the longer keys
+	empty  bool              // some character's key is empty
+	long   int               // the longest key, in characters
+}
+
+// keyTrie holds keys by their characters: a step along a name's key
+// finds every key it starts with in as many steps as the longest key
+// has characters, however many keys start alike (the ? of a glob holds
+// 588 keys that start with U+110E, of the Hangul syllables).
+type keyTrie struct {
+	next map[rune]*keyTrie
+	end  bool // a key ends here
+}
+
+func (t *keyTrie) insert(k []rune) {
+	for _, r := range k {
+		if t.next == nil {
+			t.next = map[rune]*keyTrie{}
+		}
+		c := t.next[r]
+		if c == nil {
+			c = &keyTrie{}
+			t.next[r] = c
+		}
+		t = c
+	}
+	t.end = true
+}
+
+// starts reports whether the key of some character of s starts with r.
+func (s *keySet) starts(r rune) bool {
+	return s.multi.next[r] != nil || s.hasSingle(r)
 }
 
 func (s *keySet) hasSingle(r rune) bool {
@@ -246,7 +315,7 @@ func (s *keySet) hasSingle(r rune) bool {
 // imageOf is the keySet of the characters in ranges (lo-hi pairs).
 func imageOf(ranges []rune) *keySet {
 	t := keys()
-	s := &keySet{ranges: ranges, single: map[rune]bool{}, multi: map[rune][]string{}, long: 1,
+	s := &keySet{ranges: ranges, single: map[rune]bool{}, long: 1,
 		own: func(r rune) bool { _, mapped := t.key[r]; return !mapped }}
 	for i := 0; i+1 < len(ranges); i += 2 {
 		lo, hi := ranges[i], ranges[i+1]
@@ -259,9 +328,7 @@ func imageOf(ranges []rune) *keySet {
 			case 1:
 				s.single[k[0]] = true
 			default:
-				if !slices.Contains(s.multi[k[0]], string(k)) {
-					s.multi[k[0]] = append(s.multi[k[0]], string(k))
-				}
+				s.multi.insert(k)
 				s.long = max(s.long, len(k))
 			}
 		}
@@ -302,80 +369,105 @@ func compileKeyGlob(g string, uri bool) (*keyGlob, error) {
 	return kg, nil
 }
 
-// MatchString reports whether the key of name is the key of some name
-// the glob matches, or name holds a character mcpcell's Unicode tables
-// do not assign.
-func (g *keyGlob) MatchString(name string) bool {
-	key, ok := nameKey(name)
-	if !ok {
-		return true
-	}
-	return g.matchKey(key)
+// match reports whether k is the key of some name the glob matches, or
+// every glob matches it (see key).
+func (g *keyGlob) match(k key) bool {
+	return k.all || g.matchKey(k.runes)
 }
 
 // matchKey runs the tokens over key: a state is a token index, and every
-// step moves forward in key, by at most jump characters.
+// step moves forward in key, by at most jump characters. Each position
+// costs the states live there, not every token of the glob.
 func (g *keyGlob) matchKey(key []rune) bool {
 	n := len(g.toks)
-	ring := make([][]bool, g.jump+1)
+	ring := make([]states, g.jump+1)
+	marks := make([]bool, len(ring)*(n+1))
+	live := 0 // the states in the ring
 	for i := range ring {
-		ring[i] = make([]bool, n+1)
+		ring[i] = states{mark: marks[i*(n+1) : (i+1)*(n+1)], live: &live}
 	}
-	ring[0][0] = true
-	for p := 0; p <= len(key); p++ {
-		cur := ring[p%len(ring)]
-		for i := 0; i < n; i++ { // tokens that take nothing
-			if cur[i] && (g.toks[i].star || g.toks[i].set.empty) {
-				cur[i+1] = true
-			}
-		}
+	at := func(q int) *states { return &ring[q%len(ring)] }
+	at(0).add(g, 0)
+	for p := 0; ; p++ {
+		cur := at(p)
 		if p == len(key) {
-			return cur[n]
+			return cur.mark[n]
 		}
-		any := false
-		for i := 0; i < n; i++ {
-			if !cur[i] {
-				continue
+		if live == 2 && len(cur.list) == 2 && g.toks[cur.list[0]].star && cur.list[1] == cur.list[0]+1 {
+			// Only a star and the token after it: a trailing star
+			// matches the rest; else skip to where that token may start.
+			i := cur.list[0]
+			if i+1 == n {
+				return true
 			}
-			any = true
-			tok := g.toks[i]
-			if tok.star {
-				ring[(p+1)%len(ring)][i] = true
-				continue
+			q := p
+			for q < len(key) && !g.toks[i+1].set.starts(key[q]) {
+				q++
 			}
-			if tok.set.hasSingle(key[p]) {
-				ring[(p+1)%len(ring)][i+1] = true
-			}
-			for _, m := range tok.set.multi[key[p]] {
-				if hasPrefix(key[p:], m) {
-					ring[(p+utf8.RuneCountInString(m))%len(ring)][i+1] = true
+			if q > p {
+				cur.reset()
+				p = q
+				cur = at(p)
+				cur.add(g, i)
+				if p == len(key) {
+					return false
 				}
 			}
 		}
-		clear(cur)
-		if !any && !pending(ring) {
+		for _, i := range cur.list {
+			if i == n {
+				continue
+			}
+			tok := g.toks[i]
+			if tok.star {
+				at(p+1).add(g, i)
+				continue
+			}
+			if tok.set.hasSingle(key[p]) {
+				at(p+1).add(g, i+1)
+			}
+			for node, q := tok.set.multi.next[key[p]], p+1; node != nil; q++ {
+				if node.end {
+					at(q).add(g, i+1)
+				}
+				if q == len(key) {
+					break
+				}
+				node = node.next[key[q]]
+			}
+		}
+		cur.reset()
+		if live == 0 {
 			return false
 		}
 	}
-	return false
 }
 
-func pending(ring [][]bool) bool {
-	for _, r := range ring {
-		if slices.Contains(r, true) {
-			return true
-		}
-	}
-	return false
+// states is a set of token indices: a list of them, and marks.
+type states struct {
+	list []int
+	mark []bool
+	live *int // counts the states of every position
 }
 
-func hasPrefix(key []rune, s string) bool {
-	i := 0
-	for _, r := range s {
-		if i >= len(key) || key[i] != r {
-			return false
+// add adds token i, and the tokens after it that a token taking nothing
+// (a star, a character whose key is empty) lets the glob reach.
+func (s *states) add(g *keyGlob, i int) {
+	for !s.mark[i] {
+		s.mark[i] = true
+		s.list = append(s.list, i)
+		*s.live++
+		if i == len(g.toks) || !(g.toks[i].star || g.toks[i].set.empty) {
+			return
 		}
 		i++
 	}
-	return true
+}
+
+func (s *states) reset() {
+	for _, i := range s.list {
+		s.mark[i] = false
+	}
+	*s.live -= len(s.list)
+	s.list = s.list[:0]
 }

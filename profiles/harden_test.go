@@ -95,7 +95,7 @@ func TestDenyFolded(t *testing.T) {
 		t.Errorf("READ_FILE outside /proj: %+v", v)
 	}
 	// Lists hide every spelling too.
-	v := reply(t, pol, &jsonrpc.Call{Method: "tools/list"}, `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"HIDDEN"},{"name":"echo"},{"name":"Secret_A"}]}}`)
+	v := reply(t, pol, listCall(pol), `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"HIDDEN"},{"name":"echo"},{"name":"Secret_A"}]}}`)
 	if v.Frame == nil || strings.Contains(string(v.Frame), "HIDDEN") || strings.Contains(string(v.Frame), "Secret") || !strings.Contains(string(v.Frame), "echo") {
 		t.Errorf("tools/list: %s", v.Frame)
 	}

@@ -46,6 +46,13 @@ func toolsPage(names []string, next string) string {
 	return b.String()
 }
 
+// listCall is a tools/list without a cursor, as the policy keeps it: the
+// first page of a new listing.
+func listCall(pol *Policy) *jsonrpc.Call {
+	_, gen := pol.listPage(nil)
+	return &jsonrpc.Call{Method: "tools/list", State: callState{list: gen}}
+}
+
 // callable reports whether pol lets a call of tool name go to the server.
 func callable(t *testing.T, pol *Policy, name string) bool {
 	t.Helper()
@@ -136,8 +143,8 @@ func TestListingCurrent(t *testing.T) {
 		{`""`, toolsPage([]string{"i"}, ""), []string{"i"}, []string{"h"}},
 		{`null`, toolsPage([]string{"j"}, ""), []string{"j"}, []string{"i"}},
 		{"7", toolsPage([]string{"k"}, ""), []string{"k"}, []string{"j"}},
-		// A page with a cursor adds to the listing, complete or not.
-		{"more", toolsPage([]string{"l"}, ""), []string{"k", "l"}, []string{"j"}},
+		// A page with a cursor the listing did not give adds nothing.
+		{"more", toolsPage([]string{"l"}, ""), []string{"k"}, []string{"j", "l"}},
 	}
 	for i, s := range steps {
 		if v := listPage(t, pol, s.cursor, s.result); v.Action != jsonrpc.Forward {
@@ -261,5 +268,136 @@ func TestCannedBounded(t *testing.T) {
 	frame := `{"jsonrpc":"2.0","id":1,"result":{"inputRequests":` + inputs("e", 2000, 600) + `,"requestState":"s"}}`
 	if v := reply(t, pol, &jsonrpc.Call{Method: "tools/call", Subject: "t"}, frame); v.Action != jsonrpc.Refuse || v.Err.Code != jsonrpc.CodeInternalError || v.Rule != "client.elicitation = false" {
 		t.Errorf("a result withholding %d bytes of names: %v %s, want it refused", 2000*600, v.Action, v.Rule)
+	}
+}
+
+// The review's attack: listing v1 is a, then b on page p2; listing v2
+// (a, then c) drops b. A page asked for with the old cursor p2, alone
+// after v2 or raced with it, added b to the current listing, and b ran.
+// Now only a cursor the current listing gave adds to it: every other
+// page's tools are withheld from the client, with a note, and unknown
+// to a call. The controls: the pages of the current listing, asked in
+// order, add their tools; and a page of v1 asked before v2's first page
+// came adds to v1 while v1 is current.
+func TestListingStaleCursor(t *testing.T) {
+	pol := testPolicy(t, "")
+	ask := func(cursor string) jsonrpc.Verdict {
+		t.Helper()
+		params := `{}`
+		if cursor != "" {
+			params = `{"cursor":"` + cursor + `"}`
+		}
+		v := message(t, pol, jsonrpc.Up, `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":`+params+`}`)
+		if v.Action != jsonrpc.Forward {
+			t.Fatalf("tools/list %s: %+v", params, v)
+		}
+		return v
+	}
+	answer := func(asked jsonrpc.Verdict, names []string, next string) jsonrpc.Verdict {
+		t.Helper()
+		return reply(t, pol, &jsonrpc.Call{Method: "tools/list", State: asked.State}, `{"jsonrpc":"2.0","id":1,"result":`+toolsPage(names, next)+`}`)
+	}
+	shown := func(v jsonrpc.Verdict, name string) bool {
+		frame := v.Frame
+		if frame == nil {
+			return true // passed as the server sent it
+		}
+		return strings.Contains(string(frame), `"name":"`+name+`"`)
+	}
+	v1 := func() {
+		answer(ask(""), []string{"a"}, `"p2"`)
+		if v := answer(ask("p2"), []string{"b"}, ""); !shown(v, "b") || !callable(t, pol, "b") {
+			t.Fatalf("control: v1's page p2: b shown %v, callable %v", shown(v, "b"), callable(t, pol, "b"))
+		}
+	}
+	v2 := func() {
+		answer(ask(""), []string{"a"}, `"q2"`)
+		if v := answer(ask("q2"), []string{"c"}, ""); !shown(v, "c") {
+			t.Fatalf("control: v2's page q2 withholds c: %+v", v)
+		}
+	}
+	withheld := func(what string, v jsonrpc.Verdict) {
+		t.Helper()
+		if v.Action != jsonrpc.Forward || shown(v, "b") || !strings.Contains(v.Note, "tools of a tools/list page") {
+			t.Errorf("%s: %v, b shown %v, note %q; want b withheld with a note", what, v.Action, shown(v, "b"), v.Note)
+		}
+	}
+	stale := func(what string, v jsonrpc.Verdict) {
+		t.Helper()
+		withheld(what, v)
+		if callable(t, pol, "b") {
+			t.Errorf("%s: b, which the current listing dropped, is callable", what)
+		}
+		if !callable(t, pol, "a") || !callable(t, pol, "c") {
+			t.Errorf("%s: the current listing's a and c are not callable", what)
+		}
+	}
+	v1()
+	v2()
+	if callable(t, pol, "b") {
+		t.Fatalf("control: after v2, b is callable")
+	}
+	// The old cursor, alone.
+	stale("the old cursor p2 after v2", answer(ask("p2"), []string{"b"}, ""))
+	// A cursor the server never gave, and one of v2's own pages asked
+	// again (the last it gave) still counts.
+	stale("a guessed cursor", answer(ask("zz"), []string{"b"}, ""))
+	// The old cursor asked before v2's first page, answered after it.
+	v1()
+	old := ask("p2")
+	first := ask("")
+	answer(first, []string{"a"}, `"q2"`)
+	withheld("p2 asked before v2's first page, answered after it", answer(old, []string{"b"}, ""))
+	answer(ask("q2"), []string{"c"}, "")
+	stale("p2 asked before v2's first page, answered after it, once v2 ends", jsonrpc.Verdict{Note: "tools of a tools/list page", Frame: []byte("{}")})
+	// Two listings at once, the older first page answered last.
+	v1()
+	older, newer := ask(""), ask("")
+	answer(newer, []string{"a", "c"}, "")
+	stale("v1's first page, answered after a newer listing's", answer(older, []string{"b"}, `"p2"`))
+	stale("v1's cursor from that stale page", answer(ask("p2"), []string{"b"}, ""))
+	// A stale page that has no nextCursor ends no listing: the last
+	// complete one stays while the current has pages to come.
+	v1()
+	answer(ask(""), []string{"a"}, `"q2"`)
+	answer(ask("p2"), []string{"b"}, "")
+	if !callable(t, pol, "b") {
+		t.Errorf("a stale last page ended the current listing: v1's b, of the last complete listing, is unknown before v2 ends")
+	}
+	answer(ask("q2"), []string{"c"}, "")
+	if callable(t, pol, "b") {
+		t.Errorf("after v2 ends, b is callable")
+	}
+	// The cursors a listing gave are kept, at most maxCursors of them:
+	// a page asked again with the listing's own cursor adds to it.
+	answer(ask(""), []string{"a"}, `"r1"`)
+	for i := 1; i <= maxCursors+3; i++ {
+		answer(ask(fmt.Sprint("r", i)), []string{fmt.Sprint("t", i)}, fmt.Sprintf(`"r%d"`, i+1))
+	}
+	if len(pol.listed.cursors) != maxCursors {
+		t.Errorf("mcpcell keeps %d cursors of a listing, want %d", len(pol.listed.cursors), maxCursors)
+	}
+	if v := answer(ask(fmt.Sprint("r", maxCursors+3)), []string{"again"}, ""); !shown(v, "again") || !callable(t, pol, "again") {
+		t.Errorf("a page asked again with the listing's last cursor: withheld")
+	}
+	if v := answer(ask("r1"), []string{"b"}, ""); shown(v, "b") {
+		t.Errorf("a cursor older than the %d kept still adds to the listing", maxCursors)
+	}
+	// A client that knows the cursor asks for the second page before the
+	// first has come: the page counts once the listing has given it.
+	first, second := ask(""), ask("q2")
+	answer(first, []string{"a"}, `"q2"`)
+	if v := answer(second, []string{"c"}, ""); !shown(v, "c") || !callable(t, pol, "c") || callable(t, pol, "b") {
+		t.Errorf("control: a pipelined second page: c shown %v, callable %v; b callable %v", shown(v, "c"), callable(t, pol, "c"), callable(t, pol, "b"))
+	}
+	// Before any listing every name may be called; a stale page ends that.
+	fresh := testPolicy(t, "")
+	if !callable(t, fresh, "b") {
+		t.Fatalf("control: before any listing, b is not callable")
+	}
+	pol = fresh
+	withheld("a page with a cursor before any listing", answer(ask("p2"), []string{"b"}, ""))
+	if callable(t, pol, "b") {
+		t.Errorf("a page with a cursor before any listing: b is callable")
 	}
 }

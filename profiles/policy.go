@@ -140,11 +140,14 @@ type ruleSet struct {
 	allowAll    bool
 	// The rules decide quotes when no glob of the profile does.
 	allowedAll, noMatch string
+	// tooLong is the rule that denies a name longer than maxKeyed.
+	tooLong string
 }
 
 func compileRules(kind string, r Rules, uri bool) (ruleSet, error) {
 	rs := ruleSet{kind: kind, allowAll: !r.AllowSet,
-		allowedAll: kind + ".allow absent: all allowed", noMatch: kind + ".allow: no glob matches"}
+		allowedAll: kind + ".allow absent: all allowed", noMatch: kind + ".allow: no glob matches",
+		tooLong: fmt.Sprintf("%s.deny: a name longer than %d bytes, which every deny glob matches", kind, maxKeyed)}
 	for _, list := range []struct {
 		dst     *[]rule
 		entries []Entry
@@ -203,10 +206,8 @@ func (rs *ruleSet) decideURI(uri string, template bool) (allowed bool, rule stri
 		}
 	}
 	if base, _, ok := strings.Cut(canon, "?"); ok && !strings.HasPrefix(canon, "file:") {
-		for _, r := range rs.deny {
-			if r.denies(base, template) {
-				return false, r.desc + ", on " + base, nil
-			}
+		if denied, rule := rs.denied(base, template); denied {
+			return false, rule + ", on " + base, nil
 		}
 	}
 	allowed, rule = rs.decideFold(canon, template)
@@ -216,13 +217,26 @@ func (rs *ruleSet) decideURI(uri string, template bool) (allowed bool, rule stri
 	return allowed, rule, nil
 }
 
-// denies reports whether the deny rule r matches name, or with fold a
-// name with the same key.
-func (r *rule) denies(name string, fold bool) bool {
-	if fold && r.fold != nil {
-		return r.fold.MatchString(name)
+// denied reports whether a deny rule matches name, or with fold a name
+// with the key of name, and which rule. The key is computed once, for
+// all the rules; a name too long for a key is denied (see maxKeyed).
+func (rs *ruleSet) denied(name string, fold bool) (bool, string) {
+	k := lazyKey{name: name}
+	for _, r := range rs.deny {
+		var hit bool
+		if fold && r.fold != nil {
+			hit = r.fold.match(k.get())
+		} else {
+			hit = r.re.MatchString(name)
+		}
+		if hit {
+			if k.done && k.k.long {
+				return true, rs.tooLong
+			}
+			return true, r.desc
+		}
 	}
-	return r.re.MatchString(name)
+	return false, ""
 }
 
 func isControlOrBackslash(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }
@@ -236,10 +250,8 @@ func (rs *ruleSet) decide(name string) (bool, string) { return rs.decideFold(nam
 // decideFold is decide, with deny matching the name as written unless
 // fold is set.
 func (rs *ruleSet) decideFold(name string, fold bool) (bool, string) {
-	for _, r := range rs.deny {
-		if r.denies(name, fold) {
-			return false, r.desc
-		}
+	if denied, rule := rs.denied(name, fold); denied {
+		return false, rule
 	}
 	if rs.allowAll {
 		return true, rs.allowedAll
@@ -330,7 +342,11 @@ func (p *Policy) fromClient(m *jsonrpc.Message) jsonrpc.Verdict {
 		if d := p.declare(m.Method, initVersion, declared); d.Action != jsonrpc.Forward {
 			return d
 		}
-		v.State = callState{version: version, declared: declared, cursor: m.Method == "tools/list" && hasCursor(m.Params)}
+		st := callState{version: version, declared: declared}
+		if m.Method == "tools/list" {
+			st.cursor, st.list = p.listPage(m.Params)
+		}
+		v.State = st
 	}
 	return v
 }
@@ -345,7 +361,10 @@ func refuseSpelling(s *spelling) jsonrpc.Verdict {
 type callState struct {
 	version  string // the protocol version it was decided in
 	declared string // the version its _meta declared, if any
-	cursor   bool   // a tools/list that asks for a page after the first
+	// A tools/list asks for the page of cursor, or without one for the
+	// first page of the listing numbered list.
+	cursor *digest
+	list   uint64
 }
 
 // modern reports whether v is a protocol version that every request
@@ -816,7 +835,7 @@ func (p *Policy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Messag
 	case "resources/templates/list":
 		v := p.filterList(m, "resourceTemplates", "uriTemplate", &p.resources, templateName)
 		if v.Action == jsonrpc.Forward {
-			v.Note = p.templatedDenies(m.Result)
+			v.Note = joinNotes(v.Note, p.templatedDenies(m.Result))
 		}
 		return v
 	case "tasks/get":
@@ -850,12 +869,22 @@ func (p *Policy) filterList(m *jsonrpc.Message, field, key string, rs *ruleSet, 
 	if v.Action != jsonrpc.Forward {
 		return v
 	}
-	return listVerdict(m, field, kept, total)
+	out := listVerdict(m, field, kept, total)
+	if out.Action == jsonrpc.Forward {
+		out.Note = v.Note
+	}
+	return out
+}
+
+// joinNotes joins the notes that are not empty.
+func joinNotes(notes ...string) string {
+	return strings.Join(slices.DeleteFunc(notes, func(n string) bool { return n == "" }), "; ")
 }
 
 // keepEntries reads the list in m's result member field and returns the
 // entries the rules allow with their names (member key), and the number
-// of entries; or the refusal of a list that cannot be read.
+// of entries; or the refusal of a list that cannot be read. The verdict's
+// note counts the entries withheld for a name too long for a key.
 func (p *Policy) keepEntries(m *jsonrpc.Message, field, key string, rs *ruleSet, kind int) (kept [][]byte, names []string, total int, v jsonrpc.Verdict) {
 	var r reader
 	list := r.get(m.Result, field)
@@ -867,6 +896,7 @@ func (p *Policy) keepEntries(m *jsonrpc.Message, field, key string, rs *ruleSet,
 		return nil, nil, 0, refuse(jsonrpc.CodeInternalError, "list", "mcpcell: the server's list has no %q array", field)
 	}
 	kept = make([][]byte, 0, len(elems))
+	long := 0
 	for _, e := range elems {
 		name, ok := r.str(e, key)
 		if r.bad != nil {
@@ -875,18 +905,24 @@ func (p *Policy) keepEntries(m *jsonrpc.Message, field, key string, rs *ruleSet,
 		if !ok {
 			return nil, nil, 0, refuse(jsonrpc.CodeInternalError, "list", "mcpcell: an entry of the server's %q list has no string %q", field, key)
 		}
-		allowed := false
+		var allowed bool
+		var rule string
 		if kind == plainName {
-			allowed, _ = rs.decide(name)
+			allowed, rule = rs.decide(name)
 		} else {
-			allowed, _, _ = rs.decideURI(name, kind == templateName)
+			allowed, rule, _ = rs.decideURI(name, kind == templateName)
 		}
 		if allowed {
 			kept = append(kept, e)
 			names = append(names, name)
+		} else if strings.HasPrefix(rule, rs.tooLong) {
+			long++
 		}
 	}
-	return kept, names, len(elems), jsonrpc.Verdict{}
+	if long > 0 {
+		v.Note = fmt.Sprintf("note: mcpcell withheld %d of the server's %s whose %s is longer than %d bytes: [%s] deny globs match every name that long (its key, which deny compares, is not computed)", long, field, key, maxKeyed, rs.kind)
+	}
+	return kept, names, len(elems), v
 }
 
 // listVerdict passes a list result with only the entries kept of total.

@@ -288,7 +288,7 @@ func FuzzPolicyReply(f *testing.F) {
 	f.Add([]byte(`{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"echo","name":"secret"}]}}`))
 	f.Add([]byte(`{"jsonrpc":"2.0","id":1,"result":{"tools":{}}}`))
 	pol := testPolicy(f, "[tools]\ndeny = [\"secret*\"]\n")
-	call := &jsonrpc.Call{Method: "tools/list"}
+	call := listCall(pol)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if jsonrpc.Validate(b) != nil || jsonrpc.TypeOf(b) != "object" {
 			return
