@@ -445,7 +445,7 @@ func TestFloodLongNames(t *testing.T) {
 // calls. Each call is answered with its id; the log counts them as it
 // counts them one frame each.
 func TestFloodBatch(t *testing.T) {
-	const n = 1000
+	const n = 500 // pairs: a batch holds at most jsonrpc.BatchKeep messages
 	profile := writeProfile(t, "[tools]\ndeny = [\"secret_*\"]\n")
 	s := startSession(t, cellCommand(t, profile, os.Args[0], "__fakeserver", "--version=2025-03-26"))
 	s.call(0, "initialize", `{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`)
