@@ -3,28 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 )
 
-// peakRSS is the peak resident memory of process pid in bytes (VmHWM).
-func peakRSS(t *testing.T, pid int) int {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmHWM")
-	return 0
-}
+// peakRSS is the peak resident memory of process pid in bytes.
+func peakRSS(t *testing.T, pid int) int { return statusKiB(t, pid, "VmHWM") << 10 }
 
 // The fifth review's break: the lenient reading that finds the ids of a
 // refused frame kept a sketch of some 100 bytes for each element of an

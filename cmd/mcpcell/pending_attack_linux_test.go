@@ -17,22 +17,26 @@ const (
 	maxPendingBytes = 4 << 20
 )
 
-// rssKiB is the resident memory of process pid, in KiB.
-func rssKiB(t *testing.T, pid int) int {
+// statusKiB is the field (VmRSS, VmHWM…) of /proc/PID/status of process
+// pid, in KiB.
+func statusKiB(t *testing.T, pid int, field string) int {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
 			n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
 			return n
 		}
 	}
-	t.Fatalf("no VmRSS in /proc/%d/status", pid)
+	t.Fatalf("no %s in /proc/%d/status", field, pid)
 	return 0
 }
+
+// rssKiB is the resident memory of process pid, in KiB.
+func rssKiB(t *testing.T, pid int) int { return statusKiB(t, pid, "VmRSS") }
 
 // drainCall reads mcpcell's frames until the answer to the client's
 // request id, counting, without keeping them (they are large), the
