@@ -110,6 +110,24 @@ func TestNestedTasks(t *testing.T) {
 	}
 }
 
+// A CreateTaskResult's members in another spelling, which a client that
+// folds case reads as the task, are refused whatever the profile.
+func TestNestedTaskSpelling(t *testing.T) {
+	allowed := testPolicy(t, "[client]\nsampling = true\nelicitation = true\nroots = true\n")
+	for _, result := range []string{
+		`{"Task":{"taskId":"t1","status":"failed","error":{"code":-32042,"message":"m"}}}`,
+		`{"resultType":"task","taskId":"t1","status":"failed","ERROR":{"code":-32042,"message":"m"}}`,
+		`{"resultType":"task","taskId":"t1","status":"completed","Result":{"inputRequests":{}}}`,
+		`{"resultType":"task","taskId":"t1","status":"completed","result":{"InputRequests":{}}}`,
+	} {
+		for _, call := range []string{"tools/call", "prompts/get", "resources/read"} {
+			if v := reply(t, allowed, &jsonrpc.Call{Method: call}, `{"jsonrpc":"2.0","id":1,"result":`+result+`}`); v.Action != jsonrpc.Refuse || v.Rule != "strict-json" {
+				t.Errorf("%s result %s: %+v, want it refused as two spellings", call, result, v)
+			}
+		}
+	}
+}
+
 // What the client gets of a tasks/list whose task asks for a denied
 // elicitation: every task, each member but the elicitation; and the
 // refusal of one whose task is refused says which.
