@@ -23,8 +23,8 @@
 // argument values (within folders, with symbolic links followed as the
 // server's open would; enums; lengths); the [client] switches for
 // sampling, elicitation and roots wherever a request for them can
-// travel (requests, input_required results, errors, the tasks
-// extension); the protocol version, fixed by initialize; and the
+// travel (requests, input_required results, errors, and tasks wherever
+// the schema puts one); the protocol version, fixed by initialize; and the
 // listing gate: a tool is callable only if the current listing showed
 // it. Each member the policy reads has one spelling: a variant Go's
 // encoding/json would read as the same member is refused. The Policy

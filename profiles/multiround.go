@@ -2,6 +2,7 @@ package profiles
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"slices"
 	"strconv"
 
@@ -24,7 +25,8 @@ const (
 // denied elicitation is withheld from the client and declined by mcpcell
 // when the client retries; a denied sampling or roots request fails the
 // call with the code the legacy request would get.
-func (p *Policy) inputRequired(c *jsonrpc.Call, m *jsonrpc.Message, inputs, state []byte) jsonrpc.Verdict {
+// The result forwarded is result (m's, or createdTask's edit of it).
+func (p *Policy) inputRequired(c *jsonrpc.Call, m *jsonrpc.Message, result, inputs, state []byte) jsonrpc.Verdict {
 	withheld, v := p.screenInputs(inputs)
 	if v.Action != jsonrpc.Forward || len(withheld) == 0 {
 		return v
@@ -48,7 +50,7 @@ func (p *Policy) inputRequired(c *jsonrpc.Call, m *jsonrpc.Message, inputs, stat
 	p.canned[key] = withheld
 	p.cannedBytes += size
 	p.mu.Unlock()
-	return jsonrpc.Verdict{Rule: "client.elicitation = false: declined by mcpcell", Frame: m.WithResult(withhold(m.Result, withheld))}
+	return jsonrpc.Verdict{Rule: "client.elicitation = false: declined by mcpcell", Frame: m.WithResult(withhold(result, withheld))}
 }
 
 // withhold returns result without the input requests named.
@@ -100,30 +102,110 @@ func (p *Policy) screenInputs(inputs []byte) (withheld []string, v jsonrpc.Verdi
 	return withheld, v
 }
 
-// taskInputs checks a tasks/get result (the tasks extension of
-// 2026-07-28): the input requests of a task waiting for input, as those
-// of an input_required result, but a denied elicitation is withheld
-// without an answer (the task waits); its final result, which must
-// carry none; and the error of a failed task, as an error the server
-// answers with.
-func (p *Policy) taskInputs(m *jsonrpc.Message, inputs []byte) jsonrpc.Verdict {
+// A Task object (the tasks utility of 2025-11-25, the tasks extension of
+// 2026-07-28) is screened wherever a server may put one, since a client
+// may read a task's input requests and error wherever it finds it:
+//   - the result of tasks/get, and of 2025-11-25's tasks/cancel (a Task
+//     at the top): taskInputs;
+//   - each entry of a tasks/list result (2025-11-25): listTasks;
+//   - a CreateTaskResult answering tools/call, prompts/get or
+//     resources/read, in its task member (2025-11-25) or at the top
+//     (the extension): createdTask, next to inputRequired;
+//   - the params of notifications/tasks/status (2025-11-25) and
+//     notifications/tasks (the extension): notificationInputs, which
+//     screens every notification.
+
+// screenTask checks the Task object task as tasks/get's result is
+// checked: the input requests of a task waiting for input, as those of
+// an input_required result, but a denied elicitation is withheld without
+// an answer (the task waits); its final result, which must carry none;
+// and the error of a failed task, as an error the server answers with.
+// what names where the task is, for the error and the note.
+func (p *Policy) screenTask(task []byte, what string) (withheld []string, v jsonrpc.Verdict) {
 	var r reader
-	final := r.get(r.get(m.Result, "result"), "inputRequests")
-	why := p.urlElicitation(r.get(m.Result, "error"), &r)
-	if r.bad != nil {
-		return replySpelling(jsonrpc.Verdict{}, &r)
+	inputs := r.get(task, "inputRequests")
+	final := r.get(r.get(task, "result"), "inputRequests")
+	why := p.urlElicitation(r.get(task, "error"), &r)
+	switch {
+	case r.bad != nil:
+		return nil, replySpelling(jsonrpc.Verdict{}, &r)
+	case final != nil:
+		return nil, refuse(jsonrpc.CodeInternalError, "input_required", "mcpcell: the result of the server's %s carries input requests", what)
+	case why != "":
+		return nil, refuseURLElicitation("the error of the server's " + what + " " + why)
 	}
-	if final != nil {
-		return refuse(jsonrpc.CodeInternalError, "input_required", "mcpcell: the server's task result carries input requests")
-	}
-	if why != "" {
-		return refuseURLElicitation("the error of the server's task " + why)
-	}
-	withheld, v := p.screenInputs(inputs)
+	return p.screenInputs(inputs)
+}
+
+// taskInputs checks a result that is a Task (tasks/get; tasks/cancel in
+// 2025-11-25) with screenTask, and withholds its denied elicitations.
+func (p *Policy) taskInputs(m *jsonrpc.Message) jsonrpc.Verdict {
+	withheld, v := p.screenTask(m.Result, "task")
 	if v.Action != jsonrpc.Forward || len(withheld) == 0 {
 		return v
 	}
 	return jsonrpc.Verdict{Rule: "client.elicitation = false: withheld by mcpcell", Frame: m.WithResult(withhold(m.Result, withheld))}
+}
+
+// listTasks checks each task of a tasks/list result as tasks/get's: a
+// denied elicitation is withheld from its task, and a task tasks/get
+// would refuse refuses the whole list (withholding the task alone would
+// show the client a list the server did not send).
+func (p *Policy) listTasks(m *jsonrpc.Message) jsonrpc.Verdict {
+	var r reader
+	list := r.get(m.Result, "tasks")
+	if r.bad != nil {
+		return replySpelling(jsonrpc.Verdict{}, &r)
+	}
+	if list == nil {
+		return jsonrpc.Verdict{Rule: "reply"}
+	}
+	tasks, err := jsonrpc.Elements(list)
+	if err != nil {
+		return refuse(jsonrpc.CodeInternalError, "list", "mcpcell: the server's list has no %q array", "tasks")
+	}
+	edited := false
+	for i, task := range tasks {
+		withheld, v := p.screenTask(task, fmt.Sprintf("task (tasks[%d])", i))
+		if v.Action != jsonrpc.Forward {
+			return v
+		}
+		if len(withheld) > 0 {
+			tasks[i], edited = withhold(task, withheld), true
+		}
+	}
+	if !edited {
+		return jsonrpc.Verdict{Rule: "reply"}
+	}
+	return jsonrpc.Verdict{Rule: "client.elicitation = false: withheld by mcpcell", Frame: m.WithResult(setMember(m.Result, "tasks", joinArray(tasks)))}
+}
+
+// createdTask checks the Task a CreateTaskResult may carry in result, a
+// result of tools/call, prompts/get or resources/read: in its task member
+// (2025-11-25) with screenTask, and at the top (the extension) for what
+// inputRequired does not read: its error and its final result (the
+// members taskErr and taskResult). It returns result with the task's
+// denied elicitations withheld.
+func (p *Policy) createdTask(result, task, taskErr, taskResult []byte) ([]byte, jsonrpc.Verdict) {
+	var r reader
+	final := r.get(taskResult, "inputRequests")
+	why := p.urlElicitation(taskErr, &r)
+	switch {
+	case r.bad != nil:
+		return nil, replySpelling(jsonrpc.Verdict{}, &r)
+	case final != nil:
+		return nil, refuse(jsonrpc.CodeInternalError, "input_required", "mcpcell: the result of the server's task carries input requests")
+	case why != "":
+		return nil, refuseURLElicitation("the error of the server's task " + why)
+	case task == nil:
+		return result, jsonrpc.Verdict{Rule: "reply"}
+	}
+	withheld, v := p.screenTask(task, "task (result.task)")
+	if v.Action != jsonrpc.Forward || len(withheld) == 0 {
+		return result, v
+	}
+	out, _ := edit(result, []string{"task"}, func(t []byte) ([]byte, error) { return withhold(t, withheld), nil })
+	return out, jsonrpc.Verdict{Rule: "client.elicitation = false: withheld by mcpcell"}
 }
 
 // notificationInputs drops a server notification that carries input

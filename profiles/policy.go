@@ -805,8 +805,13 @@ func (p *Policy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Messag
 		return refuse(jsonrpc.CodeInternalError, "reply", "mcpcell: the server's %s result is not an object", c.Method)
 	}
 	// One pass over the result's members, however large its content.
-	var resultType, isError, inputs, state []byte
-	r.members(result, map[string]*[]byte{"resultType": &resultType, "isError": &isError, "inputRequests": &inputs, "requestState": &state})
+	var resultType, isError, inputs, state, task, taskErr, taskResult []byte
+	want := map[string]*[]byte{"resultType": &resultType, "isError": &isError, "inputRequests": &inputs, "requestState": &state}
+	creates := c.Method == "tools/call" || c.Method == "prompts/get" || c.Method == "resources/read"
+	if creates { // a CreateTaskResult's task, in either shape
+		want["task"], want["error"], want["result"] = &task, &taskErr, &taskResult
+	}
+	r.members(result, want)
 	if r.bad != nil {
 		return replySpelling(jsonrpc.Verdict{}, &r)
 	}
@@ -814,16 +819,25 @@ func (p *Policy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Messag
 	// Input requests are checked wherever they appear, whatever the
 	// resultType says (clients act on inputRequests alone), and only
 	// where a result may carry them.
-	if inputs != nil || rt == "input_required" {
-		switch c.Method {
-		case "tools/call", "prompts/get", "resources/read":
-			v := p.inputRequired(c, m, inputs, state)
-			v.IsError = c.Method == "tools/call" && string(isError) == "true"
+	switch {
+	case creates:
+		edited, v := p.createdTask(result, task, taskErr, taskResult)
+		if v.Action != jsonrpc.Forward {
 			return v
-		case "tasks/get":
-			return p.taskInputs(m, inputs)
 		}
-		return refuse(jsonrpc.CodeInternalError, "input_required", "mcpcell: the server's %s result carries input requests, which only tools/call, prompts/get, resources/read and tasks/get results may", c.Method)
+		if inputs != nil || rt == "input_required" {
+			v = p.inputRequired(c, m, edited, inputs, state)
+		}
+		if v.Action == jsonrpc.Forward && v.Frame == nil && string(edited) != string(result) {
+			v.Frame = m.WithResult(edited)
+		}
+		v.IsError = c.Method == "tools/call" && string(isError) == "true"
+		return v
+	case c.Method == "tasks/get" || c.Method == "tasks/cancel":
+		return p.taskInputs(m)
+	}
+	if inputs != nil || rt == "input_required" {
+		return refuse(jsonrpc.CodeInternalError, "input_required", "mcpcell: the server's %s result carries input requests, which only tools/call, prompts/get, resources/read, tasks/get and tasks/cancel results may", c.Method)
 	}
 	switch c.Method {
 	case "tools/list":
@@ -838,10 +852,8 @@ func (p *Policy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Messag
 			v.Note = joinNotes(v.Note, p.templatedDenies(m.Result))
 		}
 		return v
-	case "tasks/get":
-		return p.taskInputs(m, nil)
-	case "tools/call":
-		return jsonrpc.Verdict{Rule: "reply", IsError: string(isError) == "true"}
+	case "tasks/list":
+		return p.listTasks(m)
 	}
 	return jsonrpc.Verdict{Rule: "reply"}
 }
