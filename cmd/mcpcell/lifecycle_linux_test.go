@@ -91,13 +91,13 @@ func TestShutdownSigterm(t *testing.T) {
 	}
 }
 
-// SIGTERM, SIGINT and SIGHUP to mcpcell, while the client's input is
-// still open, close the server's stdin and SIGTERM its group at once (a
-// client that signals wants the server gone, and may have closed its
-// input where mcpcell cannot see it), and kill it a grace later. The
-// server ignores both.
+// SIGTERM, SIGINT, SIGHUP, SIGQUIT and SIGABRT to mcpcell, while the
+// client's input is still open, close the server's stdin and SIGTERM its
+// group at once (a client that signals wants the server gone, and may have
+// closed its input where mcpcell cannot see it), and kill it a grace
+// later. The server ignores both.
 func TestSignalsToMcpcell(t *testing.T) {
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGABRT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			path := writeProfile(t, "")
 			s := startSession(t, cellCommand(t, path, os.Args[0], "__fakeserver", "--ignore-eof", "--ignore-term"))
@@ -135,7 +135,7 @@ func TestSignalsToMcpcell(t *testing.T) {
 // reads the profile, or the cell); mutation: with the handler installed
 // where frames begin to move, mcpcell dies of the signal.
 func TestSignalWhileStarting(t *testing.T) {
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGABRT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			path := writeProfile(t, "")
 			s := startSession(t, cellCommand(t, path, os.Args[0], "__fakeserver", "--ignore-eof", "--ignore-term"))
@@ -643,13 +643,13 @@ func waitStderr(t *testing.T, s *session, what string) {
 	}
 }
 
-// A SIGTERM, SIGINT or SIGHUP that reaches mcpcell while its ladder runs
-// kills the server's tree at once: in the wait after EOF (no SIGTERM is
-// sent then), in the wait after SIGTERM, and in the wait after the
-// SIGTERM an earlier signal sent. The server ignores EOF and SIGTERM, so
-// without the escalation mcpcell would wait out each step.
+// A SIGTERM, SIGINT, SIGHUP, SIGQUIT or SIGABRT that reaches mcpcell while
+// its ladder runs kills the server's tree at once: in the wait after EOF
+// (no SIGTERM is sent then), in the wait after SIGTERM, and in the wait
+// after the SIGTERM an earlier signal sent. The server ignores EOF and
+// SIGTERM, so without the escalation mcpcell would wait out each step.
 func TestSignalDuringShutdown(t *testing.T) {
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGABRT} {
 		for _, phase := range []string{"after-eof", "after-term", "second-signal"} {
 			t.Run(sig.String()+"/"+phase, func(t *testing.T) {
 				path := writeProfile(t, "")

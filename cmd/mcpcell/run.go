@@ -49,7 +49,7 @@ func (c *cli) run(args []string) int {
 	// which would leave a started cell without its reaper and stop ladder
 	// and the audit log without its end: serve runs the ladder for it.
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Notify(sigs, stopSignals...)
 	defer signal.Stop(sigs)
 	// The helper's runtime starts while the profile is read (a Go program
 	// takes some 8 ms to start here); it waits for its spec.

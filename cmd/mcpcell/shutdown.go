@@ -67,7 +67,13 @@ func (st *stopper) hungUp() {
 	st.start(sandbox.Ladder{EOF: eofGrace, Term: termGrace, Drain: true})
 }
 
-// signal is a SIGINT, SIGTERM or SIGHUP to mcpcell. The first means the
+// stopSignals are the signals that stop the server by a ladder, not by
+// Go's default exit: SIGQUIT (Ctrl-\ in a terminal) and SIGABRT too,
+// whose default would leave the cell's detached processes running and
+// the audit log without its end.
+var stopSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGABRT}
+
+// signal is one of stopSignals to mcpcell. The first means the
 // client wants the server gone, and may have closed its input where
 // mcpcell cannot see it (another process holds the pipe, or Node holds
 // back its end() behind writes that mcpcell cannot take): the server's
@@ -90,7 +96,7 @@ func (st *stopper) stop() {
 
 // serve pumps frames through ip until the session ends, ends the server
 // and its descendants, writes the audit log's end record and returns the
-// server's exit status. sigs delivers SIGINT, SIGTERM and SIGHUP, those
+// server's exit status. sigs delivers stopSignals, those
 // that came while the server started among them.
 func (c *cli) serve(ip *jsonrpc.Interposer, srv *sandbox.Server, log *audit.Log, sigs <-chan os.Signal) int {
 	st := newStopper(srv)
