@@ -535,24 +535,36 @@ func (ip *Interposer) request(dir Direction, m *Message, b *batch) {
 	case Forward:
 		c := &Call{ID: m.ID, Method: m.Method, Subject: v.Subject, Start: ip.Now(), State: v.State}
 		ip.mu.Lock()
-		kept := owed.add(c) // its subject may not fit
+		// The server may have exited while the policy decided: once the
+		// calls in flight are answered (Run's drain), none is added.
+		gone = dir == Up && ip.serverGone
+		kept := !gone && owed.add(c) // its subject may not fit
 		ip.mu.Unlock()
-		if !kept {
+		switch {
+		case gone:
+			b.skip()
+			ip.refuse(dir, m.ID, m.Method, &Error{Code: CodeInternalError, Message: "mcpcell: the server has exited"}, "server-exited")
+			return
+		case !kept:
 			b.skip()
 			ip.refuseFull(dir, m.ID, m.Method)
 			return
 		}
 		// No call goes out without its audit record (pings are counted).
 		ip.event(ev, "", "")
+		// Below, the call is answered only if it is still in flight: the
+		// drain at the server's exit may have answered it already.
 		if err := ip.auditFailure(); err != nil {
 			b.skip()
-			ip.take(dir, m.ID)
-			ip.sendError(ip.sender(dir), m.ID, auditError(err))
+			if c, _ := ip.take(dir, m.ID); c != nil {
+				ip.sendError(ip.sender(dir), m.ID, auditError(err))
+			}
 			return
 		}
 		if err := ip.forward(dir, v.Frame, m.Raw, b); err != nil {
-			ip.take(dir, m.ID)
-			ip.sendError(ip.sender(dir), m.ID, &Error{Code: CodeInternalError, Message: "mcpcell: cannot deliver the request: " + err.Error()})
+			if c, _ := ip.take(dir, m.ID); c != nil {
+				ip.sendError(ip.sender(dir), m.ID, &Error{Code: CodeInternalError, Message: "mcpcell: cannot deliver the request: " + err.Error()})
+			}
 		}
 	case Answer:
 		b.skip()

@@ -502,3 +502,44 @@ func TestBatchRefusedElements(t *testing.T) {
 	io.WriteString(q.client, `{"jsonrpc":"2.0","id":62,"method":"ping"}`+"\n")
 	q.expect(t, q.serverIn, "after the batch", `{"jsonrpc":"2.0","id":62,"method":"ping"}`)
 }
+
+// gatePolicy holds its decision on "slow" until release is closed, after
+// telling entered.
+type gatePolicy struct {
+	allowAll
+	entered, release chan struct{}
+}
+
+func (g gatePolicy) Message(dir Direction, m *Message) Verdict {
+	if m.Method == "slow" {
+		close(g.entered)
+		<-g.release
+	}
+	return Verdict{}
+}
+
+// Review 6: a request the policy was deciding on when the server exited
+// was added to the calls in flight after Run had answered them all, went
+// to the dead server, and was never answered. Now it gets "the server has
+// exited", once.
+func TestServerExitWhileDeciding(t *testing.T) {
+	g := gatePolicy{entered: make(chan struct{}), release: make(chan struct{})}
+	ip := &Interposer{Policy: g}
+	p := newPipeline(t, ip)
+	go io.Copy(io.Discard, p.serverIn) // what reaches the dead server
+	io.WriteString(p.client, `{"jsonrpc":"2.0","id":5,"method":"slow"}`+"\n")
+	<-g.entered
+	p.serverOut.Close()
+	if err := <-p.done; err != nil {
+		t.Errorf("Run = %v", err)
+	}
+	close(g.release)
+	if l := p.line(t, p.fromCell); !strings.Contains(l, `"id":5`) || !strings.Contains(l, "has exited") {
+		t.Errorf("the request decided on while the server exited: %q", l)
+	}
+	// One answer: the next frame is the answer to the next request.
+	io.WriteString(p.client, `{"jsonrpc":"2.0","id":6,"method":"ping"}`+"\n")
+	if l := p.line(t, p.fromCell); !strings.Contains(l, `"id":6`) {
+		t.Errorf("after it: %q", l)
+	}
+}
