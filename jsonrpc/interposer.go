@@ -317,13 +317,13 @@ func (ip *Interposer) frame(dir Direction, frame []byte) {
 		return
 	}
 	if !ip.Policy.Batches() {
-		ip.refuseFrame(dir, Recover(frame), CodeInvalidRequest, "batches are allowed only in protocol version 2025-03-26", "batch")
+		ip.refuseElements(dir, frame, "batches are allowed only in protocol version 2025-03-26")
 		return
 	}
 	if sk := Recover(frame); sk.Cut > 0 {
-		// Each element would cost a slice and an answer: a batch is a
-		// handful of calls, not a frame's worth of tiny elements.
-		ip.refuseFrame(dir, sk, CodeInvalidRequest, fmt.Sprintf("a batch of more than %d messages", BatchKeep), "batch")
+		// A batch is a handful of calls, not a frame's worth of tiny
+		// elements each kept until the batch's answer.
+		ip.refuseElements(dir, frame, fmt.Sprintf("a batch of more than %d messages", BatchKeep))
 		return
 	}
 	elems, _ := Elements(frame)
@@ -411,6 +411,21 @@ func (ip *Interposer) forward(dir Direction, frame, orig []byte, b *batch) error
 	b.frames = append(b.frames, frame)
 	b.changed = b.changed || &frame[0] != &orig[0] || len(frame) != len(orig)
 	return nil
+}
+
+// refuseElements refuses a batch that passed strict decoding, each of
+// its messages on its own, as it walks them: every request in it gets
+// its error, however many there are, and nothing is kept.
+func (ip *Interposer) refuseElements(dir Direction, frame []byte, msg string) {
+	n := 0
+	EachElement(frame, func(e []byte) bool {
+		n++
+		ip.refuseMessage(dir, Recover(e), CodeInvalidRequest, msg, "batch")
+		return true
+	})
+	if n == 0 { // [] is answered once, with id null
+		ip.refuseMessage(dir, Sketch{}, CodeInvalidRequest, msg, "batch")
+	}
 }
 
 // refuseFrame answers a frame that is not taken, from what a lenient

@@ -498,29 +498,42 @@ func eachMember(raw []byte, yield func(name []byte, start, end int) bool) error 
 // Elements lists the elements of the array raw, which must have passed
 // Validate.
 func Elements(raw []byte) ([][]byte, error) {
+	var out [][]byte
+	err := EachElement(raw, func(e []byte) bool { out = append(out, e); return true })
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// EachElement calls yield with each element of the array raw, which must
+// have passed Validate, in order, until it returns false. Unlike Elements
+// it keeps nothing: a frame's worth of tiny elements costs no slice.
+func EachElement(raw []byte, yield func(elem []byte) bool) error {
 	s := scanner{b: raw}
 	s.ws()
 	if s.i >= len(s.b) || s.b[s.i] != '[' {
-		return nil, errNotArray
+		return errNotArray
 	}
 	s.i++
 	s.ws()
-	var out [][]byte
 	if s.i < len(s.b) && s.b[s.i] == ']' {
-		return out, nil
+		return nil
 	}
 	for {
 		start := s.i
 		if err := s.skip(); err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, raw[start:s.i])
+		if !yield(raw[start:s.i]) {
+			return nil
+		}
 		s.ws()
 		if s.i >= len(s.b) {
-			return nil, s.fail("unexpected end of array")
+			return s.fail("unexpected end of array")
 		}
 		if s.b[s.i] == ']' {
-			return out, nil
+			return nil
 		}
 		s.i++
 		s.ws()

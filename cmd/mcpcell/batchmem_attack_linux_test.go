@@ -44,13 +44,17 @@ func TestAttackBatchMemory(t *testing.T) {
 }
 
 // A 2025-03-26 batch of more than BatchKeep messages is refused, each
-// request of the first BatchKeep answered with the error; a batch of
-// BatchKeep is taken (the control).
+// request in it answered with the error (review 6: those past the first
+// BatchKeep elements were not answered), also where notifications fill
+// the first BatchKeep; a batch of BatchKeep is taken (the control).
 func TestBatchBound(t *testing.T) {
 	s := fakeSession(t, "", "2025-03-26")
-	batch := func(from, n int) string {
+	batch := func(from, notes, n int) string {
 		var b strings.Builder
 		b.WriteString("[")
+		for range notes {
+			b.WriteString(`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progress":1}},`)
+		}
 		for i := range n {
 			if i > 0 {
 				b.WriteString(",")
@@ -60,12 +64,15 @@ func TestBatchBound(t *testing.T) {
 		return b.String() + "]"
 	}
 	for _, c := range []struct {
-		from, n int
-		want    string
-	}{{10000, 1000, "result"}, {20000, 1001, "-32600"}} {
-		s.send(batch(c.from, c.n))
+		from, notes, n int
+		want           string
+	}{{10000, 0, 1000, "result"}, {20000, 0, 1001, "-32600"}, {30000, 999, 2, "-32600"}, {40000, 0, 5000, "-32600"}} {
+		s.send(batch(c.from, c.notes, c.n))
+		// A ping after the batch is answered after every answer to it.
+		s.send(`{"jsonrpc":"2.0","id":1,"method":"ping"}`)
 		got := map[string]int{}
-		for seen := 0; seen < 1000; {
+		ids := map[float64]bool{}
+		for done := false; !done; {
 			var msgs []map[string]any
 			f := s.next()
 			if json.Unmarshal(f, &msgs) != nil {
@@ -74,19 +81,24 @@ func TestBatchBound(t *testing.T) {
 				msgs = []map[string]any{m}
 			}
 			for _, m := range msgs {
+				id, _ := m["id"].(float64)
+				if id == 1 {
+					done = true
+					continue
+				}
 				what := "result"
 				if code, _ := errorOf(m); code != 0 {
 					what = fmt.Sprint(code)
 				}
 				got[what]++
-				seen++
+				if ids[id] {
+					t.Errorf("id %v answered twice", id)
+				}
+				ids[id] = true
 			}
 		}
-		if got[c.want] != 1000 || len(got) != 1 {
-			t.Errorf("a batch of %d pings: %v, want 1000 %s", c.n, got, c.want)
+		if got[c.want] != c.n || len(got) != 1 || len(ids) != c.n {
+			t.Errorf("a batch of %d notifications and %d pings: %v for %d ids, want %d %s", c.notes, c.n, got, len(ids), c.n, c.want)
 		}
-	}
-	if r := s.call(1, "ping", `{}`); r["result"] == nil {
-		t.Errorf("a ping after the batches: %v", r)
 	}
 }
