@@ -156,11 +156,14 @@ type Interposer struct {
 	toClient   *Writer
 	toServer   *Writer
 	repeats    repeatWindow
+	// busy is held by the client's pump while it handles a frame and
+	// writes its answer; Finish takes it for good.
+	busy chan struct{}
 }
 
 // Run pumps until the server's output ends, answers every request still
 // owed an answer, and returns. The client pump may still be reading then;
-// it answers anything more itself.
+// it answers anything more itself, until Finish.
 func (ip *Interposer) Run(clientIn io.Reader, clientOut io.Writer, serverIn io.WriteCloser, serverOut io.Reader) error {
 	if ip.Now == nil {
 		ip.Now = time.Now
@@ -173,6 +176,7 @@ func (ip *Interposer) Run(clientIn io.Reader, clientOut io.Writer, serverIn io.W
 	ip.toClient = NewWriter(clientOut)
 	ip.toClient.filter = ip.Redact
 	ip.toServer = NewWriter(serverIn)
+	ip.busy = make(chan struct{}, 1)
 	go func() {
 		err := ip.pump(Up, clientIn)
 		if err != nil && !errors.Is(err, io.EOF) {
@@ -257,6 +261,9 @@ func (ip *Interposer) pump(dir Direction, in io.Reader) error {
 	r := NewReader(in, ip.MaxFrame)
 	for {
 		frame, err := r.Next()
+		if dir == Up {
+			ip.busy <- struct{}{}
+		}
 		var tooLarge *TooLargeError
 		var lineEnd *LineEndError
 		switch {
@@ -268,6 +275,7 @@ func (ip *Interposer) pump(dir Direction, in io.Reader) error {
 			ip.refuseFrame(dir, lineEnd.Found, CodeParseError, "invalid frame: "+lineEnd.Error(), "line-end")
 		default:
 			ip.flush()
+			ip.idle(dir)
 			return err
 		}
 		// Frames the reader already holds go out in one write with this
@@ -275,6 +283,35 @@ func (ip *Interposer) pump(dir Direction, in io.Reader) error {
 		if !r.Buffered() {
 			ip.flush()
 		}
+		ip.idle(dir)
+	}
+}
+
+// idle ends the handling of a frame from dir.
+func (ip *Interposer) idle(dir Direction) {
+	if dir == Up {
+		<-ip.busy
+	}
+}
+
+// Finish ends the session's traffic, once Run has returned: a frame the
+// client's pump is handling is answered and its answer written, and no
+// frame from the client is handled after it, so that the session's end
+// record comes after every record of the session and every request read
+// has had its answer written. It waits at most wait (a client that does
+// not read holds the last write) and says whether it finished.
+func (ip *Interposer) Finish(wait time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		ip.busy <- struct{}{} // never given back
+		ip.flush()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-time.After(wait):
+		return false
 	}
 }
 

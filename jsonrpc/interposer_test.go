@@ -543,3 +543,52 @@ func TestServerExitWhileDeciding(t *testing.T) {
 		t.Errorf("after it: %q", l)
 	}
 }
+
+// The final review: after the server exited, a request the client's pump
+// was handling had its refusal recorded after the session's end record,
+// and its answer was not written before mcpcell exited. Finish waits for
+// the frame in hand, writes its answer, and takes no frame after it.
+func TestFinishEndsClientTraffic(t *testing.T) {
+	g := gatePolicy{entered: make(chan struct{}), release: make(chan struct{})}
+	log := &eventLog{}
+	ip := &Interposer{Policy: g, Recorder: log}
+	p := newPipeline(t, ip)
+	go io.Copy(io.Discard, p.serverIn)
+	io.WriteString(p.client, `{"jsonrpc":"2.0","id":5,"method":"slow"}`+"\n")
+	<-g.entered
+	p.serverOut.Close()
+	if err := <-p.done; err != nil {
+		t.Errorf("Run = %v", err)
+	}
+	finished := make(chan bool, 1)
+	go func() { finished <- ip.Finish(5 * time.Second) }()
+	select {
+	case <-finished:
+		t.Fatal("Finish returned while the client's frame was in hand")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(g.release)
+	if l := p.line(t, p.fromCell); !strings.Contains(l, `"id":5`) || !strings.Contains(l, "has exited") {
+		t.Errorf("the frame in hand: %q", l)
+	}
+	if !<-finished {
+		t.Fatal("Finish did not finish")
+	}
+	log.mu.Lock()
+	n := len(log.events)
+	log.mu.Unlock()
+	// After Finish, a request is neither handled nor recorded.
+	io.WriteString(p.client, `{"jsonrpc":"2.0","id":6,"method":"ping"}`+"\n")
+	got := make(chan string, 1)
+	go func() { l, _ := p.fromCell.ReadString('\n'); got <- l }()
+	select {
+	case l := <-got:
+		t.Errorf("after Finish the client got %q", l)
+	case <-time.After(300 * time.Millisecond):
+	}
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if len(log.events) != n {
+		t.Errorf("after Finish: %+v recorded", log.events[n:])
+	}
+}

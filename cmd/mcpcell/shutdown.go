@@ -136,6 +136,11 @@ func (c *cli) serve(ip *jsonrpc.Interposer, srv *sandbox.Server, log *audit.Log,
 	if undelivered {
 		note += "; the client was not reading, so its last frames were not delivered"
 	}
+	// The client's frames end here: one being handled gets its answer
+	// written, and none is taken after the end record.
+	if !undelivered && !ip.Finish(drainGrace) {
+		note += "; the client was not reading, so its last frames were not delivered"
+	}
 	// The end record goes to disk before anything goes to stderr, which a
 	// client that has gone may no longer read, and before the client's
 	// SIGKILL can come; the counts of repeated events go before it.
