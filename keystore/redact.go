@@ -745,11 +745,28 @@ const maxNesting = 4
 // text when inner is nil) as JSON, JavaScript and Python write them; nil
 // when there are none, not even one cut short.
 func unescape(b []byte, inner *view) *view {
+	return decodeEscapes(b, inner, '\\', func(dst, s []byte) ([]byte, int, int) {
+		c, n, st := escapeAt(s)
+		if st == escOK {
+			dst = utf8.AppendRune(dst, c)
+		}
+		return dst, n, st
+	})
+}
+
+// decodeEscapes decodes the escapes that begin with lead in b (inner's
+// decoding, or the text when inner is nil); nil when there are none, not
+// even one cut short. at reads the escape at the start of s, appending
+// what it decodes to dst when it is escOK: its length, or escCut when s
+// ends inside it, or escBad when it is none (lead stands for itself).
+// Only what is decided counts: an escape that runs into the undecided
+// rest of the source is cut short here too.
+func decodeEscapes(b []byte, inner *view, lead byte, at func(dst, s []byte) ([]byte, int, int)) *view {
 	v, end := newView(b, inner)
 	cut := -1
 	i := 0
 	for i < end {
-		j := bytes.IndexByte(b[i:end], '\\')
+		j := bytes.IndexByte(b[i:end], lead)
 		if j < 0 {
 			v.dec = append(v.dec, b[i:end]...)
 			i = end
@@ -757,20 +774,18 @@ func unescape(b []byte, inner *view) *view {
 		}
 		v.dec = append(v.dec, b[i:i+j]...)
 		i += j
-		// Only what is decided counts: an escape that runs into the
-		// undecided rest of the source is cut short here too.
-		c, n, st := escapeAt(b[i:end])
+		d := len(v.dec)
+		var n, st int
+		v.dec, n, st = at(v.dec, b[i:end])
 		switch st {
 		case escOK:
-			d := len(v.dec)
-			v.dec = utf8.AppendRune(v.dec, c)
 			v.escape(i, n, len(v.dec)-d)
 			i += n
 		case escCut:
 			cut = i
 			end = i
 		default:
-			v.dec = append(v.dec, '\\')
+			v.dec = append(v.dec, lead)
 			i++
 		}
 	}
@@ -898,16 +913,10 @@ func hexRune(s []byte, from, n int) (rune, int, int) {
 	}
 	var r rune
 	for _, c := range s[from : from+n] {
-		switch {
-		case c >= '0' && c <= '9':
-			r = r<<4 | rune(c-'0')
-		case c >= 'a' && c <= 'f':
-			r = r<<4 | rune(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			r = r<<4 | rune(c-'A'+10)
-		default:
+		if !isHex(c) {
 			return 0, 0, escBad
 		}
+		r = r<<4 | rune(unhex(c))
 	}
 	if r > utf8.MaxRune || r < 0 {
 		return 0, 0, escBad
@@ -928,32 +937,15 @@ func allHex(b []byte) bool {
 // text when inner is nil); nil when there are none, not even one cut
 // short.
 func unpercent(b []byte, inner *view) *view {
-	v, end := newView(b, inner)
-	cut := -1
-	i := 0
-	for i < end {
-		j := bytes.IndexByte(b[i:end], '%')
-		if j < 0 {
-			v.dec = append(v.dec, b[i:end]...)
-			i = end
-			break
-		}
-		v.dec = append(v.dec, b[i:i+j]...)
-		i += j
+	return decodeEscapes(b, inner, '%', func(dst, s []byte) ([]byte, int, int) {
 		switch {
-		case i+2 < end && isHex(b[i+1]) && isHex(b[i+2]):
-			v.dec = append(v.dec, unhex(b[i+1])<<4|unhex(b[i+2]))
-			v.escape(i, 3, 1)
-			i += 3
-		case i+1 == end || i+2 == end && isHex(b[i+1]):
-			cut = i
-			end = i
-		default:
-			v.dec = append(v.dec, '%')
-			i++
+		case len(s) > 2 && isHex(s[1]) && isHex(s[2]):
+			return append(dst, unhex(s[1])<<4|unhex(s[2])), 3, escOK
+		case len(s) == 1 || len(s) == 2 && isHex(s[1]):
+			return dst, 0, escCut
 		}
-	}
-	return v.finish(b, i, cut)
+		return dst, 0, escBad
+	})
 }
 
 // unhex is the value of a hex digit.
