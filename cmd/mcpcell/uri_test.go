@@ -22,24 +22,29 @@ import (
 // nodeFileURLToPath runs Node's fileURLToPath on each URI: the path, or
 // "" when it throws.
 func nodeFileURLToPath(t *testing.T, uris []string) []string {
+	return nodeMap(t, uris, `require("node:url").fileURLToPath(u)`)
+}
+
+// nodeMap runs the JavaScript expression expr of u on each URI u in one
+// node process: its value, or "" when it throws.
+func nodeMap(t *testing.T, uris []string, expr string) []string {
 	t.Helper()
 	_, err := exec.LookPath("node")
 	need(t, "node on the PATH", err == nil)
 	in, _ := json.Marshal(uris)
 	cmd := exec.Command("node", "-e", `
-const {fileURLToPath} = require("node:url");
 const uris = JSON.parse(require("node:fs").readFileSync(0, "utf8"));
-process.stdout.write(JSON.stringify(uris.map(u => { try { return fileURLToPath(u) } catch { return "" } })));`)
+process.stdout.write(JSON.stringify(uris.map(u => { try { return `+expr+` } catch { return "" } })));`)
 	cmd.Stdin = bytes.NewReader(in)
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("node: %v", err)
 	}
-	var paths []string
-	if err := json.Unmarshal(out, &paths); err != nil || len(paths) != len(uris) {
-		t.Fatalf("node's answer: %v (%d paths for %d URIs)", err, len(paths), len(uris))
+	var got []string
+	if err := json.Unmarshal(out, &got); err != nil || len(got) != len(uris) {
+		t.Fatalf("node's answer: %v (%d values for %d URIs)", err, len(got), len(uris))
 	}
-	return paths
+	return got
 }
 
 // TestFileURIsAgreeWithNode: for every file: URI built from the pieces
@@ -229,23 +234,7 @@ deny = ["file://${PROJECT}/allowed/.env"]
 // href, or "" when it throws. The TypeScript SDK looks a resource up by
 // that href.
 func nodeHref(t *testing.T, uris []string) []string {
-	t.Helper()
-	_, err := exec.LookPath("node")
-	need(t, "node on the PATH", err == nil)
-	in, _ := json.Marshal(uris)
-	cmd := exec.Command("node", "-e", `
-const uris = JSON.parse(require("node:fs").readFileSync(0, "utf8"));
-process.stdout.write(JSON.stringify(uris.map(u => { try { return new URL(u).href } catch { return "" } })));`)
-	cmd.Stdin = bytes.NewReader(in)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node: %v", err)
-	}
-	var hrefs []string
-	if err := json.Unmarshal(out, &hrefs); err != nil || len(hrefs) != len(uris) {
-		t.Fatalf("node's answer: %v (%d hrefs for %d URIs)", err, len(hrefs), len(uris))
-	}
-	return hrefs
+	return nodeMap(t, uris, `new URL(u).href`)
 }
 
 // otherURIs are URIs of other schemes than file:, built from the pieces
