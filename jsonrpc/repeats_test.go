@@ -2,6 +2,7 @@ package jsonrpc
 
 import (
 	"fmt"
+	"github.com/mcpcell/mcpcell/internal/syncbuf"
 	"io"
 	"regexp"
 	"strconv"
@@ -43,23 +44,6 @@ func (c *clock) add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-type lockedNotes struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (n *lockedNotes) Write(p []byte) (int, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.b.Write(p)
-}
-
-func (n *lockedNotes) String() string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.b.String()
-}
-
 func (l *eventLog) all() []Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -93,7 +77,7 @@ func tally(events []Event) (events_, records map[string]int) {
 func TestRepeats(t *testing.T) {
 	clk := &clock{now: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
 	log := &eventLog{}
-	notes := &lockedNotes{}
+	notes := &syncbuf.Buffer{}
 	ip := &Interposer{Policy: hidingPolicy{}, Recorder: log, Notes: notes, Now: clk.Now}
 	p := newPipeline(t, ip)
 	// The server answers every request it gets.
@@ -254,7 +238,7 @@ func (quietPolicy) Message(dir Direction, m *Message) Verdict {
 // of the second counted, in the log and on stderr.
 func TestRepeatedNotificationDrops(t *testing.T) {
 	log := &eventLog{}
-	notes := &lockedNotes{}
+	notes := &syncbuf.Buffer{}
 	ip := &Interposer{Policy: quietPolicy{}, Recorder: log, Notes: notes, Now: (&clock{now: time.Unix(1e9, 0)}).Now}
 	p := newPipeline(t, ip)
 	for i := 0; i < 30; i++ {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"unicode/utf16"
 
+	"github.com/mcpcell/mcpcell/internal/syncbuf"
 	"github.com/mcpcell/mcpcell/jsonrpc"
 	"github.com/mcpcell/mcpcell/keystore/leaktest"
 )
@@ -436,7 +437,7 @@ func TestRedactWriterHoldsOnlyPrefixes(t *testing.T) {
 // shows it is safe, and no value is torn by another writer's bytes.
 func TestRedactWriterConcurrent(t *testing.T) {
 	r := redactor("plain-token-12345")
-	var out lockedBuffer
+	var out syncbuf.Buffer
 	w := r.Writer(&out)
 	var wg sync.WaitGroup
 	for g := range 8 {
@@ -451,23 +452,6 @@ func TestRedactWriterConcurrent(t *testing.T) {
 	if got := out.String(); strings.Contains(got, "plain-tok") || strings.Count(got, "[redacted:A]") != 8*200 {
 		t.Errorf("%d redactions, leak %v", strings.Count(got, "[redacted:A]"), strings.Contains(got, "plain-tok"))
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // FuzzRedactFrame: a redacted frame is valid JSON and holds no raw value;

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mcpcell/mcpcell/internal/hopper"
+	"github.com/mcpcell/mcpcell/internal/syncbuf"
 	"github.com/mcpcell/mcpcell/jsonrpc/audit"
 	"golang.org/x/sys/unix"
 )
@@ -977,7 +978,7 @@ func TestTypeScriptSDKClose(t *testing.T) {
 			mc := cellCommand(t, profile, args...)
 			cmd := exec.Command("node", append([]string{client, fill, mc.Path}, mc.Args[1:]...)...)
 			cmd.Env = append(mc.Env, "NODE_MODULES="+modules)
-			var stderr lockedBuffer
+			var stderr syncbuf.Buffer
 			cmd.Stderr = &stderr
 			out, err := cmd.Output()
 			t.Cleanup(func() {

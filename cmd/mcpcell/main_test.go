@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpcell/mcpcell/internal/syncbuf"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -107,26 +108,9 @@ type session struct {
 	cmd    *exec.Cmd
 	in     io.WriteCloser
 	lines  chan []byte
-	stderr *lockedBuffer
+	stderr *syncbuf.Buffer
 	mu     sync.Mutex
 	frames [][]byte // every frame read so far, in order
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func startSession(t *testing.T, cmd *exec.Cmd) *session {
@@ -138,7 +122,7 @@ func startSession(t *testing.T, cmd *exec.Cmd) *session {
 // made by the caller (cmd.Stdin is mcpcell's end); nil makes a pipe.
 func startSessionIn(t *testing.T, cmd *exec.Cmd, in io.WriteCloser) *session {
 	t.Helper()
-	s := &session{t: t, cmd: cmd, in: in, lines: make(chan []byte, 10000), stderr: &lockedBuffer{}}
+	s := &session{t: t, cmd: cmd, in: in, lines: make(chan []byte, 10000), stderr: &syncbuf.Buffer{}}
 	cmd.Stderr = s.stderr
 	var err error
 	if s.in == nil {

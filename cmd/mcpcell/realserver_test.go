@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpcell/mcpcell/internal/syncbuf"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -98,11 +99,11 @@ func tomlList(list []string) string {
 // connectSDK connects the official Go SDK client to mcpcell (cmd) in
 // protocol version ("" for the SDK's default); a failure shows mcpcell's
 // stderr.
-func connectSDK(t *testing.T, cmd *exec.Cmd, opts *mcp.ClientOptions, version string) (context.Context, *mcp.ClientSession, *lockedBuffer) {
+func connectSDK(t *testing.T, cmd *exec.Cmd, opts *mcp.ClientOptions, version string) (context.Context, *mcp.ClientSession, *syncbuf.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
-	stderr := &lockedBuffer{}
+	stderr := &syncbuf.Buffer{}
 	cmd.Stderr = stderr
 	client := mcp.NewClient(&mcp.Implementation{Name: "mcpcell-test", Version: "1"}, opts)
 	sess, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: 5 * time.Second}, &mcp.ClientSessionOptions{ProtocolVersion: version})
@@ -141,7 +142,7 @@ func TestInspectorCLI(t *testing.T) {
 	cmd := exec.CommandContext(ctx, inspector, args...)
 	cmd.Path = inspector
 	cmd.Env = append(cell.Env, "PATH="+node22+string(os.PathListSeparator)+os.Getenv("PATH"))
-	stderr := &lockedBuffer{}
+	stderr := &syncbuf.Buffer{}
 	cmd.Stderr = stderr
 	out, err := cmd.Output()
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcpcell/mcpcell/internal/syncbuf"
 	"github.com/mcpcell/mcpcell/keystore"
 )
 
@@ -262,7 +263,7 @@ func TestSecretSetOnTerminal(t *testing.T) {
 	value := "typed-on-a-terminal-0123"
 	cmd := exec.Command(script, "-q", "-e", "-c", os.Args[0]+" __mcpcell secret set "+name, "/dev/null")
 	in, _ := cmd.StdinPipe()
-	out := &lockedBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -197,7 +197,7 @@ func TestEnumExactPython(t *testing.T) {
 	start := func(rules string) *session {
 		s := startSession(t, cellCommand(t, writeProfile(t, grantRead(filepath.Dir(script))+rules), "/usr/bin/python3", script))
 		if r := s.call(0, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`); r["result"] == nil {
-			t.Fatalf("initialize: %v\n%s", r, s.stderr.b.String())
+			t.Fatalf("initialize: %v\n%s", r, s.stderr.String())
 		}
 		return s
 	}

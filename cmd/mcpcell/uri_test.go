@@ -427,7 +427,7 @@ func TestOtherURIResourcesSDKServer(t *testing.T) {
 		}
 		s := startSession(t, cmd)
 		if r := s.call(0, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`); r["result"] == nil {
-			t.Fatalf("initialize: %v\n%s", r, s.stderr.b.String())
+			t.Fatalf("initialize: %v\n%s", r, s.stderr.String())
 		}
 		return s
 	}

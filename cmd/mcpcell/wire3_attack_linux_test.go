@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpcell/mcpcell/internal/syncbuf"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -205,7 +206,7 @@ func tsCall(t *testing.T, cell *exec.Cmd, tool, args string) string {
 	client, _ := filepath.Abs("testdata/tsclient.mjs")
 	cmd := exec.Command("node", append([]string{client, tool, args}, cell.Args...)...)
 	cmd.Env = cell.Env
-	stderr := &lockedBuffer{}
+	stderr := &syncbuf.Buffer{}
 	cmd.Stderr = stderr
 	out, err := cmd.Output()
 	if err != nil {

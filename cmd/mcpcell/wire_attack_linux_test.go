@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpcell/mcpcell/internal/syncbuf"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -51,7 +52,7 @@ func TestAttackUntypedInputRequests(t *testing.T) {
 						pin = "" // the SDK's default: it probes and speaks 2026-07-28
 					}
 					cmd := cellCommand(t, profile, os.Args[0], "__fakeserver", "--version="+version)
-					stderr := &lockedBuffer{}
+					stderr := &syncbuf.Buffer{}
 					cmd.Stderr = stderr
 					ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 					defer cancel()
