@@ -200,30 +200,14 @@ func cellProcs(self, sid, server int) []proc {
 		kids, _ = children(self)
 	}
 	var out []proc
-	var queue []int
+	var top []int
 	for _, pid := range kids {
 		if p, ok := readProc(pid); ok && (pid == server || p.sid != sid) {
 			out = append(out, p)
-			queue = append(queue, pid)
+			top = append(top, pid)
 		}
 	}
-	seen := map[int]bool{}
-	for len(queue) > 0 {
-		pid := queue[0]
-		queue = queue[1:]
-		kids, _ := children(pid)
-		for _, child := range kids {
-			if seen[child] {
-				continue
-			}
-			seen[child] = true
-			if p, ok := readProc(child); ok {
-				out = append(out, p)
-				queue = append(queue, child)
-			}
-		}
-	}
-	return out
+	return append(out, below(top, children)...)
 }
 
 // descendants lists the live (not zombie) processes below root: through
@@ -253,8 +237,24 @@ func scanAll(root int) []int {
 // process's children.
 func walk(root int, children func(int) ([]int, bool)) []int {
 	var out []int
-	queue := []int{root}
-	seen := map[int]bool{root: true}
+	for _, p := range below([]int{root}, children) {
+		if p.state != 'Z' {
+			out = append(out, p.pid)
+		}
+	}
+	return out
+}
+
+// below lists the processes below those of start, breadth first,
+// children listing each process's children; one gone before it is read
+// is left out, and its children are still looked for.
+func below(start []int, children func(int) ([]int, bool)) []proc {
+	var out []proc
+	queue := append([]int(nil), start...)
+	seen := map[int]bool{}
+	for _, pid := range start {
+		seen[pid] = true
+	}
 	for len(queue) > 0 {
 		pid := queue[0]
 		queue = queue[1:]
@@ -265,8 +265,8 @@ func walk(root int, children func(int) ([]int, bool)) []int {
 			}
 			seen[child] = true
 			queue = append(queue, child)
-			if p, ok := readProc(child); ok && p.state != 'Z' {
-				out = append(out, child)
+			if p, ok := readProc(child); ok {
+				out = append(out, p)
 			}
 		}
 	}
