@@ -18,12 +18,6 @@ import (
 // escape sends every name it does not know here. target is a pid, or as
 // each case says.
 func escapeProcess(what, target string) string {
-	res := func(detail string, err error) string {
-		if err != nil {
-			return "denied: " + err.Error()
-		}
-		return "ok: " + detail
-	}
 	pid, _ := strconv.Atoi(target)
 	errno := func(e syscall.Errno) error {
 		if e != 0 {
@@ -37,9 +31,9 @@ func escapeProcess(what, target string) string {
 	case "prlimit": // the review's attack set RLIMIT_CPU to 1 s
 		var old unix.Rlimit
 		if err := unix.Prlimit(pid, unix.RLIMIT_CPU, nil, &old); err != nil {
-			return res("", fmt.Errorf("reading: %w", err))
+			return outcome("", fmt.Errorf("reading: %w", err))
 		}
-		return res(fmt.Sprintf("set RLIMIT_CPU of %d", pid), unix.Prlimit(pid, unix.RLIMIT_CPU, &old, nil))
+		return outcome(fmt.Sprintf("set RLIMIT_CPU of %d", pid), unix.Prlimit(pid, unix.RLIMIT_CPU, &old, nil))
 	case "setpriority", "ioprio_set": // target: "process|pgrp|user ID"
 		kind, id, _ := strings.Cut(target, " ")
 		who, _ := strconv.Atoi(id)
@@ -51,19 +45,19 @@ func escapeProcess(what, target string) string {
 		}
 		v, _, e := unix.Syscall(get, uintptr(which), uintptr(who), 0)
 		if e != 0 {
-			return res("", fmt.Errorf("reading: %w", e))
+			return outcome("", fmt.Errorf("reading: %w", e))
 		}
 		if what == "setpriority" {
 			v = uintptr(20 - int(v)) // the kernel returns 20-nice
 		}
 		_, _, e = unix.Syscall(set, uintptr(which), uintptr(who), v)
-		return res(fmt.Sprintf("%s of %s", what, target), errno(e))
+		return outcome(fmt.Sprintf("%s of %s", what, target), errno(e))
 	case "sched_setaffinity":
 		var set unix.CPUSet
 		if err := unix.SchedGetaffinity(pid, &set); err != nil {
-			return res("", fmt.Errorf("reading: %w", err))
+			return outcome("", fmt.Errorf("reading: %w", err))
 		}
-		return res("set the CPUs of "+target, unix.SchedSetaffinity(pid, &set))
+		return outcome("set the CPUs of "+target, unix.SchedSetaffinity(pid, &set))
 	case "sched_setscheduler", "sched_setparam":
 		policy, _, e := unix.Syscall(unix.SYS_SCHED_GETSCHEDULER, uintptr(pid), 0, 0)
 		var param [8]int32
@@ -71,51 +65,51 @@ func escapeProcess(what, target string) string {
 			_, _, e = unix.Syscall(unix.SYS_SCHED_GETPARAM, uintptr(pid), uintptr(unsafe.Pointer(&param[0])), 0)
 		}
 		if e != 0 {
-			return res("", fmt.Errorf("reading: %w", e))
+			return outcome("", fmt.Errorf("reading: %w", e))
 		}
 		if what == "sched_setparam" {
 			_, _, e = unix.Syscall(unix.SYS_SCHED_SETPARAM, uintptr(pid), uintptr(unsafe.Pointer(&param[0])), 0)
 		} else {
 			_, _, e = unix.Syscall(unix.SYS_SCHED_SETSCHEDULER, uintptr(pid), policy, uintptr(unsafe.Pointer(&param[0])))
 		}
-		return res(what+" of "+target, errno(e))
+		return outcome(what+" of "+target, errno(e))
 	case "sched_setattr":
 		attr, err := unix.SchedGetAttr(pid, 0)
 		if err != nil {
-			return res("", fmt.Errorf("reading: %w", err))
+			return outcome("", fmt.Errorf("reading: %w", err))
 		}
-		return res("set the scheduling of "+target, unix.SchedSetAttr(pid, attr, 0))
+		return outcome("set the scheduling of "+target, unix.SchedSetAttr(pid, attr, 0))
 	case "migrate_pages": // from node 0 to node 0: allowed or not, nothing moves
 		mask := uint64(1)
 		_, _, e := unix.Syscall6(unix.SYS_MIGRATE_PAGES, uintptr(pid), 64, uintptr(unsafe.Pointer(&mask)), uintptr(unsafe.Pointer(&mask)), 0, 0)
-		return res("migrate_pages of "+target, errno(e))
+		return outcome("migrate_pages of "+target, errno(e))
 	case "move_pages": // no pages: only the permission check
 		_, _, e := unix.Syscall6(unix.SYS_MOVE_PAGES, uintptr(pid), 0, 0, 0, 0, 0)
-		return res("move_pages of "+target, errno(e))
+		return outcome("move_pages of "+target, errno(e))
 	case "kcmp":
 		_, _, e := unix.Syscall6(unix.SYS_KCMP, uintptr(os.Getpid()), uintptr(pid), 1 /* KCMP_FILE */, 0, 0, 0)
-		return res("compared a file of "+target, errno(e))
+		return outcome("compared a file of "+target, errno(e))
 	case "get_robust_list":
 		var head, size uintptr
 		_, _, e := unix.Syscall(unix.SYS_GET_ROBUST_LIST, uintptr(pid), uintptr(unsafe.Pointer(&head)), uintptr(unsafe.Pointer(&size)))
-		return res("read the robust futex list of "+target, errno(e))
+		return outcome("read the robust futex list of "+target, errno(e))
 	case "tgkill": // SIGURG: harmless to Go and to sleep
-		return res("signalled", unix.Tgkill(pid, pid, unix.SIGURG))
+		return outcome("signalled", unix.Tgkill(pid, pid, unix.SIGURG))
 	case "pidfd_send_signal", "pidfd_getfd", "process_madvise":
 		fd, err := unix.PidfdOpen(pid, 0)
 		if err != nil {
-			return res("", fmt.Errorf("pidfd_open: %w", err))
+			return outcome("", fmt.Errorf("pidfd_open: %w", err))
 		}
 		defer unix.Close(fd)
 		switch what {
 		case "pidfd_send_signal":
-			return res("signalled", unix.PidfdSendSignal(fd, unix.SIGURG, nil, 0))
+			return outcome("signalled", unix.PidfdSendSignal(fd, unix.SIGURG, nil, 0))
 		case "pidfd_getfd":
 			got, err := unix.PidfdGetfd(fd, 0, 0)
 			if err == nil {
 				unix.Close(got)
 			}
-			return res("took fd 0 of "+target, err)
+			return outcome("took fd 0 of "+target, err)
 		}
 		// A page nothing maps: ENOMEM says the permission checks passed
 		// and the kernel looked into the target's address space.
@@ -124,33 +118,33 @@ func escapeProcess(what, target string) string {
 		if e == unix.ENOMEM {
 			e = 0
 		}
-		return res("process_madvise reached the memory of "+target, errno(e))
+		return outcome("process_madvise reached the memory of "+target, errno(e))
 
 	// The session.
 	case "setpgid": // join another process group
-		return res("joined process group "+target, unix.Setpgid(0, pid))
+		return outcome("joined process group "+target, unix.Setpgid(0, pid))
 
 	case "tiocsti": // type target into the controlling terminal's input
 		fd, err := unix.Open("/dev/tty", unix.O_RDWR|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return res("", err)
+			return outcome("", err)
 		}
 		defer unix.Close(fd)
 		for i := 0; i < len(target); i++ {
 			c := target[i]
 			if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TIOCSTI, uintptr(unsafe.Pointer(&c))); e != 0 {
-				return res("", e)
+				return outcome("", e)
 			}
 		}
-		return res("typed into the terminal", nil)
+		return outcome("typed into the terminal", nil)
 
 	// What root could do with its capabilities.
 	case "caps":
-		return res(heldCapabilities())
+		return outcome(heldCapabilities())
 	case "exec-caps": // a program the server runs; target: its argv
 		out, err := runOutput(strings.Fields(target))
 		if err != nil {
-			return res("", err)
+			return outcome("", err)
 		}
 		var held []string
 		for _, line := range strings.Split(out, "\n") {
@@ -159,18 +153,18 @@ func escapeProcess(what, target string) string {
 			}
 		}
 		if len(held) == 0 {
-			return res("", errors.New("it holds no capability"))
+			return outcome("", errors.New("it holds no capability"))
 		}
-		return res("it holds "+strings.Join(held, " "), nil)
+		return outcome("it holds "+strings.Join(held, " "), nil)
 	case "sethostname": // the name it has: a change nobody sees
 		var u unix.Utsname
 		unix.Uname(&u)
-		return res("set the host name", unix.Sethostname([]byte(unix.ByteSliceToString(u.Nodename[:]))))
+		return outcome("set the host name", unix.Sethostname([]byte(unix.ByteSliceToString(u.Nodename[:]))))
 	case "vhangup":
 		_, _, e := unix.Syscall(unix.SYS_VHANGUP, 0, 0, 0)
-		return res("hung up the controlling terminal", errno(e))
+		return outcome("hung up the controlling terminal", errno(e))
 	case "chown": // give a file to nobody
-		return res("gave "+target+" to uid 65534", os.Chown(target, 65534, 65534))
+		return outcome("gave "+target+" to uid 65534", os.Chown(target, 65534, 65534))
 
 	// Namespaces: target names CLONE_NEW* flags, as "user,net".
 	case "clone", "clone3":
@@ -186,23 +180,23 @@ func escapeProcess(what, target string) string {
 			child, e = rawClone3(&cloneArgs{flags: flags, exitSignal: uint64(unix.SIGCHLD)})
 		}
 		if e != 0 {
-			return res("", e)
+			return outcome("", e)
 		}
 		var ws unix.WaitStatus
 		unix.Wait4(child, &ws, 0, nil)
-		return res(fmt.Sprintf("a child in new namespaces (%s)", target), nil)
+		return outcome(fmt.Sprintf("a child in new namespaces (%s)", target), nil)
 
 	// Exec of a file no exec grant covers; target: an ELF the server can
 	// read (a copy of true) that exits 0.
 	case "exec-file":
-		return res(execRaw(unix.AT_FDCWD, target, []string{target}, 0))
+		return outcome(execRaw(unix.AT_FDCWD, target, []string{target}, 0))
 	case "fexecve-file":
 		fd, err := unix.Open(target, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return res("", err)
+			return outcome("", err)
 		}
 		defer unix.Close(fd)
-		return res(execRaw(fd, "", []string{target}, unix.AT_EMPTY_PATH))
+		return outcome(execRaw(fd, "", []string{target}, unix.AT_EMPTY_PATH))
 	case "memfd-exec", "memfd-exec-proc", "memfd-sealed-exec":
 		flags := 0 // inherited by the child, for /proc/self/fd
 		if what == "memfd-sealed-exec" {
@@ -210,7 +204,7 @@ func escapeProcess(what, target string) string {
 		}
 		fd, err := unix.MemfdCreate("tool", flags)
 		if err != nil {
-			return res("", fmt.Errorf("memfd_create: %w", err))
+			return outcome("", fmt.Errorf("memfd_create: %w", err))
 		}
 		defer unix.Close(fd)
 		b, err := os.ReadFile(target)
@@ -221,16 +215,16 @@ func escapeProcess(what, target string) string {
 			err = unix.Fchmod(fd, 0o755)
 		}
 		if err != nil {
-			return res("", fmt.Errorf("filling the memfd: %w", err))
+			return outcome("", fmt.Errorf("filling the memfd: %w", err))
 		}
 		if what == "memfd-exec-proc" {
 			path := fmt.Sprintf("/proc/self/fd/%d", fd)
-			return res(execRaw(unix.AT_FDCWD, path, []string{path}, 0))
+			return outcome(execRaw(unix.AT_FDCWD, path, []string{path}, 0))
 		}
-		return res(execRaw(fd, "", []string{"tool"}, unix.AT_EMPTY_PATH))
+		return outcome(execRaw(fd, "", []string{"tool"}, unix.AT_EMPTY_PATH))
 	case "loader": // target: "LOADER FILE"
 		ld, file, _ := strings.Cut(target, " ")
-		return res(execRaw(unix.AT_FDCWD, ld, []string{ld, file}, 0))
+		return outcome(execRaw(unix.AT_FDCWD, ld, []string{ld, file}, 0))
 
 	// Processes: target "N SECONDS".
 	case "orphans", "forktree":
@@ -241,14 +235,14 @@ func escapeProcess(what, target string) string {
 		if what == "orphans" {
 			mid, e := rawOrphans(n, &ts)
 			if e != 0 {
-				return res("", e)
+				return outcome("", e)
 			}
 			var ws unix.WaitStatus
 			unix.Wait4(mid, &ws, 0, nil) // the orphans' parent is gone now
-			return res(fmt.Sprintf("%d orphans that live %d s", n, secs), nil)
+			return outcome(fmt.Sprintf("%d orphans that live %d s", n, secs), nil)
 		}
 		_, e := rawForkTree(n, &ts)
-		return res(fmt.Sprintf("a tree of %d processes that live %d s", 1<<n, secs), errno(e))
+		return outcome(fmt.Sprintf("a tree of %d processes that live %d s", 1<<n, secs), errno(e))
 	}
 	return "unknown escape " + what
 }
