@@ -11,14 +11,7 @@ import (
 // reply asks pol about the server's answer to a call of method.
 func reply(t *testing.T, pol *Policy, c *jsonrpc.Call, frame string) jsonrpc.Verdict {
 	t.Helper()
-	if err := jsonrpc.Validate([]byte(frame)); err != nil {
-		t.Fatalf("%s: %v", frame, err)
-	}
-	m, err := jsonrpc.Parse([]byte(frame))
-	if err != nil {
-		t.Fatalf("%s: %v", frame, err)
-	}
-	return pol.Reply(jsonrpc.Down, c, m)
+	return pol.Reply(jsonrpc.Down, c, parseFrame(t, frame))
 }
 
 // A member a server written with Go's encoding/json reads as one the

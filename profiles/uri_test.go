@@ -309,6 +309,13 @@ func compileProfile(t *testing.T, text string) (*Profile, *Policy, error) {
 
 func message(t *testing.T, pol *Policy, dir jsonrpc.Direction, frame string) jsonrpc.Verdict {
 	t.Helper()
+	return pol.Message(dir, parseFrame(t, frame))
+}
+
+// parseFrame decodes a frame as the interposer does before it asks the
+// policy.
+func parseFrame(t *testing.T, frame string) *jsonrpc.Message {
+	t.Helper()
 	if err := jsonrpc.Validate([]byte(frame)); err != nil {
 		t.Fatalf("%s: %v", frame, err)
 	}
@@ -316,7 +323,7 @@ func message(t *testing.T, pol *Policy, dir jsonrpc.Direction, frame string) jso
 	if err != nil {
 		t.Fatalf("%s: %v", frame, err)
 	}
-	return pol.Message(dir, m)
+	return m
 }
 
 // Every place a URI reaches a decision sees its canonical form, and the
