@@ -357,7 +357,9 @@ func (ip *Interposer) frame(dir Direction, frame []byte) {
 		ip.refuseElements(dir, frame, "batches are allowed only in protocol version 2025-03-26")
 		return
 	}
-	if sk := Recover(frame); sk.Cut > 0 {
+	n := 0
+	EachElement(frame, func([]byte) bool { n++; return n <= BatchKeep })
+	if n > BatchKeep {
 		// A batch is a handful of calls, not a frame's worth of tiny
 		// elements each kept until the batch's answer.
 		ip.refuseElements(dir, frame, fmt.Sprintf("a batch of more than %d messages", BatchKeep))
