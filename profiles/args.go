@@ -122,8 +122,8 @@ func (r Rules) namesNone(key string) error {
 // constraint (and the constraint's rule), or "" when none is broken; bad
 // is a constrained argument written in another spelling, which the call
 // is refused for.
-func checkCall(keys []argKey, tool string, args []byte, cwd string) (why, rule string, bad *spelling) {
-	name := lazyKey{name: tool}
+func checkCall(keys []argKey, name *lazyKey, args []byte, cwd string) (why, rule string, bad *spelling) {
+	tool := name.name
 	for i := range keys {
 		k := &keys[i]
 		if !k.re.match(name.get()) {

@@ -168,14 +168,14 @@ func (p *Policy) listTools(c *jsonrpc.Call, m *jsonrpc.Message) jsonrpc.Verdict 
 		names = nil
 	}
 	admitted := make([][]byte, 0, len(kept))
-	for i, name := range names {
-		if !p.listed.admit(name) {
+	for i := range names {
+		k := &names[i] // its key is computed once, by deny or here
+		if !p.listed.admit(k.name) {
 			continue
 		}
 		admitted = append(admitted, kept[i])
 		// A key matched only because the name has none (k.all) is no
 		// sign that the key is spelled right.
-		k := lazyKey{name: name}
 		for j := range p.args {
 			if !p.listed.matched[j] && !k.get().all && p.args[j].re.match(k.get()) {
 				p.listed.matched[j] = true

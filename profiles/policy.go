@@ -200,28 +200,29 @@ func (rs *ruleSet) decideURI(uri string, template bool) (allowed bool, rule stri
 			return false, rs.kind + ": URI refused: the file " + why, &URIError{URI: uri, Reason: "names a file that " + why}
 		}
 		if real != path {
-			if ok, rule := rs.decideFold("file://"+real, false); !ok {
+			if ok, rule := rs.decideFold(&lazyKey{name: "file://" + real}, false); !ok {
 				return false, rule + ", on file://" + real + " (symbolic links followed)", nil
 			}
 		}
 	}
 	if base, _, ok := strings.Cut(canon, "?"); ok && !strings.HasPrefix(canon, "file:") {
-		if denied, rule := rs.denied(base, template); denied {
+		if denied, rule := rs.denied(&lazyKey{name: base}, template); denied {
 			return false, rule + ", on " + base, nil
 		}
 	}
-	allowed, rule = rs.decideFold(canon, template)
+	allowed, rule = rs.decideFold(&lazyKey{name: canon}, template)
 	if canon != uri {
 		rule += ", on " + canon
 	}
 	return allowed, rule, nil
 }
 
-// denied reports whether a deny rule matches name, or with fold a name
-// with the key of name, and which rule. The key is computed once, for
-// all the rules; a name too long for a key is denied (see maxKeyed).
-func (rs *ruleSet) denied(name string, fold bool) (bool, string) {
-	k := lazyKey{name: name}
+// denied reports whether a deny rule matches k's name, or with fold a
+// name with its key, and which rule. The key is computed once, for all
+// the rules and for what the caller asks of k after; a name too long for
+// a key is denied (see maxKeyed).
+func (rs *ruleSet) denied(k *lazyKey, fold bool) (bool, string) {
+	name := k.name
 	for _, r := range rs.deny {
 		var hit bool
 		if fold && r.fold != nil {
@@ -245,12 +246,15 @@ func isControlOrBackslash(r rune) bool { return r < 0x20 || r == 0x7f || r == '\
 // said so. Deny wins, when it matches a name with the key of name (see
 // keyGlob): a server may map case or normalise, and to it "HIDDEN" and
 // "hıdden" are the hidden tool. Allow must match the name as written.
-func (rs *ruleSet) decide(name string) (bool, string) { return rs.decideFold(name, true) }
+func (rs *ruleSet) decide(name string) (bool, string) {
+	return rs.decideFold(&lazyKey{name: name}, true)
+}
 
-// decideFold is decide, with deny matching the name as written unless
-// fold is set.
-func (rs *ruleSet) decideFold(name string, fold bool) (bool, string) {
-	if denied, rule := rs.denied(name, fold); denied {
+// decideFold is decide for k's name, with deny matching the name as
+// written unless fold is set.
+func (rs *ruleSet) decideFold(k *lazyKey, fold bool) (bool, string) {
+	name := k.name
+	if denied, rule := rs.denied(k, fold); denied {
 		return false, rule
 	}
 	if rs.allowAll {
@@ -575,7 +579,9 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, r *reader, version string) js
 		if !ok {
 			return refuse(jsonrpc.CodeInvalidParams, "tools/call", "mcpcell: tools/call needs a string name")
 		}
-		allowed, rule := p.tools.decide(name)
+		// One key for the tool's name: deny, then the [tools.args] keys.
+		tool := lazyKey{name: name}
+		allowed, rule := p.tools.decideFold(&tool, true)
 		if allowed && !p.wasListed(name) {
 			allowed, rule = false, "tools: not in the server's tools/list"
 		}
@@ -589,7 +595,7 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, r *reader, version string) js
 			v.Subject = name
 			return v
 		}
-		msg, argRule, bad := checkCall(p.args, name, args, p.cwd)
+		msg, argRule, bad := checkCall(p.args, &tool, args, p.cwd)
 		if bad != nil {
 			return refuseSpelling(bad)
 		}
@@ -894,10 +900,11 @@ func joinNotes(notes ...string) string {
 }
 
 // keepEntries reads the list in m's result member field and returns the
-// entries the rules allow with their names (member key), and the number
+// entries the rules allow with their names (member key) and the keys the
+// rules computed of them, and the number
 // of entries; or the refusal of a list that cannot be read. The verdict's
 // note counts the entries withheld for a name too long for a key.
-func (p *Policy) keepEntries(m *jsonrpc.Message, field, key string, rs *ruleSet, kind int) (kept [][]byte, names []string, total int, v jsonrpc.Verdict) {
+func (p *Policy) keepEntries(m *jsonrpc.Message, field, key string, rs *ruleSet, kind int) (kept [][]byte, names []lazyKey, total int, v jsonrpc.Verdict) {
 	var r reader
 	list := r.get(m.Result, field)
 	elems, err := jsonrpc.Elements(list)
@@ -919,14 +926,15 @@ func (p *Policy) keepEntries(m *jsonrpc.Message, field, key string, rs *ruleSet,
 		}
 		var allowed bool
 		var rule string
+		k := lazyKey{name: name}
 		if kind == plainName {
-			allowed, rule = rs.decide(name)
+			allowed, rule = rs.decideFold(&k, true)
 		} else {
 			allowed, rule, _ = rs.decideURI(name, kind == templateName)
 		}
 		if allowed {
 			kept = append(kept, e)
-			names = append(names, name)
+			names = append(names, k)
 		} else if strings.HasPrefix(rule, rs.tooLong) {
 			long++
 		}
