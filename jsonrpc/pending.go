@@ -3,8 +3,6 @@ package jsonrpc
 import (
 	"fmt"
 	"hash/maphash"
-	"strings"
-	"unicode/utf8"
 )
 
 // Bounds on what one direction's requests in flight keep. A peer chooses
@@ -153,7 +151,8 @@ func (p *pending) cancel(k IDKey) {
 		}
 		p.ring[slot] = d
 	}
-	p.cancelled[d] = tomb{method: clipTombMethod(c.Method), seq: p.seq}
+	// A method of the protocol's is short; a longer name is a peer's.
+	p.cancelled[d] = tomb{method: clipBytes(c.Method, 64), seq: p.seq}
 	p.seq++
 }
 
@@ -168,19 +167,6 @@ func (p *pending) drain() []*Call {
 	p.bytes = 0
 	p.cancelled, p.ring = nil, nil
 	return owed
-}
-
-// clipTombMethod keeps at most 64 bytes of a method a tomb records: a
-// method of the protocol's is a constant, and a longer name is a peer's.
-func clipTombMethod(m string) string {
-	cut := 64
-	if len(m) <= cut {
-		return m
-	}
-	for cut > 0 && !utf8.RuneStart(m[cut]) {
-		cut--
-	}
-	return strings.Clone(m[:cut])
 }
 
 // boundError is the refusal of a request its sender's requests in flight

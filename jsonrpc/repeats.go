@@ -142,15 +142,18 @@ func (w *repeatWindow) admit(k repeatKey, e *Event, what string, record bool, no
 
 // clipMethod keeps the start of a method name for a kind: names a peer
 // makes longer are one kind, and a window keeps no more of them.
-func clipMethod(m string) string {
-	cut := 1024
-	if len(m) <= cut {
-		return m
+func clipMethod(m string) string { return clipBytes(m, 1024) }
+
+// clipBytes keeps at most n bytes of s, cut at a character's start, in a
+// copy of its own when cut (s may point into a large frame).
+func clipBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	for cut > 0 && !utf8.RuneStart(m[cut]) {
-		cut--
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
-	return strings.Clone(m[:cut])
+	return strings.Clone(s[:n])
 }
 
 // otherKinds is the rule of a count of events beyond maxKinds kinds.
