@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/user"
@@ -17,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/BurntSushi/toml"
 
@@ -84,6 +86,11 @@ type Options struct {
 	// AnyProject accepts a working folder Load would refuse as a project:
 	// for callers that start no server (reading the audit log).
 	AnyProject bool
+	// Verify, when set, is given each profile file's bytes before they
+	// are parsed, the top file first: an error stops Load, so the
+	// includes of a file it refuses are never read. p is the profile
+	// being loaded, with Origin, Project and Vars set.
+	Verify func(p *Profile, path string, data []byte) error
 }
 
 // Profile is the effective profile: every file and preset merged, every
@@ -348,7 +355,7 @@ func Load(opts Options) (*Profile, error) {
 			return nil, &UnsafeProjectError{Project: p.Project, From: p.ProjectFrom, Why: why}
 		}
 	}
-	if err := p.merge(top, nil); err != nil {
+	if err := p.merge(top, nil, opts.Verify); err != nil {
 		return nil, err
 	}
 	if p.MaxFrame == 0 {
@@ -413,12 +420,52 @@ func isPath(s string) bool {
 	return strings.ContainsRune(s, '/') || strings.ContainsRune(s, filepath.Separator) || strings.HasSuffix(s, ".toml")
 }
 
+// MaxFileSize is the largest profile file Load reads.
+const MaxFileSize = 1 << 20
+
+// readFile reads a profile file: a regular file of at most MaxFileSize
+// bytes. It never blocks on a FIFO or reads a device without end.
 func readFile(path string) (unit, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return unit{}, fmt.Errorf("reading profile: %w", err)
 	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return unit{}, fmt.Errorf("reading profile: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return unit{}, fmt.Errorf("reading profile: %s is not a regular file (%s)", path, kindOf(st.Mode()))
+	}
+	if st.Size() > MaxFileSize {
+		return unit{}, fmt.Errorf("reading profile: %s is larger than %d bytes", path, MaxFileSize)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return unit{}, fmt.Errorf("reading profile: %w", err)
+	}
+	if len(b) > MaxFileSize {
+		return unit{}, fmt.Errorf("reading profile: %s is larger than %d bytes", path, MaxFileSize)
+	}
 	return unit{src: Source{File: path}, path: path, data: b}, nil
+}
+
+// kindOf names a file type that is not a regular file.
+func kindOf(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a folder"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return m.Type().String()
 }
 
 func readPreset(name string, from Source) (unit, error) {
@@ -460,7 +507,7 @@ func vars(project, cell string, getenv func(string) string) map[string]string {
 
 // merge reads u, its includes first, into p. stack holds the units being
 // read, to find cycles.
-func (p *Profile) merge(u unit, stack []string) error {
+func (p *Profile) merge(u unit, stack []string, verify func(*Profile, string, []byte) error) error {
 	id := u.src.File
 	if slices.Contains(stack, id) {
 		return &Error{At: u.src, Msg: "include cycle: " + strings.Join(append(stack, id), " -> ")}
@@ -469,6 +516,11 @@ func (p *Profile) merge(u unit, stack []string) error {
 		return nil // already merged through another include
 	}
 	stack = append(stack, id)
+	if verify != nil && u.path != "" {
+		if err := verify(p, u.path, u.data); err != nil {
+			return err
+		}
+	}
 	var f File
 	md, err := toml.Decode(string(u.data), &f)
 	if err != nil {
@@ -521,7 +573,7 @@ func (p *Profile) merge(u unit, stack []string) error {
 		} else if next, err = readPreset(inc, at("include")); err != nil {
 			return err
 		}
-		if err := p.merge(next, stack); err != nil {
+		if err := p.merge(next, stack, verify); err != nil {
 			return err
 		}
 	}

@@ -29,6 +29,7 @@ type cellPlan struct {
 	pretend  int
 	noSecc   bool
 	created  []string // folders run makes (the TMPDIR, the cell's caches)
+	notes    []string // profile files and client configurations the server can edit
 }
 
 func grantsOf(entries []profiles.Entry, optional []profiles.Entry) []sandbox.Grant {
@@ -77,9 +78,10 @@ func (c *cli) planCell(p *profiles.Profile, create bool) (*cellPlan, error) {
 		errs = append(errs, err)
 	}
 	cp.broad = broadGrants(p, cp.grants)
-	if err := ownWrites(p, cp.grants, &cp.broad); err != nil {
+	if err := ownWrites(p, cp.grants); err != nil {
 		errs = append(errs, err)
 	}
+	cp.notes = editableNotes(p, cp.grants)
 	refused, warnings := runtimeWrites(p, cp.grants, strings.HasPrefix(p.Origin.File, "preset:"))
 	if refused != nil {
 		errs = append(errs, refused)
@@ -196,25 +198,14 @@ func cellCache(p *profiles.Profile, path string) bool {
 }
 
 // ownWrites refuses a write grant in or over mcpcell's own folders (its
-// state with the audit logs, its configuration, the caches of other
-// cells) and over the audit log: a server that can rewrite them can hide
-// what it did. Only a grant of the root folder or a home folder, which
-// the user wrote on purpose and is warned about, may hold them; warns is
-// given a line that says so.
-func ownWrites(p *profiles.Profile, g sandbox.Grants, warns *[]string) error {
-	real := func(x string) string {
-		if r, err := filepath.EvalSymlinks(x); err == nil {
-			return r
-		}
-		if r, err := filepath.EvalSymlinks(filepath.Dir(x)); err == nil {
-			return filepath.Join(r, filepath.Base(x))
-		}
-		return filepath.Clean(x)
-	}
-	within := func(path, root string) bool {
-		return path == root || strings.HasPrefix(path, root+string(filepath.Separator)) || root == "/"
-	}
-	audit := real(p.AuditPath)
+// state with the audit logs and the trust store, its configuration, the
+// caches of other cells) and over the audit log: a server that can
+// rewrite them can hide what it did or trust what it wrote. No grant may
+// hold them, not even one of the root or home folder the user wrote on
+// purpose: a profile that needs such a grant moves XDG_STATE_HOME,
+// XDG_CONFIG_HOME and [audit] path out of it.
+func ownWrites(p *profiles.Profile, g sandbox.Grants) error {
+	audit := realPath(p.AuditPath)
 	var errs []error
 	for _, w := range g.Write {
 		path := w.Resolved
@@ -226,9 +217,9 @@ func ownWrites(p *profiles.Profile, g sandbox.Grants, warns *[]string) error {
 		}
 		var held []string
 		for _, root := range p.OwnRoots() {
-			r := real(root)
+			r := realPath(root)
 			if within(path, r) {
-				errs = append(errs, fmt.Errorf("%s: the write grant on %s lies in mcpcell's own folder %s (its state, audit logs, settings or other cells' caches); grant a folder of the server's own", w.From, path, r))
+				errs = append(errs, fmt.Errorf("%s: the write grant on %s lies in mcpcell's own folder %s (its state, audit logs, trust store, settings or other cells' caches); grant a folder of the server's own", w.From, path, r))
 				held = nil
 				break
 			}
@@ -242,14 +233,57 @@ func ownWrites(p *profiles.Profile, g sandbox.Grants, warns *[]string) error {
 		if len(held) == 0 {
 			continue
 		}
-		what := strings.Join(held, ", ")
-		if profiles.BroadGrant(path, false, p.Homes()...) != "" && !strings.HasPrefix(p.Origin.File, "preset:") {
-			*warns = append(*warns, fmt.Sprintf("the write grant on %s (%s) holds mcpcell's own %s: the server can rewrite its audit log", path, w.From, what))
-			continue
-		}
-		errs = append(errs, fmt.Errorf("%s: the write grant on %s holds mcpcell's own %s: the server could rewrite its audit log; grant a narrower folder, or move [audit] path out of it", w.From, path, what))
+		errs = append(errs, fmt.Errorf("%s: the write grant on %s holds mcpcell's own %s: the server could rewrite its audit log or its trust store; grant a narrower folder, or move them out of it (XDG_STATE_HOME, XDG_CONFIG_HOME, [audit] path)", w.From, path, strings.Join(held, ", ")))
 	}
 	return errors.Join(errs...)
+}
+
+// realPath is x with its symlinks resolved, as far as it exists.
+func realPath(x string) string {
+	if r, err := filepath.EvalSymlinks(x); err == nil {
+		return r
+	}
+	if r, err := filepath.EvalSymlinks(filepath.Dir(x)); err == nil {
+		return filepath.Join(r, filepath.Base(x))
+	}
+	return filepath.Clean(x)
+}
+
+// within reports whether path is root or lies inside it.
+func within(path, root string) bool {
+	return path == root || strings.HasPrefix(path, root+string(filepath.Separator)) || root == "/"
+}
+
+// clientConfigs are the project files of clients that start servers: a
+// server that can write one can change what the client starts.
+var clientConfigs = []string{".mcp.json", ".vscode/mcp.json", ".cursor/mcp.json"}
+
+// editableNotes names each profile file, and each client configuration
+// in a write grant's folder, that the server can edit.
+func editableNotes(p *profiles.Profile, g sandbox.Grants) []string {
+	var out []string
+	for _, w := range g.Write {
+		if w.Resolved == "" || !w.Dir || cellCache(p, w.Resolved) {
+			continue
+		}
+		for i, src := range p.Includes {
+			if strings.HasPrefix(src.File, "preset:") || !within(realPath(src.File), w.Resolved) {
+				continue
+			}
+			what := "the profile's include " + src.File
+			if i == len(p.Includes)-1 {
+				what = "the profile file " + src.File
+			}
+			out = append(out, fmt.Sprintf("%s lies inside the write grant on %s (%s): the server can edit it; an edit is not honoured until you trust it again", what, w.Resolved, w.From))
+		}
+		for _, name := range clientConfigs {
+			f := filepath.Join(w.Resolved, name)
+			if _, err := os.Lstat(f); err == nil {
+				out = append(out, fmt.Sprintf("the client configuration %s lies inside the write grant on %s (%s): the server can edit it, and so what the client starts next", f, w.Resolved, w.From))
+			}
+		}
+	}
+	return out
 }
 
 // checkWorkDir requires the server's working folder inside a grant.

@@ -34,6 +34,9 @@ func (c *cli) check(args []string) int {
 	for _, b := range plan.broad {
 		fmt.Fprintf(c.stderr, "mcpcell: warning: %s\n", b)
 	}
+	for _, n := range plan.notes {
+		fmt.Fprintf(c.stderr, "mcpcell: note: %s\n", n)
+	}
 	if refusal := printCell(c.stdout, p, plan); refusal != "" {
 		c.errorf("mcpcell run would refuse to start: %s", refusal)
 		c.hintf("upgrade the kernel, or accept a weaker cell with [sandbox] best_effort = true")
@@ -131,6 +134,9 @@ func printCell(out io.Writer, p *profiles.Profile, plan *cellPlan) (refusal stri
 	}
 	for _, b := range plan.broad {
 		line("  warning\t%s", b)
+	}
+	for _, n := range plan.notes {
+		line("  note\t%s", n)
 	}
 	if len(p.Command) > 0 {
 		chain, err := serverChain(p.Command, plan)

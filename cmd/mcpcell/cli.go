@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/mcpcell/mcpcell/internal/trust"
 	"github.com/mcpcell/mcpcell/keystore"
 	"github.com/mcpcell/mcpcell/sandbox"
 )
@@ -28,16 +29,23 @@ type cli struct {
 	getenv         func(string) string
 	store          keystore.Store
 	unhardened     sandbox.Unhardened // parts of the cell off: tests' controls only
+	noTrust        bool               // run honours untrusted profiles: tests' controls only
+	// read holds the bytes of each profile file loadProfile read, as
+	// parsed; record is the trust record run checked them against.
+	read        map[string][]byte
+	record      *trust.Profile
+	projectFlag string // --project as given, for hints
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return runUnhardened(args, stdin, stdout, stderr, 0)
+	return runUnhardened(args, stdin, stdout, stderr, 0, false)
 }
 
 // runUnhardened is run with parts of the cell switched off, which only a
-// test binary asks for, to show that each part is what stops an attack.
-func runUnhardened(args []string, stdin io.Reader, stdout, stderr io.Writer, off sandbox.Unhardened) int {
-	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, environ: os.Environ(), getenv: os.Getenv, store: keystore.Keyring{}, unhardened: off}
+// test binary asks for, to show that each part is what stops an attack;
+// noTrust likewise switches off the trust check of profiles and commands.
+func runUnhardened(args []string, stdin io.Reader, stdout, stderr io.Writer, off sandbox.Unhardened, noTrust bool) int {
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, environ: os.Environ(), getenv: os.Getenv, store: keystore.Keyring{}, unhardened: off, noTrust: noTrust}
 	// The helper is this program again, reached the way this call was
 	// (a test binary puts a word of its own before the command).
 	if n := len(os.Args) - len(args); n >= 1 {
@@ -54,6 +62,8 @@ func runUnhardened(args []string, stdin io.Reader, stdout, stderr io.Writer, off
 		return c.run(args[1:])
 	case "check":
 		return c.check(args[1:])
+	case "trust":
+		return c.trust(args[1:])
 	case "audit":
 		return c.audit(args[1:])
 	case "secret":
@@ -121,6 +131,7 @@ func version() string {
 type profileFlags struct {
 	profile, project string
 	anyProject       bool // set by commands that start no server
+	trusted          bool // set by run: only files the trust store holds
 }
 
 func newFlags(name string, stderr io.Writer, pf *profileFlags) *flag.FlagSet {
@@ -136,6 +147,7 @@ const usageText = `mcpcell runs a local MCP server in a cell.
 Usage:
   mcpcell run [--profile PATH|NAME] [--project DIR] [-- COMMAND ARGS...]
   mcpcell check [--profile PATH|NAME] [--project DIR]
+  mcpcell trust [--profile PATH|NAME] [--project DIR] [--yes] [--tools] [-- COMMAND ARGS...]
   mcpcell audit [--verify] [--follow] [--profile PATH|NAME] [FILE]
   mcpcell secret set|rm NAME
   mcpcell secret ls
@@ -156,6 +168,7 @@ answered by mcpcell. Every decision goes to the audit log.
 
 Without --profile, mcpcell looks for .mcpcell.toml in --project (or the
 working folder) and its parents, then uses the embedded default profile.
+A profile file, and the command, must be trusted first: mcpcell trust.
 mcpcell exits with the server's exit status, or 125 if it could not
 start it.
 `,
@@ -163,6 +176,20 @@ start it.
 
 Prints the effective profile, after includes and variable expansion, with
 the file and line of every grant. Exits non-zero on any error.
+`,
+	"trust": `Usage: mcpcell trust [--profile PATH|NAME] [--project DIR] [--yes] [--tools] [-- COMMAND ARGS...]
+
+Trusts a profile file for a project, and a server command for it. run
+uses a profile file only while the SHA-256 of its content, and of every
+file it includes, is in the trust store (${STATE}/trust), and starts only
+a command line the profile's record holds, running the same files (the
+command, each #! interpreter) with the same SHA-256. trust prints the
+effective profile as check does, what changed since it was last trusted
+(the policy as a diff, an executable's old and new SHA-256), then asks
+on the terminal; --yes records without asking (for scripts). COMMAND is
+the server command to pin (default: the profile's [server] command); a
+profile may hold several. The embedded presets need no trust. --tools
+approves the tools, prompts and resource templates the server changed.
 `,
 	"audit": `Usage: mcpcell audit [--verify] [--follow] [--profile PATH|NAME] [FILE]
 
@@ -224,5 +251,5 @@ func (c *cli) usage(w io.Writer, topic string) {
 		return
 	}
 	fmt.Fprint(w, usageText)
-	fmt.Fprintln(w, "\nCommands: "+strings.Join([]string{"run", "check", "audit", "secret", "wrap", "unwrap", "version", "help"}, ", "))
+	fmt.Fprintln(w, "\nCommands: "+strings.Join([]string{"run", "check", "trust", "audit", "secret", "wrap", "unwrap", "version", "help"}, ", "))
 }

@@ -24,7 +24,7 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
 		case "__mcpcell":
-			os.Exit(runUnhardened(os.Args[2:], os.Stdin, os.Stdout, os.Stderr, unhardened()))
+			os.Exit(runUnhardened(os.Args[2:], os.Stdin, os.Stdout, os.Stderr, unhardened(), os.Getenv(noTrustEnv) == "1"))
 		case "__fakeserver":
 			exitNow(fakeServer(os.Args[2:]))
 		case "__sdkserver":
@@ -76,7 +76,27 @@ func cellCommand(t *testing.T, profile string, server ...string) *exec.Cmd {
 	// grant may hold them. (The test's temporary root removes them.)
 	xdg := filepath.Dir(profile) + "-xdg"
 	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(xdg, "state"), "XDG_CACHE_HOME="+filepath.Join(xdg, "cache"), "GORACE="+quickExit())
+	trustProfile(t, cmd.Env, profile, server...)
 	return cmd
+}
+
+// trustProfile trusts a profile file and the server command for it
+// through the real CLI, with mcpcell's environment env, as a user does
+// before a first run.
+func trustProfile(t *testing.T, env []string, profile string, server ...string) {
+	t.Helper()
+	if !filepath.IsAbs(profile) {
+		return // an embedded preset
+	}
+	args := append([]string{"__mcpcell", "trust", "--yes", "--profile", profile}, server...)
+	if len(server) > 0 {
+		args = append([]string{"__mcpcell", "trust", "--yes", "--profile", profile, "--"}, server...)
+	}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mcpcell trust %s: %v\n%s", profile, err, out)
+	}
 }
 
 // quickExit is a GORACE that keeps a race-enabled mcpcell from sleeping a

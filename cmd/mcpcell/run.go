@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mcpcell/mcpcell/internal/trust"
 	"github.com/mcpcell/mcpcell/jsonrpc"
 	"github.com/mcpcell/mcpcell/jsonrpc/audit"
 	"github.com/mcpcell/mcpcell/keystore"
@@ -20,7 +21,39 @@ import (
 )
 
 func (c *cli) loadProfile(pf profileFlags) (*profiles.Profile, *profiles.Policy, int) {
-	p, err := profiles.Load(profiles.Options{Profile: pf.profile, Project: pf.project, Getenv: c.getenv, AnyProject: pf.anyProject})
+	check := pf.trusted && !c.noTrust
+	c.read, c.record, c.projectFlag = map[string][]byte{}, nil, pf.project
+	loaded := false
+	// The bytes kept (and, for run, checked) are those Load parses: a
+	// file edited while it is read is never trusted by its old content.
+	verify := func(p *profiles.Profile, path string, data []byte) error {
+		c.read[path] = data
+		if !check {
+			return nil
+		}
+		if !loaded {
+			rec, err := trustStore(p).Profile(p.Origin.File, p.Project)
+			if err != nil {
+				return err
+			}
+			c.record, loaded = rec, true
+		}
+		return c.record.CheckFile(p.Origin.File, path, data)
+	}
+	p, err := profiles.Load(profiles.Options{Profile: pf.profile, Project: pf.project, Getenv: c.getenv, AnyProject: pf.anyProject, Verify: verify})
+	if err == nil && check && !embedded(p) {
+		var files []string
+		for _, s := range p.Includes {
+			if !strings.HasPrefix(s.File, "preset:") {
+				files = append(files, s.File)
+			}
+		}
+		err = c.record.CheckFiles(p.Origin.File, files)
+	}
+	var change *trust.ProfileChange
+	if errors.As(err, &change) {
+		return nil, nil, c.untrusted(change.Error(), change.Profile, pf.project, nil)
+	}
 	var unsafe *profiles.UnsafeProjectError
 	if errors.As(err, &unsafe) {
 		c.errorf("%v", err)
@@ -40,7 +73,7 @@ func (c *cli) loadProfile(pf profileFlags) (*profiles.Profile, *profiles.Policy,
 }
 
 func (c *cli) run(args []string) int {
-	var pf profileFlags
+	pf := profileFlags{trusted: true}
 	fs := newFlags("run", c.stderr, &pf)
 	if err := fs.Parse(args); err != nil {
 		return c.usage2(fmt.Errorf("run: %v", err))
@@ -200,9 +233,15 @@ func (c *cli) startCell(p *profiles.Profile, command []string, log *audit.Log, s
 	if err := checkWorkDir(rules, p.Cwd); err != nil {
 		return nil, c.fail(err, "grant it in [filesystem] read or write, or set [server] cwd")
 	}
-	path, _, err := serverPath(command, plan.env, rules)
+	path, chain, err := serverPath(command, plan.env, rules)
 	if err != nil {
 		return nil, c.fail(err, err.(*startError).hint)
+	}
+	if !embedded(p) && !c.noTrust {
+		if err := c.checkCommand(command, chain); err != nil {
+			log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Rule: "trust", Note: err.Error()})
+			return nil, c.untrusted(err.Error(), p.Origin.File, c.projectFlag, command)
+		}
 	}
 	confine := plan.kernel.OS == "linux"
 	switch verdict, msg := cellVerdict(plan.kernel, plan.gaps, p.Required, p.BestEffort); verdict {

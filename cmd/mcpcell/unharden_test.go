@@ -13,6 +13,11 @@ import (
 // knob.
 const unhardenEnv = "MCPCELL_TEST_UNHARDEN"
 
+// noTrustEnv, set to 1, makes mcpcell as a test binary starts it honour
+// profiles and commands the trust store does not hold: the control of
+// the trust tests. The mcpcell binary has no such knob.
+const noTrustEnv = "MCPCELL_TEST_NO_TRUST"
+
 var unhardenNames = map[string]sandbox.Unhardened{
 	"caps":      sandbox.KeepCapabilities,
 	"session":   sandbox.KeepSession,

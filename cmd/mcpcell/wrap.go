@@ -197,7 +197,7 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 		return 0
 	}
 	if !*yes {
-		ok, err := c.confirm()
+		ok, err := c.confirm("apply?")
 		if err != nil {
 			return fail(err, "pass --yes to apply without asking, or --dry-run to look first")
 		}
@@ -447,13 +447,13 @@ func profilesVars(c *cli) string {
 	return filepath.Join(c.getenvOr("HOME", home), ".config", "mcpcell")
 }
 
-// confirm asks on the terminal.
-func (c *cli) confirm() (bool, error) {
+// confirm asks a yes/no question on the terminal.
+func (c *cli) confirm(question string) (bool, error) {
 	f, ok := c.stdin.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return false, errors.New("not asking: stdin is not a terminal")
 	}
-	fmt.Fprint(c.stderr, "apply? [y/N] ")
+	fmt.Fprint(c.stderr, question+" [y/N] ")
 	line, _ := bufio.NewReader(f).ReadString('\n')
 	return strings.EqualFold(strings.TrimSpace(line), "y") || strings.EqualFold(strings.TrimSpace(line), "yes"), nil
 }

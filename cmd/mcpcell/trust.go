@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mcpcell/mcpcell/internal/trust"
+	"github.com/mcpcell/mcpcell/profiles"
+	"github.com/mcpcell/mcpcell/sandbox"
+)
+
+// trustStore is the trust store of the profile's ${STATE}.
+func trustStore(p *profiles.Profile) *trust.Store {
+	return &trust.Store{Dir: filepath.Join(p.Vars["STATE"], "trust")}
+}
+
+// embedded reports whether p is an embedded preset, which is trusted by
+// being in the binary: it grants no secrets and no network, so another
+// command reaches nothing more.
+func embedded(p *profiles.Profile) bool { return strings.HasPrefix(p.Origin.File, "preset:") }
+
+// untrusted refuses to start for msg, with the commands that review and
+// trust the profile (and argv, when it is the command that changed).
+func (c *cli) untrusted(msg, profile, project string, argv []string) int {
+	flags := "--profile " + trust.Quote([]string{profile})
+	if project != "" {
+		flags += " --project " + trust.Quote([]string{project})
+	}
+	c.errorf("%s", msg)
+	if argv != nil {
+		c.hintf("review it with mcpcell check %s, then mcpcell trust %s -- %s", flags, flags, trust.Quote(argv))
+	} else {
+		c.hintf("review it with mcpcell check %s, then mcpcell trust %s", flags, flags)
+	}
+	return exitFailed
+}
+
+// checkCommand refuses a server command line, or a file the kernel runs
+// for it, that the profile's record does not trust.
+func (c *cli) checkCommand(argv []string, chain []sandbox.Link) error {
+	if c.record == nil {
+		return errors.New("no trust record for the profile")
+	}
+	var known []trust.Exe
+	if k := c.record.Command(argv); k != nil {
+		known = k.Exes
+	}
+	exes, err := trust.HashExes(chainPaths(chain), known)
+	if err != nil {
+		return err
+	}
+	return c.record.CheckCommand(argv, exes)
+}
+
+// chainPaths are the real paths of the files the kernel runs.
+func chainPaths(chain []sandbox.Link) []string {
+	var out []string
+	for _, l := range chain {
+		out = append(out, l.Real)
+	}
+	return out
+}
+
+func (c *cli) trust(args []string) int {
+	var pf profileFlags
+	fs := newFlags("trust", c.stderr, &pf)
+	yes := fs.Bool("yes", false, "record without asking")
+	tools := fs.Bool("tools", false, "approve the server's changed tool surface")
+	if err := fs.Parse(args); err != nil {
+		return c.usage2(fmt.Errorf("trust: %v", err))
+	}
+	p, _, code := c.loadProfile(pf)
+	if code != 0 {
+		return code
+	}
+	argv := fs.Args()
+	if len(argv) == 0 {
+		argv = p.Command
+	}
+	if *tools {
+		return c.trustTools(p, argv, *yes)
+	}
+	if embedded(p) {
+		fmt.Fprintf(c.stdout, "%s is embedded in mcpcell: it needs no trust, and its server command is not pinned (it grants no secrets and no network)\n", profileName(p))
+		return 0
+	}
+	var policy bytes.Buffer
+	printProfile(&policy, p)
+	c.stdout.Write(policy.Bytes())
+	plan, err := c.planCell(p, false)
+	if err != nil {
+		return c.fail(err, "fix the profile")
+	}
+	for _, b := range plan.broad {
+		fmt.Fprintf(c.stderr, "mcpcell: warning: %s\n", b)
+	}
+	if refusal := printCell(c.stdout, p, plan); refusal != "" {
+		fmt.Fprintf(c.stderr, "mcpcell: warning: mcpcell run would refuse to start: %s\n", refusal)
+	}
+	store := trustStore(p)
+	old, err := store.Profile(p.Origin.File, p.Project)
+	if err != nil {
+		return c.fail(err, "")
+	}
+	now := time.Now().UTC()
+	var files []trust.FileSum
+	for _, s := range p.Includes {
+		if !embeddedSource(s) {
+			files = append(files, trust.FileSum{Path: s.File, Sum: trust.Sum(c.read[s.File])})
+		}
+	}
+	rec := trust.Profile{Path: p.Origin.File, Project: p.Project, Files: files, Policy: policy.String(), Time: now}
+	out := c.stdout
+	fmt.Fprintln(out)
+	profileSame := old != nil && slices.Equal(sortedFiles(old.Files), sortedFiles(files))
+	switch {
+	case old == nil:
+		fmt.Fprintf(out, "trust: %s (project %s) is new: you have not trusted it before\n", p.Origin.File, p.Project)
+	case profileSame:
+		fmt.Fprintf(out, "trust: %s (project %s) is trusted as it is\n", p.Origin.File, p.Project)
+	case old.Policy == rec.Policy:
+		fmt.Fprintf(out, "trust: %s (project %s) changed since you trusted it, but its effective policy did not\n", p.Origin.File, p.Project)
+	default:
+		fmt.Fprintf(out, "trust: %s (project %s) changed since you trusted it; the effective policy, trusted against now:\n", p.Origin.File, p.Project)
+		fmt.Fprint(out, unifiedDiff(p.Origin.File, old.Policy, rec.Policy))
+	}
+	var cmds []trust.Command
+	commandSame := true
+	if len(argv) == 0 {
+		fmt.Fprintln(out, "trust: no server command to pin (the profile has no [server] command): give one after --, as the client's configuration does, or mcpcell run refuses it")
+	} else {
+		cmd, same, code := c.pinCommand(old, argv, plan)
+		if code != 0 {
+			return code
+		}
+		cmds, commandSame = []trust.Command{cmd}, same
+	}
+	if profileSame && commandSame {
+		fmt.Fprintln(out, "trust: nothing to record")
+		return 0
+	}
+	if !*yes {
+		ok, err := c.confirm("trust this?")
+		if err != nil {
+			return c.fail(err, "pass --yes to trust without asking (after reviewing what it printed)")
+		}
+		if !ok {
+			fmt.Fprintln(c.stderr, "mcpcell: nothing trusted")
+			return 1
+		}
+	}
+	if err := store.TrustProfile(rec, cmds...); err != nil {
+		return c.fail(err, "")
+	}
+	fmt.Fprintf(c.stderr, "mcpcell: trusted %s for project %s\n", p.Origin.File, p.Project)
+	return 0
+}
+
+// pinCommand hashes what the kernel runs for argv in the profile's cell,
+// prints it with what changed since old trusted it, and reports whether
+// old trusts it as it is.
+func (c *cli) pinCommand(old *trust.Profile, argv []string, plan *cellPlan) (trust.Command, bool, int) {
+	out := c.stdout
+	_, chain, err := serverPath(argv, plan.env, plan.grants.Rules())
+	if len(chain) == 0 {
+		var se *startError
+		hint := ""
+		if errors.As(err, &se) {
+			hint = se.hint
+		}
+		return trust.Command{}, false, c.fail(fmt.Errorf("cannot pin the server command: %w", err), hint)
+	}
+	if err != nil {
+		fmt.Fprintf(c.stderr, "mcpcell: warning: mcpcell run would refuse this command: %v\n", err)
+	}
+	var known []trust.Exe
+	prev := old.Command(argv)
+	if prev != nil {
+		known = prev.Exes
+	}
+	exes, err := trust.HashExes(chainPaths(chain), known)
+	if err != nil {
+		return trust.Command{}, false, c.fail(err, "")
+	}
+	fmt.Fprintf(out, "trust: server command %s\n", trust.Quote(argv))
+	for _, e := range exes {
+		fmt.Fprintf(out, "  runs %s (sha256 %s)\n", e.Path, e.Sum)
+	}
+	switch {
+	case prev != nil:
+		if d := trust.ExesChanged(prev.Exes, exes); d != "" {
+			fmt.Fprintf(out, "trust: the server command changed since you trusted it: %s\n", d)
+			return trust.Command{Argv: argv, Exes: exes, Time: time.Now().UTC()}, false, 0
+		}
+		fmt.Fprintln(out, "trust: the server command is trusted as it is")
+		return *prev, true, 0
+	case old != nil && len(old.Commands) > 0:
+		var trusted []string
+		for _, c := range old.Commands {
+			trusted = append(trusted, trust.Quote(c.Argv))
+		}
+		fmt.Fprintf(out, "trust: a new server command for this profile (trusted: %s)\n", strings.Join(trusted, "; "))
+	}
+	return trust.Command{Argv: argv, Exes: exes, Time: time.Now().UTC()}, false, 0
+}
+
+func embeddedSource(s profiles.Source) bool { return strings.HasPrefix(s.File, "preset:") }
+
+func sortedFiles(f []trust.FileSum) []trust.FileSum {
+	out := slices.Clone(f)
+	slices.SortFunc(out, func(a, b trust.FileSum) int { return strings.Compare(a.Path, b.Path) })
+	return out
+}
