@@ -143,7 +143,7 @@ func broadGrants(p *profiles.Profile, g sandbox.Grants) []string {
 			if gr.Resolved == "" {
 				continue
 			}
-			if x.verb == "write" && !gr.Dir || cellCache(p, gr.Resolved) {
+			if x.verb == "write" && !gr.Dir || cellCache(p, gr.Resolved) || wrappedHome(p, gr.Resolved) {
 				continue // a file such as /dev/null; the cell's own cache
 			}
 			if why := profiles.BroadGrant(gr.Resolved, x.verb == "write", homes...); why != "" {
@@ -215,6 +215,9 @@ func ownWrites(p *profiles.Profile, g sandbox.Grants) error {
 		if cellCache(p, path) || !w.Dir && within(path, "/dev") {
 			continue
 		}
+		if wrappedHome(p, path) {
+			continue
+		}
 		var held []string
 		for _, root := range p.OwnRoots() {
 			r := realPath(root)
@@ -236,6 +239,24 @@ func ownWrites(p *profiles.Profile, g sandbox.Grants) error {
 		errs = append(errs, fmt.Errorf("%s: the write grant on %s holds mcpcell's own %s: the server could rewrite its audit log or its trust store; grant a narrower folder, or move them out of it (XDG_STATE_HOME, XDG_CONFIG_HOME, [audit] path)", w.From, path, strings.Join(held, ", ")))
 	}
 	return errors.Join(errs...)
+}
+
+// wrappedHome reports whether path lies in the folder wrap made for the
+// profile of a server that has no project of its own
+// (${CONFIG}/wrapped/CLIENT/NAME, the profile's folder and so its
+// project): that folder holds nothing of mcpcell's but the profile, which
+// runs only as the user trusted it.
+func wrappedHome(p *profiles.Profile, path string) bool {
+	if embedded(p) || filepath.Base(p.Origin.File) != profiles.FileName {
+		return false
+	}
+	dir := realPath(filepath.Dir(p.Origin.File))
+	wrapped := realPath(filepath.Join(p.Vars["CONFIG"], "wrapped"))
+	rel, err := filepath.Rel(wrapped, dir)
+	if err != nil || strings.Count(rel, string(filepath.Separator)) != 1 || strings.HasPrefix(rel, "..") {
+		return false
+	}
+	return within(path, dir) && path != wrapped
 }
 
 // realPath is x with its symlinks resolved, as far as it exists.

@@ -95,6 +95,14 @@ func (c *cli) run(args []string) int {
 	if code != 0 {
 		return code
 	}
+	// A write grant over mcpcell's own folders is refused before anything
+	// is acted on: with the trust store in it, the record that let the
+	// profile pass may be the server's.
+	own := sandbox.Grants{Write: grantsOf(p.Write, p.Optional)}
+	own.Resolve() // planCell reports what does not resolve
+	if err := ownWrites(p, own); err != nil {
+		return c.fail(err, "fix the profile; mcpcell check shows the effective profile")
+	}
 	// One line on every start says which profile and project serve: a
 	// client's log then shows what the server could reach.
 	fmt.Fprintf(c.stderr, "mcpcell: profile %s, project %s (%s)\n", profileName(p), p.Project, p.ProjectFrom)

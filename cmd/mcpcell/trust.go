@@ -27,13 +27,13 @@ func embedded(p *profiles.Profile) bool { return strings.HasPrefix(p.Origin.File
 // untrusted refuses to start for msg, with the commands that review and
 // trust the profile (and argv, when it is the command that changed).
 func (c *cli) untrusted(msg, profile, project string, argv []string) int {
-	flags := "--profile " + trust.Quote([]string{profile})
+	flags := "--profile " + shellWords(profile)
 	if project != "" {
-		flags += " --project " + trust.Quote([]string{project})
+		flags += " --project " + shellWords(project)
 	}
 	c.errorf("%s", msg)
 	if argv != nil {
-		c.hintf("review it with mcpcell check %s, then mcpcell trust %s -- %s", flags, flags, trust.Quote(argv))
+		c.hintf("review it with mcpcell check %s, then mcpcell trust %s -- %s", flags, flags, shellWords(argv...))
 	} else {
 		c.hintf("review it with mcpcell check %s, then mcpcell trust %s", flags, flags)
 	}
@@ -216,3 +216,73 @@ func sortedFiles(f []trust.FileSum) []trust.FileSum {
 	slices.SortFunc(out, func(a, b trust.FileSum) int { return strings.Compare(a.Path, b.Path) })
 	return out
 }
+
+// pinned is what trust would record for the profile file path (its
+// folder the project) with the server command argv, loaded as run loads
+// it, and the record the store holds now (nil when none).
+func (c *cli) pinned(path string, argv []string) (rec trust.Profile, cmd trust.Command, old *trust.Profile, store *trust.Store, err error) {
+	read := map[string][]byte{}
+	p, err := profiles.Load(profiles.Options{Profile: path, Getenv: c.getenv, Verify: func(_ *profiles.Profile, f string, data []byte) error {
+		read[f] = data
+		return nil
+	}})
+	if err != nil {
+		return rec, cmd, nil, nil, err
+	}
+	if _, err := profiles.Compile(p); err != nil {
+		return rec, cmd, nil, nil, err
+	}
+	var policy bytes.Buffer
+	printProfile(&policy, p)
+	plan, err := c.planCell(p, false)
+	if err != nil {
+		return rec, cmd, nil, nil, err
+	}
+	store = trustStore(p)
+	old, err = store.Profile(p.Origin.File, p.Project)
+	if err != nil {
+		return rec, cmd, nil, nil, err
+	}
+	_, chain, err := serverPath(argv, plan.env, plan.grants.Rules())
+	if len(chain) == 0 {
+		return rec, cmd, nil, nil, err
+	}
+	var known []trust.Exe
+	if k := old.Command(argv); k != nil {
+		known = k.Exes
+	}
+	exes, err := trust.HashExes(chainPaths(chain), known)
+	if err != nil {
+		return rec, cmd, nil, nil, err
+	}
+	now := time.Now().UTC()
+	rec = trust.Profile{Path: p.Origin.File, Project: p.Project, Policy: policy.String(), Time: now}
+	for _, s := range p.Includes {
+		if !embeddedSource(s) {
+			rec.Files = append(rec.Files, trust.FileSum{Path: s.File, Sum: trust.Sum(read[s.File])})
+		}
+	}
+	return rec, trust.Command{Argv: argv, Exes: exes, Time: now}, old, store, nil
+}
+
+// trustWritten trusts a profile wrap wrote, with the entry's command.
+func (c *cli) trustWritten(path string, argv []string) error {
+	rec, cmd, _, store, err := c.pinned(path, argv)
+	if err != nil {
+		return err
+	}
+	return store.TrustProfile(rec, cmd)
+}
+
+// keptTrusted says why a profile wrap keeps (it existed, and may have
+// been planted) is not trusted with argv, or "" when it is.
+func (c *cli) keptTrusted(path string, argv []string) string {
+	rec, cmd, old, _, err := c.pinned(path, argv)
+	if err == nil && old != nil && slices.Equal(sortedFiles(old.Files), sortedFiles(rec.Files)) && old.Trusts(argv, cmd.Exes) {
+		return ""
+	}
+	return fmt.Sprintf("the profile %s exists and is not trusted: review it with mcpcell check --profile %s, then mcpcell trust --profile %s -- %s", path, shellWords(path), shellWords(path), shellWords(argv...))
+}
+
+// shellWords writes words for a shell, whole: a hint is to be copied.
+func shellWords(words ...string) string { return trust.QuoteWords(words) }

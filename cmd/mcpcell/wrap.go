@@ -114,6 +114,19 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 			return c.fail(fmt.Errorf("%s: no server %q in %s", name, n, path), "")
 		}
 	}
+	// A profile wrap keeps may have been planted: it runs only once the
+	// user trusts it.
+	var untrustedKept []string
+	if !unwrapping {
+		for _, s := range servers {
+			if s.Action == "wrap" && s.ProfileText == "" {
+				if n := c.keptTrusted(s.Profile, wrappedCommand(s.Entry)); n != "" {
+					s.Notes = append(s.Notes, n)
+					untrustedKept = append(untrustedKept, n)
+				}
+			}
+		}
+	}
 	edits := clientconf.Edits(servers)
 	newText := f.Apply(edits)
 	// The backup: each credential that moves into the keyring is its
@@ -235,6 +248,16 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 			return fail(fmt.Errorf("writing the profile: %w; %s was not changed", err, path), "something appeared at "+s.Profile+" (a link?): remove it and run wrap again")
 		}
 	}
+	// run takes a profile wrap wrote as the user approved it, with the
+	// entry's command.
+	for _, s := range servers {
+		if s.ProfileText == "" {
+			continue
+		}
+		if err := c.trustWritten(s.Profile, wrappedCommand(s.Entry)); err != nil {
+			return fail(fmt.Errorf("trusting the profile %s: %w; %s was not changed", s.Profile, err, path), "mcpcell check --profile "+shellWords(s.Profile)+" shows what is wrong")
+		}
+	}
 	backup, err := writeBackup(path, backupText, time.Now())
 	if err != nil {
 		return fail(fmt.Errorf("backing up %s: %w; it was not changed", path, err), "")
@@ -263,7 +286,16 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 			fmt.Fprintf(c.stderr, "mcpcell: warning: %s: %s\n", s.Entry.Name, red.String(w))
 		}
 	}
+	for _, n := range untrustedKept {
+		fmt.Fprintf(c.stderr, "mcpcell: note: %s\n", red.String(n))
+	}
 	return 0
+}
+
+// wrappedCommand is the server command of an entry as wrap leaves it
+// after "--".
+func wrappedCommand(e *clientconf.Entry) []string {
+	return append([]string{e.Command}, e.Args...)
 }
 
 // held reads an item of mcpcell's own service for wrap's plan.
