@@ -18,6 +18,9 @@ import (
 // the server's non-JSON stdout lines also land) and the exit status.
 func cellRun(t *testing.T, dir, home string, env []string, args ...string) (string, int) {
 	t.Helper()
+	// Trusted first, as a user does; a profile trust refuses, run refuses
+	// too, and says why.
+	mcpcellIn(t, dir, home, env, append([]string{"trust", "--yes"}, args...)...)
 	_, stderr, code := mcpcellIn(t, dir, home, env, append([]string{"run"}, args...)...)
 	return stderr, code
 }
@@ -436,7 +439,11 @@ func TestNoFailOpenProject(t *testing.T) {
 	t.Run("control: a profile file with --project HOME", func(t *testing.T) {
 		profile := filepath.Join(t.TempDir(), ".mcpcell.toml")
 		os.WriteFile(profile, []byte("include = [\"default\"]\n"), 0o600)
-		stderr, rc := cellRun(t, "/", home, nil, append([]string{"--profile", profile, "--project", home}, attack...)...)
+		// mcpcell's own folders outside the home folder: no write grant
+		// may hold them.
+		xdg := t.TempDir()
+		env := []string{"XDG_STATE_HOME=" + filepath.Join(xdg, "state"), "XDG_CACHE_HOME=" + filepath.Join(xdg, "cache"), "XDG_CONFIG_HOME=" + filepath.Join(xdg, "config")}
+		stderr, rc := cellRun(t, "/", home, env, append([]string{"--profile", profile, "--project", home}, attack...)...)
 		if rc != 0 || !strings.Contains(stderr, "CANARY") {
 			t.Fatalf("exit %d; the control did not read the key:\n%s", rc, stderr)
 		}
@@ -455,7 +462,11 @@ func TestBroadGrantWarns(t *testing.T) {
 	project := t.TempDir()
 	profile := filepath.Join(project, ".mcpcell.toml")
 	os.WriteFile(profile, []byte("include = [\"default\"]\n[filesystem]\nwrite = [\"${HOME}\", \"/var/tmp\"]\nread = [\"/\"]\n"), 0o600)
-	out, stderr, rc := mcpcellIn(t, project, home, nil, "check", "--profile", profile)
+	// mcpcell's own folders outside the home folder: no write grant may
+	// hold them.
+	xdg := t.TempDir()
+	env := []string{"XDG_STATE_HOME=" + filepath.Join(xdg, "state"), "XDG_CACHE_HOME=" + filepath.Join(xdg, "cache"), "XDG_CONFIG_HOME=" + filepath.Join(xdg, "config")}
+	out, stderr, rc := mcpcellIn(t, project, home, env, "check", "--profile", profile)
 	if rc != 0 {
 		t.Fatalf("check: exit %d\n%s", rc, stderr)
 	}
@@ -471,7 +482,7 @@ func TestBroadGrantWarns(t *testing.T) {
 			t.Errorf("check stderr lacks the warning %q:\n%s", want, stderr)
 		}
 	}
-	stderr, rc = cellRun(t, project, home, nil, "--profile", profile, "--", "/bin/sh", "-c", "true")
+	stderr, rc = cellRun(t, project, home, env, "--profile", profile, "--", "/bin/sh", "-c", "true")
 	if rc != 0 || !strings.Contains(stderr, fmt.Sprintf("mcpcell: warning: the profile grants write on %s, your home folder (%s:3)", home, profile)) {
 		t.Errorf("run: exit %d; stderr:\n%s", rc, stderr)
 	}
@@ -569,19 +580,41 @@ func TestOwnFoldersNeverWritable(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(project, "p.toml")
 			os.WriteFile(path, []byte(tc.profile), 0o600)
-			stderr, rc := cellRun(t, project, home, env, append([]string{"--profile", path}, attack...)...)
-			if rc != exitFailed || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, "WROTE") {
-				t.Errorf("exit %d; stderr:\n%s\nwant %q", rc, stderr, tc.want)
+			// trust refuses it as check does, at its line; run, which
+			// has no record of it, refuses it too.
+			_, stderr, rc := mcpcellIn(t, project, home, env, append([]string{"trust", "--yes", "--profile", path}, attack...)...)
+			if rc != exitFailed || !strings.Contains(stderr, tc.want) {
+				t.Errorf("trust: exit %d; stderr:\n%s\nwant %q", rc, stderr, tc.want)
+			}
+			stderr, rc = cellRun(t, project, home, env, append([]string{"--profile", path}, attack...)...)
+			if rc != exitFailed || strings.Contains(stderr, "WROTE") {
+				t.Errorf("run: exit %d; stderr:\n%s", rc, stderr)
 			}
 		})
 	}
-	// A grant of the whole home folder, written on purpose, still works,
-	// and says that mcpcell's own state is in reach.
-	t.Run("control: write on ${HOME} in a profile file", func(t *testing.T) {
+	// A grant of the whole home folder, written on purpose, holds
+	// mcpcell's own folders there (the trust store among them): an error
+	// at its line. With them elsewhere it works, and says it is broad.
+	t.Run("write on ${HOME} that holds mcpcell's own folders", func(t *testing.T) {
 		path := filepath.Join(project, "home.toml")
 		os.WriteFile(path, []byte("include = [\"default\"]\n[filesystem]\nwrite = [\"${HOME}\"]\n"), 0o600)
-		stderr, rc := cellRun(t, project, home, nil, append([]string{"--profile", path}, attack...)...)
-		want := fmt.Sprintf("mcpcell: warning: the write grant on %s (%s:3) holds mcpcell's own folder %s", home, path, filepath.Join(home, ".local/state/mcpcell"))
+		_, stderr, rc := mcpcellIn(t, project, home, nil, append([]string{"trust", "--yes", "--profile", path}, attack...)...)
+		want := fmt.Sprintf("mcpcell: error: %s:3: the write grant on %s holds mcpcell's own folder %s", path, home, filepath.Join(home, ".local/state/mcpcell"))
+		if rc != exitFailed || !strings.Contains(stderr, want) {
+			t.Errorf("exit %d; stderr:\n%s\nwant %q", rc, stderr, want)
+		}
+		_, stderr, rc = mcpcellIn(t, project, home, nil, "check", "--profile", path)
+		if rc == 0 || !strings.Contains(stderr, want) {
+			t.Errorf("check: exit %d; stderr:\n%s\nwant %q", rc, stderr, want)
+		}
+	})
+	t.Run("control: write on ${HOME} with mcpcell's own folders elsewhere", func(t *testing.T) {
+		path := filepath.Join(project, "home.toml")
+		os.WriteFile(path, []byte("include = [\"default\"]\n[filesystem]\nwrite = [\"${HOME}\"]\n"), 0o600)
+		xdg := t.TempDir()
+		env := []string{"XDG_STATE_HOME=" + filepath.Join(xdg, "state"), "XDG_CACHE_HOME=" + filepath.Join(xdg, "cache"), "XDG_CONFIG_HOME=" + filepath.Join(xdg, "config")}
+		stderr, rc := cellRun(t, project, home, env, append([]string{"--profile", path}, attack...)...)
+		want := fmt.Sprintf("mcpcell: warning: the profile grants write on %s, your home folder (%s:3)", home, path)
 		if rc != 0 || !strings.Contains(stderr, "WROTE") || !strings.Contains(stderr, want) {
 			t.Errorf("exit %d; stderr:\n%s\nwant %q", rc, stderr, want)
 		}

@@ -142,6 +142,15 @@ func TestInspectorCLI(t *testing.T) {
 	cmd := exec.CommandContext(ctx, inspector, args...)
 	cmd.Path = inspector
 	cmd.Env = append(cell.Env, "PATH="+node22+string(os.PathListSeparator)+os.Getenv("PATH"))
+	// The Inspector starts mcpcell with a few variables only (HOME, PATH,
+	// …): mcpcell's state is then in HOME, and the trust is there.
+	var bare []string
+	for _, kv := range cmd.Env {
+		if !strings.HasPrefix(kv, "XDG_") {
+			bare = append(bare, kv)
+		}
+	}
+	trustProfile(t, bare, profile, node, server, "stdio")
 	stderr := &syncbuf.Buffer{}
 	cmd.Stderr = stderr
 	out, err := cmd.Output()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mcpcell/mcpcell/internal/trust"
 	"github.com/mcpcell/mcpcell/profiles"
+	"github.com/mcpcell/mcpcell/profiles/clientconf"
 	"github.com/mcpcell/mcpcell/sandbox"
 )
 
@@ -33,7 +34,7 @@ func (c *cli) untrusted(msg, profile, project string, argv []string) int {
 	}
 	c.errorf("%s", msg)
 	if argv != nil {
-		c.hintf("review it with mcpcell check %s, then mcpcell trust %s -- %s", flags, flags, shellWords(argv...))
+		c.hintf("review it with mcpcell check %s, then mcpcell trust %s -- %s", flags, flags, shellWords(clientconf.MaskArgs(argv)...))
 	} else {
 		c.hintf("review it with mcpcell check %s, then mcpcell trust %s", flags, flags)
 	}
@@ -54,7 +55,7 @@ func (c *cli) checkCommand(argv []string, chain []sandbox.Link) error {
 	if err != nil {
 		return err
 	}
-	return c.record.CheckCommand(argv, exes)
+	return c.record.CheckCommand(argv, clientconf.MaskArgs(argv), exes)
 }
 
 // chainPaths are the real paths of the files the kernel runs.
@@ -187,7 +188,8 @@ func (c *cli) pinCommand(old *trust.Profile, argv []string, plan *cellPlan) (tru
 	if err != nil {
 		return trust.Command{}, false, c.fail(err, "")
 	}
-	fmt.Fprintf(out, "trust: server command %s\n", trust.Quote(argv))
+	shown := clientconf.MaskArgs(argv)
+	fmt.Fprintf(out, "trust: server command %s\n", trust.Quote(shown))
 	for _, e := range exes {
 		fmt.Fprintf(out, "  runs %s (sha256 %s)\n", e.Path, e.Sum)
 	}
@@ -195,19 +197,21 @@ func (c *cli) pinCommand(old *trust.Profile, argv []string, plan *cellPlan) (tru
 	case prev != nil:
 		if d := trust.ExesChanged(prev.Exes, exes); d != "" {
 			fmt.Fprintf(out, "trust: the server command changed since you trusted it: %s\n", d)
-			return trust.Command{Argv: argv, Exes: exes, Time: time.Now().UTC()}, false, 0
+			return trust.NewCommand(argv, shown, exes, time.Now().UTC()), false, 0
 		}
 		fmt.Fprintln(out, "trust: the server command is trusted as it is")
 		return *prev, true, 0
 	case old != nil && len(old.Commands) > 0:
 		var trusted []string
 		for _, c := range old.Commands {
-			trusted = append(trusted, trust.Quote(c.Argv))
+			trusted = append(trusted, trust.Quote(c.Shown))
 		}
 		fmt.Fprintf(out, "trust: a new server command for this profile (trusted: %s)\n", strings.Join(trusted, "; "))
 	}
-	return trust.Command{Argv: argv, Exes: exes, Time: time.Now().UTC()}, false, 0
+	return trust.NewCommand(argv, shown, exes, time.Now().UTC()), false, 0
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func embeddedSource(s profiles.Source) bool { return strings.HasPrefix(s.File, "preset:") }
 
@@ -219,41 +223,30 @@ func sortedFiles(f []trust.FileSum) []trust.FileSum {
 
 // pinned is what trust would record for the profile file path (its
 // folder the project) with the server command argv, loaded as run loads
-// it, and the record the store holds now (nil when none).
-func (c *cli) pinned(path string, argv []string) (rec trust.Profile, cmd trust.Command, old *trust.Profile, store *trust.Store, err error) {
+// it, and the record the store holds now (nil when none). cmdErr says why
+// the command cannot be pinned (it is not installed, say); err, why the
+// profile cannot be trusted.
+func (c *cli) pinned(path string, argv []string) (rec trust.Profile, cmd *trust.Command, old *trust.Profile, store *trust.Store, cmdErr, err error) {
 	read := map[string][]byte{}
 	p, err := profiles.Load(profiles.Options{Profile: path, Getenv: c.getenv, Verify: func(_ *profiles.Profile, f string, data []byte) error {
 		read[f] = data
 		return nil
 	}})
-	if err != nil {
-		return rec, cmd, nil, nil, err
+	if err == nil {
+		_, err = profiles.Compile(p)
 	}
-	if _, err := profiles.Compile(p); err != nil {
-		return rec, cmd, nil, nil, err
+	if err != nil {
+		return rec, nil, nil, nil, nil, err
 	}
 	var policy bytes.Buffer
 	printProfile(&policy, p)
 	plan, err := c.planCell(p, false)
 	if err != nil {
-		return rec, cmd, nil, nil, err
+		return rec, nil, nil, nil, nil, err
 	}
 	store = trustStore(p)
-	old, err = store.Profile(p.Origin.File, p.Project)
-	if err != nil {
-		return rec, cmd, nil, nil, err
-	}
-	_, chain, err := serverPath(argv, plan.env, plan.grants.Rules())
-	if len(chain) == 0 {
-		return rec, cmd, nil, nil, err
-	}
-	var known []trust.Exe
-	if k := old.Command(argv); k != nil {
-		known = k.Exes
-	}
-	exes, err := trust.HashExes(chainPaths(chain), known)
-	if err != nil {
-		return rec, cmd, nil, nil, err
+	if old, err = store.Profile(p.Origin.File, p.Project); err != nil {
+		return rec, nil, nil, nil, nil, err
 	}
 	now := time.Now().UTC()
 	rec = trust.Profile{Path: p.Origin.File, Project: p.Project, Policy: policy.String(), Time: now}
@@ -262,26 +255,50 @@ func (c *cli) pinned(path string, argv []string) (rec trust.Profile, cmd trust.C
 			rec.Files = append(rec.Files, trust.FileSum{Path: s.File, Sum: trust.Sum(read[s.File])})
 		}
 	}
-	return rec, trust.Command{Argv: argv, Exes: exes, Time: now}, old, store, nil
+	_, chain, cmdErr := serverPath(argv, plan.env, plan.grants.Rules())
+	if len(chain) == 0 {
+		return rec, nil, old, store, cmdErr, nil
+	}
+	var known []trust.Exe
+	if k := old.Command(argv); k != nil {
+		known = k.Exes
+	}
+	exes, cmdErr := trust.HashExes(chainPaths(chain), known)
+	if cmdErr != nil {
+		return rec, nil, old, store, cmdErr, nil
+	}
+	cmd = ptr(trust.NewCommand(argv, clientconf.MaskArgs(argv), exes, now))
+	return rec, cmd, old, store, nil, nil
 }
 
-// trustWritten trusts a profile wrap wrote, with the entry's command.
-func (c *cli) trustWritten(path string, argv []string) error {
-	rec, cmd, _, store, err := c.pinned(path, argv)
+// trustWritten trusts a profile wrap wrote, with the entry's command; it
+// returns a note when it could not trust both.
+func (c *cli) trustWritten(path string, argv []string) string {
+	rec, cmd, _, store, cmdErr, err := c.pinned(path, argv)
 	if err != nil {
-		return err
+		return fmt.Sprintf("the profile %s is not trusted: %v; fix it, then mcpcell trust --profile %s -- %s", path, err, shellWords(path), shellWords(clientconf.MaskArgs(argv)...))
 	}
-	return store.TrustProfile(rec, cmd)
+	var cmds []trust.Command
+	if cmd != nil {
+		cmds = append(cmds, *cmd)
+	}
+	if err := store.TrustProfile(rec, cmds...); err != nil {
+		return fmt.Sprintf("the profile %s is not trusted: %v", path, err)
+	}
+	if cmd == nil {
+		return fmt.Sprintf("the server command of %s is not trusted, as it cannot be found now (%v): once it is installed, mcpcell trust --profile %s -- %s", path, cmdErr, shellWords(path), shellWords(clientconf.MaskArgs(argv)...))
+	}
+	return ""
 }
 
 // keptTrusted says why a profile wrap keeps (it existed, and may have
 // been planted) is not trusted with argv, or "" when it is.
 func (c *cli) keptTrusted(path string, argv []string) string {
-	rec, cmd, old, _, err := c.pinned(path, argv)
-	if err == nil && old != nil && slices.Equal(sortedFiles(old.Files), sortedFiles(rec.Files)) && old.Trusts(argv, cmd.Exes) {
+	rec, cmd, old, _, _, err := c.pinned(path, argv)
+	if err == nil && cmd != nil && old != nil && slices.Equal(sortedFiles(old.Files), sortedFiles(rec.Files)) && old.Trusts(argv, cmd.Exes) {
 		return ""
 	}
-	return fmt.Sprintf("the profile %s exists and is not trusted: review it with mcpcell check --profile %s, then mcpcell trust --profile %s -- %s", path, shellWords(path), shellWords(path), shellWords(argv...))
+	return fmt.Sprintf("the profile %s exists and is not trusted: review it with mcpcell check --profile %s, then mcpcell trust --profile %s -- %s", path, shellWords(path), shellWords(path), shellWords(clientconf.MaskArgs(argv)...))
 }
 
 // shellWords writes words for a shell, whole: a hint is to be copied.

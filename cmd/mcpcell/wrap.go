@@ -116,7 +116,7 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 	}
 	// A profile wrap keeps may have been planted: it runs only once the
 	// user trusts it.
-	var untrustedKept []string
+	var untrustedKept []string // notes on profiles run will not take as they are
 	if !unwrapping {
 		for _, s := range servers {
 			if s.Action == "wrap" && s.ProfileText == "" {
@@ -254,8 +254,8 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 		if s.ProfileText == "" {
 			continue
 		}
-		if err := c.trustWritten(s.Profile, wrappedCommand(s.Entry)); err != nil {
-			return fail(fmt.Errorf("trusting the profile %s: %w; %s was not changed", s.Profile, err, path), "mcpcell check --profile "+shellWords(s.Profile)+" shows what is wrong")
+		if n := c.trustWritten(s.Profile, wrappedCommand(s.Entry)); n != "" {
+			untrustedKept = append(untrustedKept, n)
 		}
 	}
 	backup, err := writeBackup(path, backupText, time.Now())

@@ -37,12 +37,24 @@ type Exe struct {
 }
 
 // Command is a server command line a profile may start, after variable
-// expansion, with the files the kernel runs for it.
+// expansion, with the files the kernel runs for it. The record holds the
+// command line's digest, and a copy to show with any credential in it
+// masked: the store is no new place for a credential a client config
+// passes on a command line.
 type Command struct {
-	Argv []string  `json:"argv"`
-	Exes []Exe     `json:"exes"`
-	Time time.Time `json:"time"`
+	Sum   string    `json:"argv_sha256"`
+	Shown []string  `json:"argv_shown"`
+	Exes  []Exe     `json:"exes"`
+	Time  time.Time `json:"time"`
 }
+
+// NewCommand is the record of argv (shown as shown) with exes.
+func NewCommand(argv, shown []string, exes []Exe, now time.Time) Command {
+	return Command{Sum: ArgvSum(argv), Shown: shown, Exes: exes, Time: now}
+}
+
+// ArgvSum is the digest a record keeps of a command line.
+func ArgvSum(argv []string) string { return ID(append([]string{"argv"}, argv...)...) }
 
 // Profile is what the user trusted of a profile file, for one project:
 // the bytes of every file Load read, the effective policy they made (to
@@ -87,7 +99,7 @@ func (s *Store) TrustProfile(rec Profile, cmds ...Command) error {
 			}
 		}
 		for _, c := range cmds {
-			rec.Commands = slices.DeleteFunc(rec.Commands, func(x Command) bool { return slices.Equal(x.Argv, c.Argv) })
+			rec.Commands = slices.DeleteFunc(rec.Commands, func(x Command) bool { return x.Sum == c.Sum })
 			rec.Commands = append(rec.Commands, c)
 		}
 		return json.MarshalIndent(rec, "", "  ")
@@ -152,30 +164,29 @@ func (r *Profile) CheckFiles(top string, read []string) error {
 // CommandChange is a server command the record does not trust.
 type CommandChange struct {
 	Profile string
-	Argv    []string
 	Msg     string
 }
 
 func (e *CommandChange) Error() string { return e.Msg }
 
-// CheckCommand refuses argv, whose kernel chain hashes to exes, unless r
-// trusts that command line with those files.
-func (r *Profile) CheckCommand(argv []string, exes []Exe) error {
+// CheckCommand refuses argv (shown as shown), whose kernel chain hashes
+// to exes, unless r trusts that command line with those files.
+func (r *Profile) CheckCommand(argv, shown []string, exes []Exe) error {
 	change := func(format string, args ...any) error {
-		return &CommandChange{Profile: r.Path, Argv: argv, Msg: fmt.Sprintf(format, args...)}
+		return &CommandChange{Profile: r.Path, Msg: fmt.Sprintf(format, args...)}
 	}
 	if len(r.Commands) == 0 {
-		return change("the server command %s is not trusted for profile %s", Quote(argv), r.Path)
+		return change("the server command %s is not trusted for profile %s", Quote(shown), r.Path)
 	}
-	i := slices.IndexFunc(r.Commands, func(c Command) bool { return slices.Equal(c.Argv, argv) })
-	if i < 0 {
+	c := r.Command(argv)
+	if c == nil {
 		var trusted []string
 		for _, c := range r.Commands {
-			trusted = append(trusted, Quote(c.Argv))
+			trusted = append(trusted, Quote(c.Shown))
 		}
-		return change("the server command changed: trusted: %s; now: %s", strings.Join(trusted, "; "), Quote(argv))
+		return change("the server command changed: trusted: %s; now: %s", strings.Join(trusted, "; "), Quote(shown))
 	}
-	if d := ExesChanged(r.Commands[i].Exes, exes); d != "" {
+	if d := ExesChanged(c.Exes, exes); d != "" {
 		return change("the server command changed: %s", d)
 	}
 	return nil
@@ -208,7 +219,7 @@ func ExesChanged(trusted, now []Exe) string {
 
 // Trusts reports whether r trusts argv with exes.
 func (r *Profile) Trusts(argv []string, exes []Exe) bool {
-	return r != nil && r.CheckCommand(argv, exes) == nil
+	return r != nil && r.CheckCommand(argv, argv, exes) == nil
 }
 
 // Command returns the trusted command with argv, or nil.
@@ -216,8 +227,9 @@ func (r *Profile) Command(argv []string) *Command {
 	if r == nil {
 		return nil
 	}
+	sum := ArgvSum(argv)
 	for i := range r.Commands {
-		if slices.Equal(r.Commands[i].Argv, argv) {
+		if r.Commands[i].Sum == sum {
 			return &r.Commands[i]
 		}
 	}

@@ -301,3 +301,16 @@ func isCredentialFlag(a string) bool {
 	}
 	return credentialFlag(strings.TrimPrefix(name, "-"))
 }
+
+// MaskArgs is a command line with each credential wrap finds in it (as
+// it warns about them) written as ****: for records and messages that
+// must not hold a copy of one.
+func MaskArgs(words []string) []string {
+	out := append([]string(nil), words...)
+	for _, c := range argCredentials(words) {
+		if c.Index >= 0 && c.Index < len(out) {
+			out[c.Index] = c.Masked
+		}
+	}
+	return out
+}
