@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mcpcell/mcpcell/internal/trust"
+	"github.com/mcpcell/mcpcell/profiles/clientconf"
 )
 
 // attackServer is a bash MCP server at ${PROJECT}/bin/server whose cell
@@ -454,5 +455,64 @@ func TestTrustStoreInWriteGrant(t *testing.T) {
 	}
 	if _, err := os.Stat(auditPath); err == nil {
 		t.Errorf("run wrote the [audit] path of a profile it refused")
+	}
+}
+
+// wrap trusts the profiles it writes: a claude-desktop config in a fresh
+// HOME, wrapped, starts its server from / exactly as the entry says, with
+// no extra step. A profile wrap keeps (it existed: it may have been
+// planted) is not trusted silently: wrap names it, and run refuses it.
+func TestTrustWrapThenRun(t *testing.T) {
+	home := testHome(t)
+	config := filepath.Join(home, ".config", "Claude", "claude_desktop_config.json")
+	bin, _ := filepath.EvalSymlinks(os.Args[0])
+	writeConfig(t, config, fmt.Sprintf(`{"mcpServers": {"fake": {"command": %q, "args": ["__fakeserver"]}}}`, bin))
+	env := append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME=", "XDG_STATE_HOME=", "XDG_CACHE_HOME=", "GORACE="+quickExit(), noTrustEnv+"=")
+	wrap := exec.Command(os.Args[0], "__mcpcell", "wrap", "--client", "claude-desktop", "--yes")
+	wrap.Env, wrap.Dir = env, "/"
+	if out, err := wrap.CombinedOutput(); err != nil {
+		t.Fatalf("wrap: %v\n%s", err, out)
+	}
+	text, _ := os.ReadFile(config)
+	f, err := clientconf.Parse(clientconf.ClaudeDesktop, config, text)
+	if err != nil || len(f.Entries) != 1 {
+		t.Fatalf("%v\n%s", err, text)
+	}
+	e := f.Entries[0]
+	start := func() *session {
+		// The wrapped entry's command is this test binary, which is
+		// mcpcell behind "__mcpcell".
+		cmd := exec.Command(e.Command, append([]string{"__mcpcell"}, e.Args...)...)
+		cmd.Env, cmd.Dir = env, "/"
+		return startSession(t, cmd)
+	}
+	s := start()
+	if r := s.call(1, "ping", `{}`); r["result"] == nil {
+		t.Fatalf("ping through the wrapped entry: %v\n%s", r, s.stderr.String())
+	}
+	profile := e.Args[2]
+
+	// Wrapped again after an edit of that profile (or one planted in its
+	// place): wrap keeps it, and says it is not trusted.
+	os.WriteFile(config, text, 0o644) // as wrapped; unwrap it to wrap again
+	unwrap := exec.Command(os.Args[0], "__mcpcell", "unwrap", "--client", "claude-desktop", "--yes")
+	unwrap.Env = env
+	if out, err := unwrap.CombinedOutput(); err != nil {
+		t.Fatalf("unwrap: %v\n%s", err, out)
+	}
+	pf, _ := os.OpenFile(profile, os.O_APPEND|os.O_WRONLY, 0)
+	pf.WriteString("[env.set]\nPLANTED = \"1\"\n")
+	pf.Close()
+	wrap = exec.Command(os.Args[0], "__mcpcell", "wrap", "--client", "claude-desktop", "--yes")
+	wrap.Env = env
+	out, err := wrap.CombinedOutput()
+	note := fmt.Sprintf("the profile %s exists and is not trusted: review it with mcpcell check --profile %s, then mcpcell trust --profile %s -- %s __fakeserver", profile, profile, profile, bin)
+	if err != nil || !strings.Contains(string(out), "    note: "+note) || !strings.Contains(string(out), "mcpcell: note: "+note) {
+		t.Errorf("wrap of a kept, edited profile: %v; want the note %q in the plan and on stderr:\n%s", err, note, out)
+	}
+	cmd := exec.Command(e.Command, append([]string{"__mcpcell"}, e.Args...)...)
+	cmd.Env, cmd.Dir = env, "/"
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "mcpcell: error: profile "+profile+" is new or changed since you trusted it") {
+		t.Errorf("run of the edited profile: %v\n%s", err, out)
 	}
 }
