@@ -1,5 +1,15 @@
 package trust
 
+// Profiles and commands: a Profile record is kept per profile file and
+// project: the SHA-256 of each file Load read, the effective policy (to
+// show a diff), and the commands the profile may start, each by the
+// digest of its command line (with a copy shown with credentials masked)
+// and the SHA-256 of each file the kernel runs for it.
+//
+//	rec, _ := store.Profile(path, project)    // nil: never trusted
+//	err := rec.CheckFile(path, file, data)    // a *ProfileChange unless trusted
+//	err = rec.CheckCommand(argv, shown, exes) // a *CommandChange unless trusted
+
 import (
 	"crypto/sha256"
 	"encoding/hex"

@@ -9,18 +9,6 @@
 // mcpcell's ${STATE} folder, which no write grant may reach; it is
 // modelled on direnv's allow list and mise's trust.
 //
-// # Profiles and commands
-//
-// A Profile record is kept per profile file and project: the SHA-256 of
-// each file Load read, the effective policy (to show a diff), and the
-// commands the profile may start, each by the digest of its command line
-// (with a copy shown with credentials masked) and the SHA-256 of each
-// file the kernel runs for it.
-//
-//	rec, _ := store.Profile(path, project)    // nil: never trusted
-//	err := rec.CheckFile(path, file, data)    // a *ProfileChange unless trusted
-//	err = rec.CheckCommand(argv, shown, exes) // a *CommandChange unless trusted
-//
 // A record is a JSON file named by the digest of its key, written whole
 // (a temporary file renamed over it) under an advisory lock on the store,
 // so that concurrent sessions and `mcpcell trust` never lose an update.
