@@ -58,6 +58,8 @@ func runUnhardened(args []string, stdin io.Reader, stdout, stderr io.Writer, off
 		return c.audit(args[1:])
 	case "secret":
 		return c.secret(args[1:])
+	case "trust":
+		return c.trustToolsCommand(args[1:])
 	case "wrap":
 		return c.wrap(args[1:], false)
 	case "unwrap":
@@ -140,6 +142,7 @@ Usage:
   mcpcell secret set|rm NAME
   mcpcell secret ls
   mcpcell secret check [--profile PATH|NAME] [--project DIR]
+  mcpcell trust --tools [--profile PATH|NAME] [--project DIR] [--yes] [-- COMMAND ARGS...]
   mcpcell wrap --client CLIENT [--config FILE] [--server NAME]... [--dry-run] [--yes]
   mcpcell unwrap --client CLIENT [--config FILE] [--server NAME]... [--restore-secrets] [--dry-run] [--yes]
   mcpcell version
@@ -214,6 +217,17 @@ wrap made its item for that entry of that file (a marker of another
 entry's item is refused). If an item cannot be read, unwrap names it and
 changes nothing. Profiles are left in place.
 `,
+	"trust": `Usage: mcpcell trust --tools [--profile PATH|NAME] [--project DIR] [--yes] [-- COMMAND ARGS...]
+
+Approves the tools, prompts and resource templates the server changed
+since you trusted them. mcpcell pins each definition (everything but
+_meta) the first time a profile and command list it; a later one that is
+new or different is hidden from the client and refused as unknown until
+this command approves it. It shows each change as a diff of the
+definitions, then asks on a terminal; --yes approves without asking.
+Give the profile, project and command the client starts mcpcell run
+with. [tools] pin = false in the profile turns pinning off.
+`,
 	"version": "Usage: mcpcell version\n\nPrints mcpcell's version.\n",
 	"help":    "Usage: mcpcell help [COMMAND]\n\nPrints help.\n",
 }
@@ -224,5 +238,5 @@ func (c *cli) usage(w io.Writer, topic string) {
 		return
 	}
 	fmt.Fprint(w, usageText)
-	fmt.Fprintln(w, "\nCommands: "+strings.Join([]string{"run", "check", "audit", "secret", "wrap", "unwrap", "version", "help"}, ", "))
+	fmt.Fprintln(w, "\nCommands: "+strings.Join([]string{"run", "check", "audit", "secret", "trust", "wrap", "unwrap", "version", "help"}, ", "))
 }
