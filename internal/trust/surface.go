@@ -207,8 +207,8 @@ func sortedPins(m map[string]*Pin) []string {
 type Change struct {
 	Kind string
 	Key  string // the digest of the name
-	New  *Pin // the pending definition
-	Old  *Pin // the approved one, nil for a new name
+	New  *Pin   // the pending definition
+	Old  *Pin   // the approved one, nil for a new name
 }
 
 // Changes lists the record's pending entries by kind and name.
