@@ -114,7 +114,11 @@ func (c *cli) trustTools(p *profiles.Profile, command []string, yes bool) int {
 		fmt.Fprintf(c.stdout, "nothing to approve: the server changed no tool, prompt or resource template since you trusted them (profile %s, project %s, command %s)\n", profileName(p), p.Project, strings.Join(command, " "))
 		return 0
 	}
-	fmt.Fprintf(c.stdout, "The server changed %d definitions since you trusted them (profile %s, project %s, command %s):\n\n", len(changes), profileName(p), p.Project, strings.Join(command, " "))
+	noun := "definitions"
+	if len(changes) == 1 {
+		noun = "definition"
+	}
+	fmt.Fprintf(c.stdout, "The server changed %d %s since you trusted them (profile %s, project %s, command %s):\n\n", len(changes), noun, profileName(p), p.Project, strings.Join(command, " "))
 	for _, ch := range changes {
 		fmt.Fprint(c.stdout, describeChange(ch))
 	}
@@ -153,7 +157,7 @@ func describeChange(ch trust.Change) string {
 	old := ""
 	switch {
 	case ch.Old == nil:
-		label += " (new)"
+		label += ", a name not approved before"
 	case ch.Old.Text == "":
 		old = fmt.Sprintf("(text not kept; digest %s)\n", ch.Old.Digest)
 	default:
