@@ -231,25 +231,35 @@ func TestPinsCallBeforeListing(t *testing.T) {
 	}
 }
 
-// A trust store that cannot be written approves nothing on first sight:
-// what it would have approved is hidden, with a note (fail closed).
-func TestPinsStoreWriteFails(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "f")
-	os.WriteFile(file, nil, 0o600)
-	_, pol, _ := compileProfile(t, "")
-	s, err := (&trust.Store{Dir: filepath.Join(file, "trust")}).OpenSurface("/p", "/p", []string{"x"}, "mcpcell trust --tools")
-	if err != nil {
-		// Reading a record under a file is "no record"; a start with a
-		// store that cannot be read fails in cmd.
-		t.Skipf("open: %v", err)
-	}
-	pol.SetPins(s)
-	got, v := listTools(t, pol, tool("search", "Searches."))
-	if len(got) != 0 || !strings.Contains(v.Note, "could not use the trust store") {
-		t.Errorf("shown %v, note %q; want hidden with a note", got, v.Note)
-	}
-	if callable(t, pol, "search") {
-		t.Errorf("an unrecorded tool is callable")
+// A trust store that cannot be written approves nothing on first sight,
+// and one that cannot be read approves nothing: what it would have
+// approved is hidden, with a note (fail closed).
+func TestPinsStoreFails(t *testing.T) {
+	for _, c := range []string{"write", "read"} {
+		t.Run(c, func(t *testing.T) {
+			dir := t.TempDir()
+			store := &trust.Store{Dir: dir}
+			_, pol, _ := compileProfile(t, "")
+			s, err := store.OpenSurface("/p", "/p", []string{"x"}, "mcpcell trust --tools")
+			if err != nil {
+				t.Fatal(err)
+			}
+			pol.SetPins(s)
+			if c == "write" {
+				os.Mkdir(filepath.Join(dir, "lock"), 0o700) // root ignores modes; a folder it cannot open for writing
+			} else {
+				file := filepath.Join(dir, "f")
+				os.WriteFile(file, nil, 0o600)
+				store.Dir = filepath.Join(file, "trust")
+			}
+			got, v := listTools(t, pol, tool("search", "Searches."))
+			if len(got) != 0 || !strings.Contains(v.Note, "could not use the trust store") {
+				t.Errorf("shown %v, note %q; want hidden with a note", got, v.Note)
+			}
+			if callable(t, pol, "search") {
+				t.Errorf("an unrecorded tool is callable")
+			}
+		})
 	}
 }
 
