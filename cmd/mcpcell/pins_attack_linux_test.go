@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 // The hostile surface server's tools: search, whose description it
@@ -319,5 +321,60 @@ func TestAttackRugPullPromptsAndTemplates(t *testing.T) {
 				t.Errorf("notes: %q", notes)
 			}
 		})
+	}
+}
+
+// The real server-everything, run twice through the Go SDK client with
+// its surface pinned: the second session shows every tool, prompt and
+// template of the first and calls run (no false positive), and nothing is
+// noted as changed.
+func TestPinsServerEverythingTwice(t *testing.T) {
+	nm := nodeModules(t)
+	server := filepath.Join(nm, "@modelcontextprotocol/server-everything/dist/index.js")
+	profile := writeProfile(t, grantRead(nm))
+	var first []string
+	for round := range 2 {
+		ctx, sess, stderr := connectSDK(t, cellCommand(t, profile, "node", server, "stdio"), nil, "")
+		var names []string
+		for tool, err := range sess.Tools(ctx, nil) {
+			if err != nil {
+				t.Fatalf("round %d: listing tools: %v", round, err)
+			}
+			names = append(names, "tool "+tool.Name)
+		}
+		for p, err := range sess.Prompts(ctx, nil) {
+			if err != nil {
+				t.Fatalf("round %d: listing prompts: %v", round, err)
+			}
+			names = append(names, "prompt "+p.Name)
+		}
+		for rt, err := range sess.ResourceTemplates(ctx, nil) {
+			if err != nil {
+				t.Fatalf("round %d: listing templates: %v", round, err)
+			}
+			names = append(names, "template "+rt.URITemplate)
+		}
+		res, err := sess.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": "pinned"}})
+		if err != nil || res.IsError || !strings.Contains(textOf(res), "pinned") {
+			t.Errorf("round %d: echo: %v %+v", round, err, res)
+		}
+		sess.Close()
+		if n := noteLines(stderr.String()); len(n) != 0 {
+			t.Errorf("round %d: notes %q", round, n)
+		}
+		if round == 0 {
+			first = names
+			if len(names) < 5 {
+				t.Fatalf("round 0 listed %v", names)
+			}
+			recs, _ := filepath.Glob(filepath.Join(filepath.Dir(profile)+"-xdg", "state", "mcpcell", "trust", "surfaces", "*.json"))
+			if len(recs) != 1 {
+				t.Fatalf("surface records %v, want one: the surface is not pinned", recs)
+			}
+			continue
+		}
+		if !slices.Equal(names, first) {
+			t.Errorf("second session: %v\nfirst: %v", names, first)
+		}
 	}
 }
