@@ -48,11 +48,31 @@ const maxNoted = 4 * maxListed
 type pinKind struct {
 	listed bool // a listing of the kind has been seen in the session
 	// pending holds, by the digest of the name, what changed of each
-	// entry a listing withheld, until a listing shows it approved.
-	pending map[digest]string
-	// overflow says pending filled up: every call of the kind is refused
-	// until a listing's pending entries fit again.
-	overflow bool
+	// entry the current listing withheld; prior those of the listing
+	// before, until the current one has its last page (a call in between
+	// is refused for either).
+	pending, prior map[digest]string
+	// overflow says the current (or prior) listing withheld more than
+	// maxListed: every call of the kind is refused until one fits again.
+	overflow, priorOverflow bool
+}
+
+// begin starts a new listing.
+func (k *pinKind) begin() {
+	k.prior, k.priorOverflow = k.pending, k.overflow
+	k.pending, k.overflow = map[digest]string{}, false
+}
+
+// end marks the current listing complete.
+func (k *pinKind) end() { k.prior, k.priorOverflow = nil, false }
+
+// why says what changed of name, if a listing withheld it.
+func (k *pinKind) why(h digest) (string, bool) {
+	if w, ok := k.pending[h]; ok {
+		return w, true
+	}
+	w, ok := k.prior[h]
+	return w, ok
 }
 
 // pinState is the pinning state of a session.
@@ -141,13 +161,14 @@ func (p *Policy) pinEntries(kind string, kept [][]byte, names []string, first, l
 	pk := p.pinned.kind(kind)
 	pk.listed = true
 	if first {
-		pk.overflow = false
+		pk.begin()
 	}
 	for i := range kept {
 		h := hashName(names[i])
 		w := pendingName[names[i]]
 		if w == "" {
 			delete(pk.pending, h)
+			delete(pk.prior, h)
 			continue
 		}
 		shown[i] = false
@@ -166,6 +187,9 @@ func (p *Policy) pinEntries(kind string, kept [][]byte, names []string, first, l
 		}
 		p.pinned.noted[nd] = struct{}{}
 		fresh = append(fresh, hidden{names[i], w})
+	}
+	if last {
+		pk.end()
 	}
 	p.mu.Unlock()
 	nouns := pinNouns[kind]
@@ -209,8 +233,8 @@ func (p *Policy) pinnedCall(kind, name string) (ok bool, rule string) {
 	}
 	p.mu.Lock()
 	pk := p.pinned.kind(kind)
-	why, pending := pk.pending[hashName(name)]
-	over, listed := pk.overflow, pk.listed
+	why, pending := pk.why(hashName(name))
+	over, listed := pk.overflow || pk.priorOverflow, pk.listed
 	p.mu.Unlock()
 	switch {
 	case pending:
