@@ -35,6 +35,18 @@
 // keeps bounded state: the current listing's names as digests, and the
 // answers withheld from the server, both capped.
 //
+// # Pinned surfaces
+//
+// SetPins gives the Policy the tool surface the user approved (Pins, the
+// trust store's Surface in mcpcell; none when the profile says
+// [tools] pin = false). Every tools/list, prompts/list and
+// resources/templates/list page is then judged entry by entry by the
+// Canonical form of its definition (all but _meta): an entry that is
+// new or changed since trusted is withheld from the client and refused
+// as unknown by name, with a note once a session; a call before any
+// listing is refused for a name never approved. The policy does no file
+// I/O itself and keeps only digests.
+//
 // # Example
 //
 //	p, err := profiles.Load(profiles.Options{Profile: path, Cwd: wd, Getenv: os.Getenv})

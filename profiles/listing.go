@@ -157,6 +157,32 @@ func (p *Policy) listTools(c *jsonrpc.Call, m *jsonrpc.Message) jsonrpc.Verdict 
 	// Python clients stop at an absent, null or empty nextCursor.
 	last := next == ""
 	st, _ := c.State.(callState)
+	// Pinning judges only a page that is not stale: a stale page
+	// approves and establishes nothing (it is withheld whole anyway).
+	var pinRule, pinNote string
+	if p.pins != nil {
+		p.mu.Lock()
+		first := st.cursor == nil && st.list != 0 && st.list >= p.listed.gen
+		live := first || (st.cursor != nil && p.listed.given(*st.cursor))
+		p.mu.Unlock()
+		if live {
+			plain := make([]string, len(names))
+			for i := range names {
+				plain[i] = names[i].name
+			}
+			var shown []bool
+			shown, pinRule, pinNote = p.pinEntries("tools", kept, plain, first, last)
+			kept = showOnly(kept, shown)
+			j := 0
+			for i := range names {
+				if shown[i] {
+					names[j] = names[i]
+					j++
+				}
+			}
+			names = names[:j]
+		}
+	}
 	p.mu.Lock()
 	stale := false
 	switch {
@@ -191,7 +217,8 @@ func (p *Policy) listTools(c *jsonrpc.Call, m *jsonrpc.Message) jsonrpc.Verdict 
 	}
 	p.mu.Unlock()
 	v := listVerdict(m, "tools", admitted, total)
-	notes := []string{kv.Note}
+	v.Rule += pinRule
+	notes := []string{kv.Note, pinNote}
 	switch over := len(kept) - len(admitted); {
 	case stale && len(kept) == 0:
 	case stale && st.cursor != nil:

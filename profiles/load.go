@@ -118,6 +118,9 @@ type Profile struct {
 	ToolArgs  map[string]ArgRules // by [tools.args] key, a glob of tool names
 	Resources Rules
 	Prompts   Rules
+	// Unpinned is where [tools] pin = false was written (zero while the
+	// tool surface is pinned, the default).
+	Unpinned Source
 
 	Sampling, Elicitation, Roots bool
 	ClientNames                  []string
@@ -714,6 +717,12 @@ func (p *Profile) apply(f *File, at func(string) Source) error {
 			set.Args[arg] = rule
 		}
 		p.ToolArgs[tool] = set
+	}
+	if pin := f.Tools.Pin; pin != nil {
+		p.Unpinned = Source{}
+		if !*pin {
+			p.Unpinned = at("tools.pin")
+		}
 	}
 	for _, c := range []struct {
 		v   *bool

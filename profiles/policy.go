@@ -67,6 +67,10 @@ type Policy struct {
 	// methodRules holds "method NAME", the rule of a method allowed as
 	// such, made once per method rather than once per frame.
 	methodRules sync.Map
+	// pins is the tool surface the user approved (nil: not pinned), and
+	// pinned what the session keeps of it, under mu.
+	pins   Pins
+	pinned pinState
 }
 
 // methodRule is the rule a method allowed as such is recorded with.
@@ -347,8 +351,12 @@ func (p *Policy) fromClient(m *jsonrpc.Message) jsonrpc.Verdict {
 			return d
 		}
 		st := callState{version: version, declared: declared}
-		if m.Method == "tools/list" {
+		switch m.Method {
+		case "tools/list":
 			st.cursor, st.list = p.listPage(m.Params)
+		case "prompts/list", "resources/templates/list":
+			c, _ := jsonrpc.String(jsonrpc.Lookup(m.Params, "cursor"))
+			st.fresh = c == ""
 		}
 		v.State = st
 	}
@@ -369,6 +377,9 @@ type callState struct {
 	// first page of the listing numbered list.
 	cursor *digest
 	list   uint64
+	// A prompts/list or resources/templates/list without a cursor starts
+	// a new listing.
+	fresh bool
 }
 
 // modern reports whether v is a protocol version that every request
@@ -582,6 +593,9 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, r *reader, version string) js
 		// One key for the tool's name: deny, then the [tools.args] keys.
 		tool := lazyKey{name: name}
 		allowed, rule := p.tools.decideFold(&tool, true)
+		if allowed {
+			allowed, rule = p.pinnedRule("tools", name, rule)
+		}
 		if allowed && !p.wasListed(name) {
 			allowed, rule = false, "tools: not in the server's tools/list"
 		}
@@ -611,6 +625,9 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, r *reader, version string) js
 			return refuse(jsonrpc.CodeInvalidParams, "prompts/get", "mcpcell: prompts/get needs a string name")
 		}
 		allowed, rule := p.prompts.decide(name)
+		if allowed {
+			allowed, rule = p.pinnedRule("prompts", name, rule)
+		}
 		if !allowed {
 			v := refuse(jsonrpc.CodeInvalidParams, rule, "Unknown prompt: %s", name)
 			v.Subject = name
@@ -642,7 +659,11 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, r *reader, version string) js
 		switch typ {
 		case "ref/prompt":
 			name, _ := r.str(ref, "name")
-			if allowed, rule := p.prompts.decide(name); !allowed {
+			allowed, rule := p.prompts.decide(name)
+			if allowed {
+				allowed, rule = p.pinnedRule("prompts", name, rule)
+			}
+			if !allowed {
 				v := refuse(jsonrpc.CodeInvalidParams, rule, "Unknown prompt: %s", name)
 				v.Subject = name
 				return v
@@ -650,7 +671,16 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, r *reader, version string) js
 			return jsonrpc.Verdict{Rule: "prompts", Subject: name}
 		case "ref/resource":
 			uri, _ := r.str(ref, "uri")
-			return p.resource(version, uri, true)
+			v := p.resource(version, uri, true)
+			if ok, rule := p.pinnedCall("resourceTemplates", uri); v.Action == jsonrpc.Forward && !ok {
+				code := jsonrpc.CodeResourceNotFound
+				if p.versionOr(version) >= V20260728 {
+					code = jsonrpc.CodeInvalidParams
+				}
+				v = refuse(code, rule, "Resource not found: %s", uri)
+				v.Subject = uri
+			}
+			return v
 		}
 		return refuse(jsonrpc.CodeInvalidParams, m.Method, "mcpcell: unknown completion reference type %q", typ)
 	}
@@ -849,11 +879,11 @@ func (p *Policy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Messag
 	case "tools/list":
 		return p.listTools(c, m)
 	case "prompts/list":
-		return p.filterList(m, "prompts", "name", &p.prompts, plainName)
+		return p.filterPinned(c, m, "prompts", "name", &p.prompts, plainName)
 	case "resources/list":
 		return p.filterList(m, "resources", "uri", &p.resources, uriName)
 	case "resources/templates/list":
-		v := p.filterList(m, "resourceTemplates", "uriTemplate", &p.resources, templateName)
+		v := p.filterPinned(c, m, "resourceTemplates", "uriTemplate", &p.resources, templateName)
 		if v.Action == jsonrpc.Forward {
 			v.Note = joinNotes(v.Note, p.templatedDenies(m.Result))
 		}

@@ -60,6 +60,8 @@ type Tools struct {
 	Allow []string                      `toml:"allow"`
 	Deny  []string                      `toml:"deny"`
 	Args  map[string]map[string]ArgRule `toml:"args"`
+	// Pin = false stops pinning the server's tool surface (default true).
+	Pin *bool `toml:"pin"`
 }
 
 // ArgRule constrains one argument of the tools a [tools.args] key

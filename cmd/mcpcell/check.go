@@ -231,6 +231,11 @@ func printProfile(out io.Writer, p *profiles.Profile) {
 	}
 	line("")
 	printRules(line, "tools", p.Tools)
+	if p.Unpinned.File == "" {
+		line("  pin\ton: definitions of tools, prompts and templates are pinned; mcpcell trust --tools approves a change")
+	} else {
+		line("  pin\toff ([tools] pin = false at %s)", p.Unpinned)
+	}
 	printToolArgs(line, p)
 	printRules(line, "resources", p.Resources)
 	printRules(line, "prompts", p.Prompts)

@@ -188,8 +188,16 @@ effective profile as check does, what changed since it was last trusted
 (the policy as a diff, an executable's old and new SHA-256), then asks
 on the terminal; --yes records without asking (for scripts). COMMAND is
 the server command to pin (default: the profile's [server] command); a
-profile may hold several. The embedded presets need no trust. --tools
-approves the tools, prompts and resource templates the server changed.
+profile may hold several. The embedded presets need no trust.
+
+--tools approves the tools, prompts and resource templates the server
+changed since you trusted them. mcpcell pins each definition (everything
+but _meta) the first time a profile and command list it; a later one that
+is new or different is hidden from the client and refused as unknown
+until trust --tools approves it. It shows each change as a diff of the
+definitions, then asks on a terminal; --yes approves without asking. Give
+the profile, project and command the client starts mcpcell run with.
+[tools] pin = false in the profile turns pinning off.
 `,
 	"audit": `Usage: mcpcell audit [--verify] [--follow] [--profile PATH|NAME] [FILE]
 

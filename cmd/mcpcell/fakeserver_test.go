@@ -34,6 +34,9 @@ func fakeServer(args []string) int {
 	var ignoreEOF, ignoreTerm, badList, floodEOF, slowStart, foldNames bool
 	freshTools := 0 // --fresh-tools=N: each listing adds N names never listed before
 	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, "--surface="); ok {
+			return surfaceServer(v)
+		}
 		if v, ok := strings.CutPrefix(a, "--version="); ok {
 			version = v
 		}

@@ -140,7 +140,9 @@ func TestAttackLongName(t *testing.T) {
 // withheld from the client, with a note, and b stays unknown. The
 // controls: b runs while v1 is current, and c, of v2's own page, runs.
 func TestAttackStaleCursor(t *testing.T) {
-	s, ran := startKeys(t, "")
+	// Unpinned: listing v2's new tool c would otherwise be withheld as
+	// new since trusted (see pins_attack_linux_test.go).
+	s, ran := startKeys(t, "[tools]\npin = false\n")
 	s.call(1, "tools/list", `{}`)
 	if names := listedNames(s.call(2, "tools/list", `{"cursor":"p2"}`)); len(names) != 1 || names[0] != "b" {
 		t.Fatalf("control: v1's page p2 shows %q, want b", names)

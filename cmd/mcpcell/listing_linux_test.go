@@ -20,7 +20,9 @@ const maxListed = 10000
 // maxListed tools, withholds the rest with a note, and a call to them is
 // unknown. The control: the current listing's tools run.
 func TestAttackFreshListings(t *testing.T) {
-	profile := writeProfile(t, "")
+	// Unpinned: each listing's fresh names would otherwise be withheld
+	// as new since trusted (pinning's own flood: TestSurfaceFloodBounded).
+	profile := writeProfile(t, "[tools]\npin = false\n")
 	// The fake server's own tools and maxListed fresh names: past the cap.
 	s := startSession(t, cellCommand(t, profile, os.Args[0], "__fakeserver", fmt.Sprint("--fresh-tools=", maxListed)))
 	s.call(0, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`)

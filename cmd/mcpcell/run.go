@@ -119,6 +119,13 @@ func (c *cli) run(args []string) int {
 		c.hintf("give one after --, as in: mcpcell run -- npx -y @modelcontextprotocol/server-everything, or set [server] command in the profile")
 		return exitUsage
 	}
+	surface, err := c.openSurface(p, command, len(fs.Args()) > 0)
+	if err != nil {
+		return c.fail(err, "the trust store is in "+trustStore(p).Dir+"; mcpcell does not start a server whose tool surface it cannot check")
+	}
+	if surface != nil {
+		pol.SetPins(surface)
+	}
 	defer startProfile(c.getenv("MCPCELL_CPUPROFILE"))()
 	// The keyring is slow (tens of ms an item): ask it while the rest
 	// starts.

@@ -84,6 +84,11 @@ func (c *cli) trust(args []string) int {
 		argv = p.Command
 	}
 	if *tools {
+		if len(argv) == 0 {
+			c.errorf("trust --tools: no server command")
+			c.hintf("give the command the client starts after --, as mcpcell run has it, or set [server] command in the profile")
+			return exitUsage
+		}
 		return c.trustTools(p, argv, *yes)
 	}
 	if embedded(p) {

@@ -1,0 +1,497 @@
+package trust
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// The kinds of definitions a surface pins, by the member of the list
+// result that holds them.
+const (
+	Tools     = "tools"
+	Prompts   = "prompts"
+	Templates = "resourceTemplates"
+)
+
+// Bounds of a surface record: a hostile server may list 10,000 fresh
+// names with large definitions on every listing.
+const (
+	// MaxEntries is the most entries a kind keeps approved, and the most
+	// it keeps pending (profiles.maxListed).
+	MaxEntries = 10000
+	// MaxText is the longest canonical text kept for one entry; a longer
+	// one is pinned by its digest alone.
+	MaxText = 64 << 10
+	// MaxRecordText bounds the canonical text (and member digests) one
+	// record keeps in all.
+	MaxRecordText = 8 << 20
+	// maxName is how much of a name a record keeps for people; entries
+	// are keyed by the digest of the whole name.
+	maxName = 256
+	// maxMembers bounds the member digests kept for one entry, which
+	// say what of a definition changed.
+	maxMembers = 64
+)
+
+// surfaceKind is the folder of surface records in the store.
+const surfaceKind = "surfaces"
+
+// SurfaceName names the surface record of a profile's origin (its top
+// file's path, or "preset:NAME"), project and server command line.
+func SurfaceName(origin, project string, argv []string) string {
+	return ID(append([]string{"surface", origin, project}, argv...)...)
+}
+
+// Pin is one definition as a record keeps it.
+type Pin struct {
+	Name   string `json:"name"` // clipped to maxName bytes
+	Digest string `json:"digest"`
+	// Text is the canonical definition, when it was kept (see MaxText
+	// and MaxRecordText).
+	Text string `json:"text,omitempty"`
+	// Members are the digests of the definition's members, which say
+	// what changed; absent when not kept.
+	Members map[string]string `json:"members,omitempty"`
+	Seen    time.Time         `json:"seen"`
+}
+
+// kept is what a pin counts against MaxRecordText.
+func (p *Pin) kept() int {
+	n := len(p.Text)
+	for k, v := range p.Members {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
+// PinSet is what a record keeps of one kind.
+type PinSet struct {
+	// Established says a complete listing has been seen: from then on a
+	// new or different entry is pending, not approved.
+	Established bool            `json:"established"`
+	Approved    map[string]*Pin `json:"approved"` // by the digest of the name
+	Pending     map[string]*Pin `json:"pending"`
+}
+
+// SurfaceRecord is the surface a user approved for one profile, project
+// and command.
+type SurfaceRecord struct {
+	Origin  string             `json:"origin"`
+	Project string             `json:"project"`
+	Command []string           `json:"command"`
+	Kinds   map[string]*PinSet `json:"kinds"`
+}
+
+func (r *SurfaceRecord) set(kind string) *PinSet {
+	if r.Kinds == nil {
+		r.Kinds = map[string]*PinSet{}
+	}
+	s := r.Kinds[kind]
+	if s == nil {
+		s = &PinSet{}
+		r.Kinds[kind] = s
+	}
+	if s.Approved == nil {
+		s.Approved = map[string]*Pin{}
+	}
+	if s.Pending == nil {
+		s.Pending = map[string]*Pin{}
+	}
+	return s
+}
+
+// kept is what the record counts against MaxRecordText.
+func (r *SurfaceRecord) kept() int {
+	n := 0
+	for _, s := range r.Kinds {
+		for _, m := range []map[string]*Pin{s.Approved, s.Pending} {
+			for _, p := range m {
+				n += p.kept()
+			}
+		}
+	}
+	return n
+}
+
+func decodeSurface(b []byte) (*SurfaceRecord, error) {
+	r := &SurfaceRecord{}
+	if b == nil {
+		return r, nil
+	}
+	if err := json.Unmarshal(b, r); err != nil {
+		return nil, fmt.Errorf("reading the trust store: a surface record is damaged: %w", err)
+	}
+	return r, nil
+}
+
+// ReadSurface returns the surface record of name, empty when there is
+// none.
+func (s *Store) ReadSurface(name string) (*SurfaceRecord, error) {
+	b, err := s.read(surfaceKind, name)
+	if err != nil {
+		return nil, err
+	}
+	return decodeSurface(b)
+}
+
+// UpdateSurface changes the record of name with fn under the store's
+// lock; fn returning false leaves it as it was.
+func (s *Store) UpdateSurface(name string, fn func(*SurfaceRecord) bool) error {
+	return s.update(surfaceKind, name, func(old []byte) ([]byte, error) {
+		r, err := decodeSurface(old)
+		if err != nil {
+			return nil, err
+		}
+		if !fn(r) {
+			return nil, nil
+		}
+		return json.Marshal(r)
+	})
+}
+
+// Approve moves the pending entries of changes to approved, each only
+// if it is still pending as shown (a newer version that came meanwhile
+// stays pending), at most MaxEntries a kind. It returns how many it moved
+// and how many it left pending.
+func (r *SurfaceRecord) Approve(changes []Change) (moved, left int) {
+	for _, c := range changes {
+		s := r.set(c.Kind)
+		p := s.Pending[c.Key]
+		if p == nil || p.Digest != c.New.Digest {
+			left++
+			continue
+		}
+		if _, ok := s.Approved[c.Key]; !ok && len(s.Approved) >= MaxEntries {
+			left++
+			continue
+		}
+		s.Approved[c.Key] = p
+		delete(s.Pending, c.Key)
+		moved++
+	}
+	return moved, left
+}
+
+func sortedKinds(r *SurfaceRecord) []string {
+	kinds := make([]string, 0, len(r.Kinds))
+	for k := range r.Kinds {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	return kinds
+}
+
+// sortedPins are the keys of m in the order of their names.
+func sortedPins(m map[string]*Pin) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := m[keys[i]], m[keys[j]]
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		return keys[i] < keys[j]
+	})
+	return keys
+}
+
+// Change is one pending entry, for a review.
+type Change struct {
+	Kind string
+	Key  string // the digest of the name
+	New  *Pin   // the pending definition
+	Old  *Pin   // the approved one, nil for a new name
+}
+
+// Changes lists the record's pending entries by kind and name.
+func (r *SurfaceRecord) Changes() []Change {
+	var out []Change
+	for _, kind := range sortedKinds(r) {
+		s := r.Kinds[kind]
+		for _, k := range sortedPins(s.Pending) {
+			out = append(out, Change{Kind: kind, Key: k, New: s.Pending[k], Old: s.Approved[k]}) // nil when new
+		}
+	}
+	return out
+}
+
+// Surface is the pinned surface of one session: the record of its
+// profile, project and command, which a Policy asks (it implements
+// profiles.Pins). It re-reads the record when a listing starts, so that
+// an approval made meanwhile counts, and writes it only when it changes.
+type Surface struct {
+	store *Store
+	name  string
+	// review is the command that reviews and approves a change.
+	review string
+	now    func() time.Time
+
+	mu  sync.Mutex
+	rec *SurfaceRecord
+	err error // the record could not be read: nothing counts as approved
+}
+
+// OpenSurface reads the surface record of origin, project and argv;
+// review is the command a note names for approving a change.
+func (s *Store) OpenSurface(origin, project string, argv []string, review string) (*Surface, error) {
+	name := SurfaceName(origin, project, argv)
+	rec, err := s.ReadSurface(name)
+	if err != nil {
+		return nil, err
+	}
+	rec.Origin, rec.Project, rec.Command = origin, project, slices.Clone(argv)
+	return &Surface{store: s, name: name, review: review, now: time.Now, rec: rec}, nil
+}
+
+// Review is the command that reviews and approves a change.
+func (u *Surface) Review() string { return u.review }
+
+// Begin starts a listing of kind: the record is read again.
+func (u *Surface) Begin(kind string) error {
+	rec, err := u.store.ReadSurface(u.name)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if err != nil {
+		u.err = err
+		return err
+	}
+	rec.Origin, rec.Project, rec.Command = u.rec.Origin, u.rec.Project, u.rec.Command
+	u.rec, u.err = rec, nil
+	return nil
+}
+
+// Approved reports whether a call to name may go on when no listing of
+// kind has been seen in the session: until the kind is established every
+// name may, after that only an approved one.
+func (u *Surface) Approved(kind, name string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.err != nil {
+		return false
+	}
+	s := u.rec.Kinds[kind]
+	if s == nil || !s.Established {
+		return true
+	}
+	_, ok := s.Approved[Sum([]byte(name))]
+	return ok
+}
+
+// Judge pins the entries of one page of a listing of kind, each a name
+// and its canonical definition (see profiles.Canonical): it returns, for
+// each, "" when it is approved, or what makes it pending ("new", or the
+// members that changed, as "description, inputSchema"). Until the kind
+// is established every entry is approved as it is first seen; last says
+// the page ends a listing, which establishes it. A record that cannot be
+// read or written approves nothing new: err says why.
+func (u *Surface) Judge(kind string, names []string, canon [][]byte, last bool) ([]string, error) {
+	out := make([]string, len(names))
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.err != nil {
+		for i := range out {
+			out[i] = "the trust store cannot be read"
+		}
+		return out, u.err
+	}
+	now := u.now().UTC()
+	type add struct {
+		key      string
+		pin      *Pin
+		approved bool
+	}
+	var adds []add
+	s := u.rec.Kinds[kind]
+	established := s != nil && s.Established
+	firstSeen := map[string]string{} // this page's approvals by first sight
+	for i, name := range names {
+		key, digest := Sum([]byte(name)), Sum(canon[i])
+		var old *Pin
+		if s != nil {
+			old = s.Approved[key]
+		}
+		switch {
+		case old != nil && old.Digest == digest:
+			if s.Pending[key] != nil {
+				// Changed back: the pending version is no longer listed.
+				adds = append(adds, add{key: key})
+			}
+			continue
+		case old == nil && !established && (firstSeen[key] == "" || firstSeen[key] == digest):
+			if firstSeen[key] == "" {
+				firstSeen[key] = digest
+				adds = append(adds, add{key, newPin(name, digest, canon[i], now), true})
+			}
+			continue
+		case old == nil && firstSeen[key] != "":
+			out[i] = "listed twice, differently"
+		case old == nil:
+			out[i] = "new"
+		default:
+			out[i] = changedMembers(old, canon[i])
+		}
+		if s != nil {
+			if p := s.Pending[key]; p != nil && p.Digest == digest {
+				continue // already recorded
+			}
+		}
+		adds = append(adds, add{key, newPin(name, digest, canon[i], now), false})
+	}
+	establish := last && !established
+	if len(adds) == 0 && !establish {
+		return out, nil
+	}
+	var full int
+	apply := func(r *SurfaceRecord) bool {
+		full = 0
+		set := r.set(kind)
+		room := MaxRecordText - r.kept()
+		changed := false
+		for _, a := range adds {
+			if a.pin == nil {
+				if set.Pending[a.key] != nil {
+					delete(set.Pending, a.key)
+					changed = true
+				}
+				continue
+			}
+			dst := set.Pending
+			if a.approved {
+				dst = set.Approved
+			}
+			if prev := dst[a.key]; prev != nil {
+				if prev.Digest == a.pin.Digest {
+					continue
+				}
+				room += prev.kept()
+			} else if len(dst) >= MaxEntries {
+				full++
+				continue
+			}
+			p := *a.pin
+			if p.kept() > room {
+				p.Text, p.Members = "", nil
+			}
+			room -= p.kept()
+			dst[a.key] = &p
+			if a.approved {
+				delete(set.Pending, a.key)
+			}
+			changed = true
+		}
+		if establish && !set.Established {
+			set.Established, changed = true, true
+		}
+		return changed
+	}
+	var applied *SurfaceRecord
+	err := u.store.UpdateSurface(u.name, func(r *SurfaceRecord) bool {
+		r.Origin, r.Project, r.Command = u.rec.Origin, u.rec.Project, u.rec.Command
+		ok := apply(r)
+		applied = r
+		return ok
+	})
+	if err != nil {
+		// Fail closed: what this page would have approved stays hidden.
+		for i, name := range names {
+			if out[i] == "" && !u.approvedLocked(kind, name, canon[i]) {
+				out[i] = "not recorded in the trust store"
+			}
+		}
+		return out, err
+	}
+	if applied != nil {
+		u.rec = applied
+	}
+	if full > 0 {
+		// An entry that found no room is not approved: hidden.
+		set := u.rec.set(kind)
+		for i, name := range names {
+			if out[i] == "" {
+				if p := set.Approved[Sum([]byte(name))]; p == nil || p.Digest != Sum(canon[i]) {
+					out[i] = fmt.Sprintf("over the trust store's %d entries", MaxEntries)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// approvedLocked reports whether the record in memory approves this very
+// definition.
+func (u *Surface) approvedLocked(kind, name string, canon []byte) bool {
+	s := u.rec.Kinds[kind]
+	if s == nil {
+		return false
+	}
+	p := s.Approved[Sum([]byte(name))]
+	return p != nil && p.Digest == Sum(canon)
+}
+
+func newPin(name, digest string, canon []byte, now time.Time) *Pin {
+	p := &Pin{Name: clip(name, maxName), Digest: digest, Seen: now}
+	if len(canon) <= MaxText {
+		p.Text = string(canon)
+	}
+	if m, err := memberDigests(canon); err == nil && len(m) <= maxMembers {
+		p.Members = m
+	}
+	return p
+}
+
+// memberDigests are the digests of a canonical object's members.
+func memberDigests(canon []byte) (map[string]string, error) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(canon, &obj); err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(obj))
+	for k, v := range obj {
+		out[clip(k, maxName)] = short(Sum(v))
+	}
+	return out, nil
+}
+
+// changedMembers says what of a definition changed against old: the
+// members that differ, or "definition" when old's members were not kept.
+func changedMembers(old *Pin, canon []byte) string {
+	now, err := memberDigests(canon)
+	if old.Members == nil || err != nil {
+		return "definition"
+	}
+	var names []string
+	for k, v := range now {
+		if old.Members[k] != v {
+			names = append(names, k)
+		}
+	}
+	for k := range old.Members {
+		if _, ok := now[k]; !ok {
+			names = append(names, k)
+		}
+	}
+	if len(names) == 0 {
+		return "definition"
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// clip cuts s to n bytes on a rune boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
