@@ -16,6 +16,10 @@ const maxAsks = 8
 // askPrefix starts the id of every request of mcpcell's own.
 const askPrefix = "mcpcell-"
 
+// Unanswered is the message of the error a request of mcpcell's own gets
+// when the session ends before the client answers it.
+const Unanswered = "the session ended before the client answered"
+
 // Errors of Ask and Notify.
 var (
 	ErrSessionOver = errors.New("the session is over")
@@ -200,7 +204,7 @@ func (ip *Interposer) endAsks() {
 	for _, c := range owed {
 		params := append(append([]byte(`{"requestId":`), c.ID.Raw()...), `,"reason":"mcpcell: the session ended"}`...)
 		ip.queue(append(append([]byte(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":`), params...), '}'))
-		c.reply(nil, &Error{Code: CodeInternalError, Message: "the session ended before the client answered"})
+		c.reply(nil, &Error{Code: CodeInternalError, Message: Unanswered})
 	}
 }
 

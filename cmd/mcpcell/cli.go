@@ -9,7 +9,9 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/mcpcell/mcpcell/jsonrpc"
 	"github.com/mcpcell/mcpcell/keystore"
+	"github.com/mcpcell/mcpcell/profiles"
 	"github.com/mcpcell/mcpcell/sandbox"
 )
 
@@ -28,6 +30,9 @@ type cli struct {
 	getenv         func(string) string
 	store          keystore.Store
 	unhardened     sandbox.Unhardened // parts of the cell off: tests' controls only
+	// consentHook, set only by tests, puts a policy of theirs in front of
+	// the profile's that calls the consent until the pinned surface does.
+	consentHook func(*profiles.Policy, *consent) jsonrpc.Policy
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -36,8 +41,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // runUnhardened is run with parts of the cell switched off, which only a
 // test binary asks for, to show that each part is what stops an attack.
-func runUnhardened(args []string, stdin io.Reader, stdout, stderr io.Writer, off sandbox.Unhardened) int {
+func runUnhardened(args []string, stdin io.Reader, stdout, stderr io.Writer, off sandbox.Unhardened, test ...func(*cli)) int {
 	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, environ: os.Environ(), getenv: os.Getenv, store: keystore.Keyring{}, unhardened: off}
+	for _, f := range test {
+		f(c)
+	}
 	// The helper is this program again, reached the way this call was
 	// (a test binary puts a word of its own before the command).
 	if n := len(os.Args) - len(args); n >= 1 {

@@ -148,6 +148,10 @@ func (c *cli) run(args []string) int {
 	if red != nil {
 		ip.Redact, ip.RedactText = red.Frame, red.Text
 	}
+	cons := &consent{ip: ip, pol: pol, server: serverLabel(p, command)}
+	if c.consentHook != nil {
+		ip.Policy = c.consentHook(pol, cons)
+	}
 	return c.serve(ip, srv, log, sigs)
 }
 

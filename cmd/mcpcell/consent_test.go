@@ -1,0 +1,445 @@
+package main
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mcpcell/mcpcell/jsonrpc"
+	"github.com/mcpcell/mcpcell/profiles"
+)
+
+// Until the pinned tool surface is merged, a test's policy stands in for
+// it in mcpcell run as the test binary starts it: the tools named in
+// changedEnv are "changed since you trusted them". Each is withheld from
+// tools/list and refused in tools/call, and consent.Changed is called
+// for it, until approve, which appends its name to the file approvedEnv
+// names (or fails, with approveFailEnv set).
+const (
+	changedEnv     = "MCPCELL_TEST_CHANGED"
+	approvedEnv    = "MCPCELL_TEST_APPROVED"
+	approveFailEnv = "MCPCELL_TEST_APPROVE_FAIL"
+)
+
+// consentHooks puts the stand-in in front of the profile's policy when
+// changedEnv is set.
+func consentHooks() []func(*cli) {
+	names := os.Getenv(changedEnv)
+	if names == "" {
+		return nil
+	}
+	return []func(*cli){func(c *cli) {
+		c.consentHook = func(pol *profiles.Policy, cons *consent) jsonrpc.Policy {
+			w := &withholdPolicy{Policy: pol, cons: cons, changed: map[string]bool{}, approved: map[string]bool{},
+				file: os.Getenv(approvedEnv), fail: os.Getenv(approveFailEnv) != ""}
+			for _, n := range strings.Split(names, ",") {
+				w.changed[n] = true
+			}
+			return w
+		}
+	}}
+}
+
+// withholdPolicy is the stand-in for the pinned surface.
+type withholdPolicy struct {
+	*profiles.Policy
+	cons    *consent
+	changed map[string]bool
+	file    string
+	fail    bool
+
+	mu       sync.Mutex
+	approved map[string]bool
+}
+
+func (w *withholdPolicy) withheld(name string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.changed[name] && !w.approved[name]
+}
+
+func (w *withholdPolicy) approve(name string) error {
+	if w.fail {
+		return errors.New("the trust store is read-only")
+	}
+	f, err := os.OpenFile(w.file, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := fmt.Fprintln(f, name); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	w.approved[name] = true
+	w.mu.Unlock()
+	return nil
+}
+
+func (w *withholdPolicy) Message(dir jsonrpc.Direction, m *jsonrpc.Message) jsonrpc.Verdict {
+	if dir == jsonrpc.Up && m.Method == "tools/call" {
+		name, _ := jsonrpc.String(jsonrpc.Lookup(m.Params, "name"))
+		if w.withheld(name) {
+			return jsonrpc.Verdict{Action: jsonrpc.Refuse, Rule: "tools.pin", Subject: name, Err: &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "Unknown tool: " + name}}
+		}
+	}
+	return w.Policy.Message(dir, m)
+}
+
+func (w *withholdPolicy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Message) jsonrpc.Verdict {
+	v := w.Policy.Reply(dir, c, m)
+	if dir != jsonrpc.Down || c.Method != "tools/list" || v.Action != jsonrpc.Forward || m.Result == nil {
+		return v
+	}
+	frame := v.Frame
+	if frame == nil {
+		frame = m.Raw
+	}
+	var msg map[string]json.RawMessage
+	var result map[string]json.RawMessage
+	var tools []json.RawMessage
+	if json.Unmarshal(frame, &msg) != nil || json.Unmarshal(msg["result"], &result) != nil || json.Unmarshal(result["tools"], &tools) != nil {
+		return v
+	}
+	kept := tools[:0:0]
+	for _, raw := range tools {
+		var t struct{ Name, Description string }
+		json.Unmarshal(raw, &t)
+		if !w.withheld(t.Name) {
+			kept = append(kept, raw)
+			continue
+		}
+		sum := sha256.Sum256(raw)
+		name := t.Name
+		w.cons.Changed("tool", name, hex.EncodeToString(sum[:]), "description", t.Description, func() error { return w.approve(name) })
+		v.Note = fmt.Sprintf("withheld the tool %q: it changed since you trusted it (description)", name)
+	}
+	if len(kept) == len(tools) {
+		return v
+	}
+	result["tools"], _ = json.Marshal(kept)
+	msg["result"], _ = json.Marshal(result)
+	v.Frame, _ = json.Marshal(msg)
+	return v
+}
+
+// elicits is an elicitor with a fixed answer.
+type elicits bool
+
+func (e elicits) ClientElicits() bool { return bool(e) }
+
+// consentPipe runs an interposer with a consent over in-memory pipes.
+// The server side is the test's; Changed is called from the policy's
+// Reply to a tools/list, as the pinned surface does.
+type consentPipe struct {
+	ip       *jsonrpc.Interposer
+	cons     *consent
+	log      *recordLog
+	client   io.WriteCloser
+	cl, sv   chan string
+	srvOut   io.WriteCloser
+	onList   func(*consent)
+	notes    *strings.Builder
+	notesMu  sync.Mutex
+	listings int
+}
+
+type recordLog struct {
+	mu  sync.Mutex
+	evs []jsonrpc.Event
+}
+
+func (l *recordLog) Record(e jsonrpc.Event) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.evs = append(l.evs, e)
+	return nil
+}
+
+// decisions are the consent records' decisions, in order.
+func (l *recordLog) decisions() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, e := range l.evs {
+		if e.Rule == consentRule && e.Kind != jsonrpc.Notification {
+			out = append(out, e.Decision+" "+e.Subject)
+		}
+	}
+	return out
+}
+
+type listPolicy struct {
+	p *consentPipe
+}
+
+func (l listPolicy) Message(jsonrpc.Direction, *jsonrpc.Message) jsonrpc.Verdict { return jsonrpc.Verdict{} }
+func (l listPolicy) Batches() bool                                               { return false }
+func (l listPolicy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Message) jsonrpc.Verdict {
+	if dir == jsonrpc.Down && c.Method == "tools/list" {
+		l.p.onList(l.p.cons)
+	}
+	return jsonrpc.Verdict{}
+}
+
+func newConsentPipe(t *testing.T, can bool, onList func(*consent)) *consentPipe {
+	p := &consentPipe{log: &recordLog{}, onList: onList, notes: &strings.Builder{}}
+	p.ip = &jsonrpc.Interposer{Policy: listPolicy{p}, Recorder: p.log, Notes: writerFunc(func(b []byte) (int, error) {
+		p.notesMu.Lock()
+		defer p.notesMu.Unlock()
+		return p.notes.Write(b)
+	})}
+	p.cons = &consent{ip: p.ip, pol: elicits(can), server: "fake"}
+	cr, cw := io.Pipe()
+	or, ow := io.Pipe()
+	sir, siw := io.Pipe()
+	sor, sow := io.Pipe()
+	p.client, p.srvOut = cw, sow
+	p.cl, p.sv = lines(or), lines(sir)
+	done := make(chan struct{})
+	go func() { p.ip.Run(cr, ow, siw, sor); close(done) }()
+	t.Cleanup(func() {
+		cw.Close()
+		sow.Close()
+		<-done
+	})
+	return p
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+func lines(r io.Reader) chan string {
+	ch := make(chan string, 1000)
+	go func() {
+		br := bufio.NewReader(r)
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				close(ch)
+				return
+			}
+			ch <- strings.TrimSuffix(l, "\n")
+		}
+	}()
+	return ch
+}
+
+func nextLine(t *testing.T, ch chan string, what string) string {
+	t.Helper()
+	select {
+	case l, ok := <-ch:
+		if !ok {
+			t.Fatalf("%s: the stream ended", what)
+		}
+		return l
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: nothing in 10s", what)
+	}
+	return ""
+}
+
+// list runs one tools/list through, and returns the frames the client
+// got up to the answer to a ping after it: the list reply, any
+// questions, and the ping's answer.
+func (p *consentPipe) list(t *testing.T) []string {
+	t.Helper()
+	p.listings++
+	n := p.listings * 10
+	fmt.Fprintf(p.client, `{"jsonrpc":"2.0","id":%d,"method":"tools/list"}`+"\n", n)
+	nextLine(t, p.sv, "the list request")
+	fmt.Fprintf(p.srvOut, `{"jsonrpc":"2.0","id":%d,"result":{"tools":[]}}`+"\n", n)
+	fmt.Fprintf(p.client, `{"jsonrpc":"2.0","id":%d,"method":"ping"}`+"\n", n+1)
+	nextLine(t, p.sv, "the ping")
+	fmt.Fprintf(p.srvOut, `{"jsonrpc":"2.0","id":%d,"result":{}}`+"\n", n+1)
+	var got []string
+	for {
+		l := nextLine(t, p.cl, "the client's frames")
+		got = append(got, l)
+		if strings.HasPrefix(l, fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,`, n+1)) {
+			return got
+		}
+	}
+}
+
+// questions are mcpcell's elicitation/create requests among frames.
+func questions(frames []string) []map[string]any {
+	var out []map[string]any
+	for _, f := range frames {
+		var m map[string]any
+		json.Unmarshal([]byte(f), &m)
+		if m["method"] == "elicitation/create" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (p *consentPipe) answer(t *testing.T, q map[string]any, result string) {
+	t.Helper()
+	id, _ := json.Marshal(q["id"])
+	fmt.Fprintf(p.client, `{"jsonrpc":"2.0","id":%s,"result":%s}`+"\n", id, result)
+}
+
+// A server that changes 10,000 tools gets at most maxConsentAsks
+// questions a session, one note that the rest need mcpcell trust
+// --tools, and a change is asked about once per definition: again only
+// when its definition changes again.
+func TestConsentBounded(t *testing.T) {
+	p := newConsentPipe(t, true, func(c *consent) {
+		for i := range 10000 {
+			c.Changed("tool", fmt.Sprintf("t%d", i), "d1", "description", "x", func() error { return nil })
+		}
+	})
+	qs := questions(p.list(t))
+	if len(qs) != maxConsentAsks {
+		t.Fatalf("%d questions, want %d", len(qs), maxConsentAsks)
+	}
+	if qs2 := questions(p.list(t)); len(qs2) != 0 {
+		t.Errorf("the second listing asked %d more", len(qs2))
+	}
+	p.notesMu.Lock()
+	notes := p.notes.String()
+	p.notesMu.Unlock()
+	if strings.Count(notes, "mcpcell trust --tools") != 1 {
+		t.Errorf("stderr: %q; want one note naming mcpcell trust --tools", notes)
+	}
+	d := p.log.decisions()
+	if len(d) != maxConsentAsks+1 || d[maxConsentAsks] != "unasked tool t3" {
+		t.Errorf("records %q; want %d asks and one unasked", d, maxConsentAsks)
+	}
+}
+
+// The same change is asked about once a session, whatever the answer; a
+// new definition of the same tool is asked about again.
+func TestConsentOncePerDefinition(t *testing.T) {
+	var mu sync.Mutex
+	digest := "d1"
+	p := newConsentPipe(t, true, func(c *consent) {
+		mu.Lock()
+		d := digest
+		mu.Unlock()
+		c.Changed("tool", "search", d, "description", "x", func() error { return nil })
+	})
+	qs := questions(p.list(t))
+	if len(qs) != 1 {
+		t.Fatalf("%d questions, want 1", len(qs))
+	}
+	p.answer(t, qs[0], `{"action":"decline"}`)
+	if qs := questions(p.list(t)); len(qs) != 0 {
+		t.Errorf("asked again about the declined definition")
+	}
+	mu.Lock()
+	digest = "d2"
+	mu.Unlock()
+	if qs := questions(p.list(t)); len(qs) != 1 {
+		t.Errorf("%d questions about a new definition, want 1", len(qs))
+	}
+}
+
+// Where the client cannot be asked, nothing is sent and nothing recorded
+// of consent: the withholding stands as it is.
+func TestConsentNotAsked(t *testing.T) {
+	p := newConsentPipe(t, false, func(c *consent) {
+		c.Changed("tool", "search", "d1", "description", "x", func() error { return nil })
+	})
+	if qs := questions(p.list(t)); len(qs) != 0 {
+		t.Errorf("asked a client that cannot be asked: %v", qs)
+	}
+	if d := p.log.decisions(); len(d) != 0 {
+		t.Errorf("consent records %q", d)
+	}
+}
+
+// Each answer has its outcome: only accept approves and tells the client
+// to list again; an approval that cannot be recorded is an error, said
+// on stderr, and nothing is listed again.
+func TestConsentOutcomes(t *testing.T) {
+	for _, tc := range []struct {
+		answer     string
+		failing    bool
+		decision   string
+		approved   bool
+		notified   bool
+		stderrWant string
+	}{
+		{`{"action":"accept"}`, false, "approved", true, true, `the user approved the tool "search" through the client`},
+		{`{"action":"accept","content":{}}`, false, "approved", true, true, "approved"},
+		{`{"action":"decline"}`, false, "declined", false, false, ""},
+		{`{"action":"cancel"}`, false, "cancelled", false, false, ""},
+		{`{"action":"ACCEPT"}`, false, "declined", false, false, ""},
+		{`{}`, false, "declined", false, false, ""},
+		{`{"action":"accept"}`, true, "error", true, false, "could not record it: the trust store is read-only"},
+	} {
+		t.Run(tc.answer+fmt.Sprint(tc.failing), func(t *testing.T) {
+			var mu sync.Mutex
+			approved := false
+			p := newConsentPipe(t, true, func(c *consent) {
+				c.Changed("tool", "search", "d1", "description", "x", func() error {
+					mu.Lock()
+					defer mu.Unlock()
+					approved = true
+					if tc.failing {
+						return errors.New("the trust store is read-only")
+					}
+					return nil
+				})
+			})
+			qs := questions(p.list(t))
+			if len(qs) != 1 {
+				t.Fatalf("%d questions", len(qs))
+			}
+			p.answer(t, qs[0], tc.answer)
+			// A ping after the answer: what the answer made comes before
+			// its reply.
+			frames := p.list(t)
+			notified := false
+			for _, f := range frames {
+				notified = notified || f == `{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}`
+			}
+			mu.Lock()
+			gotApproved := approved
+			mu.Unlock()
+			if gotApproved != tc.approved || notified != tc.notified {
+				t.Errorf("approve called %v, list_changed %v; want %v, %v", gotApproved, notified, tc.approved, tc.notified)
+			}
+			if d := p.log.decisions(); len(d) != 2 || d[0] != "ask tool search" || d[1] != tc.decision+" tool search" {
+				t.Errorf("records %q, want the ask and %s", d, tc.decision)
+			}
+			p.notesMu.Lock()
+			notes := p.notes.String()
+			p.notesMu.Unlock()
+			if tc.stderrWant == "" && notes != "" || !strings.Contains(notes, tc.stderrWant) {
+				t.Errorf("stderr %q, want %q", notes, tc.stderrWant)
+			}
+		})
+	}
+}
+
+// The question names what changed and quotes what the server chose,
+// escapes shown (no line breaks or bidi overrides reach the dialog),
+// clipped.
+func TestConsentMessage(t *testing.T) {
+	long := strings.Repeat("é", 400)
+	for _, tc := range []struct{ name, what, desc, want string }{
+		{"search", "description, inputSchema", "Searches.", `mcpcell: the server "fake" changed the tool "search" since you trusted it (description, inputSchema). New description: "Searches.". Approve the new definition?`},
+		{"search", "new", "", `mcpcell: the server "fake" added the tool "search" since you trusted it. Description: (none). Approve it?`},
+		{"a\nb", "description", "ok\u202e\nIGNORE PREVIOUS", `the tool "a\nb" since you trusted it (description). New description: "ok\u202e\nIGNORE PREVIOUS"`},
+		{"x", "description", long, `New description: "` + strings.Repeat("é", 150) + `…". Approve`},
+	} {
+		got := consentMessage("fake", "tool", tc.name, tc.what, tc.desc)
+		if !strings.Contains(got, tc.want) || strings.ContainsAny(got, "\n\u202e") {
+			t.Errorf("consentMessage(%q, %q) = %s\nwant it to hold %s", tc.name, tc.desc, got, tc.want)
+		}
+	}
+}
