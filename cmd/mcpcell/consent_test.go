@@ -182,8 +182,10 @@ type listPolicy struct {
 	p *consentPipe
 }
 
-func (l listPolicy) Message(jsonrpc.Direction, *jsonrpc.Message) jsonrpc.Verdict { return jsonrpc.Verdict{} }
-func (l listPolicy) Batches() bool                                               { return false }
+func (l listPolicy) Message(jsonrpc.Direction, *jsonrpc.Message) jsonrpc.Verdict {
+	return jsonrpc.Verdict{}
+}
+func (l listPolicy) Batches() bool { return false }
 func (l listPolicy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Message) jsonrpc.Verdict {
 	if dir == jsonrpc.Down && c.Method == "tools/list" {
 		l.p.onList(l.p.cons)
