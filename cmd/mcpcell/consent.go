@@ -79,7 +79,7 @@ func (c *consent) Changed(kind, name, digest, what, description string, approve 
 		if first {
 			c.ip.Record(jsonrpc.Event{Dir: jsonrpc.Down, Subject: subject, Decision: "unasked", Rule: consentRule,
 				Note: fmt.Sprintf("more changes than mcpcell asks about in one session (%d): they stay withheld", maxConsentAsks)},
-				fmt.Sprintf("mcpcell asks the client about at most %d changes a session; the others stay withheld: review them with mcpcell trust --tools", maxConsentAsks))
+				fmt.Sprintf("asked the client about %d changes, the most mcpcell asks in a session; the others stay withheld: review them with mcpcell trust --tools", maxConsentAsks))
 		}
 		return
 	}
