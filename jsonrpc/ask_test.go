@@ -110,6 +110,7 @@ func TestAskAnswerNotToServer(t *testing.T) {
 		t.Fatalf("two asks had the same id %s", id)
 	}
 	io.WriteString(p.client, `{"jsonrpc":"2.0","id":`+id+`,"result":{"action":"accept"}}`+"\n")
+	io.WriteString(p.client, `{"jsonrpc":"2.0","id":`+id+`,"result":{"action":"decline"}}`+"\n") // a second answer: dropped
 	// The control: the server's own request and its answer pass.
 	io.WriteString(p.serverOut, `{"jsonrpc":"2.0","id":7,"method":"ping"}`+"\n")
 	want(t, p.cl, "the server's ping", `{"jsonrpc":"2.0","id":7,"method":"ping"}`)

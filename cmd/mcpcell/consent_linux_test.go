@@ -300,3 +300,46 @@ func TestConsentSDK2026(t *testing.T) {
 		})
 	}
 }
+
+// A client that never answers the question does not hold the session's
+// end: when it closes its input the server is stopped as ever, the
+// question's outcome "unanswered" is recorded before the session's end
+// record, and nothing is approved.
+func TestConsentUnansweredSessionEnds(t *testing.T) {
+	profile := writeProfile(t, "")
+	cmd := cellCommand(t, profile, os.Args[0], "__fakeserver")
+	approved := withChanged(t, cmd, "echo")
+	s := startSession(t, cmd)
+	s.call(1, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{}},"clientInfo":{"name":"c","version":"1"}}`)
+	s.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	s.call(2, "tools/list", `{}`)
+	for {
+		if f := s.next(); strings.Contains(string(f), `"method":"elicitation/create"`) {
+			break
+		}
+	}
+	s.in.Close()
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("mcpcell still runs 10s after the client closed its input")
+	}
+	recs := auditRecords(t, profile)
+	unanswered, end := -1, -1
+	for i, r := range recs {
+		switch {
+		case r.Rule == consentRule && r.Decision == "unanswered" && r.Subject == "tool echo":
+			unanswered = i
+		case r.Decision == "end" && r.Rule == "session":
+			end = i
+		}
+	}
+	if unanswered < 0 || end < unanswered {
+		t.Errorf("unanswered record at %d, end record at %d: %+v", unanswered, end, recs)
+	}
+	if _, err := os.Stat(approved); err == nil {
+		t.Error("approve was called")
+	}
+}

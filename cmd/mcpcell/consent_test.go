@@ -445,3 +445,41 @@ func TestConsentMessage(t *testing.T) {
 		}
 	}
 }
+
+// A question the client never answers holds nothing: at the session's end
+// it is cancelled towards the client, its outcome is "unanswered", and
+// nothing is approved.
+func TestConsentUnanswered(t *testing.T) {
+	var mu sync.Mutex
+	approved := false
+	p := newConsentPipe(t, true, func(c *consent) {
+		c.Changed("tool", "search", "d1", "description", "x", func() error {
+			mu.Lock()
+			approved = true
+			mu.Unlock()
+			return nil
+		})
+	})
+	qs := questions(p.list(t))
+	if len(qs) != 1 {
+		t.Fatalf("%d questions", len(qs))
+	}
+	p.srvOut.Close()
+	id, _ := json.Marshal(qs[0]["id"])
+	if l := nextLine(t, p.cl, "the cancel"); !strings.Contains(l, `"method":"notifications/cancelled","params":{"requestId":`+string(id)) {
+		t.Errorf("the client got %s, want the cancel of the question", l)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(p.log.decisions()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if d := p.log.decisions(); len(d) != 2 || d[1] != "unanswered tool search" {
+		t.Errorf("records %q", d)
+	}
+	p.answer(t, qs[0], `{"action":"accept"}`) // too late
+	mu.Lock()
+	defer mu.Unlock()
+	if approved {
+		t.Error("a late accept approved")
+	}
+}
