@@ -22,6 +22,7 @@ func TestClientElicits(t *testing.T) {
 		{"2025-06-18 {}", `{"elicitation":{}}`, "2025-06-18", "2025-06-18", "", true},
 		{"server answers 2025-06-18", `{"elicitation":{"form":{}}}`, "2025-11-25", "2025-06-18", "", true},
 		{"no capability", `{"sampling":{}}`, "2025-11-25", "2025-11-25", "", false},
+		{"2025-06-18 no capability", `{"sampling":{}}`, "2025-06-18", "2025-06-18", "", false},
 		{"elicitation null", `{"elicitation":null}`, "2025-11-25", "2025-11-25", "", false},
 		{"2025-03-26", `{"elicitation":{}}`, "2025-03-26", "2025-03-26", "", false},
 		{"2024-11-05", `{"elicitation":{}}`, "2024-11-05", "2024-11-05", "", false},

@@ -195,6 +195,7 @@ func TestConsentWhoIsAsked(t *testing.T) {
 		{"2025-06-18", "2025-06-18", `{"elicitation":{}}`, "", []string{"echo"}, 1},
 		{"url mode only", "2025-11-25", `{"elicitation":{"url":{}}}`, "", []string{"echo"}, 0},
 		{"no elicitation", "2025-11-25", `{"sampling":{},"roots":{}}`, "", []string{"echo"}, 0},
+		{"2025-06-18 no elicitation", "2025-06-18", `{"sampling":{}}`, "", []string{"echo"}, 0},
 		{"2025-03-26", "2025-03-26", `{"elicitation":{}}`, "", []string{"echo"}, 0},
 		{"2024-11-05", "2024-11-05", `{"elicitation":{}}`, "", []string{"echo"}, 0},
 		{"2026-07-28", "2026-07-28", `{"elicitation":{"form":{}}}`, "", []string{"echo"}, 0},
