@@ -27,7 +27,13 @@
 //
 // Client input → decode → Policy.Message → server input; server output →
 // decode → Policy.Message or Policy.Reply (for the request it answers) →
-// redaction → client output. Nothing else writes to the client's output.
+// redaction → client output. Nothing else writes to the client's output
+// but mcpcell's own requests and notifications (Ask, Notify), which go
+// through the same writer and redaction after the frame being handled.
+// A request of mcpcell's own has a string id of 128 random bits, kept
+// with the server's requests to the client: a server can neither reuse,
+// answer nor cancel it, and the client's answer goes to its callback,
+// never to the server.
 // Every request mcpcell reads gets exactly one answer: the peer's, or an
 // error of mcpcell's with the request's id, also when the server exits.
 // Every decision goes to the Recorder; decisions a peer can repeat at

@@ -74,6 +74,9 @@ type Call struct {
 	Subject string
 	Start   time.Time
 	State   any
+	// reply, on a request of mcpcell's own to the client (see Ask),
+	// takes the client's answer in place of the server.
+	reply func(result []byte, err *Error)
 }
 
 // Policy decides on every message. It is asked from two goroutines, one
@@ -152,6 +155,9 @@ type Interposer struct {
 	upPending  *pending // client requests awaiting the server
 	down       *pending // server requests awaiting the client
 	serverGone bool
+	ended      bool // the session is over: mcpcell sends nothing of its own
+	asks       int  // mcpcell's own requests awaiting the client (see Ask)
+	outbox     [][]byte
 	auditErr   error
 	toClient   *Writer
 	toServer   *Writer
@@ -195,6 +201,7 @@ func (ip *Interposer) Run(clientIn io.Reader, clientOut io.Writer, serverIn io.W
 	for _, c := range owed {
 		ip.refuse(Up, c.ID, c.Method, &Error{Code: CodeInternalError, Message: "mcpcell: the server exited before answering"}, "server-exited")
 	}
+	ip.endAsks()
 	ip.EndCounts()
 	ip.flush()
 	if errors.Is(err, io.EOF) {
@@ -315,8 +322,10 @@ func (ip *Interposer) Finish(wait time.Duration) bool {
 	}
 }
 
-// flush writes what both writers hold, then the records of what went.
+// flush writes what both writers hold, mcpcell's own frames to the
+// client after the others, then the records of what went.
 func (ip *Interposer) flush() {
+	ip.sendQueued()
 	ip.toServer.Flush()
 	if err := ip.toClient.Flush(); err != nil {
 		ip.noteOnce(Down, "write-client", fmt.Sprintf("writing to the client: %v", err), "failed writes to the client")
@@ -506,6 +515,10 @@ func (ip *Interposer) refuseMessage(dir Direction, sk Sketch, code int, msg, rul
 		// the requester's id reads as (29.0 for 29). One to a request
 		// its sender cancelled is dropped: nothing waits for it.
 		c, late := ip.takeAnswered(dir, sk.ID)
+		if c != nil && c.reply != nil {
+			ip.answered(c, nil, &Error{Code: CodeInternalError, Message: "the client sent an invalid response: " + msg})
+			return
+		}
 		if c != nil {
 			ip.sendError(ip.peer(dir), c.ID, &Error{Code: CodeInternalError, Message: "mcpcell: the " + dir.from() + " sent an invalid response: " + msg})
 			return
@@ -652,15 +665,26 @@ func (ip *Interposer) notification(dir Direction, m *Message, b *batch) {
 		ip.event(ev, v.Note, what)
 		return
 	}
-	// Recorded as the first of its kind in a second, then counted.
-	ip.event(ev, v.Note, what)
 	if m.Method == CancelMethod {
 		if id, err := ParseID(Lookup(m.Params, "requestId")); err == nil {
 			ip.mu.Lock()
-			ip.owed(dir).cancel(id.Key())
+			// Only mcpcell cancels its own requests: the client would
+			// take a server's cancel of one as mcpcell's.
+			own := dir == Down && ip.ownCall(id)
+			if !own {
+				ip.owed(dir).cancel(id.Key())
+			}
 			ip.mu.Unlock()
+			if own {
+				b.skip()
+				ev.Decision, ev.Rule, ev.Note = "drop", "mcpcell-request", "the server named a request of mcpcell's own"
+				ip.event(ev, "dropped the server's notifications/cancelled: it names a request of mcpcell's own", "cancels from the server naming requests of mcpcell's own (dropped)")
+				return
+			}
 		}
 	}
+	// Recorded as the first of its kind in a second, then counted.
+	ip.event(ev, v.Note, what)
 	ip.forward(dir, v.Frame, m.Raw, b)
 }
 
@@ -677,6 +701,17 @@ func (ip *Interposer) response(dir Direction, m *Message, b *batch) {
 		// since the tomb was forgotten: nothing may take it for another.
 		b.skip()
 		ip.event(Event{Dir: dir, Kind: Response, Method: late.method, ID: m.ID, Decision: "drop", Rule: "cancelled", Size: len(m.Raw), Note: "the answer to a request its sender cancelled"}, "", "")
+		return
+	}
+	if c != nil && c.reply != nil {
+		// The client's answer to mcpcell's own request: mcpcell's to
+		// read, never the server's.
+		b.skip()
+		var e *Error
+		if m.Error != nil {
+			e = errorOf(m.Error)
+		}
+		ip.answered(c, m.Result, e)
 		return
 	}
 	if c == nil {

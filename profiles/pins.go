@@ -3,6 +3,7 @@ package profiles
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -34,11 +35,27 @@ type Pins interface {
 	// Review is the command that reviews and approves a change, for
 	// notes.
 	Review() string
+	// Approve approves name's pending definition canon, as the user was
+	// shown it (a newer version that came meanwhile stays pending).
+	Approve(kind, name string, canon []byte) error
 }
 
 // SetPins makes the policy hide and refuse what pins does not approve.
 // Call it before the first frame.
 func (p *Policy) SetPins(pins Pins) { p.pins = pins }
+
+// Withheld is told of each entry a listing withholds for the first time
+// in a session, so that the user may be asked to approve it: its kind
+// ("tool", "prompt" or "resource template"), name, the digest of its
+// canonical definition, what changed ("new", or the members), its
+// description, and approve, which approves exactly that definition. It is
+// called outside the policy's lock, on the server's pump, and must not
+// block on a peer.
+type Withheld func(kind, name, digest, what, description string, approve func() error)
+
+// SetWithheld sets the function told of withheld entries. Call it
+// before the first frame.
+func (p *Policy) SetWithheld(f Withheld) { p.withheld = f }
 
 // maxNoted bounds the (name, definition) pairs a session remembers having
 // noted; past it, it forgets them and may note one again.
@@ -155,7 +172,10 @@ func (p *Policy) pinEntries(kind string, kept [][]byte, names []string, first, l
 			pendingName[names[i]] = w
 		}
 	}
-	type hidden struct{ name, why string }
+	type hidden struct {
+		name, why string
+		canon     []byte
+	}
 	var hid, fresh []hidden
 	p.mu.Lock()
 	pk := p.pinned.kind(kind)
@@ -177,7 +197,7 @@ func (p *Policy) pinEntries(kind string, kept [][]byte, names []string, first, l
 		} else {
 			pk.overflow = true
 		}
-		hid = append(hid, hidden{names[i], w})
+		hid = append(hid, hidden{names[i], w, canon[i]})
 		nd := sha256.Sum256([]byte(kind + "\x00" + names[i] + "\x00" + string(canon[i])))
 		if _, ok := p.pinned.noted[nd]; ok {
 			continue
@@ -186,13 +206,23 @@ func (p *Policy) pinEntries(kind string, kept [][]byte, names []string, first, l
 			p.pinned.noted = map[digest]struct{}{}
 		}
 		p.pinned.noted[nd] = struct{}{}
-		fresh = append(fresh, hidden{names[i], w})
+		fresh = append(fresh, hidden{names[i], w, canon[i]})
 	}
 	if last {
 		pk.end()
 	}
 	p.mu.Unlock()
 	nouns := pinNouns[kind]
+	if p.withheld != nil {
+		for _, h := range fresh {
+			if h.canon == nil {
+				continue // a definition that cannot be read is not for a question
+			}
+			desc, _ := jsonrpc.String(jsonrpc.Lookup(h.canon, "description"))
+			sum := sha256.Sum256(h.canon)
+			p.withheld(nouns[0], h.name, hex.EncodeToString(sum[:]), h.why, desc, func() error { return p.pins.Approve(kind, h.name, h.canon) })
+		}
+	}
 	if len(hid) > 0 {
 		names := make([]string, 0, 3)
 		for _, h := range hid[:min(3, len(hid))] {

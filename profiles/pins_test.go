@@ -20,7 +20,7 @@ func pinnedSession(t *testing.T, dir string) *Policy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := (&trust.Store{Dir: dir}).OpenSurface("/p/.mcpcell.toml", "/p", []string{"server"}, "mcpcell trust --tools --profile /p/.mcpcell.toml")
+	s, err := (&trust.Store{Dir: dir}).OpenSurface("/p/.mcpcell.toml", "/p", []string{"server"}, []string{"server"}, "mcpcell trust --tools --profile /p/.mcpcell.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +240,7 @@ func TestPinsStoreFails(t *testing.T) {
 			dir := t.TempDir()
 			store := &trust.Store{Dir: dir}
 			_, pol, _ := compileProfile(t, "")
-			s, err := store.OpenSurface("/p", "/p", []string{"x"}, "mcpcell trust --tools")
+			s, err := store.OpenSurface("/p", "/p", []string{"x"}, []string{"x"}, "mcpcell trust --tools")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -48,6 +48,9 @@ type Policy struct {
 	// initializing says an initialize is in flight.
 	initializing bool
 	client       string
+	// elicits is what the client's initialize declared of elicitation
+	// (see ClientElicits).
+	elicits elicitCaps
 	// listed holds the tool names of the server's current listing
 	// (after filtering); once a listing has been seen, other names are
 	// unknown.
@@ -69,8 +72,9 @@ type Policy struct {
 	methodRules sync.Map
 	// pins is the tool surface the user approved (nil: not pinned), and
 	// pinned what the session keeps of it, under mu.
-	pins   Pins
-	pinned pinState
+	pins     Pins
+	withheld Withheld
+	pinned   pinState
 }
 
 // methodRule is the rule a method allowed as such is recorded with.
@@ -297,8 +301,12 @@ func (p *Policy) fromClient(m *jsonrpc.Message) jsonrpc.Verdict {
 		info = r.get(params, "clientInfo")
 		caps = r.get(params, "capabilities")
 	}
+	var elicitation []byte
 	for _, c := range [...]string{"sampling", "elicitation", "roots"} {
-		r.get(caps, c) // stripped by name when denied: one spelling
+		v := r.get(caps, c) // stripped by name when denied: one spelling
+		if c == "elicitation" {
+			elicitation = v
+		}
 	}
 	name, named := r.str(info, "name")
 	if r.bad != nil {
@@ -349,6 +357,9 @@ func (p *Policy) fromClient(m *jsonrpc.Message) jsonrpc.Verdict {
 		v.Frame = frame
 		if d := p.declare(m.Method, initVersion, declared); d.Action != jsonrpc.Forward {
 			return d
+		}
+		if m.Method == "initialize" {
+			p.clientElicits(elicitation)
 		}
 		st := callState{version: version, declared: declared}
 		switch m.Method {

@@ -196,6 +196,10 @@ func (c *cli) run(args []string) int {
 	if red != nil {
 		ip.Redact, ip.RedactText = red.Frame, red.Text
 	}
+	// A change withheld from a listing may be approved by the user where
+	// the client can ask them.
+	cons := &consent{ip: ip, pol: pol, server: serverLabel(p, command)}
+	pol.SetWithheld(cons.Changed)
 	return c.serve(ip, srv, log, sigs)
 }
 

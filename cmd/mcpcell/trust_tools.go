@@ -8,6 +8,7 @@ import (
 
 	"github.com/mcpcell/mcpcell/internal/trust"
 	"github.com/mcpcell/mcpcell/profiles"
+	"github.com/mcpcell/mcpcell/profiles/clientconf"
 )
 
 // openSurface is the pinned tool surface of a session that starts
@@ -17,7 +18,7 @@ func (c *cli) openSurface(p *profiles.Profile, command []string, given bool) (*t
 	if p.Unpinned.File != "" {
 		return nil, nil
 	}
-	s, err := trustStore(p).OpenSurface(p.Origin.File, p.Project, command, reviewCommand(p, command, given))
+	s, err := trustStore(p).OpenSurface(p.Origin.File, p.Project, command, clientconf.MaskArgs(command), reviewCommand(p, command, given))
 	if err != nil {
 		return nil, fmt.Errorf("the pinned tool surface: %w", err)
 	}
@@ -31,27 +32,14 @@ func reviewCommand(p *profiles.Profile, command []string, given bool) string {
 	if name, ok := strings.CutPrefix(profile, "preset:"); ok {
 		profile = name
 	}
-	parts := []string{"mcpcell", "trust", "--tools", "--profile", shellQuote(profile)}
+	line := "mcpcell trust --tools --profile " + shellWords(profile)
 	if p.ProjectFrom != profiles.ProjectProfile {
-		parts = append(parts, "--project", shellQuote(p.Project))
+		line += " --project " + shellWords(p.Project)
 	}
 	if given {
-		parts = append(parts, "--")
-		for _, a := range command {
-			parts = append(parts, shellQuote(a))
-		}
+		line += " -- " + shellWords(clientconf.MaskArgs(command)...)
 	}
-	return strings.Join(parts, " ")
-}
-
-// shellQuote quotes s for a POSIX shell where it needs quoting.
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@%+,", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	return line
 }
 
 // trustTools shows each tool, prompt and resource template the server
@@ -70,14 +58,14 @@ func (c *cli) trustTools(p *profiles.Profile, command []string, yes bool) int {
 	}
 	changes := rec.Changes()
 	if len(changes) == 0 {
-		fmt.Fprintf(c.stdout, "nothing to approve: the server changed no tool, prompt or resource template since you trusted them (profile %s, project %s, command %s)\n", profileName(p), p.Project, strings.Join(command, " "))
+		fmt.Fprintf(c.stdout, "nothing to approve: the server changed no tool, prompt or resource template since you trusted them (profile %s, project %s, command %s)\n", profileName(p), p.Project, shellWords(clientconf.MaskArgs(command)...))
 		return 0
 	}
 	noun := "definitions"
 	if len(changes) == 1 {
 		noun = "definition"
 	}
-	fmt.Fprintf(c.stdout, "The server changed %d %s since you trusted them (profile %s, project %s, command %s):\n\n", len(changes), noun, profileName(p), p.Project, strings.Join(command, " "))
+	fmt.Fprintf(c.stdout, "The server changed %d %s since you trusted them (profile %s, project %s, command %s):\n\n", len(changes), noun, profileName(p), p.Project, shellWords(clientconf.MaskArgs(command)...))
 	for _, ch := range changes {
 		fmt.Fprint(c.stdout, describeChange(ch))
 	}

@@ -239,15 +239,17 @@ type Surface struct {
 	err error // the record could not be read: nothing counts as approved
 }
 
-// OpenSurface reads the surface record of origin, project and argv;
-// review is the command a note names for approving a change.
-func (s *Store) OpenSurface(origin, project string, argv []string, review string) (*Surface, error) {
+// OpenSurface reads the surface record of origin, project and argv; the
+// record shows the command as shown (credentials masked: the store is no
+// new place for one a client config passes on a command line). review is
+// the command a note names for approving a change.
+func (s *Store) OpenSurface(origin, project string, argv, shown []string, review string) (*Surface, error) {
 	name := SurfaceName(origin, project, argv)
 	rec, err := s.ReadSurface(name)
 	if err != nil {
 		return nil, err
 	}
-	rec.Origin, rec.Project, rec.Command = origin, project, slices.Clone(argv)
+	rec.Origin, rec.Project, rec.Command = origin, project, slices.Clone(shown)
 	return &Surface{store: s, name: name, review: review, now: time.Now, rec: rec}, nil
 }
 
@@ -265,6 +267,28 @@ func (u *Surface) Begin(kind string) error {
 	}
 	rec.Origin, rec.Project, rec.Command = u.rec.Origin, u.rec.Project, u.rec.Command
 	u.rec, u.err = rec, nil
+	return nil
+}
+
+// Approve approves the pending definition canon of name, as the user
+// was shown it: a newer version that came meanwhile stays pending.
+func (u *Surface) Approve(kind, name string, canon []byte) error {
+	key, digest := Sum([]byte(name)), Sum(canon)
+	var moved int
+	err := u.store.UpdateSurface(u.name, func(r *SurfaceRecord) bool {
+		p := r.set(kind).Pending[key]
+		if p == nil || p.Digest != digest {
+			return false
+		}
+		moved, _ = r.Approve([]Change{{Kind: kind, Key: key, New: p}})
+		return moved > 0
+	})
+	if err != nil {
+		return err
+	}
+	if moved == 0 {
+		return fmt.Errorf("the %s %q is no longer pending in the version shown", kind, clip(name, maxName))
+	}
 	return nil
 }
 

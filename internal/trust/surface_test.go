@@ -16,7 +16,7 @@ import (
 func TestSurfaceFloodBounded(t *testing.T) {
 	dir := t.TempDir()
 	store := &Store{Dir: dir}
-	u, err := store.OpenSurface("/p", "/p", []string{"x"}, "review")
+	u, err := store.OpenSurface("/p", "/p", []string{"x"}, []string{"x"}, "review")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestSurfaceFloodBounded(t *testing.T) {
 // two long names that share a prefix are two entries.
 func TestSurfaceLongNames(t *testing.T) {
 	store := &Store{Dir: t.TempDir()}
-	u, _ := store.OpenSurface("/p", "/p", nil, "review")
+	u, _ := store.OpenSurface("/p", "/p", nil, nil, "review")
 	a, b := strings.Repeat("n", 5000)+"a", strings.Repeat("n", 5000)+"b"
 	u.Judge(Tools, []string{a}, [][]byte{[]byte(`{"name":"a"}`)}, true)
 	out, _ := u.Judge(Tools, []string{b}, [][]byte{[]byte(`{"name":"b"}`)}, true)
