@@ -237,6 +237,9 @@ type Surface struct {
 	mu  sync.Mutex
 	rec *SurfaceRecord
 	err error // the record could not be read: nothing counts as approved
+	// window holds the kinds whose first listing this session began: only
+	// its pages approve entries on first sight.
+	window map[string]bool
 }
 
 // OpenSurface reads the surface record of origin, project and argv; the
@@ -256,18 +259,44 @@ func (s *Store) OpenSurface(origin, project string, argv, shown []string, review
 // Review is the command that reviews and approves a change.
 func (u *Surface) Review() string { return u.review }
 
-// Begin starts a listing of kind: the record is read again.
+// Begin starts a listing of kind: the record is read again. Trust on
+// first use lasts one listing: a kind that has entries but no complete
+// listing (its first listing never had its last page, or is still going
+// on in another session) is established now, and only a listing that
+// begins on a kind without entries approves what it sees first.
 func (u *Surface) Begin(kind string) error {
 	rec, err := u.store.ReadSurface(u.name)
+	if err == nil && unsettled(rec.Kinds[kind]) {
+		err = u.store.UpdateSurface(u.name, func(r *SurfaceRecord) bool {
+			rec = r
+			if !unsettled(r.Kinds[kind]) {
+				return false
+			}
+			r.Kinds[kind].Established = true
+			return true
+		})
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	delete(u.window, kind)
 	if err != nil {
 		u.err = err
 		return err
 	}
 	rec.Origin, rec.Project, rec.Command = u.rec.Origin, u.rec.Project, u.rec.Command
 	u.rec, u.err = rec, nil
+	if s := rec.Kinds[kind]; s == nil || !s.Established && len(s.Approved) == 0 && len(s.Pending) == 0 {
+		if u.window == nil {
+			u.window = map[string]bool{}
+		}
+		u.window[kind] = true
+	}
 	return nil
+}
+
+// unsettled reports whether s has entries but is not established.
+func unsettled(s *PinSet) bool {
+	return s != nil && !s.Established && len(s.Approved)+len(s.Pending) > 0
 }
 
 // Approve approves the pending definition canon of name, as the user
@@ -293,8 +322,8 @@ func (u *Surface) Approve(kind, name string, canon []byte) error {
 }
 
 // Approved reports whether a call to name may go on when no listing of
-// kind has been seen in the session: until the kind is established every
-// name may, after that only an approved one.
+// kind has been seen in the session: while the record knows nothing of
+// the kind every name may, after that only an approved one.
 func (u *Surface) Approved(kind, name string) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -302,7 +331,7 @@ func (u *Surface) Approved(kind, name string) bool {
 		return false
 	}
 	s := u.rec.Kinds[kind]
-	if s == nil || !s.Established {
+	if s == nil || !s.Established && len(s.Approved)+len(s.Pending) == 0 {
 		return true
 	}
 	_, ok := s.Approved[Sum([]byte(name))]
@@ -312,10 +341,12 @@ func (u *Surface) Approved(kind, name string) bool {
 // Judge pins the entries of one page of a listing of kind, each a name
 // and its canonical definition (see profiles.Canonical): it returns, for
 // each, "" when it is approved, or what makes it pending ("new", or the
-// members that changed, as "description, inputSchema"). Until the kind
-// is established every entry is approved as it is first seen; last says
-// the page ends a listing, which establishes it. A record that cannot be
-// read or written approves nothing new: err says why.
+// members that changed, as "description, inputSchema"). Only the pages of
+// the kind's first listing (one this session began with Begin on a kind
+// without entries) approve an entry as it is first seen, and only while
+// the record on disk does not say the kind is established; last says the
+// page ends a listing, which establishes it. A record that cannot be read
+// or written approves nothing new: err says why.
 func (u *Surface) Judge(kind string, names []string, canon [][]byte, last bool) ([]string, error) {
 	out := make([]string, len(names))
 	u.mu.Lock()
@@ -328,6 +359,7 @@ func (u *Surface) Judge(kind string, names []string, canon [][]byte, last bool) 
 	}
 	now := u.now().UTC()
 	type add struct {
+		i        int // the entry's index in names
 		key      string
 		pin      *Pin
 		approved bool
@@ -335,6 +367,7 @@ func (u *Surface) Judge(kind string, names []string, canon [][]byte, last bool) 
 	var adds []add
 	s := u.rec.Kinds[kind]
 	established := s != nil && s.Established
+	open := u.window[kind] && !established
 	firstSeen := map[string]string{} // this page's approvals by first sight
 	for i, name := range names {
 		key, digest := Sum([]byte(name)), Sum(canon[i])
@@ -346,13 +379,13 @@ func (u *Surface) Judge(kind string, names []string, canon [][]byte, last bool) 
 		case old != nil && old.Digest == digest:
 			if s.Pending[key] != nil {
 				// Changed back: the pending version is no longer listed.
-				adds = append(adds, add{key: key})
+				adds = append(adds, add{i: i, key: key})
 			}
 			continue
-		case old == nil && !established && (firstSeen[key] == "" || firstSeen[key] == digest):
+		case old == nil && open && (firstSeen[key] == "" || firstSeen[key] == digest):
 			if firstSeen[key] == "" {
 				firstSeen[key] = digest
-				adds = append(adds, add{key, newPin(name, digest, canon[i], now), true})
+				adds = append(adds, add{i, key, newPin(name, digest, canon[i], now), true})
 			}
 			continue
 		case old == nil && firstSeen[key] != "":
@@ -367,9 +400,12 @@ func (u *Surface) Judge(kind string, names []string, canon [][]byte, last bool) 
 				continue // already recorded
 			}
 		}
-		adds = append(adds, add{key, newPin(name, digest, canon[i], now), false})
+		adds = append(adds, add{i, key, newPin(name, digest, canon[i], now), false})
 	}
 	establish := last && !established
+	if last {
+		delete(u.window, kind)
+	}
 	if len(adds) == 0 && !establish {
 		return out, nil
 	}
@@ -386,6 +422,18 @@ func (u *Surface) Judge(kind string, names []string, canon [][]byte, last bool) 
 					changed = true
 				}
 				continue
+			}
+			if a.approved {
+				// Another session may have established the kind, or
+				// approved another definition of the name, since this
+				// record was read: first sight is over.
+				if prev := set.Approved[a.key]; prev != nil && prev.Digest == a.pin.Digest {
+					continue
+				} else if prev != nil {
+					a.approved, out[a.i] = false, changedMembers(prev, canon[a.i])
+				} else if set.Established {
+					a.approved, out[a.i] = false, "new"
+				}
 			}
 			dst := set.Pending
 			if a.approved {
