@@ -334,7 +334,11 @@ func (u *Surface) Approved(kind, name string) bool {
 	if s == nil || !s.Established && len(s.Approved)+len(s.Pending) == 0 {
 		return true
 	}
-	_, ok := s.Approved[Sum([]byte(name))]
+	key := Sum([]byte(name))
+	if _, pending := s.Pending[key]; pending {
+		return false
+	}
+	_, ok := s.Approved[key]
 	return ok
 }
 

@@ -257,3 +257,29 @@ func TestSurfaceEndlessFirstListing(t *testing.T) {
 		t.Errorf("%d approved, %d hidden; want %d and %d", n, hidden, MaxEntries, 3*page)
 	}
 }
+
+// A call before any listing to a name whose changed definition is
+// pending in the record is refused; an approved, unchanged name passes
+// (the control), and so does any name while the record knows nothing of
+// the kind.
+func TestSurfaceApprovedPending(t *testing.T) {
+	store := &Store{Dir: t.TempDir()}
+	u := openSurface(t, store)
+	if !u.Approved(Tools, "anything") {
+		t.Errorf("an empty record refuses a call")
+	}
+	u.Begin(Tools)
+	judge(t, u, Tools, true, "search", "other")
+	u.Begin(Tools)
+	out, _ := u.Judge(Tools, []string{"search", "other"}, [][]byte{[]byte(`{"name":"search","v":2}`), []byte(`{"name":"other"}`)}, true)
+	if out[0] == "" {
+		t.Fatalf("the changed search: approved")
+	}
+	later := openSurface(t, store)
+	if later.Approved(Tools, "search") {
+		t.Errorf("a call to search, pending in the record: approved")
+	}
+	if !later.Approved(Tools, "other") {
+		t.Errorf("control: a call to other, approved and unchanged: refused")
+	}
+}
