@@ -1,6 +1,7 @@
 package trust
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -61,13 +62,59 @@ type Pin struct {
 	Seen    time.Time         `json:"seen"`
 }
 
-// kept is what a pin counts against MaxRecordText.
+// kept is what a pin counts against MaxRecordText: what its text and
+// members take in the record as written (escaped).
 func (p *Pin) kept() int {
-	n := len(p.Text)
+	n := writtenLen(p.Text)
 	for k, v := range p.Members {
-		n += len(k) + len(v)
+		n += writtenLen(k) + writtenLen(v)
 	}
 	return n
+}
+
+// writtenLen is at least the length of s as encodeSurface writes it in a
+// JSON string: '"' and '\' take two bytes, a control character, U+2028,
+// U+2029 and each byte of invalid UTF-8 (written as \ufffd) six.
+func writtenLen(s string) int {
+	n := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				n += 2
+			case c < 0x20 || c == 0x7f:
+				n += 6
+			default:
+				n++
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1, r == '\u2028', r == '\u2029':
+			n += 6
+		default:
+			n += size
+		}
+		i += size
+	}
+	return n
+}
+
+// clipWritten cuts s on a rune boundary so that it takes at most n bytes
+// as written (see writtenLen).
+func clipWritten(s string, n int) string {
+	w := 0
+	for i := 0; i < len(s); {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		if w += writtenLen(s[i : i+size]); w > n {
+			return s[:i]
+		}
+		i += size
+	}
+	return s
 }
 
 // PinSet is what a record keeps of one kind.
@@ -151,8 +198,20 @@ func (s *Store) UpdateSurface(name string, fn func(*SurfaceRecord) bool) error {
 		if !fn(r) {
 			return nil, nil
 		}
-		return json.Marshal(r)
+		return encodeSurface(r)
 	})
+}
+
+// encodeSurface writes a record as JSON without HTML escapes, so that
+// what MaxRecordText counts (writtenLen) is what the file takes.
+func encodeSurface(r *SurfaceRecord) ([]byte, error) {
+	var b bytes.Buffer
+	e := json.NewEncoder(&b)
+	e.SetEscapeHTML(false)
+	if err := e.Encode(r); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // Approve moves the pending entries of changes to approved, each only
@@ -323,7 +382,8 @@ func (u *Surface) Approve(kind, name string, canon []byte) error {
 
 // Approved reports whether a call to name may go on when no listing of
 // kind has been seen in the session: while the record knows nothing of
-// the kind every name may, after that only an approved one.
+// the kind every name may; after that only an approved name, and not one
+// whose changed definition is pending.
 func (u *Surface) Approved(kind, name string) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -513,7 +573,7 @@ func (u *Surface) approvedLocked(kind, name string, canon []byte) bool {
 }
 
 func newPin(name, digest string, canon []byte, now time.Time) *Pin {
-	p := &Pin{Name: clip(name, maxName), Digest: digest, Seen: now}
+	p := &Pin{Name: clipWritten(name, maxName), Digest: digest, Seen: now}
 	if len(canon) <= MaxText {
 		p.Text = string(canon)
 	}
@@ -531,7 +591,7 @@ func memberDigests(canon []byte) (map[string]string, error) {
 	}
 	out := make(map[string]string, len(obj))
 	for k, v := range obj {
-		out[clip(k, maxName)] = short(Sum(v))
+		out[clipWritten(k, maxName)] = short(Sum(v))
 	}
 	return out, nil
 }

@@ -283,3 +283,52 @@ func TestSurfaceApprovedPending(t *testing.T) {
 		t.Errorf("control: a call to other, approved and unchanged: refused")
 	}
 }
+
+// A hostile server lists 10,000 tools whose descriptions and member
+// names are made of the characters JSON escapes longest (control
+// characters, <, >, &, invalid UTF-8, U+2028, quotes and backslashes),
+// under names of the same: the record on disk stays within
+// MaxRecordText plus a fixed overhead an entry, because the bound counts
+// what is written.
+func TestSurfaceRecordSizeEscapes(t *testing.T) {
+	worst := map[string]string{
+		"control":   "\x01\x1f\x7f",
+		"html":      "<>&",
+		"invalid":   "\xff\xfe\x80",
+		"separator": "\u2028\u2029",
+		"quote":     `"\`,
+	}
+	for what, chars := range worst {
+		t.Run(what, func(t *testing.T) {
+			dir := t.TempDir()
+			store := &Store{Dir: dir}
+			u := openSurface(t, store)
+			u.Begin(Tools)
+			desc := strings.Repeat(chars, 830/len(chars)+1)
+			const page = 1000
+			for start := 0; start < MaxEntries; start += page {
+				names := make([]string, page)
+				canon := make([][]byte, page)
+				for i := range names {
+					names[i] = fmt.Sprint(start+i, strings.Repeat(chars, 200))
+					// Raw, not canonical: the worst Judge can be given.
+					canon[i] = []byte(`{"` + chars + `":"` + desc + `","n":` + fmt.Sprint(start+i) + `}`)
+				}
+				if _, err := u.Judge(Tools, names, canon, start+page >= MaxEntries); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fi, err := os.Stat(filepath.Join(dir, surfaceKind, SurfaceName("/p", "/p", []string{"x"})+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The overhead of an entry: its key (a digest), its name (at
+			// most maxName written), digest, time and member names.
+			const overhead = 600
+			if limit := int64(MaxRecordText + MaxEntries*overhead); fi.Size() > limit {
+				t.Errorf("record: %d bytes, over %d", fi.Size(), limit)
+			}
+			t.Logf("record: %d bytes", fi.Size())
+		})
+	}
+}
