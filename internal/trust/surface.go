@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -618,7 +619,28 @@ func changedMembers(old *Pin, canon []byte) string {
 		return "definition"
 	}
 	sort.Strings(names)
+	for i, k := range names {
+		if !plainMember(k) {
+			// The server chose the name: quoted, it cannot end a note's
+			// line, pose as two members or turn the text around.
+			names[i] = strconv.Quote(k)
+		}
+	}
 	return strings.Join(names, ", ")
+}
+
+// plainMember reports whether a member name is shown as it is: ASCII
+// letters, digits, '_', '-', '.' and '$', at most 64 of them.
+func plainMember(k string) bool {
+	if k == "" || len(k) > 64 {
+		return false
+	}
+	for _, c := range []byte(k) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.' || c == '$') {
+			return false
+		}
+	}
+	return true
 }
 
 // clip cuts s to n bytes on a rune boundary.
