@@ -97,7 +97,8 @@ func (c *cli) trustTools(p *profiles.Profile, command []string, yes bool) int {
 }
 
 // describeChange is a change as a unified diff of the indented
-// canonical definitions.
+// canonical definitions, with what a terminal would not show as itself
+// (bidi overrides, zero-width characters) escaped: the server wrote it.
 func describeChange(ch trust.Change) string {
 	noun := map[string]string{trust.Tools: "tool", trust.Prompts: "prompt", trust.Templates: "resource template"}[ch.Kind]
 	label := fmt.Sprintf("%s %s", noun, clipQuote(ch.New.Name))
@@ -117,12 +118,18 @@ func describeChange(ch trust.Change) string {
 	return unifiedDiff(label, old, now) + "\n"
 }
 
+// indentJSON is canonical text indented, each line printable: the
+// escapes keep one line a line.
 func indentJSON(s string) string {
 	var b bytes.Buffer
 	if err := json.Indent(&b, []byte(s), "", "  "); err != nil {
-		return s + "\n"
+		return printable(s) + "\n"
 	}
-	return b.String() + "\n"
+	lines := strings.Split(b.String(), "\n")
+	for i, l := range lines {
+		lines[i] = printable(l)
+	}
+	return strings.Join(lines, "\n") + "\n"
 }
 
 // clipQuote quotes a name for people, cut to 100 bytes.
