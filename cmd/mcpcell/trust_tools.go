@@ -57,6 +57,11 @@ func (c *cli) trustTools(p *profiles.Profile, command []string, yes bool) int {
 		return c.fail(err, "")
 	}
 	changes := rec.Changes()
+	if len(rec.Kinds) == 0 {
+		// A new command line (an upgrade, pkg@1.2 to pkg@1.3) starts over.
+		fmt.Fprintf(c.stdout, "nothing to approve: no tool surface is pinned yet for profile %s, project %s, command %s; its first listing is approved as it is first seen\n", profileName(p), p.Project, shellWords(clientconf.MaskArgs(command)...))
+		return 0
+	}
 	if len(changes) == 0 {
 		fmt.Fprintf(c.stdout, "nothing to approve: the server changed no tool, prompt or resource template since you trusted them (profile %s, project %s, command %s)\n", profileName(p), p.Project, shellWords(clientconf.MaskArgs(command)...))
 		return 0
