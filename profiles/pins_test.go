@@ -159,9 +159,10 @@ func TestPinsNamesAndRepeats(t *testing.T) {
 }
 
 // Paging: the first listing split over pages approves each page's tools
-// as they come, and establishes the surface only at its last page; a page
-// of an older listing (stale) approves nothing; a change on page 2 of a
-// later listing is caught.
+// as they come, until its last page or until the next listing begins,
+// whichever comes first (a client may ask for one page only); a page of
+// the older listing (stale) then approves nothing; a change on page 2 of
+// a later listing is caught.
 func TestPinsPages(t *testing.T) {
 	dir := t.TempDir()
 	store := &trust.Store{Dir: dir}
@@ -177,23 +178,33 @@ func TestPinsPages(t *testing.T) {
 	if established() {
 		t.Errorf("established after the first page")
 	}
-	// A new listing begins with a page that is not its last; then the
-	// first listing's page 2 comes: stale, it approves and establishes
-	// nothing.
+	// The first listing's page 2 approves what it shows.
+	pol.listed.page([]byte(`{"cursor":"c1"}`))
+	c1 := hashName("c1")
+	v := reply(t, pol, &jsonrpc.Call{Method: "tools/list", State: callState{cursor: &c1}}, `{"jsonrpc":"2.0","id":2,"result":{"tools":[`+tool("b", "B.")+`],"nextCursor":"c2"}}`)
+	if got := shownNames(t, v, []string{tool("b", "B.")}); !slices.Equal(got, []string{"b"}) || established() {
+		t.Errorf("the first listing's page 2: shown %v, established %v", got, established())
+	}
+	// A new listing begins before the first one ended: it establishes
+	// the surface; then the first listing's page 3 comes: stale, it
+	// approves nothing.
 	second := listCall(pol)
-	reply(t, pol, second, `{"jsonrpc":"2.0","id":3,"result":{"tools":[`+tool("a", "A.")+`],"nextCursor":"c2"}}`)
-	cursor := hashName("c1")
-	v := reply(t, pol, &jsonrpc.Call{Method: "tools/list", State: callState{cursor: &cursor}}, `{"jsonrpc":"2.0","id":2,"result":{"tools":[`+tool("stale", "S.")+`]}}`)
-	if got := shownNames(t, v, nil); len(got) != 0 || established() {
-		t.Errorf("a stale page: shown %v, established %v", got, established())
-	}
-	pol.listed.page([]byte(`{"cursor":"c2"}`))
-	c2 := hashName("c2")
-	reply(t, pol, &jsonrpc.Call{Method: "tools/list", State: callState{cursor: &c2}}, `{"jsonrpc":"2.0","id":4,"result":{"tools":[`+tool("b", "B.")+`]}}`)
+	reply(t, pol, second, `{"jsonrpc":"2.0","id":3,"result":{"tools":[`+tool("a", "A.")+`],"nextCursor":"c3"}}`)
 	if !established() {
-		t.Errorf("not established after a complete listing")
+		t.Errorf("not established when a second listing began")
 	}
-	// The stale page approved nothing: stale is new now.
+	c2 := hashName("c2")
+	v = reply(t, pol, &jsonrpc.Call{Method: "tools/list", State: callState{cursor: &c2}}, `{"jsonrpc":"2.0","id":4,"result":{"tools":[`+tool("stale", "S.")+`]}}`)
+	if got := shownNames(t, v, nil); len(got) != 0 {
+		t.Errorf("a stale page: shown %v", got)
+	}
+	// The second listing's page 2: a name new there is pending.
+	pol.listed.page([]byte(`{"cursor":"c3"}`))
+	c3 := hashName("c3")
+	v = reply(t, pol, &jsonrpc.Call{Method: "tools/list", State: callState{cursor: &c3}}, `{"jsonrpc":"2.0","id":5,"result":{"tools":[`+tool("b", "B.")+`,`+tool("late", "L.")+`]}}`)
+	if got := shownNames(t, v, []string{tool("b", "B."), tool("late", "L.")}); !slices.Equal(got, []string{"b"}) {
+		t.Errorf("the second listing's page 2: %v, want late hidden", got)
+	}
 	if got, _ := listTools(t, pol, tool("a", "A."), tool("b", "B."), tool("stale", "S.")); !slices.Equal(got, []string{"a", "b"}) {
 		t.Errorf("after the stale page: %v, want stale hidden", got)
 	}

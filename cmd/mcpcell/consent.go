@@ -169,7 +169,32 @@ func consentMessage(server, kind, name, what, description string) string {
 	if what == "" || what == "new" {
 		return fmt.Sprintf("mcpcell: the server %q added the %s %s since you trusted it. Description: %s. Approve it?", server, kind, n, d)
 	}
-	return fmt.Sprintf("mcpcell: the server %q changed the %s %s since you trusted it (%s). New description: %s. Approve the new definition?", server, kind, n, what, d)
+	return fmt.Sprintf("mcpcell: the server %q changed the %s %s since you trusted it (%s). New description: %s. Approve the new definition?", server, kind, n, printable(clipText(what, 200)), d)
+}
+
+// printable is s with every character a terminal or a dialog would not
+// show as itself escaped as strconv.Quote escapes it (\n, \u202e, \x00,
+// \U000e0001): control and format characters (bidi overrides and
+// isolates, zero-width ones), separators other than the ASCII space,
+// and invalid UTF-8. Quotes and backslashes stay as they are, so that
+// JSON text keeps its look; strconv.Quote is for a string that must be
+// quoted whole.
+func printable(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case !strconv.IsPrint(r):
+			q := strconv.QuoteRuneToASCII(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }
 
 // clipText keeps at most n bytes of s, cut at a character's start, with

@@ -32,11 +32,44 @@ type changedTools struct {
 
 // withChanged pins, in the trust store of mcpcell as cmd starts it (a
 // profile file run by cellCommand), an older definition of each tool
-// named, as if the user had approved it before the server changed it.
-// The kind is not established: the rest of the first listing is approved
-// on first sight, and the tools named are changed.
+// named, as if the user had approved it before the server changed it:
+// a session of the same command lists the tools first (trust on first
+// use lasts one listing), then the record's entries of those named are
+// made older.
 func withChanged(t *testing.T, cmd *exec.Cmd, names ...string) changedTools {
 	t.Helper()
+	first := exec.Command(cmd.Path, cmd.Args[1:]...)
+	first.Env, first.Dir = cmd.Env, cmd.Dir
+	s := startSession(t, first)
+	meta := ""
+	if slices.Contains(cmd.Args, "--version=2026-07-28") {
+		meta = `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"c","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}`
+		s.call(1, "server/discover", "{"+meta+"}")
+	} else {
+		// A client that can do what the test's can: server-everything
+		// lists get-roots-list only to a client with roots.
+		s.call(1, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{"roots":{"listChanged":true},"elicitation":{},"sampling":{}},"clientInfo":{"name":"c","version":"1"}}`)
+		s.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	}
+	sep := ""
+	if meta != "" {
+		sep = ","
+	}
+	for id, cursor := 2, ""; ; id++ {
+		params := "{" + meta + "}"
+		if cursor != "" {
+			params = fmt.Sprintf(`{"cursor":%q%s%s}`, cursor, sep, meta)
+		}
+		r := s.call(id, "tools/list", params)
+		res, ok := r["result"].(map[string]any)
+		if !ok {
+			t.Fatalf("the first listing: %v", r)
+		}
+		if cursor, _ = res["nextCursor"].(string); cursor == "" {
+			break
+		}
+	}
+	finish(t, s)
 	profile := cmd.Args[slices.Index(cmd.Args, "--profile")+1]
 	argv := cmd.Args[slices.Index(cmd.Args, "--")+1:]
 	state := ""
@@ -50,11 +83,13 @@ func withChanged(t *testing.T, cmd *exec.Cmd, names ...string) changedTools {
 		if r.Kinds == nil {
 			r.Kinds = map[string]*trust.PinSet{}
 		}
-		set := &trust.PinSet{Approved: map[string]*trust.Pin{}, Pending: map[string]*trust.Pin{}}
+		set := r.Kinds[trust.Tools]
+		if set == nil || len(set.Approved) == 0 {
+			t.Fatalf("the first listing approved no tool")
+		}
 		for _, n := range names {
 			set.Approved[trust.Sum([]byte(n))] = &trust.Pin{Name: n, Digest: olderDefinition}
 		}
-		r.Kinds[trust.Tools] = set
 		return true
 	})
 	if err != nil {

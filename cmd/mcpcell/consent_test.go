@@ -320,6 +320,7 @@ func TestConsentMessage(t *testing.T) {
 		{"search", "new", "", `mcpcell: the server "fake" added the tool "search" since you trusted it. Description: (none). Approve it?`},
 		{"a\nb", "description", "ok\u202e\nIGNORE PREVIOUS", `the tool "a\nb" since you trusted it (description). New description: "ok\u202e\nIGNORE PREVIOUS"`},
 		{"x", "description", long, `New description: "` + strings.Repeat("é", 150) + `…". Approve`},
+		{"x", "\"desc\u202e\nription\"", "d", `since you trusted it ("desc\u202e\nription")`},
 	} {
 		got := consentMessage("fake", "tool", tc.name, tc.what, tc.desc)
 		if !strings.Contains(got, tc.want) || strings.ContainsAny(got, "\n\u202e") {

@@ -57,6 +57,11 @@ func (c *cli) trustTools(p *profiles.Profile, command []string, yes bool) int {
 		return c.fail(err, "")
 	}
 	changes := rec.Changes()
+	if len(rec.Kinds) == 0 {
+		// A new command line (an upgrade, pkg@1.2 to pkg@1.3) starts over.
+		fmt.Fprintf(c.stdout, "nothing to approve: no tool surface is pinned yet for profile %s, project %s, command %s; its first listing is approved as it is first seen\n", profileName(p), p.Project, shellWords(clientconf.MaskArgs(command)...))
+		return 0
+	}
 	if len(changes) == 0 {
 		fmt.Fprintf(c.stdout, "nothing to approve: the server changed no tool, prompt or resource template since you trusted them (profile %s, project %s, command %s)\n", profileName(p), p.Project, shellWords(clientconf.MaskArgs(command)...))
 		return 0
@@ -97,7 +102,8 @@ func (c *cli) trustTools(p *profiles.Profile, command []string, yes bool) int {
 }
 
 // describeChange is a change as a unified diff of the indented
-// canonical definitions.
+// canonical definitions, with what a terminal would not show as itself
+// (bidi overrides, zero-width characters) escaped: the server wrote it.
 func describeChange(ch trust.Change) string {
 	noun := map[string]string{trust.Tools: "tool", trust.Prompts: "prompt", trust.Templates: "resource template"}[ch.Kind]
 	label := fmt.Sprintf("%s %s", noun, clipQuote(ch.New.Name))
@@ -117,12 +123,18 @@ func describeChange(ch trust.Change) string {
 	return unifiedDiff(label, old, now) + "\n"
 }
 
+// indentJSON is canonical text indented, each line printable: the
+// escapes keep one line a line.
 func indentJSON(s string) string {
 	var b bytes.Buffer
 	if err := json.Indent(&b, []byte(s), "", "  "); err != nil {
-		return s + "\n"
+		return printable(s) + "\n"
 	}
-	return b.String() + "\n"
+	lines := strings.Split(b.String(), "\n")
+	for i, l := range lines {
+		lines[i] = printable(l)
+	}
+	return strings.Join(lines, "\n") + "\n"
 }
 
 // clipQuote quotes a name for people, cut to 100 bytes.

@@ -1,10 +1,12 @@
 package trust
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -61,13 +63,59 @@ type Pin struct {
 	Seen    time.Time         `json:"seen"`
 }
 
-// kept is what a pin counts against MaxRecordText.
+// kept is what a pin counts against MaxRecordText: what its text and
+// members take in the record as written (escaped).
 func (p *Pin) kept() int {
-	n := len(p.Text)
+	n := writtenLen(p.Text)
 	for k, v := range p.Members {
-		n += len(k) + len(v)
+		n += writtenLen(k) + writtenLen(v)
 	}
 	return n
+}
+
+// writtenLen is at least the length of s as encodeSurface writes it in a
+// JSON string: '"' and '\' take two bytes, a control character, U+2028,
+// U+2029 and each byte of invalid UTF-8 (written as \ufffd) six.
+func writtenLen(s string) int {
+	n := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				n += 2
+			case c < 0x20 || c == 0x7f:
+				n += 6
+			default:
+				n++
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1, r == '\u2028', r == '\u2029':
+			n += 6
+		default:
+			n += size
+		}
+		i += size
+	}
+	return n
+}
+
+// clipWritten cuts s on a rune boundary so that it takes at most n bytes
+// as written (see writtenLen).
+func clipWritten(s string, n int) string {
+	w := 0
+	for i := 0; i < len(s); {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		if w += writtenLen(s[i : i+size]); w > n {
+			return s[:i]
+		}
+		i += size
+	}
+	return s
 }
 
 // PinSet is what a record keeps of one kind.
@@ -151,8 +199,20 @@ func (s *Store) UpdateSurface(name string, fn func(*SurfaceRecord) bool) error {
 		if !fn(r) {
 			return nil, nil
 		}
-		return json.Marshal(r)
+		return encodeSurface(r)
 	})
+}
+
+// encodeSurface writes a record as JSON without HTML escapes, so that
+// what MaxRecordText counts (writtenLen) is what the file takes.
+func encodeSurface(r *SurfaceRecord) ([]byte, error) {
+	var b bytes.Buffer
+	e := json.NewEncoder(&b)
+	e.SetEscapeHTML(false)
+	if err := e.Encode(r); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // Approve moves the pending entries of changes to approved, each only
@@ -237,6 +297,9 @@ type Surface struct {
 	mu  sync.Mutex
 	rec *SurfaceRecord
 	err error // the record could not be read: nothing counts as approved
+	// window holds the kinds whose first listing this session began: only
+	// its pages approve entries on first sight.
+	window map[string]bool
 }
 
 // OpenSurface reads the surface record of origin, project and argv; the
@@ -256,18 +319,44 @@ func (s *Store) OpenSurface(origin, project string, argv, shown []string, review
 // Review is the command that reviews and approves a change.
 func (u *Surface) Review() string { return u.review }
 
-// Begin starts a listing of kind: the record is read again.
+// Begin starts a listing of kind: the record is read again. Trust on
+// first use lasts one listing: a kind that has entries but no complete
+// listing (its first listing never had its last page, or is still going
+// on in another session) is established now, and only a listing that
+// begins on a kind without entries approves what it sees first.
 func (u *Surface) Begin(kind string) error {
 	rec, err := u.store.ReadSurface(u.name)
+	if err == nil && unsettled(rec.Kinds[kind]) {
+		err = u.store.UpdateSurface(u.name, func(r *SurfaceRecord) bool {
+			rec = r
+			if !unsettled(r.Kinds[kind]) {
+				return false
+			}
+			r.Kinds[kind].Established = true
+			return true
+		})
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	delete(u.window, kind)
 	if err != nil {
 		u.err = err
 		return err
 	}
 	rec.Origin, rec.Project, rec.Command = u.rec.Origin, u.rec.Project, u.rec.Command
 	u.rec, u.err = rec, nil
+	if s := rec.Kinds[kind]; s == nil || !s.Established && len(s.Approved) == 0 && len(s.Pending) == 0 {
+		if u.window == nil {
+			u.window = map[string]bool{}
+		}
+		u.window[kind] = true
+	}
 	return nil
+}
+
+// unsettled reports whether s has entries but is not established.
+func unsettled(s *PinSet) bool {
+	return s != nil && !s.Established && len(s.Approved)+len(s.Pending) > 0
 }
 
 // Approve approves the pending definition canon of name, as the user
@@ -293,8 +382,9 @@ func (u *Surface) Approve(kind, name string, canon []byte) error {
 }
 
 // Approved reports whether a call to name may go on when no listing of
-// kind has been seen in the session: until the kind is established every
-// name may, after that only an approved one.
+// kind has been seen in the session: while the record knows nothing of
+// the kind every name may; after that only an approved name, and not one
+// whose changed definition is pending.
 func (u *Surface) Approved(kind, name string) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -302,20 +392,26 @@ func (u *Surface) Approved(kind, name string) bool {
 		return false
 	}
 	s := u.rec.Kinds[kind]
-	if s == nil || !s.Established {
+	if s == nil || !s.Established && len(s.Approved)+len(s.Pending) == 0 {
 		return true
 	}
-	_, ok := s.Approved[Sum([]byte(name))]
+	key := Sum([]byte(name))
+	if _, pending := s.Pending[key]; pending {
+		return false
+	}
+	_, ok := s.Approved[key]
 	return ok
 }
 
 // Judge pins the entries of one page of a listing of kind, each a name
 // and its canonical definition (see profiles.Canonical): it returns, for
 // each, "" when it is approved, or what makes it pending ("new", or the
-// members that changed, as "description, inputSchema"). Until the kind
-// is established every entry is approved as it is first seen; last says
-// the page ends a listing, which establishes it. A record that cannot be
-// read or written approves nothing new: err says why.
+// members that changed, as "description, inputSchema"). Only the pages of
+// the kind's first listing (one this session began with Begin on a kind
+// without entries) approve an entry as it is first seen, and only while
+// the record on disk does not say the kind is established; last says the
+// page ends a listing, which establishes it. A record that cannot be read
+// or written approves nothing new: err says why.
 func (u *Surface) Judge(kind string, names []string, canon [][]byte, last bool) ([]string, error) {
 	out := make([]string, len(names))
 	u.mu.Lock()
@@ -328,6 +424,7 @@ func (u *Surface) Judge(kind string, names []string, canon [][]byte, last bool) 
 	}
 	now := u.now().UTC()
 	type add struct {
+		i        int // the entry's index in names
 		key      string
 		pin      *Pin
 		approved bool
@@ -335,6 +432,7 @@ func (u *Surface) Judge(kind string, names []string, canon [][]byte, last bool) 
 	var adds []add
 	s := u.rec.Kinds[kind]
 	established := s != nil && s.Established
+	open := u.window[kind] && !established
 	firstSeen := map[string]string{} // this page's approvals by first sight
 	for i, name := range names {
 		key, digest := Sum([]byte(name)), Sum(canon[i])
@@ -346,13 +444,13 @@ func (u *Surface) Judge(kind string, names []string, canon [][]byte, last bool) 
 		case old != nil && old.Digest == digest:
 			if s.Pending[key] != nil {
 				// Changed back: the pending version is no longer listed.
-				adds = append(adds, add{key: key})
+				adds = append(adds, add{i: i, key: key})
 			}
 			continue
-		case old == nil && !established && (firstSeen[key] == "" || firstSeen[key] == digest):
+		case old == nil && open && (firstSeen[key] == "" || firstSeen[key] == digest):
 			if firstSeen[key] == "" {
 				firstSeen[key] = digest
-				adds = append(adds, add{key, newPin(name, digest, canon[i], now), true})
+				adds = append(adds, add{i, key, newPin(name, digest, canon[i], now), true})
 			}
 			continue
 		case old == nil && firstSeen[key] != "":
@@ -367,9 +465,12 @@ func (u *Surface) Judge(kind string, names []string, canon [][]byte, last bool) 
 				continue // already recorded
 			}
 		}
-		adds = append(adds, add{key, newPin(name, digest, canon[i], now), false})
+		adds = append(adds, add{i, key, newPin(name, digest, canon[i], now), false})
 	}
 	establish := last && !established
+	if last {
+		delete(u.window, kind)
+	}
 	if len(adds) == 0 && !establish {
 		return out, nil
 	}
@@ -386,6 +487,18 @@ func (u *Surface) Judge(kind string, names []string, canon [][]byte, last bool) 
 					changed = true
 				}
 				continue
+			}
+			if a.approved {
+				// Another session may have established the kind, or
+				// approved another definition of the name, since this
+				// record was read: first sight is over.
+				if prev := set.Approved[a.key]; prev != nil && prev.Digest == a.pin.Digest {
+					continue
+				} else if prev != nil {
+					a.approved, out[a.i] = false, changedMembers(prev, canon[a.i])
+				} else if set.Established {
+					a.approved, out[a.i] = false, "new"
+				}
 			}
 			dst := set.Pending
 			if a.approved {
@@ -461,7 +574,7 @@ func (u *Surface) approvedLocked(kind, name string, canon []byte) bool {
 }
 
 func newPin(name, digest string, canon []byte, now time.Time) *Pin {
-	p := &Pin{Name: clip(name, maxName), Digest: digest, Seen: now}
+	p := &Pin{Name: clipWritten(name, maxName), Digest: digest, Seen: now}
 	if len(canon) <= MaxText {
 		p.Text = string(canon)
 	}
@@ -479,7 +592,7 @@ func memberDigests(canon []byte) (map[string]string, error) {
 	}
 	out := make(map[string]string, len(obj))
 	for k, v := range obj {
-		out[clip(k, maxName)] = short(Sum(v))
+		out[clipWritten(k, maxName)] = short(Sum(v))
 	}
 	return out, nil
 }
@@ -506,7 +619,28 @@ func changedMembers(old *Pin, canon []byte) string {
 		return "definition"
 	}
 	sort.Strings(names)
+	for i, k := range names {
+		if !plainMember(k) {
+			// The server chose the name: quoted, it cannot end a note's
+			// line, pose as two members or turn the text around.
+			names[i] = strconv.Quote(k)
+		}
+	}
 	return strings.Join(names, ", ")
+}
+
+// plainMember reports whether a member name is shown as it is: ASCII
+// letters, digits, '_', '-', '.' and '$', at most 64 of them.
+func plainMember(k string) bool {
+	if k == "" || len(k) > 64 {
+		return false
+	}
+	for _, c := range []byte(k) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.' || c == '$') {
+			return false
+		}
+	}
+	return true
 }
 
 // clip cuts s to n bytes on a rune boundary.
