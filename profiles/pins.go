@@ -115,6 +115,40 @@ var pinNouns = map[string][2]string{
 	"tools":             {"tool", "tools"},
 	"prompts":           {"prompt", "prompts"},
 	"resourceTemplates": {"resource template", "resource templates"},
+	"instructions":      {"server instructions", "server instructions"},
+}
+
+// pinInstructions pins the server's instructions in an initialize or
+// server/discover result: the client gives them to the model as it gives
+// a tool's description, so a change is a rug pull too. Each result is a
+// listing of one entry; changed instructions are dropped from the result
+// (the client then has none), with the note of a withheld entry, until
+// mcpcell trust --tools approves them.
+func (p *Policy) pinInstructions(m *jsonrpc.Message) jsonrpc.Verdict {
+	v := jsonrpc.Verdict{Rule: "reply"}
+	if p.pins == nil {
+		return v
+	}
+	var r reader
+	raw := r.get(m.Result, "instructions")
+	if r.bad != nil {
+		return replySpelling(v, &r)
+	}
+	if raw == nil {
+		return v
+	}
+	entry := []byte(`{"instructions":` + string(raw) + `}`)
+	shown, rule, note := p.pinEntries("instructions", [][]byte{entry}, []string{"instructions"}, true, true)
+	v.Note = note
+	if shown[0] {
+		return v
+	}
+	out, err := dropMembers(m.Result, "instructions")
+	if err != nil {
+		return refuse(jsonrpc.CodeInternalError, "instructions", "mcpcell: %v", err)
+	}
+	v.Frame, v.Rule = m.WithResult(out), "instructions: withheld"+rule
+	return v
 }
 
 // pinEntries judges one listing page's entries (kept, after the rules)

@@ -901,6 +901,8 @@ func (p *Policy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Messag
 		return v
 	case "tasks/list":
 		return p.listTasks(m)
+	case "initialize", "server/discover":
+		return p.pinInstructions(m)
 	}
 	return jsonrpc.Verdict{Rule: "reply"}
 }

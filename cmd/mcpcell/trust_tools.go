@@ -105,7 +105,7 @@ func (c *cli) trustTools(p *profiles.Profile, command []string, yes bool) int {
 // canonical definitions, with what a terminal would not show as itself
 // (bidi overrides, zero-width characters) escaped: the server wrote it.
 func describeChange(ch trust.Change) string {
-	noun := map[string]string{trust.Tools: "tool", trust.Prompts: "prompt", trust.Templates: "resource template"}[ch.Kind]
+	noun := map[string]string{trust.Tools: "tool", trust.Prompts: "prompt", trust.Templates: "resource template", trust.Instructions: "server instructions"}[ch.Kind]
 	label := fmt.Sprintf("%s %s", noun, clipQuote(ch.New.Name))
 	old := ""
 	switch {

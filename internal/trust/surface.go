@@ -19,6 +19,10 @@ const (
 	Tools     = "tools"
 	Prompts   = "prompts"
 	Templates = "resourceTemplates"
+	// Instructions is the server's instructions (initialize and
+	// server/discover results): text the client gives the model, as it
+	// gives a tool's description. One entry, named "instructions".
+	Instructions = "instructions"
 )
 
 // Bounds of a surface record: a hostile server may list 10,000 fresh
