@@ -239,7 +239,7 @@ func profileName(p *profiles.Profile) string {
 func (c *cli) startCell(p *profiles.Profile, command []string, log *audit.Log, secrets map[string]keystore.Secret, prepared *sandbox.Prepared) (*sandbox.Server, int) {
 	plan, err := c.planCell(p, true)
 	if err != nil {
-		return nil, c.fail(err, "fix the profile; mcpcell check shows the effective profile")
+		return nil, c.fail(err, planHint(err, "fix the profile; mcpcell check shows the effective profile"))
 	}
 	for _, w := range plan.broad {
 		fmt.Fprintf(c.stderr, "mcpcell: warning: %s\n", w)

@@ -100,7 +100,7 @@ func (c *cli) trust(args []string) int {
 	c.stdout.Write(policy.Bytes())
 	plan, err := c.planCell(p, false)
 	if err != nil {
-		return c.fail(err, "fix the profile")
+		return c.fail(err, planHint(err, "fix the profile"))
 	}
 	for _, b := range plan.broad {
 		fmt.Fprintf(c.stderr, "mcpcell: warning: %s\n", b)
