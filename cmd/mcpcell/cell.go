@@ -267,8 +267,8 @@ func cellCache(p *profiles.Profile, path string) bool {
 // caches of other cells) and over the audit log: a server that can
 // rewrite them can hide what it did or trust what it wrote. No grant may
 // hold them, not even one of the root or home folder the user wrote on
-// purpose: a profile that needs such a grant moves XDG_STATE_HOME,
-// XDG_CONFIG_HOME and [audit] path out of it.
+// purpose; the defaults under each home folder count whatever XDG_*
+// says (profiles.OwnRoots).
 func ownWrites(p *profiles.Profile, g sandbox.Grants) error {
 	audit := realPath(p.AuditPath)
 	var errs []error
@@ -301,7 +301,7 @@ func ownWrites(p *profiles.Profile, g sandbox.Grants) error {
 		if len(held) == 0 {
 			continue
 		}
-		errs = append(errs, fmt.Errorf("%s: the write grant on %s holds mcpcell's own %s: the server could rewrite its audit log or its trust store; grant a narrower folder, or move them out of it (XDG_STATE_HOME, XDG_CONFIG_HOME, [audit] path)", w.From, path, strings.Join(held, ", ")))
+		errs = append(errs, fmt.Errorf("%s: the write grant on %s holds mcpcell's own %s: the server could rewrite its audit log or its trust store; grant a narrower folder (a folder under ~/.local/state/mcpcell, ~/.config/mcpcell or ~/.cache/mcpcell is mcpcell's whatever XDG_* says; an audit log can move with [audit] path)", w.From, path, strings.Join(held, ", ")))
 	}
 	return errors.Join(errs...)
 }

@@ -608,15 +608,42 @@ func TestOwnFoldersNeverWritable(t *testing.T) {
 			t.Errorf("check: exit %d; stderr:\n%s\nwant %q", rc, stderr, want)
 		}
 	})
-	t.Run("control: write on ${HOME} with mcpcell's own folders elsewhere", func(t *testing.T) {
+	// Attack (review 11, D): with XDG_* moved out of the home folder, a
+	// grant over the default folders under it (~/.local/state/mcpcell
+	// and the rest) would let the cell forge the trust records that a
+	// client run without those variables honours. They are mcpcell's own
+	// whatever this environment says.
+	xdg := t.TempDir()
+	moved := []string{"XDG_STATE_HOME=" + filepath.Join(xdg, "state"), "XDG_CACHE_HOME=" + filepath.Join(xdg, "cache"), "XDG_CONFIG_HOME=" + filepath.Join(xdg, "config")}
+	for _, tc := range []struct{ grant, want string }{
+		{"${HOME}", "the write grant on " + home + " holds mcpcell's own folder " + filepath.Join(home, ".local/state/mcpcell")},
+		{"${HOME}/.local", "the write grant on " + filepath.Join(home, ".local") + " holds mcpcell's own folder " + filepath.Join(home, ".local/state/mcpcell")},
+		{"${HOME}/.config", "the write grant on " + filepath.Join(home, ".config") + " holds mcpcell's own folder " + filepath.Join(home, ".config/mcpcell")},
+		{"${HOME}/.cache", "the write grant on " + filepath.Join(home, ".cache") + " holds mcpcell's own folder " + filepath.Join(home, ".cache/mcpcell")},
+		{"${HOME}/.local/state/mcpcell/audit", "the write grant on " + filepath.Join(home, ".local/state/mcpcell/audit") + " lies in mcpcell's own folder " + filepath.Join(home, ".local/state/mcpcell")},
+	} {
+		t.Run("XDG moved out, write on "+tc.grant, func(t *testing.T) {
+			path := filepath.Join(project, "home.toml")
+			os.WriteFile(path, []byte("include = [\"default\"]\n[filesystem]\nwrite = [\""+tc.grant+"\"]\n"), 0o600)
+			want := fmt.Sprintf("mcpcell: error: %s:3: %s", path, tc.want)
+			_, stderr, rc := mcpcellIn(t, project, home, moved, append([]string{"trust", "--yes", "--profile", path}, attack...)...)
+			if rc != exitFailed || !strings.Contains(stderr, want) {
+				t.Errorf("trust: exit %d; stderr:\n%s\nwant %q", rc, stderr, want)
+			}
+			// run refuses it of itself, even were it trusted.
+			_, stderr, rc = mcpcellIn(t, project, home, append(moved, noTrustEnv+"=1"), append([]string{"run", "--profile", path}, attack...)...)
+			if rc != exitFailed || strings.Contains(stderr, "WROTE") || !strings.Contains(stderr, want) {
+				t.Errorf("run: exit %d; stderr:\n%s\nwant %q", rc, stderr, want)
+			}
+		})
+	}
+	t.Run("control: a narrower grant in ${HOME} runs", func(t *testing.T) {
+		os.MkdirAll(filepath.Join(home, "work"), 0o700)
 		path := filepath.Join(project, "home.toml")
-		os.WriteFile(path, []byte("include = [\"default\"]\n[filesystem]\nwrite = [\"${HOME}\"]\n"), 0o600)
-		xdg := t.TempDir()
-		env := []string{"XDG_STATE_HOME=" + filepath.Join(xdg, "state"), "XDG_CACHE_HOME=" + filepath.Join(xdg, "cache"), "XDG_CONFIG_HOME=" + filepath.Join(xdg, "config")}
-		stderr, rc := cellRun(t, project, home, env, append([]string{"--profile", path}, attack...)...)
-		want := fmt.Sprintf("mcpcell: warning: the profile grants write on %s, your home folder (%s:3)", home, path)
-		if rc != 0 || !strings.Contains(stderr, "WROTE") || !strings.Contains(stderr, want) {
-			t.Errorf("exit %d; stderr:\n%s\nwant %q", rc, stderr, want)
+		os.WriteFile(path, []byte("include = [\"default\"]\n[filesystem]\nwrite = [\"${HOME}/work\"]\n"), 0o600)
+		stderr, rc := cellRun(t, project, home, moved, append([]string{"--profile", path}, attack...)...)
+		if rc != 0 || !strings.Contains(stderr, "WROTE") {
+			t.Errorf("exit %d; stderr:\n%s", rc, stderr)
 		}
 	})
 }
