@@ -119,6 +119,14 @@ func (c *cli) run(args []string) int {
 		c.hintf("give one after --, as in: mcpcell run -- npx -y @modelcontextprotocol/server-everything, or set [server] command in the profile")
 		return exitUsage
 	}
+	// The command is part of what the user trusted: it is checked before
+	// anything is acted on (the keyring, the audit log, the cell's
+	// folders), from a plan that creates nothing.
+	if !embedded(p) && !c.noTrust {
+		if code := c.checkCommandFirst(p, command); code != 0 {
+			return code
+		}
+	}
 	surface, err := c.openSurface(p, command, len(fs.Args()) > 0)
 	if err != nil {
 		return c.fail(err, "the trust store is in "+trustStore(p).Dir+"; mcpcell does not start a server whose tool surface it cannot check")
@@ -201,6 +209,26 @@ func (c *cli) run(args []string) int {
 	cons := &consent{ip: ip, pol: pol, server: serverLabel(p, command)}
 	pol.SetWithheld(cons.Changed)
 	return c.serve(ip, srv, log, sigs)
+}
+
+// checkCommandFirst refuses a server command line, or a file the kernel
+// runs for it, that the profile's record does not trust, or one that
+// cannot start; it creates nothing.
+func (c *cli) checkCommandFirst(p *profiles.Profile, command []string) int {
+	plan, err := c.planCell(p, false)
+	if err != nil {
+		return c.fail(err, planHint(err, "fix the profile; mcpcell check shows the effective profile"))
+	}
+	_, chain, pathErr := serverPath(command, plan.env, plan.grants.Rules())
+	if len(chain) > 0 {
+		if err := c.checkCommand(command, chain); err != nil {
+			return c.untrusted(err.Error(), p.Origin.File, c.projectFlag, command)
+		}
+	}
+	if pathErr != nil {
+		return c.fail(pathErr, pathErr.(*startError).hint)
+	}
+	return 0
 }
 
 // reap reaps the orphans the server leaves as they die and holds the
