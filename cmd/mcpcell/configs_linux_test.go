@@ -435,19 +435,17 @@ func TestNoFailOpenProject(t *testing.T) {
 		})
 	}
 	// Control: a profile file the user wrote grants the home folder on
-	// purpose. mcpcell warns, and the same server reads the key.
+	// purpose. mcpcell warns, and the same server reads the key. (Only
+	// read: a write grant there holds mcpcell's own ~/.local/state/mcpcell
+	// and is refused, see TestOwnFoldersNeverWritable.)
 	t.Run("control: a profile file with --project HOME", func(t *testing.T) {
 		profile := filepath.Join(t.TempDir(), ".mcpcell.toml")
-		os.WriteFile(profile, []byte("include = [\"default\"]\n"), 0o600)
-		// mcpcell's own folders outside the home folder: no write grant
-		// may hold them.
-		xdg := t.TempDir()
-		env := []string{"XDG_STATE_HOME=" + filepath.Join(xdg, "state"), "XDG_CACHE_HOME=" + filepath.Join(xdg, "cache"), "XDG_CONFIG_HOME=" + filepath.Join(xdg, "config")}
-		stderr, rc := cellRun(t, "/", home, env, append([]string{"--profile", profile, "--project", home}, attack...)...)
+		os.WriteFile(profile, []byte("include = [\"base\"]\n[filesystem]\nread = [\"${PROJECT}\"]\n"), 0o600)
+		stderr, rc := cellRun(t, "/", home, nil, "--profile", profile, "--project", home, "--", "/bin/sh", "-c", "cat "+key)
 		if rc != 0 || !strings.Contains(stderr, "CANARY") {
 			t.Fatalf("exit %d; the control did not read the key:\n%s", rc, stderr)
 		}
-		want := fmt.Sprintf("mcpcell: warning: the profile grants write on %s, your home folder (preset:default:", home)
+		want := fmt.Sprintf("mcpcell: warning: the profile grants read on %s, your home folder (%s:3)", home, profile)
 		if !strings.Contains(stderr, want) {
 			t.Errorf("no warning %q:\n%s", want, stderr)
 		}
@@ -461,19 +459,18 @@ func TestBroadGrantWarns(t *testing.T) {
 	home := testHome(t)
 	project := t.TempDir()
 	profile := filepath.Join(project, ".mcpcell.toml")
-	os.WriteFile(profile, []byte("include = [\"default\"]\n[filesystem]\nwrite = [\"${HOME}\", \"/var/tmp\"]\nread = [\"/\"]\n"), 0o600)
-	// mcpcell's own folders outside the home folder: no write grant may
-	// hold them.
-	xdg := t.TempDir()
-	env := []string{"XDG_STATE_HOME=" + filepath.Join(xdg, "state"), "XDG_CACHE_HOME=" + filepath.Join(xdg, "cache"), "XDG_CONFIG_HOME=" + filepath.Join(xdg, "config")}
+	// (A write grant on the home folder holds mcpcell's own folders, and
+	// is refused: see TestOwnFoldersNeverWritable.)
+	os.WriteFile(profile, []byte("include = [\"default\"]\n[filesystem]\nread = [\"${HOME}\", \"/\"]\nwrite = [\"/var/tmp\"]\n"), 0o600)
+	var env []string
 	out, stderr, rc := mcpcellIn(t, project, home, env, "check", "--profile", profile)
 	if rc != 0 {
 		t.Fatalf("check: exit %d\n%s", rc, stderr)
 	}
 	for _, want := range []string{
-		fmt.Sprintf("the profile grants write on %s, your home folder (%s:3)", home, profile),
-		fmt.Sprintf("the profile grants read on /, the root folder (%s:4)", profile),
-		fmt.Sprintf("the profile grants write on /var/tmp, a system folder (/var) (%s:3)", profile),
+		fmt.Sprintf("the profile grants read on %s, your home folder (%s:3)", home, profile),
+		fmt.Sprintf("the profile grants read on /, the root folder (%s:3)", profile),
+		fmt.Sprintf("the profile grants write on /var/tmp, a system folder (/var) (%s:4)", profile),
 	} {
 		if !regexp.MustCompile(`(?m)^  warning +` + regexp.QuoteMeta(want)).MatchString(out) {
 			t.Errorf("check output lacks %q:\n%s", want, out)
@@ -483,23 +480,23 @@ func TestBroadGrantWarns(t *testing.T) {
 		}
 	}
 	stderr, rc = cellRun(t, project, home, env, "--profile", profile, "--", "/bin/sh", "-c", "true")
-	if rc != 0 || !strings.Contains(stderr, fmt.Sprintf("mcpcell: warning: the profile grants write on %s, your home folder (%s:3)", home, profile)) {
+	if rc != 0 || !strings.Contains(stderr, fmt.Sprintf("mcpcell: warning: the profile grants read on %s, your home folder (%s:3)", home, profile)) {
 		t.Errorf("run: exit %d; stderr:\n%s", rc, stderr)
 	}
 }
 
 // A project that holds a runtime the presets grant read+exec would let
 // the server rewrite the node it runs: refused for the embedded profile
-// (~/.local holds fnm's node, and is a hidden folder of the home folder
-// besides), warned about when a profile file grants it on purpose.
+// (~/.nvm holds nvm's node, and is a hidden folder of the home folder
+// besides), warned about when a profile file grants it on purpose. (Not
+// ~/.local: that holds mcpcell's own ~/.local/state/mcpcell.)
 func TestRuntimeNotWritableThroughProject(t *testing.T) {
 	node := systemTool(t, "/usr/bin/node")
 	home := testHome(t)
-	xdg := t.TempDir() // mcpcell's own folders outside the home folder
-	env := []string{"XDG_STATE_HOME=" + filepath.Join(xdg, "state"), "XDG_CACHE_HOME=" + filepath.Join(xdg, "cache"), "XDG_CONFIG_HOME=" + filepath.Join(xdg, "config")}
-	exe := filepath.Join(home, ".local/share/fnm/node-versions/v20.11.0/installation/bin/node")
+	var env []string
+	exe := filepath.Join(home, ".nvm/versions/node/v20.11.0/bin/node")
 	newInstaller(t).install(node, exe)
-	local := filepath.Join(home, ".local")
+	local := filepath.Join(home, ".nvm")
 	attack := []string{"--", "/bin/sh", "-c", fmt.Sprintf("echo '#!/bin/sh' > %s && echo REWROTE >&2", exe)}
 	stderr, rc := cellRun(t, local, home, env, attack...)
 	if rc != exitFailed || strings.Contains(stderr, "REWROTE") {
@@ -510,7 +507,7 @@ func TestRuntimeNotWritableThroughProject(t *testing.T) {
 	profile := filepath.Join(t.TempDir(), "p.toml")
 	os.WriteFile(profile, []byte("include = [\"default\"]\n"), 0o600)
 	stderr, rc = cellRun(t, local, home, env, append([]string{"--profile", profile, "--project", local}, attack...)...)
-	want := fmt.Sprintf("mcpcell: warning: the profile grants write on %s (preset:default:7), which holds %s that the presets grant read+exec only", local, filepath.Join(local, "share/fnm"))
+	want := fmt.Sprintf("mcpcell: warning: the profile grants write on %s (preset:default:7), which holds %s that the presets grant read+exec only", local, filepath.Join(local, "versions"))
 	if rc != 0 || !strings.Contains(stderr, "REWROTE") || !strings.Contains(stderr, want) {
 		t.Errorf("control: exit %d; stderr:\n%s\nwant %q", rc, stderr, want)
 	}
