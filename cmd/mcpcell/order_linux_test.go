@@ -10,8 +10,8 @@ import (
 // Attack (review 11, F): a trusted profile with [secrets] started with a
 // command line the user never trusted (a client config edited). run
 // checks the command before it acts on anything: it does not ask the
-// keyring, open the audit log or make the cell's folders, and the
-// refusal names the changed command, not the keyring. Control: the
+// keyring or make the cell's folders, the refusal names the changed
+// command, not the keyring, and so does the audit log. Control: the
 // trusted command goes on to the keyring, where the item is missing.
 func TestRunChecksCommandBeforeActing(t *testing.T) {
 	home := testHome(t)
@@ -23,7 +23,6 @@ func TestRunChecksCommandBeforeActing(t *testing.T) {
 	if _, stderr, rc := mcpcellIn(t, project, home, nil, append([]string{"trust", "--yes", "--profile", profile, "--"}, trusted...)...); rc != 0 {
 		t.Fatalf("trust: exit %d\n%s", rc, stderr)
 	}
-	state := filepath.Join(home, ".local", "state", "mcpcell")
 	cells := filepath.Join(home, ".cache", "mcpcell", "cells")
 
 	_, stderr, rc := mcpcellIn(t, project, home, nil, "run", "--profile", profile, "--", "/bin/sh", "-c", "echo EVIL >&2")
@@ -31,10 +30,12 @@ func TestRunChecksCommandBeforeActing(t *testing.T) {
 	if rc != exitFailed || !strings.Contains(stderr, want) || strings.Contains(stderr, item) || strings.Contains(stderr, "secret") || strings.Contains(stderr, "EVIL\n") {
 		t.Errorf("untrusted command: exit %d; stderr:\n%s\nwant %q and no word of the keyring", rc, stderr, want)
 	}
-	for _, dir := range []string{filepath.Join(state, "audit"), cells} {
-		if _, err := os.Stat(dir); err == nil {
-			t.Errorf("run made %s before it refused the command", dir)
-		}
+	if _, err := os.Stat(cells); err == nil {
+		t.Errorf("run made %s before it refused the command", cells)
+	}
+	// The audit log records the refusal, and no word of the keyring.
+	if log := readAudit(t, home); !strings.Contains(log, "the server command changed") || strings.Contains(log, "secret") {
+		t.Errorf("the audit log does not hold the refusal alone:\n%s", log)
 	}
 
 	// Control: the trusted command passes the check and reaches the
@@ -43,7 +44,7 @@ func TestRunChecksCommandBeforeActing(t *testing.T) {
 	if rc != exitFailed || !strings.Contains(stderr, "the server is not started without its secrets") || strings.Contains(stderr, "command changed") || strings.Contains(stderr, "TRUSTED") {
 		t.Errorf("trusted command: exit %d; stderr:\n%s", rc, stderr)
 	}
-	if _, err := os.Stat(filepath.Join(state, "audit")); err != nil {
-		t.Errorf("the trusted command did not reach the audit log: %v", err)
+	if log := readAudit(t, home); !strings.Contains(log, "the server is not started without its secrets") {
+		t.Errorf("the trusted command did not reach the keyring:\n%s", log)
 	}
 }

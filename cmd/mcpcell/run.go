@@ -123,7 +123,7 @@ func (c *cli) run(args []string) int {
 	// anything is acted on (the keyring, the audit log, the cell's
 	// folders), from a plan that creates nothing.
 	if !embedded(p) && !c.noTrust {
-		if code := c.checkCommandFirst(p, command); code != 0 {
+		if code := c.checkCommandFirst(p, pol, command); code != 0 {
 			return code
 		}
 	}
@@ -212,21 +212,26 @@ func (c *cli) run(args []string) int {
 }
 
 // checkCommandFirst refuses a server command line, or a file the kernel
-// runs for it, that the profile's record does not trust, or one that
-// cannot start; it creates nothing.
-func (c *cli) checkCommandFirst(p *profiles.Profile, command []string) int {
+// runs for it, that the profile's record does not trust. It decides from
+// a plan of the cell that creates nothing; a refusal is then recorded in
+// the (trusted) profile's audit log. What else keeps the command from
+// starting (a missing exec grant) startCell reports in its order.
+func (c *cli) checkCommandFirst(p *profiles.Profile, pol *profiles.Policy, command []string) int {
 	plan, err := c.planCell(p, false)
 	if err != nil {
 		return c.fail(err, planHint(err, "fix the profile; mcpcell check shows the effective profile"))
 	}
-	_, chain, pathErr := serverPath(command, plan.env, plan.grants.Rules())
-	if len(chain) > 0 {
-		if err := c.checkCommand(command, chain); err != nil {
-			return c.untrusted(err.Error(), p.Origin.File, c.projectFlag, command)
-		}
+	_, chain, _ := serverPath(command, plan.env, plan.grants.Rules())
+	if len(chain) == 0 && c.record != nil && c.record.Command(command) != nil {
+		return 0 // a trusted argv whose program is gone: startCell says so
 	}
-	if pathErr != nil {
-		return c.fail(pathErr, pathErr.(*startError).hint)
+	if err := c.checkCommand(command, chain); err != nil {
+		var red *keystore.Redactor
+		if log, lerr := audit.Open(p.AuditPath, audit.Meta{Session: audit.NewSession(), Profile: p.Name, Client: pol.ClientName, Redact: func(s string) string { return red.String(s) }, MaxSize: p.AuditMaxSize, Keep: p.AuditKeep}); lerr == nil {
+			log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Rule: "trust", Note: err.Error()})
+			log.Close()
+		}
+		return c.untrusted(err.Error(), p.Origin.File, c.projectFlag, command)
 	}
 	return 0
 }
