@@ -257,9 +257,23 @@ func broadFolder(dir string, homes ...string) string {
 }
 
 // OwnRoots are mcpcell's own folders: its state (audit logs, the trust
-// store), its configuration, and the parent of every cell's cache.
+// store), its configuration, and the parent of every cell's cache; those
+// of this environment (XDG_*) and the defaults under each home folder,
+// which a client run without the XDG variables uses: a cell that could
+// write those could forge the trust records that client honours.
 func (p *Profile) OwnRoots() []string {
-	return []string{p.Vars["STATE"], p.Vars["CONFIG"], filepath.Dir(filepath.Dir(p.Vars["CACHE"]))}
+	roots := []string{p.Vars["STATE"], p.Vars["CONFIG"], filepath.Dir(filepath.Dir(p.Vars["CACHE"]))}
+	for _, h := range p.Homes() {
+		if h == "" || !filepath.IsAbs(h) {
+			continue
+		}
+		for _, d := range []string{".local/state/mcpcell", ".config/mcpcell", ".cache/mcpcell"} {
+			if r := filepath.Join(h, d); !slices.Contains(roots, r) {
+				roots = append(roots, r)
+			}
+		}
+	}
+	return roots
 }
 
 // OwnFolder says how path meets one of mcpcell's own folders ("" when it

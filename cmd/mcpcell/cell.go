@@ -53,8 +53,8 @@ func (c *cli) planCell(p *profiles.Profile, create bool) (*cellPlan, error) {
 	}
 	cp.tmp = filepath.Join(p.Vars["CACHE"], "tmp")
 	if create {
-		if err := os.MkdirAll(cp.tmp, 0o700); err != nil {
-			return nil, fmt.Errorf("creating the cell's TMPDIR: %w", err)
+		if err := makeCellDir(p.Vars["CACHE"], cp.tmp, "the cell's TMPDIR"); err != nil {
+			return nil, err
 		}
 	}
 	cp.grants.Write = append(cp.grants.Write, sandbox.Grant{Path: cp.tmp, From: "the cell's TMPDIR", Optional: !create})
@@ -66,8 +66,8 @@ func (c *cli) planCell(p *profiles.Profile, create bool) (*cellPlan, error) {
 			continue
 		}
 		if create {
-			if err := os.MkdirAll(g.Path, 0o700); err != nil {
-				errs = append(errs, fmt.Errorf("%s: creating %s: %w", g.From, g.Path, err))
+			if err := makeCellDir(p.Vars["CACHE"], g.Path, g.From); err != nil {
+				errs = append(errs, err)
 			}
 		} else {
 			cp.grants.Write[i].Optional = true // check does not create it
@@ -76,6 +76,11 @@ func (c *cli) planCell(p *profiles.Profile, create bool) (*cellPlan, error) {
 	}
 	if err := cp.grants.Resolve(); err != nil {
 		errs = append(errs, err)
+	}
+	// A link the server could have made chooses what a grant means: a
+	// trusted profile would reach another folder with no byte changed.
+	if err := cp.grants.CheckLinks(p.Vars["CACHE"], cp.tmp); err != nil {
+		errs = appendNew(errs, err)
 	}
 	cp.broad = broadGrants(p, cp.grants)
 	if err := ownWrites(p, cp.grants); err != nil {
@@ -128,6 +133,66 @@ func (c *cli) planCell(p *profiles.Profile, create bool) (*cellPlan, error) {
 	cp.kernel = sandbox.Probe(cp.pretend, cp.noSecc)
 	cp.gaps = cp.kernel.Gaps(cp.net, strings.Join(portsFrom, ", "))
 	return cp, errors.Join(errs...)
+}
+
+// makeCellDir makes dir, a folder of the cell's own cache, and the
+// folders between it and cache, each a plain folder: anything else there
+// (a link, a file) the server made, and is refused, not replaced, so
+// that the user learns of it.
+func makeCellDir(cache, dir, from string) error {
+	if err := os.MkdirAll(cache, 0o700); err != nil {
+		return fmt.Errorf("%s: creating the cell's cache %s: %w", from, cache, err)
+	}
+	rel, err := filepath.Rel(cache, dir)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return fmt.Errorf("%s: %s is not in the cell's cache %s", from, dir, cache)
+	}
+	at := cache
+	for _, name := range strings.Split(rel, string(filepath.Separator)) {
+		if name == "." {
+			continue
+		}
+		at = filepath.Join(at, name)
+		err := os.Mkdir(at, 0o700)
+		if err != nil && !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("%s: creating %s: %w", from, at, err)
+		}
+		fi, err := os.Lstat(at)
+		if err != nil {
+			return fmt.Errorf("%s: creating %s: %w", from, at, err)
+		}
+		switch {
+		case fi.Mode()&os.ModeSymlink != 0:
+			target, _ := os.Readlink(at)
+			return &sandbox.LinkError{Grant: sandbox.Grant{Path: dir, From: from}, Link: sandbox.SymLink{At: at, Target: target}, Writable: cache}
+		case !fi.IsDir():
+			return fmt.Errorf("%s: %s in the cell's cache is not a folder (%v): the server made it; remove it, and mcpcell makes the folder again", from, at, fi.Mode().Type())
+		}
+	}
+	return nil
+}
+
+// appendNew appends each error err joins that errs does not say yet.
+func appendNew(errs []error, err error) []error {
+	list := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		list = j.Unwrap()
+	}
+	for _, e := range list {
+		if !slices.ContainsFunc(errs, func(x error) bool { return x.Error() == e.Error() }) {
+			errs = append(errs, e)
+		}
+	}
+	return errs
+}
+
+// planHint is the hint for an error of planCell.
+func planHint(err error, hint string) string {
+	var link *sandbox.LinkError
+	if errors.As(err, &link) {
+		return "remove the link (mcpcell makes its own cache folders again as plain folders), or grant the folder it points to by its own path in a folder the server cannot write"
+	}
+	return hint
 }
 
 // broadGrants describes each grant of the root folder, the home folder or
@@ -202,8 +267,8 @@ func cellCache(p *profiles.Profile, path string) bool {
 // caches of other cells) and over the audit log: a server that can
 // rewrite them can hide what it did or trust what it wrote. No grant may
 // hold them, not even one of the root or home folder the user wrote on
-// purpose: a profile that needs such a grant moves XDG_STATE_HOME,
-// XDG_CONFIG_HOME and [audit] path out of it.
+// purpose; the defaults under each home folder count whatever XDG_*
+// says (profiles.OwnRoots).
 func ownWrites(p *profiles.Profile, g sandbox.Grants) error {
 	audit := realPath(p.AuditPath)
 	var errs []error
@@ -236,7 +301,7 @@ func ownWrites(p *profiles.Profile, g sandbox.Grants) error {
 		if len(held) == 0 {
 			continue
 		}
-		errs = append(errs, fmt.Errorf("%s: the write grant on %s holds mcpcell's own %s: the server could rewrite its audit log or its trust store; grant a narrower folder, or move them out of it (XDG_STATE_HOME, XDG_CONFIG_HOME, [audit] path)", w.From, path, strings.Join(held, ", ")))
+		errs = append(errs, fmt.Errorf("%s: the write grant on %s holds mcpcell's own %s: the server could rewrite its audit log or its trust store; grant a narrower folder (a folder under ~/.local/state/mcpcell, ~/.config/mcpcell or ~/.cache/mcpcell is mcpcell's whatever XDG_* says; an audit log can move with [audit] path)", w.From, path, strings.Join(held, ", ")))
 	}
 	return errors.Join(errs...)
 }

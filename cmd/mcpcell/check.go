@@ -29,7 +29,7 @@ func (c *cli) check(args []string) int {
 	printProfile(c.stdout, p)
 	plan, err := c.planCell(p, false)
 	if err != nil {
-		return c.fail(err, "fix the profile")
+		return c.fail(err, planHint(err, "fix the profile"))
 	}
 	for _, b := range plan.broad {
 		fmt.Fprintf(c.stderr, "mcpcell: warning: %s\n", b)

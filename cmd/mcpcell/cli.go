@@ -35,17 +35,21 @@ type cli struct {
 	read        map[string][]byte
 	record      *trust.Profile
 	projectFlag string // --project as given, for hints
+	// written is called after wrap writes a profile, before it trusts
+	// it: a test's seam to swap the file there, as a racing server can.
+	written func(path string)
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return runUnhardened(args, stdin, stdout, stderr, 0, false)
+	return runUnhardened(args, stdin, stdout, stderr, 0, false, nil)
 }
 
 // runUnhardened is run with parts of the cell switched off, which only a
 // test binary asks for, to show that each part is what stops an attack;
-// noTrust likewise switches off the trust check of profiles and commands.
-func runUnhardened(args []string, stdin io.Reader, stdout, stderr io.Writer, off sandbox.Unhardened, noTrust bool) int {
-	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, environ: os.Environ(), getenv: os.Getenv, store: keystore.Keyring{}, unhardened: off, noTrust: noTrust}
+// noTrust likewise switches off the trust check of profiles and commands;
+// written is a test's seam in wrap (see cli.written).
+func runUnhardened(args []string, stdin io.Reader, stdout, stderr io.Writer, off sandbox.Unhardened, noTrust bool, written func(string)) int {
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, environ: os.Environ(), getenv: os.Getenv, store: keystore.Keyring{}, unhardened: off, noTrust: noTrust, written: written}
 	// The helper is this program again, reached the way this call was
 	// (a test binary puts a word of its own before the command).
 	if n := len(os.Args) - len(args); n >= 1 {

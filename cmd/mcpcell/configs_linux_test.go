@@ -435,19 +435,17 @@ func TestNoFailOpenProject(t *testing.T) {
 		})
 	}
 	// Control: a profile file the user wrote grants the home folder on
-	// purpose. mcpcell warns, and the same server reads the key.
+	// purpose. mcpcell warns, and the same server reads the key. (Only
+	// read: a write grant there holds mcpcell's own ~/.local/state/mcpcell
+	// and is refused, see TestOwnFoldersNeverWritable.)
 	t.Run("control: a profile file with --project HOME", func(t *testing.T) {
 		profile := filepath.Join(t.TempDir(), ".mcpcell.toml")
-		os.WriteFile(profile, []byte("include = [\"default\"]\n"), 0o600)
-		// mcpcell's own folders outside the home folder: no write grant
-		// may hold them.
-		xdg := t.TempDir()
-		env := []string{"XDG_STATE_HOME=" + filepath.Join(xdg, "state"), "XDG_CACHE_HOME=" + filepath.Join(xdg, "cache"), "XDG_CONFIG_HOME=" + filepath.Join(xdg, "config")}
-		stderr, rc := cellRun(t, "/", home, env, append([]string{"--profile", profile, "--project", home}, attack...)...)
+		os.WriteFile(profile, []byte("include = [\"base\"]\n[filesystem]\nread = [\"${PROJECT}\"]\n"), 0o600)
+		stderr, rc := cellRun(t, "/", home, nil, "--profile", profile, "--project", home, "--", "/bin/sh", "-c", "cat "+key)
 		if rc != 0 || !strings.Contains(stderr, "CANARY") {
 			t.Fatalf("exit %d; the control did not read the key:\n%s", rc, stderr)
 		}
-		want := fmt.Sprintf("mcpcell: warning: the profile grants write on %s, your home folder (preset:default:", home)
+		want := fmt.Sprintf("mcpcell: warning: the profile grants read on %s, your home folder (%s:3)", home, profile)
 		if !strings.Contains(stderr, want) {
 			t.Errorf("no warning %q:\n%s", want, stderr)
 		}
@@ -461,19 +459,18 @@ func TestBroadGrantWarns(t *testing.T) {
 	home := testHome(t)
 	project := t.TempDir()
 	profile := filepath.Join(project, ".mcpcell.toml")
-	os.WriteFile(profile, []byte("include = [\"default\"]\n[filesystem]\nwrite = [\"${HOME}\", \"/var/tmp\"]\nread = [\"/\"]\n"), 0o600)
-	// mcpcell's own folders outside the home folder: no write grant may
-	// hold them.
-	xdg := t.TempDir()
-	env := []string{"XDG_STATE_HOME=" + filepath.Join(xdg, "state"), "XDG_CACHE_HOME=" + filepath.Join(xdg, "cache"), "XDG_CONFIG_HOME=" + filepath.Join(xdg, "config")}
+	// (A write grant on the home folder holds mcpcell's own folders, and
+	// is refused: see TestOwnFoldersNeverWritable.)
+	os.WriteFile(profile, []byte("include = [\"default\"]\n[filesystem]\nread = [\"${HOME}\", \"/\"]\nwrite = [\"/var/tmp\"]\n"), 0o600)
+	var env []string
 	out, stderr, rc := mcpcellIn(t, project, home, env, "check", "--profile", profile)
 	if rc != 0 {
 		t.Fatalf("check: exit %d\n%s", rc, stderr)
 	}
 	for _, want := range []string{
-		fmt.Sprintf("the profile grants write on %s, your home folder (%s:3)", home, profile),
-		fmt.Sprintf("the profile grants read on /, the root folder (%s:4)", profile),
-		fmt.Sprintf("the profile grants write on /var/tmp, a system folder (/var) (%s:3)", profile),
+		fmt.Sprintf("the profile grants read on %s, your home folder (%s:3)", home, profile),
+		fmt.Sprintf("the profile grants read on /, the root folder (%s:3)", profile),
+		fmt.Sprintf("the profile grants write on /var/tmp, a system folder (/var) (%s:4)", profile),
 	} {
 		if !regexp.MustCompile(`(?m)^  warning +` + regexp.QuoteMeta(want)).MatchString(out) {
 			t.Errorf("check output lacks %q:\n%s", want, out)
@@ -483,23 +480,23 @@ func TestBroadGrantWarns(t *testing.T) {
 		}
 	}
 	stderr, rc = cellRun(t, project, home, env, "--profile", profile, "--", "/bin/sh", "-c", "true")
-	if rc != 0 || !strings.Contains(stderr, fmt.Sprintf("mcpcell: warning: the profile grants write on %s, your home folder (%s:3)", home, profile)) {
+	if rc != 0 || !strings.Contains(stderr, fmt.Sprintf("mcpcell: warning: the profile grants read on %s, your home folder (%s:3)", home, profile)) {
 		t.Errorf("run: exit %d; stderr:\n%s", rc, stderr)
 	}
 }
 
 // A project that holds a runtime the presets grant read+exec would let
 // the server rewrite the node it runs: refused for the embedded profile
-// (~/.local holds fnm's node, and is a hidden folder of the home folder
-// besides), warned about when a profile file grants it on purpose.
+// (~/.nvm holds nvm's node, and is a hidden folder of the home folder
+// besides), warned about when a profile file grants it on purpose. (Not
+// ~/.local: that holds mcpcell's own ~/.local/state/mcpcell.)
 func TestRuntimeNotWritableThroughProject(t *testing.T) {
 	node := systemTool(t, "/usr/bin/node")
 	home := testHome(t)
-	xdg := t.TempDir() // mcpcell's own folders outside the home folder
-	env := []string{"XDG_STATE_HOME=" + filepath.Join(xdg, "state"), "XDG_CACHE_HOME=" + filepath.Join(xdg, "cache"), "XDG_CONFIG_HOME=" + filepath.Join(xdg, "config")}
-	exe := filepath.Join(home, ".local/share/fnm/node-versions/v20.11.0/installation/bin/node")
+	var env []string
+	exe := filepath.Join(home, ".nvm/versions/node/v20.11.0/bin/node")
 	newInstaller(t).install(node, exe)
-	local := filepath.Join(home, ".local")
+	local := filepath.Join(home, ".nvm")
 	attack := []string{"--", "/bin/sh", "-c", fmt.Sprintf("echo '#!/bin/sh' > %s && echo REWROTE >&2", exe)}
 	stderr, rc := cellRun(t, local, home, env, attack...)
 	if rc != exitFailed || strings.Contains(stderr, "REWROTE") {
@@ -510,7 +507,7 @@ func TestRuntimeNotWritableThroughProject(t *testing.T) {
 	profile := filepath.Join(t.TempDir(), "p.toml")
 	os.WriteFile(profile, []byte("include = [\"default\"]\n"), 0o600)
 	stderr, rc = cellRun(t, local, home, env, append([]string{"--profile", profile, "--project", local}, attack...)...)
-	want := fmt.Sprintf("mcpcell: warning: the profile grants write on %s (preset:default:7), which holds %s that the presets grant read+exec only", local, filepath.Join(local, "share/fnm"))
+	want := fmt.Sprintf("mcpcell: warning: the profile grants write on %s (preset:default:7), which holds %s that the presets grant read+exec only", local, filepath.Join(local, "versions"))
 	if rc != 0 || !strings.Contains(stderr, "REWROTE") || !strings.Contains(stderr, want) {
 		t.Errorf("control: exit %d; stderr:\n%s\nwant %q", rc, stderr, want)
 	}
@@ -608,15 +605,42 @@ func TestOwnFoldersNeverWritable(t *testing.T) {
 			t.Errorf("check: exit %d; stderr:\n%s\nwant %q", rc, stderr, want)
 		}
 	})
-	t.Run("control: write on ${HOME} with mcpcell's own folders elsewhere", func(t *testing.T) {
+	// Attack (review 11, D): with XDG_* moved out of the home folder, a
+	// grant over the default folders under it (~/.local/state/mcpcell
+	// and the rest) would let the cell forge the trust records that a
+	// client run without those variables honours. They are mcpcell's own
+	// whatever this environment says.
+	xdg := t.TempDir()
+	moved := []string{"XDG_STATE_HOME=" + filepath.Join(xdg, "state"), "XDG_CACHE_HOME=" + filepath.Join(xdg, "cache"), "XDG_CONFIG_HOME=" + filepath.Join(xdg, "config")}
+	for _, tc := range []struct{ grant, want string }{
+		{"${HOME}", "the write grant on " + home + " holds mcpcell's own folder " + filepath.Join(home, ".local/state/mcpcell")},
+		{"${HOME}/.local", "the write grant on " + filepath.Join(home, ".local") + " holds mcpcell's own folder " + filepath.Join(home, ".local/state/mcpcell")},
+		{"${HOME}/.config", "the write grant on " + filepath.Join(home, ".config") + " holds mcpcell's own folder " + filepath.Join(home, ".config/mcpcell")},
+		{"${HOME}/.cache", "the write grant on " + filepath.Join(home, ".cache") + " holds mcpcell's own folder " + filepath.Join(home, ".cache/mcpcell")},
+		{"${HOME}/.local/state/mcpcell/audit", "the write grant on " + filepath.Join(home, ".local/state/mcpcell/audit") + " lies in mcpcell's own folder " + filepath.Join(home, ".local/state/mcpcell")},
+	} {
+		t.Run("XDG moved out, write on "+tc.grant, func(t *testing.T) {
+			path := filepath.Join(project, "home.toml")
+			os.WriteFile(path, []byte("include = [\"default\"]\n[filesystem]\nwrite = [\""+tc.grant+"\"]\n"), 0o600)
+			want := fmt.Sprintf("mcpcell: error: %s:3: %s", path, tc.want)
+			_, stderr, rc := mcpcellIn(t, project, home, moved, append([]string{"trust", "--yes", "--profile", path}, attack...)...)
+			if rc != exitFailed || !strings.Contains(stderr, want) {
+				t.Errorf("trust: exit %d; stderr:\n%s\nwant %q", rc, stderr, want)
+			}
+			// run refuses it of itself, even were it trusted.
+			_, stderr, rc = mcpcellIn(t, project, home, append(moved, noTrustEnv+"=1"), append([]string{"run", "--profile", path}, attack...)...)
+			if rc != exitFailed || strings.Contains(stderr, "WROTE") || !strings.Contains(stderr, want) {
+				t.Errorf("run: exit %d; stderr:\n%s\nwant %q", rc, stderr, want)
+			}
+		})
+	}
+	t.Run("control: a narrower grant in ${HOME} runs", func(t *testing.T) {
+		os.MkdirAll(filepath.Join(home, "work"), 0o700)
 		path := filepath.Join(project, "home.toml")
-		os.WriteFile(path, []byte("include = [\"default\"]\n[filesystem]\nwrite = [\"${HOME}\"]\n"), 0o600)
-		xdg := t.TempDir()
-		env := []string{"XDG_STATE_HOME=" + filepath.Join(xdg, "state"), "XDG_CACHE_HOME=" + filepath.Join(xdg, "cache"), "XDG_CONFIG_HOME=" + filepath.Join(xdg, "config")}
-		stderr, rc := cellRun(t, project, home, env, append([]string{"--profile", path}, attack...)...)
-		want := fmt.Sprintf("mcpcell: warning: the profile grants write on %s, your home folder (%s:3)", home, path)
-		if rc != 0 || !strings.Contains(stderr, "WROTE") || !strings.Contains(stderr, want) {
-			t.Errorf("exit %d; stderr:\n%s\nwant %q", rc, stderr, want)
+		os.WriteFile(path, []byte("include = [\"default\"]\n[filesystem]\nwrite = [\"${HOME}/work\"]\n"), 0o600)
+		stderr, rc := cellRun(t, project, home, moved, append([]string{"--profile", path}, attack...)...)
+		if rc != 0 || !strings.Contains(stderr, "WROTE") {
+			t.Errorf("exit %d; stderr:\n%s", rc, stderr)
 		}
 	})
 }

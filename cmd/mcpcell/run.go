@@ -119,6 +119,14 @@ func (c *cli) run(args []string) int {
 		c.hintf("give one after --, as in: mcpcell run -- npx -y @modelcontextprotocol/server-everything, or set [server] command in the profile")
 		return exitUsage
 	}
+	// The command is part of what the user trusted: it is checked before
+	// anything is acted on (the keyring, the audit log, the cell's
+	// folders), from a plan that creates nothing.
+	if !embedded(p) && !c.noTrust {
+		if code := c.checkCommandFirst(p, pol, command); code != 0 {
+			return code
+		}
+	}
 	surface, err := c.openSurface(p, command, len(fs.Args()) > 0)
 	if err != nil {
 		return c.fail(err, "the trust store is in "+trustStore(p).Dir+"; mcpcell does not start a server whose tool surface it cannot check")
@@ -203,6 +211,31 @@ func (c *cli) run(args []string) int {
 	return c.serve(ip, srv, log, sigs)
 }
 
+// checkCommandFirst refuses a server command line, or a file the kernel
+// runs for it, that the profile's record does not trust. It decides from
+// a plan of the cell that creates nothing; a refusal is then recorded in
+// the (trusted) profile's audit log. What else keeps the command from
+// starting (a missing exec grant) startCell reports in its order.
+func (c *cli) checkCommandFirst(p *profiles.Profile, pol *profiles.Policy, command []string) int {
+	plan, err := c.planCell(p, false)
+	if err != nil {
+		return c.fail(err, planHint(err, "fix the profile; mcpcell check shows the effective profile"))
+	}
+	_, chain, _ := serverPath(command, plan.env, plan.grants.Rules())
+	if len(chain) == 0 && c.record != nil && c.record.Command(command) != nil {
+		return 0 // a trusted argv whose program is gone: startCell says so
+	}
+	if err := c.checkCommand(command, chain); err != nil {
+		var red *keystore.Redactor
+		if log, lerr := audit.Open(p.AuditPath, audit.Meta{Session: audit.NewSession(), Profile: p.Name, Client: pol.ClientName, Redact: func(s string) string { return red.String(s) }, MaxSize: p.AuditMaxSize, Keep: p.AuditKeep}); lerr == nil {
+			log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Rule: "trust", Note: err.Error()})
+			log.Close()
+		}
+		return c.untrusted(err.Error(), p.Origin.File, c.projectFlag, command)
+	}
+	return 0
+}
+
 // reap reaps the orphans the server leaves as they die and holds the
 // cell to [sandbox] max_processes: a cell that holds more is killed whole,
 // and the session ends.
@@ -239,7 +272,7 @@ func profileName(p *profiles.Profile) string {
 func (c *cli) startCell(p *profiles.Profile, command []string, log *audit.Log, secrets map[string]keystore.Secret, prepared *sandbox.Prepared) (*sandbox.Server, int) {
 	plan, err := c.planCell(p, true)
 	if err != nil {
-		return nil, c.fail(err, "fix the profile; mcpcell check shows the effective profile")
+		return nil, c.fail(err, planHint(err, "fix the profile; mcpcell check shows the effective profile"))
 	}
 	for _, w := range plan.broad {
 		fmt.Fprintf(c.stderr, "mcpcell: warning: %s\n", w)

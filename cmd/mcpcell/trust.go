@@ -100,7 +100,7 @@ func (c *cli) trust(args []string) int {
 	c.stdout.Write(policy.Bytes())
 	plan, err := c.planCell(p, false)
 	if err != nil {
-		return c.fail(err, "fix the profile")
+		return c.fail(err, planHint(err, "fix the profile"))
 	}
 	for _, b := range plan.broad {
 		fmt.Fprintf(c.stderr, "mcpcell: warning: %s\n", b)
@@ -231,9 +231,16 @@ func sortedFiles(f []trust.FileSum) []trust.FileSum {
 // it, and the record the store holds now (nil when none). cmdErr says why
 // the command cannot be pinned (it is not installed, say); err, why the
 // profile cannot be trusted.
-func (c *cli) pinned(path string, argv []string) (rec trust.Profile, cmd *trust.Command, old *trust.Profile, store *trust.Store, cmdErr, err error) {
+//
+// wrote, when set, is the text wrap wrote to path: the profile is taken
+// only if those are the bytes Load parses, since a server that may write
+// the folder can swap the file between wrap's write and this read.
+func (c *cli) pinned(path string, argv []string, wrote []byte) (rec trust.Profile, cmd *trust.Command, old *trust.Profile, store *trust.Store, cmdErr, err error) {
 	read := map[string][]byte{}
-	p, err := profiles.Load(profiles.Options{Profile: path, Getenv: c.getenv, Verify: func(_ *profiles.Profile, f string, data []byte) error {
+	p, err := profiles.Load(profiles.Options{Profile: path, Getenv: c.getenv, Verify: func(p *profiles.Profile, f string, data []byte) error {
+		if wrote != nil && f == p.Origin.File && !bytes.Equal(data, wrote) {
+			return fmt.Errorf("%w: %s is not the text wrap wrote and showed you; something changed it since", errSwapped, f)
+		}
 		read[f] = data
 		return nil
 	}})
@@ -276,10 +283,17 @@ func (c *cli) pinned(path string, argv []string) (rec trust.Profile, cmd *trust.
 	return rec, cmd, old, store, nil, nil
 }
 
-// trustWritten trusts a profile wrap wrote, with the entry's command; it
-// returns a note when it could not trust both.
-func (c *cli) trustWritten(path string, argv []string) string {
-	rec, cmd, _, store, cmdErr, err := c.pinned(path, argv)
+// errSwapped is a profile wrap wrote that is not what it wrote by the
+// time it is trusted.
+var errSwapped = errors.New("the profile changed after wrap wrote it")
+
+// trustWritten trusts a profile wrap wrote, text, with the entry's
+// command; it returns a note when it could not trust both.
+func (c *cli) trustWritten(path string, text []byte, argv []string) string {
+	rec, cmd, _, store, cmdErr, err := c.pinned(path, argv, text)
+	if errors.Is(err, errSwapped) {
+		return fmt.Sprintf("the profile %s is not trusted: %v (a server that can write its folder?); review it with mcpcell check --profile %s, then mcpcell trust --profile %s -- %s", path, err, shellWords(path), shellWords(path), shellWords(clientconf.MaskArgs(argv)...))
+	}
 	if err != nil {
 		return fmt.Sprintf("the profile %s is not trusted: %v; fix it, then mcpcell trust --profile %s -- %s", path, err, shellWords(path), shellWords(clientconf.MaskArgs(argv)...))
 	}
@@ -299,7 +313,7 @@ func (c *cli) trustWritten(path string, argv []string) string {
 // keptTrusted says why a profile wrap keeps (it existed, and may have
 // been planted) is not trusted with argv, or "" when it is.
 func (c *cli) keptTrusted(path string, argv []string) string {
-	rec, cmd, old, _, _, err := c.pinned(path, argv)
+	rec, cmd, old, _, _, err := c.pinned(path, argv, nil)
 	if err == nil && cmd != nil && old != nil && slices.Equal(sortedFiles(old.Files), sortedFiles(rec.Files)) && old.Trusts(argv, cmd.Exes) {
 		return ""
 	}

@@ -45,3 +45,21 @@ func unhardened() sandbox.Unhardened {
 	}
 	return off
 }
+
+// swapWrittenEnv names a file that the test binary, as wrap, renames over
+// each profile it has just written, before it trusts it: what a server
+// that may write the project does when it races wrap.
+const swapWrittenEnv = "MCPCELL_TEST_SWAP_WRITTEN"
+
+func swapWritten() func(string) {
+	from := os.Getenv(swapWrittenEnv)
+	if from == "" {
+		return nil
+	}
+	return func(path string) {
+		if err := os.Rename(from, path); err != nil {
+			os.Stderr.WriteString("mcpcell (test): " + err.Error() + "\n")
+			os.Exit(2)
+		}
+	}
+}

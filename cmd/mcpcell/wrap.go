@@ -254,7 +254,10 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 		if s.ProfileText == "" {
 			continue
 		}
-		if n := c.trustWritten(s.Profile, wrappedCommand(s.Entry)); n != "" {
+		if c.written != nil {
+			c.written(s.Profile)
+		}
+		if n := c.trustWritten(s.Profile, []byte(s.ProfileText), wrappedCommand(s.Entry)); n != "" {
 			untrustedKept = append(untrustedKept, n)
 		}
 	}

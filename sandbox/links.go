@@ -1,0 +1,132 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// SymLink is a symbolic link met on the way to a granted path.
+type SymLink struct {
+	At     string // where the link is, its folder's symlinks resolved
+	Target string // what it says, as written
+}
+
+// LinksOn walks path as the kernel resolves it and returns each symbolic
+// link it meets, in order, chains and links in the middle included. A
+// missing component ends the walk.
+func LinksOn(path string) ([]SymLink, error) {
+	var out []SymLink
+	resolved := "/"
+	rest := splitPath(path)
+	if !filepath.IsAbs(path) {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, err
+		}
+		resolved = wd
+	}
+	for len(rest) > 0 {
+		c := rest[0]
+		rest = rest[1:]
+		switch c {
+		case ".":
+			continue
+		case "..":
+			resolved = filepath.Dir(resolved)
+			continue
+		}
+		next := filepath.Join(resolved, c)
+		fi, err := os.Lstat(next)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return out, nil
+			}
+			return out, err
+		}
+		if fi.Mode()&os.ModeSymlink == 0 {
+			resolved = next
+			continue
+		}
+		if len(out) >= 255 {
+			return out, fmt.Errorf("%s: too many links", path)
+		}
+		target, err := os.Readlink(next)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, SymLink{At: next, Target: target})
+		if filepath.IsAbs(target) {
+			resolved = "/"
+		}
+		rest = append(splitPath(target), rest...)
+	}
+	return out, nil
+}
+
+func splitPath(p string) []string {
+	var out []string
+	for _, c := range strings.Split(p, "/") {
+		if c != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// LinkError is a grant whose path passes through a symbolic link in a
+// folder the server can write: the server could have made it, and so
+// chosen what the grant means.
+type LinkError struct {
+	Grant    Grant
+	Link     SymLink
+	Writable string // the folder the server can write that holds the link
+}
+
+func (e *LinkError) Error() string {
+	if e.Link.At == filepath.Clean(e.Grant.Path) {
+		return fmt.Sprintf("%s: the granted path %s is a symbolic link (to %s) in %s, a folder the server can write: the server may have made it to point the grant elsewhere", e.Grant.From, e.Grant.Path, e.Link.Target, e.Writable)
+	}
+	return fmt.Sprintf("%s: the grant on %s passes through the symbolic link %s (to %s), which lies in %s, a folder the server can write: the server may have made it to point the grant elsewhere", e.Grant.From, e.Grant.Path, e.Link.At, e.Link.Target, e.Writable)
+}
+
+// CheckLinks refuses every grant whose path passes through a symbolic
+// link that lies in a folder the server can write: a resolved write grant
+// on a folder, or one of writable (the cell's own cache and TMPDIR). Call
+// it after Resolve.
+func (g *Grants) CheckLinks(writable ...string) error {
+	var roots []string
+	for _, w := range writable {
+		if r, err := filepath.EvalSymlinks(w); err == nil {
+			w = r
+		}
+		roots = append(roots, filepath.Clean(w))
+	}
+	for _, w := range g.Write {
+		if w.Resolved != "" && w.Dir {
+			roots = append(roots, w.Resolved)
+		}
+	}
+	var errs []error
+	for _, list := range [][]Grant{g.Read, g.Write, g.Exec} {
+		for _, gr := range list {
+			links, err := LinksOn(gr.Path)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: granted path %s: %w", gr.From, gr.Path, err))
+				continue
+			}
+		links:
+			for _, l := range links {
+				for _, r := range roots {
+					if strings.HasPrefix(l.At, r+string(filepath.Separator)) || r == "/" {
+						errs = append(errs, &LinkError{Grant: gr, Link: l, Writable: r})
+						break links
+					}
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
