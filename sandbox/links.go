@@ -3,9 +3,10 @@ package sandbox
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/mcpcell/mcpcell/internal/pathwalk"
 )
 
 // SymLink is a symbolic link met on the way to a granted path.
@@ -14,66 +15,13 @@ type SymLink struct {
 	Target string // what it says, as written
 }
 
-// LinksOn walks path as the kernel resolves it and returns each symbolic
-// link it meets, in order, chains and links in the middle included. A
-// missing component ends the walk.
+// LinksOn walks the absolute path path as the kernel resolves it and
+// returns each symbolic link it meets, in order, chains and links in the
+// middle included. A missing component ends the walk.
 func LinksOn(path string) ([]SymLink, error) {
 	var out []SymLink
-	resolved := "/"
-	rest := splitPath(path)
-	if !filepath.IsAbs(path) {
-		wd, err := os.Getwd()
-		if err != nil {
-			return nil, err
-		}
-		resolved = wd
-	}
-	for len(rest) > 0 {
-		c := rest[0]
-		rest = rest[1:]
-		switch c {
-		case ".":
-			continue
-		case "..":
-			resolved = filepath.Dir(resolved)
-			continue
-		}
-		next := filepath.Join(resolved, c)
-		fi, err := os.Lstat(next)
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return out, nil
-			}
-			return out, err
-		}
-		if fi.Mode()&os.ModeSymlink == 0 {
-			resolved = next
-			continue
-		}
-		if len(out) >= 255 {
-			return out, fmt.Errorf("%s: too many links", path)
-		}
-		target, err := os.Readlink(next)
-		if err != nil {
-			return out, err
-		}
-		out = append(out, SymLink{At: next, Target: target})
-		if filepath.IsAbs(target) {
-			resolved = "/"
-		}
-		rest = append(splitPath(target), rest...)
-	}
-	return out, nil
-}
-
-func splitPath(p string) []string {
-	var out []string
-	for _, c := range strings.Split(p, "/") {
-		if c != "" {
-			out = append(out, c)
-		}
-	}
-	return out
+	_, err := pathwalk.Follow(path, func(at, target string) { out = append(out, SymLink{At: at, Target: target}) })
+	return out, err
 }
 
 // LinkError is a grant whose path passes through a symbolic link in a
