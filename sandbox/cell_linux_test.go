@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -223,5 +224,52 @@ func TestStopLadder(t *testing.T) {
 				t.Errorf("the server's status %d, want %d", code, c.want)
 			}
 		})
+	}
+}
+
+// A granted folder that a server swaps for a symbolic link after mcpcell
+// resolved and checked the grants (a server of another session of the
+// cell can) does not reach the helper's ruleset: the helper opens each
+// rule's path without following links and binds the rule to that file,
+// so the start fails, naming the path. Control: the same cell with the
+// real folder starts. And the rule binds the folder opened: a sleep cell
+// started through pinned rules runs.
+func TestGrantSwappedForLinkAfterCheck(t *testing.T) {
+	cell := sleepCell(t)
+	base := t.TempDir()
+	granted := filepath.Join(base, "cache")
+	if err := os.Mkdir(granted, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cell.Spec.Rules = append(cell.Spec.Rules, PathRule{Path: granted, Access: Read | Write, Dir: true})
+	srv, err := Start(cell, io.Discard)
+	if err != nil {
+		t.Fatalf("control: the cell with the real folder did not start: %v", err)
+	}
+	srv.Stop(Ladder{})
+	// The swap: the folder the check saw is now a link to a private one.
+	private := t.TempDir()
+	if err := os.Remove(granted); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(private, granted); err != nil {
+		t.Fatal(err)
+	}
+	srv, err = Start(cell, io.Discard)
+	if err == nil {
+		srv.Stop(Ladder{})
+		t.Fatal("the cell started with a rule through a link made after the check")
+	}
+	if !strings.Contains(err.Error(), "passes through a symbolic link that was not there when mcpcell checked it") || !strings.Contains(err.Error(), granted) {
+		t.Errorf("error: %v", err)
+	}
+	// A link in the middle of the path too.
+	cell.Spec.Rules[len(cell.Spec.Rules)-1].Path = filepath.Join(granted, "sub")
+	if err := os.Mkdir(filepath.Join(private, "sub"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if srv, err = Start(cell, io.Discard); err == nil {
+		srv.Stop(Ladder{})
+		t.Fatal("the cell started with a rule through a link in the middle of its path")
 	}
 }

@@ -72,7 +72,12 @@ func Helper() int {
 		if spec.BestEffort {
 			cfg = cfg.BestEffort()
 		}
-		fd, flags, err := cfg.NewRulesetFD(landlockRules(cfg, spec.Rules, spec.Net)...)
+		rules, closeRules, err := pinRules(spec.Rules)
+		if err != nil {
+			return fail("%v", err)
+		}
+		fd, flags, err := cfg.NewRulesetFD(landlockRules(cfg, rules, spec.Net)...)
+		closeRules()
 		if err != nil {
 			return fail("building the Landlock ruleset: %v", err)
 		}

@@ -1,8 +1,13 @@
 package sandbox
 
 import (
+	"errors"
+	"fmt"
+	"strconv"
+
 	"github.com/landlock-lsm/go-landlock/landlock"
 	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
+	"golang.org/x/sys/unix"
 )
 
 // maxABI is the newest Landlock ABI this build knows.
@@ -91,4 +96,37 @@ func landlockRules(c landlock.Config, rules []PathRule, net Net) []landlock.Rule
 		}
 	}
 	return out
+}
+
+// pinRules opens each rule's path without following any symbolic link
+// (openat2 RESOLVE_NO_SYMLINKS) and returns the rules with each path
+// named through its descriptor (/proc/self/fd/N), which go-landlock's
+// open follows to that very file. mcpcell resolved the paths and refused
+// a grant through a link a server could have made, but a server of
+// another session of the cell may swap a folder for a link after that
+// check: the rule is then bound to what the check saw, or the start
+// fails. closeAll closes the descriptors once the ruleset is built.
+func pinRules(rules []PathRule) (pinned []PathRule, closeAll func(), err error) {
+	var fds []int
+	closeAll = func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}
+	pinned = make([]PathRule, 0, len(rules))
+	for _, r := range rules {
+		fd, err := unix.Openat2(unix.AT_FDCWD, r.Path, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS})
+		if errors.Is(err, unix.ELOOP) {
+			closeAll()
+			return nil, nil, fmt.Errorf("the granted path %s passes through a symbolic link that was not there when mcpcell checked it (a server that can write there may have made it); remove the link", r.Path)
+		}
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("opening the granted path %s: %w", r.Path, err)
+		}
+		fds = append(fds, fd)
+		r.Path = "/proc/self/fd/" + strconv.Itoa(fd)
+		pinned = append(pinned, r)
+	}
+	return pinned, closeAll, nil
 }

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -29,6 +30,9 @@ type mode struct {
 	name string
 	argv func(server []string) []string
 	env  []string
+	// trust, when set, is run before a server command is started that
+	// way: mcpcell runs a profile file only once trusted.
+	trust func(server []string) error
 }
 
 func (o *options) modes(profile string) []mode {
@@ -37,6 +41,20 @@ func (o *options) modes(profile string) []mode {
 		{name: "mcpcell", argv: func(s []string) []string {
 			return append([]string{o.mcpcell, "run", "--profile", profile, "--"}, s...)
 		}, env: []string{"XDG_STATE_HOME=" + filepath.Join(o.dir, "state"), "XDG_CACHE_HOME=" + filepath.Join(o.dir, "cache")}},
+	}
+	var trusted sync.Map // the server command lines trusted so far
+	ms[1].trust = func(s []string) error {
+		key := strings.Join(s, "\x00")
+		if _, ok := trusted.Load(key); ok {
+			return nil
+		}
+		cmd := exec.Command(o.mcpcell, append([]string{"trust", "--yes", "--profile", profile, "--"}, s...)...)
+		cmd.Env = append(os.Environ(), ms[1].env...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("mcpcell trust: %v: %s", err, out)
+		}
+		trusted.Store(key, true)
+		return nil
 	}
 	if o.srt != "" {
 		ms = append(ms, mode{name: "srt", argv: func(s []string) []string {
@@ -65,6 +83,11 @@ type session struct {
 
 func start(m mode, server []string) (*session, error) {
 	argv := m.argv(server)
+	if m.trust != nil {
+		if err := m.trust(server); err != nil {
+			return nil, err
+		}
+	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), m.env...)
 	cmd.Stderr = io.Discard
