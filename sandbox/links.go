@@ -60,13 +60,8 @@ func (g *Grants) CheckLinks(writable ...string) error {
 	var errs []error
 	for _, list := range [][]Grant{g.Read, g.Write, g.Exec} {
 		for _, gr := range list {
-			links, err := LinksOn(gr.Path)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: granted path %s: %w", gr.From, gr.Path, err))
-				continue
-			}
 		links:
-			for _, l := range links {
+			for _, l := range gr.Links {
 				for _, r := range roots {
 					if strings.HasPrefix(l.At, r+string(filepath.Separator)) || r == "/" {
 						errs = append(errs, &LinkError{Grant: gr, Link: l, Writable: r})

@@ -61,3 +61,37 @@ func TestLinksOnAndCheckLinks(t *testing.T) {
 		t.Errorf("writable %s: no error", w)
 	}
 }
+
+// CheckLinks judges the links of the walk that resolved each grant, not
+// of another walk: a server that flips its folder to a link while
+// Resolve walks, and back to a folder before CheckLinks, would otherwise
+// have the grant resolved through its link (to ~/.ssh) and the check see
+// none. Control: a grant resolved while it is a folder passes.
+func TestCheckLinksJudgesTheResolution(t *testing.T) {
+	writable := t.TempDir()
+	private := t.TempDir()
+	granted := filepath.Join(writable, "_npx")
+	if err := os.Symlink(private, granted); err != nil {
+		t.Fatal(err)
+	}
+	g := Grants{Read: []Grant{{Path: granted, From: "preset:node:26"}}}
+	if err := g.Resolve(); err != nil {
+		t.Fatal(err)
+	}
+	if g.Read[0].Resolved != private {
+		t.Fatalf("resolved %s, want %s", g.Read[0].Resolved, private)
+	}
+	// Flipped back to a folder before the check.
+	os.Remove(granted)
+	os.Mkdir(granted, 0o700)
+	if err := g.CheckLinks(writable); err == nil {
+		t.Errorf("the grant resolved through a link to %s passed the check", private)
+	}
+	control := Grants{Read: []Grant{{Path: granted, From: "preset:node:26"}}}
+	if err := control.Resolve(); err != nil {
+		t.Fatal(err)
+	}
+	if err := control.CheckLinks(writable); err != nil {
+		t.Errorf("control: %v", err)
+	}
+}

@@ -7,13 +7,16 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/mcpcell/mcpcell/internal/pathwalk"
 )
 
 // Grant is one path the profile grants, with where it was written.
 type Grant struct {
-	Path     string // as written (variables expanded)
-	Resolved string // symlinks resolved; "" when missing and optional
-	From     string // file:line
+	Path     string    // as written (variables expanded)
+	Resolved string    // symlinks resolved; "" when missing and optional
+	Links    []SymLink // the links Resolve met on the way to Resolved
+	From     string    // file:line
 	Optional bool
 	Dir      bool
 }
@@ -110,7 +113,14 @@ func (g *Grants) Resolve() error {
 	for _, list := range [][]Grant{g.Read, g.Write, g.Exec} {
 		for i := range list {
 			gr := &list[i]
-			real, err := filepath.EvalSymlinks(gr.Path)
+			// One walk gives the resolved path and the links met on the
+			// way to it: CheckLinks judges the links of this very
+			// resolution, not of another walk a server could race.
+			gr.Links = nil
+			real, err := pathwalk.Follow(gr.Path, func(at, target string) { gr.Links = append(gr.Links, SymLink{At: at, Target: target}) })
+			if err == nil {
+				_, err = os.Lstat(real)
+			}
 			if err != nil {
 				if gr.Optional && errors.Is(err, os.ErrNotExist) {
 					continue
