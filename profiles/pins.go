@@ -121,9 +121,10 @@ var pinNouns = map[string][2]string{
 // pinInstructions pins the server's instructions in an initialize or
 // server/discover result: the client gives them to the model as it gives
 // a tool's description, so a change is a rug pull too. Each result is a
-// listing of one entry; changed instructions are dropped from the result
-// (the client then has none), with the note of a withheld entry, until
-// mcpcell trust --tools approves them.
+// listing of one entry, or of none when it has no instructions; changed
+// or new instructions are dropped from the result (the client then has
+// none), with the note of a withheld entry, until mcpcell trust --tools
+// approves them.
 func (p *Policy) pinInstructions(m *jsonrpc.Message) jsonrpc.Verdict {
 	v := jsonrpc.Verdict{Rule: "reply"}
 	if p.pins == nil {
@@ -135,6 +136,10 @@ func (p *Policy) pinInstructions(m *jsonrpc.Message) jsonrpc.Verdict {
 		return replySpelling(v, &r)
 	}
 	if raw == nil {
+		// No instructions is a complete listing with no entry, as an
+		// empty tool listing is: it establishes the kind, so that
+		// instructions a later session adds are new, not first seen.
+		_, _, v.Note = p.pinEntries("instructions", nil, nil, true, true)
 		return v
 	}
 	entry := []byte(`{"instructions":` + string(raw) + `}`)
