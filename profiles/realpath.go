@@ -1,6 +1,7 @@
 package profiles
 
 import (
+	"fmt"
 	"path/filepath"
 
 	"github.com/mcpcell/mcpcell/internal/pathwalk"
@@ -9,6 +10,19 @@ import (
 // followPath resolves the absolute path p as open(2) would, as far as it
 // exists (see pathwalk.Follow).
 func followPath(p string) (string, error) { return pathwalk.Follow(p, nil) }
+
+// RealPath is the absolute path p with its symbolic links resolved as far
+// as it exists and the rest appended, as open(2) would reach it (see
+// pathwalk.Follow). Whether a path is in or over one of mcpcell's own
+// folders is asked of two RealPaths, never of a resolved path and one as
+// written: a home folder that is a link would otherwise hide a folder
+// that does not exist yet.
+func RealPath(p string) (string, error) {
+	if !filepath.IsAbs(p) {
+		return "", fmt.Errorf("%q is not an absolute path", p)
+	}
+	return followPath(p)
+}
 
 // resolveWithin resolves path for a within check: followed as the kernel
 // follows it, and refused when a ".." after a symbolic link makes that
