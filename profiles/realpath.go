@@ -1,8 +1,10 @@
 package profiles
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
+	"syscall"
 
 	"github.com/mcpcell/mcpcell/internal/pathwalk"
 )
@@ -21,7 +23,17 @@ func RealPath(p string) (string, error) {
 	if !filepath.IsAbs(p) {
 		return "", fmt.Errorf("%q is not an absolute path", p)
 	}
-	return followPath(p)
+	r, err := followPath(p)
+	if errors.Is(err, syscall.ENOTDIR) && p != "/" {
+		// A file on the way: nothing under it exists, so the rest is
+		// appended to what its parent resolves to.
+		parent, err := RealPath(filepath.Dir(p))
+		if err != nil {
+			return "", err
+		}
+		return filepath.Join(parent, filepath.Base(p)), nil
+	}
+	return r, err
 }
 
 // resolveWithin resolves path for a within check: followed as the kernel
