@@ -277,17 +277,19 @@ func (p *Profile) OwnRoots() []string {
 }
 
 // OwnFolder says how path meets one of mcpcell's own folders ("" when it
-// does not): it is one, lies inside one, or holds one.
+// does not): it is one, lies inside one, or holds one. Both sides are
+// compared resolved (RealPath); a side that cannot be resolved counts as
+// meeting it.
 func (p *Profile) OwnFolder(path string) string {
-	real := func(x string) string {
-		if r, err := filepath.EvalSymlinks(x); err == nil {
-			return r
-		}
-		return filepath.Clean(x)
+	d, err := RealPath(path)
+	if err != nil {
+		return "a folder mcpcell cannot resolve (" + err.Error() + ") to tell whether it holds mcpcell's own folders"
 	}
-	d := real(path)
 	for _, root := range p.OwnRoots() {
-		r := real(root)
+		r, err := RealPath(root)
+		if err != nil {
+			return "a folder mcpcell cannot tell apart from its own folder " + root + " (" + err.Error() + ")"
+		}
 		switch {
 		case d == r || strings.HasPrefix(d, r+"/"):
 			return "in mcpcell's own folder " + r

@@ -47,11 +47,12 @@ func (p *Policy) SetPins(pins Pins) { p.pins = pins }
 // Withheld is told of each entry a listing withholds for the first time
 // in a session, so that the user may be asked to approve it: its kind
 // ("tool", "prompt" or "resource template"), name, the digest of its
-// canonical definition, what changed ("new", or the members), its
-// description, and approve, which approves exactly that definition. It is
+// canonical definition, what changed of that definition ("new", or the
+// members, as Pins.Judge says), the canonical definition itself (see
+// Canonical), and approve, which approves exactly that definition. It is
 // called outside the policy's lock, on the server's pump, and must not
 // block on a peer.
-type Withheld func(kind, name, digest, what, description string, approve func() error)
+type Withheld func(kind, name, digest, what string, canon []byte, approve func() error)
 
 // SetWithheld sets the function told of withheld entries. Call it
 // before the first frame.
@@ -121,9 +122,10 @@ var pinNouns = map[string][2]string{
 // pinInstructions pins the server's instructions in an initialize or
 // server/discover result: the client gives them to the model as it gives
 // a tool's description, so a change is a rug pull too. Each result is a
-// listing of one entry; changed instructions are dropped from the result
-// (the client then has none), with the note of a withheld entry, until
-// mcpcell trust --tools approves them.
+// listing of one entry, or of none when it has no instructions; changed
+// or new instructions are dropped from the result (the client then has
+// none), with the note of a withheld entry, until mcpcell trust --tools
+// approves them.
 func (p *Policy) pinInstructions(m *jsonrpc.Message) jsonrpc.Verdict {
 	v := jsonrpc.Verdict{Rule: "reply"}
 	if p.pins == nil {
@@ -135,6 +137,10 @@ func (p *Policy) pinInstructions(m *jsonrpc.Message) jsonrpc.Verdict {
 		return replySpelling(v, &r)
 	}
 	if raw == nil {
+		// No instructions is a complete listing with no entry, as an
+		// empty tool listing is: it establishes the kind, so that
+		// instructions a later session adds are new, not first seen.
+		_, _, v.Note = p.pinEntries("instructions", nil, nil, true, true)
 		return v
 	}
 	entry := []byte(`{"instructions":` + string(raw) + `}`)
@@ -208,6 +214,7 @@ func (p *Policy) pinEntries(kind string, kept [][]byte, names []string, first, l
 	}
 	type hidden struct {
 		name, why string
+		own       string // what changed of this copy of the entry
 		canon     []byte
 	}
 	var hid, fresh []hidden
@@ -231,7 +238,7 @@ func (p *Policy) pinEntries(kind string, kept [][]byte, names []string, first, l
 		} else {
 			pk.overflow = true
 		}
-		hid = append(hid, hidden{names[i], w, canon[i]})
+		hid = append(hid, hidden{names[i], w, why[i], canon[i]})
 		nd := sha256.Sum256([]byte(kind + "\x00" + names[i] + "\x00" + string(canon[i])))
 		if _, ok := p.pinned.noted[nd]; ok {
 			continue
@@ -240,7 +247,7 @@ func (p *Policy) pinEntries(kind string, kept [][]byte, names []string, first, l
 			p.pinned.noted = map[digest]struct{}{}
 		}
 		p.pinned.noted[nd] = struct{}{}
-		fresh = append(fresh, hidden{names[i], w, canon[i]})
+		fresh = append(fresh, hidden{names[i], w, why[i], canon[i]})
 	}
 	if last {
 		pk.end()
@@ -249,12 +256,14 @@ func (p *Policy) pinEntries(kind string, kept [][]byte, names []string, first, l
 	nouns := pinNouns[kind]
 	if p.withheld != nil {
 		for _, h := range fresh {
-			if h.canon == nil {
-				continue // a definition that cannot be read is not for a question
+			// A definition that cannot be read is not for a question, nor
+			// is an approved copy of a name listed twice; the question
+			// names what changed of the very definition it approves.
+			if h.canon == nil || h.own == "" {
+				continue
 			}
-			desc, _ := jsonrpc.String(jsonrpc.Lookup(h.canon, "description"))
 			sum := sha256.Sum256(h.canon)
-			p.withheld(nouns[0], h.name, hex.EncodeToString(sum[:]), h.why, desc, func() error { return p.pins.Approve(kind, h.name, h.canon) })
+			p.withheld(nouns[0], h.name, hex.EncodeToString(sum[:]), h.own, h.canon, func() error { return p.pins.Approve(kind, h.name, h.canon) })
 		}
 	}
 	if len(hid) > 0 {

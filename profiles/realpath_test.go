@@ -61,3 +61,34 @@ func TestFollowPath(t *testing.T) {
 		t.Errorf("a link out of the root was let through")
 	}
 }
+
+// RealPath resolves the longest existing prefix and appends the rest:
+// a folder not made yet under a home folder that is a link is under the
+// link's target, as the kernel will make it; a file on the way ends the
+// walk; a relative path is an error, never a guess.
+func TestRealPath(t *testing.T) {
+	base, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	real := filepath.Join(base, "data", "me")
+	os.MkdirAll(real, 0o755)
+	link := filepath.Join(base, "home")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(real, "afile"), nil, 0o600)
+	for _, tc := range []struct{ in, want string }{
+		{filepath.Join(link, ".local/state/mcpcell"), filepath.Join(real, ".local/state/mcpcell")},
+		{link, real},
+		{filepath.Join(link, "afile/log.jsonl"), filepath.Join(real, "afile/log.jsonl")},
+		{filepath.Join(base, "nowhere/x"), filepath.Join(base, "nowhere/x")},
+	} {
+		if got, err := RealPath(tc.in); err != nil || got != tc.want {
+			t.Errorf("RealPath(%s) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+	if got, err := RealPath("home/x"); err == nil {
+		t.Errorf("RealPath of a relative path = %q, want an error", got)
+	}
+}

@@ -60,9 +60,10 @@ func (c *cli) planCell(p *profiles.Profile, create bool) (*cellPlan, error) {
 	cp.grants.Write = append(cp.grants.Write, sandbox.Grant{Path: cp.tmp, From: "the cell's TMPDIR", Optional: !create})
 	cp.created = append(cp.created, cp.tmp)
 	var errs []error
-	// Folders in the cell's own cache are the cell's to make.
+	// Folders in the cell's own cache are the cell's to make (as written,
+	// as the cache is: makeCellDir refuses a link on the way).
 	for i, g := range cp.grants.Write {
-		if !cellCache(p, g.Path) {
+		if !within(filepath.Clean(g.Path), filepath.Clean(p.Vars["CACHE"])) {
 			continue
 		}
 		if create {
@@ -256,10 +257,16 @@ func runtimeWrites(p *profiles.Profile, g sandbox.Grants, embedded bool) (refuse
 	return errors.Join(errs...), warnings
 }
 
-// ownFolder reports whether path lies in mcpcell's own cache or state.
+// cellCache reports whether path lies in the cell's own cache, both
+// resolved (a home folder that is a link makes ${CACHE} one); a side that
+// cannot be resolved does not.
 func cellCache(p *profiles.Profile, path string) bool {
-	root := p.Vars["CACHE"]
-	return path == root || strings.HasPrefix(path, root+string(filepath.Separator))
+	root, err := profiles.RealPath(p.Vars["CACHE"])
+	if err != nil {
+		return false
+	}
+	d, err := profiles.RealPath(path)
+	return err == nil && within(d, root)
 }
 
 // ownWrites refuses a write grant in or over mcpcell's own folders (its
@@ -270,8 +277,26 @@ func cellCache(p *profiles.Profile, path string) bool {
 // purpose; the defaults under each home folder count whatever XDG_*
 // says (profiles.OwnRoots).
 func ownWrites(p *profiles.Profile, g sandbox.Grants) error {
-	audit := realPath(p.AuditPath)
+	if len(g.Write) == 0 {
+		return nil
+	}
 	var errs []error
+	var roots []string
+	for _, root := range p.OwnRoots() {
+		r, err := profiles.RealPath(root)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("mcpcell's own folder %s cannot be resolved, so no write grant can be shown to stay out of it: %w", root, err))
+			continue
+		}
+		roots = append(roots, r)
+	}
+	audit, err := profiles.RealPath(p.AuditPath)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("the audit log %s cannot be resolved, so no write grant can be shown to stay out of it: %w", p.AuditPath, err))
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
 	for _, w := range g.Write {
 		path := w.Resolved
 		if path == "" {
@@ -284,8 +309,7 @@ func ownWrites(p *profiles.Profile, g sandbox.Grants) error {
 			continue
 		}
 		var held []string
-		for _, root := range p.OwnRoots() {
-			r := realPath(root)
+		for _, r := range roots {
 			if within(path, r) {
 				errs = append(errs, fmt.Errorf("%s: the write grant on %s lies in mcpcell's own folder %s (its state, audit logs, trust store, settings or other cells' caches); grant a folder of the server's own", w.From, path, r))
 				held = nil
@@ -315,24 +339,19 @@ func wrappedHome(p *profiles.Profile, path string) bool {
 	if embedded(p) || filepath.Base(p.Origin.File) != profiles.FileName {
 		return false
 	}
-	dir := realPath(filepath.Dir(p.Origin.File))
-	wrapped := realPath(filepath.Join(p.Vars["CONFIG"], "wrapped"))
+	dir, err := profiles.RealPath(filepath.Dir(p.Origin.File))
+	if err != nil {
+		return false
+	}
+	wrapped, err := profiles.RealPath(filepath.Join(p.Vars["CONFIG"], "wrapped"))
+	if err != nil {
+		return false
+	}
 	rel, err := filepath.Rel(wrapped, dir)
 	if err != nil || strings.Count(rel, string(filepath.Separator)) != 1 || strings.HasPrefix(rel, "..") {
 		return false
 	}
 	return within(path, dir) && path != wrapped
-}
-
-// realPath is x with its symlinks resolved, as far as it exists.
-func realPath(x string) string {
-	if r, err := filepath.EvalSymlinks(x); err == nil {
-		return r
-	}
-	if r, err := filepath.EvalSymlinks(filepath.Dir(x)); err == nil {
-		return filepath.Join(r, filepath.Base(x))
-	}
-	return filepath.Clean(x)
 }
 
 // within reports whether path is root or lies inside it.
@@ -353,7 +372,10 @@ func editableNotes(p *profiles.Profile, g sandbox.Grants) []string {
 			continue
 		}
 		for i, src := range p.Includes {
-			if strings.HasPrefix(src.File, "preset:") || !within(realPath(src.File), w.Resolved) {
+			if strings.HasPrefix(src.File, "preset:") {
+				continue
+			}
+			if f, err := profiles.RealPath(src.File); err == nil && !within(f, w.Resolved) {
 				continue
 			}
 			what := "the profile's include " + src.File

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -16,6 +18,12 @@ import (
 // session: a server that changes 10,000 tools gets three questions and a
 // note, not 10,000 dialogs in the client.
 const maxConsentAsks = 3
+
+// maxConsentText bounds a question, in bytes: a dialog shows this much
+// whole. A change that does not fit is not asked about at all (an accept
+// would approve what the user could not see): mcpcell trust --tools
+// shows it.
+const maxConsentText = 2000
 
 // consentRule is the audit rule of mcpcell's own questions to the user.
 const consentRule = "consent"
@@ -33,6 +41,7 @@ type consent struct {
 	ip     *jsonrpc.Interposer
 	pol    elicitor
 	server string // the server, for the user: the profile's name
+	review string // the command that reviews a change, for notes
 
 	mu    sync.Mutex
 	asked map[string]bool // kind, name and digest asked about this session
@@ -51,26 +60,42 @@ var listChanged = map[string]string{
 }
 
 // Changed is called when an entry of kind ("tool", "prompt" or "resource
-// template") named name, whose definition has the digest digest, is
-// withheld because it is new (what is "new") or changed (what names the
-// fields that changed, as "description, inputSchema") since the user
-// trusted the server's surface. description is the new definition's
-// description. If the client can be asked, and this entry in this
-// definition was not asked about in this session, and fewer than
-// maxConsentAsks were, the user is asked; on accept approve is called and
-// the client gets the kind's list_changed. Changed never blocks on the
-// client: it may be called from the Policy, on the server's pump.
-func (c *consent) Changed(kind, name, digest, what, description string, approve func() error) {
+// template") named name, whose canonical definition canon has the digest
+// digest, is withheld because it is new (what is "new") or changed (what
+// names the members that changed, as "description, inputSchema") since
+// the user trusted the server's surface. If the client can be asked, and
+// this entry in this definition was not asked about in this session, and
+// fewer than maxConsentAsks were, the user is asked, shown what changed
+// whole (consentMessage); on accept approve, which approves exactly canon,
+// is called and the client gets the kind's list_changed. A change too long
+// to show whole is not asked about. Changed never blocks on the client:
+// it may be called from the Policy, on the server's pump.
+func (c *consent) Changed(kind, name, digest, what string, canon []byte, approve func() error) {
 	notify, ok := listChanged[kind]
 	if !ok || !c.pol.ClientElicits() {
 		return
 	}
 	subject := kind + " " + clipText(name, 128)
 	key := kind + "\x00" + name + "\x00" + digest
+	msg := consentMessage(c.server, kind, name, what, canon)
 	c.mu.Lock()
 	switch {
 	case c.asked[key]:
 		c.mu.Unlock()
+		return
+	case len(msg) > maxConsentText:
+		if c.asked == nil {
+			c.asked = map[string]bool{}
+		}
+		c.asked[key] = true
+		c.mu.Unlock()
+		review := c.review
+		if review == "" {
+			review = "mcpcell trust --tools"
+		}
+		c.ip.Record(jsonrpc.Event{Dir: jsonrpc.Down, Subject: subject, Decision: "unasked", Rule: consentRule,
+			Note: fmt.Sprintf("the %s is %d bytes to show, more than a question shows whole (%d): it stays withheld", changeWords(kind, what), len(msg), maxConsentText)},
+			fmt.Sprintf("the change to the %s %s is too long to show whole in a question, so the client is not asked: it stays withheld; review and approve it with %s", kind, strconv.Quote(clipText(name, 128)), review))
 		return
 	case c.n >= maxConsentAsks:
 		first := !c.full
@@ -90,7 +115,6 @@ func (c *consent) Changed(kind, name, digest, what, description string, approve 
 	c.n++
 	c.mu.Unlock()
 
-	msg := consentMessage(c.server, kind, name, what, description)
 	params := `{"message":` + string(jsonrpc.Quote(msg)) + `,"requestedSchema":{"type":"object","properties":{}}}`
 	var (
 		idMu sync.Mutex
@@ -158,18 +182,115 @@ func changeWords(kind, what string) string {
 	return "changed " + kind + " (" + what + ")"
 }
 
-// consentMessage is the question put to the user. What the server chose
-// (the name, the description) is quoted, escapes shown, and clipped.
-func consentMessage(server, kind, name, what, description string) string {
+// consentMessage is the question put to the user: for a new entry its
+// whole definition, for a changed one the new value of each member that
+// changed (or the whole definition when what names no members), as
+// indented JSON with escapes shown, as trust --tools shows it. Nothing of
+// it is clipped but the name in the first line, which the JSON holds
+// whole: Changed does not ask a question longer than maxConsentText.
+func consentMessage(server, kind, name, what string, canon []byte) string {
 	n := strconv.Quote(clipText(name, 128))
-	d := "(none)"
-	if description != "" {
-		d = strconv.Quote(clipText(description, 300))
-	}
 	if what == "" || what == "new" {
-		return fmt.Sprintf("mcpcell: the server %q added the %s %s since you trusted it. Description: %s. Approve it?", server, kind, n, d)
+		return fmt.Sprintf("mcpcell: the server %q added the %s %s since you trusted it. Its definition:\n%sApprove it?", server, kind, n, indentJSON(string(canon)))
 	}
-	return fmt.Sprintf("mcpcell: the server %q changed the %s %s since you trusted it (%s). New description: %s. Approve the new definition?", server, kind, n, printable(clipText(what, 200)), d)
+	shown, ok := changedValues(what, canon)
+	if !ok {
+		return fmt.Sprintf("mcpcell: the server %q changed the %s %s since you trusted it (%s). Its new definition:\n%sApprove the new definition?", server, kind, n, printable(what), indentJSON(string(canon)))
+	}
+	return fmt.Sprintf("mcpcell: the server %q changed the %s %s since you trusted it (%s). What changed, as it is now:\n%sApprove the new definition?", server, kind, n, printable(what), shown)
+}
+
+// changedValues is, for what ("description, inputSchema", a member name
+// the server chose quoted as strconv.Quote quotes it), the new value of
+// each member in canon as one indented JSON object, and a line naming the
+// members canon no longer has. ok is false when what cannot be read as
+// member names, or canon as an object.
+func changedValues(what string, canon []byte) (string, bool) {
+	members, ok := memberNames(what)
+	if !ok {
+		return "", false
+	}
+	var def map[string]json.RawMessage
+	if err := json.Unmarshal(canon, &def); err != nil || def == nil {
+		return "", false
+	}
+	var obj bytes.Buffer
+	var removed []string
+	obj.WriteByte('{')
+	for _, m := range members {
+		v, present := def[m]
+		if !present {
+			removed = append(removed, strconv.Quote(m))
+			continue
+		}
+		if obj.Len() > 1 {
+			obj.WriteByte(',')
+		}
+		k, _ := json.Marshal(m)
+		obj.Write(k)
+		obj.WriteByte(':')
+		obj.Write(v)
+	}
+	obj.WriteByte('}')
+	out := ""
+	if obj.Len() > 2 {
+		out = indentJSON(obj.String())
+	}
+	if len(removed) > 0 {
+		out += printable("removed: "+strings.Join(removed, ", ")) + "\n"
+	}
+	return out, true
+}
+
+// memberNames reads what, as trust's Judge writes it: member names
+// separated by ", ", each plain or quoted.
+func memberNames(what string) ([]string, bool) {
+	var out []string
+	for rest := what; ; {
+		var name string
+		if strings.HasPrefix(rest, `"`) {
+			q, err := strconv.QuotedPrefix(rest)
+			if err != nil {
+				return nil, false
+			}
+			if name, err = strconv.Unquote(q); err != nil {
+				return nil, false
+			}
+			rest = rest[len(q):]
+		} else {
+			i := strings.Index(rest, ", ")
+			if i < 0 {
+				i = len(rest)
+			}
+			name, rest = rest[:i], rest[i:]
+			if !plainMember(name) {
+				return nil, false
+			}
+		}
+		out = append(out, name)
+		if rest == "" {
+			return out, true
+		}
+		if !strings.HasPrefix(rest, ", ") {
+			return nil, false
+		}
+		rest = rest[2:]
+	}
+}
+
+// plainMember reports whether trust writes a member name as it is (see
+// trust's changedMembers): ASCII letters, digits, '_', '-', '.' and '$',
+// at most 64 of them. "definition" (no members kept to compare) is none.
+func plainMember(k string) bool {
+	if k == "" || len(k) > 64 || k == "definition" {
+		return false
+	}
+	for _, c := range []byte(k) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.' || c == '$') {
+			return false
+		}
+	}
+	return true
 }
 
 // printable is s with every character a terminal or a dialog would not

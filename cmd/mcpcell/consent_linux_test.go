@@ -210,7 +210,9 @@ func TestConsentSDK(t *testing.T) {
 			mu.Lock()
 			msg := messages[0]
 			mu.Unlock()
-			if !strings.Contains(msg, `changed the tool "echo" since you trusted it (definition). New description: "`) {
+			// The record kept no members of the older definition: the
+			// question shows the new one whole.
+			if !strings.Contains(msg, `changed the tool "echo" since you trusted it (definition). Its new definition:`) || !strings.Contains(msg, `"description": "Echoes back the input string"`) || !strings.Contains(msg, `"description": "Message to echo"`) {
 				t.Errorf("the question: %s", msg)
 			}
 			// server-everything sends list_changed of its own: mcpcell's

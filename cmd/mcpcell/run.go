@@ -207,6 +207,9 @@ func (c *cli) run(args []string) int {
 	// A change withheld from a listing may be approved by the user where
 	// the client can ask them.
 	cons := &consent{ip: ip, pol: pol, server: serverLabel(p, command)}
+	if surface != nil {
+		cons.review = surface.Review()
+	}
 	pol.SetWithheld(cons.Changed)
 	return c.serve(ip, srv, log, sigs)
 }
