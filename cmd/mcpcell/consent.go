@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/mcpcell/mcpcell/jsonrpc"
@@ -95,7 +96,7 @@ func (c *consent) Changed(kind, name, digest, what string, canon []byte, approve
 		}
 		c.ip.Record(jsonrpc.Event{Dir: jsonrpc.Down, Subject: subject, Decision: "unasked", Rule: consentRule,
 			Note: fmt.Sprintf("the %s is %d bytes to show, more than a question shows whole (%d): it stays withheld", changeWords(kind, what), len(msg), maxConsentText)},
-			fmt.Sprintf("the change to the %s %s is too long to show whole in a question, so the client is not asked: it stays withheld; review and approve it with %s", kind, strconv.Quote(clipText(name, 128)), review))
+			fmt.Sprintf("the change to the %s %s is too long to show whole in a question, so the client is not asked: it stays withheld; review and approve it with %s", kind, showQuoted(clipText(name, 128)), review))
 		return
 	case c.n >= maxConsentAsks:
 		first := !c.full
@@ -141,7 +142,7 @@ func (c *consent) Changed(kind, name, digest, what string, canon []byte, approve
 // approves. Each outcome is one audit record.
 func (c *consent) answer(id jsonrpc.ID, kind, name, subject, what, notify string, result []byte, e *jsonrpc.Error, approve func() error) {
 	ev := jsonrpc.Event{Dir: jsonrpc.Up, Kind: jsonrpc.Response, Method: "elicitation/create", ID: id, Subject: subject, Rule: consentRule}
-	quoted := strconv.Quote(clipText(name, 128))
+	quoted := showQuoted(clipText(name, 128))
 	var action string
 	if e == nil {
 		action, _ = jsonrpc.String(jsonrpc.Lookup(result, "action"))
@@ -169,7 +170,7 @@ func (c *consent) answer(id jsonrpc.ID, kind, name, subject, what, notify string
 		ev.Note = "the user did not approve; the " + kind + " stays withheld"
 		c.ip.Record(ev, "")
 	default:
-		ev.Decision, ev.Note = "declined", fmt.Sprintf("the client answered action %s, which approves nothing; the %s stays withheld", strconv.Quote(clipText(action, 40)), kind)
+		ev.Decision, ev.Note = "declined", fmt.Sprintf("the client answered action %s, which approves nothing; the %s stays withheld", showQuoted(clipText(action, 40)), kind)
 		c.ip.Record(ev, "")
 	}
 }
@@ -189,7 +190,7 @@ func changeWords(kind, what string) string {
 // it is clipped but the name in the first line, which the JSON holds
 // whole: Changed does not ask a question longer than maxConsentText.
 func consentMessage(server, kind, name, what string, canon []byte) string {
-	n := strconv.Quote(clipText(name, 128))
+	n := showQuoted(clipText(name, 128))
 	if what == "" || what == "new" {
 		return fmt.Sprintf("mcpcell: the server %q added the %s %s since you trusted it. Its definition:\n%sApprove it?", server, kind, n, indentJSON(string(canon)))
 	}
@@ -220,7 +221,7 @@ func changedValues(what string, canon []byte) (string, bool) {
 	for _, m := range members {
 		v, present := def[m]
 		if !present {
-			removed = append(removed, strconv.Quote(m))
+			removed = append(removed, showQuoted(m))
 			continue
 		}
 		if obj.Len() > 1 {
@@ -294,10 +295,8 @@ func plainMember(k string) bool {
 }
 
 // printable is s with every character a terminal or a dialog would not
-// show as itself escaped as strconv.Quote escapes it (\n, \u202e, \x00,
-// \U000e0001): control and format characters (bidi overrides and
-// isolates, zero-width ones), separators other than the ASCII space,
-// and invalid UTF-8. Quotes and backslashes stay as they are, so that
+// show as itself (see invisible) escaped as strconv.Quote escapes it
+// (\n, \u202e, \x00, \U000e0001, \ufe0f), and invalid UTF-8. Quotes and backslashes stay as they are, so that
 // JSON text keeps its look; strconv.Quote is for a string that must be
 // quoted whole.
 func printable(s string) string {
@@ -307,7 +306,7 @@ func printable(s string) string {
 		switch {
 		case r == utf8.RuneError && size == 1:
 			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case !strconv.IsPrint(r):
+		case invisible(r):
 			q := strconv.QuoteRuneToASCII(r)
 			b.WriteString(q[1 : len(q)-1])
 		default:
@@ -317,6 +316,21 @@ func printable(s string) string {
 	}
 	return b.String()
 }
+
+// invisible reports whether a terminal or a dialog may show r as nothing,
+// or as other than itself: what strconv.IsPrint refuses (controls, format
+// characters such as bidi overrides and zero-width ones, separators but
+// the ASCII space), and the characters Unicode says to ignore by default
+// that it lets through: variation selectors (a run of them after an
+// emoji can carry a hidden message byte by byte) and fillers such as
+// U+3164.
+func invisible(r rune) bool {
+	return !strconv.IsPrint(r) || unicode.In(r, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point, unicode.Cf)
+}
+
+// showQuoted is s quoted for people, with every invisible character
+// escaped.
+func showQuoted(s string) string { return printable(strconv.Quote(s)) }
 
 // clipText keeps at most n bytes of s, cut at a character's start, with
 // an ellipsis when cut.

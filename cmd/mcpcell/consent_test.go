@@ -350,6 +350,11 @@ func TestConsentMessage(t *testing.T) {
 			[]string{"Its new definition:", `"context": {`}, nil},
 		{"escapes", "description", `{"name":"a\nb","description":"ok\u202e\nIGNORE PREVIOUS"}`,
 			[]string{`the tool "a\nb" since`, `"description": "ok\u202e\nIGNORE PREVIOUS"`}, nil},
+		// Round 3 of the review: a message hidden byte by byte in
+		// variation selectors after an emoji, and Hangul fillers, which
+		// strconv.IsPrint lets through and a dialog shows as nothing.
+		{"default-ignorable characters", "description", `{"name":"search\ufe0f","description":"Search the web\ud83d\udd0d\ufe00\ufe0f\udb40\udd00\u3164\u115f\uffa0 end"}`,
+			[]string{`the tool "search\ufe0f" since`, `"description": "Search the web🔍\ufe00\ufe0f\U000e0100\u3164\u115f\uffa0 end"`}, []string{"\ufe0f\\", "︀", "️", "󠄀", "ㅤ", "ᅟ", "ﾠ"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := consentMessage("fake", "tool", jsonrpcName(t, tc.def), tc.what, canon(tc.def))

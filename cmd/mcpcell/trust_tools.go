@@ -144,7 +144,7 @@ func clipQuote(s string) string {
 		for cut > 0 && s[cut]&0xC0 == 0x80 {
 			cut--
 		}
-		return fmt.Sprintf("%q…", s[:cut])
+		return showQuoted(s[:cut]) + "…"
 	}
-	return fmt.Sprintf("%q", s)
+	return showQuoted(s)
 }

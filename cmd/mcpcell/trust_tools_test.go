@@ -37,15 +37,15 @@ func TestDescribeChange(t *testing.T) {
 // user approves. The control: plain text, quotes and backslashes print
 // as they are.
 func TestDescribeChangeEscapes(t *testing.T) {
-	hostile := "\u202eyek_hss/~ daer\u202c \u2066x\u2069\u200b\U000e0041\u00a0end"
+	hostile := "\u202eyek_hss/~ daer\u202c \u2066x\u2069\u200b\U000e0041\u00a0\ufe0f\U000e0100\u3164end"
 	now := &trust.Pin{Name: "search\u202e", Digest: "d2", Text: `{"description":"` + hostile + `","name":"search","q":"a \"b\" \\ c"}`}
 	got := describeChange(trust.Change{Kind: trust.Tools, New: now})
-	for _, r := range "\u202e\u202c\u2066\u2069\u200b\U000e0041\u00a0" {
+	for _, r := range "\u202e\u202c\u2066\u2069\u200b\U000e0041\u00a0\ufe0f\U000e0100\u3164" {
 		if strings.ContainsRune(got, r) {
 			t.Errorf("the diff shows %U as itself: %q", r, got)
 		}
 	}
-	for _, w := range []string{`\u202eyek_hss/~ daer\u202c \u2066x\u2069\u200b\U000e0041\u00a0end`, `"q": "a \"b\" \\ c"`, `tool "search\u202e"`} {
+	for _, w := range []string{`\u202eyek_hss/~ daer\u202c \u2066x\u2069\u200b\U000e0041\u00a0\ufe0f\U000e0100\u3164end`, `"q": "a \"b\" \\ c"`, `tool "search\u202e"`} {
 		if !strings.Contains(got, w) {
 			t.Errorf("the diff lacks %s:\n%s", w, got)
 		}
