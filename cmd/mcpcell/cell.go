@@ -234,7 +234,8 @@ func runtimeWrites(p *profiles.Profile, g sandbox.Grants, embedded bool) (refuse
 		}
 		var held []string
 		for _, e := range g.Exec {
-			if e.Resolved == "" || !strings.HasPrefix(e.From, "preset:") || cellCache(p, e.Resolved) || !sandbox.Within([]sandbox.PathRule{{Path: w.Resolved, Access: sandbox.Write}}, e.Resolved, sandbox.Write) {
+			// The cheap test first: cellCache resolves paths.
+			if e.Resolved == "" || !strings.HasPrefix(e.From, "preset:") || !sandbox.Within([]sandbox.PathRule{{Path: w.Resolved, Access: sandbox.Write}}, e.Resolved, sandbox.Write) || cellCache(p, e.Resolved) {
 				continue
 			}
 			if !slices.Contains(held, e.Resolved) {
