@@ -184,8 +184,8 @@ func (ip *Interposer) Run(clientIn io.Reader, clientOut io.Writer, serverIn io.W
 	ip.toServer = NewWriter(serverIn)
 	ip.busy = make(chan struct{}, 1)
 	go func() {
-		err := ip.pump(Up, clientIn)
-		if err != nil && !errors.Is(err, io.EOF) {
+		// pump returns only when its input ends, with why.
+		if err := ip.pump(Up, clientIn); !errors.Is(err, io.EOF) {
 			ip.note("reading from the client: %v", err)
 		}
 		serverIn.Close()

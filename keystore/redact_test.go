@@ -386,10 +386,7 @@ func TestRedactWriterSplits(t *testing.T) {
 func TestRedactWriterLines(t *testing.T) {
 	pem := "-----BEGIN KEY-----\nMIIBVgIBADANBgkqhkiG\n9w0BAQEFAASCAUAwggE8\n-----END KEY-----"
 	r := redactor(pem, "plain-token-12345")
-	var chunks []string
-	for _, l := range strings.SplitAfter("key:\n"+pem+"\nnext\n", "\n") {
-		chunks = append(chunks, l)
-	}
+	chunks := strings.SplitAfter("key:\n"+pem+"\nnext\n", "\n")
 	if got := write(r, chunks...); strings.Contains(got, "MIIBVgIBADANBgkqhkiG") || !strings.Contains(got, "[redacted:A]") {
 		t.Errorf("a value across lines: %q", got)
 	}

@@ -88,7 +88,7 @@ func (c *cli) planCell(p *profiles.Profile, create bool) (*cellPlan, error) {
 		errs = append(errs, err)
 	}
 	cp.notes = editableNotes(p, cp.grants)
-	refused, warnings := runtimeWrites(p, cp.grants, strings.HasPrefix(p.Origin.File, "preset:"))
+	warnings, refused := runtimeWrites(p, cp.grants, strings.HasPrefix(p.Origin.File, "preset:"))
 	if refused != nil {
 		errs = append(errs, refused)
 	}
@@ -226,7 +226,7 @@ func broadGrants(p *profiles.Profile, g sandbox.Grants) []string {
 // default's project) that is refused; a profile file the user wrote may
 // grant such a folder, and is warned about like any broad grant. A write
 // grant inside a runtime's folder is not a write on the runtime.
-func runtimeWrites(p *profiles.Profile, g sandbox.Grants, embedded bool) (refused error, warnings []string) {
+func runtimeWrites(p *profiles.Profile, g sandbox.Grants, embedded bool) (warnings []string, refused error) {
 	var errs []error
 	for _, w := range g.Write {
 		if w.Resolved == "" || !w.Dir {
@@ -255,7 +255,7 @@ func runtimeWrites(p *profiles.Profile, g sandbox.Grants, embedded bool) (refuse
 		}
 		warnings = append(warnings, fmt.Sprintf("the profile grants write on %s (%s), which holds %s that the presets grant read+exec only: the server can rewrite a program it runs", w.Resolved, w.From, what))
 	}
-	return errors.Join(errs...), warnings
+	return warnings, errors.Join(errs...)
 }
 
 // cellCache reports whether path lies in the cell's own cache, both

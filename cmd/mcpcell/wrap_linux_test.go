@@ -220,6 +220,9 @@ func TestWrapUnwrap(t *testing.T) {
 			// --restore-secrets brings them back, and out of the keyring.
 			run("wrap", "--yes")
 			out, err = run("unwrap", "--restore-secrets", "--yes")
+			if err != nil {
+				t.Fatalf("unwrap --restore-secrets: %v\n%s", err, out)
+			}
 			noValues("unwrap --restore-secrets' output", out)
 			back, _ := os.ReadFile(path)
 			bf, _ := clientconf.Parse(clientconf.Client(c.client), path, back)
