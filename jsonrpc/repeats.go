@@ -2,10 +2,10 @@ package jsonrpc
 
 import (
 	"fmt"
+	"github.com/mcpcell/mcpcell/internal/utf8cut"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 )
 
 // RepeatWindow is how long repeats of one kind of event are counted
@@ -150,10 +150,7 @@ func clipBytes(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return strings.Clone(s[:n])
+	return strings.Clone(utf8cut.Cut(s, n))
 }
 
 // otherKinds is the rule of a count of events beyond maxKinds kinds.

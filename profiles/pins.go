@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mcpcell/mcpcell/internal/utf8cut"
 	"github.com/mcpcell/mcpcell/jsonrpc"
 )
 
@@ -281,7 +282,7 @@ func (p *Policy) pinEntries(kind string, kept [][]byte, names []string, first, l
 		const named = 5
 		parts := make([]string, 0, named)
 		for _, h := range fresh[:min(named, len(fresh))] {
-			parts = append(parts, fmt.Sprintf("%s (%s)", clipName(h.name), clip(h.why, 200)))
+			parts = append(parts, fmt.Sprintf("%s (%s)", clipName(h.name), utf8cut.Marked(h.why, 200)))
 		}
 		if len(fresh) > named {
 			parts = append(parts, fmt.Sprintf("and %d more", len(fresh)-named))
@@ -311,7 +312,7 @@ func (p *Policy) pinnedCall(kind, name string) (ok bool, rule string) {
 	p.mu.Unlock()
 	switch {
 	case pending:
-		return false, fmt.Sprintf("%s: changed since trusted (%s)", kind, clip(why, 200))
+		return false, fmt.Sprintf("%s: changed since trusted (%s)", kind, utf8cut.Marked(why, 200))
 	case over:
 		return false, fmt.Sprintf("%s: changed since trusted (the server changed more than %d)", kind, maxListed)
 	case !p.pins.Approved(kind, name):
@@ -321,17 +322,6 @@ func (p *Policy) pinnedCall(kind, name string) (ok bool, rule string) {
 		return false, kind + ": changed since trusted (not approved; no listing yet this session)"
 	}
 	return true, ""
-}
-
-// clip cuts s to n bytes on a rune boundary, with "…" when cut.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // Canonical is the form of a list entry that pinning compares: the entry

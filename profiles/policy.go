@@ -11,6 +11,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/mcpcell/mcpcell/internal/utf8cut"
 	"github.com/mcpcell/mcpcell/jsonrpc"
 )
 
@@ -575,11 +576,7 @@ func (p *Policy) clientNotification(m *jsonrpc.Message) jsonrpc.Verdict {
 // clipName quotes a name a peer chose for a note, cut to 100 bytes.
 func clipName(s string) string {
 	if len(s) > 100 {
-		cut := 100
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		return strconv.Quote(s[:cut]) + "…"
+		return strconv.Quote(utf8cut.Cut(s, 100)) + "…"
 	}
 	return strconv.Quote(s)
 }

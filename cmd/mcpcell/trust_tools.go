@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/mcpcell/mcpcell/internal/trust"
+	"github.com/mcpcell/mcpcell/internal/utf8cut"
 	"github.com/mcpcell/mcpcell/profiles"
 	"github.com/mcpcell/mcpcell/profiles/clientconf"
 )
@@ -140,11 +141,7 @@ func indentJSON(s string) string {
 // clipQuote quotes a name for people, cut to 100 bytes.
 func clipQuote(s string) string {
 	if len(s) > 100 {
-		cut := 100
-		for cut > 0 && s[cut]&0xC0 == 0x80 {
-			cut--
-		}
-		return showQuoted(s[:cut]) + "…"
+		return showQuoted(utf8cut.Cut(s, 100)) + "…"
 	}
 	return showQuoted(s)
 }

@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/mcpcell/mcpcell/internal/utf8cut"
 	"io"
 	"os"
 	"slices"
@@ -303,11 +304,7 @@ func Quote(argv []string) string {
 	var out []string
 	for _, a := range argv {
 		if len(a) > maxArg {
-			cut := maxArg - 20
-			for cut > 0 && a[cut]&0xC0 == 0x80 {
-				cut--
-			}
-			a = a[:cut] + fmt.Sprintf("…(%d bytes)", len(a))
+			a = utf8cut.Cut(a, maxArg-20) + fmt.Sprintf("…(%d bytes)", len(a))
 		}
 		out = append(out, shellQuote(a))
 	}
@@ -331,6 +328,3 @@ func shellQuote(s string) string {
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
-
-// Short is the first 12 hex digits of a digest, for people.
-func Short(sum string) string { return short(sum) }

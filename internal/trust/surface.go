@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/mcpcell/mcpcell/internal/utf8cut"
 	"slices"
 	"sort"
 	"strconv"
@@ -380,7 +381,7 @@ func (u *Surface) Approve(kind, name string, canon []byte) error {
 		return err
 	}
 	if moved == 0 {
-		return fmt.Errorf("the %s %q is no longer pending in the version shown", kind, clip(name, maxName))
+		return fmt.Errorf("the %s %q is no longer pending in the version shown", kind, utf8cut.Cut(name, maxName))
 	}
 	return nil
 }
@@ -645,15 +646,4 @@ func plainMember(k string) bool {
 		}
 	}
 	return true
-}
-
-// clip cuts s to n bytes on a rune boundary.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }

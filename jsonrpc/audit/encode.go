@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"github.com/mcpcell/mcpcell/internal/utf8cut"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -81,11 +82,7 @@ func clip(s string) string {
 	if len(s) <= MaxField {
 		return s
 	}
-	cut := MaxField
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…[" + strconv.Itoa(len(s)) + " bytes]"
+	return utf8cut.Cut(s, MaxField) + "…[" + strconv.Itoa(len(s)) + " bytes]"
 }
 
 const hexDigits = "0123456789abcdef"
