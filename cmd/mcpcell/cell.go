@@ -88,7 +88,7 @@ func (c *cli) planCell(p *profiles.Profile, create bool) (*cellPlan, error) {
 		errs = append(errs, err)
 	}
 	cp.notes = editableNotes(p, cp.grants)
-	warnings, refused := runtimeWrites(p, cp.grants, strings.HasPrefix(p.Origin.File, "preset:"))
+	warnings, refused := runtimeWrites(p, cp.grants, embedded(p))
 	if refused != nil {
 		errs = append(errs, refused)
 	}

@@ -11,6 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/mcpcell/mcpcell/internal/utf8cut"
 	"github.com/mcpcell/mcpcell/jsonrpc"
 	"github.com/mcpcell/mcpcell/profiles"
 )
@@ -76,7 +77,7 @@ func (c *consent) Changed(kind, name, digest, what string, canon []byte, approve
 	if !ok || !c.pol.ClientElicits() {
 		return
 	}
-	subject := kind + " " + clipText(name, 128)
+	subject := kind + " " + utf8cut.Marked(name, 128)
 	key := kind + "\x00" + name + "\x00" + digest
 	msg := consentMessage(c.server, kind, name, what, canon)
 	c.mu.Lock()
@@ -96,7 +97,7 @@ func (c *consent) Changed(kind, name, digest, what string, canon []byte, approve
 		}
 		c.ip.Record(jsonrpc.Event{Dir: jsonrpc.Down, Subject: subject, Decision: "unasked", Rule: consentRule,
 			Note: fmt.Sprintf("the %s is %d bytes to show, more than a question shows whole (%d): it stays withheld", changeWords(kind, what), len(msg), maxConsentText)},
-			fmt.Sprintf("the change to the %s %s is too long to show whole in a question, so the client is not asked: it stays withheld; review and approve it with %s", kind, showQuoted(clipText(name, 128)), review))
+			fmt.Sprintf("the change to the %s %s is too long to show whole in a question, so the client is not asked: it stays withheld; review and approve it with %s", kind, showQuoted(utf8cut.Marked(name, 128)), review))
 		return
 	case c.n >= maxConsentAsks:
 		first := !c.full
@@ -142,7 +143,7 @@ func (c *consent) Changed(kind, name, digest, what string, canon []byte, approve
 // approves. Each outcome is one audit record.
 func (c *consent) answer(id jsonrpc.ID, kind, name, subject, what, notify string, result []byte, e *jsonrpc.Error, approve func() error) {
 	ev := jsonrpc.Event{Dir: jsonrpc.Up, Kind: jsonrpc.Response, Method: "elicitation/create", ID: id, Subject: subject, Rule: consentRule}
-	quoted := showQuoted(clipText(name, 128))
+	quoted := showQuoted(utf8cut.Marked(name, 128))
 	var action string
 	if e == nil {
 		action, _ = jsonrpc.String(jsonrpc.Lookup(result, "action"))
@@ -152,7 +153,7 @@ func (c *consent) answer(id jsonrpc.ID, kind, name, subject, what, notify string
 		ev.Decision, ev.Note = "unanswered", "the session ended before the user answered; the "+kind+" stays withheld"
 		c.ip.Record(ev, "")
 	case e != nil:
-		ev.Decision, ev.Note = "error", fmt.Sprintf("the client answered with an error (%d %s); the %s stays withheld", e.Code, clipText(e.Message, 200), kind)
+		ev.Decision, ev.Note = "error", fmt.Sprintf("the client answered with an error (%d %s); the %s stays withheld", e.Code, utf8cut.Marked(e.Message, 200), kind)
 		c.ip.Record(ev, "")
 	case action == "accept":
 		if err := approve(); err != nil {
@@ -170,7 +171,7 @@ func (c *consent) answer(id jsonrpc.ID, kind, name, subject, what, notify string
 		ev.Note = "the user did not approve; the " + kind + " stays withheld"
 		c.ip.Record(ev, "")
 	default:
-		ev.Decision, ev.Note = "declined", fmt.Sprintf("the client answered action %s, which approves nothing; the %s stays withheld", showQuoted(clipText(action, 40)), kind)
+		ev.Decision, ev.Note = "declined", fmt.Sprintf("the client answered action %s, which approves nothing; the %s stays withheld", showQuoted(utf8cut.Marked(action, 40)), kind)
 		c.ip.Record(ev, "")
 	}
 }
@@ -190,7 +191,7 @@ func changeWords(kind, what string) string {
 // it is clipped but the name in the first line, which the JSON holds
 // whole: Changed does not ask a question longer than maxConsentText.
 func consentMessage(server, kind, name, what string, canon []byte) string {
-	n := showQuoted(clipText(name, 128))
+	n := showQuoted(utf8cut.Marked(name, 128))
 	if what == "" || what == "new" {
 		return fmt.Sprintf("mcpcell: the server %q added the %s %s since you trusted it. Its definition:\n%sApprove it?", server, kind, n, indentJSON(string(canon)))
 	}
@@ -332,23 +333,11 @@ func invisible(r rune) bool {
 // escaped.
 func showQuoted(s string) string { return printable(strconv.Quote(s)) }
 
-// clipText keeps at most n bytes of s, cut at a character's start, with
-// an ellipsis when cut.
-func clipText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
-
 // serverLabel names the server for the user: the profile's file name
 // (".mcpcell.github.toml" is "github", a ".mcpcell.toml" its folder's), or
 // for an embedded profile the command's.
 func serverLabel(p *profiles.Profile, command []string) string {
-	if strings.HasPrefix(p.Origin.File, "preset:") && len(command) > 0 {
+	if embedded(p) && len(command) > 0 {
 		return filepath.Base(command[0])
 	}
 	name := p.Name

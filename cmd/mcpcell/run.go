@@ -44,7 +44,7 @@ func (c *cli) loadProfile(pf profileFlags) (*profiles.Profile, *profiles.Policy,
 	if err == nil && check && !embedded(p) {
 		var files []string
 		for _, s := range p.Includes {
-			if !strings.HasPrefix(s.File, "preset:") {
+			if !embeddedSource(s) {
 				files = append(files, s.File)
 			}
 		}
@@ -141,7 +141,7 @@ func (c *cli) run(args []string) int {
 	go func() { resolved <- c.resolveSecrets(p) }()
 	session := audit.NewSession()
 	var red *keystore.Redactor
-	log, err := audit.Open(p.AuditPath, audit.Meta{Session: session, Profile: p.Name, Client: pol.ClientName, Redact: func(s string) string { return red.String(s) }, MaxSize: p.AuditMaxSize, Keep: p.AuditKeep})
+	log, err := openLog(p, pol, session, func(s string) string { return red.String(s) })
 	if err != nil {
 		return c.fail(fmt.Errorf("cannot open the audit log, so the server is not started: %w", err), "set [audit] path in the profile to a writable file")
 	}
@@ -229,14 +229,19 @@ func (c *cli) checkCommandFirst(p *profiles.Profile, pol *profiles.Policy, comma
 		return 0 // a trusted argv whose program is gone: startCell says so
 	}
 	if err := c.checkCommand(command, chain); err != nil {
-		var red *keystore.Redactor
-		if log, lerr := audit.Open(p.AuditPath, audit.Meta{Session: audit.NewSession(), Profile: p.Name, Client: pol.ClientName, Redact: func(s string) string { return red.String(s) }, MaxSize: p.AuditMaxSize, Keep: p.AuditKeep}); lerr == nil {
+		// No secret has been read: nothing to redact.
+		if log, lerr := openLog(p, pol, audit.NewSession(), func(s string) string { return s }); lerr == nil {
 			log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Rule: "trust", Note: err.Error()})
 			log.Close()
 		}
 		return c.untrusted(err.Error(), p.Origin.File, c.projectFlag, command)
 	}
 	return 0
+}
+
+// openLog opens the profile's audit log for a session.
+func openLog(p *profiles.Profile, pol *profiles.Policy, session string, redact func(string) string) (*audit.Log, error) {
+	return audit.Open(p.AuditPath, audit.Meta{Session: session, Profile: p.Name, Client: pol.ClientName, Redact: redact, MaxSize: p.AuditMaxSize, Keep: p.AuditKeep})
 }
 
 // reap reaps the orphans the server leaves as they die and holds the

@@ -23,7 +23,7 @@ func trustStore(p *profiles.Profile) *trust.Store {
 // embedded reports whether p is an embedded preset, which is trusted by
 // being in the binary: it grants no secrets and no network, so another
 // command reaches nothing more.
-func embedded(p *profiles.Profile) bool { return strings.HasPrefix(p.Origin.File, "preset:") }
+func embedded(p *profiles.Profile) bool { return embeddedSource(p.Origin) }
 
 // untrusted refuses to start for msg, with the commands that review and
 // trust the profile (and argv, when it is the command that changed).
@@ -47,24 +47,25 @@ func (c *cli) checkCommand(argv []string, chain []sandbox.Link) error {
 	if c.record == nil {
 		return errors.New("no trust record for the profile")
 	}
-	var known []trust.Exe
-	if k := c.record.Command(argv); k != nil {
-		known = k.Exes
-	}
-	exes, err := trust.HashExes(chainPaths(chain), known)
+	exes, err := hashChain(c.record, argv, chain)
 	if err != nil {
 		return err
 	}
 	return c.record.CheckCommand(argv, clientconf.MaskArgs(argv), exes)
 }
 
-// chainPaths are the real paths of the files the kernel runs.
-func chainPaths(chain []sandbox.Link) []string {
-	var out []string
-	for _, l := range chain {
-		out = append(out, l.Real)
+// hashChain hashes the files the kernel runs for argv (chain), those
+// whose stat is as rec (nil: no record) trusted them taken from rec.
+func hashChain(rec *trust.Profile, argv []string, chain []sandbox.Link) ([]trust.Exe, error) {
+	var known []trust.Exe
+	if k := rec.Command(argv); k != nil {
+		known = k.Exes
 	}
-	return out
+	var paths []string
+	for _, l := range chain {
+		paths = append(paths, l.Real)
+	}
+	return trust.HashExes(paths, known)
 }
 
 func (c *cli) trust(args []string) int {
@@ -184,12 +185,8 @@ func (c *cli) pinCommand(old *trust.Profile, argv []string, plan *cellPlan) (tru
 	if err != nil {
 		fmt.Fprintf(c.stderr, "mcpcell: warning: mcpcell run would refuse this command: %v\n", err)
 	}
-	var known []trust.Exe
 	prev := old.Command(argv)
-	if prev != nil {
-		known = prev.Exes
-	}
-	exes, err := trust.HashExes(chainPaths(chain), known)
+	exes, err := hashChain(old, argv, chain)
 	if err != nil {
 		return trust.Command{}, false, c.fail(err, "")
 	}
@@ -218,6 +215,7 @@ func (c *cli) pinCommand(old *trust.Profile, argv []string, plan *cellPlan) (tru
 
 func ptr[T any](v T) *T { return &v }
 
+// embeddedSource reports whether s is an embedded preset's.
 func embeddedSource(s profiles.Source) bool { return strings.HasPrefix(s.File, "preset:") }
 
 func sortedFiles(f []trust.FileSum) []trust.FileSum {
@@ -271,11 +269,7 @@ func (c *cli) pinned(path string, argv []string, wrote []byte) (rec trust.Profil
 	if len(chain) == 0 {
 		return rec, nil, old, store, cmdErr, nil
 	}
-	var known []trust.Exe
-	if k := old.Command(argv); k != nil {
-		known = k.Exes
-	}
-	exes, cmdErr := trust.HashExes(chainPaths(chain), known)
+	exes, cmdErr := hashChain(old, argv, chain)
 	if cmdErr != nil {
 		return rec, nil, old, store, cmdErr, nil
 	}
