@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/mcpcell/mcpcell/internal/audit"
 	"github.com/mcpcell/mcpcell/jsonrpc"
-	"github.com/mcpcell/mcpcell/jsonrpc/audit"
 	"github.com/mcpcell/mcpcell/profiles"
 )
 

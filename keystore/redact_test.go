@@ -13,9 +13,9 @@ import (
 	"testing"
 	"unicode/utf16"
 
+	"github.com/mcpcell/mcpcell/internal/leaktest"
 	"github.com/mcpcell/mcpcell/internal/syncbuf"
 	"github.com/mcpcell/mcpcell/jsonrpc"
-	"github.com/mcpcell/mcpcell/keystore/leaktest"
 )
 
 // awkward is a value with every kind of character an encoder treats in a

@@ -22,7 +22,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"github.com/mcpcell/mcpcell/jsonrpc/audit"
+	"github.com/mcpcell/mcpcell/internal/audit"
 )
 
 //go:embed presets/*.toml

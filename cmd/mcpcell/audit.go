@@ -9,7 +9,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/mcpcell/mcpcell/jsonrpc/audit"
+	"github.com/mcpcell/mcpcell/internal/audit"
 )
 
 func (c *cli) audit(args []string) int {

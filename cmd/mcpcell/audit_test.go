@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpcell/mcpcell/internal/audit"
 	"github.com/mcpcell/mcpcell/jsonrpc"
-	"github.com/mcpcell/mcpcell/jsonrpc/audit"
 )
 
 // audit --follow prints records that arrive after it started.

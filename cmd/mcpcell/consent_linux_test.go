@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpcell/mcpcell/internal/audit"
 	"github.com/mcpcell/mcpcell/internal/trust"
-	"github.com/mcpcell/mcpcell/jsonrpc/audit"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 

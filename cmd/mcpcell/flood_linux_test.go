@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcpcell/mcpcell/jsonrpc/audit"
+	"github.com/mcpcell/mcpcell/internal/audit"
 )
 
 // floodN is how many of each kind a flood sends; slowN, a flood of one

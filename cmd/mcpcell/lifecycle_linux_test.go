@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpcell/mcpcell/internal/audit"
 	"github.com/mcpcell/mcpcell/internal/hopper"
 	"github.com/mcpcell/mcpcell/internal/syncbuf"
-	"github.com/mcpcell/mcpcell/jsonrpc/audit"
 	"golang.org/x/sys/unix"
 )
 

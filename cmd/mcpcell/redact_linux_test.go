@@ -18,9 +18,9 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcpcell/mcpcell/internal/leaktest"
 	"github.com/mcpcell/mcpcell/jsonrpc"
 	"github.com/mcpcell/mcpcell/keystore"
-	"github.com/mcpcell/mcpcell/keystore/leaktest"
 )
 
 // randomValue is a credential with characters every encoder treats in its

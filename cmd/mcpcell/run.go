@@ -12,9 +12,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mcpcell/mcpcell/internal/audit"
 	"github.com/mcpcell/mcpcell/internal/trust"
 	"github.com/mcpcell/mcpcell/jsonrpc"
-	"github.com/mcpcell/mcpcell/jsonrpc/audit"
 	"github.com/mcpcell/mcpcell/keystore"
 	"github.com/mcpcell/mcpcell/profiles"
 	"github.com/mcpcell/mcpcell/sandbox"

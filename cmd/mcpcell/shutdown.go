@@ -8,8 +8,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mcpcell/mcpcell/internal/audit"
 	"github.com/mcpcell/mcpcell/jsonrpc"
-	"github.com/mcpcell/mcpcell/jsonrpc/audit"
 	"github.com/mcpcell/mcpcell/sandbox"
 )
 

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcpcell/mcpcell/internal/clientconf"
 	"github.com/mcpcell/mcpcell/internal/trust"
 	"github.com/mcpcell/mcpcell/profiles"
-	"github.com/mcpcell/mcpcell/profiles/clientconf"
 	"github.com/mcpcell/mcpcell/sandbox"
 )
 

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpcell/mcpcell/internal/clientconf"
 	"github.com/mcpcell/mcpcell/internal/trust"
-	"github.com/mcpcell/mcpcell/profiles/clientconf"
 )
 
 // attackServer is a bash MCP server at ${PROJECT}/bin/server whose cell

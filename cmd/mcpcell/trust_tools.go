@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/mcpcell/mcpcell/internal/clientconf"
 	"github.com/mcpcell/mcpcell/internal/trust"
 	"github.com/mcpcell/mcpcell/internal/utf8cut"
 	"github.com/mcpcell/mcpcell/profiles"
-	"github.com/mcpcell/mcpcell/profiles/clientconf"
 )
 
 // openSurface is the pinned tool surface of a session that starts

@@ -19,9 +19,9 @@ import (
 	"github.com/BurntSushi/toml"
 	"golang.org/x/term"
 
+	"github.com/mcpcell/mcpcell/internal/clientconf"
 	"github.com/mcpcell/mcpcell/keystore"
 	"github.com/mcpcell/mcpcell/profiles"
-	"github.com/mcpcell/mcpcell/profiles/clientconf"
 )
 
 type stringList []string

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mcpcell/mcpcell/internal/clientconf"
 	"github.com/mcpcell/mcpcell/keystore"
-	"github.com/mcpcell/mcpcell/profiles/clientconf"
 )
 
 // wrapAt runs wrap or unwrap of a client's config with ${CONFIG} under

@@ -16,8 +16,8 @@ import (
 	"time"
 	"unicode/utf16"
 
+	"github.com/mcpcell/mcpcell/internal/clientconf"
 	"github.com/mcpcell/mcpcell/keystore"
-	"github.com/mcpcell/mcpcell/profiles/clientconf"
 )
 
 type wrapCase struct {
