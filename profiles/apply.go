@@ -3,8 +3,10 @@ package profiles
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,8 +32,9 @@ func (p *Profile) apply(f *File, at func(string) Source) error {
 	if f.Server.Cwd != "" {
 		p.Cwd = f.Server.Cwd
 	}
-	for key, list := range map[string][]string{"filesystem.read": f.Filesystem.Read, "filesystem.write": f.Filesystem.Write, "filesystem.exec": f.Filesystem.Exec, "filesystem.optional": f.Filesystem.Optional} {
-		for _, v := range list {
+	lists := map[string][]string{"filesystem.read": f.Filesystem.Read, "filesystem.write": f.Filesystem.Write, "filesystem.exec": f.Filesystem.Exec, "filesystem.optional": f.Filesystem.Optional}
+	for _, key := range slices.Sorted(maps.Keys(lists)) {
+		for _, v := range lists[key] {
 			if !filepath.IsAbs(v) {
 				bad(key, "%q is not an absolute path (use ${PROJECT}/…)", v)
 			}
@@ -42,7 +45,9 @@ func (p *Profile) apply(f *File, at func(string) Source) error {
 	add(&p.Exec, "filesystem.exec", f.Filesystem.Exec)
 	add(&p.Optional, "filesystem.optional", f.Filesystem.Optional)
 	add(&p.Hosts, "network.hosts", f.Network.Hosts)
-	for key, ports := range map[string][]int{"network.ports": f.Network.Ports, "network.bind": f.Network.Bind} {
+	portLists := map[string][]int{"network.ports": f.Network.Ports, "network.bind": f.Network.Bind}
+	for _, key := range slices.Sorted(maps.Keys(portLists)) {
+		ports := portLists[key]
 		dst := &p.Ports
 		if key == "network.bind" {
 			dst = &p.Bind
@@ -109,8 +114,9 @@ func (p *Profile) apply(f *File, at func(string) Source) error {
 		{"resources", &p.Resources, f.Resources.Allow, f.Resources.Deny, true},
 		{"prompts", &p.Prompts, f.Prompts.Allow, f.Prompts.Deny, false},
 	} {
-		for verb, globs := range map[string][]string{"allow": r.allow, "deny": r.deny} {
-			for _, g := range globs {
+		globs := map[string][]string{"allow": r.allow, "deny": r.deny}
+		for _, verb := range slices.Sorted(maps.Keys(globs)) {
+			for _, g := range globs[verb] {
 				if _, err := compileGlob(g, r.uri); err != nil {
 					bad(r.key+"."+verb, "%v", err)
 				}

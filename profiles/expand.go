@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -65,7 +66,9 @@ func expandAll(v reflect.Value, key string, vars map[string]string, at func(stri
 		return errors.Join(errs...)
 	case reflect.Map:
 		var errs []error
-		for _, k := range v.MapKeys() {
+		keys := v.MapKeys()
+		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
+		for _, k := range keys {
 			e := reflect.New(v.Type().Elem()).Elem()
 			e.Set(v.MapIndex(k))
 			errs = append(errs, expandAll(e, join(key, tomlKey(k.String())), vars, at))
