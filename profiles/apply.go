@@ -72,13 +72,13 @@ func (p *Profile) apply(f *File, at func(string) Source) error {
 		}
 	}
 	add(&p.EnvPass, "env.pass", f.Env.Pass)
-	for _, k := range sortedKeys(f.Env.Set) {
+	for _, k := range slices.Sorted(maps.Keys(f.Env.Set)) {
 		if !envName().MatchString(k) {
 			bad("env.set", "%q is not an environment variable name", k)
 		}
 		p.EnvSet[k] = Entry{Value: f.Env.Set[k], From: at("env.set." + k)}
 	}
-	for _, k := range sortedKeys(f.Secrets) {
+	for _, k := range slices.Sorted(maps.Keys(f.Secrets)) {
 		key := "secrets." + k
 		if !envName().MatchString(k) {
 			bad(key, "%q is not an environment variable name", k)
@@ -128,7 +128,7 @@ func (p *Profile) apply(f *File, at func(string) Source) error {
 		add(&r.dst.Allow, r.key+".allow", r.allow)
 		add(&r.dst.Deny, r.key+".deny", r.deny)
 	}
-	for _, tool := range sortedKeys(f.Tools.Args) {
+	for _, tool := range slices.Sorted(maps.Keys(f.Tools.Args)) {
 		// Messages name keys as TOML writes them: tools.args."read_*".path.
 		key := dotted("tools", "args", tool)
 		if _, err := compileGlob(tool, false); err != nil {
@@ -140,7 +140,7 @@ func (p *Profile) apply(f *File, at func(string) Source) error {
 			set = ArgRules{Args: map[string]ArgRule{}}
 		}
 		set.From = at(key)
-		for _, arg := range sortedKeys(f.Tools.Args[tool]) {
+		for _, arg := range slices.Sorted(maps.Keys(f.Tools.Args[tool])) {
 			rule := f.Tools.Args[tool][arg]
 			argKey := key + "." + tomlKey(arg)
 			if err := checkArgRule(rule); err != nil {

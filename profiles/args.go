@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -31,7 +32,7 @@ type argKey struct {
 func compileArgs(p *Profile) ([]argKey, error) {
 	var keys []argKey
 	var errs []error
-	for _, key := range sortedKeys(p.ToolArgs) {
+	for _, key := range slices.Sorted(maps.Keys(p.ToolArgs)) {
 		set := p.ToolArgs[key]
 		// A key applies to every name with the key of a name it matches:
 		// a server may look tools up mapping case or normalising.
@@ -44,7 +45,7 @@ func compileArgs(p *Profile) ([]argKey, error) {
 			continue
 		}
 		k := argKey{key: key, from: set.From, re: re}
-		for _, arg := range sortedKeys(set.Args) {
+		for _, arg := range slices.Sorted(maps.Keys(set.Args)) {
 			r := set.Args[arg]
 			c := argCheck{
 				arg: arg, within: r.Within, enum: enumValues(r.Enum), maxLen: r.MaxLen, pattern: r.Match,
@@ -130,7 +131,7 @@ func (p *Profile) ArgsPerTool() []ToolArgs {
 			tools = append(tools, a.Value)
 		}
 	} else {
-		tools = sortedKeys(p.ToolArgs)
+		tools = slices.Sorted(maps.Keys(p.ToolArgs))
 	}
 	var out []ToolArgs
 	seen := map[string]bool{}
@@ -140,12 +141,12 @@ func (p *Profile) ArgsPerTool() []ToolArgs {
 		}
 		seen[tool] = true
 		t := ToolArgs{Tool: tool}
-		for _, key := range sortedKeys(p.ToolArgs) {
+		for _, key := range slices.Sorted(maps.Keys(p.ToolArgs)) {
 			if !globsMeet(key, tool) {
 				continue
 			}
 			set := p.ToolArgs[key]
-			for _, arg := range sortedKeys(set.Args) {
+			for _, arg := range slices.Sorted(maps.Keys(set.Args)) {
 				t.Args = append(t.Args, AppliedArg{Arg: arg, Key: key, Rule: set.Args[arg], Partly: !globCovers(key, tool)})
 			}
 		}

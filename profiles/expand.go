@@ -3,6 +3,7 @@ package profiles
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -112,7 +113,7 @@ func expand(s string, vars map[string]string) (string, error) {
 			if strings.HasPrefix(name, "secret:") {
 				err = fmt.Errorf("%s: secrets are not placed in strings (every local user can read a command line); use [secrets] to put one in the environment", ref)
 			} else {
-				err = fmt.Errorf("unknown variable %s (known: %s)", ref, strings.Join(sortedKeys(vars), ", "))
+				err = fmt.Errorf("unknown variable %s (known: %s)", ref, strings.Join(slices.Sorted(maps.Keys(vars)), ", "))
 			}
 		}
 		return ref

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -284,13 +283,4 @@ func (p *Profile) merge(u unit, stack []string, verify func(*Profile, string, []
 	}
 	p.Includes = append(p.Includes, u.src)
 	return p.apply(&f, at)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
