@@ -52,9 +52,6 @@ type Policy struct {
 	// maxCannedBytes.
 	canned      map[digest][]string
 	cannedBytes int
-	// methodRules holds "method NAME", the rule of a method allowed as
-	// such, made once per method rather than once per frame.
-	methodRules sync.Map
 	// pins is the tool surface the user approved (nil: not pinned), and
 	// pinned what the session keeps of it, under mu.
 	pins     Pins
@@ -63,14 +60,7 @@ type Policy struct {
 }
 
 // methodRule is the rule a method allowed as such is recorded with.
-func (p *Policy) methodRule(method string) string {
-	if r, ok := p.methodRules.Load(method); ok {
-		return r.(string)
-	}
-	r := "method " + method
-	p.methodRules.Store(method, r)
-	return r
-}
+func (p *Policy) methodRule(method string) string { return "method " + method }
 
 // Compile builds the Policy a profile implies.
 func Compile(p *Profile) (*Policy, error) {
