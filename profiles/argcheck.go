@@ -298,7 +298,8 @@ func parseDecimal(s string) (d decimal, ok bool) {
 }
 
 // argViolation is how a broken argument constraint is reported: a tool
-// result with isError from 2025-11-25 on, -32602 before.
+// result with isError from 2025-11-25 on (and while no version is known),
+// -32602 before.
 func (p *Policy) argViolation(m *jsonrpc.Message, version, msg string) jsonrpc.Verdict {
 	if v := p.versionOr(version); v != "" && v < V20251125 {
 		return refuse(jsonrpc.CodeInvalidParams, "", "%s", msg)

@@ -9,6 +9,9 @@ import (
 	"github.com/mcpcell/mcpcell/jsonrpc"
 )
 
+// fromClient decides on a request or notification from the client: its
+// name, the protocol version it names, then its method; a request it
+// forwards may be rewritten (rewriteRequest) and keeps a callState.
 func (p *Policy) fromClient(m *jsonrpc.Message) jsonrpc.Verdict {
 	var r reader
 	params := m.Params
@@ -161,6 +164,8 @@ func (p *Policy) clientNotification(m *jsonrpc.Message) jsonrpc.Verdict {
 	return jsonrpc.Verdict{Rule: "notification"}
 }
 
+// clientRequest decides on a request by its method, in version; a method
+// it does not know is refused.
 func (p *Policy) clientRequest(m *jsonrpc.Message, r *reader, version string) jsonrpc.Verdict {
 	params := m.Params
 	switch m.Method {

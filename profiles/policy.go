@@ -14,7 +14,8 @@ import (
 )
 
 // Policy answers, for every message, what the profile allows. Build it
-// once with Compile; it keeps the session's protocol version and client.
+// once with Compile; it keeps the session's state under mu: the protocol
+// version, the client, the current listing and the answers it withheld.
 type Policy struct {
 	tools, resources, prompts ruleSet
 	args                      []argKey
@@ -121,7 +122,8 @@ type ruleSet struct {
 	kind        string
 	allow, deny []rule
 	allowAll    bool
-	// The rules decide quotes when no glob of the profile does.
+	// The rules named when no glob of the profile decides: allow is
+	// absent, or no allow glob matches.
 	allowedAll, noMatch string
 	// tooLong is the rule that denies a name longer than maxKeyed.
 	tooLong string

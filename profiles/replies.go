@@ -7,6 +7,7 @@ import (
 	"github.com/mcpcell/mcpcell/jsonrpc"
 )
 
+// fromServer decides on a request or notification from the server.
 func (p *Policy) fromServer(m *jsonrpc.Message) jsonrpc.Verdict {
 	if m.Kind == jsonrpc.Notification {
 		if !strings.HasPrefix(m.Method, "notifications/") {
@@ -141,7 +142,7 @@ func replySpelling(v jsonrpc.Verdict, r *reader) jsonrpc.Verdict {
 	return refuse(jsonrpc.CodeInternalError, "strict-json", "mcpcell: the server sent an invalid response: invalid JSON: %v", r.bad)
 }
 
-// How filterList reads the names of a list.
+// How keepEntries reads the names of a list.
 const (
 	plainName    = iota // a tool or prompt name
 	uriName             // a resource URI
@@ -164,9 +165,9 @@ func (p *Policy) filterList(m *jsonrpc.Message, field, key string, rs *ruleSet, 
 
 // keepEntries reads the list in m's result member field and returns the
 // entries the rules allow with their names (member key) and the keys the
-// rules computed of them, and the number
-// of entries; or the refusal of a list that cannot be read. The verdict's
-// note counts the entries withheld for a name too long for a key.
+// rules computed of them, and the number of entries; or the refusal of a
+// list that cannot be read. The verdict's note counts the entries
+// withheld for a name too long for a key.
 func (p *Policy) keepEntries(m *jsonrpc.Message, field, key string, rs *ruleSet, kind int) (kept [][]byte, names []lazyKey, total int, v jsonrpc.Verdict) {
 	var r reader
 	list := r.get(m.Result, field)
