@@ -185,11 +185,8 @@ func cmpOr(s, or string) string {
 	return s
 }
 
-// legacy are the eras before 2026-07-28, and modern the others.
-var (
-	legacy    = []string{"", "2024-11-05", V20250326, "2025-06-18", V20251125}
-	beforeArg = []string{"2024-11-05", V20250326, "2025-06-18"} // argument errors are -32602
-)
+// beforeArg are the eras whose argument errors are -32602.
+var beforeArg = []string{"2024-11-05", V20250326, "2025-06-18"}
 
 func req(method, params string) string {
 	return `{"jsonrpc":"2.0","id":7,"method":"` + method + `","params":` + params + `}`
@@ -577,6 +574,7 @@ n = { max_len = 2 }
 		{"p", `7`, w + "must be a string or an array of strings, not number"},
 		{"p", `[7]`, w[:len(w)-1] + " (element 0) must be a string, not number"},
 		{"p", `{}`, w + "must be a string or an array of strings, not object"},
+		{"p", `[1,`, w + "cannot be read"}, // never after strict decoding
 		{"e", `"a"`, ""},
 		{"e", `true`, ""},
 		{"e", `3`, ""},
@@ -602,10 +600,7 @@ n = { max_len = 2 }
 		if c.raw != "" {
 			raw = []byte(c.raw)
 		}
-		want := c.want
-		if strings.Contains(want, "%s") {
-			want = strings.Replace(want, "%s", c.arg, 1)
-		}
+		want := strings.Replace(c.want, "%s", c.arg, 1)
 		if got := checks[c.arg].check("t", raw, "/"); got != want {
 			t.Errorf("%s = %s:\ngot  %q\nwant %q", c.arg, c.raw, got, want)
 		}
