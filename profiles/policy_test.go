@@ -232,7 +232,7 @@ func TestWireClientRequests(t *testing.T) {
 		{name: "tasks/update", frame: req("tasks/update", `{"taskId":"t"}`), want: forward("method tasks/update")},
 		// A method the policy does not know could reach tools around it.
 		{name: "unknown method", frame: req("tools/run", `{"name":"echo"}`), want: refused(jsonrpc.CodeMethodNotFound, "Method not found: tools/run", "unknown-method")},
-		{name: "no params", frame: `{"jsonrpc":"2.0","id":7,"method":"sampling/createMessage"}`, want: refused(jsonrpc.CodeMethodNotFound, "Method not found: sampling/createMessage", "unknown-method")},
+		{name: "a server's method", frame: `{"jsonrpc":"2.0","id":7,"method":"sampling/createMessage"}`, want: refused(jsonrpc.CodeMethodNotFound, "Method not found: sampling/createMessage", "unknown-method")},
 
 		// tools/call: allow, deny (which wins), allow without a match,
 		// malformed params, argument constraints.
