@@ -623,3 +623,42 @@ n = { max_len = 2 }
 		}
 	}
 }
+
+// approvedNone is a pinned surface that approves nothing: every entry
+// is new.
+type approvedNone struct{}
+
+func (approvedNone) Begin(string) error { return nil }
+func (approvedNone) Judge(_ string, names []string, _ [][]byte, _ bool) ([]string, error) {
+	why := make([]string, len(names))
+	for i := range why {
+		why[i] = "new"
+	}
+	return why, nil
+}
+func (approvedNone) Approved(string, string) bool         { return false }
+func (approvedNone) Review() string                       { return "mcpcell trust --tools" }
+func (approvedNone) Approve(string, string, []byte) error { return nil }
+
+// With the surface pinned, a completion of a resource template the user
+// never approved is refused as a hidden resource: in any era, with the
+// era's code.
+func TestWirePinnedCompletion(t *testing.T) {
+	const uri = "file:///p/{x}"
+	for _, era := range eras {
+		pol, path := wirePolicy(t, wireProfile)
+		pol.SetPins(approvedNone{})
+		inEra(t, pol, era)
+		v := message(t, pol, jsonrpc.Up, req("completion/complete", `{"ref":{"type":"ref/resource","uri":"`+uri+`"},"argument":{"name":"x","value":""}}`))
+		code := jsonrpc.CodeResourceNotFound
+		if era == V20260728 {
+			code = jsonrpc.CodeInvalidParams
+		}
+		refused(code, "Resource not found: "+uri, "resourceTemplates: changed since trusted (not approved; no listing yet this session)").check(t, v, path)
+		// Tools and prompts alike, before any listing.
+		v = message(t, pol, jsonrpc.Up, req("tools/call", `{"name":"echo","arguments":{}}`))
+		refused(jsonrpc.CodeInvalidParams, "Unknown tool: echo", "tools: changed since trusted (not approved; no listing yet this session)").check(t, v, path)
+		v = message(t, pol, jsonrpc.Up, req("prompts/get", `{"name":"greet"}`))
+		refused(jsonrpc.CodeInvalidParams, "Unknown prompt: greet", "prompts: changed since trusted (not approved; no listing yet this session)").check(t, v, path)
+	}
+}
