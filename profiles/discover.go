@@ -1,0 +1,139 @@
+package profiles
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+//go:embed presets/*.toml
+var presets embed.FS
+
+// DefaultName is the embedded profile used when none is found.
+const DefaultName = "default"
+
+// FileName is the profile file discovery looks for.
+const FileName = ".mcpcell.toml"
+
+// Presets lists the names of the embedded presets.
+func Presets() []string {
+	ents, _ := fs.ReadDir(presets, "presets")
+	var out []string
+	for _, e := range ents {
+		out = append(out, strings.TrimSuffix(e.Name(), ".toml"))
+	}
+	return out
+}
+
+// PresetSource returns the text of an embedded preset.
+func PresetSource(name string) ([]byte, bool) {
+	b, err := presets.ReadFile("presets/" + name + ".toml")
+	return b, err == nil
+}
+
+// unit is one file or preset to read.
+type unit struct {
+	src    Source
+	path   string // absolute path of a file, or ""
+	preset string // preset name, or ""
+	data   []byte
+}
+
+func find(opts Options) (unit, error) {
+	if opts.Profile != "" {
+		if isPath(opts.Profile) {
+			path := opts.Profile
+			if !filepath.IsAbs(path) {
+				path = filepath.Join(opts.Cwd, path)
+			}
+			return readFile(filepath.Clean(path))
+		}
+		return readPreset(opts.Profile, Source{File: "--profile"})
+	}
+	dir := opts.Project
+	if dir == "" {
+		dir = opts.Cwd
+	} else if !filepath.IsAbs(dir) {
+		dir = filepath.Join(opts.Cwd, dir)
+	}
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		path := filepath.Join(d, FileName)
+		if _, err := os.Stat(path); err == nil {
+			return readFile(path)
+		}
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	return readPreset(DefaultName, Source{})
+}
+
+func isPath(s string) bool {
+	return strings.ContainsRune(s, '/') || strings.ContainsRune(s, filepath.Separator) || strings.HasSuffix(s, ".toml")
+}
+
+// MaxFileSize is the largest profile file Load reads.
+const MaxFileSize = 1 << 20
+
+// readFile reads a profile file: a regular file of at most MaxFileSize
+// bytes. It never blocks on a FIFO or reads a device without end.
+func readFile(path string) (unit, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return unit{}, fmt.Errorf("reading profile: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return unit{}, fmt.Errorf("reading profile: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return unit{}, fmt.Errorf("reading profile: %s is not a regular file (%s)", path, kindOf(st.Mode()))
+	}
+	if st.Size() > MaxFileSize {
+		return unit{}, fmt.Errorf("reading profile: %s is larger than %d bytes", path, MaxFileSize)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return unit{}, fmt.Errorf("reading profile: %w", err)
+	}
+	if len(b) > MaxFileSize {
+		return unit{}, fmt.Errorf("reading profile: %s is larger than %d bytes", path, MaxFileSize)
+	}
+	return unit{src: Source{File: path}, path: path, data: b}, nil
+}
+
+// kindOf names a file type that is not a regular file.
+func kindOf(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a folder"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return m.Type().String()
+}
+
+func readPreset(name string, from Source) (unit, error) {
+	b, ok := PresetSource(name)
+	if !ok {
+		msg := fmt.Sprintf("no preset named %q (presets: %s)", name, strings.Join(Presets(), ", "))
+		if from.File == "" || from.File == "--profile" {
+			return unit{}, errors.New(msg)
+		}
+		return unit{}, &Error{At: from, Msg: msg}
+	}
+	return unit{src: Source{File: "preset:" + name}, preset: name, data: b}, nil
+}

@@ -1,0 +1,54 @@
+package profiles
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"sync"
+)
+
+// tomlTypeName names the type of a decoded TOML value.
+func tomlTypeName(v any) string {
+	switch v.(type) {
+	case float64:
+		return "a number"
+	case bool:
+		return "true or false"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a table"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// The TOML library reports type mismatches as plain text.
+var (
+	tomlTypeErr = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]*)"\): (.*)$`)
+	})
+	tomlTypes = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`incompatible types: TOML value has type (\w+); destination has type (\w+)`)
+	})
+	typeNames = map[string]string{"slice": "a list", "array": "a list", "bool": "true or false", "boolean": "true or false", "int": "a whole number", "int64": "a whole number", "string": "a string", "struct": "a table", "map": "a table", "table": "a table", "integer": "a whole number", "float": "a number", "interface": "a value"}
+)
+
+func typeError(src Source, err error) error {
+	m := tomlTypeErr().FindStringSubmatch(err.Error())
+	if m == nil {
+		return &Error{At: src, Msg: err.Error()}
+	}
+	line, _ := strconv.Atoi(m[1])
+	msg := m[3]
+	if t := tomlTypes().FindStringSubmatch(msg); t != nil {
+		want, got := typeNames[t[2]], typeNames[t[1]]
+		if want == "" {
+			want = t[2]
+		}
+		if got == "" {
+			got = t[1]
+		}
+		msg = "wrong type: want " + want + ", got " + got
+	}
+	return &Error{At: Source{File: src.File, Line: line}, Msg: m[2] + ": " + msg}
+}
