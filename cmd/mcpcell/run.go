@@ -98,7 +98,8 @@ func (c *cli) run(args []string) int {
 	// A write grant over mcpcell's own folders is refused before anything
 	// is acted on: with the trust store in it, the record that let the
 	// profile pass may be the server's.
-	own := sandbox.Grants{Write: grantsOf(p.Write, p.Optional)}
+	cell, _ := profiles.CompileCell(p, c.environ) // planCell reports its errors
+	own := sandbox.Grants{Write: cell.Grants.Write}
 	own.Resolve() // planCell reports what does not resolve
 	if err := ownWrites(p, own); err != nil {
 		return c.fail(err, "fix the profile; mcpcell check shows the effective profile")
