@@ -95,3 +95,50 @@ func grantsOf(entries []Entry, optional []Entry) []sandbox.Grant {
 	}
 	return out
 }
+
+// Verdict is whether a cell may start on a kernel, and how confined.
+type Verdict int
+
+const (
+	CellFull              Verdict = iota // the kernel enforces the cell as written
+	CellWeaker                           // it has gaps; [sandbox] best_effort accepts a weaker cell
+	CellUnconfined                       // not Linux; [sandbox] required = false runs the server unconfined
+	CellRefused                          // it has gaps, and best_effort is off
+	CellRefusedUnconfined                // not Linux, and [sandbox] required is true
+)
+
+// Starts reports whether the cell may start.
+func (v Verdict) Starts() bool { return v < CellRefused }
+
+func (v Verdict) String() string {
+	switch v {
+	case CellFull:
+		return "full"
+	case CellWeaker:
+		return "weaker"
+	case CellUnconfined:
+		return "unconfined"
+	case CellRefused:
+		return "refused"
+	case CellRefusedUnconfined:
+		return "refused unconfined"
+	}
+	return "Verdict(" + strconv.Itoa(int(v)) + ")"
+}
+
+// CellVerdict decides whether a cell with these gaps may start: never
+// weaker than written unless the profile says so, and never unconfined
+// unless the profile says that. check shows it, run acts on it.
+func CellVerdict(k sandbox.Kernel, gaps []sandbox.Gap, required, bestEffort bool) Verdict {
+	switch {
+	case k.OS != "linux" && required:
+		return CellRefusedUnconfined
+	case k.OS != "linux":
+		return CellUnconfined
+	case len(gaps) > 0 && !bestEffort:
+		return CellRefused
+	case len(gaps) > 0:
+		return CellWeaker
+	}
+	return CellFull
+}

@@ -155,3 +155,55 @@ func TestCompileCellPure(t *testing.T) {
 		t.Errorf("environment: got %q, want %q", a.Env, wantEnv)
 	}
 }
+
+// TestCellVerdict decides, for each kind of gap a kernel has, whether
+// the cell starts: full, weaker with best_effort, refused without it,
+// and unconfined or refused off Linux.
+func TestCellVerdict(t *testing.T) {
+	linux := func(abi int, seccomp bool, arch string) sandbox.Kernel {
+		return sandbox.Kernel{OS: "linux", LandlockABI: abi, Seccomp: seccomp, Arch: arch}
+	}
+	ports := sandbox.Net{ConnectTCP: []uint16{443}}
+	for _, c := range []struct {
+		name   string
+		k      sandbox.Kernel
+		net    sandbox.Net
+		needs  []string // the gaps, by what would enforce them
+		strict Verdict  // required, no best_effort (the default)
+		best   Verdict  // [sandbox] best_effort = true
+		loose  Verdict  // [sandbox] required = false
+	}{
+		{"ABI 7 with seccomp", linux(7, true, ""), ports, nil, CellFull, CellFull, CellFull},
+		{"ABI 6 with seccomp", linux(6, true, ""), sandbox.Net{}, nil, CellFull, CellFull, CellFull},
+		{"no scopes (ABI 5)", linux(5, true, ""), sandbox.Net{}, []string{"Landlock ABI 6"}, CellRefused, CellWeaker, CellRefused},
+		{"no device ioctl (ABI 4)", linux(4, true, ""), ports, []string{"Landlock ABI 5", "Landlock ABI 6"}, CellRefused, CellWeaker, CellRefused},
+		{"no TCP rules (ABI 3), ports granted", linux(3, true, ""), ports, []string{"Landlock ABI 4", "Landlock ABI 5", "Landlock ABI 6"}, CellRefused, CellWeaker, CellRefused},
+		{"no TCP rules (ABI 3), no network", linux(3, true, ""), sandbox.Net{}, []string{"Landlock ABI 4", "Landlock ABI 5", "Landlock ABI 6"}, CellRefused, CellWeaker, CellRefused},
+		{"no Landlock", linux(0, true, ""), sandbox.Net{}, []string{"Landlock ABI 1", "Landlock ABI 4", "Landlock ABI 6"}, CellRefused, CellWeaker, CellRefused},
+		{"no seccomp", linux(7, false, ""), sandbox.Net{}, []string{"seccomp"}, CellRefused, CellWeaker, CellRefused},
+		{"seccomp filter unsupported on the architecture", linux(7, true, "riscv64"), sandbox.Net{}, []string{"seccomp on x86-64 or arm64 (this is riscv64)"}, CellRefused, CellWeaker, CellRefused},
+		{"macOS", sandbox.Kernel{OS: "darwin"}, sandbox.Net{}, []string{"Linux (Landlock and seccomp)"}, CellRefusedUnconfined, CellRefusedUnconfined, CellUnconfined},
+	} {
+		gaps := c.k.Gaps(c.net, "")
+		var needs []string
+		for _, g := range gaps {
+			needs = append(needs, g.Needs)
+		}
+		if !slices.Equal(needs, c.needs) {
+			t.Errorf("%s: gaps need %q, want %q", c.name, needs, c.needs)
+		}
+		for _, x := range []struct {
+			profile              string
+			required, bestEffort bool
+			want                 Verdict
+		}{{"strict", true, false, c.strict}, {"best_effort", true, true, c.best}, {"required = false", false, false, c.loose}} {
+			got := CellVerdict(c.k, gaps, x.required, x.bestEffort)
+			if got != x.want {
+				t.Errorf("%s, %s: got %v, want %v", c.name, x.profile, got, x.want)
+			}
+			if got.Starts() != (x.want < CellRefused) {
+				t.Errorf("%s, %s: %v starts: %v", c.name, x.profile, got, got.Starts())
+			}
+		}
+	}
+}

@@ -54,16 +54,16 @@ func printCell(out io.Writer, p *profiles.Profile, plan *cellPlan) (refusal stri
 	line("")
 	line("[cell]")
 	line("  kernel\t%s", plan.kernel.Describe())
-	switch {
-	case plan.kernel.OS != "linux" && p.Required:
+	switch profiles.CellVerdict(plan.kernel, plan.gaps, p.Required, p.BestEffort) {
+	case profiles.CellRefusedUnconfined:
 		refusal = "no confinement on " + plan.kernel.OS + " and [sandbox] required is true"
 		line("  enforcement\trefused: %s", refusal)
-	case plan.kernel.OS != "linux":
+	case profiles.CellUnconfined:
 		line("  enforcement\tnone: the server runs unconfined ([sandbox] required = false)")
-	case len(plan.gaps) > 0 && !p.BestEffort:
+	case profiles.CellRefused:
 		refusal = sandbox.Summary(plan.gaps)
 		line("  enforcement\trefused: this kernel cannot enforce: %s", refusal)
-	case len(plan.gaps) > 0:
+	case profiles.CellWeaker:
 		line("  enforcement\tweaker ([sandbox] best_effort): not enforced: %s", sandbox.Summary(plan.gaps))
 	default:
 		line("  enforcement\tfull")
