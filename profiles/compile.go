@@ -107,25 +107,6 @@ const (
 	CellRefusedUnconfined                // not Linux, and [sandbox] required is true
 )
 
-// Starts reports whether the cell may start.
-func (v Verdict) Starts() bool { return v < CellRefused }
-
-func (v Verdict) String() string {
-	switch v {
-	case CellFull:
-		return "full"
-	case CellWeaker:
-		return "weaker"
-	case CellUnconfined:
-		return "unconfined"
-	case CellRefused:
-		return "refused"
-	case CellRefusedUnconfined:
-		return "refused unconfined"
-	}
-	return "Verdict(" + strconv.Itoa(int(v)) + ")"
-}
-
 // CellVerdict decides whether a cell with these gaps may start: never
 // weaker than written unless the profile says so, and never unconfined
 // unless the profile says that. check shows it, run acts on it.
