@@ -14,8 +14,8 @@ import (
 	"github.com/mcpcell/mcpcell/sandbox"
 )
 
-// cellPlan is what a profile asks of the sandbox, resolved on this
-// machine.
+// cellPlan is the cell a profile compiles to (profiles.CompileCell),
+// resolved on this machine: its folders, links and kernel.
 type cellPlan struct {
 	grants   sandbox.Grants
 	tmp      string // the cell's TMPDIR, granted write
