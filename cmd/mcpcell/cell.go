@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -15,8 +14,8 @@ import (
 	"github.com/mcpcell/mcpcell/sandbox"
 )
 
-// cellPlan is what a profile asks of the sandbox, resolved on this
-// machine.
+// cellPlan is the cell a profile compiles to (profiles.CompileCell),
+// resolved on this machine: its folders, links and kernel.
 type cellPlan struct {
 	grants   sandbox.Grants
 	tmp      string // the cell's TMPDIR, granted write
@@ -32,32 +31,18 @@ type cellPlan struct {
 	notes    []string // profile files and client configurations the server can edit
 }
 
-func grantsOf(entries []profiles.Entry, optional []profiles.Entry) []sandbox.Grant {
-	var out []sandbox.Grant
-	for _, e := range entries {
-		opt := slices.ContainsFunc(optional, func(o profiles.Entry) bool { return o.Value == e.Value })
-		out = append(out, sandbox.Grant{Path: filepath.Clean(e.Value), From: e.From.String(), Optional: opt})
-	}
-	return out
-}
-
 // planCell resolves the profile's grants and reads the kernel. It
 // creates the cell's TMPDIR when create is set.
 func (c *cli) planCell(p *profiles.Profile, create bool) (*cellPlan, error) {
-	cp := &cellPlan{
-		grants: sandbox.Grants{
-			Read:  grantsOf(p.Read, p.Optional),
-			Write: grantsOf(p.Write, p.Optional),
-			Exec:  grantsOf(p.Exec, p.Optional),
-		},
-	}
-	cp.tmp = filepath.Join(p.Vars["CACHE"], "tmp")
+	cell, unbuilt := profiles.CompileCell(p, c.environ)
+	cp := &cellPlan{grants: cell.Grants, tmp: cell.Tmp.Path, net: cell.Net, env: cell.Env, widening: cell.Widenings}
 	if create {
-		if err := makeCellDir(p.Vars["CACHE"], cp.tmp, "the cell's TMPDIR"); err != nil {
+		if err := makeCellDir(p.Vars["CACHE"], cp.tmp, cell.Tmp.From); err != nil {
 			return nil, err
 		}
 	}
-	cp.grants.Write = append(cp.grants.Write, sandbox.Grant{Path: cp.tmp, From: "the cell's TMPDIR", Optional: !create})
+	cell.Tmp.Optional = !create
+	cp.grants.Write = append(cp.grants.Write, cell.Tmp)
 	cp.created = append(cp.created, cp.tmp)
 	var errs []error
 	// Folders in the cell's own cache are the cell's to make (as written,
@@ -93,46 +78,15 @@ func (c *cli) planCell(p *profiles.Profile, create bool) (*cellPlan, error) {
 		errs = append(errs, refused)
 	}
 	cp.broad = append(cp.broad, warnings...)
-	var portsFrom []string
-	for _, x := range []struct {
-		entries []profiles.Entry
-		dst     *[]uint16
-		verb    string
-	}{{p.Ports, &cp.net.ConnectTCP, "TCP connect to port"}, {p.Bind, &cp.net.BindTCP, "TCP listen on port"}} {
-		for _, e := range x.entries {
-			n, _ := strconv.Atoi(e.Value)
-			*x.dst = append(*x.dst, uint16(n))
-			portsFrom = append(portsFrom, e.From.String())
-			cp.widening = append(cp.widening, fmt.Sprintf("%s %s (%s)", x.verb, e.Value, e.From))
-		}
+	if unbuilt != nil {
+		errs = append(errs, unbuilt.(interface{ Unwrap() []error }).Unwrap()...) // one line each
 	}
-	cp.net.UDP, cp.net.Unix = p.UDP, p.Unix
-	if p.UDP {
-		cp.widening = append(cp.widening, "UDP to any address and port ([network] udp = true)")
-	}
-	if p.Unix {
-		cp.widening = append(cp.widening, "UNIX sockets, pathname and abstract ([network] unix = true): this reaches the D-Bus session bus if the server knows its address")
-	}
-	for _, h := range p.Hosts {
-		errs = append(errs, fmt.Errorf("%s: network.hosts: connecting by host name is not built yet; grant ports instead", h.From))
-	}
-	set := map[string]string{}
-	for k, e := range p.EnvSet {
-		set[k] = e.Value
-	}
-	set["TMPDIR"] = cp.tmp
-	var pass []string
-	for _, e := range p.EnvPass {
-		pass = append(pass, e.Value)
-	}
-	sort.Strings(pass)
-	cp.env = sandbox.Environ(c.environ, pass, set)
 	if v := c.getenv("MCPCELL_PRETEND_LANDLOCK_ABI"); v != "" {
 		cp.pretend, _ = strconv.Atoi(v)
 	}
 	cp.noSecc = c.getenv("MCPCELL_PRETEND_NO_SECCOMP") == "1"
 	cp.kernel = sandbox.Probe(cp.pretend, cp.noSecc)
-	cp.gaps = cp.kernel.Gaps(cp.net, strings.Join(portsFrom, ", "))
+	cp.gaps = cp.kernel.Gaps(cp.net, cell.PortsFrom)
 	return cp, errors.Join(errs...)
 }
 

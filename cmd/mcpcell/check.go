@@ -3,8 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -54,16 +54,16 @@ func printCell(out io.Writer, p *profiles.Profile, plan *cellPlan) (refusal stri
 	line("")
 	line("[cell]")
 	line("  kernel\t%s", plan.kernel.Describe())
-	switch {
-	case plan.kernel.OS != "linux" && p.Required:
+	switch profiles.CellVerdict(plan.kernel, plan.gaps, p.Required, p.BestEffort) {
+	case profiles.CellRefusedUnconfined:
 		refusal = "no confinement on " + plan.kernel.OS + " and [sandbox] required is true"
 		line("  enforcement\trefused: %s", refusal)
-	case plan.kernel.OS != "linux":
+	case profiles.CellUnconfined:
 		line("  enforcement\tnone: the server runs unconfined ([sandbox] required = false)")
-	case len(plan.gaps) > 0 && !p.BestEffort:
+	case profiles.CellRefused:
 		refusal = sandbox.Summary(plan.gaps)
 		line("  enforcement\trefused: this kernel cannot enforce: %s", refusal)
-	case len(plan.gaps) > 0:
+	case profiles.CellWeaker:
 		line("  enforcement\tweaker ([sandbox] best_effort): not enforced: %s", sandbox.Summary(plan.gaps))
 	default:
 		line("  enforcement\tfull")
@@ -220,12 +220,12 @@ func printProfile(out io.Writer, p *profiles.Profile) {
 	for _, e := range p.EnvPass {
 		line("  pass\t%s\t%s", e.Value, e.From)
 	}
-	for _, k := range sortedKeys(p.EnvSet) {
+	for _, k := range slices.Sorted(maps.Keys(p.EnvSet)) {
 		line("  set\t%s=%s\t%s", k, p.EnvSet[k].Value, p.EnvSet[k].From)
 	}
 	line("")
 	line("[secrets]")
-	for _, k := range sortedKeys(p.Secrets) {
+	for _, k := range slices.Sorted(maps.Keys(p.Secrets)) {
 		r := p.Secrets[k]
 		line("  %s\tkeyring service %q, item %q\t%s", k, r.Service, r.User, r.From)
 	}
@@ -261,9 +261,9 @@ func printToolArgs(line func(string, ...any), p *profiles.Profile) {
 		return
 	}
 	line("[tools.args]")
-	for _, key := range sortedKeys(p.ToolArgs) {
+	for _, key := range slices.Sorted(maps.Keys(p.ToolArgs)) {
 		set := p.ToolArgs[key]
-		for _, arg := range sortedKeys(set.Args) {
+		for _, arg := range slices.Sorted(maps.Keys(set.Args)) {
 			r := set.Args[arg]
 			line("  %s\t%s\t%s\t%s", strconv.Quote(key), arg, describeArg(r), r.From)
 		}
@@ -283,7 +283,7 @@ func printToolArgs(line func(string, ...any), p *profiles.Profile) {
 			byArg[a.Arg] = append(byArg[a.Arg], d)
 		}
 		name := t.Tool
-		for _, arg := range sortedKeys(byArg) {
+		for _, arg := range slices.Sorted(maps.Keys(byArg)) {
 			line("  %s\t%s\t%s", name, arg, strings.Join(byArg[arg], "; "))
 			name = ""
 		}
@@ -325,13 +325,4 @@ func onOff(b bool) string {
 		return "allowed"
 	}
 	return "denied"
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

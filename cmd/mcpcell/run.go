@@ -98,7 +98,8 @@ func (c *cli) run(args []string) int {
 	// A write grant over mcpcell's own folders is refused before anything
 	// is acted on: with the trust store in it, the record that let the
 	// profile pass may be the server's.
-	own := sandbox.Grants{Write: grantsOf(p.Write, p.Optional)}
+	cell, _ := profiles.CompileCell(p, c.environ) // planCell reports its errors
+	own := sandbox.Grants{Write: cell.Grants.Write}
 	own.Resolve() // planCell reports what does not resolve
 	if err := ownWrites(p, own); err != nil {
 		return c.fail(err, "fix the profile; mcpcell check shows the effective profile")
@@ -304,20 +305,22 @@ func (c *cli) startCell(p *profiles.Profile, command []string, log *audit.Log, s
 		}
 	}
 	confine := plan.kernel.OS == "linux"
-	switch verdict, msg := cellVerdict(plan.kernel, plan.gaps, p.Required, p.BestEffort); verdict {
-	case refuseCell:
-		if !confine {
-			return nil, c.fail(errors.New(msg), "set [sandbox] required = false in the profile to run the server unconfined (the policy, audit log and keyring still work)")
-		}
+	switch profiles.CellVerdict(plan.kernel, plan.gaps, p.Required, p.BestEffort) {
+	case profiles.CellRefusedUnconfined:
+		return nil, c.fail(fmt.Errorf("mcpcell cannot confine a server on %s", plan.kernel.OS), "set [sandbox] required = false in the profile to run the server unconfined (the policy, audit log and keyring still work)")
+	case profiles.CellRefused:
 		c.errorf("this kernel cannot enforce the cell as written: %s", plan.kernel.Describe())
 		for _, g := range plan.gaps {
 			c.errorf("not enforceable: %s", g)
 		}
 		c.hintf("upgrade the kernel (Landlock ABI %d or newer, seccomp), or accept a weaker cell with [sandbox] best_effort = true", sandbox.NeedABI)
-		log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Rule: "sandbox", Note: "kernel cannot enforce the cell: " + msg})
+		log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Rule: "sandbox", Note: "kernel cannot enforce the cell: " + sandbox.Summary(plan.gaps)})
 		return nil, exitFailed
-	case weakerCell:
-		fmt.Fprintf(c.stderr, "mcpcell: warning: %s\n", msg)
+	case profiles.CellUnconfined:
+		fmt.Fprintf(c.stderr, "mcpcell: warning: [sandbox] required = false: the server runs unconfined on %s\n", plan.kernel.OS)
+		log.Record(jsonrpc.Event{Time: time.Now(), Decision: "weaker", Rule: "sandbox.best_effort", Note: "not enforced: " + sandbox.Summary(plan.gaps)})
+	case profiles.CellWeaker:
+		fmt.Fprintf(c.stderr, "mcpcell: warning: [sandbox] best_effort: this cell does not enforce: %s\n", sandbox.Summary(plan.gaps))
 		log.Record(jsonrpc.Event{Time: time.Now(), Decision: "weaker", Rule: "sandbox.best_effort", Note: "not enforced: " + sandbox.Summary(plan.gaps)})
 	}
 	for _, w := range plan.widening {
@@ -342,31 +345,6 @@ func (c *cli) startCell(p *profiles.Profile, command []string, log *audit.Log, s
 		return nil, c.fail(err, "run mcpcell check to see the cell; grant what the server needs in the profile")
 	}
 	return srv, 0
-}
-
-type verdict int
-
-const (
-	fullCell verdict = iota
-	weakerCell
-	refuseCell
-)
-
-// cellVerdict decides whether a cell with these gaps may start: never
-// weaker than written unless the profile says so, and never unconfined
-// unless the profile says that.
-func cellVerdict(k sandbox.Kernel, gaps []sandbox.Gap, required, bestEffort bool) (verdict, string) {
-	switch {
-	case k.OS != "linux" && required:
-		return refuseCell, fmt.Sprintf("mcpcell cannot confine a server on %s", k.OS)
-	case k.OS != "linux":
-		return weakerCell, fmt.Sprintf("[sandbox] required = false: the server runs unconfined on %s", k.OS)
-	case len(gaps) > 0 && !bestEffort:
-		return refuseCell, sandbox.Summary(gaps)
-	case len(gaps) > 0:
-		return weakerCell, "[sandbox] best_effort: this cell does not enforce: " + sandbox.Summary(gaps)
-	}
-	return fullCell, ""
 }
 
 type resolution struct {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -526,7 +527,7 @@ func readWrappedProfile(path string) ([]clientconf.KV, map[string]string, error)
 		return nil, nil, err
 	}
 	var set []clientconf.KV
-	for _, k := range sortedKeys(f.Env.Set) {
+	for _, k := range slices.Sorted(maps.Keys(f.Env.Set)) {
 		set = append(set, clientconf.KV{Key: k, Value: f.Env.Set[k]})
 	}
 	secrets := map[string]string{}

@@ -1,0 +1,125 @@
+package profiles
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/mcpcell/mcpcell/sandbox"
+)
+
+// Cell is what a profile asks of the sandbox, compiled from the profile
+// alone: no path is resolved, no folder made and no kernel probed here
+// (mcpcell does that when it plans the cell on a machine).
+type Cell struct {
+	// Grants are the [filesystem] grants as written (variables
+	// expanded), each with its line and whether it is optional.
+	Grants sandbox.Grants
+	// Tmp is the grant of the cell's TMPDIR (${CACHE}/tmp), a write
+	// grant beside Grants' that mcpcell makes.
+	Tmp sandbox.Grant
+	Net sandbox.Net
+	// PortsFrom names the lines that grant TCP ports, for
+	// sandbox.Kernel.Gaps.
+	PortsFrom string
+	// Env is the server's environment before its secrets: the base
+	// variables and [env] pass taken from mcpcell's, then [env] set and
+	// TMPDIR, sorted.
+	Env []string
+	// Widenings says each grant beyond the default of no network, with
+	// its line.
+	Widenings []string
+}
+
+// CompileCell compiles the cell p asks for; environ is mcpcell's own
+// environment, where the variables the server is passed come from. The
+// error joins each setting of p no cell can give yet, one error a line.
+func CompileCell(p *Profile, environ []string) (*Cell, error) {
+	c := &Cell{
+		Grants: sandbox.Grants{
+			Read:  grantsOf(p.Read, p.Optional),
+			Write: grantsOf(p.Write, p.Optional),
+			Exec:  grantsOf(p.Exec, p.Optional),
+		},
+	}
+	tmp := filepath.Join(p.Vars["CACHE"], "tmp")
+	c.Tmp = sandbox.Grant{Path: tmp, From: "the cell's TMPDIR"}
+	var portsFrom []string
+	for _, x := range []struct {
+		entries []Entry
+		dst     *[]uint16
+		verb    string
+	}{{p.Ports, &c.Net.ConnectTCP, "TCP connect to port"}, {p.Bind, &c.Net.BindTCP, "TCP listen on port"}} {
+		for _, e := range x.entries {
+			n, _ := strconv.Atoi(e.Value)
+			*x.dst = append(*x.dst, uint16(n))
+			portsFrom = append(portsFrom, e.From.String())
+			c.Widenings = append(c.Widenings, fmt.Sprintf("%s %s (%s)", x.verb, e.Value, e.From))
+		}
+	}
+	c.PortsFrom = strings.Join(portsFrom, ", ")
+	c.Net.UDP, c.Net.Unix = p.UDP, p.Unix
+	if p.UDP {
+		c.Widenings = append(c.Widenings, "UDP to any address and port ([network] udp = true)")
+	}
+	if p.Unix {
+		c.Widenings = append(c.Widenings, "UNIX sockets, pathname and abstract ([network] unix = true): this reaches the D-Bus session bus if the server knows its address")
+	}
+	var errs []error
+	for _, h := range p.Hosts {
+		errs = append(errs, fmt.Errorf("%s: network.hosts: connecting by host name is not built yet; grant ports instead", h.From))
+	}
+	set := map[string]string{}
+	for k, e := range p.EnvSet {
+		set[k] = e.Value
+	}
+	set["TMPDIR"] = tmp
+	var pass []string
+	for _, e := range p.EnvPass {
+		pass = append(pass, e.Value)
+	}
+	sort.Strings(pass)
+	c.Env = sandbox.Environ(environ, pass, set)
+	return c, errors.Join(errs...)
+}
+
+func grantsOf(entries []Entry, optional []Entry) []sandbox.Grant {
+	var out []sandbox.Grant
+	for _, e := range entries {
+		opt := slices.ContainsFunc(optional, func(o Entry) bool { return o.Value == e.Value })
+		out = append(out, sandbox.Grant{Path: filepath.Clean(e.Value), From: e.From.String(), Optional: opt})
+	}
+	return out
+}
+
+// Verdict is whether a cell may start on a kernel, and how confined.
+type Verdict int
+
+const (
+	CellFull              Verdict = iota // the kernel enforces the cell as written
+	CellWeaker                           // it has gaps; [sandbox] best_effort accepts a weaker cell
+	CellUnconfined                       // not Linux; [sandbox] required = false runs the server unconfined
+	CellRefused                          // it has gaps, and best_effort is off
+	CellRefusedUnconfined                // not Linux, and [sandbox] required is true
+)
+
+// CellVerdict decides whether a cell with these gaps may start: never
+// weaker than written unless the profile says so, and never unconfined
+// unless the profile says that. check shows it, run acts on it.
+func CellVerdict(k sandbox.Kernel, gaps []sandbox.Gap, required, bestEffort bool) Verdict {
+	switch {
+	case k.OS != "linux" && required:
+		return CellRefusedUnconfined
+	case k.OS != "linux":
+		return CellUnconfined
+	case len(gaps) > 0 && !bestEffort:
+		return CellRefused
+	case len(gaps) > 0:
+		return CellWeaker
+	}
+	return CellFull
+}
