@@ -165,8 +165,7 @@ func Parse(raw []byte) (*Message, error) {
 	m := &Message{Raw: raw}
 	var version, idRaw, method []byte
 	var bad string
-	err := eachMember(raw, func(name []byte, start, end int) bool {
-		value := raw[start:end]
+	err := EachMember(raw, func(name, value []byte) bool {
 		switch string(name) {
 		case "jsonrpc":
 			version = value
@@ -324,14 +323,6 @@ func ResultResponse(id ID, result []byte) []byte {
 	b = append(b, `,"result":`...)
 	b = append(b, result...)
 	return append(b, '}')
-}
-
-// Splice returns a copy of b with b[start:end] replaced by v.
-func Splice(b []byte, start, end int, v []byte) []byte {
-	out := make([]byte, 0, len(b)-(end-start)+len(v))
-	out = append(out, b[:start]...)
-	out = append(out, v...)
-	return append(out, b[end:]...)
 }
 
 // offset is where inner, a subslice of outer, starts in it.

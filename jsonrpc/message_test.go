@@ -3,103 +3,9 @@ package jsonrpc
 import (
 	"encoding/json"
 	"errors"
-	"reflect"
 	"strings"
 	"testing"
 )
-
-func TestValidate(t *testing.T) {
-	for _, c := range []struct {
-		in   string
-		want string // "" means valid; else a part of the error
-	}{
-		{`{}`, ""},
-		{`{"a":[1,-2.5e+3,true,false,null,"x\u00e9\n"],"b":{"c":{}}}`, ""},
-		{` {"a":1} `, ""},
-		{`{"a":"\ud83d\ude00"}`, ""},
-		{`{"a":1,"a":2}`, `duplicate member name "a"`},
-		{`{"x":{"a":1,"b":{"c":1,"c":2}}}`, `duplicate member name "c"`},
-		{`[{"a":1},{"a":1,"a":1}]`, `duplicate member name "a"`},
-		{`{"name":"x","Name":"y"}`, `differ only in case`},
-		{`{"s":1,"ſ":2}`, `differ only in case`}, // long s folds to s
-		{`{"k":1,"K":2}`, `differ only in case`}, // Kelvin sign folds to k
-		{`{"a":1,"\u0061":2}`, `duplicate member name "a"`},
-		{`{"a":1} x`, "trailing data"},
-		{`{"a":1}{"b":2}`, "trailing data"},
-		{"{\"a\":\"\xff\"}", "invalid UTF-8"},
-		{"{\"a\xc0\":1}", "invalid UTF-8"},
-		{`{"a":"\ud800"}`, "lone surrogate"},
-		{`{"a":"\udc00x"}`, "lone surrogate"},
-		{`{"a":"\ud800\u0041"}`, "lone surrogate"},
-		{"{\"a\":\"tab\there\"}", "control character"},
-		{`{"a":01}`, "expected ',' or '}'"},
-		{`{"a":1.}`, "invalid number"},
-		{`{"a":-}`, "invalid number"},
-		{`{"a":tru}`, "invalid literal"},
-		{`{"a":1,}`, "expected a member name"},
-		{`{"a" 1}`, "expected ':'"},
-		{`[1,2`, "unexpected end"},
-		{`{"a":"\x"}`, "invalid escape"},
-		{``, "unexpected end"},
-		{strings.Repeat("[", 600) + strings.Repeat("]", 600), "nested too deeply"},
-		{strings.Repeat(`{"a":`, 600) + "1" + strings.Repeat("}", 600), "nested too deeply"},
-	} {
-		err := Validate([]byte(c.in))
-		switch {
-		case c.want == "" && err != nil:
-			t.Errorf("Validate(%.60q) = %v, want nil", c.in, err)
-		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
-			t.Errorf("Validate(%.60q) = %v, want an error containing %q", c.in, err, c.want)
-		}
-	}
-}
-
-// Many members switch the duplicate check to a map; it must still work.
-func TestValidateManyMembers(t *testing.T) {
-	var b strings.Builder
-	b.WriteString("{")
-	for i := 0; i < 40; i++ {
-		b.WriteString(`"m` + strings.Repeat("x", i) + `":1,`)
-	}
-	ok := b.String() + `"last":1}`
-	if err := Validate([]byte(ok)); err != nil {
-		t.Fatalf("40 distinct members: %v", err)
-	}
-	for _, dup := range []string{`"mxxx":2}`, `"MXXX":2}`} {
-		if err := Validate([]byte(b.String() + dup)); err == nil {
-			t.Errorf("a duplicate %s after 40 members was accepted", dup)
-		}
-	}
-}
-
-func TestMembersLookupString(t *testing.T) {
-	raw := []byte(`{ "a" : 1 , "b":"x\"y", "c":{"d":[1,{"e":2}]}, "f":null }`)
-	if err := Validate(raw); err != nil {
-		t.Fatal(err)
-	}
-	ms, err := Members(raw)
-	if err != nil || len(ms) != 4 {
-		t.Fatalf("Members = %v, %v", ms, err)
-	}
-	for _, m := range ms {
-		if got := string(raw[m.Start:m.End]); got != string(m.Value) {
-			t.Errorf("member %s: offsets give %q, value %q", m.Name, got, m.Value)
-		}
-	}
-	if s, ok := String(Lookup(raw, "b")); !ok || s != `x"y` {
-		t.Errorf(`Lookup b = %q %v`, s, ok)
-	}
-	if got := string(Lookup(Lookup(raw, "c"), "d")); got != `[1,{"e":2}]` {
-		t.Errorf("nested lookup = %s", got)
-	}
-	if Lookup(raw, "B") != nil {
-		t.Errorf("Lookup matched a name in another case")
-	}
-	els, _ := Elements(Lookup(Lookup(raw, "c"), "d"))
-	if len(els) != 2 || string(els[1]) != `{"e":2}` {
-		t.Errorf("Elements = %q", els)
-	}
-}
 
 func TestParse(t *testing.T) {
 	for _, c := range []struct {
@@ -175,38 +81,6 @@ func TestErrorResponse(t *testing.T) {
 		t.Errorf("ErrorResponse = %s", b)
 	}
 }
-
-// FuzzValidate holds Validate to encoding/json: whatever Validate accepts
-// is valid JSON, and whatever it accepts Go decodes to the same members
-// (no duplicates, so no last-one-wins).
-func FuzzValidate(f *testing.F) {
-	for _, s := range []string{`{}`, `{"a":1,"b":[1,2,{"c":"d"}]}`, `{"a":1,"a":2}`, `{"name":"x","Name":"y"}`, `{"a":"\ud800"}`, `[1,2]`, `"s"`, `{"a":1} x`} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if Validate(b) != nil {
-			return
-		}
-		if !json.Valid(b) {
-			t.Fatalf("Validate accepted invalid JSON %q", b)
-		}
-		if TypeOf(trimSpace(b)) == "object" {
-			ms, err := Members(trimSpace(b))
-			if err != nil {
-				t.Fatalf("Members of a valid object: %v", err)
-			}
-			var m map[string]json.RawMessage
-			if err := json.Unmarshal(b, &m); err != nil {
-				t.Fatalf("json.Unmarshal of an accepted object: %v", err)
-			}
-			if len(m) != len(ms) {
-				t.Fatalf("Go sees %d members, Members %d: %q", len(m), len(ms), b)
-			}
-		}
-	})
-}
-
-func trimSpace(b []byte) []byte { return []byte(strings.TrimSpace(string(b))) }
 
 // FuzzParse: any frame either parses or is refused with an error, and a
 // parsed message has a consistent kind.
@@ -297,39 +171,4 @@ func TestIDsCanonical(t *testing.T) {
 	}
 }
 
-// LookupFold finds a member in the spellings Go's encoding/json reads as
-// the name (strings.EqualFold: the long s and the Kelvin sign among them),
-// and says which spelling it found; Lookup, the control, finds only the
-// name itself.
-func TestLookupFold(t *testing.T) {
-	for _, c := range []struct{ obj, name, value, spelled string }{
-		{`{"path":1}`, "path", "1", ""},
-		{`{"Path":1}`, "path", "1", "Path"},
-		{`{"PATH":1}`, "path", "1", "PATH"},
-		{`{"pa\u017fh":1}`, "path", "", ""}, // ſ folds to s, not t: no match
-		{`{"pat\u017f":1}`, "pats", "1", "pat\u017f"},
-		{`{"\u212aey":1}`, "key", "1", "\u212aey"}, // the Kelvin sign folds to k
-		{`{"Arguments":{}}`, "arguments", "{}", "Arguments"},
-		{`{"a":1,"b":2}`, "path", "", ""},
-		{`{"paths":1}`, "path", "", ""},
-	} {
-		v, spelled := LookupFold([]byte(c.obj), c.name)
-		if string(v) != c.value || spelled != c.spelled {
-			t.Errorf("LookupFold(%s, %q) = %s, %q; want %s, %q", c.obj, c.name, v, spelled, c.value, c.spelled)
-		}
-		if c.spelled != "" && Lookup([]byte(c.obj), c.name) != nil {
-			t.Errorf("Lookup(%s, %q) found a member of another spelling", c.obj, c.name)
-		}
-		// Go's encoding/json, as a server written with it reads the
-		// object: it fills a field named name exactly when LookupFold
-		// finds the member.
-		typ := reflect.StructOf([]reflect.StructField{{Name: "V", Type: reflect.TypeOf(json.RawMessage{}), Tag: reflect.StructTag(`json:"` + c.name + `"`)}})
-		into := reflect.New(typ)
-		if err := json.Unmarshal([]byte(c.obj), into.Interface()); err != nil {
-			t.Fatal(err)
-		}
-		if got := string(into.Elem().Field(0).Bytes()); got != c.value {
-			t.Errorf("encoding/json reads %q of %s as %s, LookupFold as %s", c.name, c.obj, got, c.value)
-		}
-	}
-}
+func trimSpace(b []byte) []byte { return []byte(strings.TrimSpace(string(b))) }
