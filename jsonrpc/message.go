@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+
+	"github.com/mcpcell/mcpcell/internal/jsontext"
 )
 
 // Kind says what a message is.
@@ -75,12 +77,12 @@ const MaxSafeID = 1<<53 - 1
 // Python's json reads it as a float), integers beyond ±MaxSafeID (2^53+1
 // is 2^53 to JavaScript). Two ids any peer can tell apart have two keys.
 func ParseID(raw []byte) (ID, error) {
-	switch TypeOf(raw) {
+	switch jsontext.TypeOf(raw) {
 	case "string":
 		text := string(raw)
 		v := text[1 : len(text)-1] // no escape: the text itself, no copy
 		if bytes.IndexByte(raw, '\\') >= 0 {
-			v, _ = String(raw)
+			v, _ = jsontext.String(raw)
 		}
 		return ID{raw: text, key: IDKey{str: true, v: v}}, nil
 	case "number":
@@ -106,7 +108,7 @@ func ParseID(raw []byte) (ID, error) {
 // sent). Its key is its text, which no id ParseID accepts has: it is
 // never in flight.
 func echoID(raw []byte) ID {
-	if TypeOf(raw) != "number" {
+	if jsontext.TypeOf(raw) != "number" {
 		return ID{}
 	}
 	text := string(raw)
@@ -165,7 +167,7 @@ func Parse(raw []byte) (*Message, error) {
 	m := &Message{Raw: raw}
 	var version, idRaw, method []byte
 	var bad string
-	err := EachMember(raw, func(name, value []byte) bool {
+	err := jsontext.EachMember(raw, func(name, value []byte) bool {
 		switch string(name) {
 		case "jsonrpc":
 			version = value
@@ -189,7 +191,7 @@ func Parse(raw []byte) (*Message, error) {
 	if err != nil {
 		return nil, &InvalidError{Msg: "a message must be a JSON object"}
 	}
-	if idRaw != nil && TypeOf(idRaw) != "null" {
+	if idRaw != nil && jsontext.TypeOf(idRaw) != "null" {
 		id, err := ParseID(idRaw)
 		if err != nil {
 			return nil, &InvalidError{ID: echoID(idRaw), Request: method != nil, Msg: err.Error()}
@@ -201,7 +203,7 @@ func Parse(raw []byte) (*Message, error) {
 		return nil, invalid(bad)
 	}
 	if string(version) != `"2.0"` { // else decode it: it may hold escapes
-		if v, ok := String(version); !ok || v != "2.0" {
+		if v, ok := jsontext.String(version); !ok || v != "2.0" {
 			return nil, invalid(`"jsonrpc" must be "2.0"`)
 		}
 	}
@@ -215,7 +217,7 @@ func Parse(raw []byte) (*Message, error) {
 		if m.Result != nil || m.Error != nil {
 			return nil, invalid("a request cannot carry a result or an error")
 		}
-		if m.Params != nil && TypeOf(m.Params) != "object" {
+		if m.Params != nil && jsontext.TypeOf(m.Params) != "object" {
 			return nil, invalid(`"params" must be an object`)
 		}
 		if idRaw == nil {
@@ -232,7 +234,7 @@ func Parse(raw []byte) (*Message, error) {
 		if m.Params != nil {
 			return nil, invalid("a response cannot carry params")
 		}
-		if m.Error != nil && TypeOf(m.Error) != "object" {
+		if m.Error != nil && jsontext.TypeOf(m.Error) != "object" {
 			return nil, invalid(`"error" must be an object`)
 		}
 		m.Kind = Response
@@ -274,7 +276,7 @@ func methodName(raw []byte) (string, bool) {
 			return name, true
 		}
 	}
-	return String(raw)
+	return jsontext.String(raw)
 }
 
 // Standard and MCP error codes.
@@ -308,7 +310,7 @@ func ErrorResponse(id ID, e *Error) []byte {
 	b = append(b, `,"error":{"code":`...)
 	b = strconv.AppendInt(b, int64(e.Code), 10)
 	b = append(b, `,"message":`...)
-	b = append(b, Quote(e.Message)...)
+	b = append(b, jsontext.Quote(e.Message)...)
 	if e.Data != nil {
 		b = append(append(b, `,"data":`...), e.Data...)
 	}
@@ -331,11 +333,11 @@ func offset(outer, inner []byte) int { return cap(outer) - cap(inner) }
 // WithResult returns the message's frame with its result replaced.
 func (m *Message) WithResult(result []byte) []byte {
 	at := offset(m.Raw, m.Result)
-	return Splice(m.Raw, at, at+len(m.Result), result)
+	return jsontext.Splice(m.Raw, at, at+len(m.Result), result)
 }
 
 // WithParams returns the message's frame with its params replaced.
 func (m *Message) WithParams(params []byte) []byte {
 	at := offset(m.Raw, m.Params)
-	return Splice(m.Raw, at, at+len(m.Params), params)
+	return jsontext.Splice(m.Raw, at, at+len(m.Params), params)
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/mcpcell/mcpcell/internal/jsontext"
 )
 
 func TestParse(t *testing.T) {
@@ -67,7 +69,7 @@ func TestIDs(t *testing.T) {
 func TestErrorResponse(t *testing.T) {
 	id, _ := ParseID([]byte(`"x\"y"`))
 	b := ErrorResponse(id, &Error{Code: -32602, Message: "Unknown tool: \"a\"\n"})
-	if err := Validate(b); err != nil {
+	if err := jsontext.Validate(b); err != nil {
 		t.Fatalf("ErrorResponse is not strict JSON: %v: %s", err, b)
 	}
 	var m struct {
@@ -89,7 +91,7 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if Validate(b) != nil || TypeOf(trimSpace(b)) != "object" {
+		if jsontext.Validate(b) != nil || jsontext.TypeOf(trimSpace(b)) != "object" {
 			return
 		}
 		m, err := Parse(trimSpace(b))

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/mcpcell/mcpcell/internal/jsontext"
 	"github.com/mcpcell/mcpcell/internal/utf8cut"
 	"github.com/mcpcell/mcpcell/jsonrpc"
 )
@@ -367,7 +368,7 @@ func (p *Policy) fromClient(m *jsonrpc.Message) jsonrpc.Verdict {
 		case "tools/list":
 			st.cursor, st.list = p.listPage(m.Params)
 		case "prompts/list", "resources/templates/list":
-			c, _ := jsonrpc.String(jsonrpc.Lookup(m.Params, "cursor"))
+			c, _ := jsontext.String(jsontext.Lookup(m.Params, "cursor"))
 			st.fresh = c == ""
 		}
 		v.State = st
@@ -449,7 +450,7 @@ func (p *Policy) declared(method, initVersion, declared string) (string, jsonrpc
 func (p *Policy) mismatch(declared string) jsonrpc.Verdict {
 	if modern(p.version) {
 		v := refuse(codeUnsupportedVersion, "protocol-version", "mcpcell: this session speaks protocol version %s, not %s", p.version, declared)
-		v.Err.Data = []byte(`{"supported":[` + string(jsonrpc.Quote(p.version)) + `],"requested":` + string(jsonrpc.Quote(declared)) + `}`)
+		v.Err.Data = []byte(`{"supported":[` + string(jsontext.Quote(p.version)) + `],"requested":` + string(jsontext.Quote(declared)) + `}`)
 		return v
 	}
 	return refuse(jsonrpc.CodeInvalidRequest, "protocol-version", "mcpcell: this session speaks protocol version %s (fixed by initialize), not %s", p.version, declared)
@@ -612,7 +613,7 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, r *reader, version string) js
 			v.Subject, v.Shape = name, shape
 			return v
 		}
-		if args != nil && jsonrpc.TypeOf(args) != "object" {
+		if args != nil && jsontext.TypeOf(args) != "object" {
 			v := refuse(jsonrpc.CodeInvalidParams, "tools/call", "mcpcell: tool arguments must be an object")
 			v.Subject = name
 			return v
@@ -650,9 +651,9 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, r *reader, version string) js
 		return p.resource(version, uri, false)
 	case "subscriptions/listen":
 		subs := r.get(r.get(params, "notifications"), "resourceSubscriptions")
-		elems, _ := jsonrpc.Elements(subs)
+		elems, _ := jsontext.Elements(subs)
 		for _, e := range elems {
-			uri, ok := jsonrpc.String(e)
+			uri, ok := jsontext.String(e)
 			if !ok {
 				return refuse(jsonrpc.CodeInvalidParams, m.Method, "mcpcell: resourceSubscriptions must hold strings")
 			}
@@ -713,7 +714,7 @@ func (p *Policy) argViolation(m *jsonrpc.Message, version, msg string) jsonrpc.V
 }
 
 func toolError(msg string) []byte {
-	return []byte(`{"content":[{"type":"text","text":` + string(jsonrpc.Quote(msg)) + `}],"isError":true}`)
+	return []byte(`{"content":[{"type":"text","text":` + string(jsontext.Quote(msg)) + `}],"isError":true}`)
 }
 
 // resource decides on a request for uri (a template when template is
@@ -759,14 +760,14 @@ func (p *Policy) rewriteRequest(m *jsonrpc.Message, v jsonrpc.Verdict, hasMeta b
 	}
 	out := params
 	var err error
-	strip := func(caps []byte) ([]byte, error) { return dropMembers(caps, denied...) }
+	strip := func(caps []byte) ([]byte, error) { return jsontext.DropMembers(caps, denied...) }
 	if m.Method == "initialize" {
-		if out, err = edit(out, []string{"capabilities"}, strip); err != nil && !errors.Is(err, errAbsent) {
+		if out, err = jsontext.Edit(out, []string{"capabilities"}, strip); err != nil && !errors.Is(err, jsontext.ErrAbsent) {
 			return nil, err
 		}
 	}
 	if hasMeta {
-		if out, err = edit(out, []string{"_meta", metaCaps}, strip); err != nil && !errors.Is(err, errAbsent) {
+		if out, err = jsontext.Edit(out, []string{"_meta", metaCaps}, strip); err != nil && !errors.Is(err, jsontext.ErrAbsent) {
 			return nil, err
 		}
 	}
@@ -845,7 +846,7 @@ func (p *Policy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Messag
 		return p.serverError(m.Error)
 	}
 	result := m.Result
-	if jsonrpc.TypeOf(result) != "object" {
+	if jsontext.TypeOf(result) != "object" {
 		return refuse(jsonrpc.CodeInternalError, "reply", "mcpcell: the server's %s result is not an object", c.Method)
 	}
 	// One pass over the result's members, however large its content.
@@ -859,7 +860,7 @@ func (p *Policy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Messag
 	if r.bad != nil {
 		return replySpelling(jsonrpc.Verdict{}, &r)
 	}
-	rt, _ := jsonrpc.String(resultType)
+	rt, _ := jsontext.String(resultType)
 	// Input requests are checked wherever they appear, whatever the
 	// resultType says (clients act on inputRequests alone), and only
 	// where a result may carry them.
@@ -947,7 +948,7 @@ func joinNotes(notes ...string) string {
 func (p *Policy) keepEntries(m *jsonrpc.Message, field, key string, rs *ruleSet, kind int) (kept [][]byte, names []lazyKey, total int, v jsonrpc.Verdict) {
 	var r reader
 	list := r.get(m.Result, field)
-	elems, err := jsonrpc.Elements(list)
+	elems, err := jsontext.Elements(list)
 	if r.bad != nil {
 		return nil, nil, 0, replySpelling(jsonrpc.Verdict{}, &r)
 	}
@@ -991,7 +992,7 @@ func listVerdict(m *jsonrpc.Message, field string, kept [][]byte, total int) jso
 	if len(kept) == total {
 		return v
 	}
-	out, err := edit(m.Result, []string{field}, func([]byte) ([]byte, error) { return joinArray(kept), nil })
+	out, err := jsontext.Edit(m.Result, []string{field}, func([]byte) ([]byte, error) { return jsontext.JoinArray(kept), nil })
 	if err != nil {
 		return refuse(jsonrpc.CodeInternalError, "list", "mcpcell: %v", err)
 	}
@@ -1036,12 +1037,12 @@ func (p *Policy) templatedDenies(result []byte) string {
 	if len(p.resources.deny) == 0 {
 		return ""
 	}
-	elems, _ := jsonrpc.Elements(jsonrpc.Lookup(result, "resourceTemplates"))
+	elems, _ := jsontext.Elements(jsontext.Lookup(result, "resourceTemplates"))
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var notes []string
 	for _, e := range elems {
-		t, _ := jsonrpc.String(jsonrpc.Lookup(e, "uriTemplate"))
+		t, _ := jsontext.String(jsontext.Lookup(e, "uriTemplate"))
 		if allowed, _, _ := p.resources.decideURI(t, true); !allowed {
 			continue
 		}
@@ -1112,11 +1113,11 @@ func (p *Policy) wasListed(name string) bool {
 func Shape(args []byte) string {
 	var room [128]byte
 	b := room[:0]
-	err := jsonrpc.EachMember(args, func(name, value []byte) bool {
+	err := jsontext.EachMember(args, func(name, value []byte) bool {
 		if len(b) > 0 {
 			b = append(b, ',')
 		}
-		b = append(append(append(b, name...), ':'), jsonrpc.TypeOf(value)...)
+		b = append(append(append(b, name...), ':'), jsontext.TypeOf(value)...)
 		return true
 	})
 	if err != nil {
