@@ -18,8 +18,8 @@
 //
 // # Walking validated JSON
 //
-// Members, Elements, EachMember, EachElement, Lookup, LookupFold, String
-// and TypeOf read a value that passed Validate (alone or inside a larger
+// Members, Elements, EachMember, EachElement, Lookup, LookupFold, String,
+// StringBytes, StringEnd and TypeOf read a value that passed Validate (alone or inside a larger
 // one) without checking it again: given other bytes they return an error,
 // a zero value or a wrong answer, never panic. Values they return are
 // views into the input, with offsets (Member.Start, Member.End) to splice
@@ -28,7 +28,7 @@
 // # Editing
 //
 // Splice, Edit, SetMember and DropMembers rewrite a value in the text and
-// keep every other byte; Quote writes a string.
+// keep every other byte; Quote and QuoteNoHTML write a string.
 //
 // # Where a new thing goes
 //
