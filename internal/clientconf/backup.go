@@ -70,7 +70,7 @@ type Finding struct {
 // servers' URLs and headers, and in the client's own settings (a member
 // named like a credential). Markers and references ${…} are none.
 func (f *File) Findings() []Finding {
-	clean := stripJSONC(f.Text)
+	clean := jsontext.StripJSONC(f.Text)
 	if jsontext.Validate(clean) != nil {
 		return nil
 	}

@@ -148,7 +148,7 @@ type File struct {
 
 // Parse reads a configuration of client c. path places project entries.
 func Parse(c Client, path string, text []byte) (*File, error) {
-	clean := stripJSONC(text)
+	clean := jsontext.StripJSONC(text)
 	if err := jsontext.Validate(clean); err != nil {
 		return nil, fmt.Errorf("%s: not valid JSON: %v", path, err)
 	}
@@ -298,48 +298,6 @@ func lineIndent(text []byte, at int) string {
 		j++
 	}
 	return string(text[i:j])
-}
-
-// stripJSONC blanks comments and trailing commas, keeping every offset.
-func stripJSONC(text []byte) []byte {
-	out := append([]byte(nil), text...)
-	inStr := false
-	for i := 0; i < len(out); i++ {
-		c := out[i]
-		switch {
-		case inStr:
-			if c == '\\' {
-				i++
-			} else if c == '"' {
-				inStr = false
-			}
-		case c == '"':
-			inStr = true
-		case c == '/' && i+1 < len(out) && out[i+1] == '/':
-			for ; i < len(out) && out[i] != '\n'; i++ {
-				out[i] = ' '
-			}
-		case c == '/' && i+1 < len(out) && out[i+1] == '*':
-			for ; i < len(out) && !(out[i] == '*' && i+1 < len(out) && out[i+1] == '/'); i++ {
-				if out[i] != '\n' {
-					out[i] = ' '
-				}
-			}
-			if i+1 < len(out) {
-				out[i], out[i+1] = ' ', ' '
-				i++
-			}
-		case c == ',':
-			j := i + 1
-			for j < len(out) && strings.ContainsRune(" \t\r\n", rune(out[j])) {
-				j++
-			}
-			if j < len(out) && (out[j] == '}' || out[j] == ']') {
-				out[i] = ' '
-			}
-		}
-	}
-	return out
 }
 
 // Edit replaces one entry's value with a new object of members.
