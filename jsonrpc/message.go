@@ -70,15 +70,23 @@ func (id ID) String() string {
 // which reads every number as a 64-bit float, reads two ids as one.
 const MaxSafeID = 1<<53 - 1
 
-// ParseID reads a validated id value: a string, or an integer written as
-// JSON's shortest form writes it, within ±MaxSafeID. It refuses null and
-// other kinds, and the numbers a peer could read as another id: -0 (0 to
+// ParseID reads an id value: a string, or an integer written as JSON's
+// shortest form writes it, within ±MaxSafeID. It refuses null and other
+// kinds, and the numbers a peer could read as another id: -0 (0 to
 // JavaScript), fractions and exponents (29.0 is 29 to JavaScript and
 // Python's json reads it as a float), integers beyond ±MaxSafeID (2^53+1
 // is 2^53 to JavaScript). Two ids any peer can tell apart have two keys.
+// It is total: bytes that are not one strict JSON value with no white
+// space around it are refused with an error, never a panic.
 func ParseID(raw []byte) (ID, error) {
+	if jsontext.Validate(raw) != nil {
+		return ID{}, errors.New("id must be a string or an integer")
+	}
 	switch jsontext.TypeOf(raw) {
 	case "string":
+		if raw[len(raw)-1] != '"' { // white space after it
+			return ID{}, errors.New("id must be a string or an integer")
+		}
 		text := string(raw)
 		v := text[1 : len(text)-1] // no escape: the text itself, no copy
 		if bytes.IndexByte(raw, '\\') >= 0 {

@@ -174,3 +174,95 @@ func TestIDsCanonical(t *testing.T) {
 }
 
 func trimSpace(b []byte) []byte { return []byte(strings.TrimSpace(string(b))) }
+
+// ParseID is total: whatever bytes it is given, an id or an error, never
+// a panic. A lone quote once sliced text[1:0]; its neighbours are here
+// too, with the ids that are fine as controls.
+func TestParseIDTotal(t *testing.T) {
+	for _, c := range []struct {
+		in  string
+		key string // "" when refused
+	}{
+		{``, ""},
+		{`"`, ""},
+		{`"\`, ""},
+		{`"\"`, ""},
+		{`"a`, ""},
+		{`a"`, ""},
+		{`"a"b"`, ""},
+		{`"a" `, ""},
+		{` "a"`, ""},
+		{`"a""b"`, ""},
+		{"\"\xff\"", ""},
+		{"\"\x01\"", ""},
+		{`"\ud800"`, ""},
+		{`"\x41"`, ""},
+		{`-`, ""},
+		{`--1`, ""},
+		{`01`, ""},
+		{`-01`, ""},
+		{`1 `, ""},
+		{`1-`, ""},
+		{`99999999999999999999999999999999999999999`, ""},
+		{`-99999999999999999999999999999999999999999`, ""},
+		{`[1]`, ""},
+		{`{"a":1}`, ""},
+		{`["a"]`, ""},
+		{`null`, ""},
+		{`true`, ""},
+		{`""`, "s:"},
+		{`"a"`, "s:a"},
+		{`"\u0061\""`, `s:a"`},
+		{`"é"`, "s:é"},
+		{`7`, "n:7"},
+		{`-9007199254740991`, "n:-9007199254740991"},
+	} {
+		id, err := ParseID([]byte(c.in))
+		got := ""
+		if err == nil {
+			got = "n:" + id.key.v
+			if id.key.str {
+				got = "s:" + id.key.v
+			}
+		}
+		if got != c.key {
+			t.Errorf("ParseID(%q) = %q, %v; want %q", c.in, got, err, c.key)
+		}
+	}
+}
+
+// FuzzParseID: ParseID never panics; an id it accepts is valid JSON that
+// encoding/json reads as the same string or integer, and its text is
+// what was sent.
+func FuzzParseID(f *testing.F) {
+	for _, s := range []string{`"`, `"a"`, `"\u0061"`, `1`, `-0`, `29.0`, `9007199254740992`, `"\ud83d\ude00"`, ``, `null`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		id, err := ParseID(b)
+		if err != nil {
+			return
+		}
+		if string(id.Raw()) != string(b) {
+			t.Fatalf("ParseID(%q).Raw() = %q", b, id.Raw())
+		}
+		var v any
+		d := json.NewDecoder(strings.NewReader(string(b)))
+		d.UseNumber()
+		if err := d.Decode(&v); err != nil {
+			t.Fatalf("ParseID accepted %q, encoding/json: %v", b, err)
+		}
+		switch v := v.(type) {
+		case string:
+			if !id.key.str || id.key.v != v {
+				t.Fatalf("ParseID(%q) key %+v, encoding/json reads %q", b, id.key, v)
+			}
+		case json.Number:
+			if id.key.str || id.key.v != v.String() {
+				t.Fatalf("ParseID(%q) key %+v, encoding/json reads %s", b, id.key, v)
+			}
+		default:
+			t.Fatalf("ParseID accepted %q, a %T", b, v)
+		}
+	})
+}
