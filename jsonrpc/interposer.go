@@ -777,7 +777,7 @@ func (ip *Interposer) auditFailure() error {
 }
 
 func (ip *Interposer) sendError(w *Writer, id ID, e *Error) {
-	ip.sendFrame(w, ErrorResponse(id, e))
+	ip.sendFrame(w, errorResponse(id, e))
 }
 
 func (ip *Interposer) sendFrame(w *Writer, frame []byte) {

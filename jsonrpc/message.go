@@ -66,15 +66,15 @@ func (id ID) String() string {
 	return id.raw
 }
 
-// MaxSafeID is the largest integer id: beyond it a JavaScript peer,
+// maxSafeID is the largest integer id: beyond it a JavaScript peer,
 // which reads every number as a 64-bit float, reads two ids as one.
-const MaxSafeID = 1<<53 - 1
+const maxSafeID = 1<<53 - 1
 
 // ParseID reads an id value: a string, or an integer written as JSON's
-// shortest form writes it, within ±MaxSafeID. It refuses null and other
+// shortest form writes it, within ±maxSafeID. It refuses null and other
 // kinds, and the numbers a peer could read as another id: -0 (0 to
 // JavaScript), fractions and exponents (29.0 is 29 to JavaScript and
-// Python's json reads it as a float), integers beyond ±MaxSafeID (2^53+1
+// Python's json reads it as a float), integers beyond ±maxSafeID (2^53+1
 // is 2^53 to JavaScript). Two ids any peer can tell apart have two keys.
 // It is total: bytes that are not one strict JSON value with no white
 // space around it are refused with an error, never a panic.
@@ -103,7 +103,7 @@ func ParseID(raw []byte) (ID, error) {
 		if text == "-0" {
 			return ID{}, errors.New("id -0 is 0 to some peers: write 0")
 		}
-		if n, err := strconv.ParseInt(text, 10, 64); err != nil || n > MaxSafeID || n < -MaxSafeID {
+		if n, err := strconv.ParseInt(text, 10, 64); err != nil || n > maxSafeID || n < -maxSafeID {
 			return ID{}, errors.New("id out of range (integers up to ±9007199254740991, 2^53-1)")
 		}
 		return ID{raw: text, key: IDKey{v: text}}, nil
@@ -132,16 +132,10 @@ func (id ID) alias() (IDKey, bool) {
 		return IDKey{}, false
 	}
 	f, err := strconv.ParseFloat(id.raw, 64)
-	if err != nil || f != math.Trunc(f) || math.Abs(f) > MaxSafeID {
+	if err != nil || f != math.Trunc(f) || math.Abs(f) > maxSafeID {
 		return IDKey{}, false
 	}
 	return IDKey{v: strconv.FormatInt(int64(f), 10)}, true
-}
-
-// IntID makes an integer id.
-func IntID(n int64) ID {
-	s := strconv.FormatInt(n, 10)
-	return ID{raw: s, key: IDKey{v: s}}
 }
 
 // Message is one JSON-RPC message as it arrived. Raw holds the original
@@ -156,18 +150,18 @@ type Message struct {
 	Error  []byte
 }
 
-// InvalidError says why a well-formed JSON object is not a JSON-RPC
+// invalidError says why a well-formed JSON object is not a JSON-RPC
 // message. ID is set when the object carried an id: a usable one, or a
 // number ParseID refused, as sent, so that the refusal echoes it (its key
 // is in flight nowhere). Request says the object has a method: its sender
 // waits for an answer.
-type InvalidError struct {
+type invalidError struct {
 	ID      ID
 	Request bool
 	Msg     string
 }
 
-func (e *InvalidError) Error() string { return e.Msg }
+func (e *invalidError) Error() string { return e.Msg }
 
 // Parse reads one validated JSON object as a JSON-RPC 2.0 message.
 // Member names match exactly; a member JSON-RPC does not define is refused.
@@ -197,16 +191,16 @@ func Parse(raw []byte) (*Message, error) {
 		return true
 	})
 	if err != nil {
-		return nil, &InvalidError{Msg: "a message must be a JSON object"}
+		return nil, &invalidError{Msg: "a message must be a JSON object"}
 	}
 	if idRaw != nil && jsontext.TypeOf(idRaw) != "null" {
 		id, err := ParseID(idRaw)
 		if err != nil {
-			return nil, &InvalidError{ID: echoID(idRaw), Request: method != nil, Msg: err.Error()}
+			return nil, &invalidError{ID: echoID(idRaw), Request: method != nil, Msg: err.Error()}
 		}
 		m.ID = id
 	}
-	invalid := func(msg string) error { return &InvalidError{ID: m.ID, Request: method != nil, Msg: msg} }
+	invalid := func(msg string) error { return &invalidError{ID: m.ID, Request: method != nil, Msg: msg} }
 	if bad != "" {
 		return nil, invalid(bad)
 	}
@@ -310,8 +304,8 @@ type Error struct {
 
 func (e *Error) Error() string { return fmt.Sprintf("%s (%d)", e.Message, e.Code) }
 
-// ErrorResponse builds the frame answering id with e.
-func ErrorResponse(id ID, e *Error) []byte {
+// errorResponse builds the frame answering id with e.
+func errorResponse(id ID, e *Error) []byte {
 	b := make([]byte, 0, 64+len(e.Message))
 	b = append(b, `{"jsonrpc":"2.0","id":`...)
 	b = append(b, id.Raw()...)

@@ -68,7 +68,7 @@ func TestIDs(t *testing.T) {
 
 func TestErrorResponse(t *testing.T) {
 	id, _ := ParseID([]byte(`"x\"y"`))
-	b := ErrorResponse(id, &Error{Code: -32602, Message: "Unknown tool: \"a\"\n"})
+	b := errorResponse(id, &Error{Code: -32602, Message: "Unknown tool: \"a\"\n"})
 	if err := jsontext.Validate(b); err != nil {
 		t.Fatalf("ErrorResponse is not strict JSON: %v: %s", err, b)
 	}
@@ -153,9 +153,9 @@ func TestIDsCanonical(t *testing.T) {
 		}
 		// Parse refuses the message and keeps the id as sent for the refusal.
 		_, err = Parse([]byte(`{"jsonrpc":"2.0","id":` + c.id + `,"method":"ping"}`))
-		var inv *InvalidError
+		var inv *invalidError
 		if !errors.As(err, &inv) || string(inv.ID.Raw()) != c.id || !inv.Request {
-			t.Errorf("Parse with id %s: %v (%+v), want an InvalidError echoing the id", c.id, err, inv)
+			t.Errorf("Parse with id %s: %v (%+v), want an invalidError echoing the id", c.id, err, inv)
 		}
 	}
 	// Every id two peers can tell apart has its own key; ids no peer can

@@ -13,13 +13,13 @@ import (
 // maxDepth bounds nesting so a hostile frame cannot exhaust the stack.
 const maxDepth = 512
 
-// SyntaxError says why a frame is not strict JSON, and where.
-type SyntaxError struct {
+// syntaxError says why a frame is not strict JSON, and where.
+type syntaxError struct {
 	Offset int
 	Msg    string
 }
 
-func (e *SyntaxError) Error() string { return fmt.Sprintf("offset %d: %s", e.Offset, e.Msg) }
+func (e *syntaxError) Error() string { return fmt.Sprintf("offset %d: %s", e.Offset, e.Msg) }
 
 // Validate checks that b is exactly one JSON value under the strict rules:
 // valid UTF-8, no lone surrogate escapes, no duplicate member names at any
@@ -47,7 +47,7 @@ type scanner struct {
 	i int
 }
 
-func (s *scanner) fail(msg string) error { return &SyntaxError{Offset: s.i, Msg: msg} }
+func (s *scanner) fail(msg string) error { return &syntaxError{Offset: s.i, Msg: msg} }
 
 func (s *scanner) ws() {
 	for s.i < len(s.b) {
@@ -166,9 +166,9 @@ func (s *scanner) object(depth int) error {
 
 func dupError(at int, first, second string) error {
 	if first == second {
-		return &SyntaxError{Offset: at, Msg: fmt.Sprintf("duplicate member name %q", second)}
+		return &syntaxError{Offset: at, Msg: fmt.Sprintf("duplicate member name %q", second)}
 	}
-	return &SyntaxError{Offset: at, Msg: fmt.Sprintf("member names %q and %q differ only in case", first, second)}
+	return &syntaxError{Offset: at, Msg: fmt.Sprintf("member names %q and %q differ only in case", first, second)}
 }
 
 // foldKey maps every name in a case-folding orbit (as strings.EqualFold
