@@ -6,6 +6,8 @@ import (
 	"errors"
 	"math"
 	"strconv"
+
+	"github.com/mcpcell/mcpcell/internal/jsontext"
 )
 
 // maxAsks bounds mcpcell's own requests to the client awaiting an
@@ -74,7 +76,7 @@ func (ip *Interposer) Ask(method string, params []byte, ev Event, reply func(res
 	frame = append(frame, `{"jsonrpc":"2.0","id":`...)
 	frame = append(frame, id.Raw()...)
 	frame = append(frame, `,"method":`...)
-	frame = append(frame, Quote(method)...)
+	frame = append(frame, jsontext.Quote(method)...)
 	frame = append(frame, `,"params":`...)
 	frame = append(append(frame, params...), '}')
 	ev.Dir, ev.Kind, ev.Method, ev.ID, ev.Size = Down, Request, method, id, len(frame)
@@ -103,7 +105,7 @@ func (ip *Interposer) Notify(method string, params []byte, rule string) error {
 	}
 	frame := make([]byte, 0, 48+len(method)+len(params))
 	frame = append(frame, `{"jsonrpc":"2.0","method":`...)
-	frame = append(frame, Quote(method)...)
+	frame = append(frame, jsontext.Quote(method)...)
 	if params != nil {
 		frame = append(append(frame, `,"params":`...), params...)
 	}
@@ -123,10 +125,10 @@ func (ip *Interposer) Record(e Event, note string) {
 }
 
 func checkParams(params []byte) error {
-	if err := Validate(params); err != nil {
+	if err := jsontext.Validate(params); err != nil {
 		return err
 	}
-	if TypeOf(params) != "object" {
+	if jsontext.TypeOf(params) != "object" {
 		return errors.New(`"params" must be an object`)
 	}
 	return nil
@@ -177,10 +179,10 @@ func (ip *Interposer) answered(c *Call, result []byte, e *Error) {
 // errorOf reads a JSON-RPC error object a peer sent.
 func errorOf(raw []byte) *Error {
 	e := &Error{Code: CodeInternalError, Message: "an error without a message"}
-	if n, err := strconv.Atoi(string(Lookup(raw, "code"))); err == nil && n >= math.MinInt32 && n <= math.MaxInt32 {
+	if n, err := strconv.Atoi(string(jsontext.Lookup(raw, "code"))); err == nil && n >= math.MinInt32 && n <= math.MaxInt32 {
 		e.Code = n
 	}
-	if s, ok := String(Lookup(raw, "message")); ok {
+	if s, ok := jsontext.String(jsontext.Lookup(raw, "message")); ok {
 		e.Message = s
 	}
 	return e

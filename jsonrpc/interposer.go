@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/mcpcell/mcpcell/internal/jsontext"
 )
 
 // Direction is the way a frame travels.
@@ -343,7 +345,7 @@ func (ip *Interposer) frame(dir Direction, frame []byte) {
 			"non-JSON lines from the server on stdout (not passed to the client)")
 		return
 	}
-	if err := Validate(frame); err != nil {
+	if err := jsontext.Validate(frame); err != nil {
 		sk := Recover(frame)
 		if sk.Batch && sk.Whole && len(sk.Elements) > 0 && ip.Policy.Batches() {
 			// The fault is inside elements, which any parser tells apart:
@@ -367,14 +369,14 @@ func (ip *Interposer) frame(dir Direction, frame []byte) {
 		return
 	}
 	n := 0
-	EachElement(frame, func([]byte) bool { n++; return n <= BatchKeep })
+	jsontext.EachElement(frame, func([]byte) bool { n++; return n <= BatchKeep })
 	if n > BatchKeep {
 		// A batch is a handful of calls, not a frame's worth of tiny
 		// elements each kept until the batch's answer.
 		ip.refuseElements(dir, frame, fmt.Sprintf("a batch of more than %d messages", BatchKeep))
 		return
 	}
-	elems, _ := Elements(frame)
+	elems, _ := jsontext.Elements(frame)
 	if len(elems) == 0 {
 		ip.refuseMessage(dir, Sketch{}, CodeInvalidRequest, "empty batch", "batch")
 		return
@@ -404,13 +406,13 @@ func (ip *Interposer) batch(dir Direction, frame []byte, elems [][]byte, valid b
 	b := &batch{changed: !valid}
 	for _, e := range elems {
 		if !valid {
-			if err := validate(e, 1); err != nil {
+			if err := jsontext.ValidateNested(e, 1); err != nil {
 				ip.refuseMessage(dir, Recover(e), CodeParseError, "invalid JSON: "+err.Error(), "strict-json")
 				b.changed = true
 				continue
 			}
 		}
-		if TypeOf(e) != "object" {
+		if jsontext.TypeOf(e) != "object" {
 			ip.refuseMessage(dir, Sketch{}, CodeInvalidRequest, "a batch may hold only objects", "batch")
 			b.changed = true
 			continue
@@ -466,7 +468,7 @@ func (ip *Interposer) forward(dir Direction, frame, orig []byte, b *batch) error
 // its error, however many there are, and nothing is kept.
 func (ip *Interposer) refuseElements(dir Direction, frame []byte, msg string) {
 	n := 0
-	EachElement(frame, func(e []byte) bool {
+	jsontext.EachElement(frame, func(e []byte) bool {
 		n++
 		ip.refuseMessage(dir, Recover(e), CodeInvalidRequest, msg, "batch")
 		return true
@@ -666,7 +668,7 @@ func (ip *Interposer) notification(dir Direction, m *Message, b *batch) {
 		return
 	}
 	if m.Method == CancelMethod {
-		if id, err := ParseID(Lookup(m.Params, "requestId")); err == nil {
+		if id, err := ParseID(jsontext.Lookup(m.Params, "requestId")); err == nil {
 			ip.mu.Lock()
 			// Only mcpcell cancels its own requests: the client would
 			// take a server's cancel of one as mcpcell's.
@@ -775,7 +777,7 @@ func (ip *Interposer) auditFailure() error {
 }
 
 func (ip *Interposer) sendError(w *Writer, id ID, e *Error) {
-	ip.sendFrame(w, ErrorResponse(id, e))
+	ip.sendFrame(w, errorResponse(id, e))
 }
 
 func (ip *Interposer) sendFrame(w *Writer, frame []byte) {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+
+	"github.com/mcpcell/mcpcell/internal/jsontext"
 )
 
 // Kind says what a message is.
@@ -64,23 +66,31 @@ func (id ID) String() string {
 	return id.raw
 }
 
-// MaxSafeID is the largest integer id: beyond it a JavaScript peer,
+// maxSafeID is the largest integer id: beyond it a JavaScript peer,
 // which reads every number as a 64-bit float, reads two ids as one.
-const MaxSafeID = 1<<53 - 1
+const maxSafeID = 1<<53 - 1
 
-// ParseID reads a validated id value: a string, or an integer written as
-// JSON's shortest form writes it, within ±MaxSafeID. It refuses null and
-// other kinds, and the numbers a peer could read as another id: -0 (0 to
+// ParseID reads an id value: a string, or an integer written as JSON's
+// shortest form writes it, within ±maxSafeID. It refuses null and other
+// kinds, and the numbers a peer could read as another id: -0 (0 to
 // JavaScript), fractions and exponents (29.0 is 29 to JavaScript and
-// Python's json reads it as a float), integers beyond ±MaxSafeID (2^53+1
+// Python's json reads it as a float), integers beyond ±maxSafeID (2^53+1
 // is 2^53 to JavaScript). Two ids any peer can tell apart have two keys.
+// It is total: bytes that are not one strict JSON value with no white
+// space around it are refused with an error, never a panic.
 func ParseID(raw []byte) (ID, error) {
-	switch TypeOf(raw) {
+	if jsontext.Validate(raw) != nil {
+		return ID{}, errors.New("id must be a string or an integer")
+	}
+	switch jsontext.TypeOf(raw) {
 	case "string":
+		if raw[len(raw)-1] != '"' { // white space after it
+			return ID{}, errors.New("id must be a string or an integer")
+		}
 		text := string(raw)
 		v := text[1 : len(text)-1] // no escape: the text itself, no copy
 		if bytes.IndexByte(raw, '\\') >= 0 {
-			v, _ = String(raw)
+			v, _ = jsontext.String(raw)
 		}
 		return ID{raw: text, key: IDKey{str: true, v: v}}, nil
 	case "number":
@@ -93,7 +103,7 @@ func ParseID(raw []byte) (ID, error) {
 		if text == "-0" {
 			return ID{}, errors.New("id -0 is 0 to some peers: write 0")
 		}
-		if n, err := strconv.ParseInt(text, 10, 64); err != nil || n > MaxSafeID || n < -MaxSafeID {
+		if n, err := strconv.ParseInt(text, 10, 64); err != nil || n > maxSafeID || n < -maxSafeID {
 			return ID{}, errors.New("id out of range (integers up to ±9007199254740991, 2^53-1)")
 		}
 		return ID{raw: text, key: IDKey{v: text}}, nil
@@ -106,7 +116,7 @@ func ParseID(raw []byte) (ID, error) {
 // sent). Its key is its text, which no id ParseID accepts has: it is
 // never in flight.
 func echoID(raw []byte) ID {
-	if TypeOf(raw) != "number" {
+	if jsontext.TypeOf(raw) != "number" {
 		return ID{}
 	}
 	text := string(raw)
@@ -122,16 +132,10 @@ func (id ID) alias() (IDKey, bool) {
 		return IDKey{}, false
 	}
 	f, err := strconv.ParseFloat(id.raw, 64)
-	if err != nil || f != math.Trunc(f) || math.Abs(f) > MaxSafeID {
+	if err != nil || f != math.Trunc(f) || math.Abs(f) > maxSafeID {
 		return IDKey{}, false
 	}
 	return IDKey{v: strconv.FormatInt(int64(f), 10)}, true
-}
-
-// IntID makes an integer id.
-func IntID(n int64) ID {
-	s := strconv.FormatInt(n, 10)
-	return ID{raw: s, key: IDKey{v: s}}
 }
 
 // Message is one JSON-RPC message as it arrived. Raw holds the original
@@ -146,18 +150,18 @@ type Message struct {
 	Error  []byte
 }
 
-// InvalidError says why a well-formed JSON object is not a JSON-RPC
+// invalidError says why a well-formed JSON object is not a JSON-RPC
 // message. ID is set when the object carried an id: a usable one, or a
 // number ParseID refused, as sent, so that the refusal echoes it (its key
 // is in flight nowhere). Request says the object has a method: its sender
 // waits for an answer.
-type InvalidError struct {
+type invalidError struct {
 	ID      ID
 	Request bool
 	Msg     string
 }
 
-func (e *InvalidError) Error() string { return e.Msg }
+func (e *invalidError) Error() string { return e.Msg }
 
 // Parse reads one validated JSON object as a JSON-RPC 2.0 message.
 // Member names match exactly; a member JSON-RPC does not define is refused.
@@ -165,8 +169,7 @@ func Parse(raw []byte) (*Message, error) {
 	m := &Message{Raw: raw}
 	var version, idRaw, method []byte
 	var bad string
-	err := eachMember(raw, func(name []byte, start, end int) bool {
-		value := raw[start:end]
+	err := jsontext.EachMember(raw, func(name, value []byte) bool {
 		switch string(name) {
 		case "jsonrpc":
 			version = value
@@ -188,21 +191,21 @@ func Parse(raw []byte) (*Message, error) {
 		return true
 	})
 	if err != nil {
-		return nil, &InvalidError{Msg: "a message must be a JSON object"}
+		return nil, &invalidError{Msg: "a message must be a JSON object"}
 	}
-	if idRaw != nil && TypeOf(idRaw) != "null" {
+	if idRaw != nil && jsontext.TypeOf(idRaw) != "null" {
 		id, err := ParseID(idRaw)
 		if err != nil {
-			return nil, &InvalidError{ID: echoID(idRaw), Request: method != nil, Msg: err.Error()}
+			return nil, &invalidError{ID: echoID(idRaw), Request: method != nil, Msg: err.Error()}
 		}
 		m.ID = id
 	}
-	invalid := func(msg string) error { return &InvalidError{ID: m.ID, Request: method != nil, Msg: msg} }
+	invalid := func(msg string) error { return &invalidError{ID: m.ID, Request: method != nil, Msg: msg} }
 	if bad != "" {
 		return nil, invalid(bad)
 	}
 	if string(version) != `"2.0"` { // else decode it: it may hold escapes
-		if v, ok := String(version); !ok || v != "2.0" {
+		if v, ok := jsontext.String(version); !ok || v != "2.0" {
 			return nil, invalid(`"jsonrpc" must be "2.0"`)
 		}
 	}
@@ -216,7 +219,7 @@ func Parse(raw []byte) (*Message, error) {
 		if m.Result != nil || m.Error != nil {
 			return nil, invalid("a request cannot carry a result or an error")
 		}
-		if m.Params != nil && TypeOf(m.Params) != "object" {
+		if m.Params != nil && jsontext.TypeOf(m.Params) != "object" {
 			return nil, invalid(`"params" must be an object`)
 		}
 		if idRaw == nil {
@@ -233,7 +236,7 @@ func Parse(raw []byte) (*Message, error) {
 		if m.Params != nil {
 			return nil, invalid("a response cannot carry params")
 		}
-		if m.Error != nil && TypeOf(m.Error) != "object" {
+		if m.Error != nil && jsontext.TypeOf(m.Error) != "object" {
 			return nil, invalid(`"error" must be an object`)
 		}
 		m.Kind = Response
@@ -275,7 +278,7 @@ func methodName(raw []byte) (string, bool) {
 			return name, true
 		}
 	}
-	return String(raw)
+	return jsontext.String(raw)
 }
 
 // Standard and MCP error codes.
@@ -301,15 +304,15 @@ type Error struct {
 
 func (e *Error) Error() string { return fmt.Sprintf("%s (%d)", e.Message, e.Code) }
 
-// ErrorResponse builds the frame answering id with e.
-func ErrorResponse(id ID, e *Error) []byte {
+// errorResponse builds the frame answering id with e.
+func errorResponse(id ID, e *Error) []byte {
 	b := make([]byte, 0, 64+len(e.Message))
 	b = append(b, `{"jsonrpc":"2.0","id":`...)
 	b = append(b, id.Raw()...)
 	b = append(b, `,"error":{"code":`...)
 	b = strconv.AppendInt(b, int64(e.Code), 10)
 	b = append(b, `,"message":`...)
-	b = append(b, Quote(e.Message)...)
+	b = append(b, jsontext.Quote(e.Message)...)
 	if e.Data != nil {
 		b = append(append(b, `,"data":`...), e.Data...)
 	}
@@ -326,25 +329,17 @@ func ResultResponse(id ID, result []byte) []byte {
 	return append(b, '}')
 }
 
-// Splice returns a copy of b with b[start:end] replaced by v.
-func Splice(b []byte, start, end int, v []byte) []byte {
-	out := make([]byte, 0, len(b)-(end-start)+len(v))
-	out = append(out, b[:start]...)
-	out = append(out, v...)
-	return append(out, b[end:]...)
-}
-
 // offset is where inner, a subslice of outer, starts in it.
 func offset(outer, inner []byte) int { return cap(outer) - cap(inner) }
 
 // WithResult returns the message's frame with its result replaced.
 func (m *Message) WithResult(result []byte) []byte {
 	at := offset(m.Raw, m.Result)
-	return Splice(m.Raw, at, at+len(m.Result), result)
+	return jsontext.Splice(m.Raw, at, at+len(m.Result), result)
 }
 
 // WithParams returns the message's frame with its params replaced.
 func (m *Message) WithParams(params []byte) []byte {
 	at := offset(m.Raw, m.Params)
-	return Splice(m.Raw, at, at+len(m.Params), params)
+	return jsontext.Splice(m.Raw, at, at+len(m.Params), params)
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcpcell/mcpcell/internal/jsontext"
 )
 
 // collect reads r's lines into a channel, so that a test can write many
@@ -155,7 +157,7 @@ func TestPendingBoundCount(t *testing.T) {
 type subjectPolicy struct{ allowAll }
 
 func (subjectPolicy) Message(dir Direction, m *Message) Verdict {
-	name, _ := String(Lookup(m.Params, "name"))
+	name, _ := jsontext.String(jsontext.Lookup(m.Params, "name"))
 	return Verdict{Subject: name}
 }
 

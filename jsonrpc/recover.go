@@ -1,6 +1,10 @@
 package jsonrpc
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/mcpcell/mcpcell/internal/jsontext"
+)
 
 // Sketch is what a lenient reading finds in a frame that is refused
 // (strict decoding fails, or it is over the size bound, or it holds a
@@ -269,7 +273,7 @@ func fieldOf(raw []byte) field {
 	name := string(raw)
 	if bytes.IndexByte(raw, '\\') >= 0 {
 		var ok bool
-		if name, ok = String([]byte(`"` + name + `"`)); !ok {
+		if name, ok = jsontext.String([]byte(`"` + name + `"`)); !ok {
 			return fieldOther
 		}
 	}
@@ -455,10 +459,10 @@ func (l *lenient) stop() { l.state = lsStop }
 
 // idOf reads a recovered id value: a string or number as JSON writes it.
 func idOf(raw []byte) ID {
-	if Validate(raw) != nil {
+	if jsontext.Validate(raw) != nil {
 		return ID{}
 	}
-	switch TypeOf(raw) {
+	switch jsontext.TypeOf(raw) {
 	case "string", "number":
 		if id, err := ParseID(raw); err == nil {
 			return id

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/mcpcell/mcpcell/internal/jsontext"
 )
 
 // Recover finds the id wherever it is, as a peer's parser takes it, and
@@ -117,7 +119,7 @@ func FuzzRecover(f *testing.F) {
 		if !sameSketch(whole, pieces) {
 			t.Fatalf("read whole %+v, in pieces of %d %+v: %q", whole, n, pieces, b)
 		}
-		if Validate(b) != nil || TypeOf(trimSpace(b)) != "object" {
+		if jsontext.Validate(b) != nil || jsontext.TypeOf(trimSpace(b)) != "object" {
 			return
 		}
 		var m map[string]json.RawMessage

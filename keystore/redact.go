@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"io"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/mcpcell/mcpcell/internal/jsontext"
 )
 
 // Redactor replaces resolved secret values with [redacted:NAME] in the
@@ -363,7 +364,7 @@ func (r *Redactor) Frame(frame []byte) []byte {
 			break
 		}
 		start := i + q
-		end := closingQuote(frame, start)
+		end := jsontext.StringEnd(frame, start)
 		if end < 0 {
 			break
 		}
@@ -419,48 +420,18 @@ func (r *Redactor) hides(s []byte) bool {
 // maxMarks bounds the places Frame keeps where a string may hold a form.
 const maxMarks = 4096
 
-// closingQuote finds the quote that ends the JSON string starting at
-// b[start], or -1.
-func closingQuote(b []byte, start int) int {
-	for i := start + 1; i < len(b); {
-		j := bytes.IndexByte(b[i:], '"')
-		if j < 0 {
-			return -1
-		}
-		q := i + j
-		n := 0
-		for k := q - 1; k > start && b[k] == '\\'; k-- {
-			n++
-		}
-		if n%2 == 0 {
-			return q
-		}
-		i = q + 1
-	}
-	return -1
-}
-
 // jsonString redacts one string token (quotes included); ok is false when
 // it holds no secret.
 func (r *Redactor) jsonString(tok []byte) ([]byte, bool) {
-	text := tok[1 : len(tok)-1]
-	if bytes.IndexByte(text, '\\') >= 0 {
-		text = decodeJSON(text)
+	text, ok := jsontext.StringBytes(tok)
+	if !ok { // not validated after all: search it as it stands
+		text = tok[1 : len(tok)-1]
 	}
 	spans, _ := r.find(text, false)
 	if len(spans) == 0 {
 		return nil, false
 	}
-	return quote(apply(text, spans)), true
-}
-
-// quote encodes b as a JSON string without HTML escaping.
-func quote(b []byte) []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.Encode(string(b))
-	return bytes.TrimRight(buf.Bytes(), "\n")
+	return jsontext.QuoteNoHTML(string(apply(text, spans))), true
 }
 
 // A span of the text to replace.
@@ -711,30 +682,6 @@ func (v *view) escapeStart(at int) int {
 		return at
 	}
 	return at
-}
-
-// decodeJSON is the value of a validated JSON string's inside, as the
-// client decodes it: JSON's escapes are a subset of those escapeAt reads,
-// and validation leaves no lone surrogate.
-func decodeJSON(b []byte) []byte {
-	dec := make([]byte, 0, len(b))
-	for i := 0; i < len(b); {
-		j := bytes.IndexByte(b[i:], '\\')
-		if j < 0 {
-			return append(dec, b[i:]...)
-		}
-		dec = append(dec, b[i:i+j]...)
-		i += j
-		c, n, st := escapeAt(b[i:])
-		if st != escOK {
-			dec = append(dec, '\\')
-			i++
-			continue
-		}
-		dec = utf8.AppendRune(dec, c)
-		i += n
-	}
-	return dec
 }
 
 // maxNesting is how many levels of backslash escapes are decoded: a

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"unicode/utf16"
 
+	"github.com/mcpcell/mcpcell/internal/jsontext"
 	"github.com/mcpcell/mcpcell/internal/leaktest"
 	"github.com/mcpcell/mcpcell/internal/syncbuf"
-	"github.com/mcpcell/mcpcell/jsonrpc"
 )
 
 // awkward is a value with every kind of character an encoder treats in a
@@ -232,14 +232,14 @@ func TestRedactFrameForms(t *testing.T) {
 		r, other := redactor(v), redactor("some-other-value-0000")
 		for _, f := range attackForms(v) {
 			frame := []byte(`{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"env: X=` + f.body + ` and more"}]}}`)
-			if err := jsonrpc.Validate(frame); err != nil {
+			if err := jsontext.Validate(frame); err != nil {
 				t.Fatalf("%s: fixture is not valid JSON: %v: %s", f.name, err, frame)
 			}
 			if got := other.Frame(frame); !bytes.Equal(got, frame) || leaktest.Find(got, v) == "" {
 				t.Fatalf("%s: control: the form is not readable without redaction: %s", f.name, frame)
 			}
 			got := r.Frame(frame)
-			if err := jsonrpc.Validate(got); err != nil {
+			if err := jsontext.Validate(got); err != nil {
 				t.Errorf("%s: redacted frame is invalid: %v: %s", f.name, err, got)
 				continue
 			}
@@ -297,7 +297,7 @@ func TestRedactFrameNamesAndNesting(t *testing.T) {
 	r := redactor(v)
 	frame := []byte(`{"jsonrpc":"2.0","id":1,"result":{"structuredContent":{"plain-token-12345":{"a":["x \u0070lain-token-12345 y",{"k":"cGxhaW4tdG9rZW4tMTIzNDU="}]}},"content":[]}}`)
 	got := r.Frame(frame)
-	if err := jsonrpc.Validate(got); err != nil || leaktest.Find(got, v) != "" || bytes.Count(got, []byte("[redacted:A]")) != 3 {
+	if err := jsontext.Validate(got); err != nil || leaktest.Find(got, v) != "" || bytes.Count(got, []byte("[redacted:A]")) != 3 {
 		t.Errorf("got %s (%v)", got, err)
 	}
 }
@@ -459,7 +459,7 @@ func FuzzRedactFrame(f *testing.F) {
 	f.Add([]byte(`{"a":"\\nfoo-bar-baz"}`), "\nfoo-bar-baz", uint8(9))
 	f.Add([]byte(`{"a":"\u0070lain-token-12345 %70lain-token-12345"}`), "plain-token-12345", uint8(20))
 	f.Fuzz(func(t *testing.T, frame []byte, secret string, which uint8) {
-		if len(secret) < MinLength || !utf8Valid(secret) || jsonrpc.Validate(frame) != nil {
+		if len(secret) < MinLength || !utf8Valid(secret) || jsontext.Validate(frame) != nil {
 			return
 		}
 		r := NewRedactor(map[string]Secret{"S": New("S", secret)})
@@ -467,7 +467,7 @@ func FuzzRedactFrame(f *testing.F) {
 		pieces := leaktest.Find(frame, secret) != ""
 		frame = []byte(`{"x":"` + fs[int(which)%len(fs)].body + `","y":` + string(frame) + `}`)
 		got := r.Frame(frame)
-		if err := jsonrpc.Validate(got); err != nil {
+		if err := jsontext.Validate(got); err != nil {
 			t.Fatalf("redacting %q from %s gave invalid JSON: %v: %s", secret, frame, err, got)
 		}
 		var v any

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/mcpcell/mcpcell/internal/jsontext"
 	"github.com/mcpcell/mcpcell/jsonrpc"
 )
 
@@ -53,7 +54,7 @@ func checkCall(keys []argKey, name *lazyKey, args []byte, cwd string) (why, rule
 // written with Go's encoding/json: spelled is its name then, and the
 // call is refused.
 func argValue(args []byte, name string) (value []byte, spelled string) {
-	return jsonrpc.LookupFold(args, name)
+	return jsontext.LookupFold(args, name)
 }
 
 // check returns why raw, the value of the argument of a call to tool,
@@ -64,13 +65,13 @@ func (c *argCheck) check(tool string, raw []byte, cwd string) string {
 		return ""
 	}
 	what := fmt.Sprintf("mcpcell: argument %q of tool %q", c.arg, tool)
-	if jsonrpc.TypeOf(raw) != "array" {
+	if jsontext.TypeOf(raw) != "array" {
 		if why := c.value(raw, cwd, "a string or an array of strings"); why != "" {
 			return what + " " + why
 		}
 		return ""
 	}
-	elems, err := jsonrpc.Elements(raw)
+	elems, err := jsontext.Elements(raw)
 	if err != nil {
 		return what + " cannot be read"
 	}
@@ -91,9 +92,9 @@ func (c *argCheck) value(raw []byte, cwd, wants string) string {
 	if c.within == nil && c.match == nil && c.maxLen == 0 {
 		return ""
 	}
-	s, ok := jsonrpc.String(raw)
+	s, ok := jsontext.String(raw)
 	if !ok {
-		return fmt.Sprintf("must be %s, not %s", wants, jsonrpc.TypeOf(raw))
+		return fmt.Sprintf("must be %s, not %s", wants, jsontext.TypeOf(raw))
 	}
 	if c.maxLen > 0 && utf8.RuneCountInString(s) > c.maxLen {
 		return fmt.Sprintf("is longer than %d characters (max_len)", c.maxLen)
@@ -191,7 +192,7 @@ type enumNumber struct {
 // 1000.0 are one number, 1234567890123456789 and 1234567890123456800 are
 // two (a server that reads integers exactly acts on either).
 func inEnum(raw []byte, enum []any) bool {
-	typ := jsonrpc.TypeOf(raw)
+	typ := jsontext.TypeOf(raw)
 	var num decimal
 	numOK, whole := false, false
 	if typ == "number" {
@@ -201,7 +202,7 @@ func inEnum(raw []byte, enum []any) bool {
 	for _, e := range enum {
 		switch e := e.(type) {
 		case string:
-			if s, ok := jsonrpc.String(raw); ok && typ == "string" && s == e {
+			if s, ok := jsontext.String(raw); ok && typ == "string" && s == e {
 				return true
 			}
 		case bool:
@@ -308,18 +309,18 @@ func (p *Policy) argViolation(m *jsonrpc.Message, version, msg string) jsonrpc.V
 }
 
 func toolError(msg string) []byte {
-	return []byte(`{"content":[{"type":"text","text":` + string(jsonrpc.Quote(msg)) + `}],"isError":true}`)
+	return []byte(`{"content":[{"type":"text","text":` + string(jsontext.Quote(msg)) + `}],"isError":true}`)
 }
 
 // Shape lists argument names with their JSON types, never their values.
 func Shape(args []byte) string {
 	var room [128]byte
 	b := room[:0]
-	err := jsonrpc.EachMember(args, func(name, value []byte) bool {
+	err := jsontext.EachMember(args, func(name, value []byte) bool {
 		if len(b) > 0 {
 			b = append(b, ',')
 		}
-		b = append(append(append(b, name...), ':'), jsonrpc.TypeOf(value)...)
+		b = append(append(append(b, name...), ':'), jsontext.TypeOf(value)...)
 		return true
 	})
 	if err != nil {

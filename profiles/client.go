@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mcpcell/mcpcell/internal/jsontext"
 	"github.com/mcpcell/mcpcell/jsonrpc"
 )
 
@@ -90,7 +91,7 @@ func (p *Policy) fromClient(m *jsonrpc.Message) jsonrpc.Verdict {
 		case "tools/list":
 			st.cursor, st.list = p.listPage(m.Params)
 		case "prompts/list", "resources/templates/list":
-			c, _ := jsonrpc.String(jsonrpc.Lookup(m.Params, "cursor"))
+			c, _ := jsontext.String(jsontext.Lookup(m.Params, "cursor"))
 			st.fresh = c == ""
 		}
 		v.State = st
@@ -197,7 +198,7 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, r *reader, version string) js
 			v.Subject, v.Shape = name, shape
 			return v
 		}
-		if args != nil && jsonrpc.TypeOf(args) != "object" {
+		if args != nil && jsontext.TypeOf(args) != "object" {
 			v := refuse(jsonrpc.CodeInvalidParams, "tools/call", "mcpcell: tool arguments must be an object")
 			v.Subject = name
 			return v
@@ -235,9 +236,9 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, r *reader, version string) js
 		return p.resource(version, uri, false)
 	case "subscriptions/listen":
 		subs := r.get(r.get(params, "notifications"), "resourceSubscriptions")
-		elems, _ := jsonrpc.Elements(subs)
+		elems, _ := jsontext.Elements(subs)
 		for _, e := range elems {
-			uri, ok := jsonrpc.String(e)
+			uri, ok := jsontext.String(e)
 			if !ok {
 				return refuse(jsonrpc.CodeInvalidParams, m.Method, "mcpcell: resourceSubscriptions must hold strings")
 			}
@@ -324,14 +325,14 @@ func (p *Policy) rewriteRequest(m *jsonrpc.Message, v jsonrpc.Verdict, hasMeta b
 	}
 	out := params
 	var err error
-	strip := func(caps []byte) ([]byte, error) { return dropMembers(caps, denied...) }
+	strip := func(caps []byte) ([]byte, error) { return jsontext.DropMembers(caps, denied...) }
 	if m.Method == "initialize" {
-		if out, err = edit(out, []string{"capabilities"}, strip); err != nil && !errors.Is(err, errAbsent) {
+		if out, err = jsontext.Edit(out, []string{"capabilities"}, strip); err != nil && !errors.Is(err, jsontext.ErrAbsent) {
 			return nil, err
 		}
 	}
 	if hasMeta {
-		if out, err = edit(out, []string{"_meta", metaCaps}, strip); err != nil && !errors.Is(err, errAbsent) {
+		if out, err = jsontext.Edit(out, []string{"_meta", metaCaps}, strip); err != nil && !errors.Is(err, jsontext.ErrAbsent) {
 			return nil, err
 		}
 	}

@@ -1,6 +1,6 @@
 package profiles
 
-import "github.com/mcpcell/mcpcell/jsonrpc"
+import "github.com/mcpcell/mcpcell/internal/jsontext"
 
 // V20250618 is the first protocol version with elicitation.
 const V20250618 = "2025-06-18"
@@ -16,8 +16,8 @@ type elicitCaps struct {
 // profile's [client] elicitation = false strips it for the server.
 func (p *Policy) clientElicits(caps []byte) {
 	var c elicitCaps
-	if jsonrpc.TypeOf(caps) == "object" {
-		form, url := jsonrpc.Lookup(caps, "form"), jsonrpc.Lookup(caps, "url")
+	if jsontext.TypeOf(caps) == "object" {
+		form, url := jsontext.Lookup(caps, "form"), jsontext.Lookup(caps, "url")
 		c = elicitCaps{declared: true, form: form != nil || url == nil}
 	}
 	p.mu.Lock()

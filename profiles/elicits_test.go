@@ -38,7 +38,7 @@ func TestClientElicits(t *testing.T) {
 			if pol.ClientElicits() {
 				t.Fatal("ClientElicits before the initialize result fixed the version")
 			}
-			c := &jsonrpc.Call{ID: jsonrpc.IntID(1), Method: "initialize", State: v.State}
+			c := &jsonrpc.Call{ID: parseFrame(t, `{"jsonrpc":"2.0","id":1,"method":"initialize"}`).ID, Method: "initialize", State: v.State}
 			if v := pol.Reply(jsonrpc.Down, c, parseFrame(t, `{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"`+tc.answered+`","capabilities":{},"serverInfo":{"name":"s","version":"1"}}}`)); v.Action != jsonrpc.Forward {
 				t.Fatalf("initialize result: %+v", v)
 			}
@@ -58,7 +58,7 @@ func TestClientElicitsModern(t *testing.T) {
 	if v.Action != jsonrpc.Forward {
 		t.Fatalf("tools/list: %+v", v)
 	}
-	c := &jsonrpc.Call{ID: jsonrpc.IntID(1), Method: "tools/list", State: v.State}
+	c := &jsonrpc.Call{ID: parseFrame(t, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`).ID, Method: "tools/list", State: v.State}
 	pol.Reply(jsonrpc.Down, c, parseFrame(t, `{"jsonrpc":"2.0","id":1,"result":{"tools":[]}}`))
 	if pol.Version() != "2026-07-28" {
 		t.Fatalf("version %q", pol.Version())

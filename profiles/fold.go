@@ -12,7 +12,7 @@ import (
 	"golang.org/x/text/language"
 	"golang.org/x/text/unicode/norm"
 
-	"github.com/mcpcell/mcpcell/jsonrpc"
+	"github.com/mcpcell/mcpcell/internal/jsontext"
 )
 
 // A server written with Go's encoding/json (mcp-go, among others) reads
@@ -41,7 +41,7 @@ func (r *reader) get(obj []byte, name string) []byte {
 	if obj == nil {
 		return nil
 	}
-	v, spelled := jsonrpc.LookupFold(obj, name)
+	v, spelled := jsontext.LookupFold(obj, name)
 	if spelled != "" {
 		if r.bad == nil {
 			r.bad = &spelling{got: spelled, want: name}
@@ -54,7 +54,7 @@ func (r *reader) get(obj []byte, name string) []byte {
 // members reads several members of obj in one pass: each value goes
 // where want names it.
 func (r *reader) members(obj []byte, want map[string]*[]byte) {
-	jsonrpc.EachMember(obj, func(n, v []byte) bool {
+	jsontext.EachMember(obj, func(n, v []byte) bool {
 		if dst, ok := want[string(n)]; ok {
 			*dst = v
 			return true
@@ -72,7 +72,7 @@ func (r *reader) members(obj []byte, want map[string]*[]byte) {
 }
 
 func (r *reader) str(obj []byte, name string) (string, bool) {
-	return jsonrpc.String(r.get(obj, name))
+	return jsontext.String(r.get(obj, name))
 }
 
 // A server may look a name up after mapping it: Go's strings.EqualFold,

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mcpcell/mcpcell/internal/jsontext"
 	"github.com/mcpcell/mcpcell/jsonrpc"
 	"github.com/mcpcell/mcpcell/keystore"
 )
@@ -28,7 +29,7 @@ func BenchmarkFramePath(b *testing.B) {
 			b.SetBytes(int64(len(frame)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := jsonrpc.Validate(frame); err != nil {
+				if err := jsontext.Validate(frame); err != nil {
 					b.Fatal(err)
 				}
 				m, err := jsonrpc.Parse(frame)

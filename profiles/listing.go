@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/mcpcell/mcpcell/internal/jsontext"
 	"github.com/mcpcell/mcpcell/jsonrpc"
 )
 
@@ -70,7 +71,7 @@ func (l *listing) begin(gen uint64) {
 // (given): a client may send the request for a page it knows the cursor
 // of before the page before it has come.
 func (l *listing) page(params []byte) (cursor *digest, gen uint64) {
-	c, ok := jsonrpc.String(jsonrpc.Lookup(params, "cursor"))
+	c, ok := jsontext.String(jsontext.Lookup(params, "cursor"))
 	if !ok || c == "" {
 		// Servers read an absent, null or empty cursor as none, and a
 		// new listing is the safe reading of any other: it holds fewer

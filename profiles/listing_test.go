@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mcpcell/mcpcell/internal/jsontext"
 	"github.com/mcpcell/mcpcell/jsonrpc"
 )
 
@@ -56,7 +57,7 @@ func listCall(pol *Policy) *jsonrpc.Call {
 // callable reports whether pol lets a call of tool name go to the server.
 func callable(t *testing.T, pol *Policy, name string) bool {
 	t.Helper()
-	v := message(t, pol, jsonrpc.Up, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":`+string(jsonrpc.Quote(name))+`,"arguments":{}}}`)
+	v := message(t, pol, jsonrpc.Up, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":`+string(jsontext.Quote(name))+`,"arguments":{}}}`)
 	if v.Action == jsonrpc.Refuse && (v.Err.Code != jsonrpc.CodeInvalidParams || v.Err.Message != "Unknown tool: "+name) {
 		t.Fatalf("call of %s: %+v, want it passed or unknown", name, v)
 	}
@@ -176,8 +177,8 @@ func TestListingCurrent(t *testing.T) {
 	if v.Action != jsonrpc.Forward || err != nil {
 		t.Fatalf("a listing past the cap: %+v, want it passed with the names past the cap withheld", v)
 	}
-	elems, _ := jsonrpc.Elements(jsonrpc.Lookup(m.Result, "tools"))
-	last, _ := jsonrpc.String(jsonrpc.Lookup(elems[len(elems)-1], "name"))
+	elems, _ := jsontext.Elements(jsontext.Lookup(m.Result, "tools"))
+	last, _ := jsontext.String(jsontext.Lookup(elems[len(elems)-1], "name"))
 	if len(elems) != maxListed+10 || last != fmt.Sprint("tool", maxListed-1) {
 		t.Errorf("the client got %d tools, the last %s; want %d (with tool0's repeats), the last tool%d", len(elems), last, maxListed+10, maxListed-1)
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/mcpcell/mcpcell/internal/jsontext"
 	"github.com/mcpcell/mcpcell/jsonrpc"
 )
 
@@ -35,7 +36,7 @@ func (p *Policy) inputRequired(c *jsonrpc.Call, m *jsonrpc.Message, result, inpu
 	if size > maxCannedBytes {
 		return refuse(jsonrpc.CodeInternalError, "client.elicitation = false", "mcpcell: the server asked for more elicitations than mcpcell keeps answers for (%d bytes of names, at most %d), and the profile does not allow elicitation", size, maxCannedBytes)
 	}
-	st, _ := jsonrpc.String(state)
+	st, _ := jsontext.String(state)
 	key := cannedKey(st, c.Method, c.Subject)
 	p.mu.Lock()
 	if old, ok := p.canned[key]; ok {
@@ -55,7 +56,7 @@ func (p *Policy) inputRequired(c *jsonrpc.Call, m *jsonrpc.Message, result, inpu
 
 // withhold returns result without the input requests named.
 func withhold(result []byte, names []string) []byte {
-	out, _ := edit(result, []string{"inputRequests"}, func(obj []byte) ([]byte, error) { return dropMembers(obj, names...) })
+	out, _ := jsontext.Edit(result, []string{"inputRequests"}, func(obj []byte) ([]byte, error) { return jsontext.DropMembers(obj, names...) })
 	return out
 }
 
@@ -71,7 +72,7 @@ func (p *Policy) screenInputs(inputs []byte) (withheld []string, v jsonrpc.Verdi
 	if inputs == nil {
 		return nil, v
 	}
-	ms, err := jsonrpc.Members(inputs)
+	ms, err := jsontext.Members(inputs)
 	if err != nil {
 		return nil, refuse(jsonrpc.CodeInternalError, "input_required", "mcpcell: inputRequests is not an object")
 	}
@@ -160,7 +161,7 @@ func (p *Policy) listTasks(m *jsonrpc.Message) jsonrpc.Verdict {
 	if list == nil {
 		return jsonrpc.Verdict{Rule: "reply"}
 	}
-	tasks, err := jsonrpc.Elements(list)
+	tasks, err := jsontext.Elements(list)
 	if err != nil {
 		return refuse(jsonrpc.CodeInternalError, "list", "mcpcell: the server's list has no %q array", "tasks")
 	}
@@ -177,7 +178,7 @@ func (p *Policy) listTasks(m *jsonrpc.Message) jsonrpc.Verdict {
 	if !edited {
 		return jsonrpc.Verdict{Rule: "reply"}
 	}
-	return jsonrpc.Verdict{Rule: "client.elicitation = false: withheld by mcpcell", Frame: m.WithResult(setMember(m.Result, "tasks", joinArray(tasks)))}
+	return jsonrpc.Verdict{Rule: "client.elicitation = false: withheld by mcpcell", Frame: m.WithResult(jsontext.SetMember(m.Result, "tasks", jsontext.JoinArray(tasks)))}
 }
 
 // createdTask checks the Task a CreateTaskResult may carry in result, a
@@ -204,7 +205,7 @@ func (p *Policy) createdTask(result, task, taskErr, taskResult []byte) ([]byte, 
 	if v.Action != jsonrpc.Forward || len(withheld) == 0 {
 		return result, v
 	}
-	out, _ := edit(result, []string{"task"}, func(t []byte) ([]byte, error) { return withhold(t, withheld), nil })
+	out, _ := jsontext.Edit(result, []string{"task"}, func(t []byte) ([]byte, error) { return withhold(t, withheld), nil })
 	return out, jsonrpc.Verdict{Rule: "client.elicitation = false: withheld by mcpcell"}
 }
 
@@ -296,13 +297,13 @@ func (p *Policy) addCanned(method, subject string, params []byte, r *reader) ([]
 	if !found {
 		return params, nil
 	}
-	if jsonrpc.TypeOf(responses) != "object" {
+	if jsontext.TypeOf(responses) != "object" {
 		responses = []byte("{}")
 	}
 	for _, name := range slices.Sorted(slices.Values(withheld)) {
-		responses = setMember(responses, name, []byte(`{"action":"decline"}`))
+		responses = jsontext.SetMember(responses, name, []byte(`{"action":"decline"}`))
 	}
-	return setMember(params, "inputResponses", responses), nil
+	return jsontext.SetMember(params, "inputResponses", responses), nil
 }
 
 // codeURLElicitation is 2025-11-25's URLElicitationRequiredError: the
@@ -336,13 +337,13 @@ func (p *Policy) serverError(e []byte) jsonrpc.Verdict {
 // data.elicitations is what clients open, whatever the code. Members in
 // another spelling are left in r for the caller to refuse.
 func (p *Policy) urlElicitation(e []byte, r *reader) string {
-	if p.elicitation || jsonrpc.TypeOf(e) != "object" {
+	if p.elicitation || jsontext.TypeOf(e) != "object" {
 		return ""
 	}
 	code := r.get(e, "code")
 	data := r.get(e, "data")
 	var elicitations []byte
-	if jsonrpc.TypeOf(data) == "object" {
+	if jsontext.TypeOf(data) == "object" {
 		elicitations = r.get(data, "elicitations")
 	}
 	switch {
@@ -350,7 +351,7 @@ func (p *Policy) urlElicitation(e []byte, r *reader) string {
 		return ""
 	case elicitations != nil:
 		return "carries elicitations (URL elicitation)"
-	case jsonrpc.TypeOf(code) != "number":
+	case jsontext.TypeOf(code) != "number":
 		return "has a code that is no number, which a lax client reads as -32042 (URL elicitation) when it can"
 	}
 	if f, err := strconv.ParseFloat(string(code), 64); err == nil && f == codeURLElicitation {

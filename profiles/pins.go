@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mcpcell/mcpcell/internal/jsontext"
 	"github.com/mcpcell/mcpcell/internal/utf8cut"
 	"github.com/mcpcell/mcpcell/jsonrpc"
 )
@@ -150,7 +151,7 @@ func (p *Policy) pinInstructions(m *jsonrpc.Message) jsonrpc.Verdict {
 	if shown[0] {
 		return v
 	}
-	out, err := dropMembers(m.Result, "instructions")
+	out, err := jsontext.DropMembers(m.Result, "instructions")
 	if err != nil {
 		return refuse(jsonrpc.CodeInternalError, "instructions", "mcpcell: %v", err)
 	}
@@ -329,7 +330,7 @@ func (p *Policy) pinnedCall(kind, name string) (ok bool, rule string) {
 // decoded (so key order, whitespace and \u escapes are no change). It is
 // compact JSON.
 func Canonical(entry []byte) ([]byte, error) {
-	if jsonrpc.TypeOf(entry) != "object" {
+	if jsontext.TypeOf(entry) != "object" {
 		return nil, fmt.Errorf("not an object")
 	}
 	d := json.NewDecoder(bytes.NewReader(entry))

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mcpcell/mcpcell/internal/jsontext"
 	"github.com/mcpcell/mcpcell/jsonrpc"
 )
 
@@ -249,7 +250,7 @@ func FuzzHiddenTool(f *testing.F) {
 	pol := testPolicy(f, "[tools]\ndeny = [\"secret*\", \"SECRET*\"]\n")
 	hidden := func(name string) bool { ok, _ := pol.tools.decide(name); return !ok }
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if jsonrpc.Validate(b) != nil || jsonrpc.TypeOf(b) != "object" {
+		if jsontext.Validate(b) != nil || jsontext.TypeOf(b) != "object" {
 			return
 		}
 		m, err := jsonrpc.Parse(b)
@@ -290,7 +291,7 @@ func FuzzPolicyReply(f *testing.F) {
 	pol := testPolicy(f, "[tools]\ndeny = [\"secret*\"]\n")
 	call := listCall(pol)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if jsonrpc.Validate(b) != nil || jsonrpc.TypeOf(b) != "object" {
+		if jsontext.Validate(b) != nil || jsontext.TypeOf(b) != "object" {
 			return
 		}
 		m, err := jsonrpc.Parse(b)
@@ -305,7 +306,7 @@ func FuzzPolicyReply(f *testing.F) {
 		if frame == nil {
 			frame = m.Raw
 		}
-		if err := jsonrpc.Validate(frame); err != nil {
+		if err := jsontext.Validate(frame); err != nil {
 			t.Fatalf("the filtered frame is not strict JSON: %v: %s", err, frame)
 		}
 		var res struct {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/mcpcell/mcpcell/internal/jsontext"
 	"github.com/mcpcell/mcpcell/jsonrpc"
 )
 
@@ -74,7 +75,7 @@ func (p *Policy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Messag
 		return p.serverError(m.Error)
 	}
 	result := m.Result
-	if jsonrpc.TypeOf(result) != "object" {
+	if jsontext.TypeOf(result) != "object" {
 		return refuse(jsonrpc.CodeInternalError, "reply", "mcpcell: the server's %s result is not an object", c.Method)
 	}
 	// One pass over the result's members, however large its content.
@@ -88,7 +89,7 @@ func (p *Policy) Reply(dir jsonrpc.Direction, c *jsonrpc.Call, m *jsonrpc.Messag
 	if r.bad != nil {
 		return replySpelling(jsonrpc.Verdict{}, &r)
 	}
-	rt, _ := jsonrpc.String(resultType)
+	rt, _ := jsontext.String(resultType)
 	// Input requests are checked wherever they appear, whatever the
 	// resultType says (clients act on inputRequests alone), and only
 	// where a result may carry them.
@@ -171,7 +172,7 @@ func (p *Policy) filterList(m *jsonrpc.Message, field, key string, rs *ruleSet, 
 func (p *Policy) keepEntries(m *jsonrpc.Message, field, key string, rs *ruleSet, kind int) (kept [][]byte, names []lazyKey, total int, v jsonrpc.Verdict) {
 	var r reader
 	list := r.get(m.Result, field)
-	elems, err := jsonrpc.Elements(list)
+	elems, err := jsontext.Elements(list)
 	if r.bad != nil {
 		return nil, nil, 0, replySpelling(jsonrpc.Verdict{}, &r)
 	}
@@ -215,7 +216,7 @@ func listVerdict(m *jsonrpc.Message, field string, kept [][]byte, total int) jso
 	if len(kept) == total {
 		return v
 	}
-	out, err := edit(m.Result, []string{field}, func([]byte) ([]byte, error) { return joinArray(kept), nil })
+	out, err := jsontext.Edit(m.Result, []string{field}, func([]byte) ([]byte, error) { return jsontext.JoinArray(kept), nil })
 	if err != nil {
 		return refuse(jsonrpc.CodeInternalError, "list", "mcpcell: %v", err)
 	}
@@ -260,12 +261,12 @@ func (p *Policy) templatedDenies(result []byte) string {
 	if len(p.resources.deny) == 0 {
 		return ""
 	}
-	elems, _ := jsonrpc.Elements(jsonrpc.Lookup(result, "resourceTemplates"))
+	elems, _ := jsontext.Elements(jsontext.Lookup(result, "resourceTemplates"))
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var notes []string
 	for _, e := range elems {
-		t, _ := jsonrpc.String(jsonrpc.Lookup(e, "uriTemplate"))
+		t, _ := jsontext.String(jsontext.Lookup(e, "uriTemplate"))
 		if allowed, _, _ := p.resources.decideURI(t, true); !allowed {
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mcpcell/mcpcell/internal/jsontext"
 	"github.com/mcpcell/mcpcell/jsonrpc"
 )
 
@@ -316,7 +317,7 @@ func message(t *testing.T, pol *Policy, dir jsonrpc.Direction, frame string) jso
 // policy.
 func parseFrame(t *testing.T, frame string) *jsonrpc.Message {
 	t.Helper()
-	if err := jsonrpc.Validate([]byte(frame)); err != nil {
+	if err := jsontext.Validate([]byte(frame)); err != nil {
 		t.Fatalf("%s: %v", frame, err)
 	}
 	m, err := jsonrpc.Parse([]byte(frame))
@@ -374,7 +375,7 @@ func TestResourceURIsCanonical(t *testing.T) {
 		{"test://static/%2e%2e/secret", jsonrpc.CodeInvalidParams},
 	} {
 		for _, r := range requests {
-			frame := fmt.Sprintf(r, jsonrpc.Quote(c.uri))
+			frame := fmt.Sprintf(r, jsontext.Quote(c.uri))
 			v := message(t, pol, jsonrpc.Up, frame)
 			method := strings.SplitN(strings.SplitN(frame, `"method":"`, 2)[1], `"`, 2)[0]
 			switch {
@@ -388,7 +389,7 @@ func TestResourceURIsCanonical(t *testing.T) {
 		}
 		// From the server: an update on a URI the client could not read is
 		// dropped.
-		v := message(t, pol, jsonrpc.Down, fmt.Sprintf(`{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":%s}}`, jsonrpc.Quote(c.uri)))
+		v := message(t, pol, jsonrpc.Down, fmt.Sprintf(`{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":%s}}`, jsontext.Quote(c.uri)))
 		if (v.Action == jsonrpc.Forward) != (c.code == 0) {
 			t.Errorf("resources/updated %q: %v", c.uri, v.Action)
 		}
@@ -397,7 +398,7 @@ func TestResourceURIsCanonical(t *testing.T) {
 	list := func(method, field, key string, uris ...string) string {
 		var entries []string
 		for _, u := range uris {
-			entries = append(entries, fmt.Sprintf(`{%q:%s,"name":"n"}`, key, jsonrpc.Quote(u)))
+			entries = append(entries, fmt.Sprintf(`{%q:%s,"name":"n"}`, key, jsontext.Quote(u)))
 		}
 		frame := fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"result":{%q:[%s]}}`, field, strings.Join(entries, ","))
 		m, err := jsonrpc.Parse([]byte(frame))
@@ -479,7 +480,7 @@ func TestOtherURIsDenied(t *testing.T) {
 		t.Fatal(err)
 	}
 	read := func(pol *Policy, uri string) jsonrpc.Verdict {
-		return message(t, pol, jsonrpc.Up, fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":%s}}`, jsonrpc.Quote(uri)))
+		return message(t, pol, jsonrpc.Up, fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":%s}}`, jsontext.Quote(uri)))
 	}
 	for _, c := range []struct {
 		uri  string
@@ -533,7 +534,7 @@ func TestTemplatedDenyNote(t *testing.T) {
 	reply := func(templates ...string) jsonrpc.Verdict {
 		var entries []string
 		for _, u := range templates {
-			entries = append(entries, fmt.Sprintf(`{"uriTemplate":%s,"name":"t"}`, jsonrpc.Quote(u)))
+			entries = append(entries, fmt.Sprintf(`{"uriTemplate":%s,"name":"t"}`, jsontext.Quote(u)))
 		}
 		m, err := jsonrpc.Parse([]byte(`{"jsonrpc":"2.0","id":1,"result":{"resourceTemplates":[` + strings.Join(entries, ",") + `]}}`))
 		if err != nil {

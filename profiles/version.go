@@ -3,6 +3,7 @@ package profiles
 import (
 	"cmp"
 
+	"github.com/mcpcell/mcpcell/internal/jsontext"
 	"github.com/mcpcell/mcpcell/jsonrpc"
 )
 
@@ -75,7 +76,7 @@ func (p *Policy) declared(method, initVersion, declared string) (string, jsonrpc
 func (p *Policy) mismatch(declared string) jsonrpc.Verdict {
 	if modern(p.version) {
 		v := refuse(codeUnsupportedVersion, "protocol-version", "mcpcell: this session speaks protocol version %s, not %s", p.version, declared)
-		v.Err.Data = []byte(`{"supported":[` + string(jsonrpc.Quote(p.version)) + `],"requested":` + string(jsonrpc.Quote(declared)) + `}`)
+		v.Err.Data = []byte(`{"supported":[` + string(jsontext.Quote(p.version)) + `],"requested":` + string(jsontext.Quote(declared)) + `}`)
 		return v
 	}
 	return refuse(jsonrpc.CodeInvalidRequest, "protocol-version", "mcpcell: this session speaks protocol version %s (fixed by initialize), not %s", p.version, declared)

@@ -11,6 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/mcpcell/mcpcell/internal/jsontext"
 	"github.com/mcpcell/mcpcell/internal/utf8cut"
 	"github.com/mcpcell/mcpcell/jsonrpc"
 	"github.com/mcpcell/mcpcell/profiles"
@@ -117,7 +118,7 @@ func (c *consent) Changed(kind, name, digest, what string, canon []byte, approve
 	c.n++
 	c.mu.Unlock()
 
-	params := `{"message":` + string(jsonrpc.Quote(msg)) + `,"requestedSchema":{"type":"object","properties":{}}}`
+	params := `{"message":` + string(jsontext.Quote(msg)) + `,"requestedSchema":{"type":"object","properties":{}}}`
 	var (
 		idMu sync.Mutex
 		id   jsonrpc.ID
@@ -146,7 +147,7 @@ func (c *consent) answer(id jsonrpc.ID, kind, name, subject, what, notify string
 	quoted := showQuoted(utf8cut.Marked(name, 128))
 	var action string
 	if e == nil {
-		action, _ = jsonrpc.String(jsonrpc.Lookup(result, "action"))
+		action, _ = jsontext.String(jsontext.Lookup(result, "action"))
 	}
 	switch {
 	case e != nil && e.Message == jsonrpc.Unanswered:

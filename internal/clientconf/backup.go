@@ -8,7 +8,7 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/mcpcell/mcpcell/jsonrpc"
+	"github.com/mcpcell/mcpcell/internal/jsontext"
 )
 
 // MarkerPrefix starts the value that stands for a credential in the
@@ -51,7 +51,7 @@ func (f *File) Backup(servers []*Server) []byte {
 	sort.Slice(rs, func(i, j int) bool { return rs[i].at.start > rs[j].at.start })
 	text := append([]byte(nil), f.Text...)
 	for _, r := range rs {
-		text = jsonrpc.Splice(text, r.at.start, r.at.end, mustJSON(r.with))
+		text = jsontext.Splice(text, r.at.start, r.at.end, mustJSON(r.with))
 	}
 	return text
 }
@@ -70,21 +70,21 @@ type Finding struct {
 // servers' URLs and headers, and in the client's own settings (a member
 // named like a credential). Markers and references ${…} are none.
 func (f *File) Findings() []Finding {
-	clean := stripJSONC(f.Text)
-	if jsonrpc.Validate(clean) != nil {
+	clean := jsontext.StripJSONC(f.Text)
+	if jsontext.Validate(clean) != nil {
 		return nil
 	}
 	var out []Finding
 	var walk func(raw []byte, path, name string)
 	walk = func(raw []byte, path, name string) {
-		switch jsonrpc.TypeOf(raw) {
+		switch jsontext.TypeOf(raw) {
 		case "object":
-			ms, _ := jsonrpc.Members(raw)
+			ms, _ := jsontext.Members(raw)
 			for _, m := range ms {
 				walk(m.Value, path+pathPart(m.Name), m.Name)
 			}
 		case "array":
-			els, _ := jsonrpc.Elements(raw)
+			els, _ := jsontext.Elements(raw)
 			var args []string
 			if name == "args" && json.Unmarshal(raw, &args) == nil {
 				for _, c := range argCredentials(args) {
@@ -96,7 +96,7 @@ func (f *File) Findings() []Finding {
 				walk(el, fmt.Sprintf("%s[%d]", path, i), name)
 			}
 		case "string":
-			v, _ := jsonrpc.String(raw)
+			v, _ := jsontext.String(raw)
 			if _, ok := ParseMarker(v); ok {
 				return
 			}

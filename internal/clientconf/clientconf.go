@@ -47,7 +47,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/mcpcell/mcpcell/jsonrpc"
+	"github.com/mcpcell/mcpcell/internal/jsontext"
 )
 
 // Client names a client whose configuration mcpcell knows.
@@ -148,8 +148,8 @@ type File struct {
 
 // Parse reads a configuration of client c. path places project entries.
 func Parse(c Client, path string, text []byte) (*File, error) {
-	clean := stripJSONC(text)
-	if err := jsonrpc.Validate(clean); err != nil {
+	clean := jsontext.StripJSONC(text)
+	if err := jsontext.Validate(clean); err != nil {
 		return nil, fmt.Errorf("%s: not valid JSON: %v", path, err)
 	}
 	f := &File{Client: c, Path: path, Text: text}
@@ -176,7 +176,7 @@ func Parse(c Client, path string, text []byte) (*File, error) {
 			if err := f.addTable(clean, m, table, project); err != nil {
 				return nil, err
 			}
-		case c == ClaudeCode && m.name == "projects" && jsonrpc.TypeOf(clean[m.start:m.end]) == "object":
+		case c == ClaudeCode && m.name == "projects" && jsontext.TypeOf(clean[m.start:m.end]) == "object":
 			projects, _ := members(clean, m.start, m.end)
 			for _, p := range projects {
 				inner, err := members(clean, p.start, p.end)
@@ -220,7 +220,7 @@ func (f *File) addTable(clean []byte, table member, where, project string) error
 			e.Members = append(e.Members, Member{m.name, append(json.RawMessage(nil), v...)})
 			switch m.name {
 			case "command":
-				if e.Command, ok = jsonrpc.String(v); !ok {
+				if e.Command, ok = jsontext.String(v); !ok {
 					invalid("its command is %s, not a string", kind(v))
 				}
 			case "args":
@@ -229,14 +229,14 @@ func (f *File) addTable(clean []byte, table member, where, project string) error
 					invalid("its args are not a list of strings")
 				}
 			case "type":
-				typ, _ = jsonrpc.String(v)
+				typ, _ = jsontext.String(v)
 			case "env":
 				envs, err := members(clean, m.start, m.end)
 				if err != nil {
 					invalid("its env is %s, not an object", kind(v))
 				}
 				for _, kv := range envs {
-					val, ok := jsonrpc.String(clean[kv.start:kv.end])
+					val, ok := jsontext.String(clean[kv.start:kv.end])
 					switch {
 					case !ok:
 						invalid("env %s is %s, not a string: write it in quotes and wrap again", kv.name, kind(clean[kv.start:kv.end]))
@@ -250,7 +250,7 @@ func (f *File) addTable(clean []byte, table member, where, project string) error
 		}
 		// An entry with a command that is not one is a stdio entry wrap
 		// cannot read (Invalid), not another kind.
-		e.Stdio = (e.Command != "" || !ok && jsonrpc.Lookup(raw, "command") != nil) && (typ == "" || typ == "stdio")
+		e.Stdio = (e.Command != "" || !ok && jsontext.Lookup(raw, "command") != nil) && (typ == "" || typ == "stdio")
 		f.Entries = append(f.Entries, e)
 	}
 	return nil
@@ -258,7 +258,7 @@ func (f *File) addTable(clean []byte, table member, where, project string) error
 
 // kind names the JSON type of a value with its article: "a number".
 func kind(v []byte) string {
-	switch t := jsonrpc.TypeOf(v); t {
+	switch t := jsontext.TypeOf(v); t {
 	case "object", "array":
 		return "an " + t
 	case "null":
@@ -277,7 +277,7 @@ type member struct {
 
 // members lists an object's members with offsets in the whole text.
 func members(text []byte, start, end int) ([]member, error) {
-	ms, err := jsonrpc.Members(text[start:end])
+	ms, err := jsontext.Members(text[start:end])
 	if err != nil {
 		return nil, err
 	}
@@ -300,48 +300,6 @@ func lineIndent(text []byte, at int) string {
 	return string(text[i:j])
 }
 
-// stripJSONC blanks comments and trailing commas, keeping every offset.
-func stripJSONC(text []byte) []byte {
-	out := append([]byte(nil), text...)
-	inStr := false
-	for i := 0; i < len(out); i++ {
-		c := out[i]
-		switch {
-		case inStr:
-			if c == '\\' {
-				i++
-			} else if c == '"' {
-				inStr = false
-			}
-		case c == '"':
-			inStr = true
-		case c == '/' && i+1 < len(out) && out[i+1] == '/':
-			for ; i < len(out) && out[i] != '\n'; i++ {
-				out[i] = ' '
-			}
-		case c == '/' && i+1 < len(out) && out[i+1] == '*':
-			for ; i < len(out) && !(out[i] == '*' && i+1 < len(out) && out[i+1] == '/'); i++ {
-				if out[i] != '\n' {
-					out[i] = ' '
-				}
-			}
-			if i+1 < len(out) {
-				out[i], out[i+1] = ' ', ' '
-				i++
-			}
-		case c == ',':
-			j := i + 1
-			for j < len(out) && strings.ContainsRune(" \t\r\n", rune(out[j])) {
-				j++
-			}
-			if j < len(out) && (out[j] == '}' || out[j] == ']') {
-				out[i] = ' '
-			}
-		}
-	}
-	return out
-}
-
 // Edit replaces one entry's value with a new object of members.
 type Edit struct {
 	Entry   *Entry
@@ -354,7 +312,7 @@ func (f *File) Apply(edits []Edit) []byte {
 	sort.Slice(edits, func(i, j int) bool { return edits[i].Entry.start > edits[j].Entry.start })
 	text := append([]byte(nil), f.Text...)
 	for _, e := range edits {
-		text = jsonrpc.Splice(text, e.Entry.start, e.Entry.end, encodeObject(e.Members, e.Entry.indent))
+		text = jsontext.Splice(text, e.Entry.start, e.Entry.end, encodeObject(e.Members, e.Entry.indent))
 	}
 	return text
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -445,7 +446,7 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 					s.Notes = append(s.Notes, fmt.Sprintf("the kept profile does not take %s from item %s: add %s = %s to its [secrets]", sec.Env, sec.Item, tomlKey(sec.Env), tomlString(sec.Item)))
 				}
 			}
-			for _, env := range sortedKeys(keptSecrets) {
+			for _, env := range slices.Sorted(maps.Keys(keptSecrets)) {
 				item := keptSecrets[env]
 				mine, err := madeFor(item, OriginOf(f, e, env), f, e, o.Origin)
 				if err != nil {
@@ -734,7 +735,7 @@ func PlanUnwrap(f *File, o UnwrapOptions) ([]*Server, error) {
 				s.Notes = append(s.Notes, fmt.Sprintf("cannot read the profile %s (%v): its [env] is not restored", profile, err))
 			}
 			env, shown = append(env, set...), append(shown, set...)
-			for _, name := range sortedKeys(secrets) {
+			for _, name := range slices.Sorted(maps.Keys(secrets)) {
 				item := secrets[name]
 				if o.Value == nil {
 					s.Notes = append(s.Notes, fmt.Sprintf("%s stays in the keyring (item %s) and the unwrapped server will not get it; --restore-secrets writes it back into the config", name, item))
@@ -781,15 +782,6 @@ func withEnv(members []Member, env []KV, last bool) []Member {
 		out = append(out, Member{"env", envJSON(env)})
 	}
 	return out
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // Edits are the entry edits of the servers that change.
