@@ -29,9 +29,9 @@ type Store struct {
 	Dir string
 }
 
-// ID names a record by its key: the SHA-256 of the parts, each ended by
+// recordID names a record by its key: the SHA-256 of the parts, each ended by
 // a NUL, in hex.
-func ID(parts ...string) string {
+func recordID(parts ...string) string {
 	h := sha256.New()
 	for _, p := range parts {
 		h.Write([]byte(p))
