@@ -13,12 +13,12 @@ import (
 	"strings"
 )
 
-// MaxLinks is how many symbolic links a path may pass: the kernel's
+// maxLinks is how many symbolic links a path may pass: the kernel's
 // limit (ELOOP past 40).
-const MaxLinks = 40
+const maxLinks = 40
 
-// ErrLoop is a path that passes more than MaxLinks links.
-var ErrLoop = errors.New("too many levels of symbolic links")
+// errLoop is a path that passes more than maxLinks links.
+var errLoop = errors.New("too many levels of symbolic links")
 
 // Follow resolves the absolute path p as open(2) would, as far as it
 // exists: each symbolic link is followed (a dangling one too: creating
@@ -52,8 +52,8 @@ func Follow(p string, link func(at, target string)) (string, error) {
 			resolved = next
 			continue
 		}
-		if links++; links > MaxLinks {
-			return "", ErrLoop
+		if links++; links > maxLinks {
+			return "", errLoop
 		}
 		target, err := os.Readlink(next)
 		if err != nil {
