@@ -156,14 +156,14 @@ func (e *Error) Unwrap() error { return e.Err }
 // ErrNotFound is a missing item.
 var ErrNotFound = errors.New("not in the keyring")
 
-// Timeout bounds the wait for the keyring: a Secret Service being
+// timeout bounds the wait for the keyring: a Secret Service being
 // activated, or an unlock prompt nobody can see, would hold run for
 // minutes.
-const Timeout = 20 * time.Second
+const timeout = 20 * time.Second
 
 // Resolve reads every reference at once, concurrently. name is the
 // environment variable each fills. All failures are reported together;
-// past Timeout the keyring's silence is one.
+// past timeout the keyring's silence is one.
 func Resolve(store Store, refs map[string]Ref) (map[string]Secret, error) {
 	type result struct {
 		secrets map[string]Secret
@@ -177,8 +177,8 @@ func Resolve(store Store, refs map[string]Ref) (map[string]Secret, error) {
 	select {
 	case r := <-done:
 		return r.secrets, r.err
-	case <-time.After(Timeout):
-		return nil, &Error{Msg: fmt.Sprintf("the keyring did not answer within %v: a Secret Service may be starting, or an unlock prompt waiting where nobody sees it", Timeout), Hint: "unlock the keyring in your desktop session (or: gnome-keyring-daemon --unlock), then try again"}
+	case <-time.After(timeout):
+		return nil, &Error{Msg: fmt.Sprintf("the keyring did not answer within %v: a Secret Service may be starting, or an unlock prompt waiting where nobody sees it", timeout), Hint: "unlock the keyring in your desktop session (or: gnome-keyring-daemon --unlock), then try again"}
 	}
 }
 
