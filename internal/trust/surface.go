@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/mcpcell/mcpcell/internal/utf8cut"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/mcpcell/mcpcell/internal/utf8cut"
 )
 
 // The kinds of definitions a surface pins, by the member of the list
@@ -243,15 +245,6 @@ func (r *SurfaceRecord) Approve(changes []Change) (moved, left int) {
 	return moved, left
 }
 
-func sortedKinds(r *SurfaceRecord) []string {
-	kinds := make([]string, 0, len(r.Kinds))
-	for k := range r.Kinds {
-		kinds = append(kinds, k)
-	}
-	sort.Strings(kinds)
-	return kinds
-}
-
 // sortedPins are the keys of m in the order of their names.
 func sortedPins(m map[string]*Pin) []string {
 	keys := make([]string, 0, len(m))
@@ -279,7 +272,7 @@ type Change struct {
 // Changes lists the record's pending entries by kind and name.
 func (r *SurfaceRecord) Changes() []Change {
 	var out []Change
-	for _, kind := range sortedKinds(r) {
+	for _, kind := range slices.Sorted(maps.Keys(r.Kinds)) {
 		s := r.Kinds[kind]
 		for _, k := range sortedPins(s.Pending) {
 			out = append(out, Change{Kind: kind, Key: k, New: s.Pending[k], Old: s.Approved[k]}) // nil when new
