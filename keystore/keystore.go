@@ -1,22 +1,3 @@
-// Package keystore brings credentials from the OS keyring to the server
-// that needs them, and keeps their values out of everything else.
-//
-// A Secret prints as [secret NAME] with every fmt verb and in slog; its
-// value leaves only through Value. A Redactor replaces every resolved
-// value with [redacted:NAME], also behind JSON, JavaScript and Python
-// escapes and percent-escapes, and in hex and base64 (at any offset of a
-// larger blob); its Writer does so for a stream that brings a value in
-// pieces. A value it could not promise to redact is refused as a secret:
-// one shorter than MinLength, and a number (Numeric), which a server can
-// send back as a JSON number.
-//
-//	ring := keystore.Keyring{}
-//	secrets, err := keystore.Resolve(ring, map[string]keystore.Ref{"GITHUB_TOKEN": {Service: "mcpcell", User: "github"}})
-//	red := keystore.NewRedactor(secrets)
-//	frame = red.Frame(frame)
-//
-// The keyring is github.com/zalando/go-keyring: the Secret Service on
-// Linux, the Keychain on macOS, the Credential Manager on Windows.
 package keystore
 
 import (
