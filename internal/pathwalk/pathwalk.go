@@ -2,7 +2,13 @@
 // one component at a time, and says which symbolic links it meets. The
 // policy's `within` check and the cell's check of grants through links a
 // server could have made both ask it, so that both read a path as the
-// server's open will.
+// server's open will. A new reader of paths that must agree with open(2)
+// asks Follow rather than filepath.EvalSymlinks, which fails on what
+// does not exist yet (a dangling link's target included).
+//
+// It reads the file system as it is when asked: it does not hold what it
+// resolved, so a path can change between a walk and its use (the cell's
+// helper opens each granted path itself, without following links).
 package pathwalk
 
 import (
