@@ -18,6 +18,7 @@ type SymLink struct {
 // linksOn walks the absolute path path as the kernel resolves it and
 // returns each symbolic link it meets, in order, chains and links in the
 // middle included. A missing component ends the walk.
+// Only tests call it; Resolve records each grant's links the same way.
 func linksOn(path string) ([]SymLink, error) {
 	var out []SymLink
 	_, err := pathwalk.Follow(path, func(at, target string) { out = append(out, SymLink{At: at, Target: target}) })
