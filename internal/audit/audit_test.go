@@ -36,7 +36,7 @@ func TestVerifyIntact(t *testing.T) {
 	f, _ := os.Open(path)
 	defer f.Close()
 	if n, err := verify(f); err != nil || n != 5 {
-		t.Fatalf("Verify = %d, %v", n, err)
+		t.Fatalf("verify = %d, %v", n, err)
 	}
 	st, _ := os.Stat(path)
 	if st.Mode().Perm() != 0o600 {
@@ -69,7 +69,7 @@ func TestVerifyTampering(t *testing.T) {
 		n, err := verify(bytes.NewReader(c.log))
 		var ve *VerifyError
 		if !errors.As(err, &ve) || ve.Line != c.line || !strings.Contains(ve.Msg, c.msg) {
-			t.Errorf("%s: Verify = %d, %v; want line %d: %s", c.name, n, err, c.line, c.msg)
+			t.Errorf("%s: verify = %d, %v; want line %d: %s", c.name, n, err, c.line, c.msg)
 		}
 	}
 }
@@ -98,7 +98,7 @@ func TestSharedLog(t *testing.T) {
 	f, _ := os.Open(path)
 	defer f.Close()
 	if n, err := verify(f); err != nil || n != 150 {
-		t.Fatalf("Verify = %d, %v", n, err)
+		t.Fatalf("verify = %d, %v", n, err)
 	}
 }
 
@@ -264,6 +264,6 @@ func TestWrittenSoon(t *testing.T) {
 	f, _ := os.Open(path)
 	defer f.Close()
 	if n, err := verify(f); err != nil || n != 3 {
-		t.Fatalf("Verify = %d, %v", n, err)
+		t.Fatalf("verify = %d, %v", n, err)
 	}
 }
