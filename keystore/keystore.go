@@ -1,22 +1,3 @@
-// Package keystore brings credentials from the OS keyring to the server
-// that needs them, and keeps their values out of everything else.
-//
-// A Secret prints as [secret NAME] with every fmt verb and in slog; its
-// value leaves only through Value. A Redactor replaces every resolved
-// value with [redacted:NAME], also behind JSON, JavaScript and Python
-// escapes and percent-escapes, and in hex and base64 (at any offset of a
-// larger blob); its Writer does so for a stream that brings a value in
-// pieces. A value it could not promise to redact is refused as a secret:
-// one shorter than MinLength, and a number (Numeric), which a server can
-// send back as a JSON number.
-//
-//	ring := keystore.Keyring{}
-//	secrets, err := keystore.Resolve(ring, map[string]keystore.Ref{"GITHUB_TOKEN": {Service: "mcpcell", User: "github"}})
-//	red := keystore.NewRedactor(secrets)
-//	frame = red.Frame(frame)
-//
-// The keyring is github.com/zalando/go-keyring: the Secret Service on
-// Linux, the Keychain on macOS, the Credential Manager on Windows.
 package keystore
 
 import (
@@ -156,14 +137,14 @@ func (e *Error) Unwrap() error { return e.Err }
 // ErrNotFound is a missing item.
 var ErrNotFound = errors.New("not in the keyring")
 
-// Timeout bounds the wait for the keyring: a Secret Service being
+// timeout bounds the wait for the keyring: a Secret Service being
 // activated, or an unlock prompt nobody can see, would hold run for
 // minutes.
-const Timeout = 20 * time.Second
+const timeout = 20 * time.Second
 
 // Resolve reads every reference at once, concurrently. name is the
 // environment variable each fills. All failures are reported together;
-// past Timeout the keyring's silence is one.
+// past timeout the keyring's silence is one.
 func Resolve(store Store, refs map[string]Ref) (map[string]Secret, error) {
 	type result struct {
 		secrets map[string]Secret
@@ -177,8 +158,8 @@ func Resolve(store Store, refs map[string]Ref) (map[string]Secret, error) {
 	select {
 	case r := <-done:
 		return r.secrets, r.err
-	case <-time.After(Timeout):
-		return nil, &Error{Msg: fmt.Sprintf("the keyring did not answer within %v: a Secret Service may be starting, or an unlock prompt waiting where nobody sees it", Timeout), Hint: "unlock the keyring in your desktop session (or: gnome-keyring-daemon --unlock), then try again"}
+	case <-time.After(timeout):
+		return nil, &Error{Msg: fmt.Sprintf("the keyring did not answer within %v: a Secret Service may be starting, or an unlock prompt waiting where nobody sees it", timeout), Hint: "unlock the keyring in your desktop session (or: gnome-keyring-daemon --unlock), then try again"}
 	}
 }
 

@@ -47,6 +47,26 @@
 // listing is refused for a name never approved. The policy does no file
 // I/O itself and keeps only digests.
 //
+// # Where a new thing goes
+//
+// A new setting goes schema → apply → Profile → compile/policy: its TOML
+// form in schema.go (File), its checks, merging and expansion in
+// Profile.apply (load.go: errors name the file and line), its value as a
+// field of Profile, and then the part that reads it: compile.go, the pure
+// function that turns a Profile into the sandbox spec parts (grants,
+// network, environment, widenings) and the verdict that check and run
+// share, for a setting of the cell; Compile and the file of its concern
+// (args.go, uri.go, pins.go, listing.go, multiround.go…) for a setting of
+// the policy. A new preset is a file in presets/.
+//
+// # What it does not do
+//
+// It starts nothing and confines nothing: sandbox builds the cell from
+// what compile returns, and mcpcell does the side effects (making the
+// cell's folders, probing the kernel, reading the keyring). It does not
+// frame, answer or log messages: the interposer (jsonrpc) asks the
+// Policy and acts on its Verdict.
+//
 // # Example
 //
 //	p, err := profiles.Load(profiles.Options{Profile: path, Cwd: wd, Getenv: os.Getenv})

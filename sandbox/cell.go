@@ -25,12 +25,12 @@ type Cell struct {
 	Prepared *Prepared
 }
 
-// BaseEnv names the variables of mcpcell's own environment that every
+// baseEnv names the variables of mcpcell's own environment that every
 // server gets: what a program needs to find its tools and speak the
 // user's language, nothing that grants access.
-var BaseEnv = []string{"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR"}
+var baseEnv = []string{"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR"}
 
-// Environ builds a server's environment from nothing: BaseEnv and LC_*
+// Environ builds a server's environment from nothing: baseEnv and LC_*
 // from getenv's source (environ), then pass, then set. Later wins.
 func Environ(environ []string, pass []string, set map[string]string) []string {
 	src := map[string]string{}
@@ -45,7 +45,7 @@ func Environ(environ []string, pass []string, set map[string]string) []string {
 			out[k] = v
 		}
 	}
-	for _, k := range append(append([]string{}, BaseEnv...), pass...) {
+	for _, k := range append(append([]string{}, baseEnv...), pass...) {
 		if v, ok := src[k]; ok {
 			out[k] = v
 		}

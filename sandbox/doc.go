@@ -24,6 +24,24 @@
 // server has exited: the parent-death signal fires when the forking
 // thread ends, and Go ends threads whose locked goroutine returns.
 //
+// # Where a new thing goes
+//
+// A new confinement is a field of Spec (spec.go) with its place in the
+// pipe's binary form (wire.go: bump specVersion), applied by Helper on its
+// locked thread (landlock_linux.go for Landlock rules, seccomp_linux.go
+// for the filter, caps_linux.go for capabilities), reported by Kernel.Gaps
+// (probe.go) where a kernel cannot enforce it, and given an Unhardened bit
+// so that a hostile-server test can show it is what stops the attack.
+// Grants and their checks (Resolve, CheckLinks, Within) live in spec.go
+// and links.go; stopping and reaping in cell.go and reaper*.go.
+//
+// # What it does not do
+//
+// It reads no profile and decides nothing about messages: the caller
+// (mcpcell, from what profiles compiles) says what the Cell grants, and
+// the policy checks the frames. Elsewhere than Linux it confines nothing:
+// Kernel.Gaps says so, and Helper fails with a clear error.
+//
 //	srv, err := sandbox.Start(cell, os.Stderr)
 //	...
 //	go func() {

@@ -15,10 +15,11 @@ type SymLink struct {
 	Target string // what it says, as written
 }
 
-// LinksOn walks the absolute path path as the kernel resolves it and
+// linksOn walks the absolute path path as the kernel resolves it and
 // returns each symbolic link it meets, in order, chains and links in the
 // middle included. A missing component ends the walk.
-func LinksOn(path string) ([]SymLink, error) {
+// Only tests call it; Resolve records each grant's links the same way.
+func linksOn(path string) ([]SymLink, error) {
 	var out []SymLink
 	_, err := pathwalk.Follow(path, func(at, target string) { out = append(out, SymLink{At: at, Target: target}) })
 	return out, err

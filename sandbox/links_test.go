@@ -31,13 +31,13 @@ func TestLinksOnAndCheckLinks(t *testing.T) {
 		{filepath.Join(ro, "mine", "sub"), []string{ro + "/mine"}, ""},
 		{filepath.Join(ro, "missing", "x"), nil, ""},
 	} {
-		links, err := LinksOn(tc.path)
+		links, err := linksOn(tc.path)
 		var at []string
 		for _, l := range links {
 			at = append(at, l.At)
 		}
 		if err != nil || strings.Join(at, " ") != strings.Join(tc.at, " ") {
-			t.Errorf("LinksOn(%s) = %v, %v; want %v", tc.path, at, err, tc.at)
+			t.Errorf("linksOn(%s) = %v, %v; want %v", tc.path, at, err, tc.at)
 		}
 		g := Grants{Read: []Grant{{Path: tc.path, From: "p.toml:1", Optional: true}}, Write: []Grant{{Path: w, From: "p.toml:2"}}}
 		g.Resolve()

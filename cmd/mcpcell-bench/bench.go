@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -72,145 +70,60 @@ func quoteAll(s []string) []string {
 	return out
 }
 
-// session is a line client of one server process.
-type session struct {
-	cmd *exec.Cmd
-	in  *bufio.Writer
-	w   io.WriteCloser
-	out *bufio.Reader
-	id  int
-}
-
-func start(m mode, server []string) (*session, error) {
-	argv := m.argv(server)
-	if m.trust != nil {
-		if err := m.trust(server); err != nil {
-			return nil, err
-		}
-	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), m.env...)
-	cmd.Stderr = io.Discard
-	w, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	r, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	return &session{cmd: cmd, w: w, in: bufio.NewWriterSize(w, 64<<10), out: bufio.NewReaderSize(r, 1<<20)}, nil
-}
-
-func (s *session) send(method, params string) int {
-	s.id++
-	fmt.Fprintf(s.in, `{"jsonrpc":"2.0","id":%d,"method":%q,"params":%s}`+"\n", s.id, method, params)
-	return s.id
-}
-
-// recv reads frames until a response, and returns its size. An error
-// response is an error: a measurement counts only answers.
-func (s *session) recv() (int, error) {
-	for {
-		line, err := s.out.ReadSlice('\n')
-		head := string(line[:min(len(line), 96)])
-		n := len(line)
-		for errors.Is(err, bufio.ErrBufferFull) {
-			line, err = s.out.ReadSlice('\n')
-			n += len(line)
-		}
-		if err != nil {
-			return n, err
-		}
-		switch {
-		case strings.Contains(head, `"method"`):
-			continue
-		case strings.Contains(head, `"error"`):
-			return n, fmt.Errorf("error response: %s", head)
-		}
-		return n, nil
-	}
-}
-
-func (s *session) call(method, params string) (int, error) {
-	s.send(method, params)
-	if err := s.in.Flush(); err != nil {
-		return 0, err
-	}
-	return s.recv()
-}
-
-func (s *session) initialize() error {
-	_, err := s.call("initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}`)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(s.in, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
-	_, err = s.call("tools/list", `{}`)
-	return err
-}
-
-func (s *session) close() {
-	s.in.Flush()
-	s.w.Close()
-	done := make(chan struct{})
-	go func() { s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
-		<-done
-	}
-}
-
-// hwm is a process's peak resident set (VmHWM) in bytes.
-func hwm(pid int) int {
-	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
-			kb, _ := strconv.Atoi(f[1])
-			return kb << 10
-		}
-	}
-	return 0
-}
-
-func percentile(d []time.Duration, p float64) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[min(len(s)-1, int(p*float64(len(s))))]
-}
-
-func median(f []float64) float64 {
-	s := slices.Clone(f)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-// row is one line of the table: a value per mode.
-type row struct {
-	scenario, unit, target string
-	values                 map[string]string
-	met                    string
-}
-
 func (o *options) run() error {
 	if runtime.GOOS != "linux" {
 		return errors.New("the benchmark needs Linux (the cell)")
 	}
-	self, err := os.Executable()
+	missing, err := o.find()
 	if err != nil {
 		return err
 	}
+	if o.dir, err = os.MkdirTemp("", "mcpcell-bench-"); err != nil {
+		return err
+	}
+	defer os.RemoveAll(o.dir)
+	project, profile, err := o.writeProfile()
+	if err != nil {
+		return err
+	}
+	b := &bench{options: o, missing: missing}
+	modes := o.modes(profile)
+	fixture := []string{o.self, "serve"}
+	b.startUp(modes, fixture, project, profile)
+
+	// Sequential round trips and pipelined calls, in chunks alternating
+	// between sessions that are all open at once.
+	relays := o.relays()
+	all := append(slices.Clone(modes), relays...)
+	sessions, opened := open(all, fixture)
+	defer func() {
+		for _, s := range slices.Backward(opened) {
+			s.close()
+		}
+	}()
+	if s := sessions["mcpcell"]; s != nil {
+		b.add(row{scenario: "mcpcell peak RSS, idle", unit: "MB", target: "≤ 12 MB", values: map[string]string{"mcpcell": mb(hwm(s.cmd.Process.Pid))}, met: verdict(hwm(s.cmd.Process.Pid) <= 12<<20)})
+	}
+	b.roundTrips(all, sessions)
+	b.pipelined(all, sessions)
+	b.largeResults(all, sessions)
+	if s := sessions["mcpcell"]; s != nil && b.want("16 MiB results") {
+		h := hwm(s.cmd.Process.Pid)
+		b.add(row{scenario: "mcpcell peak RSS after 16 MiB results", unit: "MB", target: "≤ 2.5 × 16 MiB + 10 MB = 52 MB", values: map[string]string{"mcpcell": mb(h)}, met: verdict(h <= 5*(16<<20)/2+10<<20)})
+	}
+	return b.report(all, relays)
+}
+
+// find locates mcpcell, srt and server-everything, and names those
+// missing (srt and server-everything leave rows out).
+func (o *options) find() (missing []string, err error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
 	o.self = self
 	if o.mcpcell, err = exec.LookPath(o.mcpcell); err != nil {
-		return fmt.Errorf("mcpcell: %w (build it and pass -mcpcell)", err)
+		return nil, fmt.Errorf("mcpcell: %w (build it and pass -mcpcell)", err)
 	}
 	if o.srt == "" {
 		if p, err := filepath.Abs("testdata/node/node_modules/.bin/srt"); err == nil && exists(p) {
@@ -224,26 +137,27 @@ func (o *options) run() error {
 	}
 	// With MCPCELL_REQUIRE_ALL=1 (as in CI) a part that is missing is a
 	// failure, not a row left out.
-	var missing []string
 	if o.srt == "" {
 		missing = append(missing, "srt (npm ci --prefix testdata/node)")
 	}
 	if o.everything == "" {
 		missing = append(missing, "server-everything (npm ci --prefix testdata/node)")
 	}
-	if o.dir, err = os.MkdirTemp("", "mcpcell-bench-"); err != nil {
-		return err
-	}
-	defer os.RemoveAll(o.dir)
+	return missing, nil
+}
+
+// writeProfile writes the benchmark's profile into a project folder of
+// o.dir.
+func (o *options) writeProfile() (project, profile string, err error) {
 	// The profile's folder is the project, which the default grants for
 	// writing: mcpcell's own folders (o.dir/state, o.dir/cache) lie beside
 	// it, never in it.
-	project := filepath.Join(o.dir, "project")
+	project = filepath.Join(o.dir, "project")
 	if err := os.Mkdir(project, 0o700); err != nil {
-		return err
+		return "", "", err
 	}
-	profile := filepath.Join(project, "bench.toml")
-	grants := []string{self}
+	profile = filepath.Join(project, "bench.toml")
+	grants := []string{o.self}
 	if o.everything != "" {
 		// The server reads its dependencies: grant the node_modules it is in.
 		nm := o.everything
@@ -252,85 +166,99 @@ func (o *options) run() error {
 		}
 		grants = append(grants, nm)
 	}
-	os.WriteFile(profile, []byte(fmt.Sprintf("include = [\"default\"]\n[filesystem]\nread = %s\nexec = [%q]\n", tomlList(grants), self)), 0o600)
-	modes := o.modes(profile)
-	fixture := []string{self, "serve"}
+	os.WriteFile(profile, []byte(fmt.Sprintf("include = [\"default\"]\n[filesystem]\nread = %s\nexec = [%q]\n", tomlList(grants), o.self)), 0o600)
+	return project, profile, nil
+}
 
-	n := func(full, short int) int {
-		if o.short {
-			return short
-		}
-		return full
-	}
-	want := func(scenario string) bool { return o.only == nil || o.only.MatchString(scenario) }
-	var rows []row
-	add := func(r row) {
-		rows = append(rows, r)
-		fmt.Fprintf(os.Stderr, "%s: %v\n", r.scenario, r.values)
-	}
+// bench is one run of the harness: the rows measured so far and the
+// parts found missing.
+type bench struct {
+	*options
+	rows    []row
+	missing []string
+}
 
-	// Start-up: spawn to initialize response, alternating the ways.
-	startup := func(name string, server []string, ms []mode, runs int) (row, map[string]time.Duration) {
-		times := map[string][]time.Duration{}
-		for i := 0; i < runs; i++ {
-			for _, m := range ms {
-				t0 := time.Now()
-				s, err := start(m, server)
-				if err != nil {
-					continue
-				}
-				if _, err := s.call("initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}`); err == nil {
-					times[m.name] = append(times[m.name], time.Since(t0))
-				}
-				s.close()
-			}
-		}
-		r := row{scenario: name, unit: "ms (median / p99)", values: map[string]string{}}
-		med := map[string]time.Duration{}
-		for _, m := range ms {
-			if len(times[m.name]) == 0 {
-				r.values[m.name] = "failed"
-				continue
-			}
-			med[m.name] = percentile(times[m.name], 0.5)
-			r.values[m.name] = fmt.Sprintf("%.1f / %.1f", ms1(med[m.name]), ms1(percentile(times[m.name], 0.99)))
-		}
-		return r, med
+func (b *bench) n(full, short int) int {
+	if b.short {
+		return short
 	}
-	if want("start-up, Go fixture") {
-		r, med := startup("start-up, Go fixture", fixture, modes, n(30, 3))
+	return full
+}
+
+func (b *bench) want(scenario string) bool { return b.only == nil || b.only.MatchString(scenario) }
+
+func (b *bench) add(r row) {
+	b.rows = append(b.rows, r)
+	fmt.Fprintf(os.Stderr, "%s: %v\n", r.scenario, r.values)
+}
+
+// startUp measures spawn to initialize response, alternating the ways.
+func (b *bench) startUp(modes []mode, fixture []string, project, profile string) {
+	if b.want("start-up, Go fixture") {
+		r, med := startupRow("start-up, Go fixture", fixture, modes, b.n(30, 3))
 		r.target = "mcpcell ≤ direct + 5 ms"
 		r.met = verdict(med["mcpcell"] > 0 && med["mcpcell"] <= med["direct"]+5*time.Millisecond)
-		add(r)
+		b.add(r)
 	}
 	// The same with one secret from the keyring, where a Secret Service
 	// answers (the keyring lives on the session bus).
-	if want("start-up, Go fixture, one keyring secret") {
-		if item, ok := o.benchSecret(); ok {
+	if b.want("start-up, Go fixture, one keyring secret") {
+		if item, ok := b.benchSecret(); ok {
 			secretProfile := filepath.Join(project, "secret.toml")
 			text, _ := os.ReadFile(profile)
 			os.WriteFile(secretProfile, append(text, fmt.Sprintf("[secrets]\nBENCH_TOKEN = %q\n", item)...), 0o600)
-			withSecret := o.modes(secretProfile)[:2]
+			withSecret := b.modes(secretProfile)[:2]
 			// The target is for start-up without secrets; this row shows
 			// what one costs.
-			r, _ := startup("start-up, Go fixture, one keyring secret", fixture, withSecret, n(30, 3))
-			add(r)
-			exec.Command(o.mcpcell, "secret", "rm", item).Run()
+			r, _ := startupRow("start-up, Go fixture, one keyring secret", fixture, withSecret, b.n(30, 3))
+			b.add(r)
+			exec.Command(b.mcpcell, "secret", "rm", item).Run()
 		} else {
 			fmt.Fprintln(os.Stderr, "mcpcell-bench: no Secret Service on a session bus: the one-secret start-up is skipped")
-			missing = append(missing, "a Secret Service on the session bus, for the one-secret start-up")
+			b.missing = append(b.missing, "a Secret Service on the session bus, for the one-secret start-up")
 		}
 	}
-	if o.everything != "" && want("start-up, server-everything") {
-		r, _ := startup("start-up, server-everything", []string{"node", o.everything, "stdio"}, modes, n(10, 1))
-		add(r)
+	if b.everything != "" && b.want("start-up, server-everything") {
+		r, _ := startupRow("start-up, server-everything", []string{"node", b.everything, "stdio"}, modes, b.n(10, 1))
+		b.add(r)
 	}
+}
 
-	// Sequential round trips and pipelined calls, in chunks alternating
-	// between sessions that are all open at once.
+// startupRow is the start-up row of server started each of the ways ms,
+// runs times, and the median of each way.
+func startupRow(name string, server []string, ms []mode, runs int) (row, map[string]time.Duration) {
+	times := map[string][]time.Duration{}
+	for i := 0; i < runs; i++ {
+		for _, m := range ms {
+			t0 := time.Now()
+			s, err := start(m, server)
+			if err != nil {
+				continue
+			}
+			if _, err := s.call("initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}`); err == nil {
+				times[m.name] = append(times[m.name], time.Since(t0))
+			}
+			s.close()
+		}
+	}
+	r := row{scenario: name, unit: "ms (median / p99)", values: map[string]string{}}
+	med := map[string]time.Duration{}
+	for _, m := range ms {
+		if len(times[m.name]) == 0 {
+			r.values[m.name] = "failed"
+			continue
+		}
+		med[m.name] = percentile(times[m.name], 0.5)
+		r.values[m.name] = fmt.Sprintf("%.1f / %.1f", ms1(med[m.name]), ms1(percentile(times[m.name], 0.99)))
+	}
+	return r, med
+}
+
+// relays are the floors of any relay, which run in every scenario after
+// start-up.
+func (o *options) relays() []mode {
 	// A plain cat relay (cat | server | cat) is the physical limit of two
-	// more pipes; it and the Go relay run in every scenario after
-	// start-up.
+	// more pipes.
 	relay := mode{name: "cat relay", argv: func(s []string) []string {
 		return []string{"sh", "-c", "cat | " + strings.Join(quoteAll(s), " ") + " | cat"}
 	}}
@@ -339,8 +267,14 @@ func (o *options) run() error {
 	goRelay := mode{name: "Go relay", argv: func(s []string) []string {
 		return append([]string{o.self, "relay"}, s...)
 	}}
-	all := append(slices.Clone(modes), relay, goRelay)
-	sessions := map[string]*session{}
+	return []mode{relay, goRelay}
+}
+
+// open starts and initializes a session of fixture each of the ways all;
+// a way that fails is left out of sessions. opened lists the sessions in
+// the order they started.
+func open(all []mode, fixture []string) (sessions map[string]*session, opened []*session) {
+	sessions = map[string]*session{}
 	for _, m := range all {
 		s, err := start(m, fixture)
 		if err == nil {
@@ -351,20 +285,23 @@ func (o *options) run() error {
 			continue
 		}
 		sessions[m.name] = s
-		defer s.close()
+		opened = append(opened, s)
 	}
-	if s := sessions["mcpcell"]; s != nil {
-		add(row{scenario: "mcpcell peak RSS, idle", unit: "MB", target: "≤ 12 MB", values: map[string]string{"mcpcell": mb(hwm(s.cmd.Process.Pid))}, met: verdict(hwm(s.cmd.Process.Pid) <= 12<<20)})
-	}
+	return sessions, opened
+}
+
+// roundTrips measures sequential calls, in chunks alternating between the
+// sessions.
+func (b *bench) roundTrips(all []mode, sessions map[string]*session) {
 	for _, c := range []struct{ name, method, params string }{
 		{"round trip, ping", "ping", `{}`},
 		{"round trip, small tools/call", "tools/call", `{"name":"echo","arguments":{"message":"hi"}}`},
 	} {
-		if !want(c.name) {
+		if !b.want(c.name) {
 			continue
 		}
 		lat := map[string][]time.Duration{}
-		calls, chunks := n(10000, 300), 10
+		calls, chunks := b.n(10000, 300), 10
 		for ch := 0; ch < chunks; ch++ {
 			for _, m := range all {
 				s := sessions[m.name]
@@ -387,38 +324,44 @@ func (o *options) run() error {
 			}
 		}
 		r.met = verdict(len(lat["mcpcell"]) > 0 && percentile(lat["mcpcell"], 0.5) <= percentile(lat["direct"], 0.5)+25*time.Microsecond)
-		add(r)
+		b.add(r)
 	}
-	// Pipelined: 64 in flight.
-	if want("pipelined, 64 in flight") {
-		rates := map[string][]float64{}
-		for rep := 0; rep < 3; rep++ {
-			for _, m := range all {
-				if s := sessions[m.name]; s != nil {
-					if rate, err := pipelined(s, n(20000, 500), 64); err == nil {
-						rates[m.name] = append(rates[m.name], rate)
-					}
+}
+
+// pipelined measures calls with 64 in flight.
+func (b *bench) pipelined(all []mode, sessions map[string]*session) {
+	if !b.want("pipelined, 64 in flight") {
+		return
+	}
+	rates := map[string][]float64{}
+	for rep := 0; rep < 3; rep++ {
+		for _, m := range all {
+			if s := sessions[m.name]; s != nil {
+				if rate, err := pipelined(s, b.n(20000, 500), 64); err == nil {
+					rates[m.name] = append(rates[m.name], rate)
 				}
 			}
 		}
-		r := row{scenario: "pipelined, 64 in flight", unit: "calls/s (median of 3)", target: "mcpcell ≥ 0.8 × direct", values: map[string]string{}}
-		for _, m := range all {
-			if len(rates[m.name]) > 0 {
-				r.values[m.name] = fmt.Sprintf("%.0f", median(rates[m.name]))
-			}
-		}
-		r.met = verdict(len(rates["mcpcell"]) > 0 && median(rates["mcpcell"]) >= 0.8*median(rates["direct"]))
-		add(r)
 	}
+	r := row{scenario: "pipelined, 64 in flight", unit: "calls/s (median of 3)", target: "mcpcell ≥ 0.8 × direct", values: map[string]string{}}
+	for _, m := range all {
+		if len(rates[m.name]) > 0 {
+			r.values[m.name] = fmt.Sprintf("%.0f", median(rates[m.name]))
+		}
+	}
+	r.met = verdict(len(rates["mcpcell"]) > 0 && median(rates["mcpcell"]) >= 0.8*median(rates["direct"]))
+	b.add(r)
+}
 
-	// Large results.
+// largeResults measures the throughput of 1 MiB and 16 MiB results.
+func (b *bench) largeResults(all []mode, sessions map[string]*session) {
 	for _, size := range []int{1 << 20, 16 << 20} {
-		if !want(fmt.Sprintf("%d MiB results", size>>20)) {
+		if !b.want(fmt.Sprintf("%d MiB results", size>>20)) {
 			continue
 		}
-		count := n(max(8, 256>>(size>>20/2)), 2)
+		count := b.n(max(8, 256>>(size>>20/2)), 2)
 		if size == 16<<20 {
-			count = n(8, 1)
+			count = b.n(8, 1)
 		}
 		speeds := map[string][]float64{}
 		for rep := 0; rep < 3; rep++ {
@@ -448,31 +391,33 @@ func (o *options) run() error {
 			r.target = "mcpcell ≥ 0.5 × cat relay"
 			r.met = verdict(len(speeds["mcpcell"]) > 0 && median(speeds["mcpcell"]) >= 0.5*median(speeds["cat relay"]))
 		}
-		add(r)
+		b.add(r)
 	}
-	if s := sessions["mcpcell"]; s != nil && want("16 MiB results") {
-		h := hwm(s.cmd.Process.Pid)
-		add(row{scenario: "mcpcell peak RSS after 16 MiB results", unit: "MB", target: "≤ 2.5 × 16 MiB + 10 MB = 52 MB", values: map[string]string{"mcpcell": mb(h)}, met: verdict(h <= 5*(16<<20)/2+10<<20)})
-	}
+}
 
-	table := render(rows, all)
+// report prints the table (and writes it to -out), then fails a run that
+// missed a part CI requires or a measurement it took.
+func (b *bench) report(all, relays []mode) error {
+	table := render(b.rows, all)
 	fmt.Print(table)
-	if o.out != "" {
-		if err := os.WriteFile(o.out, []byte(table), 0o644); err != nil {
+	if b.out != "" {
+		if err := os.WriteFile(b.out, []byte(table), 0o644); err != nil {
 			return err
 		}
 	}
-	if len(missing) > 0 && os.Getenv("MCPCELL_REQUIRE_ALL") == "1" {
-		return fmt.Errorf("MCPCELL_REQUIRE_ALL=1 and missing: %s", strings.Join(missing, "; "))
+	if len(b.missing) > 0 && os.Getenv("MCPCELL_REQUIRE_ALL") == "1" {
+		return fmt.Errorf("MCPCELL_REQUIRE_ALL=1 and missing: %s", strings.Join(b.missing, "; "))
 	}
 	// The harness works only if every way measured every scenario it
 	// runs in: the relays run after start-up; RSS is mcpcell's alone.
-	for _, r := range rows {
+	for _, r := range b.rows {
 		need := []string{"mcpcell"}
 		if r.unit != "MB" {
 			need = append(need, "direct")
 			if !strings.HasPrefix(r.scenario, "start-up") {
-				need = append(need, relay.name, goRelay.name)
+				for _, m := range relays {
+					need = append(need, m.name)
+				}
 			}
 		}
 		for _, m := range need {
@@ -522,52 +467,6 @@ func pipelined(s *session, total, window int) (float64, error) {
 	}
 	return float64(total) / time.Since(t0).Seconds(), nil
 }
-
-func render(rows []row, modes []mode) string {
-	var b strings.Builder
-	b.WriteString("| scenario | unit |")
-	for _, m := range modes {
-		b.WriteString(" " + m.name + " |")
-	}
-	b.WriteString(" mcpcell / direct | target | met |\n|---|---|")
-	for range modes {
-		b.WriteString("---|")
-	}
-	b.WriteString("---|---|---|\n")
-	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %s |", r.scenario, r.unit)
-		for _, m := range modes {
-			v := r.values[m.name]
-			if v == "" {
-				v = "–"
-			}
-			b.WriteString(" " + v + " |")
-		}
-		fmt.Fprintf(&b, " %s | %s | %s |\n", ratio(r.values["mcpcell"], r.values["direct"]), r.target, r.met)
-	}
-	return b.String()
-}
-
-// ratio divides the first numbers of two cells.
-func ratio(a, b string) string {
-	x, err1 := strconv.ParseFloat(strings.Fields(a + " x")[0], 64)
-	y, err2 := strconv.ParseFloat(strings.Fields(b + " x")[0], 64)
-	if err1 != nil || err2 != nil || y == 0 {
-		return "–"
-	}
-	return fmt.Sprintf("%.2f", x/y)
-}
-
-func verdict(ok bool) string {
-	if ok {
-		return "yes"
-	}
-	return "no"
-}
-
-func ms1(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-func us(d time.Duration) float64  { return float64(d.Nanoseconds()) / 1000 }
-func mb(n int) string             { return fmt.Sprintf("%.1f", float64(n)/1e6) }
 
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 

@@ -1,16 +1,3 @@
-// Command mcpcell-bench measures what the cell costs: the same server
-// spawned directly, through mcpcell run with the full cell (Landlock,
-// seccomp, policy, audit log), through srt (@anthropic-ai/sandbox-runtime)
-// where installed, and, as the floors of any relay, through a plain cat
-// relay and a Go relay (io.Copy both ways).
-// Runs alternate between the ways; it reports medians, p99s and ratios to
-// direct as a Markdown table. See docs/benchmarks.md.
-//
-//	CGO_ENABLED=0 go build -o /tmp/mcpcell ./cmd/mcpcell && go build -o /tmp/mcpcell-bench ./cmd/mcpcell-bench
-//	/tmp/mcpcell-bench -mcpcell /tmp/mcpcell
-//
-// mcpcell-bench serve is the benchmark's own fast MCP server;
-// mcpcell-bench relay CMD... is the Go relay.
 package main
 
 import (

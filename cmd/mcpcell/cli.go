@@ -130,8 +130,8 @@ func version() string {
 	return "devel"
 }
 
-// flags parses the --profile and --project flags shared by run, check
-// and audit.
+// profileFlags holds the --profile and --project flags shared by run,
+// check, audit, trust and secret check; newFlags registers them.
 type profileFlags struct {
 	profile, project string
 	anyProject       bool // set by commands that start no server

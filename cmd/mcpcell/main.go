@@ -1,5 +1,3 @@
-// Command mcpcell runs a local MCP server in a cell: a sandbox, a policy
-// check on every JSON-RPC frame, and an audit log. See README.md.
 package main
 
 import "os"

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 
 	"golang.org/x/term"
 
@@ -60,12 +61,7 @@ func (c *cli) secret(args []string) int {
 			return code
 		}
 		res := c.resolveSecrets(p)
-		names := make([]string, 0, len(p.Secrets))
-		for n := range p.Secrets {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
+		for _, n := range slices.Sorted(maps.Keys(p.Secrets)) {
 			r := p.Secrets[n]
 			status := "missing or unreadable"
 			if _, ok := res.secrets[n]; ok {

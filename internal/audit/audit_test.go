@@ -35,8 +35,8 @@ func TestVerifyIntact(t *testing.T) {
 	path, _ := writeLog(t, 5)
 	f, _ := os.Open(path)
 	defer f.Close()
-	if n, err := Verify(f); err != nil || n != 5 {
-		t.Fatalf("Verify = %d, %v", n, err)
+	if n, err := verify(f); err != nil || n != 5 {
+		t.Fatalf("verify = %d, %v", n, err)
 	}
 	st, _ := os.Stat(path)
 	if st.Mode().Perm() != 0o600 {
@@ -66,10 +66,10 @@ func TestVerifyTampering(t *testing.T) {
 		{"last edited", join(lines[0], lines[1], lines[2], lines[3], bytes.Replace(lines[4], []byte(`"t"`), []byte(`"u"`), 1)), 5, "edited"},
 		{"hash stripped", join(lines[0], []byte(`{"seq":2}`+"\n")), 2, "not a sealed record"},
 	} {
-		n, err := Verify(bytes.NewReader(c.log))
+		n, err := verify(bytes.NewReader(c.log))
 		var ve *VerifyError
 		if !errors.As(err, &ve) || ve.Line != c.line || !strings.Contains(ve.Msg, c.msg) {
-			t.Errorf("%s: Verify = %d, %v; want line %d: %s", c.name, n, err, c.line, c.msg)
+			t.Errorf("%s: verify = %d, %v; want line %d: %s", c.name, n, err, c.line, c.msg)
 		}
 	}
 }
@@ -97,8 +97,8 @@ func TestSharedLog(t *testing.T) {
 	wg.Wait()
 	f, _ := os.Open(path)
 	defer f.Close()
-	if n, err := Verify(f); err != nil || n != 150 {
-		t.Fatalf("Verify = %d, %v", n, err)
+	if n, err := verify(f); err != nil || n != 150 {
+		t.Fatalf("verify = %d, %v", n, err)
 	}
 }
 
@@ -260,7 +260,7 @@ func TestWrittenSoon(t *testing.T) {
 	wait(3)
 	f, _ := os.Open(path)
 	defer f.Close()
-	if n, err := Verify(f); err != nil || n != 3 {
-		t.Fatalf("Verify = %d, %v", n, err)
+	if n, err := verify(f); err != nil || n != 3 {
+		t.Fatalf("verify = %d, %v", n, err)
 	}
 }

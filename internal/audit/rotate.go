@@ -138,7 +138,7 @@ func (l *Log) rotate(first []byte) error {
 	gone := l.leftovers(tmp)
 	for n := l.meta.Keep; ; n++ {
 		old := tmp + "-old-" + strconv.Itoa(n)
-		if os.Rename(RotatedName(l.path, n), old) != nil {
+		if os.Rename(rotatedName(l.path, n), old) != nil {
 			break
 		}
 		gone = append(gone, old)
@@ -153,11 +153,11 @@ func (l *Log) rotate(first []byte) error {
 		}()
 	}
 	for n := l.meta.Keep; n > 1; n-- {
-		if err := os.Rename(RotatedName(l.path, n-1), RotatedName(l.path, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := os.Rename(rotatedName(l.path, n-1), rotatedName(l.path, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("rotating: %w", err)
 		}
 	}
-	one := RotatedName(l.path, 1)
+	one := rotatedName(l.path, 1)
 	if err := os.Remove(one); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("rotating: %w", err)
 	}
@@ -191,9 +191,9 @@ func (l *Log) leftovers(mine string) []string {
 	return out
 }
 
-// RotatedName is the name of the log's nth rotated file: NAME.n.jsonl
+// rotatedName is the name of the log's nth rotated file: NAME.n.jsonl
 // for NAME.jsonl.
-func RotatedName(path string, n int) string {
+func rotatedName(path string, n int) string {
 	ext := filepath.Ext(path)
 	return strings.TrimSuffix(path, ext) + "." + strconv.Itoa(n) + ext
 }
@@ -230,7 +230,7 @@ func Files(path string) ([]string, error) {
 	slices.Sort(rotated)
 	var out []string
 	for _, n := range slices.Backward(rotated) {
-		out = append(out, RotatedName(path, n))
+		out = append(out, rotatedName(path, n))
 	}
 	if _, err := os.Stat(path); err == nil {
 		out = append(out, path)

@@ -75,7 +75,7 @@ func TestRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{RotatedName(path, 2), RotatedName(path, 1), path}
+	want := []string{rotatedName(path, 2), rotatedName(path, 1), path}
 	if strings.Join(files, " ") != strings.Join(want, " ") {
 		t.Fatalf("Files = %v, want %v", files, want)
 	}
@@ -100,8 +100,8 @@ func TestRotation(t *testing.T) {
 		}
 		// Each file verifies on its own too.
 		r, _ := os.Open(f)
-		if _, err := Verify(r); err != nil {
-			t.Errorf("Verify(%s) = %v", f, err)
+		if _, err := verify(r); err != nil {
+			t.Errorf("verify(%s) = %v", f, err)
 		}
 		r.Close()
 	}
@@ -138,7 +138,7 @@ func TestVerifyFilesUnrotated(t *testing.T) {
 func TestRotationTampering(t *testing.T) {
 	type setup func(t *testing.T, path string)
 	remove := func(n int) setup {
-		return func(t *testing.T, path string) { os.Remove(RotatedName(path, n)) }
+		return func(t *testing.T, path string) { os.Remove(rotatedName(path, n)) }
 	}
 	for _, c := range []struct {
 		name      string
@@ -150,13 +150,13 @@ func TestRotationTampering(t *testing.T) {
 		{"intact (control)", func(*testing.T, string) {}, "", true, false},
 		{"a middle file removed", remove(2), "log.1.jsonl: line 1: the chain is broken here: this file does not continue log.3.jsonl", false, false},
 		{"a middle file removed, the names closed up", func(t *testing.T, path string) {
-			os.Remove(RotatedName(path, 2))
-			os.Rename(RotatedName(path, 3), RotatedName(path, 2))
+			os.Remove(rotatedName(path, 2))
+			os.Rename(rotatedName(path, 3), rotatedName(path, 2))
 		}, "log.1.jsonl: line 1: the chain is broken here: this file does not continue log.2.jsonl", false, false},
 		{"two files swapped", func(t *testing.T, path string) {
-			os.Rename(RotatedName(path, 1), path+".x")
-			os.Rename(RotatedName(path, 2), RotatedName(path, 1))
-			os.Rename(path+".x", RotatedName(path, 2))
+			os.Rename(rotatedName(path, 1), path+".x")
+			os.Rename(rotatedName(path, 2), rotatedName(path, 1))
+			os.Rename(path+".x", rotatedName(path, 2))
 		}, "log.2.jsonl: line 1: the chain is broken here: this file does not continue log.3.jsonl", false, false},
 		{"the newest file removed", func(t *testing.T, path string) { os.Remove(path) }, "", true, true},
 		{"the newest file removed, a new log begun", func(t *testing.T, path string) {
@@ -169,18 +169,18 @@ func TestRotationTampering(t *testing.T) {
 			l.Close()
 		}, "log.jsonl: line 1: the chain is broken here: a new log begins in this file, but " + "log.1.jsonl ends by rotating", false, false},
 		{"the newest records of a middle file cut off", func(t *testing.T, path string) {
-			b, _ := os.ReadFile(RotatedName(path, 2))
+			b, _ := os.ReadFile(rotatedName(path, 2))
 			lines := strings.SplitAfter(string(b), "\n")
-			os.WriteFile(RotatedName(path, 2), []byte(strings.Join(lines[:len(lines)-3], "")), 0o600)
+			os.WriteFile(rotatedName(path, 2), []byte(strings.Join(lines[:len(lines)-3], "")), 0o600)
 		}, "log.1.jsonl: line 1: the chain is broken here: " + "log.2.jsonl does not end with a rotation record", false, false},
 		{"the continuation record of the oldest file removed", func(t *testing.T, path string) {
-			b, _ := os.ReadFile(RotatedName(path, 3))
+			b, _ := os.ReadFile(rotatedName(path, 3))
 			_, rest, _ := strings.Cut(string(b), "\n")
-			os.WriteFile(RotatedName(path, 3), []byte(rest), 0o600)
+			os.WriteFile(rotatedName(path, 3), []byte(rest), 0o600)
 		}, "log.3.jsonl: line 1: the chain is broken here: a record before this one was removed", false, false},
 		{"a record of a middle file edited", func(t *testing.T, path string) {
-			b, _ := os.ReadFile(RotatedName(path, 2))
-			os.WriteFile(RotatedName(path, 2), []byte(strings.Replace(string(b), `"decision":"allow"`, `"decision":"deny"`, 1)), 0o600)
+			b, _ := os.ReadFile(rotatedName(path, 2))
+			os.WriteFile(rotatedName(path, 2), []byte(strings.Replace(string(b), `"decision":"allow"`, `"decision":"deny"`, 1)), 0o600)
 		}, "log.2.jsonl: line 2: the record was edited", false, false},
 		// The limits: the oldest files removed look like files rotated
 		// away, and the newest records of the current file cut off leave

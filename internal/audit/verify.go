@@ -38,11 +38,11 @@ type Summary struct {
 	Rotated bool
 }
 
-// Verify reads one file (or stream) of a log and checks every record's
+// verify reads one file (or stream) of a log and checks every record's
 // hash and its link to the record before. It returns the number of
 // records. A file may begin where a log begins or with a continuation
 // record.
-func Verify(r io.Reader) (int, error) {
+func verify(r io.Reader) (int, error) {
 	var v verifier
 	err := v.read("", r)
 	return v.sum.Records, err

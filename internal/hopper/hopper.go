@@ -3,7 +3,9 @@
 // Package hopper is a test helper: a process that keeps changing its pid,
 // as fast as the kernel forks (it forks, the parent exits, the child goes
 // on), to test that a sweep of a process tree cannot be outrun. Tests run
-// it by re-executing their own binary and calling Run.
+// it by re-executing their own binary and calling Run, then read what it
+// left with Result and Find. It is Linux-only, used by sandbox's and
+// mcpcell's tests; mcpcell itself never imports it.
 package hopper
 
 import (

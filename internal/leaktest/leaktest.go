@@ -1,6 +1,8 @@
 // Package leaktest is the attacker's reader for tests of redaction: it
 // looks for a secret value in text in every form the standard library can
-// undo, without sharing any code with the redactor it checks.
+// undo, without sharing any code with the redactor it checks. When the
+// redactor learns a new form, the form goes here too, written again from
+// the standard library, so that a test can fail; only tests import it.
 //
 //	if how := leaktest.Find(clientOutput, value); how != "" {
 //		t.Errorf("the value leaked: %s", how)
@@ -19,9 +21,9 @@ import (
 	"unicode/utf16"
 )
 
-// Window is the shortest piece of a value that counts as a leak: a note
+// window is the shortest piece of a value that counts as a leak: a note
 // cut short, or the half of a value split in two, gives away a piece.
-const Window = 8
+const window = 8
 
 // depth bounds how many decodings are stacked (a JSON string holding a
 // percent-encoded base64 blob is three): as many as the redactor promises
@@ -37,14 +39,14 @@ var (
 	base64Run  = regexp.MustCompile(`[A-Za-z0-9+/_-]{11,}`)
 )
 
-// Find reports how text gives away value, or a piece of it Window bytes
+// Find reports how text gives away value, or a piece of it window bytes
 // long: "" when it does not.
 func Find(text []byte, value string) string {
 	return find(text, []byte(value), depth)
 }
 
 func find(text, value []byte, left int) string {
-	w := min(Window, len(value))
+	w := min(window, len(value))
 	for i := 0; i+w <= len(value); i++ {
 		if at := bytes.Index(text, value[i:i+w]); at >= 0 {
 			return fmt.Sprintf("bytes %d-%d of the value at %d", i, i+w, at)

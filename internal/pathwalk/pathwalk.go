@@ -2,7 +2,13 @@
 // one component at a time, and says which symbolic links it meets. The
 // policy's `within` check and the cell's check of grants through links a
 // server could have made both ask it, so that both read a path as the
-// server's open will.
+// server's open will. A new reader of paths that must agree with open(2)
+// asks Follow rather than filepath.EvalSymlinks, which fails on what
+// does not exist yet (a dangling link's target included).
+//
+// It reads the file system as it is when asked: it does not hold what it
+// resolved, so a path can change between a walk and its use (the cell's
+// helper opens each granted path itself, without following links).
 package pathwalk
 
 import (
@@ -13,12 +19,12 @@ import (
 	"strings"
 )
 
-// MaxLinks is how many symbolic links a path may pass: the kernel's
+// maxLinks is how many symbolic links a path may pass: the kernel's
 // limit (ELOOP past 40).
-const MaxLinks = 40
+const maxLinks = 40
 
-// ErrLoop is a path that passes more than MaxLinks links.
-var ErrLoop = errors.New("too many levels of symbolic links")
+// errLoop is a path that passes more than maxLinks links.
+var errLoop = errors.New("too many levels of symbolic links")
 
 // Follow resolves the absolute path p as open(2) would, as far as it
 // exists: each symbolic link is followed (a dangling one too: creating
@@ -52,8 +58,8 @@ func Follow(p string, link func(at, target string)) (string, error) {
 			resolved = next
 			continue
 		}
-		if links++; links > MaxLinks {
-			return "", ErrLoop
+		if links++; links > maxLinks {
+			return "", errLoop
 		}
 		target, err := os.Readlink(next)
 		if err != nil {

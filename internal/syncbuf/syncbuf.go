@@ -1,5 +1,7 @@
 // Package syncbuf is a byte buffer safe for concurrent writers, for tests
 // that read what several goroutines (or a process's stderr copier) wrote.
+// Only tests import it; it has no bound, and String copies what was
+// written so far.
 package syncbuf
 
 import (

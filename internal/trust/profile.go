@@ -8,7 +8,7 @@ package trust
 //
 //	rec, _ := store.Profile(path, project)    // nil: never trusted
 //	err := rec.CheckFile(path, file, data)    // a *ProfileChange unless trusted
-//	err = rec.CheckCommand(argv, shown, exes) // a *CommandChange unless trusted
+//	err = rec.CheckCommand(argv, shown, exes) // an error naming the change unless trusted
 
 import (
 	"crypto/sha256"
@@ -19,7 +19,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 )
@@ -61,11 +60,11 @@ type Command struct {
 
 // NewCommand is the record of argv (shown as shown) with exes.
 func NewCommand(argv, shown []string, exes []Exe, now time.Time) Command {
-	return Command{Sum: ArgvSum(argv), Shown: shown, Exes: exes, Time: now}
+	return Command{Sum: argvSum(argv), Shown: shown, Exes: exes, Time: now}
 }
 
-// ArgvSum is the digest a record keeps of a command line.
-func ArgvSum(argv []string) string { return ID(append([]string{"argv"}, argv...)...) }
+// argvSum is the digest a record keeps of a command line.
+func argvSum(argv []string) string { return recordID(append([]string{"argv"}, argv...)...) }
 
 // Profile is what the user trusted of a profile file, for one project:
 // the bytes of every file Load read, the effective policy they made (to
@@ -79,7 +78,7 @@ type Profile struct {
 	Time     time.Time `json:"time"`
 }
 
-func profileName(path, project string) string { return ID("profile", path, project) }
+func profileName(path, project string) string { return recordID("profile", path, project) }
 
 // Profile returns the record of the profile file path with project, or
 // nil when there is none.
@@ -172,19 +171,19 @@ func (r *Profile) CheckFiles(top string, read []string) error {
 	return nil
 }
 
-// CommandChange is a server command the record does not trust.
-type CommandChange struct {
+// commandChange is a server command the record does not trust.
+type commandChange struct {
 	Profile string
 	Msg     string
 }
 
-func (e *CommandChange) Error() string { return e.Msg }
+func (e *commandChange) Error() string { return e.Msg }
 
 // CheckCommand refuses argv (shown as shown), whose kernel chain hashes
 // to exes, unless r trusts that command line with those files.
 func (r *Profile) CheckCommand(argv, shown []string, exes []Exe) error {
 	change := func(format string, args ...any) error {
-		return &CommandChange{Profile: r.Path, Msg: fmt.Sprintf(format, args...)}
+		return &commandChange{Profile: r.Path, Msg: fmt.Sprintf(format, args...)}
 	}
 	if len(r.Commands) == 0 {
 		return change("the server command %s is not trusted for profile %s", Quote(shown), r.Path)
@@ -238,7 +237,7 @@ func (r *Profile) Command(argv []string) *Command {
 	if r == nil {
 		return nil
 	}
-	sum := ArgvSum(argv)
+	sum := argvSum(argv)
 	for i := range r.Commands {
 		if r.Commands[i].Sum == sum {
 			return &r.Commands[i]
@@ -286,16 +285,6 @@ func hashExe(path string, known []Exe) (Exe, error) {
 	}
 	e.Sum = hex.EncodeToString(h.Sum(nil))
 	return e, nil
-}
-
-// FileSums are the SHA-256 of each of paths' content, as read now.
-func FileSums(files map[string][]byte) []FileSum {
-	var out []FileSum
-	for p, b := range files {
-		out = append(out, FileSum{Path: p, Sum: Sum(b)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out
 }
 
 // Quote writes argv for a shell, each long argument clipped.

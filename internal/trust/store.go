@@ -1,17 +1,3 @@
-// Package trust keeps what the user approved: the profile files (by the
-// SHA-256 of their content), the server commands a profile may start
-// (the command line and the SHA-256 of each file the kernel runs for it),
-// and the tool surface a server showed (each tool, prompt and resource
-// template, by a digest of its definition). It is mcpcell's answer to a
-// server that can write its own profile, plant one, or change a tool's
-// description after the user approved it: what is not in the store is
-// not honoured until `mcpcell trust` puts it there. The store lives in
-// mcpcell's ${STATE} folder, which no write grant may reach; it is
-// modelled on direnv's allow list and mise's trust.
-//
-// A record is a JSON file named by the digest of its key, written whole
-// (a temporary file renamed over it) under an advisory lock on the store,
-// so that concurrent sessions and `mcpcell trust` never lose an update.
 package trust
 
 import (
@@ -29,9 +15,9 @@ type Store struct {
 	Dir string
 }
 
-// ID names a record by its key: the SHA-256 of the parts, each ended by
+// recordID names a record by its key: the SHA-256 of the parts, each ended by
 // a NUL, in hex.
-func ID(parts ...string) string {
+func recordID(parts ...string) string {
 	h := sha256.New()
 	for _, p := range parts {
 		h.Write([]byte(p))

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/mcpcell/mcpcell/internal/utf8cut"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/mcpcell/mcpcell/internal/utf8cut"
 )
 
 // The kinds of definitions a surface pins, by the member of the list
@@ -32,12 +34,12 @@ const (
 	// MaxEntries is the most entries a kind keeps approved, and the most
 	// it keeps pending (profiles.maxListed).
 	MaxEntries = 10000
-	// MaxText is the longest canonical text kept for one entry; a longer
+	// maxText is the longest canonical text kept for one entry; a longer
 	// one is pinned by its digest alone.
-	MaxText = 64 << 10
-	// MaxRecordText bounds the canonical text (and member digests) one
+	maxText = 64 << 10
+	// maxRecordText bounds the canonical text (and member digests) one
 	// record keeps in all.
-	MaxRecordText = 8 << 20
+	maxRecordText = 8 << 20
 	// maxName is how much of a name a record keeps for people; entries
 	// are keyed by the digest of the whole name.
 	maxName = 256
@@ -52,15 +54,15 @@ const surfaceKind = "surfaces"
 // SurfaceName names the surface record of a profile's origin (its top
 // file's path, or "preset:NAME"), project and server command line.
 func SurfaceName(origin, project string, argv []string) string {
-	return ID(append([]string{"surface", origin, project}, argv...)...)
+	return recordID(append([]string{"surface", origin, project}, argv...)...)
 }
 
 // Pin is one definition as a record keeps it.
 type Pin struct {
 	Name   string `json:"name"` // clipped to maxName bytes
 	Digest string `json:"digest"`
-	// Text is the canonical definition, when it was kept (see MaxText
-	// and MaxRecordText).
+	// Text is the canonical definition, when it was kept (see maxText
+	// and maxRecordText).
 	Text string `json:"text,omitempty"`
 	// Members are the digests of the definition's members, which say
 	// what changed; absent when not kept.
@@ -68,7 +70,7 @@ type Pin struct {
 	Seen    time.Time         `json:"seen"`
 }
 
-// kept is what a pin counts against MaxRecordText: what its text and
+// kept is what a pin counts against maxRecordText: what its text and
 // members take in the record as written (escaped).
 func (p *Pin) kept() int {
 	n := writtenLen(p.Text)
@@ -159,7 +161,7 @@ func (r *SurfaceRecord) set(kind string) *PinSet {
 	return s
 }
 
-// kept is what the record counts against MaxRecordText.
+// kept is what the record counts against maxRecordText.
 func (r *SurfaceRecord) kept() int {
 	n := 0
 	for _, s := range r.Kinds {
@@ -209,7 +211,7 @@ func (s *Store) UpdateSurface(name string, fn func(*SurfaceRecord) bool) error {
 }
 
 // encodeSurface writes a record as JSON without HTML escapes, so that
-// what MaxRecordText counts (writtenLen) is what the file takes.
+// what maxRecordText counts (writtenLen) is what the file takes.
 func encodeSurface(r *SurfaceRecord) ([]byte, error) {
 	var b bytes.Buffer
 	e := json.NewEncoder(&b)
@@ -243,15 +245,6 @@ func (r *SurfaceRecord) Approve(changes []Change) (moved, left int) {
 	return moved, left
 }
 
-func sortedKinds(r *SurfaceRecord) []string {
-	kinds := make([]string, 0, len(r.Kinds))
-	for k := range r.Kinds {
-		kinds = append(kinds, k)
-	}
-	sort.Strings(kinds)
-	return kinds
-}
-
 // sortedPins are the keys of m in the order of their names.
 func sortedPins(m map[string]*Pin) []string {
 	keys := make([]string, 0, len(m))
@@ -279,7 +272,7 @@ type Change struct {
 // Changes lists the record's pending entries by kind and name.
 func (r *SurfaceRecord) Changes() []Change {
 	var out []Change
-	for _, kind := range sortedKinds(r) {
+	for _, kind := range slices.Sorted(maps.Keys(r.Kinds)) {
 		s := r.Kinds[kind]
 		for _, k := range sortedPins(s.Pending) {
 			out = append(out, Change{Kind: kind, Key: k, New: s.Pending[k], Old: s.Approved[k]}) // nil when new
@@ -483,7 +476,7 @@ func (u *Surface) Judge(kind string, names []string, canon [][]byte, last bool) 
 	apply := func(r *SurfaceRecord) bool {
 		full = 0
 		set := r.set(kind)
-		room := MaxRecordText - r.kept()
+		room := maxRecordText - r.kept()
 		changed := false
 		for _, a := range adds {
 			if a.pin == nil {
@@ -580,7 +573,7 @@ func (u *Surface) approvedLocked(kind, name string, canon []byte) bool {
 
 func newPin(name, digest string, canon []byte, now time.Time) *Pin {
 	p := &Pin{Name: clipWritten(name, maxName), Digest: digest, Seen: now}
-	if len(canon) <= MaxText {
+	if len(canon) <= maxText {
 		p.Text = string(canon)
 	}
 	if m, err := memberDigests(canon); err == nil && len(m) <= maxMembers {

@@ -10,7 +10,7 @@ import (
 
 // A hostile server lists 10,000 tools with 64 KiB descriptions, then
 // lists 10,000 new ones, page by page, again and again: the record keeps
-// at most MaxEntries a kind and list, and MaxRecordText of text, so its
+// at most MaxEntries a kind and list, and maxRecordText of text, so its
 // size stays bounded; every new tool stays pending all the same (pinned
 // by its digest).
 func TestSurfaceFloodBounded(t *testing.T) {
@@ -20,7 +20,7 @@ func TestSurfaceFloodBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	desc := strings.Repeat("d", MaxText-100)
+	desc := strings.Repeat("d", maxText-100)
 	const page = 500
 	list := func(round int) (pending int) {
 		for start := 0; start < MaxEntries; start += page {
@@ -61,9 +61,9 @@ func TestSurfaceFloodBounded(t *testing.T) {
 	}
 	rec, _ := store.ReadSurface(SurfaceName("/p", "/p", []string{"x"}))
 	s := rec.Kinds[Tools]
-	// Text and member digests within MaxRecordText; the rest is names,
+	// Text and member digests within maxRecordText; the rest is names,
 	// digests and times, bounded by the entry counts.
-	if limit := int64(MaxRecordText + 2*MaxEntries*1024); fi.Size() > limit || len(s.Approved) > MaxEntries || len(s.Pending) > MaxEntries || rec.kept() > MaxRecordText {
+	if limit := int64(maxRecordText + 2*MaxEntries*1024); fi.Size() > limit || len(s.Approved) > MaxEntries || len(s.Pending) > MaxEntries || rec.kept() > maxRecordText {
 		t.Errorf("record: %d bytes (limit %d), %d approved, %d pending, %d bytes of text", fi.Size(), limit, len(s.Approved), len(s.Pending), rec.kept())
 	}
 	t.Logf("record: %d bytes", fi.Size())
@@ -288,7 +288,7 @@ func TestSurfaceApprovedPending(t *testing.T) {
 // names are made of the characters JSON escapes longest (control
 // characters, <, >, &, invalid UTF-8, U+2028, quotes and backslashes),
 // under names of the same: the record on disk stays within
-// MaxRecordText plus a fixed overhead an entry, because the bound counts
+// maxRecordText plus a fixed overhead an entry, because the bound counts
 // what is written.
 func TestSurfaceRecordSizeEscapes(t *testing.T) {
 	worst := map[string]string{
@@ -325,7 +325,7 @@ func TestSurfaceRecordSizeEscapes(t *testing.T) {
 			// The overhead of an entry: its key (a digest), its name (at
 			// most maxName written), digest, time and member names.
 			const overhead = 600
-			if limit := int64(MaxRecordText + MaxEntries*overhead); fi.Size() > limit {
+			if limit := int64(maxRecordText + MaxEntries*overhead); fi.Size() > limit {
 				t.Errorf("record: %d bytes, over %d", fi.Size(), limit)
 			}
 			t.Logf("record: %d bytes", fi.Size())

@@ -1,6 +1,9 @@
 // Package utf8cut shortens text a peer chose, for notes, audit records
 // and questions, at a character's start: a cut never leaves half a
-// character (invalid UTF-8) behind.
+// character (invalid UTF-8) behind. Every cut of text that a person or a
+// JSON encoder will read goes through it; it counts bytes, not
+// characters or columns, and does not escape or redact (redact first,
+// then cut).
 package utf8cut
 
 import "unicode/utf8"

@@ -1,0 +1,53 @@
+// Package clientconf reads and edits the MCP server configurations of
+// Claude Desktop, Claude Code, Cursor and VS Code, so that mcpcell wrap can
+// put mcpcell in front of each stdio server and unwrap can take it away.
+//
+// Edits are spliced into the file's own text: everything but the edited
+// server entries stays byte for byte, comments included (VS Code's
+// mcp.json is JSON with comments).
+//
+// # Credentials
+//
+// An env entry holds a credential by its name (TOKEN, PASSWORD, KEY…) or
+// by its form anywhere in the value (a password in a URL, a webhook URL, a
+// token with a well-known prefix, an Authorization header…); references
+// ${…} are none, and count only for the clients that fill them in (all
+// but Claude Desktop). PlanWrap moves each credential it can into the
+// keyring and puts none into a profile; for those it cannot move (in args,
+// short ones, one next to a reference) it adds Server.Warnings, masked.
+// File.Findings searches a whole file, for what a backup still holds.
+//
+// # Backups and markers
+//
+// File.Backup is the text wrap backs up: each credential the plan moves
+// into the keyring is replaced, in place, by the JSON string
+// "mcpcell-keyring:ITEM" (Marker), so that a backup holds no secret that
+// left the config. PlanWrap takes a marker in a config as the item it
+// names, never as a value, and only in the entry the item was made for:
+// its name is one wrap makes for that client, server and variable, and
+// the Origin recorded with the item (WrapOptions.Origin) is that entry of
+// that file; any other marker is a *Refusal. PlanUnwrap with
+// UnwrapOptions.Value puts the values back, under the same condition, or
+// fails as a whole. PlanWrap never picks an item that holds another value
+// (WrapOptions.Held): once the backup has only a marker, the keyring holds
+// the only copy.
+//
+//	f, err := clientconf.Parse(clientconf.VSCode, path, data)
+//	for _, e := range f.Entries { … }
+//	out := f.Apply([]clientconf.Edit{{Entry: e, Members: members}})
+//
+// # Where a new thing goes
+//
+// A new client is a Client with its file's layout in Parse (where its
+// server tables are) and its spelling of an entry in wrap.go; a new form
+// of credential goes in credential.go, with a case in its tests and a
+// seed for FuzzSecretSpans; what a backup holds is backup.go's.
+//
+// # What it does not do
+//
+// It does no I/O of its own: it works on the bytes it is given, reads the
+// file system and the keyring only through WrapOptions' functions
+// (OSExists and OSIsDir are the os ones), and returns the bytes to write
+// and the items to store; mcpcell wrap writes them (the keyring first,
+// then the profiles, the backup and the config).
+package clientconf
