@@ -43,5 +43,5 @@
 // # Example
 //
 //	ip := &jsonrpc.Interposer{Policy: pol, Recorder: log, MaxFrame: p.MaxFrame, Notes: os.Stderr}
-//	err := ip.Run(os.Stdin, os.Stdout, srv.Stdin, srv.Stdout)
+//	err := ip.NewSession().Run(os.Stdin, os.Stdout, srv.Stdin, srv.Stdout)
 package jsonrpc

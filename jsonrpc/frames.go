@@ -5,34 +5,34 @@ import (
 )
 
 // frame handles one frame: strict decoding, then each message in it.
-func (ip *Interposer) frame(dir Direction, frame []byte) {
+func (s *Session) frame(dir Direction, frame []byte) {
 	if dir == Down && !looksJSON(frame) {
-		ip.event(Event{Dir: Down, Decision: "drop", Rule: "non-json", Size: len(frame), Note: "the server wrote a line on stdout that is not JSON"},
-			fmt.Sprintf("the server wrote a non-JSON line on stdout (not passed to the client): %s", ip.quote(frame)),
+		s.event(Event{Dir: Down, Decision: "drop", Rule: "non-json", Size: len(frame), Note: "the server wrote a line on stdout that is not JSON"},
+			fmt.Sprintf("the server wrote a non-JSON line on stdout (not passed to the client): %s", s.quote(frame)),
 			"non-JSON lines from the server on stdout (not passed to the client)")
 		return
 	}
 	if err := Validate(frame); err != nil {
 		sk := Recover(frame)
-		if sk.Batch && sk.Whole && len(sk.Elements) > 0 && ip.Policy.Batches() {
+		if sk.Batch && sk.Whole && len(sk.Elements) > 0 && s.ip.Policy.Batches() {
 			// The fault is inside elements, which any parser tells apart:
 			// those that pass go on, the others are answered one by one.
 			elems := make([][]byte, 0, len(sk.Elements))
 			for _, e := range sk.Elements {
 				elems = append(elems, frame[e.Start:e.End])
 			}
-			ip.batch(dir, frame, elems, false)
+			s.batch(dir, frame, elems, false)
 			return
 		}
-		ip.refuseFrame(dir, sk, CodeParseError, "invalid JSON: "+err.Error(), "strict-json")
+		s.refuseFrame(dir, sk, CodeParseError, "invalid JSON: "+err.Error(), "strict-json")
 		return
 	}
 	if frame[0] != '[' {
-		ip.message(dir, frame, nil)
+		s.message(dir, frame, nil)
 		return
 	}
-	if !ip.Policy.Batches() {
-		ip.refuseElements(dir, frame, "batches are allowed only in protocol version 2025-03-26")
+	if !s.ip.Policy.Batches() {
+		s.refuseElements(dir, frame, "batches are allowed only in protocol version 2025-03-26")
 		return
 	}
 	n := 0
@@ -40,15 +40,15 @@ func (ip *Interposer) frame(dir Direction, frame []byte) {
 	if n > BatchKeep {
 		// A batch is a handful of calls, not a frame's worth of tiny
 		// elements each kept until the batch's answer.
-		ip.refuseElements(dir, frame, fmt.Sprintf("a batch of more than %d messages", BatchKeep))
+		s.refuseElements(dir, frame, fmt.Sprintf("a batch of more than %d messages", BatchKeep))
 		return
 	}
 	elems, _ := Elements(frame)
 	if len(elems) == 0 {
-		ip.refuseMessage(dir, Sketch{}, CodeInvalidRequest, "empty batch", "batch")
+		s.refuseMessage(dir, Sketch{}, CodeInvalidRequest, "empty batch", "batch")
 		return
 	}
-	ip.batch(dir, frame, elems, true)
+	s.batch(dir, frame, elems, true)
 }
 
 // looksJSON reports whether a line from the server starts as a JSON
@@ -69,27 +69,27 @@ func looksJSON(frame []byte) bool {
 // batch handles the elements of a batch frame; valid says they passed
 // strict decoding with the frame. It sends on what passes as one batch:
 // the frame itself when every message passed unchanged.
-func (ip *Interposer) batch(dir Direction, frame []byte, elems [][]byte, valid bool) {
+func (s *Session) batch(dir Direction, frame []byte, elems [][]byte, valid bool) {
 	b := &batch{changed: !valid}
 	for _, e := range elems {
 		if !valid {
 			if err := validate(e, 1); err != nil {
-				ip.refuseMessage(dir, Recover(e), CodeParseError, "invalid JSON: "+err.Error(), "strict-json")
+				s.refuseMessage(dir, Recover(e), CodeParseError, "invalid JSON: "+err.Error(), "strict-json")
 				b.changed = true
 				continue
 			}
 		}
 		if TypeOf(e) != "object" {
-			ip.refuseMessage(dir, Sketch{}, CodeInvalidRequest, "a batch may hold only objects", "batch")
+			s.refuseMessage(dir, Sketch{}, CodeInvalidRequest, "a batch may hold only objects", "batch")
 			b.changed = true
 			continue
 		}
-		ip.message(dir, e, b)
+		s.message(dir, e, b)
 	}
 	switch {
 	case len(b.frames) == 0:
 	case !b.changed:
-		ip.sendFrame(ip.peer(dir), frame)
+		s.sendFrame(s.peer(dir), frame)
 	default:
 		out := []byte{'['}
 		for i, f := range b.frames {
@@ -98,7 +98,7 @@ func (ip *Interposer) batch(dir Direction, frame []byte, elems [][]byte, valid b
 			}
 			out = append(out, f...)
 		}
-		ip.sendFrame(ip.peer(dir), append(out, ']'))
+		s.sendFrame(s.peer(dir), append(out, ']'))
 	}
 }
 
@@ -118,12 +118,12 @@ func (b *batch) skip() {
 
 // forward sends frame on to the peer, or adds it to b; orig is the
 // message as received.
-func (ip *Interposer) forward(dir Direction, frame, orig []byte, b *batch) error {
+func (s *Session) forward(dir Direction, frame, orig []byte, b *batch) error {
 	if frame == nil {
 		frame = orig
 	}
 	if b == nil {
-		return ip.peer(dir).Write(frame)
+		return s.peer(dir).Write(frame)
 	}
 	b.frames = append(b.frames, frame)
 	b.changed = b.changed || &frame[0] != &orig[0] || len(frame) != len(orig)
@@ -133,31 +133,31 @@ func (ip *Interposer) forward(dir Direction, frame, orig []byte, b *batch) error
 // refuseElements refuses a batch that passed strict decoding, each of
 // its messages on its own, as it walks them: every request in it gets
 // its error, however many there are, and nothing is kept.
-func (ip *Interposer) refuseElements(dir Direction, frame []byte, msg string) {
+func (s *Session) refuseElements(dir Direction, frame []byte, msg string) {
 	n := 0
 	EachElement(frame, func(e []byte) bool {
 		n++
-		ip.refuseMessage(dir, Recover(e), CodeInvalidRequest, msg, "batch")
+		s.refuseMessage(dir, Recover(e), CodeInvalidRequest, msg, "batch")
 		return true
 	})
 	if n == 0 { // [] is answered once, with id null
-		ip.refuseMessage(dir, Sketch{}, CodeInvalidRequest, msg, "batch")
+		s.refuseMessage(dir, Sketch{}, CodeInvalidRequest, msg, "batch")
 	}
 }
 
 // refuseFrame answers a frame that is not taken, from what a lenient
 // reading found in it (see refuseMessage): each message of a batch on
 // its own.
-func (ip *Interposer) refuseFrame(dir Direction, sk Sketch, code int, msg, rule string) {
+func (s *Session) refuseFrame(dir Direction, sk Sketch, code int, msg, rule string) {
 	if !sk.Batch {
-		ip.refuseMessage(dir, sk, code, msg, rule)
+		s.refuseMessage(dir, sk, code, msg, rule)
 		return
 	}
 	if len(sk.Elements) == 0 {
-		ip.refuseMessage(dir, Sketch{}, code, msg, rule)
+		s.refuseMessage(dir, Sketch{}, code, msg, rule)
 	}
 	for _, e := range sk.Elements {
-		ip.refuseMessage(dir, e, code, msg, rule)
+		s.refuseMessage(dir, e, code, msg, rule)
 	}
 }
 
@@ -170,26 +170,26 @@ func (ip *Interposer) refuseFrame(dir Direction, sk Sketch, code int, msg, rule 
 // neither, when a request waits for its id, and otherwise it is answered
 // as a request. A response never lands on a request of its sender's own:
 // the client's and the server's ids are apart.
-func (ip *Interposer) refuseMessage(dir Direction, sk Sketch, code int, msg, rule string) {
+func (s *Session) refuseMessage(dir Direction, sk Sketch, code int, msg, rule string) {
 	kind := sk.Kind()
 	ev := Event{Dir: dir, Kind: kind, ID: sk.ID, Decision: "deny", Rule: rule, Note: msg}
 	if dir == Down {
-		ip.event(ev, "refused a frame from the server: "+msg, "frames refused from the server ("+rule+")")
+		s.event(ev, "refused a frame from the server: "+msg, "frames refused from the server ("+rule+")")
 	} else {
-		ip.event(ev, "", "")
+		s.event(ev, "", "")
 	}
 	if kind != Request && !sk.ID.IsZero() {
 		// A broken reply the requester is waiting for is answered, so
 		// that it does not wait for ever: also one whose id is a number
 		// the requester's id reads as (29.0 for 29). One to a request
 		// its sender cancelled is dropped: nothing waits for it.
-		c, late := ip.takeAnswered(dir, sk.ID)
+		c, late := s.takeAnswered(dir, sk.ID)
 		if c != nil && c.reply != nil {
-			ip.answered(c, nil, &Error{Code: CodeInternalError, Message: "the client sent an invalid response: " + msg})
+			s.answered(c, nil, &Error{Code: CodeInternalError, Message: "the client sent an invalid response: " + msg})
 			return
 		}
 		if c != nil {
-			ip.sendError(ip.peer(dir), c.ID, &Error{Code: CodeInternalError, Message: "mcpcell: the " + dir.from() + " sent an invalid response: " + msg})
+			s.sendError(s.peer(dir), c.ID, &Error{Code: CodeInternalError, Message: "mcpcell: the " + dir.from() + " sent an invalid response: " + msg})
 			return
 		}
 		if late {
@@ -202,21 +202,21 @@ func (ip *Interposer) refuseMessage(dir Direction, sk Sketch, code int, msg, rul
 	case dir == Down && !sk.HasID:
 		return // the server waits for no answer to what has no id
 	}
-	ip.sendError(ip.sender(dir), sk.ID, &Error{Code: code, Message: "mcpcell: " + msg})
+	s.sendError(s.sender(dir), sk.ID, &Error{Code: code, Message: "mcpcell: " + msg})
 }
 
 // takeAnswered takes the request that a response travelling in dir
 // with id answers: one sent the other way, under id or under the integer
 // id a JavaScript peer reads id as. late says it answers a request its
 // sender cancelled (see pending.take).
-func (ip *Interposer) takeAnswered(dir Direction, id ID) (c *Call, late bool) {
+func (s *Session) takeAnswered(dir Direction, id ID) (c *Call, late bool) {
 	reqDir := Up
 	if dir == Up {
 		reqDir = Down
 	}
-	c, t := ip.take(reqDir, id)
+	c, t := s.take(reqDir, id)
 	if key, ok := id.alias(); c == nil && t == nil && ok {
-		c, t = ip.takeKey(reqDir, key)
+		c, t = s.takeKey(reqDir, key)
 	}
 	return c, t != nil
 }

@@ -2,7 +2,6 @@ package jsonrpc
 
 import (
 	"io"
-	"sync"
 	"time"
 )
 
@@ -133,6 +132,12 @@ const CancelMethod = "notifications/cancelled"
 // requests in flight until they are answered or cancelled, within bounds
 // (4096 requests and 4 MiB of their ids and names each way): a request
 // past them is refused to its sender.
+//
+// An Interposer is configuration: its fields are set by the caller before
+// a session runs, and nothing of a session is kept in it. Each session
+// (NewSession) keeps its own state; sessions of one Interposer can run at
+// the same time, sharing its Policy and Recorder, which must be safe for
+// that.
 type Interposer struct {
 	Policy   Policy
 	Recorder Recorder // nil records nothing
@@ -147,19 +152,4 @@ type Interposer struct {
 	// found.
 	RedactText func([]byte) []byte
 	Now        func() time.Time
-
-	mu         sync.Mutex
-	upPending  *pending // client requests awaiting the server
-	down       *pending // server requests awaiting the client
-	serverGone bool
-	ended      bool // the session is over: mcpcell sends nothing of its own
-	asks       int  // mcpcell's own requests awaiting the client (see Ask)
-	outbox     [][]byte
-	auditErr   error
-	toClient   *Writer
-	toServer   *Writer
-	repeats    repeatWindow
-	// busy is held by the client's pump while it handles a frame and
-	// writes its answer; Finish takes it for good.
-	busy chan struct{}
 }

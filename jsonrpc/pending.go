@@ -33,7 +33,7 @@ const (
 
 // pending is one direction's table of requests awaiting an answer, and
 // of the requests their sender cancelled, whose answer may still come.
-// The interposer's mutex guards it.
+// The session's mutex guards it.
 type pending struct {
 	calls map[IDKey]*Call
 	bytes int // what calls keep of the sender's choosing (see footprint)

@@ -4,141 +4,185 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
 
+// Session is one session of an Interposer, between one client and one
+// server: the requests in flight each way, the writers to both, the
+// counts of repeated events, and whether the server is gone, the audit
+// log failed, or the session ended. Run runs it, once; Ask, Notify and
+// Record add mcpcell's own frames and records to it, Finish and
+// EndCounts end it.
+type Session struct {
+	ip    *Interposer // the configuration: read, never written
+	now   func() time.Time
+	notes io.Writer
+
+	mu         sync.Mutex
+	upPending  *pending // client requests awaiting the server; nil until Run
+	down       *pending // server requests awaiting the client; nil until Run
+	serverGone bool
+	ended      bool // the session is over: mcpcell sends nothing of its own
+	asks       int  // mcpcell's own requests awaiting the client (see Ask)
+	outbox     [][]byte
+	auditErr   error
+	toClient   *Writer
+	toServer   *Writer
+	repeats    repeatWindow
+	// busy is held by the client's pump while it handles a frame and
+	// writes its answer; Finish takes it for good.
+	busy chan struct{}
+}
+
+// errRunAgain is Run's error on a session that has run already.
+var errRunAgain = errors.New("jsonrpc: a session runs once")
+
+// NewSession returns a session of ip that has not started: Ask and
+// Notify fail with ErrSessionOver until Run.
+func (ip *Interposer) NewSession() *Session {
+	s := &Session{ip: ip, now: ip.Now, notes: ip.Notes}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.notes == nil {
+		s.notes = io.Discard
+	}
+	return s
+}
+
 // Run pumps until the server's output ends, answers every request still
 // owed an answer, and returns. The client pump may still be reading then;
-// it answers anything more itself, until Finish.
-func (ip *Interposer) Run(clientIn io.Reader, clientOut io.Writer, serverIn io.WriteCloser, serverOut io.Reader) error {
-	if ip.Now == nil {
-		ip.Now = time.Now
+// it answers anything more itself, until Finish. A session runs once.
+func (s *Session) Run(clientIn io.Reader, clientOut io.Writer, serverIn io.WriteCloser, serverOut io.Reader) error {
+	s.mu.Lock()
+	if s.upPending != nil {
+		s.mu.Unlock()
+		return errRunAgain
 	}
-	if ip.Notes == nil {
-		ip.Notes = io.Discard
-	}
-	ip.upPending = newPending()
-	ip.down = newPending()
-	ip.toClient = NewWriter(clientOut)
-	ip.toClient.filter = ip.Redact
-	ip.toServer = NewWriter(serverIn)
-	ip.busy = make(chan struct{}, 1)
+	s.upPending = newPending()
+	s.down = newPending()
+	s.toClient = NewWriter(clientOut)
+	s.toClient.filter = s.ip.Redact
+	s.toServer = NewWriter(serverIn)
+	s.busy = make(chan struct{}, 1)
+	s.mu.Unlock()
 	go func() {
 		// pump returns only when its input ends, with why.
-		if err := ip.pump(Up, clientIn); !errors.Is(err, io.EOF) {
-			ip.note("reading from the client: %v", err)
+		if err := s.pump(Up, clientIn); !errors.Is(err, io.EOF) {
+			s.note("reading from the client: %v", err)
 		}
 		serverIn.Close()
-		if ip.ClientClosed != nil {
-			ip.ClientClosed()
+		if s.ip.ClientClosed != nil {
+			s.ip.ClientClosed()
 		}
 	}()
-	err := ip.pump(Down, serverOut)
-	ip.mu.Lock()
-	ip.serverGone = true
-	owed := ip.upPending.drain() // a cancelled request is owed no answer
-	ip.mu.Unlock()
+	err := s.pump(Down, serverOut)
+	s.mu.Lock()
+	s.serverGone = true
+	owed := s.upPending.drain() // a cancelled request is owed no answer
+	s.mu.Unlock()
 	for _, c := range owed {
-		ip.refuse(Up, c.ID, c.Method, &Error{Code: CodeInternalError, Message: "mcpcell: the server exited before answering"}, "server-exited")
+		s.refuse(Up, c.ID, c.Method, &Error{Code: CodeInternalError, Message: "mcpcell: the server exited before answering"}, "server-exited")
 	}
-	ip.endAsks()
-	ip.EndCounts()
-	ip.flush()
+	s.endAsks()
+	s.EndCounts()
+	s.flush()
 	if errors.Is(err, io.EOF) {
 		return nil
 	}
 	return err
 }
 
-func (ip *Interposer) note(format string, args ...any) {
-	fmt.Fprintf(ip.Notes, "mcpcell: "+format+"\n", args...)
+func (s *Session) note(format string, args ...any) {
+	fmt.Fprintf(s.notes, "mcpcell: "+format+"\n", args...)
 }
 
-func (ip *Interposer) record(e Event) {
-	if ip.Recorder == nil {
+func (s *Session) record(e Event) {
+	if s.ip.Recorder == nil {
 		return
 	}
 	if e.Time.IsZero() {
-		e.Time = ip.Now()
+		e.Time = s.now()
 	}
-	ip.recordFailed(ip.Recorder.Record(e))
+	s.recordFailed(s.ip.Recorder.Record(e))
 }
 
 // recordFailed notes the first failure of the audit log; from then on new
 // requests are refused.
-func (ip *Interposer) recordFailed(err error) {
+func (s *Session) recordFailed(err error) {
 	if err != nil {
-		ip.mu.Lock()
-		first := ip.auditErr == nil
+		s.mu.Lock()
+		first := s.auditErr == nil
 		if first {
-			ip.auditErr = err
+			s.auditErr = err
 		}
-		ip.mu.Unlock()
+		s.mu.Unlock()
 		if first {
-			ip.note("audit log: %v; new requests are refused", err)
+			s.note("audit log: %v; new requests are refused", err)
 		}
 	}
 }
 
 // sender is the writer back to whoever sent a frame travelling in dir;
 // peer is the one it travels to.
-func (ip *Interposer) sender(dir Direction) *Writer {
+func (s *Session) sender(dir Direction) *Writer {
 	if dir == Up {
-		return ip.toClient
+		return s.toClient
 	}
-	return ip.toServer
+	return s.toServer
 }
 
-func (ip *Interposer) peer(dir Direction) *Writer {
+func (s *Session) peer(dir Direction) *Writer {
 	if dir == Up {
-		return ip.toServer
+		return s.toServer
 	}
-	return ip.toClient
+	return s.toClient
 }
 
 // owed is the table of requests sent in dir awaiting a reply.
-func (ip *Interposer) owed(dir Direction) *pending {
+func (s *Session) owed(dir Direction) *pending {
 	if dir == Up {
-		return ip.upPending
+		return s.upPending
 	}
-	return ip.down
+	return s.down
 }
 
-func (ip *Interposer) pump(dir Direction, in io.Reader) error {
-	r := NewReader(in, ip.MaxFrame)
+func (s *Session) pump(dir Direction, in io.Reader) error {
+	r := NewReader(in, s.ip.MaxFrame)
 	for {
 		frame, err := r.Next()
 		if dir == Up {
-			ip.busy <- struct{}{}
+			s.busy <- struct{}{}
 		}
 		var tooLarge *TooLargeError
 		var lineEnd *LineEndError
 		switch {
 		case err == nil:
-			ip.frame(dir, frame)
+			s.frame(dir, frame)
 		case errors.As(err, &tooLarge):
-			ip.refuseFrame(dir, tooLarge.Found, CodeInvalidRequest, tooLarge.Error(), "frame-size")
+			s.refuseFrame(dir, tooLarge.Found, CodeInvalidRequest, tooLarge.Error(), "frame-size")
 		case errors.As(err, &lineEnd):
-			ip.refuseFrame(dir, lineEnd.Found, CodeParseError, "invalid frame: "+lineEnd.Error(), "line-end")
+			s.refuseFrame(dir, lineEnd.Found, CodeParseError, "invalid frame: "+lineEnd.Error(), "line-end")
 		default:
-			ip.flush()
-			ip.idle(dir)
+			s.flush()
+			s.idle(dir)
 			return err
 		}
 		// Frames the reader already holds go out in one write with this
 		// one; when it holds none, everything written goes now.
 		if !r.Buffered() {
-			ip.flush()
+			s.flush()
 		}
-		ip.idle(dir)
+		s.idle(dir)
 	}
 }
 
 // idle ends the handling of a frame from dir.
-func (ip *Interposer) idle(dir Direction) {
+func (s *Session) idle(dir Direction) {
 	if dir == Up {
-		<-ip.busy
+		<-s.busy
 	}
 }
 
@@ -148,11 +192,11 @@ func (ip *Interposer) idle(dir Direction) {
 // record comes after every record of the session and every request read
 // has had its answer written. It waits at most wait (a client that does
 // not read holds the last write) and says whether it finished.
-func (ip *Interposer) Finish(wait time.Duration) bool {
+func (s *Session) Finish(wait time.Duration) bool {
 	done := make(chan struct{})
 	go func() {
-		ip.busy <- struct{}{} // never given back
-		ip.flush()
+		s.busy <- struct{}{} // never given back
+		s.flush()
 		close(done)
 	}()
 	select {
@@ -165,47 +209,47 @@ func (ip *Interposer) Finish(wait time.Duration) bool {
 
 // flush writes what both writers hold, mcpcell's own frames to the
 // client after the others, then the records of what went.
-func (ip *Interposer) flush() {
-	ip.sendQueued()
-	ip.toServer.Flush()
-	if err := ip.toClient.Flush(); err != nil {
-		ip.noteOnce(Down, "write-client", fmt.Sprintf("writing to the client: %v", err), "failed writes to the client")
+func (s *Session) flush() {
+	s.sendQueued()
+	s.toServer.Flush()
+	if err := s.toClient.Flush(); err != nil {
+		s.noteOnce(Down, "write-client", fmt.Sprintf("writing to the client: %v", err), "failed writes to the client")
 	}
-	if s, ok := ip.Recorder.(Syncer); ok {
-		ip.recordFailed(s.Sync())
+	if sy, ok := s.ip.Recorder.(Syncer); ok {
+		s.recordFailed(sy.Sync())
 	}
 }
 
 // take removes the request sent in dir that awaits an answer under id
 // (see pending.take).
-func (ip *Interposer) take(dir Direction, id ID) (*Call, *tomb) { return ip.takeKey(dir, id.Key()) }
+func (s *Session) take(dir Direction, id ID) (*Call, *tomb) { return s.takeKey(dir, id.Key()) }
 
-func (ip *Interposer) takeKey(dir Direction, key IDKey) (*Call, *tomb) {
-	ip.mu.Lock()
-	defer ip.mu.Unlock()
-	return ip.owed(dir).take(key)
+func (s *Session) takeKey(dir Direction, key IDKey) (*Call, *tomb) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.owed(dir).take(key)
 }
 
-func (ip *Interposer) auditFailure() error {
-	ip.mu.Lock()
-	defer ip.mu.Unlock()
-	return ip.auditErr
+func (s *Session) auditFailure() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.auditErr
 }
 
-func (ip *Interposer) sendError(w *Writer, id ID, e *Error) {
-	ip.sendFrame(w, ErrorResponse(id, e))
+func (s *Session) sendError(w *Writer, id ID, e *Error) {
+	s.sendFrame(w, ErrorResponse(id, e))
 }
 
-func (ip *Interposer) sendFrame(w *Writer, frame []byte) {
-	if err := w.Write(frame); err != nil && w == ip.toClient {
-		ip.noteOnce(Down, "write-client", fmt.Sprintf("writing to the client: %v", err), "failed writes to the client")
+func (s *Session) sendFrame(w *Writer, frame []byte) {
+	if err := w.Write(frame); err != nil && w == s.toClient {
+		s.noteOnce(Down, "write-client", fmt.Sprintf("writing to the client: %v", err), "failed writes to the client")
 	}
 }
 
 // quote is b for a note: redacted, then shortened.
-func (ip *Interposer) quote(b []byte) string {
-	if ip.RedactText != nil {
-		b = ip.RedactText(b)
+func (s *Session) quote(b []byte) string {
+	if s.ip.RedactText != nil {
+		b = s.ip.RedactText(b)
 	}
 	return clip(b)
 }
