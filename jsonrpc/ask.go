@@ -22,8 +22,8 @@ const Unanswered = "the session ended before the client answered"
 
 // Errors of Ask and Notify.
 var (
-	ErrSessionOver = errors.New("the session is over")
-	ErrTooManyAsks = errors.New("too many of mcpcell's requests await the client's answer")
+	errSessionOver = errors.New("the session is over")
+	errTooManyAsks = errors.New("too many of mcpcell's requests await the client's answer")
 )
 
 // Ask sends the client a request of mcpcell's own (not the server's) and
@@ -52,17 +52,17 @@ func (s *Session) Ask(method string, params []byte, ev Event, reply func(result 
 	switch {
 	case s.down == nil, s.serverGone, s.ended:
 		s.mu.Unlock()
-		return ID{}, ErrSessionOver
+		return ID{}, errSessionOver
 	case s.auditErr != nil:
 		err := s.auditErr
 		s.mu.Unlock()
 		return ID{}, err
 	case s.asks >= maxAsks:
 		s.mu.Unlock()
-		return ID{}, ErrTooManyAsks
+		return ID{}, errTooManyAsks
 	}
 	id := s.newAskID()
-	c := &Call{ID: id, Method: method, Subject: ev.Subject, Start: s.now(), reply: reply}
+	c := &Call{ID: id, Method: method, Subject: ev.Subject, start: s.now(), reply: reply}
 	if !s.down.add(c) {
 		s.mu.Unlock()
 		return ID{}, errors.New("too many requests to the client await an answer")
@@ -99,7 +99,7 @@ func (s *Session) Notify(method string, params []byte, rule string) error {
 	over := s.down == nil || s.ended
 	s.mu.Unlock()
 	if over {
-		return ErrSessionOver
+		return errSessionOver
 	}
 	frame := make([]byte, 0, 48+len(method)+len(params))
 	frame = append(frame, `{"jsonrpc":"2.0","method":`...)

@@ -242,11 +242,11 @@ func TestAskUnansweredAtSessionEnd(t *testing.T) {
 	if !s.Finish(time.Second) {
 		t.Error("Finish waits")
 	}
-	if _, err := s.Ask("elicitation/create", []byte(`{}`), Event{}, pol.reply); !errors.Is(err, ErrSessionOver) {
-		t.Errorf("Ask after the end = %v, want ErrSessionOver", err)
+	if _, err := s.Ask("elicitation/create", []byte(`{}`), Event{}, pol.reply); !errors.Is(err, errSessionOver) {
+		t.Errorf("Ask after the end = %v, want errSessionOver", err)
 	}
-	if err := s.Notify("notifications/tools/list_changed", nil, "consent"); !errors.Is(err, ErrSessionOver) {
-		t.Errorf("Notify after the end = %v, want ErrSessionOver", err)
+	if err := s.Notify("notifications/tools/list_changed", nil, "consent"); !errors.Is(err, errSessionOver) {
+		t.Errorf("Notify after the end = %v, want errSessionOver", err)
 	}
 }
 
@@ -265,8 +265,8 @@ func TestAskBound(t *testing.T) {
 	// The client answers one, which frees a place.
 	io.WriteString(p.client, `{"jsonrpc":"2.0","id":`+ids[0]+`,"result":{"action":"cancel"}}`+"\n")
 	pol.waitReplies(t, 1)
-	if _, errs := pol.got(); !errors.Is(errs[maxAsks], ErrTooManyAsks) {
-		t.Fatalf("Ask past the bound = %v, want ErrTooManyAsks", errs[maxAsks])
+	if _, errs := pol.got(); !errors.Is(errs[maxAsks], errTooManyAsks) {
+		t.Fatalf("Ask past the bound = %v, want errTooManyAsks", errs[maxAsks])
 	}
 	listAndAsk(t, p, 101) // a place is free again
 }

@@ -8,7 +8,7 @@ func (s *Session) message(dir Direction, raw []byte, b *batch) {
 	m, err := Parse(raw)
 	if err != nil {
 		b.skip()
-		s.refuseMessage(dir, Recover(raw), CodeInvalidRequest, "invalid message: "+err.Error(), "jsonrpc")
+		s.refuseMessage(dir, sketchOf(raw), CodeInvalidRequest, "invalid message: "+err.Error(), "jsonrpc")
 		return
 	}
 	switch m.Kind {
@@ -52,7 +52,7 @@ func (s *Session) request(dir Direction, m *Message, b *batch) {
 	ev := Event{Dir: dir, Kind: Request, Method: m.Method, ID: m.ID, Subject: v.Subject, Decision: v.Action.String(), Rule: v.Rule, Shape: v.Shape, Size: len(m.Raw)}
 	switch v.Action {
 	case Forward:
-		c := &Call{ID: m.ID, Method: m.Method, Subject: v.Subject, Start: s.now(), State: v.State}
+		c := &Call{ID: m.ID, Method: m.Method, Subject: v.Subject, start: s.now(), State: v.State}
 		s.mu.Lock()
 		// The server may have exited while the policy decided: once the
 		// calls in flight are answered (Run's drain), none is added.
@@ -174,7 +174,7 @@ func (s *Session) response(dir Direction, m *Message, b *batch) {
 		return
 	}
 	v := s.ip.Policy.Reply(dir, c, m)
-	ev := Event{Dir: dir, Kind: Response, Method: c.Method, ID: m.ID, Subject: c.Subject, Decision: v.Action.String(), Rule: v.Rule, Duration: s.now().Sub(c.Start), Size: len(m.Raw), IsError: v.IsError || m.Error != nil, Note: v.Note}
+	ev := Event{Dir: dir, Kind: Response, Method: c.Method, ID: m.ID, Subject: c.Subject, Decision: v.Action.String(), Rule: v.Rule, Duration: s.now().Sub(c.start), Size: len(m.Raw), IsError: v.IsError || m.Error != nil, Note: v.Note}
 	what := ""
 	if v.Note != "" {
 		what = s.quote([]byte(c.Method)) + " replies from the " + dir.from() + " with a note like the one before"

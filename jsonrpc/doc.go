@@ -4,7 +4,7 @@
 //
 // # Frames
 //
-// A frame is one line of at most MaxFrame bytes (DefaultMaxFrame when
+// A frame is one line of at most MaxFrame bytes (defaultMaxFrame when
 // unset), ended by a newline with optional carriage returns before it. A
 // carriage return anywhere else refuses the frame: JSON reads it as white
 // space, but Python's universal newlines and Node's readline end a line
@@ -18,7 +18,7 @@
 // encoding/json reads as one member and JavaScript as two), valid UTF-8,
 // ids that are strings or integers within ±MaxSafeID (no -0, fraction or
 // exponent, which JavaScript and Python read as another id). A frame it
-// refuses is read once more, leniently (Recover), only to find its id and
+// refuses is read once more, leniently (sketchOf), only to find its id and
 // whether it is a request or a response, wherever the id is written and
 // also past the size bound; the refusal goes back to its sender under
 // that id, or fails the request a refused response answers.

@@ -13,7 +13,7 @@ func (s *Session) frame(dir Direction, frame []byte) {
 		return
 	}
 	if err := Validate(frame); err != nil {
-		sk := Recover(frame)
+		sk := sketchOf(frame)
 		if sk.Batch && sk.Whole && len(sk.Elements) > 0 && s.ip.Policy.Batches() {
 			// The fault is inside elements, which any parser tells apart:
 			// those that pass go on, the others are answered one by one.
@@ -45,7 +45,7 @@ func (s *Session) frame(dir Direction, frame []byte) {
 	}
 	elems, _ := Elements(frame)
 	if len(elems) == 0 {
-		s.refuseMessage(dir, Sketch{}, CodeInvalidRequest, "empty batch", "batch")
+		s.refuseMessage(dir, sketch{}, CodeInvalidRequest, "empty batch", "batch")
 		return
 	}
 	s.batch(dir, frame, elems, true)
@@ -74,13 +74,13 @@ func (s *Session) batch(dir Direction, frame []byte, elems [][]byte, valid bool)
 	for _, e := range elems {
 		if !valid {
 			if err := validate(e, 1); err != nil {
-				s.refuseMessage(dir, Recover(e), CodeParseError, "invalid JSON: "+err.Error(), "strict-json")
+				s.refuseMessage(dir, sketchOf(e), CodeParseError, "invalid JSON: "+err.Error(), "strict-json")
 				b.changed = true
 				continue
 			}
 		}
 		if TypeOf(e) != "object" {
-			s.refuseMessage(dir, Sketch{}, CodeInvalidRequest, "a batch may hold only objects", "batch")
+			s.refuseMessage(dir, sketch{}, CodeInvalidRequest, "a batch may hold only objects", "batch")
 			b.changed = true
 			continue
 		}
@@ -137,24 +137,24 @@ func (s *Session) refuseElements(dir Direction, frame []byte, msg string) {
 	n := 0
 	EachElement(frame, func(e []byte) bool {
 		n++
-		s.refuseMessage(dir, Recover(e), CodeInvalidRequest, msg, "batch")
+		s.refuseMessage(dir, sketchOf(e), CodeInvalidRequest, msg, "batch")
 		return true
 	})
 	if n == 0 { // [] is answered once, with id null
-		s.refuseMessage(dir, Sketch{}, CodeInvalidRequest, msg, "batch")
+		s.refuseMessage(dir, sketch{}, CodeInvalidRequest, msg, "batch")
 	}
 }
 
 // refuseFrame answers a frame that is not taken, from what a lenient
 // reading found in it (see refuseMessage): each message of a batch on
 // its own.
-func (s *Session) refuseFrame(dir Direction, sk Sketch, code int, msg, rule string) {
+func (s *Session) refuseFrame(dir Direction, sk sketch, code int, msg, rule string) {
 	if !sk.Batch {
 		s.refuseMessage(dir, sk, code, msg, rule)
 		return
 	}
 	if len(sk.Elements) == 0 {
-		s.refuseMessage(dir, Sketch{}, code, msg, rule)
+		s.refuseMessage(dir, sketch{}, code, msg, rule)
 	}
 	for _, e := range sk.Elements {
 		s.refuseMessage(dir, e, code, msg, rule)
@@ -170,7 +170,7 @@ func (s *Session) refuseFrame(dir Direction, sk Sketch, code int, msg, rule stri
 // neither, when a request waits for its id, and otherwise it is answered
 // as a request. A response never lands on a request of its sender's own:
 // the client's and the server's ids are apart.
-func (s *Session) refuseMessage(dir Direction, sk Sketch, code int, msg, rule string) {
+func (s *Session) refuseMessage(dir Direction, sk sketch, code int, msg, rule string) {
 	kind := sk.Kind()
 	ev := Event{Dir: dir, Kind: kind, ID: sk.ID, Decision: "deny", Rule: rule, Note: msg}
 	if dir == Down {

@@ -68,8 +68,8 @@ type Call struct {
 	ID      ID
 	Method  string
 	Subject string
-	Start   time.Time
 	State   any
+	start   time.Time // when it went out: its reply's Duration starts here
 	// reply, on a request of mcpcell's own to the client (see Ask),
 	// takes the client's answer in place of the server.
 	reply func(result []byte, err *Error)
@@ -113,11 +113,11 @@ type Recorder interface {
 	Record(Event) error
 }
 
-// A Syncer is a Recorder that may hold records in memory: the interposer
+// A syncer is a Recorder that may hold records in memory: the interposer
 // calls Sync once the frames of a burst have gone out, so that records are
 // written while the peers work, and treats an error as it does one from
 // Record.
-type Syncer interface {
+type syncer interface {
 	Sync() error
 }
 
@@ -141,7 +141,7 @@ const CancelMethod = "notifications/cancelled"
 type Interposer struct {
 	Policy   Policy
 	Recorder Recorder // nil records nothing
-	MaxFrame int      // 0 means DefaultMaxFrame
+	MaxFrame int      // 0 means 16 MiB (defaultMaxFrame)
 	Notes    io.Writer
 	// ClientClosed is called once the client's input ends.
 	ClientClosed func()
@@ -151,5 +151,5 @@ type Interposer struct {
 	// output, before it is shortened: a value cut in two would not be
 	// found.
 	RedactText func([]byte) []byte
-	Now        func() time.Time
+	now        func() time.Time // nil means time.Now; tests set it
 }

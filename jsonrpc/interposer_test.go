@@ -119,7 +119,7 @@ func (r *syncFailer) Sync() error {
 	return nil
 }
 
-// A Syncer is synced once frames have gone out, and a failed write of
+// A syncer is synced once frames have gone out, and a failed write of
 // the records refuses the calls after it.
 func TestSyncFailureRefusesNewCalls(t *testing.T) {
 	rec := &syncFailer{}

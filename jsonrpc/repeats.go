@@ -256,7 +256,7 @@ func (s *Session) repeatTimer() {
 	}
 	s.writeRepeats(due)
 	if len(due) > 0 {
-		if sy, ok := s.ip.Recorder.(Syncer); ok {
+		if sy, ok := s.ip.Recorder.(syncer); ok {
 			s.recordFailed(sy.Sync())
 		}
 	}

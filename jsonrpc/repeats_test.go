@@ -78,7 +78,7 @@ func TestRepeats(t *testing.T) {
 	clk := &clock{now: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
 	log := &eventLog{}
 	notes := &syncbuf.Buffer{}
-	ip := &Interposer{Policy: hidingPolicy{}, Recorder: log, Notes: notes, Now: clk.Now}
+	ip := &Interposer{Policy: hidingPolicy{}, Recorder: log, Notes: notes, now: clk.Now}
 	p := newPipeline(t, ip)
 	// The server answers every request it gets.
 	go func() {
@@ -239,7 +239,7 @@ func (quietPolicy) Message(dir Direction, m *Message) Verdict {
 func TestRepeatedNotificationDrops(t *testing.T) {
 	log := &eventLog{}
 	notes := &syncbuf.Buffer{}
-	ip := &Interposer{Policy: quietPolicy{}, Recorder: log, Notes: notes, Now: (&clock{now: time.Unix(1e9, 0)}).Now}
+	ip := &Interposer{Policy: quietPolicy{}, Recorder: log, Notes: notes, now: (&clock{now: time.Unix(1e9, 0)}).Now}
 	p := newPipeline(t, ip)
 	for i := 0; i < 30; i++ {
 		io.WriteString(p.client, `{"jsonrpc":"2.0","method":"notifications/x","params":{"i":`+strconv.Itoa(i)+`}}`+"\n")
@@ -266,7 +266,7 @@ func TestRepeatedNotificationDrops(t *testing.T) {
 func TestRepeatsKindsPerSide(t *testing.T) {
 	log := &eventLog{}
 	clk := &clock{now: time.Unix(1e9, 0)}
-	s := (&Interposer{Recorder: log, Now: clk.Now}).NewSession()
+	s := (&Interposer{Recorder: log, now: clk.Now}).NewSession()
 	for i := 0; i < 100; i++ {
 		s.event(Event{Dir: Down, Kind: Notification, Decision: "drop", Rule: fmt.Sprintf("rule %d", i), Method: "m"}, "", "")
 	}
@@ -292,7 +292,7 @@ func TestRepeatsKindsPerSide(t *testing.T) {
 // A window keeps a bounded part of what a peer sent, not its frames:
 // 32 kinds of megabyte names are not 32 MB held for a second.
 func TestRepeatsKeepNoFrame(t *testing.T) {
-	s := (&Interposer{Recorder: &eventLog{}, Now: (&clock{now: time.Unix(1e9, 0)}).Now}).NewSession()
+	s := (&Interposer{Recorder: &eventLog{}, now: (&clock{now: time.Unix(1e9, 0)}).Now}).NewSession()
 	big := strings.Repeat("é", 1<<19)
 	for i := 0; i < 40; i++ {
 		s.event(Event{Dir: Down, Kind: Request, Decision: "deny", Rule: fmt.Sprint(i), Method: fmt.Sprint(i) + big, Subject: big, Note: big, Shape: big}, "", "")

@@ -28,8 +28,8 @@ type Session struct {
 	asks       int  // mcpcell's own requests awaiting the client (see Ask)
 	outbox     [][]byte
 	auditErr   error
-	toClient   *Writer
-	toServer   *Writer
+	toClient   *writer
+	toServer   *writer
 	repeats    repeatWindow
 	// busy is held by the client's pump while it handles a frame and
 	// writes its answer; Finish takes it for good.
@@ -40,9 +40,9 @@ type Session struct {
 var errRunAgain = errors.New("jsonrpc: a session runs once")
 
 // NewSession returns a session of ip that has not started: Ask and
-// Notify fail with ErrSessionOver until Run.
+// Notify fail until Run.
 func (ip *Interposer) NewSession() *Session {
-	s := &Session{ip: ip, now: ip.Now, notes: ip.Notes}
+	s := &Session{ip: ip, now: ip.now, notes: ip.Notes}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -63,9 +63,9 @@ func (s *Session) Run(clientIn io.Reader, clientOut io.Writer, serverIn io.Write
 	}
 	s.upPending = newPending()
 	s.down = newPending()
-	s.toClient = NewWriter(clientOut)
+	s.toClient = newWriter(clientOut)
 	s.toClient.filter = s.ip.Redact
-	s.toServer = NewWriter(serverIn)
+	s.toServer = newWriter(serverIn)
 	s.busy = make(chan struct{}, 1)
 	s.mu.Unlock()
 	go func() {
@@ -127,14 +127,14 @@ func (s *Session) recordFailed(err error) {
 
 // sender is the writer back to whoever sent a frame travelling in dir;
 // peer is the one it travels to.
-func (s *Session) sender(dir Direction) *Writer {
+func (s *Session) sender(dir Direction) *writer {
 	if dir == Up {
 		return s.toClient
 	}
 	return s.toServer
 }
 
-func (s *Session) peer(dir Direction) *Writer {
+func (s *Session) peer(dir Direction) *writer {
 	if dir == Up {
 		return s.toServer
 	}
@@ -150,14 +150,14 @@ func (s *Session) owed(dir Direction) *pending {
 }
 
 func (s *Session) pump(dir Direction, in io.Reader) error {
-	r := NewReader(in, s.ip.MaxFrame)
+	r := newReader(in, s.ip.MaxFrame)
 	for {
 		frame, err := r.Next()
 		if dir == Up {
 			s.busy <- struct{}{}
 		}
-		var tooLarge *TooLargeError
-		var lineEnd *LineEndError
+		var tooLarge *tooLargeError
+		var lineEnd *lineEndError
 		switch {
 		case err == nil:
 			s.frame(dir, frame)
@@ -215,7 +215,7 @@ func (s *Session) flush() {
 	if err := s.toClient.Flush(); err != nil {
 		s.noteOnce(Down, "write-client", fmt.Sprintf("writing to the client: %v", err), "failed writes to the client")
 	}
-	if sy, ok := s.ip.Recorder.(Syncer); ok {
+	if sy, ok := s.ip.Recorder.(syncer); ok {
 		s.recordFailed(sy.Sync())
 	}
 }
@@ -236,11 +236,11 @@ func (s *Session) auditFailure() error {
 	return s.auditErr
 }
 
-func (s *Session) sendError(w *Writer, id ID, e *Error) {
+func (s *Session) sendError(w *writer, id ID, e *Error) {
 	s.sendFrame(w, ErrorResponse(id, e))
 }
 
-func (s *Session) sendFrame(w *Writer, frame []byte) {
+func (s *Session) sendFrame(w *writer, frame []byte) {
 	if err := w.Write(frame); err != nil && w == s.toClient {
 		s.noteOnce(Down, "write-client", fmt.Sprintf("writing to the client: %v", err), "failed writes to the client")
 	}
