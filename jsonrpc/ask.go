@@ -40,10 +40,11 @@ var (
 // session the client is told it was cancelled.
 //
 // ev is the request's audit record: Ask fills in its time, direction,
-// kind, method, id and size, and writes it before the frame goes out. The
-// frame goes through the writer and redaction every frame to the client
-// takes, after the frame the interposer is handling: Ask never blocks on
-// the client, and may be called from a Policy's methods.
+// kind, method, id and size, and records it before it queues the frame
+// (the log writes it once the frames have gone, see flush). The frame
+// goes through the writer and redaction every frame to the client takes,
+// after the frame the session is handling: Ask never blocks on the
+// client, and may be called from a Policy's methods.
 func (s *Session) Ask(method string, params []byte, ev Event, reply func(result []byte, err *Error)) (ID, error) {
 	if err := checkParams(params); err != nil {
 		return ID{}, err
@@ -87,7 +88,7 @@ func (s *Session) Ask(method string, params []byte, ev Event, reply func(result 
 }
 
 // Notify sends the client a notification of mcpcell's own, after the
-// frame the interposer is handling, and records it under rule (counted
+// frame the session is handling, and records it under rule (counted
 // with its repeats, as every notification is).
 func (s *Session) Notify(method string, params []byte, rule string) error {
 	if params != nil {

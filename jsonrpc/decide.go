@@ -69,7 +69,10 @@ func (s *Session) request(dir Direction, m *Message, b *batch) {
 			s.refuseFull(dir, m.ID, m.Method)
 			return
 		}
-		// No call goes out without its audit record (pings are counted).
+		// The call's record is kept before the call goes on (pings are
+		// counted), and a call whose record cannot be kept is refused.
+		// The log writes the record once the burst's frames have gone
+		// (see flush): a failure to write it refuses the calls after it.
 		s.event(ev, "", "")
 		// Below, the call is answered only if it is still in flight: the
 		// drain at the server's exit may have answered it already.

@@ -39,7 +39,7 @@ func (e *lineEndError) Error() string {
 	return fmt.Sprintf("offset %d: a carriage return inside a frame, where some readers end a line (only \\r\\n may end one)", e.Offset)
 }
 
-// reader reads newline-delimited frames (LF or CRLF) of at most Max bytes.
+// reader reads newline-delimited frames (LF or CRLF) of at most max bytes.
 // Empty lines are skipped.
 type reader struct {
 	br  *bufio.Reader
@@ -47,7 +47,7 @@ type reader struct {
 	buf []byte
 }
 
-// NewReader reads frames from r; max <= 0 means defaultMaxFrame.
+// newReader reads frames from r; max <= 0 means defaultMaxFrame.
 func newReader(r io.Reader, max int) *reader {
 	if max <= 0 {
 		max = defaultMaxFrame
@@ -145,14 +145,14 @@ type writer struct {
 	w      io.Writer
 	err    error
 	filter func([]byte) []byte // applied to every frame, if set
-	held   []byte              // small frames not yet written (see Hold)
+	held   []byte              // small frames not yet written (see Write)
 }
 
 // oneWrite is the largest frame held back to go out with others; a
 // larger one is written at once.
 const oneWrite = 256 << 10
 
-// NewWriter writes frames to w.
+// newWriter writes frames to w.
 func newWriter(w io.Writer) *writer { return &writer{w: w} }
 
 // Write sends one frame followed by a newline. After the first error every

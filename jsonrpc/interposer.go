@@ -76,7 +76,8 @@ type Call struct {
 }
 
 // Policy decides on every message. It is asked from two goroutines, one
-// per direction, and must be safe for that.
+// per direction, of every session of the Interposer it is set on, and
+// must be safe for that.
 type Policy interface {
 	// Message decides on a request or notification travelling in dir.
 	Message(dir Direction, m *Message) Verdict
@@ -108,12 +109,13 @@ type Event struct {
 }
 
 // Recorder keeps events. An error from Record means the record is lost;
-// the interposer then refuses new requests.
+// the session then refuses new requests. A Recorder that holds records
+// in memory also has a method Sync() error (see syncer).
 type Recorder interface {
 	Record(Event) error
 }
 
-// A syncer is a Recorder that may hold records in memory: the interposer
+// A syncer is a Recorder that may hold records in memory: the session
 // calls Sync once the frames of a burst have gone out, so that records are
 // written while the peers work, and treats an error as it does one from
 // Record.

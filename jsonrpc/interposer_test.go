@@ -33,8 +33,8 @@ func (r *failingRecorder) Record(Event) error {
 	return nil
 }
 
-// pipeline runs an interposer between in-memory pipes; the server side
-// answers every request with an empty result.
+// pipeline runs a session between in-memory pipes; the test plays the
+// client (client, fromCell) and the server (serverIn, serverOut).
 type pipeline struct {
 	client    io.WriteCloser
 	fromCell  *bufio.Reader
@@ -351,7 +351,7 @@ type batchPolicy struct{ allowAll }
 
 func (batchPolicy) Batches() bool { return true }
 
-// expectLine reads the next line from r and checks that it starts with
+// expect reads the next line from r and checks that it starts with
 // want.
 func (p *pipeline) expect(t *testing.T, r *bufio.Reader, what, want string) {
 	t.Helper()

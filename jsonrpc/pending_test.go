@@ -44,7 +44,7 @@ func want(t *testing.T, ch chan string, what, prefix string) string {
 	return ""
 }
 
-// tables returns what the interposer's tables hold: calls awaiting an
+// tables returns what the session's tables hold: calls awaiting an
 // answer, their bytes, and cancelled requests remembered.
 func tables(s *Session, dir Direction) (calls, bytes, cancelled, ring int) {
 	s.mu.Lock()

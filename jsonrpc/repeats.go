@@ -248,7 +248,7 @@ func (s *Session) armRepeats() {
 func (s *Session) repeatTimer() {
 	due, wait := s.repeats.takeDue(s.now())
 	if wait > 0 {
-		// Now has not reached the window's end (a clock of the caller's).
+		// s.now has not reached the window's end (a test's clock).
 		s.repeats.mu.Lock()
 		s.repeats.timer.Reset(wait)
 		s.repeats.mu.Unlock()
