@@ -24,13 +24,13 @@ const Unanswered = "the session ended before the client answered"
 
 // Errors of Ask and Notify.
 var (
-	ErrSessionOver = errors.New("the session is over")
-	ErrTooManyAsks = errors.New("too many of mcpcell's requests await the client's answer")
+	errSessionOver = errors.New("the session is over")
+	errTooManyAsks = errors.New("too many of mcpcell's requests await the client's answer")
 )
 
 // Ask sends the client a request of mcpcell's own (not the server's) and
 // routes the client's answer to reply instead of the server. reply is
-// called once, on one of the interposer's goroutines: with the result, or
+// called once, on one of the session's goroutines: with the result, or
 // with the error the client answered, or with an error of mcpcell's when
 // the client sent an invalid answer or the session ended first. It must
 // not block for long: the client's frames wait for it.
@@ -42,35 +42,36 @@ var (
 // session the client is told it was cancelled.
 //
 // ev is the request's audit record: Ask fills in its time, direction,
-// kind, method, id and size, and writes it before the frame goes out. The
-// frame goes through the writer and redaction every frame to the client
-// takes, after the frame the interposer is handling: Ask never blocks on
-// the client, and may be called from a Policy's methods.
-func (ip *Interposer) Ask(method string, params []byte, ev Event, reply func(result []byte, err *Error)) (ID, error) {
+// kind, method, id and size, and records it before it queues the frame
+// (the log writes it once the frames have gone, see flush). The frame
+// goes through the writer and redaction every frame to the client takes,
+// after the frame the session is handling: Ask never blocks on the
+// client, and may be called from a Policy's methods.
+func (s *Session) Ask(method string, params []byte, ev Event, reply func(result []byte, err *Error)) (ID, error) {
 	if err := checkParams(params); err != nil {
 		return ID{}, err
 	}
-	ip.mu.Lock()
+	s.mu.Lock()
 	switch {
-	case ip.down == nil, ip.serverGone, ip.ended:
-		ip.mu.Unlock()
-		return ID{}, ErrSessionOver
-	case ip.auditErr != nil:
-		err := ip.auditErr
-		ip.mu.Unlock()
+	case s.down == nil, s.serverGone, s.ended:
+		s.mu.Unlock()
+		return ID{}, errSessionOver
+	case s.auditErr != nil:
+		err := s.auditErr
+		s.mu.Unlock()
 		return ID{}, err
-	case ip.asks >= maxAsks:
-		ip.mu.Unlock()
-		return ID{}, ErrTooManyAsks
+	case s.asks >= maxAsks:
+		s.mu.Unlock()
+		return ID{}, errTooManyAsks
 	}
-	id := ip.newAskID()
-	c := &Call{ID: id, Method: method, Subject: ev.Subject, Start: ip.Now(), reply: reply}
-	if !ip.down.add(c) {
-		ip.mu.Unlock()
+	id := s.newAskID()
+	c := &Call{ID: id, Method: method, Subject: ev.Subject, start: s.now(), reply: reply}
+	if !s.down.add(c) {
+		s.mu.Unlock()
 		return ID{}, errors.New("too many requests to the client await an answer")
 	}
-	ip.asks++
-	ip.mu.Unlock()
+	s.asks++
+	s.mu.Unlock()
 
 	frame := make([]byte, 0, 64+len(method)+len(params))
 	frame = append(frame, `{"jsonrpc":"2.0","id":`...)
@@ -83,25 +84,25 @@ func (ip *Interposer) Ask(method string, params []byte, ev Event, reply func(res
 	if ev.Decision == "" {
 		ev.Decision = "ask"
 	}
-	ip.record(ev) // in full: each of mcpcell's questions is a record
-	ip.queue(frame)
+	s.record(ev) // in full: each of mcpcell's questions is a record
+	s.queue(frame)
 	return id, nil
 }
 
 // Notify sends the client a notification of mcpcell's own, after the
-// frame the interposer is handling, and records it under rule (counted
+// frame the session is handling, and records it under rule (counted
 // with its repeats, as every notification is).
-func (ip *Interposer) Notify(method string, params []byte, rule string) error {
+func (s *Session) Notify(method string, params []byte, rule string) error {
 	if params != nil {
 		if err := checkParams(params); err != nil {
 			return err
 		}
 	}
-	ip.mu.Lock()
-	over := ip.down == nil || ip.ended
-	ip.mu.Unlock()
+	s.mu.Lock()
+	over := s.down == nil || s.ended
+	s.mu.Unlock()
 	if over {
-		return ErrSessionOver
+		return errSessionOver
 	}
 	frame := make([]byte, 0, 48+len(method)+len(params))
 	frame = append(frame, `{"jsonrpc":"2.0","method":`...)
@@ -110,17 +111,17 @@ func (ip *Interposer) Notify(method string, params []byte, rule string) error {
 		frame = append(append(frame, `,"params":`...), params...)
 	}
 	frame = append(frame, '}')
-	ip.event(Event{Dir: Down, Kind: Notification, Method: method, Decision: "allow", Rule: rule, Size: len(frame)}, "", "")
-	ip.queue(frame)
+	s.event(Event{Dir: Down, Kind: Notification, Method: method, Decision: "allow", Rule: rule, Size: len(frame)}, "", "")
+	s.queue(frame)
 	return nil
 }
 
 // Record writes e to the audit log in full (never counted with repeats),
 // and says note on stderr unless it is empty.
-func (ip *Interposer) Record(e Event, note string) {
-	ip.record(e)
+func (s *Session) Record(e Event, note string) {
+	s.record(e)
 	if note != "" {
-		ip.note("%s", note)
+		s.note("%s", note)
 	}
 }
 
@@ -135,14 +136,14 @@ func checkParams(params []byte) error {
 }
 
 // newAskID makes an id for a request of mcpcell's own that no request to
-// the client in flight has. Called with ip.mu held.
-func (ip *Interposer) newAskID() ID {
+// the client in flight has. Called with s.mu held.
+func (s *Session) newAskID() ID {
 	for {
 		var b [16]byte
 		rand.Read(b[:])
 		v := askPrefix + hex.EncodeToString(b[:])
 		id := ID{raw: `"` + v + `"`, key: IDKey{str: true, v: v}}
-		if rule, _ := ip.down.refusal(id); rule == "" {
+		if rule, _ := s.down.refusal(id); rule == "" {
 			return id
 		}
 	}
@@ -150,29 +151,29 @@ func (ip *Interposer) newAskID() ID {
 
 // queue holds a frame of mcpcell's own for the client until the frame
 // being handled is done (see sendQueued).
-func (ip *Interposer) queue(frame []byte) {
-	ip.mu.Lock()
-	ip.outbox = append(ip.outbox, frame)
-	ip.mu.Unlock()
+func (s *Session) queue(frame []byte) {
+	s.mu.Lock()
+	s.outbox = append(s.outbox, frame)
+	s.mu.Unlock()
 }
 
 // sendQueued writes the frames of mcpcell's own that wait, in order.
-func (ip *Interposer) sendQueued() {
-	ip.mu.Lock()
-	out := ip.outbox
-	ip.outbox = nil
-	ip.mu.Unlock()
+func (s *Session) sendQueued() {
+	s.mu.Lock()
+	out := s.outbox
+	s.outbox = nil
+	s.mu.Unlock()
 	for _, f := range out {
-		ip.sendFrame(ip.toClient, f)
+		s.sendFrame(s.toClient, f)
 	}
 }
 
 // answered hands the client's answer (or mcpcell's error in its place)
 // to the reply of a request of mcpcell's own, taken from the table.
-func (ip *Interposer) answered(c *Call, result []byte, e *Error) {
-	ip.mu.Lock()
-	ip.asks--
-	ip.mu.Unlock()
+func (s *Session) answered(c *Call, result []byte, e *Error) {
+	s.mu.Lock()
+	s.asks--
+	s.mu.Unlock()
 	c.reply(result, e)
 }
 
@@ -191,28 +192,28 @@ func errorOf(raw []byte) *Error {
 // endAsks ends mcpcell's own requests still awaiting the client at the end
 // of the session: each is cancelled (a late answer is dropped), the client
 // is told so, and its reply gets an error. Nothing waits on them.
-func (ip *Interposer) endAsks() {
-	ip.mu.Lock()
-	ip.ended = true
+func (s *Session) endAsks() {
+	s.mu.Lock()
+	s.ended = true
 	var owed []*Call
-	for k, c := range ip.down.calls {
+	for k, c := range s.down.calls {
 		if c.reply != nil {
 			owed = append(owed, c)
-			ip.down.cancel(k)
+			s.down.cancel(k)
 		}
 	}
-	ip.asks -= len(owed) // one taken already is ended by answered
-	ip.mu.Unlock()
+	s.asks -= len(owed) // one taken already is ended by answered
+	s.mu.Unlock()
 	for _, c := range owed {
 		params := append(append([]byte(`{"requestId":`), c.ID.Raw()...), `,"reason":"mcpcell: the session ended"}`...)
-		ip.queue(append(append([]byte(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":`), params...), '}'))
+		s.queue(append(append([]byte(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":`), params...), '}'))
 		c.reply(nil, &Error{Code: CodeInternalError, Message: Unanswered})
 	}
 }
 
 // ownCall reports whether id names a request of mcpcell's own awaiting
-// the client. Called with ip.mu held.
-func (ip *Interposer) ownCall(id ID) bool {
-	c := ip.down.calls[id.Key()]
+// the client. Called with s.mu held.
+func (s *Session) ownCall(id ID) bool {
+	c := s.down.calls[id.Key()]
 	return c != nil && c.reply != nil
 }

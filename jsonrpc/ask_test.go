@@ -16,7 +16,7 @@ import (
 // Policy.Reply, as the pinned tool surface does.
 type askPolicy struct {
 	allowAll
-	ip      *Interposer
+	s       *Session
 	mu      sync.Mutex
 	replies []string // what each reply got: the result, or "error CODE MESSAGE"
 	errs    []error  // what Ask returned
@@ -24,7 +24,7 @@ type askPolicy struct {
 
 func (p *askPolicy) Reply(dir Direction, c *Call, m *Message) Verdict {
 	if dir == Down && c.Method == "tools/list" {
-		_, err := p.ip.Ask("elicitation/create", []byte(`{"message":"approve?","requestedSchema":{"type":"object","properties":{}}}`),
+		_, err := p.s.Ask("elicitation/create", []byte(`{"message":"approve?","requestedSchema":{"type":"object","properties":{}}}`),
 			Event{Subject: "tool x", Rule: "consent"}, p.reply)
 		p.mu.Lock()
 		p.errs = append(p.errs, err)
@@ -88,12 +88,11 @@ type askPipe struct {
 	cl, sv chan string // what the client and the server read
 }
 
-func newAskPipeline(t *testing.T) (*askPolicy, *Interposer, *askPipe, *eventLog) {
+func newAskPipeline(t *testing.T) (*askPolicy, *Session, *askPipe, *eventLog) {
 	log := &eventLog{}
 	pol := &askPolicy{}
-	ip := &Interposer{Policy: pol, Recorder: log}
-	pol.ip = ip
-	return pol, ip, pipeOf(newPipeline(t, ip)), log
+	pol.s = (&Interposer{Policy: pol, Recorder: log}).NewSession()
+	return pol, pol.s, pipeOf(runPipeline(t, pol.s)), log
 }
 
 func pipeOf(p *pipeline) *askPipe {
@@ -177,7 +176,7 @@ func TestAskIDCollision(t *testing.T) {
 // client never sees that cancel; the server's cancel of its own request
 // goes through (the control).
 func TestAskServerCannotAnswerOrCancel(t *testing.T) {
-	pol, ip, p, _ := newAskPipeline(t)
+	pol, s, p, _ := newAskPipeline(t)
 	id := listAndAsk(t, p, 1)
 	io.WriteString(p.serverOut, `{"jsonrpc":"2.0","id":`+id+`,"result":{"action":"accept"}}`+"\n")
 	io.WriteString(p.serverOut, `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":`+id+`}}`+"\n")
@@ -189,9 +188,9 @@ func TestAskServerCannotAnswerOrCancel(t *testing.T) {
 	if r, _ := pol.got(); len(r) != 0 {
 		t.Fatalf("the server's answer reached the reply: %q", r)
 	}
-	ip.mu.Lock()
-	own := ip.ownCall(mustID(t, id))
-	ip.mu.Unlock()
+	s.mu.Lock()
+	own := s.ownCall(mustID(t, id))
+	s.mu.Unlock()
 	if !own {
 		t.Fatal("the server's cancel cancelled mcpcell's request")
 	}
@@ -214,7 +213,7 @@ func mustID(t *testing.T, raw string) ID {
 // when the server's output ends, the reply gets an error, the client is
 // told the request is cancelled, and a late answer is dropped.
 func TestAskUnansweredAtSessionEnd(t *testing.T) {
-	pol, ip, p, _ := newAskPipeline(t)
+	pol, s, p, _ := newAskPipeline(t)
 	id := listAndAsk(t, p, 1)
 	io.WriteString(p.client, `{"jsonrpc":"2.0","id":2,"method":"ping"}`+"\n")
 	want(t, p.sv, "traffic after the ask", `{"jsonrpc":"2.0","id":2,"method":"ping"}`)
@@ -240,14 +239,14 @@ func TestAskUnansweredAtSessionEnd(t *testing.T) {
 	if r, _ := pol.got(); len(r) != 1 {
 		t.Errorf("the late answer reached the reply: %q", r)
 	}
-	if !ip.Finish(time.Second) {
+	if !s.Finish(time.Second) {
 		t.Error("Finish waits")
 	}
-	if _, err := ip.Ask("elicitation/create", []byte(`{}`), Event{}, pol.reply); !errors.Is(err, ErrSessionOver) {
-		t.Errorf("Ask after the end = %v, want ErrSessionOver", err)
+	if _, err := s.Ask("elicitation/create", []byte(`{}`), Event{}, pol.reply); !errors.Is(err, errSessionOver) {
+		t.Errorf("Ask after the end = %v, want errSessionOver", err)
 	}
-	if err := ip.Notify("notifications/tools/list_changed", nil, "consent"); !errors.Is(err, ErrSessionOver) {
-		t.Errorf("Notify after the end = %v, want ErrSessionOver", err)
+	if err := s.Notify("notifications/tools/list_changed", nil, "consent"); !errors.Is(err, errSessionOver) {
+		t.Errorf("Notify after the end = %v, want errSessionOver", err)
 	}
 }
 
@@ -266,8 +265,8 @@ func TestAskBound(t *testing.T) {
 	// The client answers one, which frees a place.
 	io.WriteString(p.client, `{"jsonrpc":"2.0","id":`+ids[0]+`,"result":{"action":"cancel"}}`+"\n")
 	pol.waitReplies(t, 1)
-	if _, errs := pol.got(); !errors.Is(errs[maxAsks], ErrTooManyAsks) {
-		t.Fatalf("Ask past the bound = %v, want ErrTooManyAsks", errs[maxAsks])
+	if _, errs := pol.got(); !errors.Is(errs[maxAsks], errTooManyAsks) {
+		t.Fatalf("Ask past the bound = %v, want errTooManyAsks", errs[maxAsks])
 	}
 	listAndAsk(t, p, 101) // a place is free again
 }
@@ -278,8 +277,8 @@ func TestAskRedacted(t *testing.T) {
 	log := &eventLog{}
 	pol := &askPolicy{}
 	ip := &Interposer{Policy: pol, Recorder: log, Redact: func(b []byte) []byte { return []byte(strings.ReplaceAll(string(b), "approve?", "[redacted]")) }}
-	pol.ip = ip
-	p := pipeOf(newPipeline(t, ip))
+	pol.s = ip.NewSession()
+	p := pipeOf(runPipeline(t, pol.s))
 	io.WriteString(p.client, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`+"\n")
 	want(t, p.sv, "the list request", `{"jsonrpc":"2.0","id":1`)
 	io.WriteString(p.serverOut, `{"jsonrpc":"2.0","id":1,"result":{"tools":[]}}`+"\n")

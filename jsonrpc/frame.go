@@ -9,63 +9,63 @@ import (
 	"sync"
 )
 
-// DefaultMaxFrame is the frame size bound when a profile sets none.
-const DefaultMaxFrame = 16 << 20
+// defaultMaxFrame is the frame size bound when a profile sets none.
+const defaultMaxFrame = 16 << 20
 
-// TooLargeError reports a frame over the bound. Found is what a lenient
-// reading of the whole frame found (see Recover), read as it streamed
+// tooLargeError reports a frame over the bound. Found is what a lenient
+// reading of the whole frame found (see sketchOf), read as it streamed
 // past: the id may come after the part that made it large.
-type TooLargeError struct {
+type tooLargeError struct {
 	Limit int
-	Found Sketch
+	Found sketch
 }
 
-func (e *TooLargeError) Error() string {
+func (e *tooLargeError) Error() string {
 	return fmt.Sprintf("frame larger than the %d-byte bound", e.Limit)
 }
 
-// LineEndError reports a frame holding a carriage return other than the
+// lineEndError reports a frame holding a carriage return other than the
 // one before its newline. JSON reads a carriage return as white space,
 // but Python's universal newlines (the official Python SDK's stdin),
 // Node's readline, Java's BufferedReader and .NET's ReadLine end a line
 // there: a peer reading such a frame would read other messages in it
 // than mcpcell did. Found is what a lenient reading of it found.
-type LineEndError struct {
+type lineEndError struct {
 	Offset int
-	Found  Sketch
+	Found  sketch
 }
 
-func (e *LineEndError) Error() string {
+func (e *lineEndError) Error() string {
 	return fmt.Sprintf("offset %d: a carriage return inside a frame, where some readers end a line (only \\r\\n may end one)", e.Offset)
 }
 
-// Reader reads newline-delimited frames (LF or CRLF) of at most Max bytes.
+// reader reads newline-delimited frames (LF or CRLF) of at most max bytes.
 // Empty lines are skipped.
-type Reader struct {
+type reader struct {
 	br  *bufio.Reader
 	max int
 	buf []byte
 }
 
-// NewReader reads frames from r; max <= 0 means DefaultMaxFrame.
-func NewReader(r io.Reader, max int) *Reader {
+// newReader reads frames from r; max <= 0 means defaultMaxFrame.
+func newReader(r io.Reader, max int) *reader {
 	if max <= 0 {
-		max = DefaultMaxFrame
+		max = defaultMaxFrame
 	}
-	return &Reader{br: bufio.NewReaderSize(r, 64<<10), max: max}
+	return &reader{br: bufio.NewReaderSize(r, 64<<10), max: max}
 }
 
 // Buffered reports whether more input is already read and waiting: a
 // caller may hold its output until it is not.
-func (r *Reader) Buffered() bool { return r.br.Buffered() > 0 }
+func (r *reader) Buffered() bool { return r.br.Buffered() > 0 }
 
 // Next returns the next frame without its line ending (a newline, and
 // any carriage returns right before it). The slice is valid until the
 // next call. A frame over the bound is consumed whole and reported as a
-// *TooLargeError, one that holds another carriage return as a
-// *LineEndError; reading can go on after either. At the end of input a
+// *tooLargeError, one that holds another carriage return as a
+// *lineEndError; reading can go on after either. At the end of input a
 // last line without a newline is returned, then io.EOF.
-func (r *Reader) Next() ([]byte, error) {
+func (r *reader) Next() ([]byte, error) {
 	for {
 		line, err := r.line()
 		if err != nil {
@@ -76,13 +76,13 @@ func (r *Reader) Next() ([]byte, error) {
 			continue
 		}
 		if i := bytes.IndexByte(line, '\r'); i >= 0 {
-			return nil, &LineEndError{Offset: i, Found: Recover(line)}
+			return nil, &lineEndError{Offset: i, Found: sketchOf(line)}
 		}
 		return line, nil
 	}
 }
 
-func (r *Reader) line() ([]byte, error) {
+func (r *reader) line() ([]byte, error) {
 	r.buf = r.buf[:0]
 	var big *lenient // once the line is over the bound: it reads the rest as it streams past
 	for {
@@ -113,10 +113,10 @@ func (r *Reader) line() ([]byte, error) {
 			continue
 		}
 		if big != nil {
-			return nil, &TooLargeError{Limit: r.max, Found: big.sketch()}
+			return nil, &tooLargeError{Limit: r.max, Found: big.sketch()}
 		}
 		if len(bytes.TrimRight(r.buf, "\r")) > r.max {
-			return nil, &TooLargeError{Limit: r.max, Found: Recover(r.buf)}
+			return nil, &tooLargeError{Limit: r.max, Found: sketchOf(r.buf)}
 		}
 		return r.buf, nil
 	}
@@ -125,7 +125,7 @@ func (r *Reader) line() ([]byte, error) {
 // grow makes room for n more bytes by doubling, never past the bound:
 // append's own growth (1.25x for large slices) would copy a 16 MiB frame
 // some twenty times and leave four times its size behind as garbage.
-func (r *Reader) grow(n int) {
+func (r *reader) grow(n int) {
 	need := len(r.buf) + n
 	if need <= cap(r.buf) {
 		return
@@ -139,25 +139,25 @@ func (r *Reader) grow(n int) {
 
 var newline = []byte{'\n'}
 
-// Writer writes whole frames, one per line, from several goroutines.
-type Writer struct {
+// writer writes whole frames, one per line, from several goroutines.
+type writer struct {
 	mu     sync.Mutex
 	w      io.Writer
 	err    error
 	filter func([]byte) []byte // applied to every frame, if set
-	held   []byte              // small frames not yet written (see Hold)
+	held   []byte              // small frames not yet written (see Write)
 }
 
 // oneWrite is the largest frame held back to go out with others; a
 // larger one is written at once.
 const oneWrite = 256 << 10
 
-// NewWriter writes frames to w.
-func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
+// newWriter writes frames to w.
+func newWriter(w io.Writer) *writer { return &writer{w: w} }
 
 // Write sends one frame followed by a newline. After the first error every
 // write fails with it.
-func (w *Writer) Write(frame []byte) error {
+func (w *writer) Write(frame []byte) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil {
@@ -185,13 +185,13 @@ func (w *Writer) Write(frame []byte) error {
 }
 
 // Flush writes the held frames.
-func (w *Writer) Flush() error {
+func (w *writer) Flush() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.flushLocked()
 }
 
-func (w *Writer) flushLocked() error {
+func (w *writer) flushLocked() error {
 	if w.err != nil || len(w.held) == 0 {
 		return w.err
 	}

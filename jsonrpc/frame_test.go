@@ -11,11 +11,11 @@ import (
 
 func TestReader(t *testing.T) {
 	in := "{\"a\":1}\r\n\n   \n{\"b\":2}\n" + "{\"big\":\"" + strings.Repeat("x", 200) + "\",\"id\":9}\n{\"c\":3}\r\n{\"last\":4}"
-	r := NewReader(iotest.OneByteReader(strings.NewReader(in)), 100)
+	r := newReader(iotest.OneByteReader(strings.NewReader(in)), 100)
 	var got []string
 	for {
 		f, err := r.Next()
-		var tl *TooLargeError
+		var tl *tooLargeError
 		if errors.As(err, &tl) {
 			got = append(got, "TOO LARGE:"+tl.Found.ID.String())
 			continue
@@ -44,7 +44,7 @@ func TestReaderBound(t *testing.T) {
 		in   string
 		fits bool
 	}{{frame + "\n", true}, {frame + "\r\n", true}, {frame[:99] + "yy\n", false}} {
-		_, err := NewReader(strings.NewReader(c.in), 100).Next()
+		_, err := newReader(strings.NewReader(c.in), 100).Next()
 		if (err == nil) != c.fits {
 			t.Errorf("%d-byte line: err = %v, want fits=%v", len(c.in), err, c.fits)
 		}
@@ -54,14 +54,14 @@ func TestReaderBound(t *testing.T) {
 // The bound holds across bufio's internal buffer (64 KiB).
 func TestReaderLargeFrames(t *testing.T) {
 	big := `{"x":"` + strings.Repeat("z", 300<<10) + `"}`
-	r := NewReader(strings.NewReader(big+"\n"+big+"\n"), 1<<20)
+	r := newReader(strings.NewReader(big+"\n"+big+"\n"), 1<<20)
 	for i := 0; i < 2; i++ {
 		f, err := r.Next()
 		if err != nil || len(f) != len(big) {
 			t.Fatalf("frame %d: %d bytes, %v", i, len(f), err)
 		}
 	}
-	r = NewReader(strings.NewReader(big+"\n{}\n"), 200<<10)
+	r = newReader(strings.NewReader(big+"\n{}\n"), 200<<10)
 	if _, err := r.Next(); err == nil {
 		t.Fatalf("a 300 KiB frame passed a 200 KiB bound")
 	}
@@ -93,15 +93,15 @@ func TestReaderCarriageReturn(t *testing.T) {
 		{`{"a":1}` + "\r", `{"a":1}`, ""},
 		{" \r \r\n" + `{"a":2}` + "\n", `{"a":2}`, ""},
 	} {
-		f, err := NewReader(strings.NewReader(c.in), 1000).Next()
-		var le *LineEndError
+		f, err := newReader(strings.NewReader(c.in), 1000).Next()
+		var le *lineEndError
 		switch {
 		case c.frame != "":
 			if err != nil || string(f) != c.frame {
 				t.Errorf("%q: %q %v, want the frame %q", c.in, f, err, c.frame)
 			}
 		case !errors.As(err, &le) || le.Found.ID.String() != c.id || le.Found.Kind() != Request:
-			t.Errorf("%q: %q %v, want a LineEndError finding the request %s", c.in, f, err, c.id)
+			t.Errorf("%q: %q %v, want a lineEndError finding the request %s", c.in, f, err, c.id)
 		}
 	}
 }
@@ -116,11 +116,11 @@ func TestReaderTooLargeFindsID(t *testing.T) {
 		{`{"method":"tools/call","params":{"a":"` + big + `"},"id":"three","x":"` + big + `"}`, `"three"`},
 		{`{"result":{"text":"` + big + `\"},\"id\":99"},"id":4}`, "4"},
 	} {
-		r := NewReader(iotest.HalfReader(strings.NewReader(c.in+"\n{}\n")), 200<<10)
+		r := newReader(iotest.HalfReader(strings.NewReader(c.in+"\n{}\n")), 200<<10)
 		_, err := r.Next()
-		var tl *TooLargeError
+		var tl *tooLargeError
 		if !errors.As(err, &tl) || tl.Found.ID.String() != c.id {
-			t.Errorf("%.40s…: %v, want a TooLargeError finding the id %s", c.in, err, c.id)
+			t.Errorf("%.40s…: %v, want a tooLargeError finding the id %s", c.in, err, c.id)
 		}
 		if f, err := r.Next(); err != nil || string(f) != "{}" {
 			t.Errorf("after it: %q %v", f, err)
@@ -130,7 +130,7 @@ func TestReaderTooLargeFindsID(t *testing.T) {
 
 func TestWriterConcurrent(t *testing.T) {
 	var buf bytes.Buffer
-	w := NewWriter(&buf)
+	w := newWriter(&buf)
 	done := make(chan bool)
 	for g := 0; g < 4; g++ {
 		go func(g int) {
@@ -155,10 +155,10 @@ func FuzzReader(f *testing.F) {
 	f.Add([]byte("{\"a\":1}\n{\"b\":2}\r\n"), 16)
 	f.Fuzz(func(t *testing.T, in []byte, max int) {
 		max = int(uint(max)%4096) + 1
-		r := NewReader(bytes.NewReader(in), max)
+		r := newReader(bytes.NewReader(in), max)
 		for i := 0; i < 10000; i++ {
 			f, err := r.Next()
-			var tl *TooLargeError
+			var tl *tooLargeError
 			switch {
 			case errors.As(err, &tl):
 				continue

@@ -68,7 +68,7 @@ func BenchmarkInterposer(b *testing.B) {
 	}()
 	ip := &jsonrpc.Interposer{Policy: pol, Recorder: log}
 	done := make(chan error, 1)
-	go func() { done <- ip.Run(clientR, outW, srvInW, srvOutR) }()
+	go func() { done <- ip.NewSession().Run(clientR, outW, srvInW, srvOutR) }()
 
 	in := bufio.NewWriter(clientW)
 	out := bufio.NewReader(outR)

@@ -33,23 +33,28 @@ func (r *failingRecorder) Record(Event) error {
 	return nil
 }
 
-// pipeline runs an interposer between in-memory pipes; the server side
-// answers every request with an empty result.
+// pipeline runs a session between in-memory pipes; the test plays the
+// client (client, fromCell) and the server (serverIn, serverOut).
 type pipeline struct {
 	client    io.WriteCloser
 	fromCell  *bufio.Reader
 	serverIn  *bufio.Reader
 	serverOut io.WriteCloser
 	done      chan error
+	s         *Session
 }
 
-func newPipeline(t *testing.T, ip *Interposer) *pipeline {
+// newPipeline runs a new session of ip (see runPipeline).
+func newPipeline(t *testing.T, ip *Interposer) *pipeline { return runPipeline(t, ip.NewSession()) }
+
+// runPipeline runs s between in-memory pipes.
+func runPipeline(t *testing.T, s *Session) *pipeline {
 	cr, cw := io.Pipe()   // client -> cell
 	or, ow := io.Pipe()   // cell -> client
 	sir, siw := io.Pipe() // cell -> server
 	sor, sow := io.Pipe() // server -> cell
-	p := &pipeline{client: cw, fromCell: bufio.NewReader(or), serverIn: bufio.NewReader(sir), serverOut: sow, done: make(chan error, 1)}
-	go func() { p.done <- ip.Run(cr, ow, siw, sor) }()
+	p := &pipeline{client: cw, fromCell: bufio.NewReader(or), serverIn: bufio.NewReader(sir), serverOut: sow, done: make(chan error, 1), s: s}
+	go func() { p.done <- s.Run(cr, ow, siw, sor) }()
 	t.Cleanup(func() { cw.Close(); sow.Close() })
 	return p
 }
@@ -114,7 +119,7 @@ func (r *syncFailer) Sync() error {
 	return nil
 }
 
-// A Syncer is synced once frames have gone out, and a failed write of
+// A syncer is synced once frames have gone out, and a failed write of
 // the records refuses the calls after it.
 func TestSyncFailureRefusesNewCalls(t *testing.T) {
 	rec := &syncFailer{}
@@ -152,9 +157,9 @@ func TestSyncFailureRefusesNewCalls(t *testing.T) {
 	rec.mu.Unlock()
 	call("2") // its records are written after it went: that write fails
 	until("a failed Sync was not noticed", func() bool {
-		ip.mu.Lock()
-		defer ip.mu.Unlock()
-		return ip.auditErr != nil
+		p.s.mu.Lock()
+		defer p.s.mu.Unlock()
+		return p.s.auditErr != nil
 	})
 	io.WriteString(p.client, `{"jsonrpc":"2.0","id":3,"method":"ping"}`+"\n")
 	if got := p.line(t, p.fromCell); !strings.Contains(got, `"id":3`) || !strings.Contains(got, "no space left") {
@@ -346,7 +351,7 @@ type batchPolicy struct{ allowAll }
 
 func (batchPolicy) Batches() bool { return true }
 
-// expectLine reads the next line from r and checks that it starts with
+// expect reads the next line from r and checks that it starts with
 // want.
 func (p *pipeline) expect(t *testing.T, r *bufio.Reader, what, want string) {
 	t.Helper()
@@ -561,7 +566,7 @@ func TestFinishEndsClientTraffic(t *testing.T) {
 		t.Errorf("Run = %v", err)
 	}
 	finished := make(chan bool, 1)
-	go func() { finished <- ip.Finish(5 * time.Second) }()
+	go func() { finished <- p.s.Finish(5 * time.Second) }()
 	select {
 	case <-finished:
 		t.Fatal("Finish returned while the client's frame was in hand")

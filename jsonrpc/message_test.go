@@ -70,7 +70,7 @@ func TestErrorResponse(t *testing.T) {
 	id, _ := ParseID([]byte(`"x\"y"`))
 	b := errorResponse(id, &Error{Code: -32602, Message: "Unknown tool: \"a\"\n"})
 	if err := jsontext.Validate(b); err != nil {
-		t.Fatalf("ErrorResponse is not strict JSON: %v: %s", err, b)
+		t.Fatalf("errorResponse is not strict JSON: %v: %s", err, b)
 	}
 	var m struct {
 		ID    string `json:"id"`
@@ -80,7 +80,7 @@ func TestErrorResponse(t *testing.T) {
 		} `json:"error"`
 	}
 	if err := json.Unmarshal(b, &m); err != nil || m.ID != `x"y` || m.Error.Code != -32602 || m.Error.Message != "Unknown tool: \"a\"\n" {
-		t.Errorf("ErrorResponse = %s", b)
+		t.Errorf("errorResponse = %s", b)
 	}
 }
 

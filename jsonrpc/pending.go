@@ -23,7 +23,7 @@ const (
 	// whatever its size: one id or URI of megabytes is not an MCP one.
 	maxPendingBytes = 4 << 20
 	// maxCancelled is how many cancelled requests of one direction are
-	// remembered, by a digest of the id and the method (some 50 bytes
+	// remembered, by a digest of the id, with the method (some 50 bytes
 	// each), so that a late answer to one is dropped and never taken for
 	// a later request's under the same id. Past that the oldest is
 	// forgotten, and its id is free again: a peer would have to cancel
@@ -33,7 +33,7 @@ const (
 
 // pending is one direction's table of requests awaiting an answer, and
 // of the requests their sender cancelled, whose answer may still come.
-// The interposer's mutex guards it.
+// The session's mutex guards it.
 type pending struct {
 	calls map[IDKey]*Call
 	bytes int // what calls keep of the sender's choosing (see footprint)
@@ -74,7 +74,7 @@ func footprint(c *Call) int {
 	return n
 }
 
-// refusal says why a new request with id k cannot be taken: its id is in
+// refusal says why a new request with id cannot be taken: its id is in
 // flight, or its request was cancelled and an answer may still come.
 func (p *pending) refusal(id ID) (rule, msg string) {
 	k := id.Key()

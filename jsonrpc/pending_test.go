@@ -46,12 +46,12 @@ func want(t *testing.T, ch chan string, what, prefix string) string {
 	return ""
 }
 
-// tables returns what the interposer's tables hold: calls awaiting an
+// tables returns what the session's tables hold: calls awaiting an
 // answer, their bytes, and cancelled requests remembered.
-func tables(ip *Interposer, dir Direction) (calls, bytes, cancelled, ring int) {
-	ip.mu.Lock()
-	defer ip.mu.Unlock()
-	p := ip.owed(dir)
+func tables(s *Session, dir Direction) (calls, bytes, cancelled, ring int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.owed(dir)
 	return len(p.calls), p.bytes, len(p.cancelled), len(p.ring)
 }
 
@@ -96,7 +96,7 @@ func TestPendingBoundCount(t *testing.T) {
 			t.Errorf("the refusal names no bound: %s", l)
 		}
 	}
-	if calls, _, _, _ := tables(ip, Up); calls != maxPending {
+	if calls, _, _, _ := tables(p.s, Up); calls != maxPending {
 		t.Errorf("the client's table holds %d calls, want %d", calls, maxPending)
 	}
 	// An answer makes room: the control.
@@ -213,7 +213,7 @@ func TestPendingBoundBytes(t *testing.T) {
 		for _, id := range sent {
 			sum += keeps(id)
 		}
-		_, bytes, _, _ := tables(ip, Up)
+		_, bytes, _, _ := tables(p.s, Up)
 		if len(sent) < 2 || bytes != sum || sum > maxPendingBytes || sum+keeps(c.id(len(sent))) <= maxPendingBytes {
 			t.Errorf("%s: %d requests went on, keeping %d bytes (%d counted here); want as many as fit in %d", c.what, len(sent), bytes, sum, maxPendingBytes)
 		}
@@ -227,7 +227,7 @@ func TestPendingBoundBytes(t *testing.T) {
 		for _, id := range append(sent[1:], c.id(-1)) {
 			answer(id)
 		}
-		if calls, bytes, _, _ := tables(ip, Up); calls != 0 || bytes != 0 {
+		if calls, bytes, _, _ := tables(p.s, Up); calls != 0 || bytes != 0 {
 			t.Errorf("%s: once all are answered the table holds %d calls of %d bytes", c.what, calls, bytes)
 		}
 	}
@@ -269,7 +269,7 @@ func TestCancelledTomb(t *testing.T) {
 	want(t, toServer, "the cancellation", `{"jsonrpc":"2.0","method":"notifications/cancelled"`)
 	client(`{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo"}}`)
 	want(t, toClient, "5 reused while the answer may come", `{"jsonrpc":"2.0","id":5,"error":{"code":-32600,"message":"mcpcell: request id 5 was cancelled`)
-	if calls, bytes, cancelled, _ := tables(ip, Up); calls != 0 || bytes != 0 || cancelled != 1 {
+	if calls, bytes, cancelled, _ := tables(p.s, Up); calls != 0 || bytes != 0 || cancelled != 1 {
 		t.Errorf("after the cancellation the table holds %d calls of %d bytes and %d tombs; want only the tomb", calls, bytes, cancelled)
 	}
 	server(`{"jsonrpc":"2.0","id":5,"result":{"tools":[{"name":"hidden_tool"}]}}`)
@@ -357,7 +357,7 @@ func TestCancelledForgotten(t *testing.T) {
 			want(t, toServer, "a cancellation", `{"jsonrpc":"2.0","method":"notifications/cancelled"`)
 		}
 	}
-	calls, bytes, cancelled, ring := tables(ip, Up)
+	calls, bytes, cancelled, ring := tables(p.s, Up)
 	if calls != 0 || bytes != 0 || cancelled != maxCancelled || ring != maxCancelled {
 		t.Errorf("after %d cancelled requests the table holds %d calls of %d bytes, %d tombs in a ring of %d; want %d tombs and nothing else", n, calls, bytes, cancelled, ring, maxCancelled)
 	}

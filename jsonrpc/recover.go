@@ -6,13 +6,13 @@ import (
 	"github.com/mcpcell/mcpcell/internal/jsontext"
 )
 
-// Sketch is what a lenient reading finds in a frame that is refused
+// sketch is what a lenient reading finds in a frame that is refused
 // (strict decoding fails, or it is over the size bound, or it holds a
 // stray carriage return): enough to answer it in its own id space. A
 // sender waits for an answer to the id it wrote wherever it wrote it:
 // the TypeScript SDK writes {result, jsonrpc, id} and {method, params,
 // jsonrpc, id}, the id after the part that may be refused.
-type Sketch struct {
+type sketch struct {
 	// ID is the top-level "id", the last of several as most parsers take
 	// it; zero when absent or unusable (not a string or a number as JSON
 	// writes it, or longer than idKeep). A number ParseID refuses is kept
@@ -28,7 +28,7 @@ type Sketch struct {
 	// Batch says the frame is an array; Elements are its elements in
 	// order, as far as they could be read.
 	Batch    bool
-	Elements []Sketch
+	Elements []sketch
 	// Cut counts the elements past the first BatchKeep: read, but not
 	// kept, so that a frame of a million tiny elements (or one that never
 	// ends) costs a bounded sketch.
@@ -45,7 +45,7 @@ type Sketch struct {
 // Kind is what the sketched message is to its receiver: a Request has a
 // method and an id, a Notification a method and no id, a Response a
 // result or an error and no method; 0 when it is none of them.
-func (s *Sketch) Kind() Kind {
+func (s *sketch) Kind() Kind {
 	switch {
 	case s.Method && s.HasID:
 		return Request
@@ -57,18 +57,15 @@ func (s *Sketch) Kind() Kind {
 	return 0
 }
 
-// Recover reads a frame that may be invalid or cut short leniently: the
+// sketchOf reads a frame that may be invalid or cut short leniently: the
 // members of the top-level object (or of each object of a top-level
 // array), skipping values by their nesting, aware of strings. It never
 // fails; what it cannot read is left out.
-func Recover(b []byte) Sketch {
+func sketchOf(b []byte) sketch {
 	var l lenient
 	l.feed(b)
 	return l.sketch()
 }
-
-// RecoverID is the id Recover finds in b.
-func RecoverID(b []byte) ID { return Recover(b).ID }
 
 // BatchKeep bounds the elements of a batch a lenient reading keeps, and
 // the elements of a batch mcpcell takes at all: a 2025-03-26 client
@@ -108,14 +105,14 @@ const (
 	fieldReply
 )
 
-// lenient is Recover's reader. It takes a frame in pieces (feed), so
+// lenient is sketchOf's reader. It takes a frame in pieces (feed), so
 // that a frame over the size bound is read as it streams past, in
 // constant memory.
 type lenient struct {
-	sk      Sketch
-	msg     *Sketch // the message being read: &sk, or an element of sk
-	elem    *Sketch // the batch element being read: in sk.Elements, or spare
-	spare   Sketch  // an element past BatchKeep
+	sk      sketch
+	msg     *sketch // the message being read: &sk, or an element of sk
+	elem    *sketch // the batch element being read: in sk.Elements, or spare
+	spare   sketch  // an element past BatchKeep
 	state   lenientState
 	pos     int // offset of the byte being read
 	depth   int // containers open
@@ -143,7 +140,7 @@ func (l *lenient) level() int {
 	return 0
 }
 
-func (l *lenient) sketch() Sketch {
+func (l *lenient) sketch() sketch {
 	sk := l.sk
 	sk.Whole = l.state == lsTrail && l.trailOK && !l.bent && sk.Cut == 0
 	return sk
@@ -376,10 +373,10 @@ func (l *lenient) structural(c byte) {
 			l.stop() // no element where one must be
 		default:
 			if len(l.sk.Elements) < BatchKeep {
-				l.sk.Elements = append(l.sk.Elements, Sketch{Start: l.pos})
+				l.sk.Elements = append(l.sk.Elements, sketch{Start: l.pos})
 				l.elem = &l.sk.Elements[len(l.sk.Elements)-1]
 			} else {
-				l.spare = Sketch{Start: l.pos}
+				l.spare = sketch{Start: l.pos}
 				l.elem = &l.spare
 				l.sk.Cut++
 			}

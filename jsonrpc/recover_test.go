@@ -8,7 +8,7 @@ import (
 	"github.com/mcpcell/mcpcell/internal/jsontext"
 )
 
-// Recover finds the id wherever it is, as a peer's parser takes it, and
+// sketchOf finds the id wherever it is, as a peer's parser takes it, and
 // says what kind of message the frame was meant to be, also when strict
 // decoding refuses it before the id (the TypeScript SDK writes the id
 // last) and when it is cut short.
@@ -59,12 +59,9 @@ func TestRecover(t *testing.T) {
 		{`garbage`, "null", 0},
 		{`"a string"`, "null", 0},
 	} {
-		sk := Recover([]byte(c.in))
+		sk := sketchOf([]byte(c.in))
 		if got := sk.ID.String(); got != c.id || sk.Kind() != c.kind || sk.Batch {
-			t.Errorf("Recover(%.80s) = id %s kind %v batch %v, want id %s kind %v", c.in, got, sk.Kind(), sk.Batch, c.id, c.kind)
-		}
-		if got := RecoverID([]byte(c.in)).String(); got != c.id {
-			t.Errorf("RecoverID(%.80s) = %s, want %s", c.in, got, c.id)
+			t.Errorf("sketchOf(%.80s) = id %s kind %v batch %v, want id %s kind %v", c.in, got, sk.Kind(), sk.Batch, c.id, c.kind)
 		}
 	}
 }
@@ -85,7 +82,7 @@ func TestRecoverBatch(t *testing.T) {
 		{"[{\"id\":1,\"method\":\"a\"},\f{\"id\":2,\"method\":\"b\"}]", "1:request 2:request", false},
 		{`[{"id":1,"method":"a"},{"id":2,"method":`, "1:request 2:invalid", false},
 	} {
-		sk := Recover([]byte(c.in))
+		sk := sketchOf([]byte(c.in))
 		var got []string
 		for _, e := range sk.Elements {
 			got = append(got, e.ID.String()+":"+e.Kind().String())
@@ -96,12 +93,12 @@ func TestRecoverBatch(t *testing.T) {
 			}
 		}
 		if !sk.Batch || strings.Join(got, " ") != c.elems || sk.Whole != c.whole {
-			t.Errorf("Recover(%s) = batch %v %q whole %v, want %q whole %v", c.in, sk.Batch, got, sk.Whole, c.elems, c.whole)
+			t.Errorf("sketchOf(%s) = batch %v %q whole %v, want %q whole %v", c.in, sk.Batch, got, sk.Whole, c.elems, c.whole)
 		}
 	}
 }
 
-// FuzzRecover: Recover never fails; read in pieces it finds what it finds
+// FuzzRecover: sketchOf never fails; read in pieces it finds what it finds
 // read whole (a frame over the bound is read as it streams past); and on
 // a valid object it reads the members Go's encoding/json reads.
 func FuzzRecover(f *testing.F) {
@@ -109,7 +106,7 @@ func FuzzRecover(f *testing.F) {
 		f.Add([]byte(s), uint8(3))
 	}
 	f.Fuzz(func(t *testing.T, b []byte, step uint8) {
-		whole := Recover(b)
+		whole := sketchOf(b)
 		var l lenient
 		n := int(step%16) + 1
 		for i := 0; i < len(b); i += n {
@@ -131,7 +128,7 @@ func FuzzRecover(f *testing.F) {
 		_, result := m["result"]
 		_, isErr := m["error"]
 		if whole.HasID != hasID || whole.Method != method || whole.Reply != (result || isErr) || !whole.Whole {
-			t.Fatalf("Recover %+v, encoding/json %v: %q", whole, m, b)
+			t.Fatalf("sketchOf %+v, encoding/json %v: %q", whole, m, b)
 		}
 		if want := idOf(id); hasID && whole.ID != want {
 			t.Fatalf("id %v, want %v: %q", whole.ID, want, b)
@@ -139,7 +136,7 @@ func FuzzRecover(f *testing.F) {
 	})
 }
 
-func sameSketch(a, b Sketch) bool {
+func sameSketch(a, b sketch) bool {
 	if a.ID != b.ID || a.HasID != b.HasID || a.Method != b.Method || a.Reply != b.Reply || a.Batch != b.Batch || a.Whole != b.Whole ||
 		a.Start != b.Start || a.End != b.End || len(a.Elements) != len(b.Elements) {
 		return false
@@ -159,9 +156,9 @@ func sameSketch(a, b Sketch) bool {
 func TestRecoverBatchBound(t *testing.T) {
 	n := 3 * BatchKeep
 	frame := []byte("[" + strings.Repeat(`{"jsonrpc":"2.0","id":1,"method":"ping"},`, n-1) + `1]`)
-	sk := Recover(frame)
+	sk := sketchOf(frame)
 	if len(sk.Elements) != BatchKeep || sk.Cut != n-BatchKeep || sk.Whole {
-		t.Errorf("Recover: %d elements, %d cut, whole %v; want %d, %d, false", len(sk.Elements), sk.Cut, sk.Whole, BatchKeep, n-BatchKeep)
+		t.Errorf("sketchOf: %d elements, %d cut, whole %v; want %d, %d, false", len(sk.Elements), sk.Cut, sk.Whole, BatchKeep, n-BatchKeep)
 	}
 	if e := sk.Elements[BatchKeep-1]; e.Kind() != Request || string(frame[e.Start:e.End]) != `{"jsonrpc":"2.0","id":1,"method":"ping"}` {
 		t.Errorf("the last element kept: %+v", e)
@@ -176,7 +173,7 @@ func TestRecoverBatchBound(t *testing.T) {
 	}
 	// The control: a batch of BatchKeep elements is kept whole.
 	frame = []byte("[" + strings.Repeat(`1,`, BatchKeep-1) + `1]`)
-	if sk := Recover(frame); len(sk.Elements) != BatchKeep || sk.Cut != 0 || !sk.Whole {
+	if sk := sketchOf(frame); len(sk.Elements) != BatchKeep || sk.Cut != 0 || !sk.Whole {
 		t.Errorf("a batch at the bound: %d elements, %d cut, whole %v", len(sk.Elements), sk.Cut, sk.Whole)
 	}
 }

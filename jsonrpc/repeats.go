@@ -197,83 +197,83 @@ func (w *repeatWindow) takeLocked() []*repeat {
 // is counted, and the count is recorded, and said on stderr where what
 // is set, when the second ends. note is what stderr says about this
 // event ("" for nothing); what names repeats of its kind, in the plural.
-func (ip *Interposer) event(e Event, note, what string) {
-	ip.count(e, note, what, true)
+func (s *Session) event(e Event, note, what string) {
+	s.count(e, note, what, true)
 }
 
 // noteOnce says note on stderr with the same bound, and records nothing.
-func (ip *Interposer) noteOnce(dir Direction, rule, note, what string) {
-	ip.count(Event{Dir: dir, Decision: "note", Rule: rule}, note, what, false)
+func (s *Session) noteOnce(dir Direction, rule, note, what string) {
+	s.count(Event{Dir: dir, Decision: "note", Rule: rule}, note, what, false)
 }
 
-func (ip *Interposer) count(e Event, note, what string, record bool) {
+func (s *Session) count(e Event, note, what string, record bool) {
 	if e.Time.IsZero() {
-		e.Time = ip.Now()
+		e.Time = s.now()
 	}
 	if record && !repeating(&e) {
-		ip.record(e)
+		s.record(e)
 		if note != "" {
-			ip.note("%s", note)
+			s.note("%s", note)
 		}
 		return
 	}
 	method := e.Method
-	if ip.RedactText != nil && len(method) > 8 {
-		method = string(ip.RedactText([]byte(method))) // before the cut, which could split a value
+	if s.ip.RedactText != nil && len(method) > 8 {
+		method = string(s.ip.RedactText([]byte(method))) // before the cut, which could split a value
 	}
 	k := repeatKey{dir: e.Dir, kind: e.Kind, decision: e.Decision, rule: e.Rule, method: clipMethod(method)}
-	first, due := ip.repeats.admit(k, &e, what, record, e.Time, ip.armRepeats)
-	ip.writeRepeats(due)
+	first, due := s.repeats.admit(k, &e, what, record, e.Time, s.armRepeats)
+	s.writeRepeats(due)
 	if !first {
 		return
 	}
 	if record {
-		ip.record(e)
+		s.record(e)
 	}
 	if note != "" {
-		ip.note("%s", note)
+		s.note("%s", note)
 	}
 }
 
 // armRepeats starts the timer that writes a window's counts when it
 // ends, also when nothing follows. Called with the window's lock held.
-func (ip *Interposer) armRepeats() {
-	if ip.repeats.timer == nil {
-		ip.repeats.timer = time.AfterFunc(RepeatWindow, ip.repeatTimer)
+func (s *Session) armRepeats() {
+	if s.repeats.timer == nil {
+		s.repeats.timer = time.AfterFunc(RepeatWindow, s.repeatTimer)
 		return
 	}
-	ip.repeats.timer.Reset(RepeatWindow)
+	s.repeats.timer.Reset(RepeatWindow)
 }
 
-func (ip *Interposer) repeatTimer() {
-	due, wait := ip.repeats.takeDue(ip.Now())
+func (s *Session) repeatTimer() {
+	due, wait := s.repeats.takeDue(s.now())
 	if wait > 0 {
-		// Now has not reached the window's end (a clock of the caller's).
-		ip.repeats.mu.Lock()
-		ip.repeats.timer.Reset(wait)
-		ip.repeats.mu.Unlock()
+		// s.now has not reached the window's end (a test's clock).
+		s.repeats.mu.Lock()
+		s.repeats.timer.Reset(wait)
+		s.repeats.mu.Unlock()
 		return
 	}
-	ip.writeRepeats(due)
+	s.writeRepeats(due)
 	if len(due) > 0 {
-		if s, ok := ip.Recorder.(Syncer); ok {
-			ip.recordFailed(s.Sync())
+		if sy, ok := s.ip.Recorder.(syncer); ok {
+			s.recordFailed(sy.Sync())
 		}
 	}
 }
 
 // EndCounts records the counts of repeated events now instead of at the
 // end of their second: at the end of a session, before its last record.
-func (ip *Interposer) EndCounts() {
-	ip.writeRepeats(ip.repeats.take())
+func (s *Session) EndCounts() {
+	s.writeRepeats(s.repeats.take())
 }
 
 // writeRepeats records each count and says it on stderr.
-func (ip *Interposer) writeRepeats(due []*repeat) {
+func (s *Session) writeRepeats(due []*repeat) {
 	if len(due) == 0 {
 		return
 	}
-	now := ip.Now()
+	now := s.now()
 	for _, c := range due {
 		f := c.first
 		if c.record {
@@ -283,10 +283,10 @@ func (ip *Interposer) writeRepeats(due []*repeat) {
 			} else {
 				e.Note = fmt.Sprintf("%d more of this kind since %s, when the first was recorded in full", c.n, f.Time.UTC().Format(time.RFC3339Nano))
 			}
-			ip.record(e)
+			s.record(e)
 		}
 		if c.what != "" {
-			ip.note("%d more %s in the same second", c.n, c.what)
+			s.note("%d more %s in the same second", c.n, c.what)
 		}
 	}
 }

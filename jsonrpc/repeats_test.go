@@ -78,7 +78,7 @@ func TestRepeats(t *testing.T) {
 	clk := &clock{now: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
 	log := &eventLog{}
 	notes := &syncbuf.Buffer{}
-	ip := &Interposer{Policy: hidingPolicy{}, Recorder: log, Notes: notes, Now: clk.Now}
+	ip := &Interposer{Policy: hidingPolicy{}, Recorder: log, Notes: notes, now: clk.Now}
 	p := newPipeline(t, ip)
 	// The server answers every request it gets.
 	go func() {
@@ -132,7 +132,7 @@ func TestRepeats(t *testing.T) {
 	clk.add(RepeatWindow)
 	call("tools/call", `{"name":"hidden"}`, "Unknown tool: hidden")
 	call("tools/call", `{"name":"hidden"}`, "Unknown tool: hidden")
-	ip.EndCounts()
+	p.s.EndCounts()
 	all := log.all()
 
 	hidden := fmt.Sprintf("%v %v deny %s tools/call", Up, Request, `tools.deny "hidden"`)
@@ -239,7 +239,7 @@ func (quietPolicy) Message(dir Direction, m *Message) Verdict {
 func TestRepeatedNotificationDrops(t *testing.T) {
 	log := &eventLog{}
 	notes := &syncbuf.Buffer{}
-	ip := &Interposer{Policy: quietPolicy{}, Recorder: log, Notes: notes, Now: (&clock{now: time.Unix(1e9, 0)}).Now}
+	ip := &Interposer{Policy: quietPolicy{}, Recorder: log, Notes: notes, now: (&clock{now: time.Unix(1e9, 0)}).Now}
 	p := newPipeline(t, ip)
 	for i := 0; i < 30; i++ {
 		io.WriteString(p.client, `{"jsonrpc":"2.0","method":"notifications/x","params":{"i":`+strconv.Itoa(i)+`}}`+"\n")
@@ -248,7 +248,7 @@ func TestRepeatedNotificationDrops(t *testing.T) {
 	// decided on.
 	io.WriteString(p.client, `{"jsonrpc":"2.0","id":1,"method":"tools/call"}`+"\n")
 	p.line(t, p.serverIn)
-	ip.EndCounts()
+	p.s.EndCounts()
 	events, records := tally(log.all())
 	k := fmt.Sprintf("%v %v drop client-notifications notifications/x", Up, Notification)
 	if events[k] != 30 || records[k] != 2 {
@@ -266,12 +266,12 @@ func TestRepeatedNotificationDrops(t *testing.T) {
 func TestRepeatsKindsPerSide(t *testing.T) {
 	log := &eventLog{}
 	clk := &clock{now: time.Unix(1e9, 0)}
-	ip := &Interposer{Recorder: log, Now: clk.Now}
+	s := (&Interposer{Recorder: log, now: clk.Now}).NewSession()
 	for i := 0; i < 100; i++ {
-		ip.event(Event{Dir: Down, Kind: Notification, Decision: "drop", Rule: fmt.Sprintf("rule %d", i), Method: "m"}, "", "")
+		s.event(Event{Dir: Down, Kind: Notification, Decision: "drop", Rule: fmt.Sprintf("rule %d", i), Method: "m"}, "", "")
 	}
-	ip.event(Event{Dir: Up, Kind: Request, Decision: "deny", Rule: "tools.deny", Method: "tools/call", Subject: "hidden"}, "", "")
-	ip.EndCounts()
+	s.event(Event{Dir: Up, Kind: Request, Decision: "deny", Rule: "tools.deny", Method: "tools/call", Subject: "hidden"}, "", "")
+	s.EndCounts()
 	events, records := tally(log.all())
 	other := fmt.Sprintf("%v %v drop %s ", Down, Kind(0), otherKinds)
 	full := 0
@@ -286,25 +286,25 @@ func TestRepeatsKindsPerSide(t *testing.T) {
 	if k := fmt.Sprintf("%v %v deny tools.deny tools/call", Up, Request); records[k] != 1 || events[k] != 1 {
 		t.Errorf("the client's refused call: %d events in %d records", events[k], records[k])
 	}
-	ip.repeats.timer.Stop()
+	s.repeats.timer.Stop()
 }
 
 // A window keeps a bounded part of what a peer sent, not its frames:
 // 32 kinds of megabyte names are not 32 MB held for a second.
 func TestRepeatsKeepNoFrame(t *testing.T) {
-	ip := &Interposer{Recorder: &eventLog{}, Now: (&clock{now: time.Unix(1e9, 0)}).Now}
+	s := (&Interposer{Recorder: &eventLog{}, now: (&clock{now: time.Unix(1e9, 0)}).Now}).NewSession()
 	big := strings.Repeat("é", 1<<19)
 	for i := 0; i < 40; i++ {
-		ip.event(Event{Dir: Down, Kind: Request, Decision: "deny", Rule: fmt.Sprint(i), Method: fmt.Sprint(i) + big, Subject: big, Note: big, Shape: big}, "", "")
+		s.event(Event{Dir: Down, Kind: Request, Decision: "deny", Rule: fmt.Sprint(i), Method: fmt.Sprint(i) + big, Subject: big, Note: big, Shape: big}, "", "")
 	}
-	ip.repeats.mu.Lock()
-	defer ip.repeats.mu.Unlock()
-	defer ip.repeats.timer.Stop()
+	s.repeats.mu.Lock()
+	defer s.repeats.mu.Unlock()
+	defer s.repeats.timer.Stop()
 	held := 0
-	for k, c := range ip.repeats.kinds {
+	for k, c := range s.repeats.kinds {
 		held += len(k.method) + len(c.first.Method) + len(c.first.Subject) + len(c.first.Note) + len(c.first.Shape)
 	}
-	if held > 2*1024*len(ip.repeats.kinds) {
-		t.Errorf("the window holds %d bytes of names for %d kinds", held, len(ip.repeats.kinds))
+	if held > 2*1024*len(s.repeats.kinds) {
+		t.Errorf("the window holds %d bytes of names for %d kinds", held, len(s.repeats.kinds))
 	}
 }

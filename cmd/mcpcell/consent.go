@@ -41,10 +41,10 @@ const consentRule = "consent"
 // elicitation, or a protocol version without server requests) is not:
 // `mcpcell trust --tools` approves instead.
 type consent struct {
-	ip     *jsonrpc.Interposer
-	pol    elicitor
-	server string // the server, for the user: the profile's name
-	review string // the command that reviews a change, for notes
+	session *jsonrpc.Session
+	pol     elicitor
+	server  string // the server, for the user: the profile's name
+	review  string // the command that reviews a change, for notes
 
 	mu    sync.Mutex
 	asked map[string]bool // kind, name and digest asked about this session
@@ -96,7 +96,7 @@ func (c *consent) Changed(kind, name, digest, what string, canon []byte, approve
 		if review == "" {
 			review = "mcpcell trust --tools"
 		}
-		c.ip.Record(jsonrpc.Event{Dir: jsonrpc.Down, Subject: subject, Decision: "unasked", Rule: consentRule,
+		c.session.Record(jsonrpc.Event{Dir: jsonrpc.Down, Subject: subject, Decision: "unasked", Rule: consentRule,
 			Note: fmt.Sprintf("the %s is %d bytes to show, more than a question shows whole (%d): it stays withheld", changeWords(kind, what), len(msg), maxConsentText)},
 			fmt.Sprintf("the change to the %s %s is too long to show whole in a question, so the client is not asked: it stays withheld; review and approve it with %s", kind, showQuoted(utf8cut.Marked(name, 128)), review))
 		return
@@ -105,7 +105,7 @@ func (c *consent) Changed(kind, name, digest, what string, canon []byte, approve
 		c.full = true
 		c.mu.Unlock()
 		if first {
-			c.ip.Record(jsonrpc.Event{Dir: jsonrpc.Down, Subject: subject, Decision: "unasked", Rule: consentRule,
+			c.session.Record(jsonrpc.Event{Dir: jsonrpc.Down, Subject: subject, Decision: "unasked", Rule: consentRule,
 				Note: fmt.Sprintf("more changes than mcpcell asks about in one session (%d): they stay withheld", maxConsentAsks)},
 				fmt.Sprintf("asked the client about %d changes, the most mcpcell asks in a session; the others stay withheld: review them with mcpcell trust --tools", maxConsentAsks))
 		}
@@ -123,7 +123,7 @@ func (c *consent) Changed(kind, name, digest, what string, canon []byte, approve
 		idMu sync.Mutex
 		id   jsonrpc.ID
 	)
-	askID, err := c.ip.Ask("elicitation/create", []byte(params),
+	askID, err := c.session.Ask("elicitation/create", []byte(params),
 		jsonrpc.Event{Subject: subject, Rule: consentRule, Note: "asked the user through the client to approve the " + changeWords(kind, what)},
 		func(result []byte, e *jsonrpc.Error) {
 			idMu.Lock()
@@ -132,7 +132,7 @@ func (c *consent) Changed(kind, name, digest, what string, canon []byte, approve
 			c.answer(id, kind, name, subject, what, notify, result, e, approve)
 		})
 	if err != nil {
-		c.ip.Record(jsonrpc.Event{Dir: jsonrpc.Down, Subject: subject, Decision: "unasked", Rule: consentRule, Note: "could not ask the client: " + err.Error()}, "")
+		c.session.Record(jsonrpc.Event{Dir: jsonrpc.Down, Subject: subject, Decision: "unasked", Rule: consentRule, Note: "could not ask the client: " + err.Error()}, "")
 		return
 	}
 	idMu.Lock()
@@ -152,28 +152,28 @@ func (c *consent) answer(id jsonrpc.ID, kind, name, subject, what, notify string
 	switch {
 	case e != nil && e.Message == jsonrpc.Unanswered:
 		ev.Decision, ev.Note = "unanswered", "the session ended before the user answered; the "+kind+" stays withheld"
-		c.ip.Record(ev, "")
+		c.session.Record(ev, "")
 	case e != nil:
 		ev.Decision, ev.Note = "error", fmt.Sprintf("the client answered with an error (%d %s); the %s stays withheld", e.Code, utf8cut.Marked(e.Message, 200), kind)
-		c.ip.Record(ev, "")
+		c.session.Record(ev, "")
 	case action == "accept":
 		if err := approve(); err != nil {
 			ev.Decision, ev.Note = "error", "the user approved, but the approval could not be recorded: "+err.Error()
-			c.ip.Record(ev, fmt.Sprintf("error: the user approved the %s %s through the client, but mcpcell could not record it: %v", kind, quoted, err))
+			c.session.Record(ev, fmt.Sprintf("error: the user approved the %s %s through the client, but mcpcell could not record it: %v", kind, quoted, err))
 			return
 		}
 		ev.Decision, ev.Note = "approved", "the user approved the "+changeWords(kind, what)+" through the client"
-		c.ip.Record(ev, fmt.Sprintf("the user approved the %s %s through the client; it is listed again", kind, quoted))
-		if err := c.ip.Notify(notify, nil, consentRule); err != nil {
-			c.ip.Record(jsonrpc.Event{Dir: jsonrpc.Down, Method: notify, Subject: subject, Decision: "error", Rule: consentRule, Note: "could not tell the client to list again: " + err.Error()}, "")
+		c.session.Record(ev, fmt.Sprintf("the user approved the %s %s through the client; it is listed again", kind, quoted))
+		if err := c.session.Notify(notify, nil, consentRule); err != nil {
+			c.session.Record(jsonrpc.Event{Dir: jsonrpc.Down, Method: notify, Subject: subject, Decision: "error", Rule: consentRule, Note: "could not tell the client to list again: " + err.Error()}, "")
 		}
 	case action == "decline", action == "cancel":
 		ev.Decision = map[string]string{"decline": "declined", "cancel": "cancelled"}[action]
 		ev.Note = "the user did not approve; the " + kind + " stays withheld"
-		c.ip.Record(ev, "")
+		c.session.Record(ev, "")
 	default:
 		ev.Decision, ev.Note = "declined", fmt.Sprintf("the client answered action %s, which approves nothing; the %s stays withheld", showQuoted(utf8cut.Marked(action, 40)), kind)
-		c.ip.Record(ev, "")
+		c.session.Record(ev, "")
 	}
 }
 

@@ -84,7 +84,7 @@ func newConsentPipe(t *testing.T, can bool, onList func(*consent)) *consentPipe 
 		defer p.notesMu.Unlock()
 		return p.notes.Write(b)
 	})}
-	p.cons = &consent{ip: p.ip, pol: elicits(can), server: "fake"}
+	p.cons = &consent{session: p.ip.NewSession(), pol: elicits(can), server: "fake"}
 	cr, cw := io.Pipe()
 	or, ow := io.Pipe()
 	sir, siw := io.Pipe()
@@ -92,7 +92,7 @@ func newConsentPipe(t *testing.T, can bool, onList func(*consent)) *consentPipe 
 	p.client, p.srvOut = cw, sow
 	p.cl, p.sv = lines(or), lines(sir)
 	done := make(chan struct{})
-	go func() { p.ip.Run(cr, ow, siw, sor); close(done) }()
+	go func() { p.cons.session.Run(cr, ow, siw, sor); close(done) }()
 	t.Cleanup(func() {
 		cw.Close()
 		sow.Close()

@@ -207,12 +207,13 @@ func (c *cli) run(args []string) int {
 	}
 	// A change withheld from a listing may be approved by the user where
 	// the client can ask them.
-	cons := &consent{ip: ip, pol: pol, server: serverLabel(p, command)}
+	s := ip.NewSession()
+	cons := &consent{session: s, pol: pol, server: serverLabel(p, command)}
 	if surface != nil {
 		cons.review = surface.Review()
 	}
 	pol.SetWithheld(cons.Changed)
-	return c.serve(ip, srv, log, sigs)
+	return c.serve(ip, s, srv, log, sigs)
 }
 
 // checkCommandFirst refuses a server command line, or a file the kernel

@@ -94,11 +94,11 @@ func (st *stopper) stop() {
 	<-st.ended
 }
 
-// serve pumps frames through ip until the session ends, ends the server
-// and its descendants, writes the audit log's end record and returns the
-// server's exit status. sigs delivers stopSignals, those
+// serve pumps frames through s, a session of ip, until it ends, ends
+// the server and its descendants, writes the audit log's end record and
+// returns the server's exit status. sigs delivers stopSignals, those
 // that came while the server started among them.
-func (c *cli) serve(ip *jsonrpc.Interposer, srv *sandbox.Server, log *audit.Log, sigs <-chan os.Signal) int {
+func (c *cli) serve(ip *jsonrpc.Interposer, s *jsonrpc.Session, srv *sandbox.Server, log *audit.Log, sigs <-chan os.Signal) int {
 	st := newStopper(srv)
 	go func() {
 		for range sigs {
@@ -113,7 +113,7 @@ func (c *cli) serve(ip *jsonrpc.Interposer, srv *sandbox.Server, log *audit.Log,
 	ip.ClientClosed = st.clientClosed
 	watchHangup(c.stdin, st.hungUp)
 	ran := make(chan error, 1)
-	go func() { ran <- ip.Run(c.stdin, c.stdout, srv.Stdin, srv.Stdout) }()
+	go func() { ran <- s.Run(c.stdin, c.stdout, srv.Stdin, srv.Stdout) }()
 	var runErr error
 	killed, undelivered := 0, false
 	select {
@@ -138,13 +138,13 @@ func (c *cli) serve(ip *jsonrpc.Interposer, srv *sandbox.Server, log *audit.Log,
 	}
 	// The client's frames end here: one being handled gets its answer
 	// written, and none is taken after the end record.
-	if !undelivered && !ip.Finish(drainGrace) {
+	if !undelivered && !s.Finish(drainGrace) {
 		note += "; the client was not reading, so its last frames were not delivered"
 	}
 	// The end record goes to disk before anything goes to stderr, which a
 	// client that has gone may no longer read, and before the client's
 	// SIGKILL can come; the counts of repeated events go before it.
-	ip.EndCounts()
+	s.EndCounts()
 	log.Record(jsonrpc.Event{Time: time.Now(), Decision: "end", Rule: "session", Note: note})
 	if err := log.Flush(); err != nil {
 		c.errorf("writing the audit log's end record: %v", err)
