@@ -313,7 +313,7 @@ func toolError(msg string) []byte {
 }
 
 // Shape lists argument names with their JSON types, never their values.
-func Shape(args []byte) string {
+func argShape(args []byte) string {
 	var room [128]byte
 	b := room[:0]
 	err := jsontext.EachMember(args, func(name, value []byte) bool {

@@ -180,7 +180,7 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, r *reader, version string) js
 	case "tools/call":
 		name, ok := r.str(params, "name")
 		args := r.get(params, "arguments")
-		shape := Shape(args)
+		shape := argShape(args)
 		if !ok {
 			return refuse(jsonrpc.CodeInvalidParams, "tools/call", "mcpcell: tools/call needs a string name")
 		}
@@ -227,7 +227,7 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, r *reader, version string) js
 			v.Subject = name
 			return v
 		}
-		return jsonrpc.Verdict{Rule: rule, Subject: name, Shape: Shape(r.get(params, "arguments"))}
+		return jsonrpc.Verdict{Rule: rule, Subject: name, Shape: argShape(r.get(params, "arguments"))}
 	case "resources/read", "resources/subscribe", "resources/unsubscribe":
 		uri, ok := r.str(params, "uri")
 		if !ok {

@@ -21,8 +21,8 @@ const DefaultName = "default"
 // FileName is the profile file discovery looks for.
 const FileName = ".mcpcell.toml"
 
-// Presets lists the names of the embedded presets.
-func Presets() []string {
+// presetNames lists the names of the embedded presets.
+func presetNames() []string {
 	ents, _ := fs.ReadDir(presets, "presets")
 	var out []string
 	for _, e := range ents {
@@ -31,8 +31,8 @@ func Presets() []string {
 	return out
 }
 
-// PresetSource returns the text of an embedded preset.
-func PresetSource(name string) ([]byte, bool) {
+// presetSource returns the text of an embedded preset.
+func presetSource(name string) ([]byte, bool) {
 	b, err := presets.ReadFile("presets/" + name + ".toml")
 	return b, err == nil
 }
@@ -78,10 +78,10 @@ func isPath(s string) bool {
 	return strings.ContainsRune(s, '/') || strings.ContainsRune(s, filepath.Separator) || strings.HasSuffix(s, ".toml")
 }
 
-// MaxFileSize is the largest profile file Load reads.
-const MaxFileSize = 1 << 20
+// maxFileSize is the largest profile file Load reads.
+const maxFileSize = 1 << 20
 
-// readFile reads a profile file: a regular file of at most MaxFileSize
+// readFile reads a profile file: a regular file of at most maxFileSize
 // bytes. It never blocks on a FIFO or reads a device without end.
 func readFile(path string) (unit, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
@@ -96,15 +96,15 @@ func readFile(path string) (unit, error) {
 	if !st.Mode().IsRegular() {
 		return unit{}, fmt.Errorf("reading profile: %s is not a regular file (%s)", path, kindOf(st.Mode()))
 	}
-	if st.Size() > MaxFileSize {
-		return unit{}, fmt.Errorf("reading profile: %s is larger than %d bytes", path, MaxFileSize)
+	if st.Size() > maxFileSize {
+		return unit{}, fmt.Errorf("reading profile: %s is larger than %d bytes", path, maxFileSize)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
 		return unit{}, fmt.Errorf("reading profile: %w", err)
 	}
-	if len(b) > MaxFileSize {
-		return unit{}, fmt.Errorf("reading profile: %s is larger than %d bytes", path, MaxFileSize)
+	if len(b) > maxFileSize {
+		return unit{}, fmt.Errorf("reading profile: %s is larger than %d bytes", path, maxFileSize)
 	}
 	return unit{src: Source{File: path}, path: path, data: b}, nil
 }
@@ -127,9 +127,9 @@ func kindOf(m fs.FileMode) string {
 }
 
 func readPreset(name string, from Source) (unit, error) {
-	b, ok := PresetSource(name)
+	b, ok := presetSource(name)
 	if !ok {
-		msg := fmt.Sprintf("no preset named %q (presets: %s)", name, strings.Join(Presets(), ", "))
+		msg := fmt.Sprintf("no preset named %q (presets: %s)", name, strings.Join(presetNames(), ", "))
 		if from.File == "" || from.File == "--profile" {
 			return unit{}, errors.New(msg)
 		}

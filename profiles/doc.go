@@ -13,7 +13,7 @@
 // safely (a home folder, /, a system folder, mcpcell's own folders) is
 // refused for an embedded profile, and a grant that reaches mcpcell's
 // state is refused for any. A profile file is a regular file of at most
-// MaxFileSize bytes (an include of a FIFO or a device never hangs Load),
+// maxFileSize bytes (an include of a FIFO or a device never hangs Load),
 // and Options.Verify sees each file's bytes before they are parsed, so a
 // caller that trusts only approved content (mcpcell run, with the trust
 // store) refuses an edited or planted file before its includes are read.

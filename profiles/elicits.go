@@ -2,8 +2,8 @@ package profiles
 
 import "github.com/mcpcell/mcpcell/internal/jsontext"
 
-// V20250618 is the first protocol version with elicitation.
-const V20250618 = "2025-06-18"
+// v20250618 is the first protocol version with elicitation.
+const v20250618 = "2025-06-18"
 
 // elicitCaps is what a client's initialize declared of elicitation.
 type elicitCaps struct {
@@ -40,7 +40,7 @@ func (p *Policy) ClientElicits() bool {
 		return false
 	}
 	switch p.version {
-	case V20250618:
+	case v20250618:
 		return true // one mode: any object declares it
 	case V20251125:
 		return p.elicits.form

@@ -42,11 +42,11 @@ func TestLoadVerify(t *testing.T) {
 	}
 }
 
-// A profile file is a regular file of at most MaxFileSize bytes.
+// A profile file is a regular file of at most maxFileSize bytes.
 func TestReadFileRefuses(t *testing.T) {
 	dir := t.TempDir()
 	big := filepath.Join(dir, "big.toml")
-	os.WriteFile(big, []byte(strings.Repeat("#", MaxFileSize+1)), 0o600)
+	os.WriteFile(big, []byte(strings.Repeat("#", maxFileSize+1)), 0o600)
 	for path, want := range map[string]string{
 		big:         "is larger than 1048576 bytes",
 		"/dev/zero": "is not a regular file (a character device)",

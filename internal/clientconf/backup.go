@@ -21,9 +21,9 @@ const MarkerPrefix = "mcpcell-keyring:"
 // Marker is the marker of a keyring item.
 func Marker(item string) string { return MarkerPrefix + item }
 
-// ParseMarker returns the item a marker names; ok is false for any other
+// parseMarker returns the item a marker names; ok is false for any other
 // value.
-func ParseMarker(v string) (item string, ok bool) {
+func parseMarker(v string) (item string, ok bool) {
 	item, ok = strings.CutPrefix(v, MarkerPrefix)
 	if !ok || item == "" || strings.TrimSpace(item) != item || strings.IndexFunc(item, unicode.IsControl) >= 0 {
 		return "", false
@@ -97,7 +97,7 @@ func (f *File) Findings() []Finding {
 			}
 		case "string":
 			v, _ := jsontext.String(raw)
-			if _, ok := ParseMarker(v); ok {
+			if _, ok := parseMarker(v); ok {
 				return
 			}
 			spans := secretSpans(v)

@@ -82,9 +82,9 @@ func TestParseMarker(t *testing.T) {
 		{"ghp_mcpcell-keyring:x", "", false},
 		{"", "", false},
 	} {
-		item, ok := ParseMarker(c.v)
+		item, ok := parseMarker(c.v)
 		if item != c.item || ok != c.ok {
-			t.Errorf("ParseMarker(%q) = %q, %v; want %q, %v", c.v, item, ok, c.item, c.ok)
+			t.Errorf("parseMarker(%q) = %q, %v; want %q, %v", c.v, item, ok, c.item, c.ok)
 		}
 	}
 }
@@ -130,7 +130,7 @@ func TestBackupMasksMovedCredentials(t *testing.T) {
 	for i, e := range bf.Entries {
 		for j, kv := range e.Env {
 			orig := f.Entries[i].Env[j]
-			if item, ok := ParseMarker(kv.Value); ok != (orig.Value == token) || ok && !strings.HasPrefix(item, "vscode-"+e.Name+"-") {
+			if item, ok := parseMarker(kv.Value); ok != (orig.Value == token) || ok && !strings.HasPrefix(item, "vscode-"+e.Name+"-") {
 				t.Errorf("%s %s: backup value %q for %q", e.Name, kv.Key, kv.Value, orig.Value)
 			}
 		}
@@ -171,7 +171,7 @@ func (r ring) value(item string) (string, error) {
 func TestWrapMarker(t *testing.T) {
 	text := `{"mcpServers": {"gh": {"command": "node", "env": {"GITHUB_TOKEN": "mcpcell-keyring:claude-desktop-gh-github_token-2"}}}}`
 	f := parse(t, ClaudeDesktop, "/c/claude_desktop_config.json", text)
-	r := ring{values: map[string]string{"claude-desktop-gh-github_token-2": token}, origins: map[string]Origin{"claude-desktop-gh-github_token-2": OriginOf(f, f.Entries[0], "GITHUB_TOKEN")}}
+	r := ring{values: map[string]string{"claude-desktop-gh-github_token-2": token}, origins: map[string]Origin{"claude-desktop-gh-github_token-2": originOf(f, f.Entries[0], "GITHUB_TOKEN")}}
 	o := WrapOptions{Mcpcell: "/bin/mcpcell", Exists: none, IsDir: none, Held: r.held, Origin: r.origin}
 	servers, err := PlanWrap(f, o)
 	if err != nil {
@@ -304,7 +304,7 @@ func TestForeignMarkersRefused(t *testing.T) {
 func TestUnwrapRestoresOnlyItsOwnItems(t *testing.T) {
 	text := `{"mcpServers": {"helper": {"command": "/bin/mcpcell", "args": ["run", "--profile", "/r/.mcpcell.helper.toml", "--", "node", "tool.js"]}}}`
 	f := parse(t, ClaudeCode, "/r/.mcp.json", text)
-	own := OriginOf(f, f.Entries[0], "API_TOKEN")
+	own := originOf(f, f.Entries[0], "API_TOKEN")
 	r := ring{values: map[string]string{"claude-code-helper-api_token": "own-value-of-helper-1"}, origins: map[string]Origin{"claude-code-helper-api_token": own}}
 	for k, v := range victimRing.values {
 		r.values[k] = v
@@ -388,7 +388,7 @@ func TestPickItemKeepsOtherValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	const base = "claude-code-db-pgpassword"
-	of := func(i int) Origin { return OriginOf(f, f.Entries[i], "PGPASSWORD") }
+	of := func(i int) Origin { return originOf(f, f.Entries[i], "PGPASSWORD") }
 	for _, c := range []struct {
 		name    string
 		ring    map[string]string
@@ -456,7 +456,7 @@ func TestUnwrapRestoreAllOrNothing(t *testing.T) {
   "b": {"command": "node", "env": {"B_TOKEN": "mcpcell-keyring:claude-desktop-b-b_token", "MODE": "x"}}}}`
 	f, _ := Parse(ClaudeDesktop, "/c/claude_desktop_config.json", []byte(text))
 	r := ring{values: map[string]string{"claude-desktop-a-a_token": "value-of-a-123", "claude-desktop-b-b_token": token, "shared": "shared-value-1"},
-		origins: map[string]Origin{"claude-desktop-a-a_token": OriginOf(f, f.Entries[0], "A_TOKEN"), "claude-desktop-b-b_token": OriginOf(f, f.Entries[1], "B_TOKEN")}}
+		origins: map[string]Origin{"claude-desktop-a-a_token": originOf(f, f.Entries[0], "A_TOKEN"), "claude-desktop-b-b_token": originOf(f, f.Entries[1], "B_TOKEN")}}
 	o := UnwrapOptions{Mcpcell: "/bin/mcpcell", Value: r.value, Origin: r.origin,
 		Profile: func(string) ([]KV, map[string]string, error) {
 			return nil, map[string]string{"A_TOKEN": "claude-desktop-a-a_token", "SHARED": "shared"}, nil

@@ -23,9 +23,6 @@ const (
 	VSCode        Client = "vscode"
 )
 
-// Clients lists them.
-var Clients = []Client{ClaudeDesktop, ClaudeCode, Cursor, VSCode}
-
 // Env is where the default paths come from.
 type Env struct {
 	GOOS    string

@@ -24,8 +24,8 @@ func TestIsCredential(t *testing.T) {
 		{"GITHUB_API_URL", "https://api.github.com", false},
 		{"PATH_PREFIX", "/x", false},
 	} {
-		if got := IsCredential(c.name, c.value); got != c.want {
-			t.Errorf("IsCredential(%s, %s) = %v", c.name, c.value, got)
+		if got := isCredential(c.name, c.value); got != c.want {
+			t.Errorf("isCredential(%s, %s) = %v", c.name, c.value, got)
 		}
 	}
 }

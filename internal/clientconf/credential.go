@@ -112,9 +112,9 @@ func credentialFlag(name string) bool {
 	return credentialName(name) && len(words) > 0 && !slices.Contains(locationWords, words[len(words)-1])
 }
 
-// IsCredential reports whether an env entry holds a credential, by its
+// isCredential reports whether an env entry holds a credential, by its
 // name or by the form of its value.
-func IsCredential(name, value string) bool {
+func isCredential(name, value string) bool {
 	return credentialName(name) || len(secretSpans(value)) > 0
 }
 

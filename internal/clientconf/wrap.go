@@ -66,8 +66,8 @@ type Origin struct {
 	Env    string `json:"env"`
 }
 
-// OriginOf is the origin of an item made for env of entry e of f.
-func OriginOf(f *File, e *Entry, env string) Origin {
+// originOf is the origin of an item made for env of entry e of f.
+func originOf(f *File, e *Entry, env string) Origin {
 	return Origin{Client: f.Client, Config: f.Path, Table: e.Where, Server: e.Name, Env: env}
 }
 
@@ -149,7 +149,7 @@ const (
 func (c Client) expands() bool { return c != ClaudeDesktop }
 
 func classify(c Client, kv KV) envKind {
-	if _, ok := ParseMarker(kv.Value); ok {
+	if _, ok := parseMarker(kv.Value); ok {
 		return envMarker
 	}
 	if kv.Value == "" {
@@ -164,11 +164,11 @@ func classify(c Client, kv KV) envKind {
 		return envRef
 	}
 	switch {
-	case IsCredential(kv.Key, kv.Value) && len(kv.Value) >= minSecret && keystore.Numeric(kv.Value):
+	case isCredential(kv.Key, kv.Value) && len(kv.Value) >= minSecret && keystore.Numeric(kv.Value):
 		return envNumber
-	case IsCredential(kv.Key, kv.Value) && len(kv.Value) >= minSecret:
+	case isCredential(kv.Key, kv.Value) && len(kv.Value) >= minSecret:
 		return envSecret
-	case IsCredential(kv.Key, kv.Value):
+	case isCredential(kv.Key, kv.Value):
 		return envShort
 	case strings.Contains(kv.Value, "${"):
 		return envLiteral
@@ -236,7 +236,7 @@ func foreignMarker(f *File, e *Entry, env, item string, origin func(string) (Ori
 // this plan uses and items that hold something else than this value for
 // this entry.
 func pickItem(f *File, e *Entry, kv KV, kept map[string]string, taken map[string]bool, o WrapOptions) (string, error) {
-	base, want := itemBase(f.Client, e, kv.Key), OriginOf(f, e, kv.Key)
+	base, want := itemBase(f.Client, e, kv.Key), originOf(f, e, kv.Key)
 	held := func(item string) (string, bool, error) {
 		if o.Held == nil {
 			return "", false, nil
@@ -311,7 +311,7 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 	taken := map[string]bool{}
 	for _, e := range f.Entries {
 		for _, kv := range e.Env {
-			if item, ok := ParseMarker(kv.Value); ok {
+			if item, ok := parseMarker(kv.Value); ok {
 				taken[item] = true
 			}
 		}
@@ -360,8 +360,8 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 		for i, kv := range e.Env {
 			switch classify(f.Client, kv) {
 			case envMarker:
-				item, _ := ParseMarker(kv.Value)
-				mine, err := madeFor(item, OriginOf(f, e, kv.Key), f, e, o.Origin)
+				item, _ := parseMarker(kv.Value)
+				mine, err := madeFor(item, originOf(f, e, kv.Key), f, e, o.Origin)
 				if err != nil {
 					return nil, err
 				}
@@ -377,7 +377,7 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 						return nil, fmt.Errorf("%s of %s is the marker of keyring item %s, which is not in the keyring", kv.Key, e.Name, item)
 					}
 				}
-				s.Secrets = append(s.Secrets, Secret{Env: kv.Key, Item: item, Origin: OriginOf(f, e, kv.Key), Stored: true})
+				s.Secrets = append(s.Secrets, Secret{Env: kv.Key, Item: item, Origin: originOf(f, e, kv.Key), Stored: true})
 				s.Notes = append(s.Notes, fmt.Sprintf("%s is a marker (from a backup): its value is in the keyring as item %s already", kv.Key, item))
 			case envRef:
 				pass = append(pass, kv)
@@ -394,7 +394,7 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 				if base := itemBase(f.Client, e, kv.Key); item != base && keptSecrets[kv.Key] != item {
 					s.Notes = append(s.Notes, fmt.Sprintf("keyring item %s is taken (it holds another value, or another server of this file uses it): %s goes into item %s", base, kv.Key, item))
 				}
-				s.Secrets = append(s.Secrets, Secret{Env: kv.Key, Item: item, Value: kv.Value, Origin: OriginOf(f, e, kv.Key), at: e.envAt[i]})
+				s.Secrets = append(s.Secrets, Secret{Env: kv.Key, Item: item, Value: kv.Value, Origin: originOf(f, e, kv.Key), at: e.envAt[i]})
 			case envShort:
 				pass = append(pass, kv)
 				s.Warnings = append(s.Warnings, fmt.Sprintf("env %s looks like a credential but is shorter than %d bytes, too short to redact: it stays in the config and in its backup", kv.Key, minSecret))
@@ -448,7 +448,7 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 			}
 			for _, env := range slices.Sorted(maps.Keys(keptSecrets)) {
 				item := keptSecrets[env]
-				mine, err := madeFor(item, OriginOf(f, e, env), f, e, o.Origin)
+				mine, err := madeFor(item, originOf(f, e, env), f, e, o.Origin)
 				if err != nil {
 					return nil, err
 				}
@@ -678,7 +678,7 @@ func PlanUnwrap(f *File, o UnwrapOptions) ([]*Server, error) {
 		}
 		// restore reads item for env, if wrap made it for this entry.
 		restore := func(env, item string, marker bool) (v string, ok bool, err error) {
-			mine, err := madeFor(item, OriginOf(f, e, env), f, e, o.Origin)
+			mine, err := madeFor(item, originOf(f, e, env), f, e, o.Origin)
 			if err != nil {
 				return "", false, err
 			}
@@ -699,7 +699,7 @@ func PlanUnwrap(f *File, o UnwrapOptions) ([]*Server, error) {
 		// The env entries that stay in the config, with markers resolved.
 		var env, shown []KV
 		for _, kv := range e.Env {
-			item, ok := ParseMarker(kv.Value)
+			item, ok := parseMarker(kv.Value)
 			if !ok {
 				env, shown = append(env, kv), append(shown, kv)
 				continue
