@@ -23,9 +23,13 @@
 // A new keyring backend implements Store (keyring.go is the OS one; tests
 // use a map). A new form a value can take on the wire (an encoding a
 // server could use to smuggle it) goes in redact.go, next to the forms
-// the Redactor already searches, with a case in leaktest, the attacker's
-// reader that tests it. What a value must be to be accepted as a secret
-// (MinLength, Numeric) is in keystore.go.
+// the Redactor already searches, and a new escape that can hide one in
+// unescape.go, each with a case in leaktest, the attacker's reader that
+// tests it. The rest of redaction: frame.go (which strings of a frame to
+// read), find.go (the spans that hold a form, in every decoded view),
+// view.go (a decoded text mapped back to its source) and writer.go (a
+// stream). What a value must be to be accepted as a secret (MinLength,
+// Numeric) is in keystore.go.
 //
 // # What it does not do
 //

@@ -6,69 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
-
-type options struct {
-	mcpcell, srt, everything, out string
-	short                         bool
-	only                          *regexp.Regexp // scenarios to run; nil runs all
-	self                          string
-	dir                           string // temp: profiles, audit logs
-}
-
-// mode is one way to start a server.
-type mode struct {
-	name string
-	argv func(server []string) []string
-	env  []string
-	// trust, when set, is run before a server command is started that
-	// way: mcpcell runs a profile file only once trusted.
-	trust func(server []string) error
-}
-
-func (o *options) modes(profile string) []mode {
-	ms := []mode{
-		{name: "direct", argv: func(s []string) []string { return s }},
-		{name: "mcpcell", argv: func(s []string) []string {
-			return append([]string{o.mcpcell, "run", "--profile", profile, "--"}, s...)
-		}, env: []string{"XDG_STATE_HOME=" + filepath.Join(o.dir, "state"), "XDG_CACHE_HOME=" + filepath.Join(o.dir, "cache")}},
-	}
-	var trusted sync.Map // the server command lines trusted so far
-	ms[1].trust = func(s []string) error {
-		key := strings.Join(s, "\x00")
-		if _, ok := trusted.Load(key); ok {
-			return nil
-		}
-		cmd := exec.Command(o.mcpcell, append([]string{"trust", "--yes", "--profile", profile, "--"}, s...)...)
-		cmd.Env = append(os.Environ(), ms[1].env...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("mcpcell trust: %v: %s", err, out)
-		}
-		trusted.Store(key, true)
-		return nil
-	}
-	if o.srt != "" {
-		ms = append(ms, mode{name: "srt", argv: func(s []string) []string {
-			return []string{o.srt, "-c", strings.Join(quoteAll(s), " ")}
-		}})
-	}
-	return ms
-}
-
-func quoteAll(s []string) []string {
-	out := make([]string, len(s))
-	for i, a := range s {
-		out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-	}
-	return out
-}
 
 func (o *options) run() error {
 	if runtime.GOOS != "linux" {
@@ -112,62 +54,6 @@ func (o *options) run() error {
 		b.add(row{scenario: "mcpcell peak RSS after 16 MiB results", unit: "MB", target: "≤ 2.5 × 16 MiB + 10 MB = 52 MB", values: map[string]string{"mcpcell": mb(h)}, met: verdict(h <= 5*(16<<20)/2+10<<20)})
 	}
 	return b.report(all, relays)
-}
-
-// find locates mcpcell, srt and server-everything, and names those
-// missing (srt and server-everything leave rows out).
-func (o *options) find() (missing []string, err error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	o.self = self
-	if o.mcpcell, err = exec.LookPath(o.mcpcell); err != nil {
-		return nil, fmt.Errorf("mcpcell: %w (build it and pass -mcpcell)", err)
-	}
-	if o.srt == "" {
-		if p, err := filepath.Abs("testdata/node/node_modules/.bin/srt"); err == nil && exists(p) {
-			o.srt = p
-		}
-	}
-	if o.everything == "" {
-		if p, err := filepath.Abs("testdata/node/node_modules/@modelcontextprotocol/server-everything/dist/index.js"); err == nil && exists(p) {
-			o.everything = p
-		}
-	}
-	// With MCPCELL_REQUIRE_ALL=1 (as in CI) a part that is missing is a
-	// failure, not a row left out.
-	if o.srt == "" {
-		missing = append(missing, "srt (npm ci --prefix testdata/node)")
-	}
-	if o.everything == "" {
-		missing = append(missing, "server-everything (npm ci --prefix testdata/node)")
-	}
-	return missing, nil
-}
-
-// writeProfile writes the benchmark's profile into a project folder of
-// o.dir.
-func (o *options) writeProfile() (project, profile string, err error) {
-	// The profile's folder is the project, which the default grants for
-	// writing: mcpcell's own folders (o.dir/state, o.dir/cache) lie beside
-	// it, never in it.
-	project = filepath.Join(o.dir, "project")
-	if err := os.Mkdir(project, 0o700); err != nil {
-		return "", "", err
-	}
-	profile = filepath.Join(project, "bench.toml")
-	grants := []string{o.self}
-	if o.everything != "" {
-		// The server reads its dependencies: grant the node_modules it is in.
-		nm := o.everything
-		for filepath.Base(nm) != "node_modules" && nm != filepath.Dir(nm) {
-			nm = filepath.Dir(nm)
-		}
-		grants = append(grants, nm)
-	}
-	os.WriteFile(profile, []byte(fmt.Sprintf("include = [\"default\"]\n[filesystem]\nread = %s\nexec = [%q]\n", tomlList(grants), o.self)), 0o600)
-	return project, profile, nil
 }
 
 // bench is one run of the harness: the rows measured so far and the
@@ -252,22 +138,6 @@ func startupRow(name string, server []string, ms []mode, runs int) (row, map[str
 		r.values[m.name] = fmt.Sprintf("%.1f / %.1f", ms1(med[m.name]), ms1(percentile(times[m.name], 0.99)))
 	}
 	return r, med
-}
-
-// relays are the floors of any relay, which run in every scenario after
-// start-up.
-func (o *options) relays() []mode {
-	// A plain cat relay (cat | server | cat) is the physical limit of two
-	// more pipes.
-	relay := mode{name: "cat relay", argv: func(s []string) []string {
-		return []string{"sh", "-c", "cat | " + strings.Join(quoteAll(s), " ") + " | cat"}
-	}}
-	// A relay in Go, io.Copy both ways in one process, is what mcpcell
-	// would cost with no policy and no audit log.
-	goRelay := mode{name: "Go relay", argv: func(s []string) []string {
-		return append([]string{o.self, "relay"}, s...)
-	}}
-	return []mode{relay, goRelay}
 }
 
 // open starts and initializes a session of fixture each of the ways all;
@@ -429,18 +299,6 @@ func (b *bench) report(all, relays []mode) error {
 	return nil
 }
 
-// benchSecret stores a value for the one-secret start-up, through mcpcell
-// secret set; false when no keyring answers.
-func (o *options) benchSecret() (string, bool) {
-	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
-		return "", false
-	}
-	item := fmt.Sprintf("mcpcell-bench-%d", os.Getpid())
-	cmd := exec.Command(o.mcpcell, "secret", "set", item)
-	cmd.Stdin = strings.NewReader("bench-secret-value-0123456789\n")
-	return item, cmd.Run() == nil
-}
-
 // pipelined keeps window calls in flight until total are answered.
 func pipelined(s *session, total, window int) (float64, error) {
 	t0 := time.Now()
@@ -466,14 +324,4 @@ func pipelined(s *session, total, window int) (float64, error) {
 		}
 	}
 	return float64(total) / time.Since(t0).Seconds(), nil
-}
-
-func exists(p string) bool { _, err := os.Stat(p); return err == nil }
-
-func tomlList(l []string) string {
-	q := make([]string, len(l))
-	for i, s := range l {
-		q[i] = strconv.Quote(s)
-	}
-	return "[" + strings.Join(q, ", ") + "]"
 }

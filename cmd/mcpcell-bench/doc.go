@@ -18,7 +18,8 @@
 // (with a target and a verdict where docs/benchmarks.md sets one) and is
 // called from run; the line client is session.go, the table and its
 // statistics table.go, the fast server server.go. A new way to start a server is a
-// mode (options.modes, or relays for a floor).
+// mode (options.modes, or relays for a floor, in options.go, with the
+// set-up: the programs found and the profile written).
 //
 // # What it does not do
 //

@@ -8,9 +8,11 @@
 // stderr; stdout belongs to the protocol. Each command has its file:
 // run.go (start the cell, the interposer and the audit log; consent.go,
 // shutdown.go and hangup_*.go serve it), check.go, trust.go and
-// trust_tools.go, audit.go, secret.go, wrap.go; cell.go does the side
-// effects of building a cell from what profiles compiles (making its
-// folders, probing the kernel).
+// trust_tools.go, audit.go, secret.go, wrap.go (backup.go writes its
+// backup and files); confirm.go shows a change as a diff and asks before
+// wrap and trust apply it; cell.go does the side effects of building a
+// cell from what profiles compiles (making its folders, probing the
+// kernel).
 //
 // # Where a new thing goes
 //

@@ -41,7 +41,10 @@
 // A new client is a Client with its file's layout in Parse (where its
 // server tables are) and its spelling of an entry in wrap.go; a new form
 // of credential goes in credential.go, with a case in its tests and a
-// seed for FuzzSecretSpans; what a backup holds is backup.go's.
+// seed for FuzzSecretSpans; what a backup holds is backup.go's. wrap.go
+// plans a wrap (what becomes of each env entry), unwrap.go an unwrap;
+// item.go names the keyring items and checks the origin recorded with
+// each; profile.go writes the profile wrap makes for an entry.
 //
 // # What it does not do
 //

@@ -18,9 +18,10 @@
 // A new kind of approval is a record of its own kind (a name from
 // recordID, read and updated through Store's read and update, which hold
 // the lock and write whole), in a file of its own beside profile.go
-// (profile files and commands) and surface.go (tool surfaces). A record
-// keeps digests, bounded; what the user is shown (a command line, a
-// definition) is kept masked or clipped, with its bound beside it.
+// (profile files and commands) and surfacerecord.go (tool surfaces; the
+// Surface a session asks is surface.go's). A record keeps digests,
+// bounded; what the user is shown (a command line, a definition) is kept
+// masked or clipped, with its bound beside it.
 //
 // # What it does not do
 //

@@ -1,0 +1,183 @@
+package clientconf
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+// profileSlug is the file-name form of a server name: the name itself
+// when it is one, else its safe characters and a hash of the name, so that
+// two names ("a b", "a-b") never share a profile, and none is "." or "..".
+func profileSlug(name string) string {
+	safe := strings.Trim(unsafeName().ReplaceAllString(name, "-"), ".-")
+	if safe == name {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	if safe == "" {
+		safe = "server"
+	}
+	return safe + "-" + hex.EncodeToString(sum[:4])
+}
+
+// cmdLine is an entry's command and args with the credentials in them.
+type cmdLine struct {
+	words []string        // command, args…
+	creds []ArgCredential // Index counts the command as 0
+	cred  map[int]bool
+}
+
+func commandLine(e *Entry) cmdLine {
+	l := cmdLine{words: append([]string{e.Command}, e.Args...), cred: map[int]bool{}}
+	l.creds = argCredentials(l.words)
+	for _, c := range l.creds {
+		l.cred[c.Index] = true
+	}
+	return l
+}
+
+// shown is the command line for a comment: credentials masked, each word
+// quoted when it needs to be, so that it stays one line.
+func (l cmdLine) shown() string {
+	words := slices.Clone(l.words)
+	for _, c := range l.creds {
+		words[c.Index] = c.Masked
+	}
+	for i, w := range words {
+		words[i] = quoteWord(w)
+	}
+	return strings.Join(words, " ")
+}
+
+var plainWord = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./*-]+$`) })
+
+// quoteWord is w as is when it is plain, else Go-quoted (newlines and
+// control characters escaped).
+func quoteWord(w string) string {
+	if plainWord().MatchString(w) {
+		return w
+	}
+	return strconv.Quote(w)
+}
+
+// tomlString is s as a TOML basic string.
+func tomlString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < 0x20 || r == 0x7f || r == utf8.RuneError:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+var bareKey = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]+$`) })
+
+// tomlKey is k as a TOML key: bare when it can be, else quoted.
+func tomlKey(k string) string {
+	if bareKey().MatchString(k) {
+		return k
+	}
+	return tomlString(k)
+}
+
+// profileText is the profile wrap writes for an entry. Nothing in it is
+// a credential: the command line in its comment is masked, [env] set gets
+// no credential, and [secrets] names items.
+func profileText(f *File, e *Entry, s *Server, set, pass []KV, line cmdLine, o WrapOptions) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Written by mcpcell wrap for the %s server %s\n# in %s.\n", f.Client, strconv.Quote(e.Name), quoteWord(f.Path))
+	fmt.Fprintf(&b, "# The server: %s\n", line.shown())
+	b.WriteString("# Edit it freely: wrap does not overwrite a profile that exists.\n")
+	b.WriteString("include = [\"default\"]  # the system runtimes (node, python, git), the project read-write, no network\n")
+	var read, write, exec []string
+	// A path with "${" would be read as a profile variable.
+	usable := func(i int, p string) bool {
+		return !line.cred[i] && filepath.IsAbs(p) && !strings.Contains(p, "${")
+	}
+	if usable(0, e.Command) {
+		exec = append(exec, e.Command)
+		read = append(read, e.Command)
+	}
+	for i, a := range e.Args {
+		if !usable(i+1, a) || !o.Exists(a) {
+			continue
+		}
+		if o.IsDir(a) {
+			write = append(write, a)
+		} else {
+			read = append(read, packageRoot(a, o.Exists))
+		}
+	}
+	if len(read)+len(write)+len(exec) > 0 {
+		b.WriteString("\n[filesystem]\n# From the server's command line: its program and the folders it was given.\n")
+		for _, l := range []struct {
+			key  string
+			list []string
+		}{{"read", read}, {"write", write}, {"exec", exec}} {
+			if len(l.list) > 0 {
+				q := make([]string, 0, len(l.list))
+				for _, p := range slices.Compact(l.list) {
+					q = append(q, tomlString(p))
+				}
+				fmt.Fprintf(&b, "%s = [%s]\n", l.key, strings.Join(q, ", "))
+			}
+		}
+	}
+	if len(set)+len(pass) > 0 {
+		b.WriteString("\n[env]\n")
+		if len(pass) > 0 {
+			q := make([]string, len(pass))
+			for i, kv := range pass {
+				q[i] = tomlString(kv.Key)
+			}
+			fmt.Fprintf(&b, "pass = [%s]\n", strings.Join(q, ", "))
+		}
+		if len(set) > 0 {
+			b.WriteString("[env.set]\n")
+			for _, kv := range set {
+				fmt.Fprintf(&b, "%s = %s\n", tomlString(kv.Key), tomlString(kv.Value))
+			}
+		}
+	}
+	if len(s.Secrets) > 0 {
+		b.WriteString("\n[secrets]  # keyring items (service mcpcell)\n")
+		for _, sec := range s.Secrets {
+			fmt.Fprintf(&b, "%s = %s\n", tomlKey(sec.Env), tomlString(sec.Item))
+		}
+	}
+	return b.String()
+}
+
+// packageRoot is the folder a program file belongs to: the nearest one up
+// with a package.json or pyproject.toml, else the file's own folder.
+func packageRoot(file string, exists func(string) bool) string {
+	for d := filepath.Dir(file); d != filepath.Dir(d); d = filepath.Dir(d) {
+		if exists(filepath.Join(d, "package.json")) || exists(filepath.Join(d, "pyproject.toml")) {
+			return d
+		}
+	}
+	return filepath.Dir(file)
+}
