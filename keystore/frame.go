@@ -124,8 +124,8 @@ const maxMarks = 4096
 // it holds no secret.
 func (r *Redactor) jsonString(tok []byte) ([]byte, bool) {
 	text, ok := jsontext.StringBytes(tok)
-	if !ok { // not validated after all: search it as it stands
-		text = tok[1 : len(tok)-1]
+	if !ok { // not validated after all: decode what can be decoded
+		text = decodeLenient(tok[1 : len(tok)-1])
 	}
 	spans, _ := r.find(text, false)
 	if len(spans) == 0 {

@@ -318,6 +318,37 @@ func TestRedactNestingDepth(t *testing.T) {
 	}
 }
 
+// A string strict JSON refuses (a frame that was not validated after
+// all) is decoded as far as it can be, a backslash that begins no escape
+// kept as itself: searched raw instead, its outer level of escapes stays
+// undecoded and a value escaped the deepest levels Frame reads leaks.
+// Found by a differential review of issue 12's move to internal/jsontext.
+func TestRedactFrameUnvalidatedString(t *testing.T) {
+	v := "plain-token-12345"
+	r := redactor(v)
+	deep := jsonBody(v, "all-u") // level 1
+	for range 4 {
+		deep = jsonBody(deep, "js") // levels 2 to 5: 16 backslashes before each u
+	}
+	for _, c := range []struct{ name, frame, want string }{
+		{"five levels after a bad escape", `{"a":"\q` + deep + `"}`, `{"a":"\\q[redacted:A]"}`},
+		{"a lone surrogate", `{"a":"\ud800` + deep + `"}`, ""},
+		{"a JavaScript escape", `{"a":"\x41\'` + deep + `"}`, `{"a":"A'[redacted:A]"}`},
+		{"NUL escape", `{"a":"\b\0\u0070lain-token-12345"}`, `{"a":"\b\\0[redacted:A]"}`},
+	} {
+		if jsontext.Validate([]byte(c.frame)) == nil {
+			t.Fatalf("%s: %s is valid JSON; the case needs a string strict JSON refuses", c.name, c.frame)
+		}
+		got := string(r.Frame([]byte(c.frame)))
+		if leaktest.Find([]byte(got), v) != "" || !strings.Contains(got, "[redacted:A]") {
+			t.Errorf("%s: %s: not redacted: %s", c.name, c.frame, got)
+		}
+		if c.want != "" && got != c.want {
+			t.Errorf("%s: %s: got %s, want %s", c.name, c.frame, got, c.want)
+		}
+	}
+}
+
 func TestRedactUntouched(t *testing.T) {
 	r := redactor(awkward, "plain-token-12345")
 	for _, frame := range [][]byte{
