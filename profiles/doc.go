@@ -51,13 +51,18 @@
 //
 // A new setting goes schema → apply → Profile → compile/policy: its TOML
 // form in schema.go (File), its checks, merging and expansion in
-// Profile.apply (load.go: errors name the file and line), its value as a
-// field of Profile, and then the part that reads it: compile.go, the pure
-// function that turns a Profile into the sandbox spec parts (grants,
-// network, environment, widenings) and the verdict that check and run
-// share, for a setting of the cell; Compile and the file of its concern
-// (args.go, uri.go, pins.go, listing.go, multiround.go…) for a setting of
-// the policy. A new preset is a file in presets/.
+// Profile.apply (apply.go: errors name the file and line; variables are
+// expanded in expand.go, discovery is discover.go's, reading and merging
+// load.go's), its value as a field of Profile, and then the part that
+// reads it: compile.go (CompileCell), the pure function that turns a
+// Profile into the sandbox spec parts (grants, network, environment,
+// widenings) and CellVerdict, which check and run share, for a setting of
+// the cell; Compile (policy.go) and the file of its concern for a setting
+// of the policy: client.go for what the client sends, replies.go for what
+// the server sends, version.go for protocol eras, args.go and argcheck.go
+// for argument rules, uri.go, pins.go, listing.go, multiround.go…
+// Every decision of the wire has a case in policy_test.go, run without a
+// process. A new preset is a file in presets/.
 //
 // # What it does not do
 //
