@@ -235,8 +235,9 @@ func EachMember(raw []byte, yield func(name, value []byte) bool) error {
 	return eachMember(raw, func(name []byte, start, end int) bool { return yield(name, raw[start:end]) })
 }
 
-// TypeOf names the JSON type of a validated value: object, array, string,
-// number, boolean or null.
+// TypeOf names the JSON type of a validated value by its first byte:
+// object, array, string, boolean, null, or number for anything else; and
+// "absent" for no value at all (a member Lookup did not find).
 func TypeOf(raw []byte) string {
 	if len(raw) == 0 {
 		return "absent"
