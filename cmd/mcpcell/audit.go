@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/mcpcell/mcpcell/internal/audit"
@@ -91,34 +93,45 @@ func (c *cli) printAudit(path string, files []string, follow bool) int {
 	var last audit.Record // the newest record printed
 	if !follow {
 		for _, name := range files {
-			if code := c.printFile(name, &last, false); code != 0 {
+			if code := c.printName(name, &last); code != 0 {
 				return code
 			}
 		}
 		return 0
 	}
-	next := files[0]
+	f, err := os.Open(files[0])
+	if err != nil {
+		return c.fail(fmt.Errorf("audit: %w", err), "")
+	}
 	for {
-		if code := c.printFile(next, &last, true); code != 0 {
+		code := c.printFile(f, &last, true)
+		f.Close()
+		if code != 0 {
 			return code
 		}
-		for next = ""; next == ""; time.Sleep(200 * time.Millisecond) {
-			var first int64
-			if next, first = continuation(path, last.Seq); next != "" && first > last.Seq+1 {
-				fmt.Fprintf(c.stdout, "(records %d to %d were rotated away before they could be printed)\n", last.Seq+1, first-1)
-			}
+		var first int64
+		for f, first = c.continuation(path, last.Seq); f == nil; f, first = c.continuation(path, last.Seq) {
+			time.Sleep(200 * time.Millisecond)
+		}
+		if first > last.Seq+1 {
+			fmt.Fprintf(c.stdout, "(records %d to %d were rotated away before they could be printed)\n", last.Seq+1, first-1)
 		}
 	}
 }
 
-// printFile prints the records of the file name until its end; with
-// follow, until it ends with a rotation record.
-func (c *cli) printFile(name string, last *audit.Record, follow bool) int {
+// printName prints the records of the file name.
+func (c *cli) printName(name string, last *audit.Record) int {
 	f, err := os.Open(name)
 	if err != nil {
 		return c.fail(fmt.Errorf("audit: %w", err), "")
 	}
 	defer f.Close()
+	return c.printFile(f, last, false)
+}
+
+// printFile prints the records of f until its end; with follow, until
+// it ends with a rotation record.
+func (c *cli) printFile(f io.Reader, last *audit.Record, follow bool) int {
 	r := bufio.NewReader(f)
 	var partial []byte
 	rotated := false // this file's newest record is a rotation record
@@ -163,22 +176,69 @@ func (c *cli) printFile(name string, last *audit.Record, follow bool) int {
 
 // continuation finds the file of the log at path that continues the
 // rotation record seq: the one whose continuation record comes first
-// after it (seq+1, unless the files between were rotated away), and
-// that record's sequence number.
-func continuation(path string, seq int64) (string, int64) {
-	files, _ := audit.Files(path)
-	best, bestSeq := "", int64(0)
-	for _, name := range files {
+// after it (seq+1, unless the files between were rotated away). It
+// returns that file open, and that record's sequence number; nil when
+// there is no such file yet, or when it cannot tell (see below).
+//
+// It returns the file it read, not its name: a rotation renames every
+// file, and the name may hold the file after it by the time it is opened
+// again, whose records would follow those printed with no word of the
+// ones between.
+func (c *cli) continuation(path string, seq int64) (*os.File, int64) {
+	names, _ := audit.Files(path)
+	read := make([]os.FileInfo, len(names)) // the file read under each name
+	var best *os.File
+	var bestSeq int64
+	for i, name := range names {
 		f, err := os.Open(name)
 		if err != nil {
 			continue
 		}
-		line, _ := bufio.NewReader(f).ReadBytes('\n')
-		f.Close()
+		read[i], _ = f.Stat()
+		// Read at offsets: the file is read from its start if it is the one.
+		line, _ := bufio.NewReader(io.NewSectionReader(f, 0, math.MaxInt64)).ReadBytes('\n')
 		var rec audit.Record
-		if json.Unmarshal(line, &rec) == nil && rec.Decision == audit.DecisionContinue && rec.Seq > seq && (best == "" || rec.Seq < bestSeq) {
-			best, bestSeq = name, rec.Seq
+		if json.Unmarshal(line, &rec) == nil && rec.Decision == audit.DecisionContinue && rec.Seq > seq && (best == nil || rec.Seq < bestSeq) {
+			if best != nil {
+				best.Close()
+			}
+			best, bestSeq = f, rec.Seq
+		} else {
+			f.Close()
+		}
+		if c.scanned != nil {
+			c.scanned(name)
 		}
 	}
+	if best == nil || bestSeq == seq+1 {
+		return best, bestSeq
+	}
+	// No file read begins at seq+1. A rotation while the names were read
+	// may have moved it from a name not read yet to one read already (the
+	// path to NAME.1.jsonl): the records between are gone only if every
+	// name still holds the file read there; if not, look again later.
+	if !unmoved(path, names, read) {
+		best.Close()
+		return nil, 0
+	}
 	return best, bestSeq
+}
+
+// unmoved reports whether the log at path still has the files names,
+// each name holding the file read under it (read): whether no rotation
+// moved them since they were listed. (A file only moves on, from the
+// path to NAME.1.jsonl and up, so a name that held a newer file since
+// never holds the one read there again.)
+func unmoved(path string, names []string, read []os.FileInfo) bool {
+	now, err := audit.Files(path)
+	if err != nil || !slices.Equal(now, names) {
+		return false
+	}
+	for i, name := range now {
+		st, err := os.Stat(name)
+		if err != nil || read[i] == nil || !os.SameFile(st, read[i]) {
+			return false
+		}
+	}
+	return true
 }

@@ -38,6 +38,10 @@ type cli struct {
 	// written is called after wrap writes a profile, before it trusts
 	// it: a test's seam to swap the file there, as a racing server can.
 	written func(path string)
+	// scanned is called when audit --follow, looking for the file that
+	// continues the one it has printed, has read the first record of
+	// name: a test's seam to rotate the log there, as a busy session can.
+	scanned func(name string)
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
