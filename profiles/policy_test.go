@@ -1,8 +1,6 @@
 package profiles
 
 import (
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -59,19 +57,11 @@ type verdict struct {
 // rules name.
 func wirePolicy(t *testing.T, text string) (*Policy, string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "p.toml")
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p, err := Load(Options{Profile: path, Getenv: env(nil)})
+	p, pol, err := compileProfile(t, text)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pol, err := Compile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pol, path
+	return pol, p.Origin.File
 }
 
 // inEra fixes pol's session at era as a client and server would: by
