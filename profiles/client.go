@@ -218,16 +218,11 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, r *reader, version string) js
 		if !ok {
 			return refuse(jsonrpc.CodeInvalidParams, "prompts/get", "mcpcell: prompts/get needs a string name")
 		}
-		allowed, rule := p.prompts.decide(name)
-		if allowed {
-			allowed, rule = p.pinnedRule("prompts", name, rule)
+		v, ok := p.prompt(name)
+		if ok {
+			v.Shape = argShape(r.get(params, "arguments"))
 		}
-		if !allowed {
-			v := refuse(jsonrpc.CodeInvalidParams, rule, "Unknown prompt: %s", name)
-			v.Subject = name
-			return v
-		}
-		return jsonrpc.Verdict{Rule: rule, Subject: name, Shape: argShape(r.get(params, "arguments"))}
+		return v
 	case "resources/read", "resources/subscribe", "resources/unsubscribe":
 		uri, ok := r.str(params, "uri")
 		if !ok {
@@ -253,16 +248,11 @@ func (p *Policy) clientRequest(m *jsonrpc.Message, r *reader, version string) js
 		switch typ {
 		case "ref/prompt":
 			name, _ := r.str(ref, "name")
-			allowed, rule := p.prompts.decide(name)
-			if allowed {
-				allowed, rule = p.pinnedRule("prompts", name, rule)
+			v, ok := p.prompt(name)
+			if ok {
+				v.Rule = "prompts"
 			}
-			if !allowed {
-				v := refuse(jsonrpc.CodeInvalidParams, rule, "Unknown prompt: %s", name)
-				v.Subject = name
-				return v
-			}
-			return jsonrpc.Verdict{Rule: "prompts", Subject: name}
+			return v
 		case "ref/resource":
 			uri, _ := r.str(ref, "uri")
 			v := p.resource(version, uri, true)
@@ -351,4 +341,20 @@ func (p *Policy) wasListed(name string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.listed.has(name)
+}
+
+// prompt decides a prompt by name, by the profile's rules and then the
+// pinned surface: the verdict naming it and the rule that allows it, ok;
+// or the refusal of an unknown prompt.
+func (p *Policy) prompt(name string) (v jsonrpc.Verdict, ok bool) {
+	allowed, rule := p.prompts.decide(name)
+	if allowed {
+		allowed, rule = p.pinnedRule("prompts", name, rule)
+	}
+	if !allowed {
+		v = refuse(jsonrpc.CodeInvalidParams, rule, "Unknown prompt: %s", name)
+		v.Subject = name
+		return v, false
+	}
+	return jsonrpc.Verdict{Rule: rule, Subject: name}, true
 }
