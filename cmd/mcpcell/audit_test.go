@@ -242,6 +242,27 @@ func printed(t *testing.T, c *cli, f *os.File, last *audit.Record) []int {
 	return ms
 }
 
+// followedToRotation makes a log rotated once and prints its first file
+// (NAME.1.jsonl now) as audit --follow does: the follower stands at that
+// file's rotation record (last), after the records ms.
+func followedToRotation(t *testing.T) (l *followLog, c *cli, last *audit.Record, ms []int) {
+	t.Helper()
+	l = newFollowLog(t)
+	l.rotate(1)
+	f, err := os.Open(strings.TrimSuffix(l.path, ".jsonl") + ".1.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c = &cli{stderr: io.Discard}
+	last = new(audit.Record)
+	ms = printed(t, c, f, last)
+	if last.Decision != audit.DecisionRotate || len(ms) == 0 {
+		t.Fatalf("the file printed ends with %q, after records %v", last.Decision, ms)
+	}
+	return l, c, last, ms
+}
+
 // audit --follow, at the end of a file, goes on with the file after it,
 // however many rotations went by before it looked and before it read
 // that file; when that one was rotated away too, with the oldest kept,
@@ -263,19 +284,7 @@ func TestAuditContinuation(t *testing.T) {
 		{"the next file rotated away before it is read", 0, 4, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := newFollowLog(t)
-			l.rotate(1)
-			printedFile, err := os.Open(strings.TrimSuffix(l.path, ".jsonl") + ".1.jsonl")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer printedFile.Close()
-			c := &cli{stderr: io.Discard}
-			var last audit.Record
-			ms := printed(t, c, printedFile, &last)
-			if last.Decision != audit.DecisionRotate || len(ms) == 0 {
-				t.Fatalf("the file printed ends with %q, after records %v", last.Decision, ms)
-			}
+			l, c, last, ms := followedToRotation(t)
 			seq := last.Seq // of the rotation record
 			l.rotate(tc.before)
 			files, _ := audit.Files(l.path)
@@ -289,7 +298,7 @@ func TestAuditContinuation(t *testing.T) {
 				t.Fatalf("continuation found no file in %v", files)
 			}
 			defer f.Close()
-			next := printed(t, c, f, &last)
+			next := printed(t, c, f, last)
 			wantFirst, wantM := seq+1, ms[len(ms)-1]+1
 			if tc.gap {
 				wantFirst, wantM = first, readFirst(t, files[0])
@@ -309,17 +318,8 @@ func TestAuditContinuation(t *testing.T) {
 // NAME.1.jsonl): it is not taken for rotated away, nor its records for
 // missed.
 func TestAuditContinuationRotatesDuringLook(t *testing.T) {
-	l := newFollowLog(t)
-	l.rotate(1)
+	l, c, last, ms := followedToRotation(t)
 	one := strings.TrimSuffix(l.path, ".jsonl") + ".1.jsonl"
-	printedFile, err := os.Open(one)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer printedFile.Close()
-	c := &cli{stderr: io.Discard}
-	var last audit.Record
-	ms := printed(t, c, printedFile, &last)
 	seq := last.Seq // of the rotation record
 	rotated := false
 	c.scanned = func(name string) {
@@ -339,7 +339,7 @@ func TestAuditContinuationRotatesDuringLook(t *testing.T) {
 		if f == nil {
 			t.Fatal("continuation found no file in a log at rest")
 		}
-		next := printed(t, c, f, &last)
+		next := printed(t, c, f, last)
 		f.Close()
 		if first != seq+1 || len(next) == 0 || next[0] != ms[len(ms)-1]+1 {
 			t.Fatalf("look %d: continuation = seq %d, then records %v…; want seq %d, then m%05d on", look, first, next[:min(5, len(next))], seq+1, ms[len(ms)-1]+1)
