@@ -33,12 +33,23 @@ func (c *cli) untrusted(msg, profile, project string, argv []string) int {
 		flags += " --project " + shellWords(project)
 	}
 	c.errorf("%s", msg)
-	if argv != nil {
-		c.hintf("review it with mcpcell check %s, then mcpcell trust %s -- %s", flags, flags, shellWords(clientconf.MaskArgs(argv)...))
-	} else {
-		c.hintf("review it with mcpcell check %s, then mcpcell trust %s", flags, flags)
-	}
+	c.hintf("%s", reviewHint(flags, argv))
 	return exitFailed
+}
+
+// reviewHint says how to review and trust the profile that flags name,
+// and argv with it unless argv is nil.
+func reviewHint(flags string, argv []string) string {
+	return "review it with mcpcell check " + flags + ", then " + trustCommand(flags, argv)
+}
+
+// trustCommand is the command that trusts the profile that flags name,
+// and argv with it (credentials masked) unless argv is nil.
+func trustCommand(flags string, argv []string) string {
+	if argv == nil {
+		return "mcpcell trust " + flags
+	}
+	return "mcpcell trust " + flags + " -- " + shellWords(clientconf.MaskArgs(argv)...)
 }
 
 // checkCommand refuses a server command line, or a file the kernel runs
@@ -285,11 +296,12 @@ var errSwapped = errors.New("the profile changed after wrap wrote it")
 // command; it returns a note when it could not trust both.
 func (c *cli) trustWritten(path string, text []byte, argv []string) string {
 	rec, cmd, _, store, cmdErr, err := c.pinned(path, argv, text)
+	flags := "--profile " + shellWords(path)
 	if errors.Is(err, errSwapped) {
-		return fmt.Sprintf("the profile %s is not trusted: %v (a server that can write its folder?); review it with mcpcell check --profile %s, then mcpcell trust --profile %s -- %s", path, err, shellWords(path), shellWords(path), shellWords(clientconf.MaskArgs(argv)...))
+		return fmt.Sprintf("the profile %s is not trusted: %v (a server that can write its folder?); %s", path, err, reviewHint(flags, argv))
 	}
 	if err != nil {
-		return fmt.Sprintf("the profile %s is not trusted: %v; fix it, then mcpcell trust --profile %s -- %s", path, err, shellWords(path), shellWords(clientconf.MaskArgs(argv)...))
+		return fmt.Sprintf("the profile %s is not trusted: %v; fix it, then %s", path, err, trustCommand(flags, argv))
 	}
 	var cmds []trust.Command
 	if cmd != nil {
@@ -299,7 +311,7 @@ func (c *cli) trustWritten(path string, text []byte, argv []string) string {
 		return fmt.Sprintf("the profile %s is not trusted: %v", path, err)
 	}
 	if cmd == nil {
-		return fmt.Sprintf("the server command of %s is not trusted, as it cannot be found now (%v): once it is installed, mcpcell trust --profile %s -- %s", path, cmdErr, shellWords(path), shellWords(clientconf.MaskArgs(argv)...))
+		return fmt.Sprintf("the server command of %s is not trusted, as it cannot be found now (%v): once it is installed, %s", path, cmdErr, trustCommand(flags, argv))
 	}
 	return ""
 }
@@ -311,7 +323,7 @@ func (c *cli) keptTrusted(path string, argv []string) string {
 	if err == nil && cmd != nil && old != nil && slices.Equal(sortedFiles(old.Files), sortedFiles(rec.Files)) && old.Trusts(argv, cmd.Exes) {
 		return ""
 	}
-	return fmt.Sprintf("the profile %s exists and is not trusted: review it with mcpcell check --profile %s, then mcpcell trust --profile %s -- %s", path, shellWords(path), shellWords(path), shellWords(clientconf.MaskArgs(argv)...))
+	return fmt.Sprintf("the profile %s exists and is not trusted: %s", path, reviewHint("--profile "+shellWords(path), argv))
 }
 
 // shellWords writes words for a shell, whole: a hint is to be copied.
