@@ -123,7 +123,7 @@ func (s *Session) notification(dir Direction, m *Message, b *batch) {
 		return
 	}
 	if m.Method == CancelMethod {
-		if id, err := ParseID(jsontext.Lookup(m.Params, "requestId")); err == nil {
+		if id, err := readID(jsontext.Lookup(m.Params, "requestId")); err == nil {
 			s.mu.Lock()
 			// Only mcpcell cancels its own requests: the client would
 			// take a server's cancel of one as mcpcell's.

@@ -79,14 +79,18 @@ const maxSafeID = 1<<53 - 1
 // It is total: bytes that are not one strict JSON value with no white
 // space around it are refused with an error, never a panic.
 func ParseID(raw []byte) (ID, error) {
-	if jsontext.Validate(raw) != nil {
+	if jsontext.Validate(raw) != nil || raw[0] == '"' && raw[len(raw)-1] != '"' { // white space after a string
 		return ID{}, errors.New("id must be a string or an integer")
 	}
+	return readID(raw)
+}
+
+// readID is ParseID of a value already validated, as a member of a frame
+// (Parse's id, a cancellation's requestId) is: no white space around
+// it, and the frame's one validation is all it takes.
+func readID(raw []byte) (ID, error) {
 	switch jsontext.TypeOf(raw) {
 	case "string":
-		if raw[len(raw)-1] != '"' { // white space after it
-			return ID{}, errors.New("id must be a string or an integer")
-		}
 		text := string(raw)
 		v := text[1 : len(text)-1] // no escape: the text itself, no copy
 		if bytes.IndexByte(raw, '\\') >= 0 {
@@ -194,7 +198,7 @@ func Parse(raw []byte) (*Message, error) {
 		return nil, &invalidError{Msg: "a message must be a JSON object"}
 	}
 	if idRaw != nil && jsontext.TypeOf(idRaw) != "null" {
-		id, err := ParseID(idRaw)
+		id, err := readID(idRaw)
 		if err != nil {
 			return nil, &invalidError{ID: echoID(idRaw), Request: method != nil, Msg: err.Error()}
 		}
