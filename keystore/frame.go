@@ -125,7 +125,11 @@ const maxMarks = 4096
 func (r *Redactor) jsonString(tok []byte) ([]byte, bool) {
 	text, ok := jsontext.StringBytes(tok)
 	if !ok { // not validated after all: decode what can be decoded
-		text = decodeLenient(tok[1 : len(tok)-1])
+		// (searched raw, its outer level of escapes would stay undecoded)
+		text = tok[1 : len(tok)-1]
+		if v := unescape(text, nil); v != nil {
+			text = v.dec
+		}
 	}
 	spans, _ := r.find(text, false)
 	if len(spans) == 0 {

@@ -22,32 +22,6 @@ func unescape(b []byte, inner *view) *view {
 	})
 }
 
-// decodeLenient decodes the backslash escapes of a string's text as
-// unescape does, keeping a backslash that begins none: the decoding of a
-// string strict JSON refuses (Frame is for validated frames, but a string
-// that slips through is read as far as it can be, not searched raw, which
-// would leave one level of escapes undecoded).
-func decodeLenient(b []byte) []byte {
-	dec := make([]byte, 0, len(b))
-	for i := 0; i < len(b); {
-		j := bytes.IndexByte(b[i:], '\\')
-		if j < 0 {
-			return append(dec, b[i:]...)
-		}
-		dec = append(dec, b[i:i+j]...)
-		i += j
-		c, n, st := escapeAt(b[i:])
-		if st != escOK {
-			dec = append(dec, '\\')
-			i++
-			continue
-		}
-		dec = utf8.AppendRune(dec, c)
-		i += n
-	}
-	return dec
-}
-
 // decodeEscapes decodes the escapes that begin with lead in b (inner's
 // decoding, or the text when inner is nil); nil when there are none, not
 // even one cut short. at reads the escape at the start of s, appending
