@@ -70,6 +70,10 @@ type Server struct {
 	// Landlock ABI it used.
 	Setup time.Duration
 	ABI   int
+	// Sockets are the sockets of Spec.Net.Egress.Listen, in its order,
+	// bound inside the server's network namespace; the caller serves
+	// and closes them.
+	Sockets []*os.File
 
 	cmd        *exec.Cmd
 	done       chan struct{}

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -56,6 +57,25 @@ type Net struct {
 	BindTCP    []uint16
 	UDP        bool // any UDP
 	Unix       bool // UNIX sockets, pathname and abstract
+	// Egress, when set, starts the server in a network namespace of its
+	// own whose only exits are the sockets Egress lists (see
+	// internal/egress): ConnectTCP then reaches nothing else.
+	Egress *Egress
+}
+
+// Egress is the layout of a cell's own network namespace. The helper
+// brings lo up, adds Addrs to it, binds Listen in order and hands the
+// sockets to mcpcell (Server.Sockets) before it confines itself.
+type Egress struct {
+	Addrs  []netip.Addr // beyond 127.0.0.0/8 and ::1, which lo has
+	Listen []Listen
+}
+
+// Listen is one socket bound inside the namespace: a listening TCP
+// socket, or a UDP socket when UDP is set.
+type Listen struct {
+	Addr netip.AddrPort
+	UDP  bool
 }
 
 // Spec is what the helper applies before it starts the server. It is
