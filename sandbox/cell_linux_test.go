@@ -166,7 +166,7 @@ func TestServerOutlivesThreads(t *testing.T) {
 // that thread while the test process lives on.
 func TestParentDeathFollowsThread(t *testing.T) {
 	cmd := exec.Command(sleepPath(t), "600")
-	setProcAttr(cmd, 0)
+	setProcAttr(cmd, 0, false)
 	var err error
 	onDoomedThread(t, func() { err = cmd.Start() })
 	if err != nil {
