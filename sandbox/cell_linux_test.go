@@ -19,11 +19,14 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == HelperCommand {
 		os.Exit(Helper())
 	}
+	if len(os.Args) > 1 && os.Args[1] == netProbeCommand {
+		os.Exit(netProbe(os.Args[2:]))
+	}
 	os.Exit(m.Run())
 }
 
 // sleepPath is the sleep executable, symlinks resolved.
-func sleepPath(t *testing.T) string {
+func sleepPath(t testing.TB) string {
 	t.Helper()
 	p, err := exec.LookPath("sleep")
 	if err == nil {
@@ -37,7 +40,7 @@ func sleepPath(t *testing.T) string {
 
 // sleepCell is a cell whose server sleeps, confined by the real helper
 // (this test binary) with Landlock and seccomp.
-func sleepCell(t *testing.T) Cell {
+func sleepCell(t testing.TB) Cell {
 	t.Helper()
 	if abi := landlockABI(); abi < NeedABI {
 		if os.Getenv("MCPCELL_REQUIRE_ALL") == "1" {

@@ -159,10 +159,12 @@ func netlinkRequest(nl int, typ uint16, flags uint16, body []byte) error {
 func bindListen(l Listen) (int, error) {
 	a := l.Addr.Addr().Unmap()
 	family := unix.AF_INET
-	var sa unix.Sockaddr = &unix.SockaddrInet4{Port: int(l.Addr.Port()), Addr: a.As4()}
+	var sa unix.Sockaddr
 	if a.Is6() {
 		family = unix.AF_INET6
 		sa = &unix.SockaddrInet6{Port: int(l.Addr.Port()), Addr: a.As16()}
+	} else {
+		sa = &unix.SockaddrInet4{Port: int(l.Addr.Port()), Addr: a.As4()}
 	}
 	typ := unix.SOCK_STREAM
 	if l.UDP {

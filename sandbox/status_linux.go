@@ -74,8 +74,9 @@ func readStatus(f *os.File, want int) (data []byte, sockets []*os.File, problem 
 		case len(fds) > 0 && sockets != nil:
 			fail("the cell helper sent its sockets twice")
 		case len(msg) > 0 && msg[0] == 'l':
-			if got := readReports(msg); got.Error != "" {
-				fail(got.Error)
+			r := &rbuf{b: msg[1:]}
+			if said := r.uint(); r.err != nil || len(r.b) > 0 || said != uint64(len(fds)) {
+				fail(fmt.Sprintf("the cell helper sent %d sockets with a report that does not count them", len(fds)))
 			} else if len(fds) != want || want == 0 {
 				fail(fmt.Sprintf("the cell helper sent %d sockets, want %d", len(fds), want))
 			} else {
