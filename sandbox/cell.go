@@ -93,12 +93,15 @@ type Prepared struct {
 	specR, statusW                *os.File
 	used                          bool
 	off                           Unhardened // what spawn was told
+	egress                        bool       // started in a network namespace of its own
 }
 
 // Prepare starts the helper argv (see Cell.Helper) with no spec yet. off
-// must be the spec's Unhardened (zero but in tests' controls).
+// must be the spec's Unhardened (zero but in tests' controls). The helper
+// shares mcpcell's network: Start discards it for a spec with
+// Net.Egress, whose helper must start in a namespace of its own.
 func Prepare(helper []string, off Unhardened) (*Prepared, error) {
-	return spawn(nil, helper, off)
+	return spawn(nil, helper, off, false)
 }
 
 // Discard ends a prepared helper that was not used: it reads the end of
@@ -119,6 +122,12 @@ func (p *Prepared) Discard() {
 // once the server runs confined, or with the helper's reason why it could
 // not.
 //
+// With c.Spec.Net.Egress, the helper starts in a user and network
+// namespace of its own and the server's only exits are the sockets of
+// Egress.Listen, returned in Server.Sockets in that order; when the
+// namespace cannot be made or set up, the error is a *NamespaceError and
+// no server runs.
+//
 // The pipes are made here rather than by os/exec, whose Wait closes the
 // server's output as soon as the process exits, which would lose frames
 // still in the pipe.
@@ -128,16 +137,27 @@ func Start(c Cell, stderr io.Writer) (*Server, error) {
 		c.Prepared.Discard()
 		return nil, errors.New("no server command: give one after -- or in the profile's [server] command")
 	}
+	egress := spec.Net.Egress != nil
+	if egress && c.Helper == nil {
+		c.Prepared.Discard()
+		return nil, errors.New("a cell with [network] hosts needs the cell helper: it makes the server's network namespace")
+	}
 	p := c.Prepared
-	if p != nil && !p.used && p.off != spec.Unhardened {
-		p.Discard() // started in another session than the spec asks
+	if p != nil && !p.used && (p.off != spec.Unhardened || p.egress != egress) {
+		p.Discard() // started in another session or network than the spec asks
 	}
 	if p == nil || p.used {
 		var err error
-		if p, err = spawn(&spec, c.Helper, spec.Unhardened); err != nil {
+		if p, err = spawn(&spec, c.Helper, spec.Unhardened, egress); err != nil {
 			return nil, err
 		}
 	}
+	return p.start(spec, stderr)
+}
+
+// start sends spec to the prepared helper p and waits for the server to
+// run.
+func (p *Prepared) start(spec Spec, stderr io.Writer) (*Server, error) {
 	p.used = true
 	p.copyStderr(stderr)
 	s := p.s
@@ -145,6 +165,7 @@ func Start(c Cell, stderr io.Writer) (*Server, error) {
 		return s, nil // unconfined
 	}
 	spec.Parent = os.Getpid()
+	spec.hostNet = netNamespace()
 	// The child holds its ends now; ours would keep EOF away.
 	p.specR.Close()
 	p.statusW.Close()
@@ -152,10 +173,21 @@ func Start(c Cell, stderr io.Writer) (*Server, error) {
 		p.specW.Write(encodeSpec(&spec))
 		p.specW.Close()
 	}()
-	// The status pipe closes when the helper execs the server (or dies).
-	status, _ := io.ReadAll(p.statR)
+	want := 0
+	if spec.Net.Egress != nil {
+		want = len(spec.Net.Egress.Listen)
+	}
+	// The status socket closes when the helper execs the server (or dies).
+	status, sockets, problem := readStatus(p.statR, want)
 	p.statR.Close()
 	last := readReports(status)
+	switch {
+	case last.Error != "":
+	case problem != "":
+		last.Error = problem
+	case len(sockets) != want && last.SetupMicros != 0:
+		last.Error = fmt.Sprintf("the cell helper sent %d sockets, want %d", len(sockets), want)
+	}
 	if last.Error == "" && last.SetupMicros == 0 {
 		select {
 		case <-s.done:
@@ -164,20 +196,28 @@ func Start(c Cell, stderr io.Writer) (*Server, error) {
 		}
 	}
 	if last.Error != "" {
+		for _, f := range sockets {
+			f.Close()
+		}
 		s.Stop(Ladder{})
 		s.Wait()
 		p.inW.Close()
 		p.outR.Close()
+		if last.NamespaceStep != "" {
+			return nil, diagnose(last.NamespaceStep, last.Errno, os.ReadFile, resolvedExecutable())
+		}
 		return nil, errors.New(last.Error)
 	}
 	s.Setup = time.Duration(last.SetupMicros) * time.Microsecond
 	s.ABI = last.ABI
+	s.Sockets = sockets
 	return s, nil
 }
 
 // spawn starts the helper when helper is set (spec may then be nil: it is
-// sent later), else the server of spec directly.
-func spawn(spec *Spec, helper []string, off Unhardened) (*Prepared, error) {
+// sent later), else the server of spec directly; with egress, the helper
+// starts in a user and network namespace of its own.
+func spawn(spec *Spec, helper []string, off Unhardened, egress bool) (*Prepared, error) {
 	var files []*os.File
 	var err error
 	closeAll := func() {
@@ -198,7 +238,10 @@ func spawn(spec *Spec, helper []string, off Unhardened) (*Prepared, error) {
 	var specR, specW, statusR, statusW *os.File
 	if helper != nil {
 		specR, specW = pipe()
-		statusR, statusW = pipe()
+		if err == nil {
+			statusR, statusW, err = statusPair()
+			files = append(files, statusR, statusW)
+		}
 	}
 	if err != nil {
 		closeAll()
@@ -219,10 +262,13 @@ func spawn(spec *Spec, helper []string, off Unhardened) (*Prepared, error) {
 		cmd = &exec.Cmd{Path: spec.Path, Args: spec.Command, Dir: spec.Dir, Env: spec.Env}
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
-	setProcAttr(cmd, off)
+	setProcAttr(cmd, off, egress)
 	s := &Server{Stdin: inW, Stdout: outR, cmd: cmd, done: make(chan struct{}), stderrDone: make(chan struct{}), hurry: make(chan struct{})}
 	if err := s.fork(); err != nil {
 		closeAll()
+		if egress {
+			return nil, diagnose(stepCreate, err, os.ReadFile, resolvedExecutable())
+		}
 		name := "the cell helper"
 		if spec != nil {
 			name = spec.Command[0]
@@ -232,7 +278,7 @@ func spawn(spec *Spec, helper []string, off Unhardened) (*Prepared, error) {
 	for _, f := range []*os.File{inR, outW, errW} {
 		f.Close()
 	}
-	return &Prepared{s: s, inW: inW, outR: outR, errR: errR, specR: specR, specW: specW, statR: statusR, statusW: statusW, off: off}, nil
+	return &Prepared{s: s, inW: inW, outR: outR, errR: errR, specR: specR, specW: specW, statR: statusR, statusW: statusW, off: off, egress: egress}, nil
 }
 
 // fork starts s.cmd from a goroutine that holds its OS thread locked

@@ -19,11 +19,14 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == HelperCommand {
 		os.Exit(Helper())
 	}
+	if len(os.Args) > 1 && os.Args[1] == netProbeCommand {
+		os.Exit(netProbe(os.Args[2:]))
+	}
 	os.Exit(m.Run())
 }
 
 // sleepPath is the sleep executable, symlinks resolved.
-func sleepPath(t *testing.T) string {
+func sleepPath(t testing.TB) string {
 	t.Helper()
 	p, err := exec.LookPath("sleep")
 	if err == nil {
@@ -37,7 +40,7 @@ func sleepPath(t *testing.T) string {
 
 // sleepCell is a cell whose server sleeps, confined by the real helper
 // (this test binary) with Landlock and seccomp.
-func sleepCell(t *testing.T) Cell {
+func sleepCell(t testing.TB) Cell {
 	t.Helper()
 	if abi := landlockABI(); abi < NeedABI {
 		if os.Getenv("MCPCELL_REQUIRE_ALL") == "1" {
@@ -166,7 +169,7 @@ func TestServerOutlivesThreads(t *testing.T) {
 // that thread while the test process lives on.
 func TestParentDeathFollowsThread(t *testing.T) {
 	cmd := exec.Command(sleepPath(t), "600")
-	setProcAttr(cmd, 0)
+	setProcAttr(cmd, 0, false)
 	var err error
 	onDoomedThread(t, func() { err = cmd.Start() })
 	if err != nil {

@@ -18,6 +18,21 @@
 //
 // The proxy itself is never confined by the server's rules.
 //
+// # The cell's own network (Net.Egress)
+//
+// With Net.Egress the helper starts in a user and network namespace of its
+// own (uid map: the user's own uid, or every uid for root). Before it
+// confines itself it brings lo up, adds Egress.Addrs, binds Egress.Listen
+// and sends the sockets to mcpcell over its status socket (SCM_RIGHTS):
+// Server.Sockets, which mcpcell serves from the host's namespace. The
+// server can reach nothing else by IP: the namespace has no route out.
+// Landlock lets it connect to the listeners' TCP ports; seccomp allows
+// UDP there (the DNS stub), never without the namespace. UNIX sockets, if
+// the profile grants them, still reach the host's daemons by path. When
+// the namespace cannot be made or set up, Start returns a
+// *NamespaceError (the cause, and Fix for a hint) and runs nothing: there
+// is no fallback to the host's network.
+//
 // The helper is a whole program start (some 9 ms here): Prepare starts it
 // early, to wait for its spec while the caller reads the profile. It is
 // forked from a goroutine that keeps its OS thread locked until the
@@ -29,7 +44,8 @@
 // A new confinement is a field of Spec (spec.go) with its place in the
 // pipe's binary form (wire.go: bump specVersion), applied by Helper on its
 // locked thread (landlock_linux.go for Landlock rules, seccomp_linux.go
-// for the filter, caps_linux.go for capabilities), reported by Kernel.Gaps
+// for the filter, caps_linux.go for capabilities, netns*.go for the
+// network namespace and status*.go for the status socket), reported by Kernel.Gaps
 // (probe.go) where a kernel cannot enforce it, and given an Unhardened bit
 // so that a hostile-server test can show it is what stops the attack.
 // Grants and their checks (Resolve, CheckLinks, Within) live in spec.go

@@ -20,6 +20,11 @@ const HelperCommand = "__cell"
 // confines itself and execs the server, reporting on fd 4. It returns only
 // on failure, with the exit status to use.
 //
+// With Net.Egress, the helper was started in a user and network namespace
+// of its own: first it brings lo up, adds the addresses, binds the
+// sockets and sends them to mcpcell on fd 4, while it still holds
+// CAP_NET_ADMIN there.
+//
 // Everything that confines happens on one locked OS thread, the one that
 // calls execve: no_new_privs, the parent-death signal, one Landlock
 // restriction (filesystem, TCP and scopes together), dropping every
@@ -56,6 +61,28 @@ func Helper() int {
 	// The parent may have died before the signal was armed.
 	if os.Getppid() != spec.Parent {
 		return fail("mcpcell (pid %d) is gone; not starting the server", spec.Parent)
+	}
+	if e := spec.Net.Egress; e != nil {
+		// A helper started in mcpcell's own network (a prepared one, say)
+		// would give the server the host's network.
+		if ns := netNamespace(); ns == 0 || ns == spec.hostNet {
+			return fail("the cell helper is not in a network namespace of its own; not starting the server")
+		}
+		fds, err := setUpNamespace(e)
+		if err == nil {
+			err = sendSockets(status, fds)
+			for _, fd := range fds {
+				unix.Close(fd) // mcpcell holds them now
+			}
+		}
+		var nsErr *nsError
+		if errors.As(err, &nsErr) {
+			status.Write(encodeReport(report{NamespaceStep: nsErr.step, Errno: nsErr.errno}))
+			return 126
+		}
+		if err != nil {
+			return fail("handing the namespace's sockets to mcpcell: %v", err)
+		}
 	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fail("setting no_new_privs: %v", err)

@@ -51,7 +51,9 @@ func landlockConfig(abi int, net Net) landlock.Config {
 	if abi >= 4 {
 		c.HandledAccessNet = ll.AccessNetBindTCP | ll.AccessNetConnectTCP
 	}
-	if abi >= 10 && !net.UDP {
+	// With Egress, UDP is left to the namespace, which has nothing but
+	// lo to send to (the DNS stub is UDP).
+	if abi >= 10 && !net.UDP && net.Egress == nil {
 		c.HandledAccessNet |= ll.AccessNetBindUDP | ll.AccessNetConnectSendUDP
 	}
 	if abi >= 6 {
@@ -90,6 +92,15 @@ func landlockRules(c landlock.Config, rules []PathRule, net Net) []landlock.Rule
 	if c.HandledAccessNet&ll.AccessNetConnectTCP != 0 {
 		for _, p := range net.ConnectTCP {
 			out = append(out, landlock.ConnectTCP(p))
+		}
+		// In its own namespace the server connects to the sockets the
+		// helper bound: their ports, on whichever address.
+		if net.Egress != nil {
+			for _, l := range net.Egress.Listen {
+				if !l.UDP {
+					out = append(out, landlock.ConnectTCP(l.Addr.Port()))
+				}
+			}
 		}
 		for _, p := range net.BindTCP {
 			out = append(out, landlock.BindTCP(p))

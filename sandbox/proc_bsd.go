@@ -7,6 +7,8 @@ import (
 	"syscall"
 )
 
-func setProcAttr(cmd *exec.Cmd, _ Unhardened) {
+// setProcAttr: egress never gets here (spawn refuses it elsewhere than
+// Linux).
+func setProcAttr(cmd *exec.Cmd, _ Unhardened, _ bool) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 }

@@ -2,7 +2,7 @@ package sandbox
 
 import "os/exec"
 
-func setProcAttr(*exec.Cmd, Unhardened) {}
+func setProcAttr(*exec.Cmd, Unhardened, bool) {}
 
 func terminate(cmd *exec.Cmd) { cmd.Process.Kill() }
 

@@ -99,7 +99,7 @@ func TestReaperReapsOrphans(t *testing.T) {
 func TestReaperCounts(t *testing.T) {
 	own := exec.Command("sleep", "30") // mcpcell's own, in its session
 	cellish := exec.Command("sh", "-c", "sleep 30 & sleep 30")
-	setProcAttr(cellish, 0) // a session of its own, as the server has
+	setProcAttr(cellish, 0, false) // a session of its own, as the server has
 	for _, c := range []*exec.Cmd{own, cellish} {
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
@@ -151,7 +151,7 @@ func TestReaperLeavesTheServer(t *testing.T) {
 	server := exec.Command("sh", "-c", "exit 7")
 	orphan := exec.Command("true")
 	for _, c := range []*exec.Cmd{server, orphan} {
-		setProcAttr(c, 0)
+		setProcAttr(c, 0, false)
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}

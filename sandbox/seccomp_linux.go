@@ -222,14 +222,19 @@ func seccompFilter(net Net, self int, off Unhardened) ([]bpf.RawInstruction, err
 	p.label("inet")
 	p.load(argLo(1))
 	p.add(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: ^uint32(unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC)})
-	if net.UDP {
+	// In a network namespace of its own (Egress) UDP reaches only lo,
+	// where the DNS stub listens: allowed there, and only there. UNIX
+	// sockets stay as the profile says: a socket path reaches daemons of
+	// the host's namespace, which the namespace does not close.
+	udp := net.UDP || net.Egress != nil
+	if udp {
 		p.jeq(unix.SOCK_DGRAM, "dgram", "")
 	}
 	p.jeq(unix.SOCK_STREAM, "", "deny")
 	p.load(argLo(2))
 	p.jeq(0, "allow", "")
 	p.jeq(unix.IPPROTO_TCP, "allow", "deny")
-	if net.UDP {
+	if udp {
 		p.label("dgram")
 		p.load(argLo(2))
 		p.jeq(0, "allow", "")

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/mcpcell/mcpcell/internal/pathwalk"
 )
@@ -78,6 +79,13 @@ type Listen struct {
 	UDP  bool
 }
 
+func (l Listen) String() string {
+	if l.UDP {
+		return "udp " + l.Addr.String()
+	}
+	return "tcp " + l.Addr.String()
+}
+
 // Spec is what the helper applies before it starts the server. It is
 // sent to the helper over a pipe, never in argv or the environment.
 type Spec struct {
@@ -96,6 +104,10 @@ type Spec struct {
 	PretendNoSeccomp bool
 	// Unhardened switches parts of the cell off, for tests' controls.
 	Unhardened Unhardened
+
+	// hostNet is mcpcell's own network namespace (its inode), which a
+	// helper given an Egress must not be in.
+	hostNet uint64
 }
 
 // Unhardened switches parts of the cell's hardening off, so that a test
@@ -114,11 +126,16 @@ const (
 	AllowSetID                                 // set-user-ID and set-group-ID modes on files
 )
 
-// report is what the helper tells mcpcell on its status pipe.
+// report is what the helper tells mcpcell on its status socket.
 type report struct {
 	Error       string
 	SetupMicros int64
 	ABI         int
+	// NamespaceStep and Errno say which step of the network namespace's
+	// set-up failed, and how (Error says both in words).
+	NamespaceStep string
+	Errno         syscall.Errno
+	Sockets       int // the count of sockets sent with this report
 }
 
 // Grants is the filesystem part of a profile, before resolution.

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"net/netip"
+	"syscall"
 )
 
 // The spec and the helper's reports cross their pipes in a small binary
@@ -13,7 +15,7 @@ import (
 
 // specVersion changes with the layout, so that a helper of another build
 // refuses the spec rather than misreading it.
-const specVersion = 2
+const specVersion = 3
 
 type wbuf []byte
 
@@ -144,7 +146,30 @@ func encodeSpec(s *Spec) []byte {
 	b.int(s.PretendABI)
 	b.bool(s.PretendNoSeccomp)
 	b = append(b, byte(s.Unhardened))
+	b.bool(s.Net.Egress != nil)
+	if e := s.Net.Egress; e != nil {
+		b.uint(uint64(len(e.Addrs)))
+		for _, a := range e.Addrs {
+			b.str(string(a.AsSlice()))
+		}
+		b.uint(uint64(len(e.Listen)))
+		for _, l := range e.Listen {
+			b.str(string(l.Addr.Addr().AsSlice()))
+			b.uint(uint64(l.Addr.Port()))
+			b.bool(l.UDP)
+		}
+		b.uint(s.hostNet)
+	}
 	return b
+}
+
+// addr reads an address that wbuf wrote as its 4 or 16 bytes.
+func (r *rbuf) addr() netip.Addr {
+	a, ok := netip.AddrFromSlice([]byte(r.str()))
+	if !ok && r.err == nil {
+		r.err = errTruncated
+	}
+	return a
 }
 
 // decodeSpec reads a whole spec; io.EOF means there was none at all.
@@ -173,6 +198,22 @@ func decodeSpec(data []byte) (*Spec, error) {
 	s.PretendABI = r.int()
 	s.PretendNoSeccomp = r.bool()
 	s.Unhardened = Unhardened(r.byte())
+	if r.bool() {
+		e := &Egress{}
+		for n := r.count(); n > 0 && r.err == nil; n-- {
+			e.Addrs = append(e.Addrs, r.addr())
+		}
+		for n := r.count(); n > 0 && r.err == nil; n-- {
+			a := r.addr()
+			p := r.uint()
+			if p > 0xffff {
+				r.err = errTruncated
+			}
+			e.Listen = append(e.Listen, Listen{Addr: netip.AddrPortFrom(a, uint16(p)), UDP: r.bool()})
+		}
+		s.hostNet = r.uint()
+		s.Net.Egress = e
+	}
 	if r.err == nil && len(r.b) > 0 {
 		r.err = errors.New("trailing bytes")
 	}
@@ -183,12 +224,25 @@ func decodeSpec(data []byte) (*Spec, error) {
 }
 
 // A report is one of: 'o', setup µs, ABI (the cell is set up; the server
-// is exec'd next); 'e', a message (the helper failed).
+// is exec'd next); 'e', a message (the helper failed); 'n', a step and an
+// errno (the network namespace could not be set up); 'l', a count (the
+// message carries that many sockets, Egress.Listen in order: see
+// readStatus).
 
 func encodeReport(r report) []byte {
-	if r.Error != "" {
+	switch {
+	case r.NamespaceStep != "":
+		b := wbuf{'n'}
+		b.str(r.NamespaceStep)
+		b.uint(uint64(r.Errno))
+		return b
+	case r.Error != "":
 		b := wbuf{'e'}
 		b.str(r.Error)
+		return b
+	case r.Sockets > 0:
+		b := wbuf{'l'}
+		b.uint(uint64(r.Sockets))
 		return b
 	}
 	b := wbuf{'o'}
@@ -197,8 +251,8 @@ func encodeReport(r report) []byte {
 	return b
 }
 
-// readReports reads reports until the pipe closes and returns the first
-// error, or else the first report.
+// readReports reads reports until the data ends and returns the first
+// error, or else the first report that is not a count of sockets.
 func readReports(data []byte) report {
 	r := &rbuf{b: data}
 	var first report
@@ -207,8 +261,19 @@ func readReports(data []byte) report {
 		switch r.byte() {
 		case 'e':
 			rep.Error = r.str()
+		case 'n':
+			rep.NamespaceStep = r.str()
+			if e := r.uint(); e <= 0xffff {
+				rep.Errno = syscall.Errno(e)
+			} else {
+				r.err = errTruncated
+			}
+			rep.Error = rep.NamespaceStep + ": " + rep.Errno.Error()
 		case 'o':
 			rep.SetupMicros, rep.ABI = int64(r.uint()), int(r.uint())
+		case 'l':
+			r.uint() // the sockets themselves came with it
+			continue
 		default:
 			r.err = errTruncated
 		}

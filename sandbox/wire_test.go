@@ -3,7 +3,9 @@ package sandbox
 import (
 	"errors"
 	"io"
+	"net/netip"
 	"reflect"
+	"syscall"
 	"testing"
 )
 
@@ -19,10 +21,20 @@ func TestSpecWire(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(got, s) {
 		t.Fatalf("round trip: %+v, %v\nwant %+v", got, err, s)
 	}
+	withEgress := *s
+	withEgress.hostNet = 4026531840
+	withEgress.Net.Egress = &Egress{
+		Addrs:  []netip.Addr{netip.MustParseAddr("10.255.255.53"), netip.MustParseAddr("fdcc::53")},
+		Listen: []Listen{{Addr: netip.MustParseAddrPort("127.0.0.1:3128")}, {Addr: netip.MustParseAddrPort("[fdcc::53]:53"), UDP: true}},
+	}
+	got, err = decodeSpec(encodeSpec(&withEgress))
+	if err != nil || !reflect.DeepEqual(got, &withEgress) {
+		t.Fatalf("round trip: %+v, %v\nwant %+v", got, err, &withEgress)
+	}
 	if _, err := decodeSpec(nil); !errors.Is(err, io.EOF) {
 		t.Errorf("no spec: %v, want EOF (a prepared helper that was not used)", err)
 	}
-	full := encodeSpec(s)
+	full := encodeSpec(&withEgress)
 	for i := 1; i < len(full); i++ {
 		if _, err := decodeSpec(full[:i]); err == nil {
 			t.Fatalf("a spec cut at %d of %d bytes was read", i, len(full))
@@ -40,6 +52,7 @@ func TestSpecWire(t *testing.T) {
 func TestReports(t *testing.T) {
 	ok := encodeReport(report{SetupMicros: 519, ABI: 7})
 	bad := encodeReport(report{Error: "enforcing the Landlock ruleset: EPERM"})
+	lo := encodeReport(report{NamespaceStep: "bringing lo up: RTM_NEWLINK", Errno: syscall.EPERM})
 	for _, c := range []struct {
 		data []byte
 		want report
@@ -50,6 +63,8 @@ func TestReports(t *testing.T) {
 		{append(append([]byte{}, ok...), bad...), report{Error: "enforcing the Landlock ruleset: EPERM"}}, // exec failed after set-up
 		{append(append([]byte{}, bad...), ok...), report{Error: "enforcing the Landlock ruleset: EPERM"}},
 		{ok[:1], report{Error: "the cell helper's report cannot be read"}},
+		{append(encodeReport(report{Sockets: 3}), ok...), report{SetupMicros: 519, ABI: 7}}, // the sockets came first
+		{append(append([]byte{}, ok...), lo...), report{Error: "bringing lo up: RTM_NEWLINK: operation not permitted", NamespaceStep: "bringing lo up: RTM_NEWLINK", Errno: syscall.EPERM}},
 	} {
 		if got := readReports(c.data); got != c.want {
 			t.Errorf("readReports(%q) = %+v, want %+v", c.data, got, c.want)
