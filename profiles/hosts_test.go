@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mcpcell/mcpcell/sandbox"
 )
 
 // TestHostsErrors loads profiles whose [network] hosts cannot mean what
@@ -86,6 +88,66 @@ func TestHostsErrors(t *testing.T) {
 			write(t, file, head+"[network]\n"+text)
 			if _, err := Load(Options{Profile: file, Getenv: env(nil)}); err != nil {
 				t.Errorf("without hosts: %v", err)
+			}
+		})
+	}
+}
+
+// TestNetworkPresets loads each preset that grants hosts, as --profile
+// and as an include beside another (the include = ["node",
+// "npm"]), and compiles it: its rules, its cache, nothing else of the
+// network.
+func TestNetworkPresets(t *testing.T) {
+	for _, c := range []struct {
+		preset string
+		hosts  []string
+		write  string // a write grant in the cell's cache, and its variable
+		env    string
+	}{
+		{"npm", []string{"registry.npmjs.org:443"}, "npm", "npm_config_cache"},
+		{"pypi", []string{"pypi.org:443", "files.pythonhosted.org:443"}, "uv", "UV_CACHE_DIR"},
+		{"github", []string{"api.github.com:443", "github.com:443", "*.githubusercontent.com:443"}, "", ""},
+	} {
+		t.Run(c.preset, func(t *testing.T) {
+			dir := t.TempDir()
+			file := filepath.Join(dir, "proj", FileName)
+			write(t, file, "include = [\"node\", \""+c.preset+"\"]\n")
+			for _, opts := range []Options{
+				{Profile: c.preset, Cwd: filepath.Dir(file)},
+				{Profile: file},
+			} {
+				opts.Getenv = env(map[string]string{"HOME": "/home/u", "XDG_CACHE_HOME": filepath.Join(dir, "cache")})
+				p, err := Load(opts)
+				if err != nil {
+					t.Fatalf("--profile %s: %v", opts.Profile, err)
+				}
+				cell, err := CompileCell(p, nil)
+				if err != nil {
+					t.Fatalf("--profile %s: compile: %v", opts.Profile, err)
+				}
+				var hosts []string
+				for _, r := range cell.Hosts {
+					hosts = append(hosts, r.String())
+					if !strings.HasPrefix(r.From, "preset:"+c.preset+":") {
+						t.Errorf("--profile %s: %s from %s, want preset:%s:LINE", opts.Profile, r, r.From, c.preset)
+					}
+				}
+				if !slices.Equal(hosts, c.hosts) {
+					t.Errorf("--profile %s: hosts %q, want %q", opts.Profile, hosts, c.hosts)
+				}
+				if n := cell.Net; len(n.ConnectTCP)+len(n.BindTCP) > 0 || n.UDP || n.Unix || n.Egress != nil {
+					t.Errorf("--profile %s: network %+v, want the host rules alone", opts.Profile, n)
+				}
+				if c.write == "" {
+					continue
+				}
+				cache := filepath.Join(p.Vars["CACHE"], c.write)
+				if !slices.ContainsFunc(cell.Grants.Write, func(g sandbox.Grant) bool { return g.Path == cache }) {
+					t.Errorf("--profile %s: no write grant on %s in %+v", opts.Profile, cache, cell.Grants.Write)
+				}
+				if !slices.Contains(cell.Env, c.env+"="+cache) {
+					t.Errorf("--profile %s: no %s=%s in %q", opts.Profile, c.env, cache, cell.Env)
+				}
 			}
 		})
 	}
