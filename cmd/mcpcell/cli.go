@@ -235,7 +235,8 @@ reference of the profile.
 Puts mcpcell in front of every stdio server of a client's configuration:
 the entry's command becomes mcpcell, its args "run --profile PROFILE --"
 and the original command. A profile is written for each server (it
-includes the default profile, and grants the folders the server was given);
+includes the default profile, and npm or pypi for a server that npx, uvx
+or uv tool run downloads, and grants the folders the server was given);
 credentials in its env (by name: TOKEN, KEY, SECRET, PASSWORD, PAT…; or by
 form: a password in a URL, a webhook URL, ghp_, sk-, xoxb-, AKIA…) move
 into the keyring and into [secrets]; other entries move into [env] set;
