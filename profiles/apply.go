@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/mcpcell/mcpcell/internal/audit"
+	"github.com/mcpcell/mcpcell/internal/egress"
 )
 
 // apply adds one file's settings: lists append, scalars and map keys set
@@ -44,7 +45,19 @@ func (p *Profile) apply(f *File, at func(string) Source) error {
 	add(&p.Write, "filesystem.write", f.Filesystem.Write)
 	add(&p.Exec, "filesystem.exec", f.Filesystem.Exec)
 	add(&p.Optional, "filesystem.optional", f.Filesystem.Optional)
-	add(&p.Hosts, "network.hosts", f.Network.Hosts)
+	for _, v := range f.Network.Hosts {
+		from := at("network.hosts")
+		r, err := egress.ParseRule(v, from.String())
+		if err != nil {
+			bad("network.hosts", "%v", err)
+			continue
+		}
+		// One rule, however often written: the first place that wrote it
+		// is the one shown.
+		if !slices.ContainsFunc(p.Hosts, func(e Entry) bool { return e.Value == r.String() }) {
+			p.Hosts = append(p.Hosts, Entry{Value: r.String(), From: from})
+		}
+	}
 	portLists := map[string][]int{"network.ports": f.Network.Ports, "network.bind": f.Network.Bind}
 	for _, key := range slices.Sorted(maps.Keys(portLists)) {
 		ports := portLists[key]
@@ -61,7 +74,7 @@ func (p *Profile) apply(f *File, at func(string) Source) error {
 		}
 	}
 	if f.Network.UDP != nil {
-		p.UDP = *f.Network.UDP
+		p.UDP, p.udpFrom = *f.Network.UDP, at("network.udp")
 	}
 	if f.Network.Unix != nil {
 		p.Unix = *f.Network.Unix

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mcpcell/mcpcell/internal/egress"
 	"github.com/mcpcell/mcpcell/sandbox"
 )
 
@@ -23,6 +24,12 @@ type Cell struct {
 	// grant beside Grants' that mcpcell makes.
 	Tmp sandbox.Grant
 	Net sandbox.Net
+	// Hosts are the [network] hosts rules, each once, in the order
+	// written. When there are any, the cell runs in a network namespace
+	// of its own whose only exits are mcpcell's relay (Net.Egress, which
+	// mcpcell plans on the machine: CompileCell leaves it nil) and
+	// Net.ConnectTCP is empty.
+	Hosts []egress.Rule
 	// PortsFrom names the lines that grant TCP ports, for
 	// sandbox.Kernel.Gaps.
 	PortsFrom string
@@ -37,7 +44,8 @@ type Cell struct {
 
 // CompileCell compiles the cell p asks for; environ is mcpcell's own
 // environment, where the variables the server is passed come from. The
-// error joins each setting of p no cell can give yet, one error a line.
+// error joins each setting of p no cell can give, one error a line: a
+// profile that Load returned has none.
 func CompileCell(p *Profile, environ []string) (*Cell, error) {
 	c := &Cell{
 		Grants: sandbox.Grants{
@@ -62,16 +70,29 @@ func CompileCell(p *Profile, environ []string) (*Cell, error) {
 		}
 	}
 	c.PortsFrom = strings.Join(portsFrom, ", ")
+	var errs []error
+	for _, h := range p.Hosts {
+		// Load parsed each rule already; a Profile built otherwise is
+		// checked here.
+		r, err := egress.ParseRule(h.Value, h.From.String())
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: network.hosts: %w", h.From, err))
+			continue
+		}
+		c.Hosts = append(c.Hosts, r)
+		c.Widenings = append(c.Widenings, fmt.Sprintf("TCP to %s through mcpcell's relay (%s)", r, h.From))
+	}
 	c.Net.UDP, c.Net.Unix = p.UDP, p.Unix
 	if p.UDP {
 		c.Widenings = append(c.Widenings, "UDP to any address and port ([network] udp = true)")
 	}
-	if p.Unix {
+	switch {
+	case p.Unix && len(c.Hosts) > 0:
+		// The namespace closes abstract sockets (each network namespace
+		// has its own), not sockets reached by a path.
+		c.Widenings = append(c.Widenings, "UNIX sockets by path ([network] unix = true): the cell's network namespace does not close them, so a socket path reaches the daemon behind it on the host (the D-Bus session bus, if the server knows its address)")
+	case p.Unix:
 		c.Widenings = append(c.Widenings, "UNIX sockets, pathname and abstract ([network] unix = true): this reaches the D-Bus session bus if the server knows its address")
-	}
-	var errs []error
-	for _, h := range p.Hosts {
-		errs = append(errs, fmt.Errorf("%s: network.hosts: connecting by host name is not built yet; grant ports instead", h.From))
 	}
 	set := map[string]string{}
 	for k, e := range p.EnvSet {

@@ -24,6 +24,8 @@ func TestCompileCell(t *testing.T) {
 		portsFrom string
 		env       []string // as well as TMPDIR=C/tmp
 		widenings []string
+		more      string   // more.toml beside the profile file (M:)
+		hosts     []string // rule (from)
 		err       string
 	}{
 		{
@@ -63,14 +65,29 @@ func TestCompileCell(t *testing.T) {
 			env:  []string{"EDITOR=vi", "HOME=/home/u", "LANG=fr_FR.UTF-8", "LC_ALL=C", "NODE_ENV=production", "PATH=/usr/bin", "SECRET_TOKEN=t"},
 		},
 		{
-			name: "host names are not built: one error a line",
-			text: "[network]\nhosts = [\"example.com\", \"example.org\"]\nports = [443]\n",
-			net:  sandbox.Net{ConnectTCP: []uint16{443}},
-			// the hosts' errors do not keep the rest from compiling
-			portsFrom: "F:4",
-			widenings: []string{"TCP connect to port 443 (F:4)"},
-			env:       []string{"HOME=/home/u", "LANG=C.UTF-8", "LC_ALL=C", "PATH=/usr/bin"},
-			err:       "F:3: network.hosts: connecting by host name is not built yet; grant ports instead\nF:3: network.hosts: connecting by host name is not built yet; grant ports instead",
+			name:  "host rules, each once, go to the relay and grant no port",
+			text:  "include = [\"more.toml\"]\n[network]\nhosts = [\"API.GitHub.com:443\", \"*.githubusercontent.com:443\",\n  \"10.0.0.5:5432\", \"[::1]:8080\", \"api.github.com.:443\"]\n",
+			more:  "[network]\nhosts = [\"localhost:5432\", \"api.github.com:443\"]\n",
+			hosts: []string{"localhost:5432 (M:3)", "api.github.com:443 (M:3)", "*.githubusercontent.com:443 (F:4)", "10.0.0.5:5432 (F:4)", "[::1]:8080 (F:4)"},
+			widenings: []string{
+				"TCP to localhost:5432 through mcpcell's relay (M:3)",
+				"TCP to api.github.com:443 through mcpcell's relay (M:3)",
+				"TCP to *.githubusercontent.com:443 through mcpcell's relay (F:4)",
+				"TCP to 10.0.0.5:5432 through mcpcell's relay (F:4)",
+				"TCP to [::1]:8080 through mcpcell's relay (F:4)",
+			},
+			env: []string{"HOME=/home/u", "LANG=C.UTF-8", "LC_ALL=C", "PATH=/usr/bin"},
+		},
+		{
+			name:  "UNIX sockets beside host rules: the namespace does not close socket paths",
+			text:  "[network]\nhosts = [\"example.com:443\"]\nunix = true\n",
+			net:   sandbox.Net{Unix: true},
+			hosts: []string{"example.com:443 (F:3)"},
+			widenings: []string{
+				"TCP to example.com:443 through mcpcell's relay (F:3)",
+				"UNIX sockets by path ([network] unix = true): the cell's network namespace does not close them, so a socket path reaches the daemon behind it on the host (the D-Bus session bus, if the server knows its address)",
+			},
+			env: []string{"HOME=/home/u", "LANG=C.UTF-8", "LC_ALL=C", "PATH=/usr/bin"},
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -78,12 +95,16 @@ func TestCompileCell(t *testing.T) {
 			project := filepath.Join(root, "proj")
 			file := filepath.Join(project, FileName)
 			write(t, file, "# a profile\n"+c.text)
+			more := filepath.Join(project, "more.toml")
+			if c.more != "" {
+				write(t, more, "# more\n"+c.more)
+			}
 			p, err := Load(Options{Profile: file, Getenv: env(map[string]string{"HOME": "/home/u", "XDG_CACHE_HOME": filepath.Join(root, "cache")})})
 			if err != nil {
 				t.Fatal(err)
 			}
 			cell, err := CompileCell(p, environ)
-			at := strings.NewReplacer("F:", file+":")
+			at := strings.NewReplacer("F:", file+":", "M:", more+":")
 			if got := fmt.Sprint(err); c.err == "" && err != nil || c.err != "" && got != at.Replace(c.err) {
 				t.Errorf("error: got %v, want %q", err, at.Replace(c.err))
 			}
@@ -111,6 +132,19 @@ func TestCompileCell(t *testing.T) {
 			}
 			if !slices.Equal(cell.Net.ConnectTCP, c.net.ConnectTCP) || !slices.Equal(cell.Net.BindTCP, c.net.BindTCP) || cell.Net.UDP != c.net.UDP || cell.Net.Unix != c.net.Unix {
 				t.Errorf("network: got %+v, want %+v", cell.Net, c.net)
+			}
+			var hosts, wantHosts []string
+			for _, r := range cell.Hosts {
+				hosts = append(hosts, fmt.Sprintf("%s (%s)", r, r.From))
+			}
+			for _, h := range c.hosts {
+				wantHosts = append(wantHosts, at.Replace(h))
+			}
+			if !slices.Equal(hosts, wantHosts) {
+				t.Errorf("host rules:\n got %q\nwant %q", hosts, wantHosts)
+			}
+			if cell.Net.Egress != nil {
+				t.Errorf("egress plan: got %+v, want none (mcpcell plans it on the machine)", cell.Net.Egress)
 			}
 			if want := at.Replace(c.portsFrom); cell.PortsFrom != want {
 				t.Errorf("ports from: got %q, want %q", cell.PortsFrom, want)
@@ -153,6 +187,22 @@ func TestCompileCellPure(t *testing.T) {
 	}
 	if wantEnv := []string{"A=1", "TMPDIR=/nonexistent/cache/cells/x/tmp"}; !slices.Equal(a.Env, wantEnv) {
 		t.Errorf("environment: got %q, want %q", a.Env, wantEnv)
+	}
+}
+
+// TestCompileCellHosts shows that a Profile not made by Load is checked
+// too: a host rule Load would refuse is an error, and the others compile.
+func TestCompileCellHosts(t *testing.T) {
+	p := &Profile{
+		Vars:  map[string]string{"CACHE": "/nonexistent/cache/cells/x"},
+		Hosts: []Entry{{Value: "example.com", From: Source{File: "f", Line: 2}}, {Value: "example.org:443", From: Source{File: "f", Line: 3}}},
+	}
+	cell, err := CompileCell(p, nil)
+	if want := `f:2: network.hosts: "example.com": name the port, such as "example.com:443"`; fmt.Sprint(err) != want {
+		t.Errorf("error: got %v, want %s", err, want)
+	}
+	if len(cell.Hosts) != 1 || cell.Hosts[0].String() != "example.org:443" || cell.Hosts[0].From != "f:3" {
+		t.Errorf("host rules: got %+v, want example.org:443 from f:3", cell.Hosts)
 	}
 }
 

@@ -72,12 +72,15 @@ type Profile struct {
 	Cwd     string
 
 	Read, Write, Exec, Optional []Entry
-	Hosts                       []Entry
-	Ports, Bind                 []Entry
-	UDP, Unix                   bool
-	EnvPass                     []Entry
-	EnvSet                      map[string]Entry
-	Secrets                     map[string]SecretRef
+	// Hosts are the [network] hosts rules, each once, in the form
+	// egress.Rule.String writes (CompileCell gives them as rules).
+	Hosts       []Entry
+	Ports, Bind []Entry
+	UDP, Unix   bool
+	udpFrom     Source // where udp was last set
+	EnvPass     []Entry
+	EnvSet      map[string]Entry
+	Secrets     map[string]SecretRef
 
 	Tools     Rules
 	ToolArgs  map[string]ArgRules // by [tools.args] key, a glob of tool names
@@ -186,6 +189,9 @@ func Load(opts Options) (*Profile, error) {
 		}
 	}
 	if err := p.merge(top, nil, opts.Verify); err != nil {
+		return nil, err
+	}
+	if err := p.checkHosts(); err != nil {
 		return nil, err
 	}
 	if p.MaxFrame == 0 {

@@ -47,7 +47,7 @@ func TestDiscovery(t *testing.T) {
 	if err != nil || p.Origin.File != "preset:node" {
 		t.Fatalf("--profile node: %v %v", p.Origin, err)
 	}
-	if _, err := Load(Options{Cwd: root, Profile: "nosuch", Getenv: getenv}); err == nil || !strings.Contains(err.Error(), "presets: base, default, git, node, python") {
+	if _, err := Load(Options{Cwd: root, Profile: "nosuch", Getenv: getenv}); err == nil || !strings.Contains(err.Error(), "presets: base, default, git, github, node, npm, pypi, python") {
 		t.Fatalf("--profile nosuch: %v", err)
 	}
 	if _, err := Load(Options{Cwd: root, Profile: "missing.toml", Getenv: getenv}); err == nil {

@@ -42,6 +42,9 @@ type cli struct {
 	// continues the one it has printed, has read the first record of
 	// name: a test's seam to rotate the log there, as a busy session can.
 	scanned func(name string)
+	// apparmor is where setup apparmor looks and writes (zero: the
+	// machine's).
+	apparmor appArmor
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -80,6 +83,8 @@ func runUnhardened(args []string, stdin io.Reader, stdout, stderr io.Writer, off
 		return c.wrap(args[1:], false)
 	case "unwrap":
 		return c.wrap(args[1:], true)
+	case "setup":
+		return c.setup(args[1:])
 	case "version", "--version":
 		fmt.Fprintln(stdout, "mcpcell", version())
 		return 0
@@ -162,6 +167,7 @@ Usage:
   mcpcell secret check [--profile PATH|NAME] [--project DIR]
   mcpcell wrap --client CLIENT [--config FILE] [--server NAME]... [--dry-run] [--yes]
   mcpcell unwrap --client CLIENT [--config FILE] [--server NAME]... [--restore-secrets] [--dry-run] [--yes]
+  mcpcell setup apparmor [--write]
   mcpcell version
   mcpcell help [COMMAND]
 `
@@ -229,7 +235,8 @@ reference of the profile.
 Puts mcpcell in front of every stdio server of a client's configuration:
 the entry's command becomes mcpcell, its args "run --profile PROFILE --"
 and the original command. A profile is written for each server (it
-includes the default profile, and grants the folders the server was given);
+includes the default profile, and npm or pypi for a server that npx, uvx
+or uv tool run downloads, and grants the folders the server was given);
 credentials in its env (by name: TOKEN, KEY, SECRET, PASSWORD, PAT…; or by
 form: a password in a URL, a webhook URL, ghp_, sk-, xoxb-, AKIA…) move
 into the keyring and into [secrets]; other entries move into [env] set;
@@ -257,6 +264,18 @@ wrap made its item for that entry of that file (a marker of another
 entry's item is refused). If an item cannot be read, unwrap names it and
 changes nothing. Profiles are left in place.
 `,
+	"setup": `Usage: mcpcell setup apparmor [--write]
+
+Prints the AppArmor profile that lets mcpcell make a cell's own user and
+network namespace (for a profile with [network] hosts) where Ubuntu's
+kernel.apparmor_restrict_unprivileged_userns=1 forbids it. The profile
+attaches to mcpcell's path, symbolic links resolved, and confines
+nothing. --write writes it to /etc/apparmor.d/mcpcell (run it as root)
+and loads it with apparmor_parser -r. setup refuses a binary in a
+temporary or Go build folder (go run, go test): install mcpcell first.
+The other fix is system-wide: sysctl
+kernel.apparmor_restrict_unprivileged_userns=0.
+`,
 	"version": "Usage: mcpcell version\n\nPrints mcpcell's version.\n",
 	"help":    "Usage: mcpcell help [COMMAND]\n\nPrints help.\n",
 }
@@ -267,5 +286,5 @@ func (c *cli) usage(w io.Writer, topic string) {
 		return
 	}
 	fmt.Fprint(w, usageText)
-	fmt.Fprintln(w, "\nCommands: "+strings.Join([]string{"run", "check", "trust", "audit", "secret", "wrap", "unwrap", "version", "help"}, ", "))
+	fmt.Fprintln(w, "\nCommands: "+strings.Join([]string{"run", "check", "trust", "audit", "secret", "wrap", "unwrap", "setup", "version", "help"}, ", "))
 }

@@ -111,7 +111,11 @@ func profileText(f *File, e *Entry, s *Server, set, pass []KV, line cmdLine, o W
 	fmt.Fprintf(&b, "# Written by mcpcell wrap for the %s server %s\n# in %s.\n", f.Client, strconv.Quote(e.Name), quoteWord(f.Path))
 	fmt.Fprintf(&b, "# The server: %s\n", line.shown())
 	b.WriteString("# Edit it freely: wrap does not overwrite a profile that exists.\n")
-	b.WriteString("include = [\"default\"]  # the system runtimes (node, python, git), the project read-write, no network\n")
+	if _, preset := downloader(line.words); preset != "" {
+		fmt.Fprintf(&b, "include = [\"default\", %q]  # the system runtimes (node, python, git), the project read-write, no network but %s\n", preset, presetHosts[preset])
+	} else {
+		b.WriteString("include = [\"default\"]  # the system runtimes (node, python, git), the project read-write, no network\n")
+	}
 	var read, write, exec []string
 	// A path with "${" would be read as a profile variable.
 	usable := func(i int, p string) bool {

@@ -308,11 +308,38 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 		} else {
 			s.ProfileText = profileText(f, e, s, set, pass, line, o)
 		}
-		if base := filepath.Base(e.Command); base == "npx" || base == "uvx" || base == "bunx" || base == "pnpx" {
-			s.Notes = append(s.Notes, base+" downloads the server when it starts, and the cell has no network: install the server once and run it with node or python instead, or grant what the download needs")
+		switch runner, preset := downloader(line.words); {
+		case preset != "" && kept:
+			s.Notes = append(s.Notes, fmt.Sprintf("%s downloads the server when it starts: the kept profile reaches %s only if it includes %q", runner, presetHosts[preset], preset))
+		case preset != "":
+			s.Notes = append(s.Notes, fmt.Sprintf("%s downloads the server when it starts: the profile includes %q, which reaches %s and nothing else", runner, preset, presetHosts[preset]))
+		case runner != "":
+			s.Notes = append(s.Notes, runner+" downloads the server when it starts, and keeps it where the cell cannot write: install the server once and run it with node instead")
 		}
 	}
 	return out, nil
+}
+
+// presetHosts says what each preset of downloader's reaches.
+var presetHosts = map[string]string{"npm": "the npm registry", "pypi": "the Python Package Index"}
+
+// downloader names the package runner that starts a server by
+// downloading it (npx, uvx, uv tool run…), and the preset that lets it do
+// so in the cell: "" for a runner whose cache no preset grants (bunx,
+// pnpx), and "", "" for a command that downloads nothing.
+func downloader(words []string) (runner, preset string) {
+	base := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(words[0]), ".exe"), ".cmd")
+	switch {
+	case base == "npx":
+		return base, "npm"
+	case base == "uvx":
+		return base, "pypi"
+	case base == "uv" && len(words) > 2 && words[1] == "tool" && words[2] == "run":
+		return "uv tool run", "pypi"
+	case base == "bunx" || base == "pnpx":
+		return base, ""
+	}
+	return "", ""
 }
 
 func mustJSON(v any) json.RawMessage {
