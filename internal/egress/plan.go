@@ -231,7 +231,7 @@ func (p *Plan) hostOf(name string) int {
 	name = CanonicalName(name)
 	wild := -1
 	for i, h := range p.Hosts {
-		if h.Name == name && !h.Literal() {
+		if h.Name == name && !h.Literal() && !strings.HasPrefix(name, "*.") {
 			return i
 		}
 		if wild < 0 && strings.HasPrefix(h.Name, "*.") && (Rule{Host: h.Name}).Covers(name, 0) {
@@ -320,4 +320,24 @@ func fields(b []byte) func(func([]string) bool) {
 			}
 		}
 	}
+}
+
+// rule is the first rule covering name on port, exact names before
+// wildcards so that the record names the most specific rule.
+func (p *Plan) rule(name string, port uint16) (Rule, bool) {
+	var wild *Rule
+	for i, r := range p.Rules {
+		if r.Covers(name, port) {
+			if !r.Wildcard() {
+				return r, true
+			}
+			if wild == nil {
+				wild = &p.Rules[i]
+			}
+		}
+	}
+	if wild != nil {
+		return *wild, true
+	}
+	return Rule{}, false
 }
