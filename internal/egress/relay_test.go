@@ -40,7 +40,7 @@ type internet struct {
 	evilIPs map[string]string
 }
 
-func newInternet(t *testing.T) *internet {
+func newInternet(t testing.TB) *internet {
 	in := &internet{
 		net:    egresstest.NewNetwork(),
 		pool:   x509.NewCertPool(),
@@ -100,7 +100,7 @@ func newInternet(t *testing.T) *internet {
 // cell is a relay serving a plan on ordinary listeners on 127.0.0.1, in
 // the plan's order, as the sandbox would hand them over.
 type cell struct {
-	t     *testing.T
+	t     testing.TB
 	plan  *egress.Plan
 	relay *egress.Relay
 	at    []netip.AddrPort // where each plan socket really listens
@@ -109,7 +109,7 @@ type cell struct {
 	records []egress.Record
 }
 
-func newCell(t *testing.T, in *internet, ruleTexts []string, edit ...func(*egress.Config)) *cell {
+func newCell(t testing.TB, in *internet, ruleTexts []string, edit ...func(*egress.Config)) *cell {
 	t.Helper()
 	var rules []egress.Rule
 	for i, s := range ruleTexts {
@@ -154,7 +154,7 @@ func newCell(t *testing.T, in *internet, ruleTexts []string, edit ...func(*egres
 }
 
 // socket is an ordinary listener on 127.0.0.1 as an *os.File.
-func socket(t *testing.T, udp bool) (*os.File, netip.AddrPort) {
+func socket(t testing.TB, udp bool) (*os.File, netip.AddrPort) {
 	if udp {
 		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 		if err != nil {
