@@ -23,7 +23,7 @@ type target struct {
 	host int
 }
 
-// errRefused marks a refusal; its text is the record's reason.
+// refusal is a decision against a connection; its text is the record's reason.
 type refusal struct{ reason string }
 
 func (e *refusal) Error() string { return e.reason }
