@@ -10,13 +10,52 @@
 // each connection and each query, whether a rule covers it, and relays
 // what it allows to the address it checked.
 //
+//	plan, err := egress.NewPlan(rules, resolvConf, hosts)
+//	// spec.Net.Egress = the plan's Addrs and Sockets; spec.Env += plan.Env()
+//	// spec.Net.ConnectTCP = plan.ConnectPorts()
+//	relay, err := egress.Serve(egress.Config{Plan: plan, Sockets: server.Sockets, Record: audit})
+//	defer relay.Close()
+//
+// # What it promises
+//
+//   - Nothing goes upstream before the decision: the target (the CONNECT
+//     host, the URL's host, or the listener's host) is granted; on port
+//     443 the ClientHello's SNI is granted and is the target's name (a
+//     wildcard listener takes its name from it); on port 80, and for
+//     absolute-form requests, the Host header likewise. Other ports of
+//     exact names and literal addresses are relayed as they are; a client
+//     that speaks TLS first there is held to its SNI too.
+//   - A name is resolved by mcpcell and dialled at the address checked;
+//     loopback, private, link-local, CGNAT and metadata addresses are
+//     refused unless a rule names the address or /etc/hosts maps the
+//     name. Through an upstream proxy the name goes as a name, and those
+//     checks are the proxy's.
+//   - HTTP is relayed one request per upstream connection, so a second
+//     request on one connection reaches no other host.
+//   - The stub answers a granted name with the plan's address and any
+//     other NXDOMAIN; it forwards nothing, so a query's name reaches no
+//     resolver.
+//   - One Record per connection and per refused name per second; the
+//     callback runs on a goroutine of its own and never holds a
+//     connection up. Close ends every goroutine.
+//
+// What it cannot promise: what is inside TLS is not seen, so a granted
+// name on a shared CDN can carry a Host header for another site (domain
+// fronting); a client with ECH sends the provider's outer name, which
+// must then be granted.
+//
 // # What is here
 //
 //   - rule.go: the syntax of a rule (ParseRule) and which names it covers.
 //   - plan.go: the layout of a cell's namespace (NewPlan): the address
-//     of each rule, the proxy's, the stub's, the sockets to bind.
-//   - the relay: the proxy, the transparent listeners, the DNS stub, the
-//     checks of SNI and Host, and one audit record per connection.
+//     of each host, the proxy's, the stub's, the sockets to bind.
+//   - relay.go, stream.go, dial.go: Serve, the proxy and the transparent
+//     listeners, the checks of SNI and Host, resolving and dialling, the
+//     upstream proxy.
+//   - hello.go: the ClientHello's server name; dns.go: the stub's
+//     messages; address.go: the addresses a name may not reach;
+//     record.go: the audit record and its queue.
+//   - egresstest: the servers the attacker's tests reach.
 //
 // A new way in is a listener in the plan and a case in the relay; a new
 // check is a step of the relay's decision, with a test from the
