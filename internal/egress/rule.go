@@ -45,7 +45,9 @@ func (r Rule) Covers(name string, port uint16) bool {
 	if r.Wildcard() {
 		suffix := r.Host[1:] // ".example.com"
 		label, ok := strings.CutSuffix(name, suffix)
-		return ok && label != "" && !strings.Contains(label, ".")
+		// The label becomes part of the name the relay resolves and
+		// dials: it must be a label, not any text an SNI can carry.
+		return ok && !strings.Contains(label, ".") && checkLabel(label) == nil
 	}
 	return name == r.Host
 }
@@ -73,15 +75,18 @@ func ParseRule(s, from string) (Rule, error) {
 		return Rule{}, fmt.Errorf("%q: the port must be a number from 1 to 65535", s)
 	}
 	r := Rule{Port: uint16(port), From: from}
-	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
-		if a.Zone() != "" {
-			return Rule{}, fmt.Errorf("%q: an address with a zone cannot be granted", s)
-		}
-		if a.Is6() && !strings.HasPrefix(host, "[") {
-			return Rule{}, fmt.Errorf("%q: write an IPv6 address in brackets: [%s]:%d", s, a, port)
+	if inner, ok := strings.CutPrefix(host, "["); ok {
+		a, err := netip.ParseAddr(strings.TrimSuffix(inner, "]"))
+		if err != nil || !a.Is6() || a.Zone() != "" {
+			return Rule{}, fmt.Errorf("%q: brackets hold an IPv6 address without a zone, such as [2001:db8::1]:443", s)
 		}
 		r.IP = a.Unmap()
 		r.Host = r.IP.String()
+		return r, nil
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		r.IP = a
+		r.Host = a.String()
 		return r, nil
 	}
 	name := CanonicalName(host)
@@ -97,6 +102,10 @@ func ParseRule(s, from string) (Rule, error) {
 		if err := checkLabel(l); err != nil {
 			return Rule{}, fmt.Errorf("%q: %v", s, err)
 		}
+	}
+	if last := labels[len(labels)-1]; strings.Trim(last, "0123456789") == "" {
+		// Resolvers read "1.2.3" or "10.1" as an IPv4 address.
+		return Rule{}, fmt.Errorf("%q: a name cannot end in an all-digit label; write an IPv4 address as four numbers", s)
 	}
 	if len(name) > 253 {
 		return Rule{}, fmt.Errorf("%q: a host name is at most 253 characters", s)
