@@ -39,7 +39,9 @@ func (k Kernel) Gaps(net Net, portsFrom string) []Gap {
 	if abi < 1 {
 		gaps = append(gaps, Gap{"the filesystem rules", "Landlock ABI 1", "[filesystem]"})
 	}
-	if abi < 4 {
+	// A cell with Egress has no route but to mcpcell's relay, whatever
+	// Landlock says of TCP.
+	if abi < 4 && net.Egress == nil {
 		what := "the default of no TCP"
 		if portsFrom != "" {
 			what = "TCP port rules (" + portsFrom + ")"

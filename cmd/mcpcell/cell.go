@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mcpcell/mcpcell/internal/egress"
 	"github.com/mcpcell/mcpcell/profiles"
 	"github.com/mcpcell/mcpcell/sandbox"
 )
@@ -29,6 +30,9 @@ type cellPlan struct {
 	noSecc   bool
 	created  []string // folders run makes (the TMPDIR, the cell's caches)
 	notes    []string // profile files and client configurations the server can edit
+	// egress is the layout of the cell's own network namespace, for a
+	// profile with [network] hosts; nil otherwise.
+	egress *egress.Plan
 }
 
 // planCell resolves the profile's grants and reads the kernel. It
@@ -81,6 +85,11 @@ func (c *cli) planCell(p *profiles.Profile, create bool) (*cellPlan, error) {
 	if unbuilt != nil {
 		errs = append(errs, unbuilt.(interface{ Unwrap() []error }).Unwrap()...) // one line each
 	}
+	if len(cell.Hosts) > 0 {
+		if err := cp.planEgress(cell.Hosts, c.etc); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if v := c.getenv("MCPCELL_PRETEND_LANDLOCK_ABI"); v != "" {
 		cp.pretend, _ = strconv.Atoi(v)
 	}
@@ -88,6 +97,36 @@ func (c *cli) planCell(p *profiles.Profile, create bool) (*cellPlan, error) {
 	cp.kernel = sandbox.Probe(cp.pretend, cp.noSecc)
 	cp.gaps = cp.kernel.Gaps(cp.net, cell.PortsFrom)
 	return cp, errors.Join(errs...)
+}
+
+// planEgress lays out the cell's own network namespace for the host
+// rules: the server's resolver reads etc's resolv.conf and hosts there
+// (the cell has no mount namespace of its own), so the stub listens where
+// resolv.conf points and names hosts maps keep their addresses.
+func (cp *cellPlan) planEgress(rules []egress.Rule, etc string) error {
+	var files [2][]byte
+	for i, name := range []string{"resolv.conf", "hosts"} {
+		data, err := os.ReadFile(filepath.Join(etc, name))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("network.hosts: reading %s, where the server's resolver looks: %w", filepath.Join(etc, name), err)
+		}
+		files[i] = data
+	}
+	plan, err := egress.NewPlan(rules, files[0], files[1])
+	if err != nil {
+		return fmt.Errorf("network.hosts: %w", err)
+	}
+	cp.egress = plan
+	eg := &sandbox.Egress{Addrs: plan.Addrs}
+	for _, s := range plan.Sockets {
+		eg.Listen = append(eg.Listen, sandbox.Listen{Addr: s.Addr, UDP: s.UDP})
+	}
+	cp.net.Egress = eg
+	// The cell sets the proxy variables (a profile may not: Load refuses
+	// them beside hosts).
+	cp.env = append(cp.env, plan.Env()...)
+	slices.Sort(cp.env)
+	return nil
 }
 
 // makeCellDir makes dir, a folder of the cell's own cache, and the

@@ -102,8 +102,12 @@ func printCell(out io.Writer, p *profiles.Profile, plan *cellPlan) (refusal stri
 	if len(ports) > 0 {
 		tcp = strings.Join(ports, ", ")
 	}
-	line("  tcp\t%s", tcp)
-	line("  udp\t%s", onOff(plan.net.UDP))
+	if plan.egress != nil {
+		printEgress(line, plan.egress, plan.net.BindTCP)
+	} else {
+		line("  tcp\t%s", tcp)
+		line("  udp\t%s", onOff(plan.net.UDP))
+	}
 	line("  unix sockets\t%s", onOff(plan.net.Unix))
 	line("  always denied\traw, packet, netlink, vsock and other socket families, Multipath TCP")
 	scopes := "signals to processes outside the cell"

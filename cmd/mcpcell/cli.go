@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -45,18 +48,37 @@ type cli struct {
 	// apparmor is where setup apparmor looks and writes (zero: the
 	// machine's).
 	apparmor appArmor
+	// etc is the folder of resolv.conf and hosts, which a cell with
+	// [network] hosts is planned from.
+	etc string
+	// egressResolve and egressDial are how the relay resolves and
+	// reaches the granted hosts (nil: the system's): a test's seam to
+	// point them at its own DNS and HTTPS servers on 127.0.0.1.
+	egressResolve func(ctx context.Context, name string) ([]netip.Addr, error)
+	egressDial    func(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+// seams are what only a test binary sets, through runUnhardened.
+type seams struct {
+	// off switches parts of the cell off, to show that each part is what
+	// stops an attack; noTrust likewise switches off the trust check of
+	// profiles and commands.
+	off     sandbox.Unhardened
+	noTrust bool
+	written func(string) // see cli.written
+	// resolve and dial replace the relay's resolver and dialler (see
+	// cli.egressResolve).
+	resolve func(ctx context.Context, name string) ([]netip.Addr, error)
+	dial    func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return runUnhardened(args, stdin, stdout, stderr, 0, false, nil)
+	return runUnhardened(args, stdin, stdout, stderr, seams{})
 }
 
-// runUnhardened is run with parts of the cell switched off, which only a
-// test binary asks for, to show that each part is what stops an attack;
-// noTrust likewise switches off the trust check of profiles and commands;
-// written is a test's seam in wrap (see cli.written).
-func runUnhardened(args []string, stdin io.Reader, stdout, stderr io.Writer, off sandbox.Unhardened, noTrust bool, written func(string)) int {
-	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, environ: os.Environ(), getenv: os.Getenv, store: keystore.Keyring{}, unhardened: off, noTrust: noTrust, written: written}
+// runUnhardened is run with a test binary's seams.
+func runUnhardened(args []string, stdin io.Reader, stdout, stderr io.Writer, s seams) int {
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, environ: os.Environ(), getenv: os.Getenv, store: keystore.Keyring{}, unhardened: s.off, noTrust: s.noTrust, written: s.written, etc: "/etc", egressResolve: s.resolve, egressDial: s.dial}
 	// The helper is this program again, reached the way this call was
 	// (a test binary puts a word of its own before the command).
 	if n := len(os.Args) - len(args); n >= 1 {

@@ -24,7 +24,7 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
 		case "__mcpcell":
-			os.Exit(runUnhardened(os.Args[2:], os.Stdin, os.Stdout, os.Stderr, unhardened(), os.Getenv(noTrustEnv) == "1", swapWritten()))
+			os.Exit(runUnhardened(os.Args[2:], os.Stdin, os.Stdout, os.Stderr, testSeams()))
 		case "__fakeserver":
 			exitNow(fakeServer(os.Args[2:]))
 		case "__sdkserver":

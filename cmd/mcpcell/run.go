@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mcpcell/mcpcell/internal/audit"
+	"github.com/mcpcell/mcpcell/internal/egress"
 	"github.com/mcpcell/mcpcell/internal/trust"
 	"github.com/mcpcell/mcpcell/jsonrpc"
 	"github.com/mcpcell/mcpcell/keystore"
@@ -175,9 +176,13 @@ func (c *cli) run(args []string) int {
 		return 128 + int(sig.(syscall.Signal))
 	default:
 	}
-	srv, code := c.startCell(p, command, log, res.secrets, prepared)
+	srv, relay, code := c.startCell(p, command, log, res.secrets, prepared)
 	if srv == nil {
 		return code
+	}
+	if relay != nil {
+		// Before the log closes: the relay's last records go in it.
+		defer relay.Close()
 	}
 	defer sandbox.KillDescendants(srv.Pid())
 	// When the server exits, what it left behind goes too: a descendant
@@ -279,10 +284,10 @@ func profileName(p *profiles.Profile) string {
 
 // startCell plans the cell, refuses a weaker one unless the profile
 // accepts it, and starts the server in it.
-func (c *cli) startCell(p *profiles.Profile, command []string, log *audit.Log, secrets map[string]keystore.Secret, prepared *sandbox.Prepared) (*sandbox.Server, int) {
+func (c *cli) startCell(p *profiles.Profile, command []string, log *audit.Log, secrets map[string]keystore.Secret, prepared *sandbox.Prepared) (*sandbox.Server, *egress.Relay, int) {
 	plan, err := c.planCell(p, true)
 	if err != nil {
-		return nil, c.fail(err, planHint(err, "fix the profile; mcpcell check shows the effective profile"))
+		return nil, nil, c.fail(err, planHint(err, "fix the profile; mcpcell check shows the effective profile"))
 	}
 	for _, w := range plan.broad {
 		fmt.Fprintf(c.stderr, "mcpcell: warning: %s\n", w)
@@ -293,22 +298,22 @@ func (c *cli) startCell(p *profiles.Profile, command []string, log *audit.Log, s
 	plan.env = withSecrets(plan.env, secrets)
 	rules := plan.grants.Rules()
 	if err := checkWorkDir(rules, p.Cwd); err != nil {
-		return nil, c.fail(err, "grant it in [filesystem] read or write, or set [server] cwd")
+		return nil, nil, c.fail(err, "grant it in [filesystem] read or write, or set [server] cwd")
 	}
 	path, chain, err := serverPath(command, plan.env, rules)
 	if err != nil {
-		return nil, c.fail(err, err.(*startError).hint)
+		return nil, nil, c.fail(err, err.(*startError).hint)
 	}
 	if !embedded(p) && !c.noTrust {
 		if err := c.checkCommand(command, chain); err != nil {
 			log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Rule: "trust", Note: err.Error()})
-			return nil, c.untrusted(err.Error(), p.Origin.File, c.projectFlag, command)
+			return nil, nil, c.untrusted(err.Error(), p.Origin.File, c.projectFlag, command)
 		}
 	}
 	confine := plan.kernel.OS == "linux"
 	switch profiles.CellVerdict(plan.kernel, plan.gaps, p.Required, p.BestEffort) {
 	case profiles.CellRefusedUnconfined:
-		return nil, c.fail(fmt.Errorf("mcpcell cannot confine a server on %s", plan.kernel.OS), "set [sandbox] required = false in the profile to run the server unconfined (the policy, audit log and keyring still work)")
+		return nil, nil, c.fail(fmt.Errorf("mcpcell cannot confine a server on %s", plan.kernel.OS), "set [sandbox] required = false in the profile to run the server unconfined (the policy, audit log and keyring still work)")
 	case profiles.CellRefused:
 		c.errorf("this kernel cannot enforce the cell as written: %s", plan.kernel.Describe())
 		for _, g := range plan.gaps {
@@ -316,7 +321,7 @@ func (c *cli) startCell(p *profiles.Profile, command []string, log *audit.Log, s
 		}
 		c.hintf("upgrade the kernel (Landlock ABI %d or newer, seccomp), or accept a weaker cell with [sandbox] best_effort = true", sandbox.NeedABI)
 		log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Rule: "sandbox", Note: "kernel cannot enforce the cell: " + sandbox.Summary(plan.gaps)})
-		return nil, exitFailed
+		return nil, nil, exitFailed
 	case profiles.CellUnconfined:
 		fmt.Fprintf(c.stderr, "mcpcell: warning: [sandbox] required = false: the server runs unconfined on %s\n", plan.kernel.OS)
 		log.Record(jsonrpc.Event{Time: time.Now(), Decision: "weaker", Rule: "sandbox.best_effort", Note: "not enforced: " + sandbox.Summary(plan.gaps)})
@@ -337,15 +342,35 @@ func (c *cli) startCell(p *profiles.Profile, command []string, log *audit.Log, s
 	if confine {
 		cell.Helper, cell.Prepared = c.helper, prepared
 		if err := sandbox.BecomeSubreaper(); err != nil {
-			return nil, c.fail(fmt.Errorf("becoming the reaper of the server's processes: %w", err), "")
+			return nil, nil, c.fail(fmt.Errorf("becoming the reaper of the server's processes: %w", err), "")
 		}
+	}
+	if plan.egress != nil && !confine {
+		// Never the host's network for a profile that names hosts.
+		err := fmt.Errorf("[network] hosts needs the cell's own network namespace, which only Linux gives; the server is not started unconfined with the host's network")
+		log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Rule: "network.hosts", Note: err.Error()})
+		return nil, nil, c.fail(err, "remove [network] hosts from the profile to run the server unconfined")
 	}
 	srv, err := sandbox.Start(cell, cmp.Or(c.serverStderr, c.stderr))
 	if err != nil {
 		log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Rule: "start", Note: err.Error()})
-		return nil, c.fail(err, "run mcpcell check to see the cell; grant what the server needs in the profile")
+		var ns *sandbox.NamespaceError
+		if errors.As(err, &ns) {
+			return nil, nil, c.fail(err, cmp.Or(ns.Fix(), "a profile with [network] hosts needs user and network namespaces; mcpcell never falls back to the host's network"))
+		}
+		return nil, nil, c.fail(err, "run mcpcell check to see the cell; grant what the server needs in the profile")
 	}
-	return srv, 0
+	if plan.egress == nil {
+		return srv, nil, 0
+	}
+	relay, err := egress.Serve(egress.Config{Plan: plan.egress, Sockets: srv.Sockets, Record: egressRecorder(log), Resolve: c.egressResolve, Dial: c.egressDial})
+	if err != nil {
+		srv.Stop(sandbox.Ladder{})
+		err = fmt.Errorf("starting the relay of the cell's [network] hosts: %w", err)
+		log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Rule: "network.hosts", Note: err.Error()})
+		return nil, nil, c.fail(err, "")
+	}
+	return srv, relay, 0
 }
 
 type resolution struct {
