@@ -1,0 +1,361 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/mcpcell/mcpcell/internal/audit"
+	"github.com/mcpcell/mcpcell/internal/egress/egresstest"
+)
+
+// The attacker's side of [network] hosts: a hostile server in a cell
+// tries every way out it can think of, through the real CLI, namespace
+// and relay. The "internet" is the test's own servers on 127.0.0.1: a DNS
+// server that records every query, HTTPS servers and TCP and UDP
+// listeners that count what reaches them. MCPCELL_TEST_EGRESS makes the
+// relay resolve through that DNS server and dial only the routes below.
+
+// The public addresses the test DNS gives; the relay's dials of them are
+// routed to the servers on 127.0.0.1.
+var (
+	apiAddr  = netip.MustParseAddr("203.0.113.1") // api.example.test
+	cdnAddr  = netip.MustParseAddr("203.0.113.2") // a.cdn.test, b.cdn.test
+	evilAddr = netip.MustParseAddr("203.0.113.9") // evil.test, x.evil.test, a.b.cdn.test
+)
+
+// egressNet is the test's internet, and what each server saw.
+type egressNet struct {
+	dns   *egresstest.DNS
+	api   *egresstest.Server   // api.example.test:443
+	cdn   *egresstest.Server   // *.cdn.test:443
+	evil  *egresstest.Server   // evil.test:443: no main rule names it
+	inner *egresstest.Server   // what loopback, private and metadata names resolve to
+	alt   *egresstest.Listener // api.example.test:8443, not granted
+	near  *egresstest.Listener // the host side's 127.0.0.1, dialled directly
+	wide  *countedListener     // the host's own non-loopback address
+	udp   *udpCatcher          // UDP on 127.0.0.1
+	ca    string               // the PEM file trusting every server
+	stub  string               // the DNS stub's address in the cell (resolv.conf)
+	spec  string               // MCPCELL_TEST_EGRESS
+}
+
+func newEgressNet(t *testing.T) *egressNet {
+	t.Helper()
+	n := &egressNet{
+		dns: egresstest.NewDNS(t, map[string][]netip.Addr{
+			"api.example.test":     {apiAddr},
+			"a.cdn.test":           {cdnAddr},
+			"b.cdn.test":           {cdnAddr},
+			"evil.test":            {evilAddr},
+			"x.evil.test":          {evilAddr},
+			"a.b.cdn.test":         {evilAddr},
+			"loop.example.test":    {netip.MustParseAddr("127.0.0.1")},
+			"private.example.test": {netip.MustParseAddr("10.1.2.3")},
+			"meta.example.test":    {netip.MustParseAddr("169.254.169.254")},
+			// Were the stub to forward, these would be seen.
+			"secret-data.attacker.test": {evilAddr},
+			"ungranted.example.test":    {evilAddr},
+		}),
+		api:   egresstest.NewHTTPS(t, "api.example.test"),
+		cdn:   egresstest.NewHTTPS(t, "a.cdn.test", "b.cdn.test"),
+		evil:  egresstest.NewHTTPS(t, "evil.test", "x.evil.test", "a.b.cdn.test", "api.example.test"),
+		inner: egresstest.NewHTTPS(t, "loop.example.test", "private.example.test", "meta.example.test", "10.1.2.3"),
+		alt:   egresstest.NewListener(t, nil),
+		near:  egresstest.NewListener(t, nil),
+		udp:   newUDPCatcher(t),
+		stub:  stubAddr(t),
+	}
+	n.wide = wideListener(t)
+	dir := t.TempDir()
+	n.ca = filepath.Join(dir, "ca.pem")
+	var pem []byte
+	for _, s := range []*egresstest.Server{n.api, n.cdn, n.evil, n.inner} {
+		pem = append(pem, s.PEM...)
+	}
+	if err := os.WriteFile(n.ca, pem, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	routes := []string{"dns=" + n.dns.Addr.String()}
+	route := func(from netip.Addr, port uint16, to netip.AddrPort) {
+		routes = append(routes, fmt.Sprintf("route=%s>%s", netip.AddrPortFrom(from, port), to))
+	}
+	route(apiAddr, 443, n.api.Addr)
+	route(apiAddr, 8443, n.alt.Addr)
+	route(cdnAddr, 443, n.cdn.Addr)
+	route(evilAddr, 443, n.evil.Addr)
+	for _, a := range []string{"127.0.0.1", "10.1.2.3", "169.254.169.254"} {
+		route(netip.MustParseAddr(a), 443, n.inner.Addr)
+	}
+	n.spec = strings.Join(routes, " ")
+	return n
+}
+
+// stubAddr is where the cell's DNS stub listens: the first nameserver of
+// /etc/resolv.conf, as the plan reads it.
+func stubAddr(t *testing.T) string {
+	b, _ := os.ReadFile("/etc/resolv.conf")
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "nameserver" {
+			if a, err := netip.ParseAddr(f[1]); err == nil && a.Zone() == "" {
+				return netip.AddrPortFrom(a.Unmap(), 53).String()
+			}
+		}
+	}
+	return "127.0.0.1:53"
+}
+
+// wideListener listens on this machine's first non-loopback IPv4
+// address (egresstest's listeners are on 127.0.0.1 only) and counts the
+// connections it accepts.
+func wideListener(t *testing.T) *countedListener {
+	addrs, _ := net.InterfaceAddrs()
+	var at string
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Is4() && !p.Addr().IsLoopback() {
+			at = p.Addr().String()
+			break
+		}
+	}
+	need(t, "a non-loopback IPv4 address on this machine", at != "")
+	l, err := net.Listen("tcp4", at+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &countedListener{l: l, Addr: netip.MustParseAddrPort(l.Addr().String())}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.mu.Lock()
+			c.n++
+			c.mu.Unlock()
+			conn.Close()
+		}
+	}()
+	t.Cleanup(func() { l.Close(); <-done })
+	return c
+}
+
+type countedListener struct {
+	Addr netip.AddrPort
+	l    net.Listener
+	mu   sync.Mutex
+	n    int
+}
+
+func (c *countedListener) Conns() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+// udpCatcher records the datagrams sent to it.
+type udpCatcher struct {
+	Addr netip.AddrPort
+	mu   sync.Mutex
+	got  []string
+}
+
+func newUDPCatcher(t *testing.T) *udpCatcher {
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &udpCatcher{Addr: netip.MustParseAddrPort(pc.LocalAddr().String())}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 2048)
+		for {
+			k, _, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			u.mu.Lock()
+			u.got = append(u.got, string(buf[:k]))
+			u.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { pc.Close(); <-done })
+	return u
+}
+
+func (u *udpCatcher) datagrams() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return slices.Clone(u.got)
+}
+
+// egressProfile is a profile with hosts (or, with hosts empty, the
+// network written as other), the CA's folder readable and named to the
+// clients, and curl runnable.
+func (n *egressNet) profile(t *testing.T, network string) string {
+	t.Helper()
+	curl, _ := exec.LookPath("curl")
+	var exe []string
+	if curl != "" {
+		curl, _ = filepath.EvalSymlinks(curl)
+		exe = append(exe, curl)
+	}
+	quoted, _ := json.Marshal(exe)
+	return writeProfile(t, fmt.Sprintf(`[filesystem]
+read = [%q]
+exec = %s
+
+[env]
+set = { SSL_CERT_FILE = %q, NODE_EXTRA_CA_CERTS = %q }
+
+[network]
+%s
+`, filepath.Dir(n.ca), quoted, n.ca, n.ca, network))
+}
+
+// start runs the fake server in the cell of profile, its relay wired to
+// the test's internet.
+func (n *egressNet) start(t *testing.T, profile string) *session {
+	t.Helper()
+	cmd := cellCommand(t, profile, os.Args[0], "__fakeserver")
+	cmd.Env = append(cmd.Env, egressEnv+"="+n.spec)
+	s := startSession(t, cmd)
+	s.call(0, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`)
+	return s
+}
+
+// try calls the fake server's egress tool.
+func (s *session) try(args map[string]any) string {
+	s.t.Helper()
+	s.mu.Lock()
+	id := 100 + len(s.frames)
+	s.mu.Unlock()
+	b, _ := json.Marshal(map[string]any{"name": "egress", "arguments": args})
+	return resultText(s.call(id, "tools/call", string(b)))
+}
+
+// mainHosts are the rules of the cell under attack.
+const mainHosts = `hosts = ["api.example.test:443", "*.cdn.test:443", "loop.example.test:443", "private.example.test:443", "meta.example.test:443"]`
+
+// counts are what every server and listener of the test's internet has
+// seen, to compare before and after an attempt.
+func (n *egressNet) counts() map[string]int {
+	return map[string]int{
+		"api": n.api.Conns(), "cdn": n.cdn.Conns(), "evil": n.evil.Conns(), "inner": n.inner.Conns(),
+		"alt": n.alt.Conns(), "near": n.near.Conns(), "wide": n.wide.Conns(),
+		"udp": len(n.udp.datagrams()), "dns": len(n.dns.Queries()),
+	}
+}
+
+// reached is what changed between two counts, as "server+N".
+func reached(before, after map[string]int) []string {
+	var out []string
+	for _, k := range slices.Sorted(func(yield func(string) bool) {
+		for k := range after {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		if d := after[k] - before[k]; d != 0 {
+			out = append(out, fmt.Sprintf("%s+%d", k, d))
+		}
+	}
+	return out
+}
+
+// egressRecords are the session's egress records.
+func egressRecords(t *testing.T, profile string) []audit.Record {
+	var out []audit.Record
+	for _, r := range auditRecords(t, profile) {
+		if strings.HasPrefix(r.Method, "egress") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// A granted name works every way a client goes: through the proxy the
+// cell names (Go's net/http, curl, a raw CONNECT) and transparently
+// (Go's net/http, curl told to ignore the proxy, Node 20's fetch, which
+// ignores proxy variables), TLS verified against the test's CA. Each
+// reaches the granted server once and nothing else; the audit log has
+// one allow record for each, by the way it came.
+func TestEgressGrantedWays(t *testing.T) {
+	n := newEgressNet(t)
+	path := n.profile(t, mainHosts)
+	s := n.start(t, path)
+	curl, errCurl := exec.LookPath("curl")
+	node, errNode := exec.LookPath("node")
+	const api = "https://api.example.test/"
+	cases := []struct {
+		name, way string
+		args      map[string]any
+		want      string
+		server    string
+	}{
+		{"Go, transparent", "transparent", map[string]any{"what": "get", "target": api, "ca": n.ca}, "ok: 200 hello from api.example.test", "api"},
+		{"Go, proxy", "proxy", map[string]any{"what": "get", "target": api, "ca": n.ca, "proxy": true}, "ok: 200 hello from api.example.test", "api"},
+		{"CONNECT", "proxy", map[string]any{"what": "connect", "target": "api.example.test:443", "sni": "api.example.test", "ca": n.ca}, "ok: 200 hello from api.example.test", "api"},
+		{"wildcard, transparent", "transparent", map[string]any{"what": "get", "target": "https://a.cdn.test/", "ca": n.ca}, "ok: 200 hello from a.cdn.test", "cdn"},
+		{"wildcard, proxy", "proxy", map[string]any{"what": "get", "target": "https://b.cdn.test/", "ca": n.ca, "proxy": true}, "ok: 200 hello from b.cdn.test", "cdn"},
+		{"curl, proxy", "proxy", map[string]any{"what": "exec", "cmd": []string{curl, "-sS", "--max-time", "5", "--cacert", n.ca, api}}, "ok: hello from api.example.test", "api"},
+		{"curl, transparent", "transparent", map[string]any{"what": "exec", "cmd": []string{curl, "-sS", "--max-time", "5", "--noproxy", "*", "--cacert", n.ca, api}}, "ok: hello from api.example.test", "api"},
+		{"Node 20 fetch, transparent", "transparent", map[string]any{"what": "exec", "cmd": []string{node, "-e", nodeFetch, api}}, "ok: hello from api.example.test", "api"},
+	}
+	var want []string
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if strings.HasPrefix(c.name, "curl") {
+				need(t, "curl on the PATH", errCurl == nil)
+			}
+			if strings.HasPrefix(c.name, "Node") {
+				need(t, "node on the PATH", errNode == nil)
+			}
+			before := n.counts()
+			if got := s.try(c.args); got != c.want {
+				t.Errorf("%s, want %s", got, c.want)
+			}
+			host := strings.TrimPrefix(strings.TrimPrefix(c.want, "ok: 200 hello from "), "ok: hello from ")
+			// The relay resolved the name: one query each for A and AAAA.
+			if got, want := reached(before, n.counts()), []string{c.server + "+1", "dns+2"}; !slices.Equal(got, want) {
+				t.Errorf("reached %v, want %v", got, want)
+			}
+			want = append(want, "egress/"+c.way+" "+host+":443 allow")
+		})
+	}
+	s.stop()
+	var got []string
+	for _, r := range egressRecords(t, path) {
+		got = append(got, r.Method+" "+r.Subject+" "+r.Decision)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("egress records:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// nodeFetch fetches argv[1] with the global fetch and prints the body.
+const nodeFetch = `fetch(process.argv[1]).then(r => r.text()).then(t => console.log(t), e => { console.error(String(e.cause || e)); process.exit(1) })`
+
+// stop ends the session: mcpcell's input closes, and it exits once the
+// server, and the relay's last records, are done.
+func (s *session) stop() {
+	s.t.Helper()
+	s.in.Close()
+	if err := s.cmd.Wait(); err != nil {
+		s.t.Fatalf("mcpcell: %v\n%s", err, s.stderr.String())
+	}
+}
