@@ -552,3 +552,51 @@ func TestEgressControls(t *testing.T) {
 		})
 	}
 }
+
+// The attacker-side tests again as uid 65534 (setpriv), whose helper
+// sets the namespace up with ambient capabilities only: the granted
+// ways, every refusal and every control. The test binary is copied to a
+// folder that user can read; its HOME and projects are its own.
+func TestEgressUnprivileged(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("skipped: needs root to become uid 65534 (this run is unprivileged already)")
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	need(t, "setpriv (util-linux) on the PATH", err == nil)
+	dir, err := os.MkdirTemp("/tmp", "mcpcell-egress-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	bin := filepath.Join(dir, "mcpcell.test")
+	home := filepath.Join(dir, "home")
+	data, err := os.ReadFile(os.Args[0])
+	if err == nil {
+		err = os.WriteFile(bin, data, 0o755)
+	}
+	if err == nil {
+		err = os.Chmod(dir, 0o755)
+	}
+	if err == nil {
+		err = os.Mkdir(home, 0o700)
+	}
+	if err == nil {
+		err = os.Chown(home, 65534, 65534)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	const run = "^TestEgress(GrantedWays|RefusedWays|Controls)$"
+	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", bin, "-test.run="+run, "-test.v", "-test.count=1")
+	cmd.Dir = home
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "TMPDIR=/tmp", "HOME=" + home, "MCPCELL_REQUIRE_ALL=" + os.Getenv("MCPCELL_REQUIRE_ALL")}
+	out, err := cmd.CombinedOutput()
+	for _, name := range []string{"TestEgressGrantedWays", "TestEgressRefusedWays", "TestEgressControls"} {
+		if !strings.Contains(string(out), "--- PASS: "+name+" ") {
+			t.Errorf("%s as uid 65534 did not pass", name)
+		}
+	}
+	if err != nil || t.Failed() || strings.Contains(string(out), "--- SKIP") {
+		t.Fatalf("as uid 65534: %v\n%s", err, out)
+	}
+}
