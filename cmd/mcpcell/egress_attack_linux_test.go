@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -239,6 +240,12 @@ set = { SSL_CERT_FILE = %q, NODE_EXTRA_CA_CERTS = %q }
 func (n *egressNet) start(t *testing.T, profile string) *session {
 	t.Helper()
 	cmd := cellCommand(t, profile, os.Args[0], "__fakeserver")
+	// An upstream proxy in mcpcell's own environment would take the
+	// relay's dials past the test's routes.
+	cmd.Env = slices.DeleteFunc(cmd.Env, func(kv string) bool {
+		k, _, _ := strings.Cut(strings.ToUpper(kv), "=")
+		return strings.HasSuffix(k, "_PROXY")
+	})
 	cmd.Env = append(cmd.Env, egressEnv+"="+n.spec)
 	s := startSession(t, cmd)
 	s.call(0, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`)
@@ -354,11 +361,23 @@ func TestEgressGrantedWays(t *testing.T) {
 	var got []string
 	for _, r := range egressRecords(t, path) {
 		got = append(got, r.Method+" "+r.Subject+" "+r.Decision)
+		// The rule and its line, the address dialled, the bytes each
+		// way, the duration.
+		rule := strings.TrimSuffix(r.Subject, ":443")
+		if strings.HasSuffix(rule, ".cdn.test") {
+			rule = "*.cdn.test"
+		}
+		if !strings.HasPrefix(r.Rule, "network.hosts "+rule+":443 ("+path+":") || !allowNote.MatchString(r.Note) || r.DurationMs <= 0 {
+			b, _ := json.Marshal(r)
+			t.Errorf("record %s: want the rule %s:443 with its line, %s in the note, a duration", b, rule, allowNote)
+		}
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("egress records:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+var allowNote = regexp.MustCompile(`^dialled 203\.0\.113\.[12]:443; [1-9][0-9]* bytes up, [1-9][0-9]* down`)
 
 // nodeFetch fetches argv[1] with the global fetch and prints the body.
 const nodeFetch = `fetch(process.argv[1]).then(r => r.text()).then(t => console.log(t), e => { console.error(String(e.cause || e)); process.exit(1) })`
@@ -476,6 +495,10 @@ func TestEgressRefusedWays(t *testing.T) {
 			continue
 		}
 		got = append(got, r.Method+" "+r.Subject+" "+r.Decision)
+		if r.Note == "" || strings.Contains(r.Note, "dialled") {
+			b, _ := json.Marshal(r)
+			t.Errorf("deny record %s: want the reason, and nothing dialled", b)
+		}
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("egress records:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -598,5 +621,59 @@ func TestEgressUnprivileged(t *testing.T) {
 	}
 	if err != nil || t.Failed() || strings.Contains(string(out), "--- SKIP") {
 		t.Fatalf("as uid 65534: %v\n%s", err, out)
+	}
+}
+
+// What else an attacker who read internal/egress would try, in the cell
+// of mainHosts: other spellings of this machine's addresses, another
+// host's address, literal addresses through the proxy, a CONNECT target
+// that hides a second host, a TLS client that names no server, and a
+// second host smuggled into HTTP (a Host header beside an absolute URL,
+// a second request after the first). Each is refused or reaches only
+// the granted server, as the granted name.
+func TestEgressFurtherAttempts(t *testing.T) {
+	n := newEgressNet(t)
+	s := n.start(t, n.profile(t, n.mainHosts()))
+	near := strconv.Itoa(int(n.near.Addr.Port()))
+	tcp := func(at string) map[string]any { return map[string]any{"what": "tcp", "target": at} }
+	raw := func(at, data string) map[string]any { return map[string]any{"what": "raw", "target": at, "data": data} }
+	const proxy = "127.0.0.1:3128"
+	for _, a := range []egressAttempt{
+		{name: "IPv6 loopback", args: tcp("[::1]:" + near), want: "denied: dial tcp [::1]:" + near + ": connect: connection refused"},
+		{name: "the unspecified address", args: tcp("0.0.0.0:" + near), want: "denied: dial tcp 0.0.0.0:" + near + ": connect: connection refused"},
+		{name: "a granted name's address, another rule's port", args: tcp("127.77.0.1:8443"), want: "denied: dial tcp 127.77.0.1:8443: connect: connection refused"},
+		{name: "a granted name's address, port 80", args: tcp("127.77.0.1:80"), want: "denied: dial tcp 127.77.0.1:80: connect: connection refused"},
+		{name: "CONNECT to the host side's 127.0.0.1", args: raw(proxy, "CONNECT 127.0.0.1:"+near+" HTTP/1.1\r\n\r\n"), want: "ok: HTTP/1.1 403 Forbidden"},
+		{name: "CONNECT to IPv6 loopback", args: raw(proxy, "CONNECT [::1]:"+near+" HTTP/1.1\r\n\r\n"), want: "ok: HTTP/1.1 403 Forbidden"},
+		{name: "CONNECT to a granted name's public address", args: raw(proxy, "CONNECT 203.0.113.1:443 HTTP/1.1\r\n\r\n"), want: "ok: HTTP/1.1 403 Forbidden"},
+		{name: "CONNECT to a granted name on port 0", args: raw(proxy, "CONNECT api.example.test:0 HTTP/1.1\r\n\r\n"), want: "ok: HTTP/1.1 400 Bad Request"},
+		{name: "CONNECT to userinfo and a second host", args: raw(proxy, "CONNECT api.example.test:443@evil.test:443 HTTP/1.1\r\n\r\n"), want: "ok: HTTP/1.1 400 Bad Request"},
+		{name: "absolute form to a granted name with an https URL", args: raw(proxy, "GET https://evil.test/ HTTP/1.1\r\nHost: api.example.test\r\n\r\n"), want: "ok: HTTP/1.1 400 Bad Request"},
+		{name: "TLS without a server name on a name's listener", args: map[string]any{"what": "tls", "target": "127.77.0.1:443", "sni": "-", "ca": n.ca}, want: "denied: TLS: "},
+		{name: "plain bytes on a TLS port", args: raw("api.example.test:443", "GET / HTTP/1.1\r\nHost: api.example.test\r\n\r\n"), want: "denied: "},
+		{name: "a smuggled Host beside an absolute URL", args: raw(proxy, "GET http://web.example.test/ HTTP/1.1\r\nHost: evil.test\r\n\r\n"), want: "ok: HTTP/1.1 200 OK", reached: []string{"dns+2", "web+1"}},
+		{name: "two Host headers", args: raw("web.example.test:80", "GET / HTTP/1.1\r\nHost: web.example.test\r\nHost: evil.test\r\n\r\n"), want: "ok: HTTP/1.1 400 Bad Request"},
+		{name: "a second request to another host, transparent", args: raw("web.example.test:80", "GET / HTTP/1.1\r\nHost: web.example.test\r\n\r\nGET / HTTP/1.1\r\nHost: evil.test\r\n\r\n"), want: "ok: HTTP/1.1 200 OK", reached: []string{"dns+2", "web+1"}},
+		{name: "a second request to another host, proxy", args: raw(proxy, "GET http://web.example.test/ HTTP/1.1\r\nHost: web.example.test\r\n\r\nGET http://evil.test/ HTTP/1.1\r\nHost: evil.test\r\n\r\n"), want: "ok: HTTP/1.1 200 OK", reached: []string{"dns+2", "web+1"}},
+	} {
+		t.Run(a.name, func(t *testing.T) {
+			before := n.counts()
+			got := s.try(a.args)
+			if !strings.HasPrefix(got, a.want) {
+				t.Errorf("%s, want %s…", got, a.want)
+			}
+			if strings.Count(got, "HTTP/1.1 ") > 1 {
+				t.Errorf("%s: more than one answer", got)
+			}
+			if got := reached(before, n.counts()); !slices.Equal(got, a.reached) {
+				t.Errorf("reached %v, want %v", got, a.reached)
+			}
+		})
+	}
+	s.stop()
+	for _, h := range n.web.Hosts() {
+		if h != "web.example.test" {
+			t.Errorf("the web server was asked for Host %q: %v", h, n.web.Hosts())
+		}
 	}
 }
