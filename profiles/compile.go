@@ -82,6 +82,14 @@ func CompileCell(p *Profile, environ []string) (*Cell, error) {
 		c.Hosts = append(c.Hosts, r)
 		c.Widenings = append(c.Widenings, fmt.Sprintf("TCP to %s through mcpcell's relay (%s)", r, h.From))
 	}
+	if len(c.Hosts) > 0 {
+		// The server's resolver reads these to find the cell's DNS stub
+		// (at resolv.conf's nameservers) and the names /etc/hosts maps;
+		// without them the transparent way fails for every client.
+		for _, f := range []string{"/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/host.conf", "/etc/gai.conf"} {
+			c.Grants.Read = append(c.Grants.Read, sandbox.Grant{Path: f, From: "network.hosts (the resolver's files)", Optional: true})
+		}
+	}
 	c.Net.UDP, c.Net.Unix = p.UDP, p.Unix
 	if p.UDP {
 		c.Widenings = append(c.Widenings, "UDP to any address and port ([network] udp = true)")

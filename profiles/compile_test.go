@@ -65,10 +65,11 @@ func TestCompileCell(t *testing.T) {
 			env:  []string{"EDITOR=vi", "HOME=/home/u", "LANG=fr_FR.UTF-8", "LC_ALL=C", "NODE_ENV=production", "PATH=/usr/bin", "SECRET_TOKEN=t"},
 		},
 		{
-			name:  "host rules, each once, go to the relay and grant no port",
-			text:  "include = [\"more.toml\"]\n[network]\nhosts = [\"API.GitHub.com:443\", \"*.githubusercontent.com:443\",\n  \"10.0.0.5:5432\", \"[::1]:8080\", \"api.github.com.:443\"]\n",
-			more:  "[network]\nhosts = [\"localhost:5432\", \"api.github.com:443\"]\n",
-			hosts: []string{"localhost:5432 (M:3)", "api.github.com:443 (M:3)", "*.githubusercontent.com:443 (F:4)", "10.0.0.5:5432 (F:4)", "[::1]:8080 (F:4)"},
+			name:   "host rules, each once, go to the relay and grant no port",
+			text:   "include = [\"more.toml\"]\n[network]\nhosts = [\"API.GitHub.com:443\", \"*.githubusercontent.com:443\",\n  \"10.0.0.5:5432\", \"[::1]:8080\", \"api.github.com.:443\"]\n",
+			more:   "[network]\nhosts = [\"localhost:5432\", \"api.github.com:443\"]\n",
+			hosts:  []string{"localhost:5432 (M:3)", "api.github.com:443 (M:3)", "*.githubusercontent.com:443 (F:4)", "10.0.0.5:5432 (F:4)", "[::1]:8080 (F:4)"},
+			grants: resolverGrants,
 			widenings: []string{
 				"TCP to localhost:5432 through mcpcell's relay (M:3)",
 				"TCP to api.github.com:443 through mcpcell's relay (M:3)",
@@ -79,10 +80,11 @@ func TestCompileCell(t *testing.T) {
 			env: []string{"HOME=/home/u", "LANG=C.UTF-8", "LC_ALL=C", "PATH=/usr/bin"},
 		},
 		{
-			name:  "UNIX sockets beside host rules: the namespace does not close socket paths",
-			text:  "[network]\nhosts = [\"example.com:443\"]\nunix = true\n",
-			net:   sandbox.Net{Unix: true},
-			hosts: []string{"example.com:443 (F:3)"},
+			name:   "UNIX sockets beside host rules: the namespace does not close socket paths",
+			text:   "[network]\nhosts = [\"example.com:443\"]\nunix = true\n",
+			net:    sandbox.Net{Unix: true},
+			hosts:  []string{"example.com:443 (F:3)"},
+			grants: resolverGrants,
 			widenings: []string{
 				"TCP to example.com:443 through mcpcell's relay (F:3)",
 				"UNIX sockets by path ([network] unix = true): the cell's network namespace does not close them, so a socket path reaches the daemon behind it on the host (the D-Bus session bus, if the server knows its address)",
@@ -261,4 +263,14 @@ func verdictName(v Verdict) string {
 		return names[v]
 	}
 	return fmt.Sprintf("Verdict(%d)", int(v))
+}
+
+// resolverGrants are the grants of a cell with host rules: the files the
+// server's resolver reads, to find the DNS stub and what /etc/hosts maps.
+func resolverGrants(p, f, cache string) sandbox.Grants {
+	var g sandbox.Grants
+	for _, path := range []string{"/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/host.conf", "/etc/gai.conf"} {
+		g.Read = append(g.Read, sandbox.Grant{Path: path, From: "network.hosts (the resolver's files)", Optional: true})
+	}
+	return g
 }

@@ -391,6 +391,8 @@ func fakeServer(args []string) int {
 				var a struct{ What, Target string }
 				json.Unmarshal(p.Arguments, &a)
 				return resp(text(escape(a.What, a.Target)))
+			case "egress": // a way out of a cell with [network] hosts
+				return resp(text(egressTry(p.Arguments)))
 			case "last_init":
 				return resp(text(string(initParams)))
 			case "url_elicit":
