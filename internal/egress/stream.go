@@ -54,10 +54,10 @@ func (r *Relay) serve(c net.Conn, s Socket) {
 	default:
 		h := r.cfg.Plan.Hosts[s.Host]
 		t := target{name: h.Name, port: s.Addr.Port(), host: s.Host}
+		k.rec.Host, k.rec.Port = t.name, t.port // a wildcard's pattern until a name is given
 		if strings.HasPrefix(h.Name, "*.") {
 			t.name = ""
 		}
-		k.rec.Host, k.rec.Port = t.name, t.port
 		err = k.stream(t)
 	}
 	if err != nil {
@@ -199,6 +199,9 @@ func (k *conn) check(t target, given, what string) (target, Rule, error) {
 		return t, rule, nil
 	}
 	name := CanonicalName(given)
+	if t.name == "" {
+		k.rec.Host = name // the record names what was asked, refused or not
+	}
 	rule, ok := plan.rule(name, t.port)
 	switch {
 	case !ok:
@@ -210,7 +213,6 @@ func (k *conn) check(t target, given, what string) (target, Rule, error) {
 	}
 	if t.name == "" {
 		t.name = name
-		k.rec.Host = name
 	}
 	if isLiteral(t.name) {
 		rule, _ = plan.rule(t.name, t.port)
