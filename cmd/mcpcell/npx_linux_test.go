@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/mcpcell/mcpcell/internal/audit"
 	"github.com/mcpcell/mcpcell/internal/clientconf"
+	"github.com/mcpcell/mcpcell/internal/egress/egresstest"
 )
 
 // These tests reach the real npm registry, the one host outside this
@@ -287,5 +289,41 @@ func (s *npxSession) onlyRegistry() {
 	}
 	if n == 0 {
 		s.t.Errorf("the audit log has no egress record, so the download did not go through the relay")
+	}
+}
+
+// Requirement (issue 13, design (b)): in a cell built from the presets
+// (include = ["default"]) with [network] hosts, a client that ignores the
+// proxy variables (Node 20's fetch) reaches a granted name the
+// transparent way: its resolver reads /etc/hosts (localhost) and
+// /etc/resolv.conf, which points it at the stub (any other name). It
+// found that no preset and nothing in the cell granted those files, so
+// every name failed to resolve (EAI_AGAIN) and only the proxy worked.
+// Control: the same fetch with the files granted by the profile itself.
+func TestEgressResolverFilesInDefaultCell(t *testing.T) {
+	systemTool(t, "/usr/bin/node")
+	srv := egresstest.NewHTTP(t)
+	port := srv.Addr.Port()
+	dns := egresstest.NewDNS(t, map[string][]netip.Addr{"api.example.test": {netip.MustParseAddr("203.0.113.7")}})
+	seam := fmt.Sprintf("%s=dns=%s route=203.0.113.7:%d>%s route=127.0.0.1:%d>%s", egressEnv, dns.Addr, port, srv.Addr, port, srv.Addr)
+	// Node 20's fetch ignores HTTPS_PROXY and NODE_USE_ENV_PROXY: the
+	// transparent way, through getaddrinfo.
+	const js = `fetch(process.argv[1]).then(r => r.text()).then(t => console.error("BODY: " + t), e => console.error("FAILED: " + (e.cause ? e.cause.code : "") + " " + e.message))`
+	for _, c := range []struct{ name, host, grant string }{
+		{"localhost, from /etc/hosts", "localhost", ""},
+		{"a name the stub answers", "api.example.test", ""},
+		{"control: the profile grants the files", "api.example.test", "[filesystem]\nread = [\"/etc/hosts\", \"/etc/resolv.conf\", \"/etc/nsswitch.conf\"]\noptional = [\"/etc/nsswitch.conf\"]\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			project, home := t.TempDir(), testHome(t)
+			profile := fmt.Sprintf("include = [\"default\"]\n%s[network]\nhosts = [\"%s:%d\"]\n", c.grant, c.host, port)
+			os.WriteFile(filepath.Join(project, ".mcpcell.toml"), []byte(profile), 0o600)
+			before := srv.Conns()
+			url := fmt.Sprintf("http://%s:%d/", c.host, port)
+			stderr, _ := cellRun(t, project, home, []string{seam}, "--", "node", "-e", js, url)
+			if want := fmt.Sprintf("BODY: hello from %s:%d", c.host, port); !strings.Contains(stderr, want) || srv.Conns() == before {
+				t.Errorf("Node's fetch of %s did not arrive (server connections %d → %d):\n%s", url, before, srv.Conns(), stderr)
+			}
+		})
 	}
 }
