@@ -28,15 +28,30 @@ func (o *options) run() error {
 	if err != nil {
 		return err
 	}
+	// The download server, which a cell with [network] hosts reaches
+	// through the relay: for start-up with the cell's own network
+	// namespace, and the download figures.
+	dl, err := serveDownload()
+	if err != nil {
+		return err
+	}
+	defer dl.close()
+	hosts, err := o.hostsMode(profile, dl.port)
+	if err != nil {
+		return err
+	}
 	b := &bench{options: o, missing: missing}
 	modes := o.modes(profile)
 	fixture := []string{o.self, "serve"}
-	b.startUp(modes, fixture, project, profile)
+	b.startUp(modes, hosts, fixture, project, profile)
+	b.downloads(modes[0], hosts, fixture, dl)
 
 	// Sequential round trips and pipelined calls, in chunks alternating
-	// between sessions that are all open at once.
+	// between sessions that are all open at once. (The way with hosts
+	// has the same pumps: it is measured in start-up and downloads.)
 	relays := o.relays()
 	all := append(slices.Clone(modes), relays...)
+	columns := append(slices.Insert(slices.Clone(modes), 2, hosts), relays...)
 	sessions, opened := open(all, fixture)
 	defer func() {
 		for _, s := range slices.Backward(opened) {
@@ -53,7 +68,7 @@ func (o *options) run() error {
 		h := hwm(s.cmd.Process.Pid)
 		b.add(row{scenario: "mcpcell peak RSS after 16 MiB results", unit: "MB", target: "≤ 2.5 × 16 MiB + 10 MB = 52 MB", values: map[string]string{"mcpcell": mb(h)}, met: verdict(h <= 5*(16<<20)/2+10<<20)})
 	}
-	return b.report(all, relays)
+	return b.report(columns, relays)
 }
 
 // bench is one run of the harness: the rows measured so far and the
@@ -78,10 +93,13 @@ func (b *bench) add(r row) {
 	fmt.Fprintf(os.Stderr, "%s: %v\n", r.scenario, r.values)
 }
 
-// startUp measures spawn to initialize response, alternating the ways.
-func (b *bench) startUp(modes []mode, fixture []string, project, profile string) {
+// startUp measures spawn to initialize response, alternating the ways;
+// the Go fixture's row also has the way with [network] hosts, whose cell
+// has its own network namespace and relay.
+func (b *bench) startUp(modes []mode, hosts mode, fixture []string, project, profile string) {
 	if b.want("start-up, Go fixture") {
-		r, med := startupRow("start-up, Go fixture", fixture, modes, b.n(30, 3))
+		r, med := startupRow("start-up, Go fixture", fixture, slices.Insert(slices.Clone(modes), 2, hosts), b.n(30, 3))
+		r.need = []string{"direct", "mcpcell", hostsName}
 		r.target = "mcpcell ≤ direct + 5 ms"
 		r.met = verdict(med["mcpcell"] > 0 && med["mcpcell"] <= med["direct"]+5*time.Millisecond)
 		b.add(r)
@@ -265,10 +283,11 @@ func (b *bench) largeResults(all []mode, sessions map[string]*session) {
 	}
 }
 
-// report prints the table (and writes it to -out), then fails a run that
-// missed a part CI requires or a measurement it took.
-func (b *bench) report(all, relays []mode) error {
-	table := render(b.rows, all)
+// report prints the table of the ways columns (and writes it to -out),
+// then fails a run that missed a part CI requires or a measurement it
+// took.
+func (b *bench) report(columns, relays []mode) error {
+	table := render(b.rows, columns)
 	fmt.Print(table)
 	if b.out != "" {
 		if err := os.WriteFile(b.out, []byte(table), 0o644); err != nil {
@@ -279,10 +298,14 @@ func (b *bench) report(all, relays []mode) error {
 		return fmt.Errorf("MCPCELL_REQUIRE_ALL=1 and missing: %s", strings.Join(b.missing, "; "))
 	}
 	// The harness works only if every way measured every scenario it
-	// runs in: the relays run after start-up; RSS is mcpcell's alone.
+	// runs in: the relays run after start-up; RSS is mcpcell's alone; a
+	// row that names its ways (start-up with hosts, downloads) needs those.
 	for _, r := range b.rows {
 		need := []string{"mcpcell"}
-		if r.unit != "MB" {
+		switch {
+		case r.need != nil:
+			need = r.need
+		case r.unit != "MB":
 			need = append(need, "direct")
 			if !strings.HasPrefix(r.scenario, "start-up") {
 				for _, m := range relays {

@@ -2,7 +2,9 @@
 // spawned directly, through mcpcell run with the full cell (Landlock,
 // seccomp, policy, audit log), through srt (@anthropic-ai/sandbox-runtime)
 // where installed, and, as the floors of any relay, through a plain cat
-// relay and a Go relay (io.Copy both ways).
+// relay and a Go relay (io.Copy both ways). A cell with [network] hosts
+// (its own network namespace and mcpcell's relay) is measured at start-up
+// and downloading 16 MiB from the harness's HTTP server on 127.0.0.1.
 // Runs alternate between the ways; it reports medians, p99s and ratios to
 // direct as a Markdown table. See docs/benchmarks.md.
 //

@@ -32,23 +32,7 @@ type mode struct {
 func (o *options) modes(profile string) []mode {
 	ms := []mode{
 		{name: "direct", argv: func(s []string) []string { return s }},
-		{name: "mcpcell", argv: func(s []string) []string {
-			return append([]string{o.mcpcell, "run", "--profile", profile, "--"}, s...)
-		}, env: []string{"XDG_STATE_HOME=" + filepath.Join(o.dir, "state"), "XDG_CACHE_HOME=" + filepath.Join(o.dir, "cache")}},
-	}
-	var trusted sync.Map // the server command lines trusted so far
-	ms[1].trust = func(s []string) error {
-		key := strings.Join(s, "\x00")
-		if _, ok := trusted.Load(key); ok {
-			return nil
-		}
-		cmd := exec.Command(o.mcpcell, append([]string{"trust", "--yes", "--profile", profile, "--"}, s...)...)
-		cmd.Env = append(os.Environ(), ms[1].env...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("mcpcell trust: %v: %s", err, out)
-		}
-		trusted.Store(key, true)
-		return nil
+		o.cell("mcpcell", profile),
 	}
 	if o.srt != "" {
 		ms = append(ms, mode{name: "srt", argv: func(s []string) []string {
@@ -57,6 +41,49 @@ func (o *options) modes(profile string) []mode {
 	}
 	return ms
 }
+
+// cell is the way through mcpcell run with profile.
+func (o *options) cell(name, profile string) mode {
+	m := mode{name: name, argv: func(s []string) []string {
+		return append([]string{o.mcpcell, "run", "--profile", profile, "--"}, s...)
+	}, env: []string{"XDG_STATE_HOME=" + filepath.Join(o.dir, "state"), "XDG_CACHE_HOME=" + filepath.Join(o.dir, "cache")}}
+	var trusted sync.Map // the server command lines trusted so far
+	m.trust = func(s []string) error {
+		key := strings.Join(s, "\x00")
+		if _, ok := trusted.Load(key); ok {
+			return nil
+		}
+		cmd := exec.Command(o.mcpcell, append([]string{"trust", "--yes", "--profile", profile, "--"}, s...)...)
+		cmd.Env = append(os.Environ(), m.env...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("mcpcell trust: %v: %s", err, out)
+		}
+		trusted.Store(key, true)
+		return nil
+	}
+	return m
+}
+
+// hostsMode is the way through mcpcell run with the profile and
+// [network] hosts = ["localhost:PORT"]: the cell's own network namespace,
+// whose one way out is the relay to the harness's download server on
+// 127.0.0.1:PORT (localhost, which /etc/hosts maps, is the only name a
+// rule lets the relay dial on loopback).
+func (o *options) hostsMode(profile string, port int) (mode, error) {
+	text, err := os.ReadFile(profile)
+	if err != nil {
+		return mode{}, err
+	}
+	hosts := filepath.Join(filepath.Dir(profile), "hosts.toml")
+	text = append(text, fmt.Sprintf("[network]\nhosts = [\"localhost:%d\"]\n", port)...)
+	if err := os.WriteFile(hosts, text, 0o600); err != nil {
+		return mode{}, err
+	}
+	return o.cell(hostsName, hosts), nil
+}
+
+// hostsName is the column of the way with [network] hosts.
+const hostsName = "mcpcell, hosts"
 
 func quoteAll(s []string) []string {
 	out := make([]string, len(s))

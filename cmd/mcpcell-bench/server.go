@@ -3,7 +3,10 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
@@ -12,8 +15,8 @@ import (
 
 // serve is the benchmark's MCP server: as little work per call as a
 // server can do, so that what is measured is the path, not the server.
-// Tools: echo (a short text) and blob (a text result of arguments.size
-// bytes of frame).
+// Tools: echo (a short text), blob (a text result of arguments.size
+// bytes of frame) and fetch (downloads arguments.url, see fetch).
 func serve() int {
 	in := bufio.NewReaderSize(os.Stdin, 1<<20)
 	out := bufio.NewWriterSize(os.Stdout, 1<<20)
@@ -45,7 +48,9 @@ func serve() int {
 					ProtocolVersion string `json:"protocolVersion"`
 					Name            string `json:"name"`
 					Arguments       struct {
-						Size int `json:"size"`
+						Size  int    `json:"size"`
+						URL   string `json:"url"`
+						Proxy bool   `json:"proxy"`
 					} `json:"arguments"`
 				} `json:"params"`
 			}
@@ -58,11 +63,20 @@ func serve() int {
 					}
 					reply(m.ID, []byte(`{"protocolVersion":`+strconv.Quote(v)+`,"capabilities":{"tools":{}},"serverInfo":{"name":"bench","version":"1"}}`))
 				case "tools/list":
-					reply(m.ID, []byte(`{"tools":[{"name":"echo","inputSchema":{"type":"object"}},{"name":"blob","inputSchema":{"type":"object"}}]}`))
+					reply(m.ID, []byte(`{"tools":[{"name":"echo","inputSchema":{"type":"object"}},{"name":"blob","inputSchema":{"type":"object"}},{"name":"fetch","inputSchema":{"type":"object"}}]}`))
 				case "tools/call":
-					if m.Params.Name == "blob" {
-						reply(m.ID, blob(m.Params.Arguments.Size))
-					} else {
+					switch a := m.Params.Arguments; m.Params.Name {
+					case "blob":
+						reply(m.ID, blob(a.Size))
+					case "fetch":
+						if n, err := fetch(a.URL, a.Proxy); err != nil {
+							out.WriteString(`{"jsonrpc":"2.0","id":` + string(m.ID) + `,"error":{"code":-32000,"message":` + strconv.Quote(err.Error()) + `}}` + "\n")
+						} else if n != int64(a.Size) {
+							out.WriteString(`{"jsonrpc":"2.0","id":` + string(m.ID) + `,"error":{"code":-32000,"message":"fetched ` + strconv.FormatInt(n, 10) + ` bytes, want ` + strconv.Itoa(a.Size) + `"}}` + "\n")
+						} else {
+							reply(m.ID, []byte(`{"content":[{"type":"text","text":"`+strconv.FormatInt(n, 10)+` bytes"}]}`))
+						}
+					default:
 						reply(m.ID, []byte(`{"content":[{"type":"text","text":"ok"}]}`))
 					}
 				default:
@@ -78,6 +92,36 @@ func serve() int {
 			return 0
 		}
 	}
+}
+
+// fetch downloads rawURL with Go's client and counts the bytes. Go never
+// sends a loopback URL to a proxy, so in a cell with [network] hosts a
+// fetch of http://localhost:PORT goes the transparent way; with
+// viaProxy it goes to the proxy HTTP_PROXY names (an error when none
+// does, so that no "through the proxy" figure is a direct one).
+func fetch(rawURL string, viaProxy bool) (int64, error) {
+	tr := &http.Transport{DisableCompression: true}
+	if viaProxy {
+		p := os.Getenv("HTTP_PROXY")
+		if p == "" {
+			return 0, fmt.Errorf("fetch through the proxy: HTTP_PROXY is not set")
+		}
+		u, err := url.Parse(p)
+		if err != nil {
+			return 0, fmt.Errorf("fetch through the proxy: HTTP_PROXY: %w", err)
+		}
+		tr.Proxy = http.ProxyURL(u)
+	}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Get(rawURL)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("fetch %s: %s", rawURL, resp.Status)
+	}
+	return io.Copy(io.Discard, resp.Body)
 }
 
 // relay runs argv with its stdin and stdout copied through this process,

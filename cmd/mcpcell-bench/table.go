@@ -13,6 +13,11 @@ type row struct {
 	scenario, unit, target string
 	values                 map[string]string
 	met                    string
+	// vs is the way divided by direct in the ratio column; "" is mcpcell.
+	vs string
+	// need are the ways that must have measured the row for the run to
+	// count; nil is report's default.
+	need []string
 }
 
 func percentile(d []time.Duration, p float64) time.Duration {
@@ -50,7 +55,14 @@ func render(rows []row, modes []mode) string {
 			}
 			b.WriteString(" " + v + " |")
 		}
-		fmt.Fprintf(&b, " %s | %s | %s |\n", ratio(r.values["mcpcell"], r.values["direct"]), r.target, r.met)
+		q := ratio(r.values["mcpcell"], r.values["direct"])
+		if r.vs != "" {
+			q = ratio(r.values[r.vs], r.values["direct"])
+			if q != "–" {
+				q += " (" + r.vs + ")"
+			}
+		}
+		fmt.Fprintf(&b, " %s | %s | %s |\n", q, r.target, r.met)
 	}
 	return b.String()
 }
