@@ -64,13 +64,6 @@ func (c *cli) planCell(p *profiles.Profile, create bool) (*cellPlan, error) {
 			cp.created = append(cp.created, g.Path)
 		}
 	}
-	if len(cell.Hosts) > 0 {
-		// The server's resolver reads these to find the stub and the names
-		// hosts maps; unread, no name resolves the transparent way.
-		for _, name := range []string{"resolv.conf", "hosts", "nsswitch.conf", "host.conf", "gai.conf"} {
-			cp.grants.Read = append(cp.grants.Read, sandbox.Grant{Path: filepath.Join(c.etc, name), From: "network.hosts (the resolver's files)", Optional: true})
-		}
-	}
 	if err := cp.grants.Resolve(); err != nil {
 		errs = append(errs, err)
 	}
