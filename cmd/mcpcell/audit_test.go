@@ -347,3 +347,33 @@ func TestAuditContinuationRotatesDuringLook(t *testing.T) {
 		return
 	}
 }
+
+// The viewer prints what peers chose (a method, a subject, a note) with
+// control characters, line breaks and bidi controls escaped: a record
+// cannot forge a second line, colour the terminal or reorder its text.
+func TestAuditShowsNoControls(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log.jsonl")
+	log, err := audit.Open(path, audit.Meta{Session: "0123456789abcdef", Profile: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostile := "x\n2026-01-01T00:00:00Z 01234567 allow forged\r\x1b[2K\u202eevil\x00"
+	log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Method: "egress/dns", Subject: hostile, Rule: hostile, Note: hostile})
+	log.Close()
+	out, err := exec.Command(os.Args[0], "__mcpcell", "audit", path).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(out)
+	if n := strings.Count(text, "\n"); n != 1 {
+		t.Errorf("%d lines, want 1:\n%q", n, text)
+	}
+	for _, bad := range []string{"\r", "\x1b", "\u202e", "\x00"} {
+		if strings.Contains(text, bad) {
+			t.Errorf("the viewer printed %q:\n%q", bad, text)
+		}
+	}
+	if !strings.Contains(text, `x\n2026-01-01T00:00:00Z 01234567 allow forged\r\x1b[2K\u202eevil\x00`) {
+		t.Errorf("the field is not shown escaped:\n%q", text)
+	}
+}

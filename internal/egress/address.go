@@ -1,6 +1,10 @@
 package egress
 
-import "net/netip"
+import (
+	"fmt"
+	"net"
+	"net/netip"
+)
 
 // special are the ranges the relay never dials for a name: a granted
 // public name that resolves into them would reach the user's machine, a
@@ -24,6 +28,8 @@ var special = []struct {
 	{netip.MustParsePrefix("240.0.0.0/4"), "reserved"}, // and 255.255.255.255, broadcast
 	{netip.MustParsePrefix("::/128"), "unspecified"},
 	{netip.MustParsePrefix("::1/128"), "loopback"},
+	{netip.MustParsePrefix("64:ff9b:1::/48"), "local-use NAT64"},
+	{netip.MustParsePrefix("2001::/32"), "Teredo"},
 	{netip.MustParsePrefix("fd00:ec2::254/128"), "cloud metadata"},
 	{netip.MustParsePrefix("fc00::/7"), "private"},
 	{netip.MustParsePrefix("fe80::/10"), "link-local"},
@@ -35,14 +41,24 @@ var special = []struct {
 // address in their last 32 bits, which is checked in turn.
 var nat64 = netip.MustParsePrefix("64:ff9b::/96")
 
+// sixToFour is 6to4: its addresses reach the IPv4 address in bits 16 to
+// 47, which is checked in turn.
+var sixToFour = netip.MustParsePrefix("2002::/16")
+
 // refusedAddr says why the relay does not dial a for a name ("" when it
 // may): an IPv4-mapped address is judged as the IPv4 address it is.
 func refusedAddr(a netip.Addr) string {
 	a = a.Unmap().WithZone("")
-	if nat64.Contains(a) {
-		b := a.As16()
+	b := a.As16()
+	switch {
+	case nat64.Contains(a):
 		if why := refusedAddr(netip.AddrFrom4([4]byte(b[12:]))); why != "" {
 			return why + " (through NAT64)"
+		}
+		return ""
+	case sixToFour.Contains(a):
+		if why := refusedAddr(netip.AddrFrom4([4]byte(b[2:6]))); why != "" {
+			return why + " (through 6to4)"
 		}
 		return ""
 	}
@@ -52,4 +68,37 @@ func refusedAddr(a netip.Addr) string {
 		}
 	}
 	return ""
+}
+
+// refusedFor says why the relay does not dial a for a name ("" when it
+// may): a special range (refusedAddr), or an address of this machine
+// (local), whatever its range: from mcpcell's side a connection there
+// reaches every service the machine listens with, past any firewall in
+// front of it.
+func refusedFor(a netip.Addr, local []netip.Addr) string {
+	if why := refusedAddr(a); why != "" {
+		return why
+	}
+	a = a.Unmap().WithZone("")
+	for _, l := range local {
+		if l.Unmap().WithZone("") == a {
+			return "an address of this machine"
+		}
+	}
+	return ""
+}
+
+// interfaceAddrs are the addresses of this machine's interfaces.
+func interfaceAddrs() ([]netip.Addr, error) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, fmt.Errorf("listing this machine's addresses: %w", err)
+	}
+	var out []netip.Addr
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil {
+			out = append(out, p.Addr())
+		}
+	}
+	return out, nil
 }

@@ -67,29 +67,55 @@ func (k *conn) dial(t target, rule Rule, http bool) (*upstream, error) {
 		}
 		return k.dialAddrs(ctx, to)
 	}
-	if proxy := k.r.cfg.Upstream(t.name, t.port); proxy != nil {
-		return k.via(ctx, proxy, net.JoinHostPort(t.name, strconv.Itoa(int(t.port))), http)
+	local, err := k.r.cfg.LocalAddrs()
+	if err != nil {
+		return nil, err // never dial what cannot be told from this machine
 	}
 	addrs, err := k.r.cfg.Resolve(ctx, t.name)
+	if proxy := k.r.cfg.Upstream(t.name, t.port); proxy != nil {
+		// The proxy resolves the name again; what mcpcell resolves is
+		// held to the same ranges first. A name only the proxy can
+		// resolve (a network whose DNS is the proxy's) is its to check.
+		// It may pick any of the addresses: each must pass.
+		if err == nil {
+			for _, a := range addrs {
+				if why := refusedFor(a, local); why != "" {
+					return nil, refuse("%s resolves to an address a name may not reach (%s: %s), and the upstream proxy would choose among its addresses; a rule naming the address itself grants it", t.name, a, why)
+				}
+			}
+		}
+		return k.via(ctx, proxy, net.JoinHostPort(t.name, strconv.Itoa(int(t.port))), http)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("resolving %s: %w", t.name, err)
 	}
+	to, why := allowedAddrs(addrs, local, t.port)
+	if len(to) == 0 {
+		if why == "" {
+			return nil, fmt.Errorf("resolving %s: no addresses", t.name)
+		}
+		return nil, refuse("%s resolves only to addresses a name may not reach (%s); a rule naming the address itself grants it", t.name, why)
+	}
+	return k.dialAddrs(ctx, to)
+}
+
+// allowedAddrs are the addresses of addrs a name may reach, on port, and
+// why the others may not ("" when every one may; the second result is
+// set only when none is left).
+func allowedAddrs(addrs, local []netip.Addr, port uint16) ([]netip.AddrPort, string) {
 	var to []netip.AddrPort
 	var why []string
 	for _, a := range addrs {
-		if w := refusedAddr(a); w != "" {
+		if w := refusedFor(a, local); w != "" {
 			why = append(why, fmt.Sprintf("%s: %s", a, w))
 			continue
 		}
-		to = append(to, netip.AddrPortFrom(a.Unmap(), t.port))
+		to = append(to, netip.AddrPortFrom(a.Unmap(), port))
 	}
-	if len(to) == 0 {
-		if len(why) == 0 {
-			return nil, fmt.Errorf("resolving %s: no addresses", t.name)
-		}
-		return nil, refuse("%s resolves only to addresses a name may not reach (%s); a rule naming the address itself grants it", t.name, strings.Join(why, ", "))
+	if len(to) > 0 {
+		return to, ""
 	}
-	return k.dialAddrs(ctx, to)
+	return nil, strings.Join(why, ", ")
 }
 
 // dialAddrs connects to the first of to that answers.

@@ -3,6 +3,7 @@ package egress
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -77,9 +78,10 @@ func parseQuery(b []byte) (query, error) {
 		label := strings.ToLower(string(b[i : i+l]))
 		if checkLabel(label) != nil {
 			q.valid = false
+			label = presentLabel(label)
 		}
 		name.WriteString(label)
-		if name.Len() > 253 {
+		if i+l-12 > 254 { // the name's text past 253 bytes, as RFC 1035 bounds it
 			return q, errFormat
 		}
 		i += l
@@ -149,4 +151,21 @@ func dnsHeader(q query, rcode uint16, question []byte, answers int) []byte {
 	}
 	binary.BigEndian.PutUint16(out[6:], uint16(answers))
 	return append(out, question...)
+}
+
+// presentLabel writes a label no rule could name in DNS's presentation
+// format: a byte other than a letter, digit, hyphen or underscore as
+// \DDD. The name goes into the audit log, and a query's bytes are the
+// server's: an escape or a line break there would forge what a terminal
+// shows of the log.
+func presentLabel(label string) string {
+	var b strings.Builder
+	for _, c := range []byte(label) {
+		if 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "\\%03d", c)
+	}
+	return b.String()
 }

@@ -47,7 +47,10 @@ func TestAnswerDNS(t *testing.T) {
 		{"localhost.", dnsmessage.TypeAAAA, dnsmessage.RCodeSuccess, []string{"::1"}, ""},
 		{"cdn.example.test.", dnsmessage.TypeA, dnsmessage.RCodeNameError, nil, "cdn.example.test"},
 		{"a.b.cdn.example.test.", dnsmessage.TypeA, dnsmessage.RCodeNameError, nil, "a.b.cdn.example.test"},
-		{"*.cdn.example.test.", dnsmessage.TypeA, dnsmessage.RCodeNameError, nil, "*.cdn.example.test"},
+		{"*.cdn.example.test.", dnsmessage.TypeA, dnsmessage.RCodeNameError, nil, `\042.cdn.example.test`},
+		// A name the server chose reaches the audit log and the terminal
+		// that shows it: no escape sequence, no line break, no NUL.
+		{"a\nB\x1b[31m.x\r\x00y.evil.", dnsmessage.TypeA, dnsmessage.RCodeNameError, nil, `a\010b\027\09131m.x\013\000y.evil`},
 		{"c2VjcmV0.exfil.example.", dnsmessage.TypeA, dnsmessage.RCodeNameError, nil, "c2vjcmv0.exfil.example"},
 		{"10.0.0.5.", dnsmessage.TypeA, dnsmessage.RCodeNameError, nil, "10.0.0.5"},
 		{".", dnsmessage.TypeNS, dnsmessage.RCodeNameError, nil, ""},

@@ -26,10 +26,13 @@
 //     exact names and literal addresses are relayed as they are; a client
 //     that speaks TLS first there is held to its SNI too.
 //   - A name is resolved by mcpcell and dialled at the address checked;
-//     loopback, private, link-local, CGNAT and metadata addresses are
-//     refused unless a rule names the address or /etc/hosts maps the
-//     name. Through an upstream proxy the name goes as a name, and those
-//     checks are the proxy's.
+//     loopback, private, link-local, CGNAT and metadata addresses, and
+//     the addresses of this machine's own interfaces whatever their
+//     range, are refused unless a rule names the address or /etc/hosts
+//     maps the name. Through an upstream proxy the name goes as a name,
+//     after every address mcpcell resolves it to has passed the same
+//     checks; a name mcpcell cannot resolve (a network whose DNS is the
+//     proxy's) is left to the proxy.
 //   - HTTP is relayed one request per upstream connection, so a second
 //     request on one connection reaches no other host.
 //   - The stub answers a granted name with the plan's address and any

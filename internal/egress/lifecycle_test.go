@@ -299,7 +299,6 @@ func TestUpstreamProxy(t *testing.T) {
 	auth := "auth=Basic dTpwIHc="
 	c := newCell(t, in, []string{"api.example.test:443", "api.example.test:80"}, func(cfg *egress.Config) {
 		cfg.Upstream = func(string, uint16) *url.URL { return up.url }
-		cfg.Resolve = nil // the relay must not resolve a name it sends to the proxy
 		cfg.Dial = func(ctx context.Context, network, address string) (net.Conn, error) {
 			if address != up.url.Host {
 				return nil, fmt.Errorf("dialled %s, not the upstream proxy", address)
@@ -324,6 +323,41 @@ func TestUpstreamProxy(t *testing.T) {
 		if r.Via != up.url.Host || !r.Allowed {
 			t.Errorf("record %+v: want Via %s", r, up.url.Host)
 		}
+	}
+}
+
+// Through an upstream proxy the relay sends a name as a name, but holds
+// what it resolves the name to to the ranges a name may not reach first:
+// a proxy on this machine would otherwise reach its loopback or its own
+// addresses for the server. A name only the proxy can resolve goes to
+// it.
+func TestUpstreamProxyChecksAddresses(t *testing.T) {
+	in := newInternet(t)
+	up := newUpstreamProxy(t, in)
+	c := newCell(t, in, []string{"loop.example.test:443", "self.example.test:443", "6to4.example.test:443", "pub.example.test:443", "nowhere.example.test:443"}, func(cfg *egress.Config) {
+		cfg.Upstream = func(string, uint16) *url.URL { return up.url }
+		cfg.Dial = func(ctx context.Context, network, address string) (net.Conn, error) {
+			if address != up.url.Host {
+				return nil, fmt.Errorf("dialled %s, not the upstream proxy", address)
+			}
+			return (&net.Dialer{}).DialContext(ctx, network, address)
+		}
+	})
+	for _, name := range []string{"loop.example.test", "self.example.test", "6to4.example.test"} {
+		if _, err := get(c.viaProxy(in.pool), "https://"+name+"/"); err == nil {
+			t.Errorf("%s through the upstream proxy: reached", name)
+		}
+	}
+	if got, err := get(c.viaProxy(in.pool), "https://pub.example.test/"); err != nil || !strings.HasPrefix(got, "hello from") {
+		t.Errorf("control, a public name: %q, %v", got, err)
+	}
+	get(c.viaProxy(in.pool), "https://nowhere.example.test/") // the proxy has no route either
+	c.close()
+	up.mu.Lock()
+	defer up.mu.Unlock()
+	want := []string{"CONNECT pub.example.test:443 auth=Basic dTpwIHc=", "CONNECT nowhere.example.test:443 auth=Basic dTpwIHc="}
+	if strings.Join(up.lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the upstream proxy saw %q, want %q", up.lines, want)
 	}
 }
 

@@ -34,6 +34,9 @@ type Config struct {
 	// Upstream is the proxy to reach host:port through, nil for none;
 	// nil Upstream is UpstreamFromEnv(os.Getenv).
 	Upstream func(host string, port uint16) *url.URL
+	// LocalAddrs are the addresses of this machine's interfaces, which a
+	// name may not reach; nil asks the kernel at each dial.
+	LocalAddrs func() ([]netip.Addr, error)
 
 	// MaxConns bounds the connections served at once (default 256);
 	// past it a connection is closed at once and recorded as refused.
@@ -90,6 +93,9 @@ func Serve(cfg Config) (*Relay, error) {
 	}
 	if cfg.Dial == nil {
 		cfg.Dial = (&net.Dialer{}).DialContext
+	}
+	if cfg.LocalAddrs == nil {
+		cfg.LocalAddrs = interfaceAddrs
 	}
 	if cfg.Upstream == nil {
 		up, err := UpstreamFromEnv(os.Getenv)

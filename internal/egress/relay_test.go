@@ -27,6 +27,10 @@ import (
 // internet is what the relay can reach in a test: names resolved by a
 // test DNS server to public-looking addresses, which the Network routes
 // to servers on 127.0.0.1. Nothing else can be dialled.
+// selfAddr is the address the tests' relay takes for one of this
+// machine's own (Config.LocalAddrs): a public one, as a VPS has.
+var selfAddr = netip.MustParseAddr("198.51.100.7")
+
 type internet struct {
 	dns     *egresstest.DNS
 	net     *egresstest.Network
@@ -58,6 +62,11 @@ func newInternet(t testing.TB) *internet {
 			"zero.example.test":   "0.0.0.0",
 			"nat64.example.test":  "64:ff9b::a01:203",
 			"mapped.example.test": "::ffff:10.1.2.3",
+			"6to4.example.test":   "2002:7f00:1::1", // 127.0.0.1 inside
+			"teredo.example.test": "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+			"nat64l.example.test": "64:ff9b:1::a01:203",
+			// This machine's own address (selfAddr), public as it may be.
+			"self.example.test": selfAddr.String(),
 		},
 	}
 	answers := map[string][]netip.Addr{}
@@ -135,6 +144,9 @@ func newCell(t testing.TB, in *internet, ruleTexts []string, edit ...func(*egres
 		Resolve:  in.dns.Resolve,
 		Dial:     in.net.Dial,
 		Upstream: func(string, uint16) *url.URL { return nil },
+		LocalAddrs: func() ([]netip.Addr, error) {
+			return []netip.Addr{netip.MustParseAddr("127.0.0.1"), selfAddr}, nil
+		},
 		Record: func(r egress.Record) {
 			c.mu.Lock()
 			c.records = append(c.records, r)
