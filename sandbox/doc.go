@@ -32,6 +32,9 @@
 // the namespace cannot be made or set up, Start returns a
 // *NamespaceError (the cause, and Fix for a hint) and runs nothing: there
 // is no fallback to the host's network.
+// TryNamespace does the same set-up on this machine and lets the helper
+// exit there, confining and running nothing: mcpcell check's test of
+// whether run would work.
 //
 // The helper is a whole program start (some 9 ms here): Prepare starts it
 // early, to wait for its spec while the caller reads the profile. It is

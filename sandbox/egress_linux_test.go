@@ -483,43 +483,63 @@ func nsOf(t *testing.T, pid int) string {
 }
 
 // The namespace limit (user.max_user_namespaces or max_net_namespaces at
-// 0), for real: the limits belong to a user namespace, so the test runs
-// itself in one of its own where it may set them (as root).
+// 0), for real.
 func TestNamespaceLimit(t *testing.T) {
+	cell := sleepCell(t) // skips where the cell cannot run
+	if !underNamespaceLimit(t) {
+		return
+	}
+	cell.Spec.Net.Egress = testEgress()
+	srv, err := Start(cell, io.Discard)
+	if err == nil {
+		srv.Stop(Ladder{})
+		t.Fatal("the cell started with no namespace left to make")
+	}
+	wantLimitError(t, err)
+}
+
+// underNamespaceLimit runs the calling test again in a user namespace of
+// its own whose limit of user namespaces, then of network namespaces, is
+// 0, and reports whether this is that run (where the test goes on to
+// expect the refusal) rather than the one that started it. The limits
+// belong to a user namespace, which may set its own: so the test needs
+// root, to map every uid there.
+func underNamespaceLimit(t *testing.T) bool {
+	t.Helper()
 	if key := os.Getenv("MCPCELL_TEST_NSLIMIT"); key != "" {
 		if err := os.WriteFile("/proc/sys/user/max_"+key+"_namespaces", []byte("0"), 0); err != nil {
 			t.Fatal(err)
 		}
-		cell := sleepCell(t)
-		cell.Spec.Net.Egress = testEgress()
-		srv, err := Start(cell, io.Discard)
-		if err == nil {
-			srv.Stop(Ladder{})
-			t.Fatal("the cell started with no namespace left to make")
-		}
-		var nsErr *NamespaceError
-		if !errors.As(err, &nsErr) || !errors.Is(err, syscall.ENOSPC) || !strings.Contains(nsErr.Fix(), "user.max_user_namespaces") {
-			t.Fatalf("error %#v (%v), want a NamespaceError of ENOSPC naming the sysctl", err, err)
-		}
-		return
+		return true
 	}
 	if os.Geteuid() != 0 {
 		t.Skip("skipped: needs root to map every uid in a user namespace of its own")
 	}
-	sleepCell(t) // skips where the cell cannot run
+	name := t.Name()
 	for _, key := range []string{"user", "net"} {
 		t.Run(key, func(t *testing.T) {
-			cmd := exec.Command(os.Args[0], "-test.run=^TestNamespaceLimit$", "-test.v", "-test.count=1")
+			cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.v", "-test.count=1")
 			cmd.Env = append(os.Environ(), "MCPCELL_TEST_NSLIMIT="+key)
 			cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER, GidMappingsEnableSetgroups: true,
 				UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1<<32 - 1}},
 				GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1<<32 - 1}},
 			}
 			out, err := cmd.CombinedOutput()
-			if err != nil || !strings.Contains(string(out), "--- PASS: TestNamespaceLimit ") {
+			if err != nil || !strings.Contains(string(out), "--- PASS: "+name+" ") {
 				t.Fatalf("%v\n%s", err, out)
 			}
 		})
+	}
+	return false
+}
+
+// wantLimitError fails unless err is the NamespaceError of a namespace
+// limit at 0: ENOSPC, and a fix that names the sysctl.
+func wantLimitError(t *testing.T, err error) {
+	t.Helper()
+	var nsErr *NamespaceError
+	if !errors.As(err, &nsErr) || !errors.Is(err, syscall.ENOSPC) || nsErr.Step != stepCreate || !strings.Contains(nsErr.Fix(), "user.max_user_namespaces") {
+		t.Fatalf("error %#v (%v), want a NamespaceError of ENOSPC at %q naming the sysctl", err, err, stepCreate)
 	}
 }
 

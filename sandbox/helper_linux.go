@@ -23,7 +23,8 @@ const HelperCommand = "__cell"
 // With Net.Egress, the helper was started in a user and network namespace
 // of its own: first it brings lo up, adds the addresses, binds the
 // sockets and sends them to mcpcell on fd 4, while it still holds
-// CAP_NET_ADMIN there.
+// CAP_NET_ADMIN there. A spec of TryNamespace ends the helper there,
+// with status 0.
 //
 // Everything that confines happens on one locked OS thread, the one that
 // calls execve: no_new_privs, the parent-death signal, one Landlock
@@ -83,6 +84,9 @@ func Helper() int {
 		if err != nil {
 			return fail("handing the namespace's sockets to mcpcell: %v", err)
 		}
+	}
+	if spec.tryOnly {
+		return 0 // mcpcell check's try: the set-up above worked; nothing is confined or run
 	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fail("setting no_new_privs: %v", err)

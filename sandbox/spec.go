@@ -108,6 +108,10 @@ type Spec struct {
 	// hostNet is mcpcell's own network namespace (its inode), which a
 	// helper given an Egress must not be in.
 	hostNet uint64
+	// tryOnly makes the helper exit once the namespace of Net.Egress is
+	// set up and its sockets handed over, confining and executing
+	// nothing (TryNamespace).
+	tryOnly bool
 }
 
 // Unhardened switches parts of the cell's hardening off, so that a test

@@ -15,7 +15,7 @@ import (
 
 // specVersion changes with the layout, so that a helper of another build
 // refuses the spec rather than misreading it.
-const specVersion = 3
+const specVersion = 4
 
 type wbuf []byte
 
@@ -146,6 +146,7 @@ func encodeSpec(s *Spec) []byte {
 	b.int(s.PretendABI)
 	b.bool(s.PretendNoSeccomp)
 	b = append(b, byte(s.Unhardened))
+	b.bool(s.tryOnly)
 	b.bool(s.Net.Egress != nil)
 	if e := s.Net.Egress; e != nil {
 		b.uint(uint64(len(e.Addrs)))
@@ -198,6 +199,7 @@ func decodeSpec(data []byte) (*Spec, error) {
 	s.PretendABI = r.int()
 	s.PretendNoSeccomp = r.bool()
 	s.Unhardened = Unhardened(r.byte())
+	s.tryOnly = r.bool()
 	if r.bool() {
 		e := &Egress{}
 		for n := r.count(); n > 0 && r.err == nil; n-- {

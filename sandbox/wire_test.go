@@ -23,6 +23,7 @@ func TestSpecWire(t *testing.T) {
 	}
 	withEgress := *s
 	withEgress.hostNet = 4026531840
+	withEgress.tryOnly = true
 	withEgress.Net.Egress = &Egress{
 		Addrs:  []netip.Addr{netip.MustParseAddr("10.255.255.53"), netip.MustParseAddr("fdcc::53")},
 		Listen: []Listen{{Addr: netip.MustParseAddrPort("127.0.0.1:3128")}, {Addr: netip.MustParseAddrPort("[fdcc::53]:53"), UDP: true}},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -37,17 +38,65 @@ func (c *cli) check(args []string) int {
 	for _, n := range plan.notes {
 		fmt.Fprintf(c.stderr, "mcpcell: note: %s\n", n)
 	}
-	if refusal := printCell(c.stdout, p, plan); refusal != "" {
+	namespace, nsErr := c.tryNamespace(plan)
+	status := 0
+	if refusal := printCellTried(c.stdout, p, plan, namespace); refusal != "" {
 		c.errorf("mcpcell run would refuse to start: %s", refusal)
 		c.hintf("upgrade the kernel, or accept a weaker cell with [sandbox] best_effort = true")
-		return 1
+		status = 1
 	}
-	return 0
+	if nsErr != nil {
+		c.errorf("mcpcell run would refuse to start: %v", nsErr)
+		c.hintf("%s", namespaceHint(nsErr))
+		status = 1
+	}
+	return status
+}
+
+// tryNamespace makes the cell's own network namespace, for a profile with
+// [network] hosts on Linux, as run would, and says how it went for the
+// [cell] section ("" when there was nothing to try). Only trying tells:
+// under Ubuntu's AppArmor restriction the namespace is made and only
+// bringing lo up fails.
+func (c *cli) tryNamespace(plan *cellPlan) (string, error) {
+	e := plan.net.Egress
+	if e == nil || plan.kernel.OS != "linux" || c.helper == nil {
+		return "", nil
+	}
+	err := sandbox.TryNamespace(c.helper, *e, c.stderr)
+	var ns *sandbox.NamespaceError
+	switch {
+	case err == nil:
+		return fmt.Sprintf("works here (user and network namespace made, lo up, %d sockets bound)", len(e.Listen)), nil
+	case errors.As(err, &ns):
+		cause := ns.Step + ": " + ns.Err.Error()
+		if ns.Cause != "" {
+			cause += ": " + ns.Cause
+		}
+		return "refused: " + cause, err
+	}
+	return "refused: " + err.Error(), err
+}
+
+// namespaceHint is what to do about a namespace that cannot be made, as
+// run says it.
+func namespaceHint(err error) string {
+	var ns *sandbox.NamespaceError
+	if errors.As(err, &ns) && ns.Fix() != "" {
+		return ns.Fix()
+	}
+	return "a profile with [network] hosts needs user and network namespaces; mcpcell never falls back to the host's network"
 }
 
 // printCell shows the cell the profile gives on this machine, and
 // returns why run would refuse it ("" when it would not).
 func printCell(out io.Writer, p *profiles.Profile, plan *cellPlan) (refusal string) {
+	return printCellTried(out, p, plan, "")
+}
+
+// printCellTried is printCell with what check's try of the cell's own
+// network namespace found (see tryNamespace; "" for no line).
+func printCellTried(out io.Writer, p *profiles.Profile, plan *cellPlan, namespace string) (refusal string) {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	defer w.Flush()
 	line := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
@@ -104,6 +153,9 @@ func printCell(out io.Writer, p *profiles.Profile, plan *cellPlan) (refusal stri
 	}
 	if plan.egress != nil {
 		printEgress(line, plan.egress, plan.net.BindTCP)
+		if namespace != "" {
+			line("  namespace\t%s", namespace)
+		}
 	} else {
 		line("  tcp\t%s", tcp)
 		line("  udp\t%s", onOff(plan.net.UDP))
