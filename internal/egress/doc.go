@@ -31,7 +31,10 @@
 //     name. Through an upstream proxy the name goes as a name, and those
 //     checks are the proxy's.
 //   - HTTP is relayed one request per upstream connection, so a second
-//     request on one connection reaches no other host.
+//     request on one connection reaches no other host. The answer's
+//     heads are capped (64 KiB) and must come within AnswerTimeout of
+//     the request; the body streams. Whichever side hangs up ends the
+//     other.
 //   - The stub answers a granted name with the plan's address and any
 //     other NXDOMAIN; it forwards nothing, so a query's name reaches no
 //     resolver.

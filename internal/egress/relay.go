@@ -41,6 +41,11 @@ type Config struct {
 	// SniffTimeout bounds the wait for a request head or a ClientHello
 	// (default 10 s); DialTimeout the connection upstream (default 10 s).
 	SniffTimeout, DialTimeout time.Duration
+	// AnswerTimeout bounds the wait for the head of an upstream's answer
+	// to a relayed HTTP request, from the time the request is sent
+	// (default 10 min, the whole-request timeout of the common API
+	// clients: a slow API may think long before its first byte).
+	AnswerTimeout time.Duration
 	// Now is the clock of the records; nil is time.Now.
 	Now func() time.Time
 }
@@ -106,6 +111,9 @@ func Serve(cfg Config) (*Relay, error) {
 	}
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = 10 * time.Second
+	}
+	if cfg.AnswerTimeout <= 0 {
+		cfg.AnswerTimeout = 10 * time.Minute
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
