@@ -296,3 +296,37 @@ func TestTunnelHangUp(t *testing.T) {
 		})
 	}
 }
+
+// An absolute-form request to port 443 is refused: on 443 the relay
+// grants the ClientHello's SNI, which plain HTTP has none of (F5). The
+// control reaches the same server with CONNECT and TLS.
+func TestPlainHTTPTo443(t *testing.T) {
+	in := newInternet(t)
+	server := in.https["api.example.test"]
+	c := newCell(t, in, []string{"api.example.test:443"})
+	conn, err := net.Dial("tcp", c.proxy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprint(conn, "GET http://api.example.test:443/ HTTP/1.1\r\nHost: api.example.test:443\r\n\r\n")
+	if got := answerOf(t, conn, 5*time.Second); !strings.HasPrefix(got, "HTTP/1.1 403") || !strings.Contains(got, "CONNECT api.example.test:443") {
+		t.Errorf("the client got %q; want 403 naming CONNECT", got)
+	}
+	r, _ := find(c.close(), egress.KindConn, "api.example.test")
+	if r.Allowed || r.Port != 443 || r.Addr.IsValid() || !strings.Contains(r.Reason, "TLS only") {
+		t.Errorf("record %+v: want refused, nothing dialled", r)
+	}
+	if n := server.Conns(); n != 0 {
+		t.Errorf("the server saw %d connections", n)
+	}
+
+	c = newCell(t, in, []string{"api.example.test:443"})
+	if got, err := get(c.viaProxy(in.pool), "https://api.example.test/"); err != nil || got != "hello from api.example.test" {
+		t.Errorf("control: %q, %v", got, err)
+	}
+	c.close()
+	if server.Conns() == 0 {
+		t.Error("control: the server saw no connection")
+	}
+}

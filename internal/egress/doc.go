@@ -31,7 +31,8 @@
 //     name. Through an upstream proxy the name goes as a name, and those
 //     checks are the proxy's.
 //   - HTTP is relayed one request per upstream connection, so a second
-//     request on one connection reaches no other host. The answer's
+//     request on one connection reaches no other host. An absolute-form
+//     request to port 443 is refused: TLS goes by CONNECT. The answer's
 //     heads are capped (64 KiB) and must come within AnswerTimeout of
 //     the request; the body streams. Whichever side hangs up ends the
 //     other.

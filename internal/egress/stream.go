@@ -109,6 +109,9 @@ func (k *conn) proxy() error {
 		return k.refuseHTTP(http.StatusBadRequest, refuse("%s: %v", req.URL.Redacted(), err))
 	}
 	k.rec.Host, k.rec.Port = host, port
+	if port == 443 { // on 443 the ClientHello's SNI is what is granted
+		return k.refuseHTTP(http.StatusForbidden, refuse("%s: port 443 takes TLS only; send CONNECT %s and TLS through it", req.URL.Redacted(), net.JoinHostPort(host, "443")))
+	}
 	return k.forwardHTTP(target{name: host, port: port, host: -1}, req)
 }
 
