@@ -39,9 +39,11 @@
 //   - The stub answers a granted name with the plan's address and any
 //     other NXDOMAIN; it forwards nothing, so a query's name reaches no
 //     resolver.
-//   - One Record per connection and per refused name per second; the
-//     callback runs on a goroutine of its own and never holds a
-//     connection up. Close ends every goroutine.
+//   - One Record per allowed connection; refused connections, as
+//     refused names, are folded per target and second (the first in
+//     full, the rest counted), so a flood of them costs the audit log a
+//     few records a second. The callback runs on a goroutine of its own
+//     and never holds a connection up. Close ends every goroutine.
 //
 // What it cannot promise: what is inside TLS is not seen, so a granted
 // name on a shared CDN can carry a Host header for another site (domain

@@ -66,7 +66,7 @@ func (r *Relay) serve(c net.Conn, s Socket) {
 		k.rec.Reason = err.Error()
 	}
 	k.rec.Duration = r.cfg.Now().Sub(k.rec.Start)
-	r.rec.add(k.rec)
+	r.record(k.rec)
 }
 
 func isRefusal(err error) bool {
