@@ -12,8 +12,10 @@ import (
 )
 
 // egressRecorder writes the relay's records into the audit log: one per
-// connection (method egress/proxy or egress/transparent, subject
-// host:port) and one per refused DNS name and second (egress/dns).
+// allowed connection (method egress/proxy or egress/transparent, subject
+// host:port), the refused ones folded as the relay folds them (the first
+// of a target in a second in full, the rest of that second one record
+// with a count), and one per refused DNS name and second (egress/dns).
 func egressRecorder(log *audit.Log) func(egress.Record) {
 	return func(r egress.Record) { log.Record(egressEvent(r)) }
 }
@@ -31,9 +33,12 @@ func egressEvent(r egress.Record) jsonrpc.Event {
 		return e
 	}
 	e.Method = "egress/" + string(r.Way)
-	e.Subject = r.Host + ":" + strconv.Itoa(int(r.Port))
-	if strings.Contains(r.Host, ":") {
+	switch {
+	case r.Host == "": // past MaxConns, or the count of targets past the bound
+	case strings.Contains(r.Host, ":"):
 		e.Subject = "[" + r.Host + "]:" + strconv.Itoa(int(r.Port))
+	default:
+		e.Subject = r.Host + ":" + strconv.Itoa(int(r.Port))
 	}
 	e.Decision = "deny"
 	if r.Allowed {

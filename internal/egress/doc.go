@@ -34,13 +34,19 @@
 //     checks; a name mcpcell cannot resolve (a network whose DNS is the
 //     proxy's) is left to the proxy.
 //   - HTTP is relayed one request per upstream connection, so a second
-//     request on one connection reaches no other host.
+//     request on one connection reaches no other host. An absolute-form
+//     request to port 443 is refused: TLS goes by CONNECT. The answer's
+//     heads are capped (64 KiB) and must come within AnswerTimeout of
+//     the request; the body streams. Whichever side hangs up ends the
+//     other.
 //   - The stub answers a granted name with the plan's address and any
 //     other NXDOMAIN; it forwards nothing, so a query's name reaches no
 //     resolver.
-//   - One Record per connection and per refused name per second; the
-//     callback runs on a goroutine of its own and never holds a
-//     connection up. Close ends every goroutine.
+//   - One Record per allowed connection; refused connections, as
+//     refused names, are folded per target and second (the first in
+//     full, the rest counted), so a flood of them costs the audit log a
+//     few records a second. The callback runs on a goroutine of its own
+//     and never holds a connection up. Close ends every goroutine.
 //
 // What it cannot promise: what is inside TLS is not seen, so a granted
 // name on a shared CDN can carry a Host header for another site (domain

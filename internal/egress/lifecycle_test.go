@@ -87,7 +87,13 @@ func TestCloseEndsEverything(t *testing.T) {
 
 	var records []egress.Record
 	within(t, 5*time.Second, "Close", func() { records = c.close() })
-	if left := relayGoroutines(); len(left) > 0 {
+	// A goroutine whose deferred wg.Done has run may not have returned
+	// yet: a moment for those, and one stuck in a read still shows.
+	left := relayGoroutines()
+	for wait := time.Now().Add(time.Second); len(left) > 0 && time.Now().Before(wait); left = relayGoroutines() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(left) > 0 {
 		t.Errorf("%d goroutines of the relay after Close:\n%s", len(left), strings.Join(left, "\n\n"))
 	}
 	for name, conn := range map[string]net.Conn{"tunnel": tunnel, "half head": half, "idle DNS": idle} {
@@ -107,7 +113,8 @@ func TestCloseEndsEverything(t *testing.T) {
 }
 
 // TestRecordNeverBlocks holds the record callback: refusals still answer
-// at once, and every record arrives once it lets go.
+// at once, and every refusal is in the records once it lets go (the
+// first in full, the rest of its second counted).
 func TestRecordNeverBlocks(t *testing.T) {
 	in := newInternet(t)
 	release := make(chan struct{})
@@ -133,8 +140,12 @@ func TestRecordNeverBlocks(t *testing.T) {
 	within(t, 5*time.Second, "Close", func() { c.relay.Close() })
 	mu.Lock()
 	defer mu.Unlock()
-	if len(got) != n {
-		t.Errorf("%d records, want %d", len(got), n)
+	total := 0
+	for _, r := range got {
+		total += max(r.Count, 1)
+	}
+	if total != n {
+		t.Errorf("%d refusals in %d records, want %d", total, len(got), n)
 	}
 }
 

@@ -1,6 +1,7 @@
 package egress
 
 import (
+	"fmt"
 	"maps"
 	"net/netip"
 	"slices"
@@ -65,7 +66,11 @@ type Record struct {
 	Up, Down int64
 	Start    time.Time
 	Duration time.Duration
-	Count    int // KindDNS, KindLost
+	// Count, on a KindConn record, is how many more refused connections
+	// of its Way, Host and Port ended in the second from Start (Host ""
+	// for those past the bound on targets kept apart); the first of them
+	// has a record of its own, in full. On KindDNS and KindLost, how many.
+	Count int
 }
 
 // maxQueued bounds the records waiting for the callback; past it they
@@ -170,5 +175,67 @@ func (d *dnsRefusals) flush(q *recorder) {
 	}
 	if more > 0 {
 		q.add(Record{Kind: KindDNS, Count: more, Start: start, Duration: time.Second, Reason: "more refused names in this second than the audit keeps one by one"})
+	}
+}
+
+// connRefusals folds refused connections per (way, host, port) and
+// second: the first of each is recorded in full at once, the rest of
+// the second counted into one record. What a server can vary (the SNI,
+// a Host header) is in the reason, not the key, so it cannot make each
+// refusal a target of its own.
+type connRefusals struct {
+	mu      sync.Mutex
+	start   time.Time
+	targets map[refusedTarget]int // refusals after the first
+	order   []refusedTarget       // as first seen
+	more    map[Way]int           // refusals of targets past maxRefusedTargets
+}
+
+type refusedTarget struct {
+	way  Way
+	host string
+	port uint16
+}
+
+// maxRefusedTargets bounds the targets whose refusals are recorded apart
+// in a second, as the wire bounds the kinds of events it keeps apart: a
+// server making up names adds at most some 2 × 32 records a second.
+const maxRefusedTargets = 32
+
+// add counts a refused connection; true when it is the first of its
+// target in this second, to be recorded in full.
+func (f *connRefusals) add(r Record, now time.Time) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.targets == nil {
+		f.targets, f.more, f.start = map[refusedTarget]int{}, map[Way]int{}, now
+	}
+	k := refusedTarget{r.Way, r.Host, r.Port}
+	if _, ok := f.targets[k]; ok {
+		f.targets[k]++
+		return false
+	}
+	if len(f.targets) >= maxRefusedTargets {
+		f.more[r.Way]++
+		return false
+	}
+	f.targets[k] = 0
+	f.order = append(f.order, k)
+	return true
+}
+
+// flush records the counts of the second that started at f.start.
+func (f *connRefusals) flush(q *recorder, now time.Time) {
+	f.mu.Lock()
+	targets, order, more, start := f.targets, f.order, f.more, f.start
+	f.targets, f.order, f.more = nil, nil, nil
+	f.mu.Unlock()
+	for _, k := range order {
+		if n := targets[k]; n > 0 {
+			q.add(Record{Kind: KindConn, Way: k.way, Host: k.host, Port: k.port, Count: n, Start: start, Duration: now.Sub(start), Reason: "refused again in this second; the first is recorded in full"})
+		}
+	}
+	for _, w := range slices.Sorted(maps.Keys(more)) {
+		q.add(Record{Kind: KindConn, Way: w, Count: more[w], Start: start, Duration: now.Sub(start), Reason: fmt.Sprintf("refused connections to more targets in this second than the audit keeps apart (%d)", maxRefusedTargets)})
 	}
 }

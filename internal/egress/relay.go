@@ -22,8 +22,9 @@ type Config struct {
 	// sandbox.Server.Sockets). Serve owns them from the call on: it
 	// closes them, on error too.
 	Sockets []*os.File
-	// Record receives one Record per connection and the refused DNS
-	// names per second, on a goroutine of the relay's; nil drops them.
+	// Record receives one Record per allowed connection, the refused
+	// connections and DNS names folded per second (see Record.Count), on
+	// a goroutine of the relay's; nil drops them.
 	Record func(Record)
 
 	// Resolve gives the addresses of a name; nil is the system resolver
@@ -44,6 +45,11 @@ type Config struct {
 	// SniffTimeout bounds the wait for a request head or a ClientHello
 	// (default 10 s); DialTimeout the connection upstream (default 10 s).
 	SniffTimeout, DialTimeout time.Duration
+	// AnswerTimeout bounds the wait for the head of an upstream's answer
+	// to a relayed HTTP request, from the time the request is sent
+	// (default 10 min, the whole-request timeout of the common API
+	// clients: a slow API may think long before its first byte).
+	AnswerTimeout time.Duration
 	// Now is the clock of the records; nil is time.Now.
 	Now func() time.Time
 }
@@ -53,13 +59,14 @@ const maxHead = 16 << 10
 
 // Relay serves a plan's sockets until Close.
 type Relay struct {
-	cfg   Config
-	ctx   context.Context
-	stop  context.CancelFunc
-	hosts map[string]int // Plan.Hosts by name
-	slots chan struct{}  // one per connection being served
-	rec   *recorder
-	dns   dnsRefusals
+	cfg     Config
+	ctx     context.Context
+	stop    context.CancelFunc
+	hosts   map[string]int // Plan.Hosts by name
+	slots   chan struct{}  // one per connection being served
+	rec     *recorder
+	dns     dnsRefusals
+	refused connRefusals
 
 	wg      sync.WaitGroup
 	mu      sync.Mutex
@@ -113,6 +120,9 @@ func Serve(cfg Config) (*Relay, error) {
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = 10 * time.Second
 	}
+	if cfg.AnswerTimeout <= 0 {
+		cfg.AnswerTimeout = 10 * time.Minute
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -164,8 +174,8 @@ func Serve(cfg Config) (*Relay, error) {
 }
 
 // Close stops the listeners, closes every live connection, records the
-// last second's refused names, and returns once every goroutine of the
-// relay has ended and the callback has had every record.
+// last second's refused names and connections, and returns once every
+// goroutine of the relay has ended and the callback has had every record.
 func (r *Relay) Close() error {
 	r.once.Do(func() {
 		r.mu.Lock()
@@ -180,6 +190,7 @@ func (r *Relay) Close() error {
 		r.stop()
 		r.wg.Wait()
 		r.dns.flush(r.rec)
+		r.refused.flush(r.rec, r.cfg.Now())
 		r.rec.close()
 	})
 	return nil
@@ -229,7 +240,18 @@ func (r *Relay) tick() {
 			return
 		case <-t.C:
 			r.dns.flush(r.rec)
+			r.refused.flush(r.rec, r.cfg.Now())
 		}
+	}
+}
+
+// record queues a connection's record: an allowed one always (MaxConns
+// bounds them, and each costs a real upstream connection), a refused one
+// when it is the first of its target in this second; the rest are
+// counted, so that a flood of refusals cannot rotate the audit log away.
+func (r *Relay) record(rec Record) {
+	if rec.Allowed || r.refused.add(rec, r.cfg.Now()) {
+		r.rec.add(rec)
 	}
 }
 
@@ -252,7 +274,7 @@ func (r *Relay) accept(l net.Listener, s Socket) {
 		case r.slots <- struct{}{}:
 		default:
 			c.Close()
-			r.rec.add(Record{Kind: KindConn, Way: wayOf(s), Start: r.cfg.Now(), Reason: fmt.Sprintf("more than %d connections at once", r.cfg.MaxConns)})
+			r.record(Record{Kind: KindConn, Way: wayOf(s), Start: r.cfg.Now(), Reason: fmt.Sprintf("more than %d connections at once", r.cfg.MaxConns)})
 			continue
 		}
 		if !r.track(c) || !r.goTracked(func() {

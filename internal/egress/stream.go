@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -65,7 +66,7 @@ func (r *Relay) serve(c net.Conn, s Socket) {
 		k.rec.Reason = err.Error()
 	}
 	k.rec.Duration = r.cfg.Now().Sub(k.rec.Start)
-	r.rec.add(k.rec)
+	r.record(k.rec)
 }
 
 func isRefusal(err error) bool {
@@ -108,6 +109,9 @@ func (k *conn) proxy() error {
 		return k.refuseHTTP(http.StatusBadRequest, refuse("%s: %v", req.URL.Redacted(), err))
 	}
 	k.rec.Host, k.rec.Port = host, port
+	if port == 443 { // on 443 the ClientHello's SNI is what is granted
+		return k.refuseHTTP(http.StatusForbidden, refuse("%s: port 443 takes TLS only; send CONNECT %s and TLS through it", req.URL.Redacted(), net.JoinHostPort(host, "443")))
+	}
 	return k.forwardHTTP(target{name: host, port: port, host: -1}, req)
 }
 
@@ -274,8 +278,9 @@ func (k *conn) forwardHTTP(t target, req *http.Request) error {
 	defer k.r.untrack(up)
 	// The answer is read while the request is sent: a client that sent
 	// "Expect: 100-continue" waits for the 100 before its body.
+	wait := &headWait{c: up, d: k.r.cfg.AnswerTimeout}
 	down := make(chan error, 1)
-	if !k.r.goTracked(func() { down <- k.answer(up, req) }) {
+	if !k.r.goTracked(func() { down <- k.answer(up, req, wait) }) {
 		return errors.New("the relay is closing")
 	}
 	w := &countWriter{w: up}
@@ -286,25 +291,96 @@ func (k *conn) forwardHTTP(t target, req *http.Request) error {
 		<-down
 		return fmt.Errorf("sending the request: %w", err)
 	}
-	return <-down
+	wait.start()
+	// The client is read until it goes, which ends the upstream: nothing
+	// of it is wanted past the one request, and a client that hangs up
+	// must not leave the relay reading for it.
+	gone := make(chan struct{})
+	if !k.r.goTracked(func() {
+		_, _ = io.Copy(io.Discard, k.br)
+		close(gone)
+		up.Close()
+	}) {
+		up.Close()
+	}
+	err = <-down
+	select {
+	case <-gone:
+		if err != nil {
+			return fmt.Errorf("the client went before the answer ended: %w", err)
+		}
+	default:
+	}
+	return err
+}
+
+// maxAnswerHead bounds the heads an upstream sends for one request (its
+// 1xx ones and the final one, together): larger than a request's, for
+// the cookies and security policies of real answers; at MaxConns
+// (256) that is 16 MiB at most.
+const maxAnswerHead = 64 << 10
+
+// headWait bounds the wait for an answer's head: AnswerTimeout from the
+// time the request is sent, and none once the final head is read (the
+// body is streamed as it comes).
+type headWait struct {
+	mu   sync.Mutex
+	c    net.Conn
+	d    time.Duration
+	done bool
+}
+
+// start runs the clock, unless the head came in while the request was
+// still being sent.
+func (h *headWait) start() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.done {
+		_ = h.c.SetReadDeadline(time.Now().Add(h.d))
+	}
+}
+
+func (h *headWait) stop() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.done = true
+	_ = h.c.SetReadDeadline(time.Time{})
 }
 
 // answer relays the responses to req (1xx ones, then the final one)
-// re-framed with "Connection: close", and no more.
-func (k *conn) answer(up *upstream, req *http.Request) error {
-	br := bufio.NewReader(up.src())
+// re-framed with "Connection: close", and no more. Their heads are read
+// under maxAnswerHead and wait's clock; a head that fails them is
+// answered 502 or 504 when nothing was sent to the client yet.
+func (k *conn) answer(up *upstream, req *http.Request, wait *headWait) error {
+	src := &headReader{r: up.src(), left: maxAnswerHead}
+	br := bufio.NewReader(src)
 	w := &countWriter{w: k.c}
 	defer func() { k.rec.Down += w.n }()
+	fail := func(code int, err error) error {
+		if w.n == 0 {
+			_ = k.refuseHTTP(code, err)
+		}
+		return err
+	}
 	for {
 		resp, err := http.ReadResponse(br, req)
-		if err != nil {
-			return fmt.Errorf("reading the answer: %w", err)
+		var timeout net.Error
+		switch {
+		case err == nil:
+		case src.over:
+			return fail(http.StatusBadGateway, fmt.Errorf("the upstream's answer has a head over %d bytes", maxAnswerHead))
+		case errors.As(err, &timeout) && timeout.Timeout():
+			return fail(http.StatusGatewayTimeout, fmt.Errorf("the upstream did not answer within %v of the request", wait.d))
+		default:
+			return fail(http.StatusBadGateway, fmt.Errorf("reading the answer: %w", err))
 		}
 		if resp.StatusCode == http.StatusSwitchingProtocols {
 			resp.Body.Close()
-			return errors.New("the upstream switched protocols, which was not asked for")
+			return fail(http.StatusBadGateway, errors.New("the upstream switched protocols, which was not asked for"))
 		}
 		if resp.StatusCode >= 200 {
+			src.unlimit()
+			wait.stop()
 			resp.Close = true
 			err := resp.Write(w)
 			resp.Body.Close()
