@@ -147,9 +147,11 @@ type dnsRefusals struct {
 	more  int // names past maxNames in this second
 }
 
-// maxNames bounds the distinct names kept per second: a server making up
-// names cannot make the map, or the audit log, grow without end.
-const maxNames = 256
+// maxNames bounds the distinct names kept per second, as
+// maxRefusedTargets does the refused connections': a server making up
+// names cannot make the map grow without end, nor write more than some
+// 33 records a second, which would rotate the kept log away in hours.
+const maxNames = 32
 
 func (d *dnsRefusals) add(name string, now time.Time) {
 	d.mu.Lock()
