@@ -160,13 +160,30 @@ func FuzzReadHello(f *testing.F) {
 		if err != nil && name != "" {
 			t.Fatalf("readHello = %q with error %v", name, err)
 		}
-		if len(in) < 2 || in[1] != 3 || len(in) > maxHello {
-			return // crypto/tls takes SSL 2 era record versions and larger hellos; the parser refuses them
+		if !recordsOfTLS(in) || len(in) > maxHello {
+			return // crypto/tls takes record versions below 3.0 and larger hellos; the parser refuses them
 		}
 		if ref, ok := tlsName(in); ok && ref != "" && (ref != name || err != nil) {
 			t.Fatalf("crypto/tls reads %q, the parser %q, %v", ref, name, err)
 		}
 	})
+}
+
+// recordsOfTLS reports whether every record header in b says version
+// 3.x: crypto/tls checks only that a record's version is below 0x1000
+// until it has chosen one, the parser wants 3 throughout.
+func recordsOfTLS(b []byte) bool {
+	for len(b) >= 5 {
+		if b[1] != 3 {
+			return false
+		}
+		n := 5 + (int(b[3])<<8 | int(b[4]))
+		if n > len(b) {
+			break
+		}
+		b = b[n:]
+	}
+	return len(b) < 2 || b[1] == 3
 }
 
 func BenchmarkReadHello(b *testing.B) {
