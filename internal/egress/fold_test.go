@@ -149,3 +149,69 @@ func TestMaxConnsFlood(t *testing.T) {
 		t.Errorf("the held connection's record %+v, %v", r, ok)
 	}
 }
+
+// A flood of refusals to made-up names of a kilobyte each, with control
+// bytes, keeps each record small: the name is recorded by its length,
+// the reason cut and cleaned (R2-2: records of 12 KB each rotated the
+// audit log away in minutes, whatever their number).
+func TestRefusalFloodFatNames(t *testing.T) {
+	c := newCell(t, newInternet(t), []string{"api.example.test:443"})
+	fat := strings.Repeat("<\x01", 550)
+	n, elapsed := flood(t, 1500*time.Millisecond, func(i int) bool {
+		conn, err := net.Dial("tcp", c.proxy())
+		if err != nil {
+			return false
+		}
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprintf(conn, "CONNECT %d%s:443 HTTP/1.1\r\n\r\n", i, fat)
+		b, _ := io.ReadAll(conn)
+		return strings.HasPrefix(string(b), "HTTP/1.1 4")
+	})
+	if n < 100 {
+		t.Fatalf("only %d refusals: no flood", n)
+	}
+	records := c.close()
+	checkFolded(t, records, n, elapsed, 32+1)
+	for _, r := range records {
+		if len(r.Host) > 64 || strings.ContainsAny(r.Host, "<\x01") {
+			t.Fatalf("a record keeps the name %q", r.Host)
+		}
+		if len(r.Reason) > 310 || strings.ContainsRune(r.Reason, '\x01') {
+			t.Fatalf("a record keeps the reason %q", r.Reason)
+		}
+	}
+}
+
+// A TLS client on an opaque port is held to its server name after the
+// relay has connected upstream: each such refusal is a connection that
+// was made, recorded in full with the address, never folded (R2-6).
+func TestRefusedAfterDialNotFolded(t *testing.T) {
+	in := newInternet(t)
+	c := newCell(t, in, []string{"10.9.9.9:5432"})
+	for range 3 {
+		conn, err := net.Dial("tcp", c.host("10.9.9.9", 5432))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+		// A ClientHello naming a host no rule grants.
+		tlsGetOver(conn, "other.example.test", in.pool)
+		conn.Close()
+	}
+	records := c.close()
+	whole := 0
+	for _, r := range records {
+		if r.Kind == egress.KindConn && !r.Allowed {
+			if r.Count > 0 {
+				t.Errorf("a refusal after a connection was made is folded: %+v", r)
+			}
+			if r.Addr.IsValid() {
+				whole++
+			}
+		}
+	}
+	if whole != 3 {
+		t.Errorf("%d refusals recorded with the address dialled, want 3: %+v", whole, records)
+	}
+}

@@ -192,6 +192,9 @@ func NewPlan(rules []Rule, resolvConf, hosts []byte) (*Plan, error) {
 	}
 	p.Sockets = append(p.Sockets, Socket{Addr: p.Proxy, Role: RoleProxy})
 
+	if len(p.Sockets) > MaxSockets {
+		return nil, fmt.Errorf("the rules need %d sockets in the cell's namespace (one per address and port, the proxy's, and the DNS stub's two per nameserver), more than the %d one hand-over to mcpcell carries; grant fewer names or ports", len(p.Sockets), MaxSockets)
+	}
 	for _, s := range p.Sockets {
 		if a := s.Addr.Addr(); !onLo(a) && !slices.Contains(p.Addrs, a) {
 			p.Addrs = append(p.Addrs, a)
@@ -199,6 +202,11 @@ func NewPlan(rules []Rule, resolvConf, hosts []byte) (*Plan, error) {
 	}
 	return p, nil
 }
+
+// MaxSockets bounds the sockets of a plan: the helper hands them to
+// mcpcell in one message, which carries at most 253 descriptors
+// (the kernel's SCM_MAX_FD).
+const MaxSockets = 253
 
 // Env is the proxy environment of the server: every name clients read
 // (npm reads only https_proxy for https, curl all of them, Go not

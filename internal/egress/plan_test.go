@@ -130,11 +130,30 @@ func TestNewPlanErrors(t *testing.T) {
 		{[]string{"localhost:5432", "127.0.0.1:5432"}, "p.toml:2: 127.0.0.1:5432 is given 127.0.0.1:5432, which localhost:5432 (p.toml:1) has already"},
 		{[]string{"10.255.255.53:53"}, "which the DNS stub has already"},
 		{nil, "no host rules"},
+		// 1 proxy + 2 DNS + 250 hosts = 253 fit one hand-over; 251 do not.
+		{manyRules(251), "the rules need 254 sockets in the cell's namespace"},
 	} {
 		_, err := NewPlan(rules(t, tc.rules...), []byte("nameserver 10.255.255.53"), []byte(thisHosts))
 		if err == nil || !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("NewPlan(%v) = %v, want an error with %q", tc.rules, err, tc.err)
 		}
+	}
+}
+
+func manyRules(n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, fmt.Sprintf("h%d.example.com:443", i))
+	}
+	return out
+}
+
+// As many sockets as one hand-over carries are planned (control of the
+// error above).
+func TestNewPlanMostSockets(t *testing.T) {
+	p, err := NewPlan(rules(t, manyRules(250)...), []byte("nameserver 10.255.255.53"), []byte(thisHosts))
+	if err != nil || len(p.Sockets) != MaxSockets {
+		t.Fatalf("NewPlan(250 rules) = %v sockets, %v; want %d", len(p.Sockets), err, MaxSockets)
 	}
 }
 

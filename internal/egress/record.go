@@ -5,8 +5,11 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Kind is what a Record tells of.
@@ -240,4 +243,52 @@ func (f *connRefusals) flush(q *recorder, now time.Time) {
 	for _, w := range slices.Sorted(maps.Keys(more)) {
 		q.add(Record{Kind: KindConn, Way: w, Count: more[w], Start: start, Duration: now.Sub(start), Reason: fmt.Sprintf("refused connections to more targets in this second than the audit keeps apart (%d)", maxRefusedTargets)})
 	}
+}
+
+// maxReason bounds the reason a record keeps, in bytes.
+const maxReason = 300
+
+// recordedName is a name a client gave as a record keeps it: itself
+// when it is a host name, a wildcard pattern or an address, else only
+// its length. The bytes are the server's: kept whole, a made-up name of
+// kilobytes made each record of a refusal flood as large, and rotated
+// the audit log away in minutes.
+func recordedName(name string) string {
+	if name == "" || len(name) <= 254 && validName(CanonicalName(name)) {
+		return name
+	}
+	return fmt.Sprintf("(not a host name: %d bytes)", len(name))
+}
+
+func validName(name string) bool {
+	if _, err := netip.ParseAddr(name); err == nil {
+		return true
+	}
+	labels := strings.Split(strings.TrimPrefix(name, "*."), ".")
+	for _, l := range labels {
+		if checkLabel(l) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// recordedReason is a reason as a record keeps it: at most maxReason
+// bytes, control characters and invalid UTF-8 (which may come from what
+// the client sent) as "?".
+func recordedReason(reason string) string {
+	clean := strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, reason)
+	if len(clean) <= maxReason {
+		return clean
+	}
+	cut := maxReason
+	for cut > 0 && !utf8.RuneStart(clean[cut]) {
+		cut--
+	}
+	return clean[:cut] + "…"
 }

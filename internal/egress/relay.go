@@ -250,7 +250,11 @@ func (r *Relay) tick() {
 // when it is the first of its target in this second; the rest are
 // counted, so that a flood of refusals cannot rotate the audit log away.
 func (r *Relay) record(rec Record) {
-	if rec.Allowed || r.refused.add(rec, r.cfg.Now()) {
+	rec.Host, rec.Reason = recordedName(rec.Host), recordedReason(rec.Reason)
+	// A refusal after mcpcell connected upstream (a TLS client on an
+	// opaque port, held to its server name once connected) is no mere
+	// attempt: it is recorded whole, as an allowed connection is.
+	if rec.Allowed || rec.Addr.IsValid() || r.refused.add(rec, r.cfg.Now()) {
 		r.rec.add(rec)
 	}
 }
