@@ -2,7 +2,6 @@ package egress
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 )
 
@@ -71,34 +70,22 @@ func refusedAddr(a netip.Addr) string {
 }
 
 // refusedFor says why the relay does not dial a for a name ("" when it
-// may): a special range (refusedAddr), or an address of this machine
-// (local), whatever its range: from mcpcell's side a connection there
-// reaches every service the machine listens with, past any firewall in
-// front of it.
-func refusedFor(a netip.Addr, local []netip.Addr) string {
+// may): a special range (refusedAddr), or an address that reaches this
+// machine (local, LocalPrefixes), whatever its range: from mcpcell's
+// side a connection there reaches every service the machine listens
+// with, past any firewall in front of it.
+func refusedFor(a netip.Addr, local []netip.Prefix) string {
 	if why := refusedAddr(a); why != "" {
 		return why
 	}
 	a = a.Unmap().WithZone("")
-	for _, l := range local {
-		if l.Unmap().WithZone("") == a {
-			return "an address of this machine"
+	for _, p := range local {
+		if p.Contains(a) {
+			if p.IsSingleIP() {
+				return "an address of this machine"
+			}
+			return fmt.Sprintf("an address of this machine (its local route %s)", p)
 		}
 	}
 	return ""
-}
-
-// interfaceAddrs are the addresses of this machine's interfaces.
-func interfaceAddrs() ([]netip.Addr, error) {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return nil, fmt.Errorf("listing this machine's addresses: %w", err)
-	}
-	var out []netip.Addr
-	for _, a := range addrs {
-		if p, err := netip.ParsePrefix(a.String()); err == nil {
-			out = append(out, p.Addr())
-		}
-	}
-	return out, nil
 }

@@ -219,30 +219,73 @@ func TestAnswerBodyOutlivesTheDeadline(t *testing.T) {
 	}
 }
 
-// A client that hangs up while the upstream has not answered ends the
-// upstream's connection, on every way a request is relayed; and an
-// upstream that hangs up ends the client's. Before, the relay kept
-// reading an upstream for a client long gone (F1); tunnels:
-// TestTunnelHangUp.
+// A client that goes ends the upstream's connection, on every way a
+// request is relayed; and an upstream that hangs up ends the client's.
+// Before, the relay kept reading an upstream for a client long gone
+// (F1); tunnels: TestTunnelHangUp.
+//
+// The relay cannot tell a client that closed from one that half-closed
+// (TestHalfCloseGetsTheAnswer) until it writes: both send a FIN. A
+// client that reset the connection (closed with unread data, or with
+// SO_LINGER 0) is gone at once; one that closed is gone at the first
+// write of the answer (its kernel answers it with a reset), and when no
+// answer comes, at AnswerTimeout, as a client that stays would be.
 func TestHangUpEndsTheOtherSide(t *testing.T) {
 	for _, p := range httpPaths {
-		t.Run(p.name+", the client goes", func(t *testing.T) {
+		t.Run(p.name+", the client resets", func(t *testing.T) {
 			h := newHostileUpstream(t, silent)
 			c := hostileCell(t, h)
 			conn, err := p.open(c)
 			if err != nil {
 				t.Fatal(err)
 			}
-			select {
-			case <-h.asked:
-			case <-time.After(5 * time.Second):
-				t.Fatal("the request did not reach the upstream")
+			waitAsked(t, h)
+			if err := tcpOf(conn).SetLinger(0); err != nil {
+				t.Fatal(err)
 			}
+			conn.Close()
+			t.Logf("upstream: %s", h.waitEnded(t, 5*time.Second))
+			r, _ := find(c.close(), egress.KindConn, "api.example.test")
+			if !r.Allowed || !strings.Contains(r.Reason, "the client went") || !strings.Contains(r.Reason, "reset") {
+				t.Errorf("record %+v: want allowed, ended by the client's reset", r)
+			}
+		})
+		t.Run(p.name+", the client closes, then the answer comes", func(t *testing.T) {
+			h := newHostileUpstream(t, func(c net.Conn) string {
+				time.Sleep(300 * time.Millisecond) // the client's FIN is in first
+				_, err := fmt.Fprint(c, "HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n")
+				for err == nil {
+					_, err = c.Write(make([]byte, 1<<10))
+					time.Sleep(10 * time.Millisecond)
+				}
+				return err.Error()
+			})
+			c := hostileCell(t, h)
+			conn, err := p.open(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitAsked(t, h)
 			conn.Close()
 			t.Logf("upstream: %s", h.waitEnded(t, 5*time.Second))
 			r, _ := find(c.close(), egress.KindConn, "api.example.test")
 			if !r.Allowed || !strings.Contains(r.Reason, "the client went") {
 				t.Errorf("record %+v: want allowed, ended by the client", r)
+			}
+		})
+		t.Run(p.name+", the client closes, no answer comes", func(t *testing.T) {
+			h := newHostileUpstream(t, silent)
+			c := hostileCell(t, h, func(cfg *egress.Config) { cfg.AnswerTimeout = 500 * time.Millisecond })
+			conn, err := p.open(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitAsked(t, h)
+			conn.Close()
+			t.Logf("upstream: %s", h.waitEnded(t, 5*time.Second))
+			r, _ := find(c.close(), egress.KindConn, "api.example.test")
+			if !strings.Contains(r.Reason, "did not answer within 500ms") {
+				t.Errorf("record %+v: want ended at AnswerTimeout", r)
 			}
 		})
 		t.Run(p.name+", the upstream goes", func(t *testing.T) {
@@ -258,6 +301,63 @@ func TestHangUpEndsTheOtherSide(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A client that half-closes right after its request (nc -N, socat, some
+// HTTP/1.0 tools) gets the whole answer, on every way a request is
+// relayed. Before, the relay took its EOF for a client gone and closed
+// the upstream: a 502 for a request the upstream had acted on (R2-1).
+func TestHalfCloseGetsTheAnswer(t *testing.T) {
+	const body = "the first half, the second half"
+	for _, p := range httpPaths {
+		t.Run(p.name, func(t *testing.T) {
+			h := newHostileUpstream(t, func(c net.Conn) string {
+				time.Sleep(200 * time.Millisecond) // the client's half-close is in first
+				_, err := fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body[:14])
+				if err == nil {
+					time.Sleep(100 * time.Millisecond)
+					_, err = fmt.Fprint(c, body[14:])
+				}
+				return fmt.Sprint("answered: ", err)
+			})
+			c := hostileCell(t, h)
+			conn, err := p.open(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if err := tcpOf(conn).CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			if got := answerOf(t, conn, 5*time.Second); !strings.HasPrefix(got, "HTTP/1.1 200") || !strings.HasSuffix(got, "\r\n\r\n"+body) {
+				t.Errorf("the client got %q; want 200 and the whole body", got)
+			}
+			if why := h.waitEnded(t, 5*time.Second); why != "answered: <nil>" {
+				t.Errorf("upstream: %s", why)
+			}
+			r, _ := find(c.close(), egress.KindConn, "api.example.test")
+			if !r.Allowed || r.Reason != "" {
+				t.Errorf("record %+v: want allowed, no error", r)
+			}
+		})
+	}
+}
+
+func waitAsked(t *testing.T, h *hostileUpstream) {
+	t.Helper()
+	select {
+	case <-h.asked:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the request did not reach the upstream")
+	}
+}
+
+// tcpOf is the TCP connection under a client's conn.
+func tcpOf(conn net.Conn) *net.TCPConn {
+	if b, ok := conn.(bufferedConn); ok {
+		conn = b.Conn
+	}
+	return conn.(*net.TCPConn)
 }
 
 // A tunnel to a port of no protocol the relay knows: whichever side goes,

@@ -67,7 +67,7 @@ func (k *conn) dial(t target, rule Rule, http bool) (*upstream, error) {
 		}
 		return k.dialAddrs(ctx, to)
 	}
-	local, err := k.r.cfg.LocalAddrs()
+	local, err := k.r.cfg.LocalPrefixes()
 	if err != nil {
 		return nil, err // never dial what cannot be told from this machine
 	}
@@ -102,7 +102,7 @@ func (k *conn) dial(t target, rule Rule, http bool) (*upstream, error) {
 // allowedAddrs are the addresses of addrs a name may reach, on port, and
 // why the others may not ("" when every one may; the second result is
 // set only when none is left).
-func allowedAddrs(addrs, local []netip.Addr, port uint16) ([]netip.AddrPort, string) {
+func allowedAddrs(addrs []netip.Addr, local []netip.Prefix, port uint16) ([]netip.AddrPort, string) {
 	var to []netip.AddrPort
 	var why []string
 	for _, a := range addrs {

@@ -35,9 +35,13 @@ type Config struct {
 	// Upstream is the proxy to reach host:port through, nil for none;
 	// nil Upstream is UpstreamFromEnv(os.Getenv).
 	Upstream func(host string, port uint16) *url.URL
-	// LocalAddrs are the addresses of this machine's interfaces, which a
-	// name may not reach; nil asks the kernel at each dial.
-	LocalAddrs func() ([]netip.Addr, error)
+	// LocalPrefixes are the addresses that reach this machine, which a
+	// name may not reach: on Linux the kernel's local routes in every
+	// table (each interface's address, and the ranges routed to the
+	// machine itself: AnyIP, a cloud agent's load-balancer addresses);
+	// elsewhere the interfaces' addresses. nil asks the kernel at each
+	// dial; an error fails the dial.
+	LocalPrefixes func() ([]netip.Prefix, error)
 
 	// MaxConns bounds the connections served at once (default 256);
 	// past it a connection is closed at once and recorded as refused.
@@ -101,8 +105,8 @@ func Serve(cfg Config) (*Relay, error) {
 	if cfg.Dial == nil {
 		cfg.Dial = (&net.Dialer{}).DialContext
 	}
-	if cfg.LocalAddrs == nil {
-		cfg.LocalAddrs = interfaceAddrs
+	if cfg.LocalPrefixes == nil {
+		cfg.LocalPrefixes = localPrefixes
 	}
 	if cfg.Upstream == nil {
 		up, err := UpstreamFromEnv(os.Getenv)

@@ -28,7 +28,7 @@ import (
 // test DNS server to public-looking addresses, which the Network routes
 // to servers on 127.0.0.1. Nothing else can be dialled.
 // selfAddr is the address the tests' relay takes for one of this
-// machine's own (Config.LocalAddrs): a public one, as a VPS has.
+// machine's own (Config.LocalPrefixes): a public one, as a VPS has.
 var selfAddr = netip.MustParseAddr("198.51.100.7")
 
 type internet struct {
@@ -144,8 +144,8 @@ func newCell(t testing.TB, in *internet, ruleTexts []string, edit ...func(*egres
 		Resolve:  in.dns.Resolve,
 		Dial:     in.net.Dial,
 		Upstream: func(string, uint16) *url.URL { return nil },
-		LocalAddrs: func() ([]netip.Addr, error) {
-			return []netip.Addr{netip.MustParseAddr("127.0.0.1"), selfAddr}, nil
+		LocalPrefixes: func() ([]netip.Prefix, error) {
+			return []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.PrefixFrom(selfAddr, 32)}, nil
 		},
 		Record: func(r egress.Record) {
 			c.mu.Lock()

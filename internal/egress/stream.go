@@ -292,14 +292,20 @@ func (k *conn) forwardHTTP(t target, req *http.Request) error {
 		return fmt.Errorf("sending the request: %w", err)
 	}
 	wait.start()
-	// The client is read until it goes, which ends the upstream: nothing
-	// of it is wanted past the one request, and a client that hangs up
-	// must not leave the relay reading for it.
+	// Nothing of the client is wanted past the one request; it is read
+	// to learn that it went. EOF is a half-close (shutdown after the
+	// request, legal in HTTP/1.x), whose answer is still relayed: a
+	// client that closed altogether sent the same FIN, and shows when a
+	// write of the answer fails. A reset or other error is a client gone
+	// at once, which ends the upstream.
 	gone := make(chan struct{})
+	var goneErr error // set before gone is closed
 	if !k.r.goTracked(func() {
-		_, _ = io.Copy(io.Discard, k.br)
-		close(gone)
-		up.Close()
+		if _, err := io.Copy(io.Discard, k.br); err != nil {
+			goneErr = err
+			close(gone)
+			up.Close()
+		}
 	}) {
 		up.Close()
 	}
@@ -307,12 +313,16 @@ func (k *conn) forwardHTTP(t target, req *http.Request) error {
 	select {
 	case <-gone:
 		if err != nil {
-			return fmt.Errorf("the client went before the answer ended: %w", err)
+			return fmt.Errorf("%w: %w", errClientWent, goneErr)
 		}
 	default:
 	}
 	return err
 }
+
+// errClientWent ends a relayed request whose client went before the
+// answer ended: it reset the connection, or a write of the answer failed.
+var errClientWent = errors.New("the client went before the answer ended")
 
 // maxAnswerHead bounds the heads an upstream sends for one request (its
 // 1xx ones and the final one, together): larger than a request's, for
@@ -354,8 +364,16 @@ func (h *headWait) stop() {
 func (k *conn) answer(up *upstream, req *http.Request, wait *headWait) error {
 	src := &headReader{r: up.src(), left: maxAnswerHead}
 	br := bufio.NewReader(src)
-	w := &countWriter{w: k.c}
+	w := &clientWriter{w: k.c}
 	defer func() { k.rec.Down += w.n }()
+	// sent is resp.Write's end: a failed write is a client gone, a failed
+	// read an upstream's fault.
+	sent := func(err error) error {
+		if err != nil && w.err != nil {
+			return fmt.Errorf("%w: %w", errClientWent, w.err)
+		}
+		return err
+	}
 	fail := func(code int, err error) error {
 		if w.n == 0 {
 			_ = k.refuseHTTP(code, err)
@@ -383,11 +401,14 @@ func (k *conn) answer(up *upstream, req *http.Request, wait *headWait) error {
 			wait.stop()
 			resp.Close = true
 			err := resp.Write(w)
+			if err != nil {
+				up.Close() // else Body.Close reads the rest of the body
+			}
 			resp.Body.Close()
-			return err
+			return sent(err)
 		}
 		if err := resp.Write(w); err != nil {
-			return err
+			return sent(err)
 		}
 	}
 }
@@ -511,6 +532,24 @@ func (c *countWriter) Write(p []byte) (int, error) {
 func (c *countWriter) ReadFrom(r io.Reader) (int64, error) {
 	n, err := io.Copy(c.w, r)
 	c.n += n
+	return n, err
+}
+
+// clientWriter counts what an answer sends the client, and keeps the
+// error of a write that failed. It has no ReadFrom: an answer's body is
+// never a TCP socket to splice, and a copy's error must say which side.
+type clientWriter struct {
+	w   io.Writer
+	n   int64
+	err error
+}
+
+func (c *clientWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	if err != nil {
+		c.err = err
+	}
 	return n, err
 }
 
