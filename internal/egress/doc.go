@@ -27,8 +27,8 @@
 //     that speaks TLS first there is held to its SNI too.
 //   - A name is resolved by mcpcell and dialled at the address checked;
 //     loopback, private, link-local, CGNAT and metadata addresses, and
-//     the addresses of this machine's own interfaces whatever their
-//     range, are refused unless a rule names the address or /etc/hosts
+//     the addresses this machine routes to itself (its interfaces', and
+//     the ranges of its local routes) whatever their range, are refused unless a rule names the address or /etc/hosts
 //     maps the name. Through an upstream proxy the name goes as a name,
 //     after every address mcpcell resolves it to has passed the same
 //     checks; a name mcpcell cannot resolve (a network whose DNS is the
@@ -37,8 +37,9 @@
 //     request on one connection reaches no other host. An absolute-form
 //     request to port 443 is refused: TLS goes by CONNECT. The answer's
 //     heads are capped (64 KiB) and must come within AnswerTimeout of
-//     the request; the body streams. Whichever side hangs up ends the
-//     other.
+//     the request; the body streams. Whichever side goes ends the other
+//     (a client that only half-closes after its request still gets the
+//     answer).
 //   - The stub answers a granted name with the plan's address and any
 //     other NXDOMAIN; it forwards nothing, so a query's name reaches no
 //     resolver.

@@ -9,7 +9,7 @@ import (
 )
 
 // localPrefixes are the destinations of the kernel's local routes, IPv4
-// and IPv6, in every table: the addresses a connection from this machine
+// and IPv6, in the tables the default rules use: the addresses a connection from this machine
 // is delivered to itself at. They hold each interface's address, and the
 // ranges routed to the machine without one (`ip route add local
 // 203.0.113.0/24 dev lo`, AnyIP; cloud guest agents add such routes for
@@ -77,7 +77,7 @@ func localRoute(b []byte) (netip.Prefix, bool, error) {
 	if len(b) < syscall.SizeofRtMsg {
 		return netip.Prefix{}, false, fmt.Errorf("a route of %d bytes", len(b))
 	}
-	family, bits, typ := b[0], int(b[1]), b[7] // rtm_family, rtm_dst_len, rtm_type
+	family, bits, table, typ := b[0], int(b[1]), uint32(b[4]), b[7] // rtm_family, rtm_dst_len, rtm_table, rtm_type
 	if typ != syscall.RTN_LOCAL && typ != syscall.RTN_ANYCAST {
 		return netip.Prefix{}, false, nil
 	}
@@ -103,6 +103,9 @@ func localRoute(b []byte) (netip.Prefix, bool, error) {
 		if n < syscall.SizeofRtAttr || n > len(attrs) {
 			return netip.Prefix{}, false, fmt.Errorf("a route attribute of %d bytes in %d", n, len(attrs))
 		}
+		if kind == syscall.RTA_TABLE && n-syscall.SizeofRtAttr == 4 {
+			table = binary.NativeEndian.Uint32(attrs[syscall.SizeofRtAttr:])
+		}
 		if kind == syscall.RTA_DST {
 			a, ok := netip.AddrFromSlice(attrs[syscall.SizeofRtAttr:n])
 			if !ok || a.BitLen() != dst.BitLen() {
@@ -111,6 +114,14 @@ func localRoute(b []byte) (netip.Prefix, bool, error) {
 			dst = a
 		}
 		attrs = attrs[min(align4(n), len(attrs)):]
+	}
+	// The tables an unmarked packet of this machine's is routed by (the
+	// default rules: local, main, default). A local route in a table
+	// that only marked packets reach (TPROXY's `local 0.0.0.0/0 dev lo
+	// table 100`) does not take the relay's connections, and counted it
+	// would make every address this machine's.
+	if table != syscall.RT_TABLE_LOCAL && table != syscall.RT_TABLE_MAIN && table != syscall.RT_TABLE_DEFAULT {
+		return netip.Prefix{}, false, nil
 	}
 	return netip.PrefixFrom(dst, bits).Masked(), true, nil
 }

@@ -107,9 +107,9 @@ func TestParseLocalRoutes(t *testing.T) {
 		},
 		want: []string{"::1/128", "2001:db8:1::5/128", "2001:db8:2::/64", "2001:db8:1::/128"},
 	}, {
-		name: "a local default in another table (TPROXY) is every address",
-		dump: [][]byte{nlRoute(syscall.RTN_LOCAL, 100, netip.PrefixFrom(netip.IPv4Unspecified(), 0)), nlDone},
-		want: []string{"0.0.0.0/0"},
+		name: "a local default in a table only marked packets use (TPROXY) is not this machine's",
+		dump: [][]byte{nlRoute(syscall.RTN_LOCAL, 100, netip.PrefixFrom(netip.IPv4Unspecified(), 0)), nlRoute(syscall.RTN_LOCAL, syscall.RT_TABLE_DEFAULT, p("198.51.100.0/24")), nlDone},
+		want: []string{"198.51.100.0/24"},
 	}, {
 		name: "a destination's host bits are masked",
 		dump: [][]byte{nlRoute(syscall.RTN_LOCAL, syscall.RT_TABLE_LOCAL, netip.PrefixFrom(netip.MustParseAddr("203.0.113.9"), 24)), nlDone},
@@ -174,7 +174,8 @@ func FuzzParseLocalRoutes(f *testing.F) {
 
 // The kernel's local routes on the machine the tests run on hold
 // loopback's /8 and every interface address; where iproute2 is there,
-// they are the local and anycast routes `ip route show table all` lists.
+// they are the local and anycast routes `ip route show table all` lists
+// in the tables local, main and default.
 func TestLocalPrefixesOfThisMachine(t *testing.T) {
 	got, err := localPrefixes()
 	if err != nil {
@@ -205,12 +206,12 @@ func TestLocalPrefixesOfThisMachine(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ip %s route: %v", family, err)
 		}
-		var routes []struct{ Type, Dst string }
+		var routes []struct{ Type, Dst, Table string }
 		if err := json.Unmarshal(out, &routes); err != nil {
 			t.Fatalf("ip %s route: %v", family, err)
 		}
 		for _, r := range routes {
-			if r.Type != "local" && r.Type != "anycast" {
+			if r.Type != "local" && r.Type != "anycast" || r.Table != "" && r.Table != "main" && r.Table != "local" && r.Table != "default" {
 				continue
 			}
 			p, err := netip.ParsePrefix(r.Dst)
