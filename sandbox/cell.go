@@ -164,19 +164,7 @@ func (p *Prepared) start(spec Spec, stderr io.Writer) (*Server, error) {
 	if p.specW == nil {
 		return s, nil // unconfined
 	}
-	spec.Parent = os.Getpid()
-	spec.hostNet = netNamespace()
-	// The child holds its ends now; ours would keep EOF away.
-	p.specR.Close()
-	p.statusW.Close()
-	go func() {
-		p.specW.Write(encodeSpec(&spec))
-		p.specW.Close()
-	}()
-	want := 0
-	if spec.Net.Egress != nil {
-		want = len(spec.Net.Egress.Listen)
-	}
+	want := p.send(spec)
 	// The status socket closes when the helper execs the server (or dies).
 	status, sockets, problem := readStatus(p.statR, want)
 	p.statR.Close()
@@ -212,6 +200,24 @@ func (p *Prepared) start(spec Spec, stderr io.Writer) (*Server, error) {
 	s.ABI = last.ABI
 	s.Sockets = sockets
 	return s, nil
+}
+
+// send sends spec to the helper, and returns how many sockets it is to
+// hand over.
+func (p *Prepared) send(spec Spec) (sockets int) {
+	spec.Parent = os.Getpid()
+	spec.hostNet = netNamespace()
+	// The child holds its ends now; ours would keep EOF away.
+	p.specR.Close()
+	p.statusW.Close()
+	go func() {
+		p.specW.Write(encodeSpec(&spec))
+		p.specW.Close()
+	}()
+	if spec.Net.Egress != nil {
+		return len(spec.Net.Egress.Listen)
+	}
+	return 0
 }
 
 // spawn starts the helper when helper is set (spec may then be nil: it is

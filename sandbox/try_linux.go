@@ -44,19 +44,7 @@ func (p *Prepared) try(spec Spec, stderr io.Writer) error {
 		p.outR.Close()
 	}()
 	spec.tryOnly = true
-	spec.Parent = os.Getpid()
-	spec.hostNet = netNamespace()
-	// The child holds its ends now; ours would keep EOF away.
-	p.specR.Close()
-	p.statusW.Close()
-	go func() {
-		p.specW.Write(encodeSpec(&spec))
-		p.specW.Close()
-	}()
-	want := 0
-	if spec.Net.Egress != nil {
-		want = len(spec.Net.Egress.Listen)
-	}
+	want := p.send(spec)
 	// A helper that hangs must not hang mcpcell check: the deadline ends
 	// the read, and Stop the helper.
 	deadline := time.Now().Add(tryTimeout)
