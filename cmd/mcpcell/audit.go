@@ -9,11 +9,8 @@ import (
 	"math"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/mcpcell/mcpcell/internal/audit"
 )
@@ -156,7 +153,7 @@ func (c *cli) printFile(f io.Reader, last *audit.Record, follow bool) int {
 		partial = nil
 		var rec audit.Record
 		if json.Unmarshal(line, &rec) != nil {
-			fmt.Fprintf(c.stdout, "(unreadable record) %s\n", shown(strings.TrimRight(string(line), "\n")))
+			fmt.Fprintf(c.stdout, "(unreadable record) %s\n", printable(strings.TrimRight(string(line), "\n")))
 			continue
 		}
 		*last, rotated = rec, rec.Decision == audit.DecisionRotate
@@ -164,7 +161,7 @@ func (c *cli) printFile(f io.Reader, last *audit.Record, follow bool) int {
 		if subject == "" {
 			subject = "-"
 		}
-		fmt.Fprintf(c.stdout, "%s %s %-6s %-14s %-22s %s %s", shown(rec.Time), shown(rec.Session[:min(8, len(rec.Session))]), shown(rec.Decision), shown(rec.Dir), shown(rec.Method), shown(subject), shown(rec.Rule))
+		fmt.Fprintf(c.stdout, "%s %s %-6s %-14s %-22s %s %s", printable(rec.Time), printable(rec.Session[:min(8, len(rec.Session))]), printable(rec.Decision), printable(rec.Dir), printable(rec.Method), printable(subject), printable(rec.Rule))
 		if rec.DurationMs > 0 {
 			fmt.Fprintf(c.stdout, " %.3fms", rec.DurationMs)
 		}
@@ -172,7 +169,7 @@ func (c *cli) printFile(f io.Reader, last *audit.Record, follow bool) int {
 			fmt.Fprintf(c.stdout, " ×%d", rec.Count)
 		}
 		if rec.Note != "" {
-			fmt.Fprintf(c.stdout, " (%s)", shown(rec.Note))
+			fmt.Fprintf(c.stdout, " (%s)", printable(rec.Note))
 		}
 		fmt.Fprintln(c.stdout)
 	}
@@ -245,36 +242,4 @@ func unmoved(path string, names []string, read []os.FileInfo) bool {
 		}
 	}
 	return true
-}
-
-// shown is a field of a record as the viewer prints it: the peers chose
-// much of it (a method, a URI, a DNS name), and a control character, an
-// escape sequence or a line break there would let them rewrite what the
-// terminal shows of the log. Such characters, and those that reorder
-// text (bidi controls), are printed as Go escapes.
-func shown(s string) string {
-	clean := true
-	for _, r := range s {
-		if hidden(r) {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		if hidden(r) {
-			q := strconv.QuoteRuneToASCII(r)
-			b.WriteString(q[1 : len(q)-1])
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-func hidden(r rune) bool {
-	return unicode.IsControl(r) || r == utf8.RuneError || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029'
 }
