@@ -493,6 +493,27 @@ func TestEgressRefusedWays(t *testing.T) {
 			}
 		})
 	}
+	// Another process: a child of the server (curl) is in the same
+	// namespace and cell, and reaches the host side no more than the
+	// server does, directly or by the proxy's name for a literal address.
+	t.Run("a child of the server: curl to the host side's 127.0.0.1", func(t *testing.T) {
+		curl, err := exec.LookPath("curl")
+		need(t, "curl on the PATH", err == nil)
+		before := n.counts()
+		for _, args := range [][]string{
+			{"--noproxy", "*", "http://" + n.near.Addr.String() + "/"},
+			{"http://" + n.near.Addr.String() + "/"},
+		} {
+			got := s.try(map[string]any{"what": "exec", "cmd": append([]string{curl, "-fsS", "--max-time", "5"}, args...)})
+			if !strings.HasPrefix(got, "denied: ") {
+				t.Errorf("curl %v: %s, want it refused", args, got)
+			}
+		}
+		if got := n.reachedBy(before, nil); len(got) != 0 {
+			t.Errorf("reached %v, want nothing", got)
+		}
+	})
+	want = append(want, "egress/proxy 127.0.0.1:"+strconv.Itoa(int(n.near.Addr.Port()))+" deny")
 	if q := n.dns.Queries(); slices.ContainsFunc(q, func(q string) bool { return !strings.Contains(q, ".example.test") }) {
 		t.Errorf("the host side's DNS server saw %v: the stub forwarded a name", q)
 	}
