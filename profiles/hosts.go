@@ -5,18 +5,9 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
+
+	"github.com/mcpcell/mcpcell/internal/egress"
 )
-
-// proxyVariables are the variables the cell of a profile with
-// [network] hosts sets itself, naming mcpcell's proxy inside the cell.
-var proxyVariables = []string{"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "NODE_USE_ENV_PROXY"}
-
-// proxyVariable reports whether name is one of proxyVariables, in any
-// case: clients read http_proxy as well as HTTP_PROXY.
-func proxyVariable(name string) bool {
-	return slices.ContainsFunc(proxyVariables, func(v string) bool { return strings.EqualFold(v, name) })
-}
 
 // checkHosts refuses what the merged profile says beside [network]
 // hosts and cannot mean with it: ports (TCP to any host), udp (the cell's
@@ -37,17 +28,17 @@ func (p *Profile) checkHosts() error {
 		errs = append(errs, &Error{At: at, Msg: fmt.Sprintf("%s: the cell sets %s itself when network.hosts (%s) is set, to reach mcpcell's proxy: remove it (an upstream proxy goes in mcpcell's own environment)", key, name, hosts)})
 	}
 	for _, k := range slices.Sorted(maps.Keys(p.EnvSet)) {
-		if proxyVariable(k) {
+		if egress.ProxyVariable(k) {
 			set(dotted("env", "set", k), k, p.EnvSet[k].From)
 		}
 	}
 	for _, e := range p.EnvPass {
-		if proxyVariable(e.Value) {
+		if egress.ProxyVariable(e.Value) {
 			set("env.pass", e.Value, e.From)
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(p.Secrets)) {
-		if proxyVariable(k) {
+		if egress.ProxyVariable(k) {
 			set(dotted("secrets", k), k, p.Secrets[k].From)
 		}
 	}

@@ -215,10 +215,22 @@ const MaxSockets = 253
 func (p *Plan) Env() []string {
 	u := "http://" + p.Proxy.String()
 	var env []string
-	for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"} {
+	for _, k := range proxyVariables[:3] {
 		env = append(env, k+"="+u, strings.ToLower(k)+"="+u)
 	}
 	return append(env, "NODE_USE_ENV_PROXY=1")
+}
+
+// proxyVariables are the variables that say which proxy a client uses:
+// the cell sets the first three and NODE_USE_ENV_PROXY (Env), and
+// NO_PROXY would exempt names from its proxy.
+var proxyVariables = []string{"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NODE_USE_ENV_PROXY", "NO_PROXY"}
+
+// ProxyVariable reports whether name, in any case (clients read
+// http_proxy as well as HTTP_PROXY), is one of the variables that say
+// which proxy a client uses, which a cell with hosts sets itself.
+func ProxyVariable(name string) bool {
+	return slices.ContainsFunc(proxyVariables, func(v string) bool { return strings.EqualFold(v, name) })
 }
 
 // ConnectPorts are the TCP ports the server connects to in the
