@@ -231,6 +231,8 @@ func TestCellVerdict(t *testing.T) {
 		{"no device ioctl (ABI 4)", linux(4, true, ""), ports, []string{"Landlock ABI 5", "Landlock ABI 6"}, CellRefused, CellWeaker, CellRefused},
 		{"no TCP rules (ABI 3), ports granted", linux(3, true, ""), ports, []string{"Landlock ABI 4", "Landlock ABI 5", "Landlock ABI 6"}, CellRefused, CellWeaker, CellRefused},
 		{"no TCP rules (ABI 3), no network", linux(3, true, ""), sandbox.Net{}, []string{"Landlock ABI 4", "Landlock ABI 5", "Landlock ABI 6"}, CellRefused, CellWeaker, CellRefused},
+		{"no truncate rules (ABI 2)", linux(2, true, ""), sandbox.Net{}, []string{"Landlock ABI 3", "Landlock ABI 4", "Landlock ABI 5", "Landlock ABI 6"}, CellRefused, CellWeaker, CellRefused},
+		{"ABI 1", linux(1, true, ""), sandbox.Net{}, []string{"Landlock ABI 3", "Landlock ABI 4", "Landlock ABI 5", "Landlock ABI 6"}, CellRefused, CellWeaker, CellRefused},
 		{"no Landlock", linux(0, true, ""), sandbox.Net{}, []string{"Landlock ABI 1", "Landlock ABI 4", "Landlock ABI 6"}, CellRefused, CellWeaker, CellRefused},
 		{"no seccomp", linux(7, false, ""), sandbox.Net{}, []string{"seccomp"}, CellRefused, CellWeaker, CellRefused},
 		{"seccomp filter unsupported on the architecture", linux(7, true, "riscv64"), sandbox.Net{}, []string{"seccomp on x86-64 or arm64 (this is riscv64)"}, CellRefused, CellWeaker, CellRefused},

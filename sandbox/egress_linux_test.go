@@ -556,7 +556,7 @@ func TestNamespaceDiagnosis(t *testing.T) {
 	}{
 		{"limit", stepCreate, &os.PathError{Op: "fork/exec", Path: "/usr/bin/mcpcell", Err: syscall.ENOSPC}, nil, "limit on user or network namespaces", "user.max_user_namespaces"},
 		{"debian sysctl", stepCreate, syscall.EPERM, map[string]string{sysctlUnprivClone: "0\n"}, "kernel.unprivileged_userns_clone = 0", "kernel.unprivileged_userns_clone=1"},
-		{"apparmor at clone", stepCreate, syscall.EPERM, map[string]string{sysctlUnprivClone: "1", sysctlAppArmorUserns: "1"}, "AppArmor", "sudo mcpcell setup apparmor"},
+		{"apparmor at clone", stepCreate, syscall.EPERM, map[string]string{sysctlUnprivClone: "1", sysctlAppArmorUserns: "1"}, "AppArmor", "setup apparmor --write"},
 		{"seccomp or container", stepCreate, syscall.EPERM, map[string]string{sysctlUnprivClone: "1"}, "seccomp filter or a container forbids user namespaces", "inside a cell or a container"},
 		{"no namespaces", stepCreate, syscall.EINVAL, nil, "no user or network namespaces", "CONFIG_USER_NS"},
 		{"apparmor at lo", stepLoUp + ": RTM_NEWLINK", syscall.EPERM, map[string]string{sysctlAppArmorUserns: "1\n"}, "AppArmor", "apparmor_restrict_unprivileged_userns=0"},

@@ -59,7 +59,7 @@ func diagnose(step string, err error, readFile func(string) ([]byte, error), exe
 	}
 	appArmor := func() {
 		e.Cause = "Ubuntu's AppArmor restriction of unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns = 1) takes every capability from the namespace"
-		e.fix = "let mcpcell make user namespaces: `sudo mcpcell setup apparmor` writes an AppArmor profile for " + exe + "; or, for the whole system, `sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`"
+		e.fix = "let mcpcell make user namespaces: `sudo " + exe + " setup apparmor --write` writes and loads an AppArmor profile for it; or, for the whole system, `sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`"
 	}
 	var errno syscall.Errno
 	if !errors.As(err, &errno) {

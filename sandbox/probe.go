@@ -39,6 +39,11 @@ func (k Kernel) Gaps(net Net, portsFrom string) []Gap {
 	if abi < 1 {
 		gaps = append(gaps, Gap{"the filesystem rules", "Landlock ABI 1", "[filesystem]"})
 	}
+	// Before ABI 3 Landlock does not handle truncate(2) and ftruncate:
+	// any file the server's user may write can be emptied.
+	if abi >= 1 && abi < 3 {
+		gaps = append(gaps, Gap{"truncating files outside the write grants", "Landlock ABI 3", "[filesystem]"})
+	}
 	// A cell with Egress has no route but to mcpcell's relay, whatever
 	// Landlock says of TCP.
 	if abi < 4 && net.Egress == nil {
