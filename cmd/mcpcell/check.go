@@ -18,7 +18,7 @@ func (c *cli) check(args []string) int {
 	var pf profileFlags
 	fs := newFlags("check", c.stderr, &pf)
 	if err := fs.Parse(args); err != nil {
-		return c.usage2(fmt.Errorf("check: %v", err))
+		return c.usage2(fmt.Errorf("check: %w", err))
 	}
 	if fs.NArg() > 0 {
 		return c.usage2(fmt.Errorf("check: unexpected argument %q", fs.Arg(0)))

@@ -38,6 +38,7 @@ type cli struct {
 	read        map[string][]byte
 	record      *trust.Profile
 	projectFlag string // --project as given, for hints
+	command     string // the command being run, whose help usage2 points to
 	// written is called after wrap writes a profile, before it trusts
 	// it: a test's seam to swap the file there, as a racing server can.
 	written func(path string)
@@ -88,9 +89,17 @@ func runUnhardened(args []string, stdin io.Reader, stdout, stderr io.Writer, s s
 		c.usage(stderr, "")
 		return exitUsage
 	}
-	switch args[0] {
-	case sandbox.HelperCommand:
+	if args[0] == sandbox.HelperCommand {
 		return sandbox.Helper()
+	}
+	if helps[args[0]] != "" {
+		c.command = args[0]
+		if helpAsked(args[0], args[1:]) {
+			c.usage(stdout, args[0])
+			return 0
+		}
+	}
+	switch args[0] {
 	case "run":
 		return c.run(args[1:])
 	case "check":
@@ -116,7 +125,9 @@ func runUnhardened(args []string, stdin io.Reader, stdout, stderr io.Writer, s s
 			topic = args[1]
 		}
 		if topic != "" && helps[topic] == "" {
-			return c.fail(fmt.Errorf("no help for %q", topic), "mcpcell help lists the commands")
+			c.errorf("no help for %q: there is no such command", topic)
+			c.hintf("mcpcell help lists the commands")
+			return exitUsage
 		}
 		c.usage(stdout, topic)
 		return 0
@@ -124,10 +135,39 @@ func runUnhardened(args []string, stdin io.Reader, stdout, stderr io.Writer, s s
 	return c.usage2(fmt.Errorf("unknown command %q", args[0]))
 }
 
+// usage2 reports a usage error, pointing to the command's help; or, for
+// the flag package's ErrHelp (-h, -help or --help among the flags),
+// prints that help on stdout and succeeds. A caller that formats the
+// flag error with %v leaves only its text, "COMMAND: flag: help
+// requested", which is matched whole: a flag the user made up cannot
+// end that way and also start with the command.
 func (c *cli) usage2(err error) int {
+	if c.command != "" && (errors.Is(err, flag.ErrHelp) || err.Error() == c.command+": "+flag.ErrHelp.Error()) {
+		c.usage(c.stdout, c.command)
+		return 0
+	}
 	c.errorf("%v", err)
-	c.hintf("mcpcell help lists the commands")
+	if c.command != "" {
+		c.hintf("mcpcell help %s shows its usage", c.command)
+	} else {
+		c.hintf("mcpcell help lists the commands")
+	}
 	return exitUsage
+}
+
+// helpAsked reports whether a command's arguments start with -h, -help
+// or --help, or do after a subcommand's word (secret set -h, setup
+// apparmor -h): commands that parse no flags there would take it for a
+// name. Flags further on are the flag package's (see usage2); after --,
+// or after the first word of a server command (run node -h), they are
+// the server's.
+func helpAsked(command string, args []string) bool {
+	isHelp := func(a string) bool { return a == "-h" || a == "-help" || a == "--help" }
+	if len(args) > 0 && isHelp(args[0]) {
+		return true
+	}
+	withWord := command == "secret" || command == "setup"
+	return withWord && len(args) > 1 && isHelp(args[1])
 }
 
 func (c *cli) errorf(format string, args ...any) {
@@ -192,6 +232,8 @@ Usage:
   mcpcell setup apparmor [--write]
   mcpcell version
   mcpcell help [COMMAND]
+
+mcpcell COMMAND -h (or mcpcell help COMMAND) prints a command's help.
 `
 
 var helps = map[string]string{
@@ -299,7 +341,7 @@ The other fix is system-wide: sysctl
 kernel.apparmor_restrict_unprivileged_userns=0.
 `,
 	"version": "Usage: mcpcell version\n\nPrints mcpcell's version.\n",
-	"help":    "Usage: mcpcell help [COMMAND]\n\nPrints help.\n",
+	"help":    "Usage: mcpcell help [COMMAND]\n\nPrints the list of commands, or COMMAND's help. -h, -help or --help\namong a command's flags prints its help too.\n",
 }
 
 func (c *cli) usage(w io.Writer, topic string) {

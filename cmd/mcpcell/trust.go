@@ -85,7 +85,7 @@ func (c *cli) trust(args []string) int {
 	yes := fs.Bool("yes", false, "record without asking")
 	tools := fs.Bool("tools", false, "approve the server's changed tool surface")
 	if err := fs.Parse(args); err != nil {
-		return c.usage2(fmt.Errorf("trust: %v", err))
+		return c.usage2(fmt.Errorf("trust: %w", err))
 	}
 	p, _, code := c.loadProfile(pf)
 	if code != 0 {

@@ -43,7 +43,7 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 	yes := fs.Bool("yes", false, "apply without asking")
 	restore := fs.Bool("restore-secrets", false, "unwrap: move secrets from the keyring back into the config")
 	if err := fs.Parse(args); err != nil {
-		return c.usage2(fmt.Errorf("%s: %v", name, err))
+		return c.usage2(fmt.Errorf("%s: %w", name, err))
 	}
 	if *client == "" {
 		return c.usage2(fmt.Errorf("%s: --client is required (claude-desktop, claude-code, cursor, vscode)", name))
