@@ -221,7 +221,7 @@ const usageText = `mcpcell runs a local MCP server in a cell.
 
 Usage:
   mcpcell run [--profile PATH|NAME] [--project DIR] [-- COMMAND ARGS...]
-  mcpcell check [--profile PATH|NAME] [--project DIR]
+  mcpcell check [--profile PATH|NAME] [--project DIR] [--verbose]
   mcpcell trust [--profile PATH|NAME] [--project DIR] [--yes] [--tools] [-- COMMAND ARGS...]
   mcpcell audit [--verify] [--follow] [--profile PATH|NAME] [FILE]
   mcpcell secret set|rm NAME
@@ -250,10 +250,16 @@ A profile file, and the command, must be trusted first: mcpcell trust.
 mcpcell exits with the server's exit status, or 125 if it could not
 start it.
 `,
-	"check": `Usage: mcpcell check [--profile PATH|NAME] [--project DIR]
+	"check": `Usage: mcpcell check [--profile PATH|NAME] [--project DIR] [--verbose]
 
-Prints the effective profile, after includes and variable expansion, with
-the file and line of every grant. Exits non-zero on any error.
+Prints the effective profile, after includes and variable expansion, and
+the cell it gives on this machine. [filesystem] lists each path the
+server gets once, by access (read+write, read+exec, read), symlinks
+resolved as the kernel gets them, with the file:line of every grant of
+it; optional paths absent here are counted. --verbose shows each grant
+as written, the optional ones, each rule of the cell with the symlinks
+that lead to it, and the cell's syscall lists. Exits non-zero on any
+error, or when mcpcell run would refuse to start.
 `,
 	"trust": `Usage: mcpcell trust [--profile PATH|NAME] [--project DIR] [--yes] [--tools] [-- COMMAND ARGS...]
 
