@@ -178,8 +178,13 @@ func (c *cli) hintf(format string, args ...any) {
 	fmt.Fprintf(c.stderr, "mcpcell: hint: "+format+"\n", args...)
 }
 
-// fail reports err (each joined error on its own line) with a hint.
+// fail reports err (each joined error on its own line) with a hint; an
+// error that knows what fixes it (a Hint method) gives its own.
 func (c *cli) fail(err error, hint string) int {
+	var hinted interface{ Hint() string }
+	if errors.As(err, &hinted) && hinted.Hint() != "" {
+		hint = hinted.Hint()
+	}
 	var joined interface{ Unwrap() []error }
 	if errors.As(err, &joined) && len(joined.Unwrap()) > 1 {
 		for _, e := range joined.Unwrap() {
