@@ -1,0 +1,58 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A server command run cannot start says what is true of it: a name no
+// folder of the cell's PATH holds (and which PATH), a path that does not
+// exist, or a file outside every exec grant (and, for a runtime such as
+// node, the one the grants hold). Only the last speaks of exec grants.
+func TestServerCommandMessages(t *testing.T) {
+	project := t.TempDir()
+	home := testHome(t)
+	path := os.Getenv("PATH")
+	envCopy := filepath.Join(project, "bin", "env") // named as a granted program, not it
+	os.MkdirAll(filepath.Dir(envCopy), 0o755)
+	os.WriteFile(envCopy, []byte("#!/bin/sh\n"), 0o755)
+	other := filepath.Join(project, "bin", "zzz-server")
+	os.WriteFile(other, []byte("#!/bin/sh\n"), 0o755)
+	for _, c := range []struct {
+		name    string
+		command string
+		want    []string
+		wantNot string
+	}{
+		{"not on the PATH", "zzz-no-such-server", []string{
+			"mcpcell: error: the server command zzz-no-such-server: no folder of the server's PATH (" + path + ") holds zzz-no-such-server\n",
+			"mcpcell: hint: give the command's absolute path (-- /path/to/zzz-no-such-server …), or add its folder to PATH in the profile's [env] set",
+		}, "exec grant"},
+		{"missing", filepath.Join(project, "nope"), []string{
+			"mcpcell: error: the server command " + filepath.Join(project, "nope") + " does not exist\n",
+			"mcpcell: hint: give the path of the server's program as it is on this machine\n",
+		}, "exec grant"},
+		{"another of a granted name", envCopy, []string{
+			"mcpcell: error: the server command " + envCopy + ", which no exec grant covers (they hold another env: /usr/bin/env)\n",
+			"mcpcell: hint: grant it in the profile: [filesystem] exec = [\"" + envCopy + "\"]",
+		}, "PATH"},
+		{"not granted", other, []string{
+			"mcpcell: error: the server command " + other + ", which no exec grant covers\n",
+			"mcpcell: hint: grant it in the profile: [filesystem] exec = [\"" + other + "\"]",
+		}, "another"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, stderr, code := mcpcellIn(t, project, home, nil, "run", "--project", project, "--", c.command)
+			for _, w := range c.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("run -- %s: exit %d, stderr:\n%s\nwant %q", c.command, code, stderr, w)
+				}
+			}
+			if code != exitFailed || strings.Contains(stderr, c.wantNot) {
+				t.Errorf("run -- %s: exit %d (want %d), stderr (want no %q):\n%s", c.command, code, exitFailed, c.wantNot, stderr)
+			}
+		})
+	}
+}
