@@ -49,6 +49,13 @@ type cli struct {
 	// apparmor is where setup apparmor looks and writes (zero: the
 	// machine's).
 	apparmor appArmor
+	// tempDirs are the temporary and build folders where wrap and setup
+	// refuse mcpcell's own binary (nil: the machine's, see buildDirs);
+	// anyBinary lets wrap write a build's binary; self is the path wrap
+	// writes as mcpcell's ("": its own): test binaries' seams.
+	tempDirs  []string
+	anyBinary bool
+	self      string
 	// etc is the folder of resolv.conf and hosts, which a cell with
 	// [network] hosts is planned from.
 	etc string
@@ -71,6 +78,10 @@ type seams struct {
 	// cli.egressResolve).
 	resolve func(ctx context.Context, name string) ([]netip.Addr, error)
 	dial    func(ctx context.Context, network, address string) (net.Conn, error)
+	// tempDirs, anyBinary and self: see cli.tempDirs.
+	tempDirs  []string
+	anyBinary bool
+	self      string
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -79,7 +90,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // runUnhardened is run with a test binary's seams.
 func runUnhardened(args []string, stdin io.Reader, stdout, stderr io.Writer, s seams) int {
-	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, environ: os.Environ(), getenv: os.Getenv, store: keystore.Keyring{}, unhardened: s.off, noTrust: s.noTrust, written: s.written, etc: "/etc", egressResolve: s.resolve, egressDial: s.dial}
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, environ: os.Environ(), getenv: os.Getenv, store: keystore.Keyring{}, unhardened: s.off, noTrust: s.noTrust, written: s.written, etc: "/etc", egressResolve: s.resolve, egressDial: s.dial, tempDirs: s.tempDirs, anyBinary: s.anyBinary, self: s.self}
 	// The helper is this program again, reached the way this call was
 	// (a test binary puts a word of its own before the command).
 	if n := len(os.Args) - len(args); n >= 1 {
@@ -327,7 +338,10 @@ entry of the file its item was made for. The file is then replaced
 atomically, mode kept, everything else in it as it was. Wrapping twice
 changes nothing. --dry-run prints the plan and the diff (credentials
 masked). Backups that hold credentials in plain text are named, not
-removed.
+removed. The configuration names this mcpcell binary's path: wrap
+refuses one in a temporary or Go build folder (go run, go test), which
+is gone or replaced by the time the client starts it; install mcpcell
+first (go install github.com/mcpcell/mcpcell/cmd/mcpcell@latest).
 `,
 	"unwrap": `Usage: mcpcell unwrap --client CLIENT [--config FILE] [--server NAME]... [--restore-secrets] [--dry-run] [--yes]
 

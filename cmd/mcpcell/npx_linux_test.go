@@ -129,8 +129,10 @@ func TestEgressWrapNpx(t *testing.T) {
 		"XDG_STATE_HOME="+filepath.Join(home, ".local", "state"),
 		"XDG_CACHE_HOME="+filepath.Join(home, ".cache"),
 		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"))
-	wrap := exec.Command(mcpcell, "wrap", "--yes", "--client", "claude-desktop", "--config", config)
-	wrap.Env = env
+	// This test binary wraps, writing the copy's path (root, a temporary
+	// folder, stands for where mcpcell is installed).
+	wrap := exec.Command(os.Args[0], "__mcpcell", "wrap", "--yes", "--client", "claude-desktop", "--config", config)
+	wrap.Env = append(env, selfEnv+"="+mcpcell, tempDirsEnv+"=")
 	if out, err := wrap.CombinedOutput(); err != nil {
 		t.Fatalf("wrap: %v\n%s", err, out)
 	}

@@ -73,11 +73,21 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 		return c.fail(err, "fix the file, or give another with --config")
 	}
 	exe, err := os.Executable()
+	if c.self != "" {
+		exe = c.self
+	}
 	if err == nil {
 		exe, err = filepath.EvalSymlinks(exe)
 	}
 	if err != nil {
 		return c.fail(fmt.Errorf("finding mcpcell's own path: %w", err), "")
+	}
+	// The configuration names this binary for good: a build's (go run,
+	// go test, a temporary folder) is gone or another program by the time
+	// the client starts it.
+	if d := buildFolder(exe, c.buildDirs()); d != "" && !unwrapping && !c.anyBinary {
+		return c.fail(fmt.Errorf("%s: mcpcell runs from %s, in the temporary or build folder %s: the client would start whatever is there when that folder is cleaned or built again", name, exe, d),
+			"install mcpcell first: go install github.com/mcpcell/mcpcell/cmd/mcpcell@latest (or go install ./cmd/mcpcell in a clone), then run wrap with the installed binary")
 	}
 	var servers []*clientconf.Server
 	if unwrapping {
