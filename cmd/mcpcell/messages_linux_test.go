@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -54,5 +55,20 @@ func TestServerCommandMessages(t *testing.T) {
 				t.Errorf("run -- %s: exit %d (want %d), stderr (want no %q):\n%s", c.command, code, exitFailed, c.wantNot, stderr)
 			}
 		})
+	}
+}
+
+// wrap without a configuration file says whose and where it looked.
+func TestWrapMissingConfigMessages(t *testing.T) {
+	_, stderr, rc := cliFresh(t, "wrap", "--client", "claude-desktop")
+	want := regexp.MustCompile(`^mcpcell: error: wrap: claude-desktop has no configuration where it keeps one on this machine, /\S+/\.config/Claude/claude_desktop_config\.json
+mcpcell: hint: give the client's configuration file with --config
+$`)
+	if rc != exitFailed || !want.MatchString(stderr) {
+		t.Errorf("wrap --client claude-desktop: exit %d, stderr:\n%s\nwant %s", rc, stderr, want)
+	}
+	_, stderr, rc = cliFresh(t, "wrap", "--client", "cursor", "--config", "/nonexistent/mcp.json")
+	if want := "mcpcell: error: wrap: there is no file /nonexistent/mcp.json (--config)\nmcpcell: hint: give the path of the client's configuration file\n"; rc != exitFailed || stderr != want {
+		t.Errorf("wrap --config /nonexistent/mcp.json: exit %d, stderr:\n%s\nwant:\n%s", rc, stderr, want)
 	}
 }

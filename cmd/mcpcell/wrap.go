@@ -61,7 +61,12 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 	}
 	path, _ = filepath.Abs(path)
 	st, err := os.Stat(path)
-	if err != nil {
+	switch {
+	case errors.Is(err, os.ErrNotExist) && *config == "":
+		return c.fail(fmt.Errorf("%s: %s has no configuration where it keeps one on this machine, %s", name, *client, path), "give the client's configuration file with --config")
+	case errors.Is(err, os.ErrNotExist):
+		return c.fail(fmt.Errorf("%s: there is no file %s (--config)", name, path), "give the path of the client's configuration file")
+	case err != nil:
 		return c.fail(fmt.Errorf("%s: %w", name, err), "give the configuration file with --config")
 	}
 	text, err := os.ReadFile(path)
