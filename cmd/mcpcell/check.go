@@ -46,9 +46,9 @@ func (c *cli) check(args []string) int {
 	}
 	namespace, nsErr := c.tryNamespace(plan)
 	status := 0
-	if refusal := printCellTried(c.stdout, p, plan, namespace, *verbose); refusal != "" {
+	if refusal, hint := printCellTried(c.stdout, p, plan, namespace, *verbose); refusal != "" {
 		c.errorf("mcpcell run would refuse to start: %s", refusal)
-		c.hintf("upgrade the kernel, or accept a weaker cell with [sandbox] best_effort = true")
+		c.hintf("%s", hint)
 		status = 1
 	}
 	if nsErr != nil {
@@ -98,14 +98,16 @@ func namespaceHint(err error) string {
 // in printProfile's [filesystem], and returns why run would refuse it
 // ("" when it would not).
 func printCell(out io.Writer, p *profiles.Profile, plan *cellPlan) (refusal string) {
-	return printCellTried(out, p, plan, "", false)
+	refusal, _ = printCellTried(out, p, plan, "", false)
+	return refusal
 }
 
 // printCellTried is printCell with what check's try of the cell's own
 // network namespace found (see tryNamespace; "" for no line); verbose
 // adds each path rule with its symlinks, the optional paths absent here
-// and the folders run makes, and the cell's syscall lists.
-func printCellTried(out io.Writer, p *profiles.Profile, plan *cellPlan, namespace string, verbose bool) (refusal string) {
+// and the folders run makes, and the cell's syscall lists. With a
+// refusal it returns what to do about it.
+func printCellTried(out io.Writer, p *profiles.Profile, plan *cellPlan, namespace string, verbose bool) (refusal, hint string) {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	defer w.Flush()
 	line := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
@@ -115,11 +117,13 @@ func printCellTried(out io.Writer, p *profiles.Profile, plan *cellPlan, namespac
 	switch profiles.CellVerdict(plan.kernel, plan.gaps, p.Required, p.BestEffort) {
 	case profiles.CellRefusedUnconfined:
 		refusal = "no confinement on " + plan.kernel.OS + " and [sandbox] required is true"
+		hint = "run it on Linux, or let the server run unconfined with [sandbox] required = false"
 		line("  enforcement\trefused: %s", refusal)
 	case profiles.CellUnconfined:
 		line("  enforcement\tnone: the server runs unconfined ([sandbox] required = false)")
 	case profiles.CellRefused:
 		refusal = sandbox.Summary(plan.gaps)
+		hint = "upgrade the kernel, or accept a weaker cell with [sandbox] best_effort = true"
 		line("  enforcement\trefused: this kernel cannot enforce: %s", refusal)
 	case profiles.CellWeaker:
 		line("  enforcement\tweaker ([sandbox] best_effort): not enforced: %s", sandbox.Summary(plan.gaps))
@@ -189,12 +193,13 @@ func printCellTried(out io.Writer, p *profiles.Profile, plan *cellPlan, namespac
 	}
 	if len(p.Command) > 0 {
 		chain, err := serverChain(p.Command, plan)
-		if err != nil && refusal == "" {
-			refusal = err.Error()
+		var start *startError
+		if err != nil && refusal == "" && errors.As(err, &start) {
+			refusal, hint = err.Error(), start.hint
 		}
 		line("  server\t%s", chain)
 	}
-	return refusal
+	return refusal, hint
 }
 
 // printPathRules shows each path rule the kernel gets, with the paths as

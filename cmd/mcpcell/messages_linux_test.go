@@ -72,3 +72,20 @@ $`)
 		t.Errorf("wrap --config /nonexistent/mcp.json: exit %d, stderr:\n%s\nwant:\n%s", rc, stderr, want)
 	}
 }
+
+// check's refusal of a profile's [server] command says what to do about
+// the command, not about the kernel.
+func TestCheckServerCommandHint(t *testing.T) {
+	project := t.TempDir()
+	profile := filepath.Join(project, ".mcpcell.toml")
+	os.WriteFile(profile, []byte("include = [\"base\"]\n[server]\ncommand = [\"zzz-no-such-server\"]\n"), 0o600)
+	_, stderr, code := mcpcellIn(t, project, testHome(t), nil, "check", "--profile", profile)
+	for _, want := range []string{
+		"mcpcell: error: mcpcell run would refuse to start: the server command zzz-no-such-server: no folder of the server's PATH (",
+		"mcpcell: hint: give the command's absolute path",
+	} {
+		if code != 1 || !strings.Contains(stderr, want) || strings.Contains(stderr, "kernel") {
+			t.Errorf("check: exit %d (want 1), stderr:\n%s\nwant %q and nothing of the kernel", code, stderr, want)
+		}
+	}
+}
