@@ -22,17 +22,7 @@ func TestWrapRefusesBuildBinary(t *testing.T) {
 	// A copy of this binary named mcpcell, in a temporary folder: the path
 	// this binary, run as mcpcell, takes for its own in two cases (a copy
 	// of the test binary named mcpcell runs the real CLI, without seams).
-	copied := filepath.Join(root, "bin", "mcpcell")
-	os.MkdirAll(filepath.Dir(copied), 0o755)
-	if err := os.Link(os.Args[0], copied); err != nil {
-		b, err := os.ReadFile(os.Args[0])
-		if err == nil {
-			err = os.WriteFile(copied, b, 0o755)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	copied := copyTestBinary(t, filepath.Join(root, "bin", "mcpcell"))
 	self, _ := filepath.EvalSymlinks(os.Args[0])
 	goBuild := buildFolder(self, nil)
 	if goBuild == "" {
@@ -83,6 +73,23 @@ func TestWrapRefusesBuildBinary(t *testing.T) {
 			}
 		})
 	}
+}
+
+// copyTestBinary puts this test binary at path (a hard link where it
+// can), and returns path.
+func copyTestBinary(t *testing.T, path string) string {
+	t.Helper()
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	if err := os.Link(os.Args[0], path); err != nil {
+		b, err := os.ReadFile(os.Args[0])
+		if err == nil {
+			err = os.WriteFile(path, b, 0o755)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return path
 }
 
 // buildFolder, as wrap and setup apparmor use it.
