@@ -37,7 +37,7 @@ func (p *Profile) apply(f *File, at func(string) Source) error {
 	for _, key := range slices.Sorted(maps.Keys(lists)) {
 		for _, v := range lists[key] {
 			if !filepath.IsAbs(v) {
-				bad(key, "%q is not an absolute path (use ${PROJECT}/…)", v)
+				bad(key, "%s", notAbsolute(v, "${PROJECT}/…"))
 			}
 		}
 	}
@@ -193,7 +193,7 @@ func (p *Profile) apply(f *File, at func(string) Source) error {
 	}
 	if f.Audit.Path != "" {
 		if !filepath.IsAbs(f.Audit.Path) {
-			bad("audit.path", "%q is not an absolute path", f.Audit.Path)
+			bad("audit.path", "%s", notAbsolute(f.Audit.Path, ""))
 		}
 		p.AuditPath = f.Audit.Path
 	}
@@ -269,3 +269,19 @@ func humanBytes(v any) string {
 }
 
 var envName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
+
+// notAbsolute says that a path of the profile is not absolute, and what
+// to write instead: ${HOME} for a ~, which no shell expands in a profile;
+// else use ("" for nothing).
+func notAbsolute(v, use string) string {
+	if rest, ok := strings.CutPrefix(v, "~"); ok {
+		if rest == "" || strings.HasPrefix(rest, "/") {
+			return fmt.Sprintf("%q is not an absolute path: a profile does not expand ~ (use \"${HOME}%s\")", v, rest)
+		}
+		return fmt.Sprintf("%q is not an absolute path: a profile does not expand ~user (give the folder's absolute path)", v)
+	}
+	if use == "" {
+		return fmt.Sprintf("%q is not an absolute path", v)
+	}
+	return fmt.Sprintf("%q is not an absolute path (use %s)", v, use)
+}

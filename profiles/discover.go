@@ -48,11 +48,15 @@ type unit struct {
 func find(opts Options) (unit, error) {
 	if opts.Profile != "" {
 		if isPath(opts.Profile) {
-			path := opts.Profile
+			path, cwd := opts.Profile, ""
 			if !filepath.IsAbs(path) {
-				path = filepath.Join(opts.Cwd, path)
+				path, cwd = filepath.Join(opts.Cwd, path), opts.Cwd
 			}
-			return readFile(filepath.Clean(path))
+			u, err := readFile(filepath.Clean(path))
+			if errors.Is(err, fs.ErrNotExist) {
+				return u, &MissingFileError{Given: opts.Profile, Path: filepath.Clean(path), Cwd: cwd}
+			}
+			return u, err
 		}
 		return readPreset(opts.Profile, Source{File: "--profile"})
 	}
@@ -72,6 +76,28 @@ func find(opts Options) (unit, error) {
 		}
 	}
 	return readPreset(DefaultName, Source{})
+}
+
+// MissingFileError is a --profile file that does not exist.
+type MissingFileError struct {
+	Given string // as --profile gave it
+	Path  string // the absolute path looked at
+	Cwd   string // the working folder a relative Given was taken from; "" when absolute
+}
+
+func (e *MissingFileError) Error() string {
+	if e.Cwd != "" {
+		return fmt.Sprintf("--profile %s: there is no file %s (a relative path is taken from the working folder, %s)", e.Given, e.Path, e.Cwd)
+	}
+	return fmt.Sprintf("--profile %s: there is no such file", e.Given)
+}
+
+// Hint says what to do.
+func (e *MissingFileError) Hint() string {
+	if e.Cwd != "" {
+		return "give the profile's absolute path, as in --profile /path/to/project/" + filepath.Base(e.Path) + ": clients start servers from / or your home folder, not from the project"
+	}
+	return "give the path of an existing profile file, or the name of an embedded preset (" + strings.Join(presetNames(), ", ") + ")"
 }
 
 func isPath(s string) bool {

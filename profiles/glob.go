@@ -80,7 +80,7 @@ func checkArgRule(r ArgRule) error {
 	}
 	for _, w := range r.Within {
 		if !filepath.IsAbs(w) {
-			return fmt.Errorf("within: %q is not an absolute path", w)
+			return fmt.Errorf("within: %s", notAbsolute(w, ""))
 		}
 	}
 	if r.Match != "" {

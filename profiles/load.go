@@ -236,11 +236,8 @@ func (p *Profile) merge(u unit, stack []string, verify func(*Profile, string, []
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			msg := pe.Message
-			if pe.LastKey != "" {
-				msg = pe.LastKey + ": " + msg
-			}
-			return &Error{At: Source{File: u.src.File, Line: pe.Position.Line}, Msg: msg}
+			msg := syntaxMessage(pe)
+			return &Error{At: Source{File: u.src.File, Line: syntaxLine(u.data, pe)}, Msg: msg}
 		}
 		return typeError(u.src, err)
 	}

@@ -114,7 +114,13 @@ func TestValidationErrors(t *testing.T) {
 	dir := t.TempDir()
 	for _, c := range []struct{ text, want string }{
 		{"[network]\nports = [0]\n", ":2: network.ports: port 0 is outside"},
-		{"[filesystem]\nread = [\"relative\"]\n", `:2: filesystem.read: "relative" is not an absolute path`},
+		{"[filesystem]\nread = [\"relative\"]\n", `:2: filesystem.read: "relative" is not an absolute path (use ${PROJECT}/…)`},
+		// ~ is no shell's here: ${HOME} is meant, not ${PROJECT}
+		{"[filesystem]\nread = [\"~/proj\"]\n", `:2: filesystem.read: "~/proj" is not an absolute path: a profile does not expand ~ (use "${HOME}/proj")`},
+		{"[filesystem]\nexec = [\"~\"]\n", `:2: filesystem.exec: "~" is not an absolute path: a profile does not expand ~ (use "${HOME}")`},
+		{"[filesystem]\nwrite = [\"~bob/x\"]\n", `:2: filesystem.write: "~bob/x" is not an absolute path: a profile does not expand ~user (give the folder's absolute path)`},
+		{"[audit]\npath = \"~/a.jsonl\"\n", `:2: audit.path: "~/a.jsonl" is not an absolute path: a profile does not expand ~ (use "${HOME}/a.jsonl")`},
+		{"[tools.args.t]\na = { within = [\"~/w\"] }\n", `within: "~/w" is not an absolute path: a profile does not expand ~ (use "${HOME}/w")`},
 		{"[env]\npass = [\"A-B\"]\n", `:2: env.pass: "A-B" is not an environment variable name`},
 		{"[secrets]\nX = 1\n", `:2: secrets.X: a keyring reference is`},
 		{"[secrets]\nX = { service = \"s\" }\n", `:2: secrets.X: a keyring reference is`},

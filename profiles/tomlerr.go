@@ -1,10 +1,14 @@
 package profiles
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
+
+	"github.com/BurntSushi/toml"
 )
 
 // tomlTypeName names the type of a decoded TOML value.
@@ -52,3 +56,32 @@ func typeError(src Source, err error) error {
 	}
 	return &Error{At: Source{File: src.File, Line: line}, Msg: m[2] + ": " + msg}
 }
+
+// syntaxLine is the line of a TOML syntax error: the line of the byte it
+// starts at. The decoder's own line has counted the newline it stopped at
+// when that newline is what it objects to ("[filesystem" then the line's
+// end), and so names the next line.
+func syntaxLine(data []byte, pe toml.ParseError) int {
+	if start := pe.Position.Start; start >= 0 && start <= len(data) {
+		return 1 + bytes.Count(data[:start], []byte("\n"))
+	}
+	return pe.Position.Line
+}
+
+// syntaxMessage is the decoder's message, after the last key it read,
+// in mcpcell's words where they read better: the end of a line is not
+// "'\n'", and a key defined twice is named once.
+func syntaxMessage(pe toml.ParseError) string {
+	msg := strings.ReplaceAll(pe.Message, `'\n'`, "the end of the line")
+	if m := dupKey().FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("%s is defined twice (here, and on a line before)", m[1])
+	}
+	if pe.LastKey != "" {
+		msg = pe.LastKey + ": " + msg
+	}
+	return msg
+}
+
+var dupKey = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^Key '([^']*)' has already been defined\.$`)
+})

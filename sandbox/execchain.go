@@ -71,6 +71,20 @@ func ExecChain(name string, env []string, allowed func(real string) bool) ([]Lin
 	return chain, nil
 }
 
+// NotOnPathError is a command name that no folder of the server's PATH
+// holds as an executable file.
+type NotOnPathError struct {
+	Name string
+	Path string // the server's PATH; "" when it has none
+}
+
+func (e *NotOnPathError) Error() string {
+	if e.Path == "" {
+		return fmt.Sprintf("%s is not an absolute path, and the server's environment has no PATH to find it on", e.Name)
+	}
+	return fmt.Sprintf("no folder of the server's PATH (%s) holds %s", e.Path, e.Name)
+}
+
 // lookLink finds name on the PATH of env and resolves its symlinks. Of
 // several candidates it takes the first the cell may run, else the first.
 func lookLink(name string, env []string, allowed func(string) bool) (Link, error) {
@@ -92,7 +106,13 @@ func lookLink(name string, env []string, allowed func(string) bool) (Link, error
 			}
 		}
 		if len(cands) == 0 {
-			return Link{}, fmt.Errorf("%q is not on the server's PATH", name)
+			np := &NotOnPathError{Name: name}
+			for _, kv := range env {
+				if p, ok := strings.CutPrefix(kv, "PATH="); ok {
+					np.Path = p
+				}
+			}
+			return Link{}, np
 		}
 	}
 	var out []Link

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -409,6 +410,24 @@ func serverPath(command []string, env []string, rules []sandbox.PathRule) (strin
 	allowed := func(real string) bool { return runtime.GOOS != "linux" || sandbox.Within(rules, real, sandbox.Exec) }
 	chain, err := sandbox.ExecChain(command[0], env, allowed)
 	if err != nil {
+		var np *sandbox.NotOnPathError
+		switch {
+		case errors.As(err, &np) && np.Name == command[0]:
+			return "", nil, &startError{
+				err:  fmt.Errorf("the server command %s: %w", command[0], err),
+				hint: fmt.Sprintf("give the command's absolute path (-- /path/to/%s …), or add its folder to PATH in the profile's [env] set; the server gets the PATH mcpcell runs with unless the profile sets one", command[0]),
+			}
+		case errors.As(err, &np):
+			return "", nil, &startError{
+				err:  fmt.Errorf("the server command %s: %w", command[0], err),
+				hint: fmt.Sprintf("install %s, or add its folder to PATH in the profile's [env] set: a #! line runs it through /usr/bin/env, which searches the server's PATH", np.Name),
+			}
+		case strings.ContainsRune(command[0], '/') && notExist(command[0]):
+			return "", nil, &startError{
+				err:  fmt.Errorf("the server command %s does not exist", command[0]),
+				hint: "give the path of the server's program as it is on this machine",
+			}
+		}
 		return "", nil, &startError{err: fmt.Errorf("the server command %s: %w", command[0], err), hint: "the command, and each interpreter a #! line names, must exist; the server gets the PATH mcpcell runs with, so give an absolute path where that PATH lacks it"}
 	}
 	last := chain[len(chain)-1]
@@ -420,12 +439,30 @@ func serverPath(command []string, env []string, rules []sandbox.PathRule) (strin
 		if last.Via != "" {
 			what = fmt.Sprintf("the server command %s runs %s (the %s)", command[0], last.Real, last.Via)
 		}
+		// A runtime the presets grant where packages put it, run from
+		// elsewhere (a download, a clone's node_modules/node/bin/node).
+		var same []string
+		for _, r := range rules {
+			if r.Access&sandbox.Exec != 0 && !r.Dir && filepath.Base(r.Path) == filepath.Base(last.Real) {
+				same = append(same, r.Path)
+			}
+		}
+		what += ", which no exec grant covers"
+		if len(same) > 0 {
+			what += fmt.Sprintf(" (they hold another %s: %s)", filepath.Base(last.Real), strings.Join(same, ", "))
+		}
 		return "", chain, &startError{
-			err:  fmt.Errorf("%s, which no exec grant covers", what),
+			err:  errors.New(what),
 			hint: fmt.Sprintf("grant it in the profile: [filesystem] exec = [%q] (exec grants read+exec; mcpcell check shows the grants)", last.Real),
 		}
 	}
 	return chain[0].Path, chain, nil
+}
+
+// notExist reports whether path is missing (not merely unreadable).
+func notExist(path string) bool {
+	_, err := os.Lstat(path)
+	return errors.Is(err, fs.ErrNotExist)
 }
 
 // startError is a reason the server cannot start, with its own hint.

@@ -17,8 +17,9 @@ import (
 func (c *cli) check(args []string) int {
 	var pf profileFlags
 	fs := newFlags("check", c.stderr, &pf)
+	verbose := fs.Bool("verbose", false, "each grant as written, its symlinks, the optional paths, the cell's syscall lists")
 	if err := fs.Parse(args); err != nil {
-		return c.usage2(fmt.Errorf("check: %v", err))
+		return c.usage2(fmt.Errorf("check: %w", err))
 	}
 	if fs.NArg() > 0 {
 		return c.usage2(fmt.Errorf("check: unexpected argument %q", fs.Arg(0)))
@@ -27,10 +28,15 @@ func (c *cli) check(args []string) int {
 	if code != 0 {
 		return code
 	}
-	printProfile(c.stdout, p)
 	plan, err := c.planCell(p, false)
 	if err != nil {
+		printProfile(c.stdout, p, nil) // the grants as written, which the error names
 		return c.fail(err, planHint(err, "fix the profile"))
+	}
+	if *verbose {
+		printProfile(c.stdout, p, nil)
+	} else {
+		printProfile(c.stdout, p, plan)
 	}
 	for _, b := range plan.broad {
 		fmt.Fprintf(c.stderr, "mcpcell: warning: %s\n", b)
@@ -40,9 +46,9 @@ func (c *cli) check(args []string) int {
 	}
 	namespace, nsErr := c.tryNamespace(plan)
 	status := 0
-	if refusal := printCellTried(c.stdout, p, plan, namespace); refusal != "" {
+	if refusal, hint := printCellTried(c.stdout, p, plan, namespace, *verbose); refusal != "" {
 		c.errorf("mcpcell run would refuse to start: %s", refusal)
-		c.hintf("upgrade the kernel, or accept a weaker cell with [sandbox] best_effort = true")
+		c.hintf("%s", hint)
 		status = 1
 	}
 	if nsErr != nil {
@@ -88,15 +94,20 @@ func namespaceHint(err error) string {
 	return "a profile with [network] hosts needs user and network namespaces; mcpcell never falls back to the host's network"
 }
 
-// printCell shows the cell the profile gives on this machine, and
-// returns why run would refuse it ("" when it would not).
+// printCell shows the cell the profile gives on this machine, its paths
+// in printProfile's [filesystem], and returns why run would refuse it
+// ("" when it would not).
 func printCell(out io.Writer, p *profiles.Profile, plan *cellPlan) (refusal string) {
-	return printCellTried(out, p, plan, "")
+	refusal, _ = printCellTried(out, p, plan, "", false)
+	return refusal
 }
 
 // printCellTried is printCell with what check's try of the cell's own
-// network namespace found (see tryNamespace; "" for no line).
-func printCellTried(out io.Writer, p *profiles.Profile, plan *cellPlan, namespace string) (refusal string) {
+// network namespace found (see tryNamespace; "" for no line); verbose
+// adds each path rule with its symlinks, the optional paths absent here
+// and the folders run makes, and the cell's syscall lists. With a
+// refusal it returns what to do about it.
+func printCellTried(out io.Writer, p *profiles.Profile, plan *cellPlan, namespace string, verbose bool) (refusal, hint string) {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	defer w.Flush()
 	line := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
@@ -106,39 +117,21 @@ func printCellTried(out io.Writer, p *profiles.Profile, plan *cellPlan, namespac
 	switch profiles.CellVerdict(plan.kernel, plan.gaps, p.Required, p.BestEffort) {
 	case profiles.CellRefusedUnconfined:
 		refusal = "no confinement on " + plan.kernel.OS + " and [sandbox] required is true"
+		hint = "run it on Linux, or let the server run unconfined with [sandbox] required = false"
 		line("  enforcement\trefused: %s", refusal)
 	case profiles.CellUnconfined:
 		line("  enforcement\tnone: the server runs unconfined ([sandbox] required = false)")
 	case profiles.CellRefused:
 		refusal = sandbox.Summary(plan.gaps)
+		hint = "upgrade the kernel, or accept a weaker cell with [sandbox] best_effort = true"
 		line("  enforcement\trefused: this kernel cannot enforce: %s", refusal)
 	case profiles.CellWeaker:
 		line("  enforcement\tweaker ([sandbox] best_effort): not enforced: %s", sandbox.Summary(plan.gaps))
 	default:
 		line("  enforcement\tfull")
 	}
-	written := map[string][]string{}
-	for _, list := range [][]sandbox.Grant{plan.grants.Read, plan.grants.Write, plan.grants.Exec} {
-		for _, g := range list {
-			switch {
-			case g.Resolved == "" && slices.Contains(plan.created, g.Path):
-				line("  to create\t%s (made by mcpcell run)\t%s", g.Path, g.From)
-			case g.Resolved == "":
-				line("  skipped\t%s (optional, missing)\t%s", g.Path, g.From)
-			case !slices.Contains(written[g.Resolved], g.Path):
-				written[g.Resolved] = append(written[g.Resolved], g.Path)
-			}
-		}
-	}
-	for _, r := range plan.grants.Rules() {
-		path := r.Path
-		if ws := written[r.Path]; len(ws) > 1 || len(ws) == 1 && ws[0] != r.Path {
-			path = strings.Join(ws, ", ") + " -> " + r.Path
-		}
-		if r.Path == plan.tmp {
-			path += " (the cell's TMPDIR)"
-		}
-		line("  %s\t%s", r.Access, path)
+	if verbose {
+		printPathRules(line, plan)
 	}
 	tcp := "none"
 	var ports []string
@@ -167,13 +160,17 @@ func printCellTried(out io.Writer, p *profiles.Profile, plan *cellPlan, namespac
 		scopes += ", abstract UNIX sockets outside the cell"
 	}
 	line("  scoped out\t%s", scopes)
-	line("  syscalls denied\t%s", strings.Join(sandbox.Denied, " "))
-	line("  own process only\t%s (on pid 0 or the server's own)", strings.Join(sandbox.OwnProcessOnly, " "))
-	for _, f := range sandbox.Filtered {
-		line("  also refused\t%s", f)
+	if verbose {
+		line("  syscalls denied\t%s", strings.Join(sandbox.Denied, " "))
+		line("  own process only\t%s (on pid 0 or the server's own)", strings.Join(sandbox.OwnProcessOnly, " "))
+		for _, f := range sandbox.Filtered {
+			line("  also refused\t%s", f)
+		}
+		line("  capabilities\tall dropped, root's too (bounding, ambient, permitted, effective, inheritable), securebits locked")
+		line("  session\tits own: no controlling terminal, no process group of mcpcell's session")
+	} else {
+		line("  syscalls\t%d denied, %d on the server's own processes only, %d refused by argument; all capabilities dropped; a session of its own; --verbose lists them", len(sandbox.Denied), len(sandbox.OwnProcessOnly), len(sandbox.Filtered))
 	}
-	line("  capabilities\tall dropped, root's too (bounding, ambient, permitted, effective, inheritable), securebits locked")
-	line("  session\tits own: no controlling terminal, no process group of mcpcell's session")
 	from := "the default"
 	if p.MaxProcessesFrom.File != "" {
 		from = p.MaxProcessesFrom.String()
@@ -196,12 +193,133 @@ func printCellTried(out io.Writer, p *profiles.Profile, plan *cellPlan, namespac
 	}
 	if len(p.Command) > 0 {
 		chain, err := serverChain(p.Command, plan)
-		if err != nil && refusal == "" {
-			refusal = err.Error()
+		var start *startError
+		if err != nil && refusal == "" && errors.As(err, &start) {
+			refusal, hint = err.Error(), start.hint
 		}
 		line("  server\t%s", chain)
 	}
-	return refusal
+	return refusal, hint
+}
+
+// printPathRules shows each path rule the kernel gets, with the paths as
+// written that resolve to it, then the optional paths absent here and the
+// folders run makes (check --verbose).
+func printPathRules(line func(string, ...any), plan *cellPlan) {
+	written := map[string][]string{}
+	for _, list := range [][]sandbox.Grant{plan.grants.Read, plan.grants.Write, plan.grants.Exec} {
+		for _, g := range list {
+			switch {
+			case g.Resolved == "" && slices.Contains(plan.created, g.Path):
+				line("  to create\t%s (made by mcpcell run)\t%s", g.Path, g.From)
+			case g.Resolved == "":
+				line("  skipped\t%s (optional, missing)\t%s", g.Path, g.From)
+			case !slices.Contains(written[g.Resolved], g.Path):
+				written[g.Resolved] = append(written[g.Resolved], g.Path)
+			}
+		}
+	}
+	for _, r := range plan.grants.Rules() {
+		path := r.Path
+		if ws := written[r.Path]; len(ws) > 1 || len(ws) == 1 && ws[0] != r.Path {
+			path = strings.Join(ws, ", ") + " -> " + r.Path
+		}
+		if r.Path == plan.tmp {
+			path += " (the cell's TMPDIR)"
+		}
+		line("  %s\t%s", r.Access, path)
+	}
+}
+
+// printGrants shows the paths the server gets on this machine, one list
+// per access, most first (read+write+exec, read+write, read+exec, read):
+// each path once, symlinks resolved as the kernel gets it, with every
+// line that grants it. A folder run makes is listed with the access it
+// will have; optional paths absent here are counted in one line.
+func printGrants(line func(string, ...any), plan *cellPlan) {
+	type rule struct {
+		path    string
+		access  sandbox.Access
+		from    []string
+		as      []string // the paths as written, when symlinks made them another
+		created bool
+	}
+	byPath := map[string]*rule{}
+	var absent []string
+	for _, x := range []struct {
+		list []sandbox.Grant
+		acc  sandbox.Access
+	}{{plan.grants.Read, sandbox.Read}, {plan.grants.Write, sandbox.Write | sandbox.Read}, {plan.grants.Exec, sandbox.Exec | sandbox.Read}} {
+		for _, g := range x.list {
+			path, created := g.Resolved, false
+			if path == "" {
+				if !slices.Contains(plan.created, g.Path) {
+					if !slices.Contains(absent, g.Path) {
+						absent = append(absent, g.Path)
+					}
+					continue
+				}
+				path, created = g.Path, true
+			}
+			r := byPath[path]
+			if r == nil {
+				r = &rule{path: path, created: created}
+				byPath[path] = r
+			}
+			r.access |= x.acc
+			if !slices.Contains(r.from, g.From) {
+				r.from = append(r.from, g.From)
+			}
+			if !slices.Contains(r.as, g.Path) {
+				r.as = append(r.as, g.Path)
+			}
+		}
+	}
+	rules := slices.Collect(maps.Values(byPath))
+	rank := func(a sandbox.Access) int { return -int(a&sandbox.Write)*2 - int(a&sandbox.Exec)/4 }
+	slices.SortFunc(rules, func(a, b *rule) int {
+		if d := rank(a.access) - rank(b.access); d != 0 {
+			return d
+		}
+		return strings.Compare(a.path, b.path)
+	})
+	for _, r := range rules {
+		path := r.path
+		if !slices.Contains(r.as, r.path) {
+			// A line of the profile names it only through a link.
+			path += " (as " + strings.Join(r.as, ", ") + ")"
+		}
+		if r.created {
+			path += " (made by mcpcell run)"
+		}
+		slices.SortFunc(r.from, compareSources)
+		line("  %s\t%s\t%s", r.access, path, strings.Join(r.from, ", "))
+	}
+	if len(absent) > 0 {
+		line("  optional\t%d optional paths are absent here; --verbose lists them", len(absent))
+	}
+}
+
+// compareSources orders "file:line" origins by file, then line number.
+func compareSources(a, b string) int {
+	fa, la, _ := cutLine(a)
+	fb, lb, _ := cutLine(b)
+	if d := strings.Compare(fa, fb); d != 0 {
+		return d
+	}
+	return la - lb
+}
+
+func cutLine(s string) (string, int, bool) {
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 {
+		return s, 0, false
+	}
+	n, err := strconv.Atoi(s[i+1:])
+	if err != nil {
+		return s, 0, false
+	}
+	return s[:i], n, true
 }
 
 // serverChain describes what the kernel runs for the profile's server
@@ -225,7 +343,10 @@ func serverChain(command []string, plan *cellPlan) (string, error) {
 	return strings.Join(parts, "; "), nil
 }
 
-func printProfile(out io.Writer, p *profiles.Profile) {
+// printProfile shows the effective profile. With plan, its [filesystem]
+// is the paths the server gets here (printGrants); without, each grant
+// as written, which is also what trust records and diffs.
+func printProfile(out io.Writer, p *profiles.Profile, plan *cellPlan) {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	defer w.Flush()
 	line := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
@@ -243,13 +364,18 @@ func printProfile(out io.Writer, p *profiles.Profile) {
 	}
 	line("working folder:\t%s", p.Cwd)
 	line("")
-	line("[filesystem]")
-	for _, g := range []struct {
-		name    string
-		entries []profiles.Entry
-	}{{"read", p.Read}, {"write", p.Write}, {"read+exec", p.Exec}, {"optional", p.Optional}} {
-		for _, e := range g.entries {
-			line("  %s\t%s\t%s", g.name, e.Value, e.From)
+	if plan != nil {
+		line("[filesystem] (each path once, symlinks resolved; mcpcell check --verbose shows the grants as written)")
+		printGrants(line, plan)
+	} else {
+		line("[filesystem]")
+		for _, g := range []struct {
+			name    string
+			entries []profiles.Entry
+		}{{"read", p.Read}, {"write", p.Write}, {"read+exec", p.Exec}, {"optional", p.Optional}} {
+			for _, e := range g.entries {
+				line("  %s\t%s\t%s", g.name, e.Value, e.From)
+			}
 		}
 	}
 	line("")

@@ -38,6 +38,7 @@ type cli struct {
 	read        map[string][]byte
 	record      *trust.Profile
 	projectFlag string // --project as given, for hints
+	command     string // the command being run, whose help usage2 points to
 	// written is called after wrap writes a profile, before it trusts
 	// it: a test's seam to swap the file there, as a racing server can.
 	written func(path string)
@@ -48,6 +49,13 @@ type cli struct {
 	// apparmor is where setup apparmor looks and writes (zero: the
 	// machine's).
 	apparmor appArmor
+	// tempDirs are the temporary and build folders where wrap and setup
+	// refuse mcpcell's own binary (nil: the machine's, see buildDirs);
+	// anyBinary lets wrap write a build's binary; self is the path wrap
+	// writes as mcpcell's ("": its own): test binaries' seams.
+	tempDirs  []string
+	anyBinary bool
+	self      string
 	// etc is the folder of resolv.conf and hosts, which a cell with
 	// [network] hosts is planned from.
 	etc string
@@ -70,6 +78,10 @@ type seams struct {
 	// cli.egressResolve).
 	resolve func(ctx context.Context, name string) ([]netip.Addr, error)
 	dial    func(ctx context.Context, network, address string) (net.Conn, error)
+	// tempDirs, anyBinary and self: see cli.tempDirs.
+	tempDirs  []string
+	anyBinary bool
+	self      string
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -78,7 +90,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // runUnhardened is run with a test binary's seams.
 func runUnhardened(args []string, stdin io.Reader, stdout, stderr io.Writer, s seams) int {
-	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, environ: os.Environ(), getenv: os.Getenv, store: keystore.Keyring{}, unhardened: s.off, noTrust: s.noTrust, written: s.written, etc: "/etc", egressResolve: s.resolve, egressDial: s.dial}
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, environ: os.Environ(), getenv: os.Getenv, store: keystore.Keyring{}, unhardened: s.off, noTrust: s.noTrust, written: s.written, etc: "/etc", egressResolve: s.resolve, egressDial: s.dial, tempDirs: s.tempDirs, anyBinary: s.anyBinary, self: s.self}
 	// The helper is this program again, reached the way this call was
 	// (a test binary puts a word of its own before the command).
 	if n := len(os.Args) - len(args); n >= 1 {
@@ -88,9 +100,17 @@ func runUnhardened(args []string, stdin io.Reader, stdout, stderr io.Writer, s s
 		c.usage(stderr, "")
 		return exitUsage
 	}
-	switch args[0] {
-	case sandbox.HelperCommand:
+	if args[0] == sandbox.HelperCommand {
 		return sandbox.Helper()
+	}
+	if helps[args[0]] != "" {
+		c.command = args[0]
+		if helpAsked(args[0], args[1:]) {
+			c.usage(stdout, args[0])
+			return 0
+		}
+	}
+	switch args[0] {
 	case "run":
 		return c.run(args[1:])
 	case "check":
@@ -116,7 +136,9 @@ func runUnhardened(args []string, stdin io.Reader, stdout, stderr io.Writer, s s
 			topic = args[1]
 		}
 		if topic != "" && helps[topic] == "" {
-			return c.fail(fmt.Errorf("no help for %q", topic), "mcpcell help lists the commands")
+			c.errorf("no help for %q: there is no such command", topic)
+			c.hintf("mcpcell help lists the commands")
+			return exitUsage
 		}
 		c.usage(stdout, topic)
 		return 0
@@ -124,10 +146,39 @@ func runUnhardened(args []string, stdin io.Reader, stdout, stderr io.Writer, s s
 	return c.usage2(fmt.Errorf("unknown command %q", args[0]))
 }
 
+// usage2 reports a usage error, pointing to the command's help; or, for
+// the flag package's ErrHelp (-h, -help or --help among the flags),
+// prints that help on stdout and succeeds. A caller that formats the
+// flag error with %v leaves only its text, "COMMAND: flag: help
+// requested", which is matched whole: a flag the user made up cannot
+// end that way and also start with the command.
 func (c *cli) usage2(err error) int {
+	if c.command != "" && (errors.Is(err, flag.ErrHelp) || err.Error() == c.command+": "+flag.ErrHelp.Error()) {
+		c.usage(c.stdout, c.command)
+		return 0
+	}
 	c.errorf("%v", err)
-	c.hintf("mcpcell help lists the commands")
+	if c.command != "" {
+		c.hintf("mcpcell help %s shows its usage", c.command)
+	} else {
+		c.hintf("mcpcell help lists the commands")
+	}
 	return exitUsage
+}
+
+// helpAsked reports whether a command's arguments start with -h, -help
+// or --help, or do after a subcommand's word (secret set -h, setup
+// apparmor -h): commands that parse no flags there would take it for a
+// name. Flags further on are the flag package's (see usage2); after --,
+// or after the first word of a server command (run node -h), they are
+// the server's.
+func helpAsked(command string, args []string) bool {
+	isHelp := func(a string) bool { return a == "-h" || a == "-help" || a == "--help" }
+	if len(args) > 0 && isHelp(args[0]) {
+		return true
+	}
+	withWord := command == "secret" || command == "setup"
+	return withWord && len(args) > 1 && isHelp(args[1])
 }
 
 func (c *cli) errorf(format string, args ...any) {
@@ -138,8 +189,13 @@ func (c *cli) hintf(format string, args ...any) {
 	fmt.Fprintf(c.stderr, "mcpcell: hint: "+format+"\n", args...)
 }
 
-// fail reports err (each joined error on its own line) with a hint.
+// fail reports err (each joined error on its own line) with a hint; an
+// error that knows what fixes it (a Hint method) gives its own.
 func (c *cli) fail(err error, hint string) int {
+	var hinted interface{ Hint() string }
+	if errors.As(err, &hinted) && hinted.Hint() != "" {
+		hint = hinted.Hint()
+	}
 	var joined interface{ Unwrap() []error }
 	if errors.As(err, &joined) && len(joined.Unwrap()) > 1 {
 		for _, e := range joined.Unwrap() {
@@ -181,7 +237,7 @@ const usageText = `mcpcell runs a local MCP server in a cell.
 
 Usage:
   mcpcell run [--profile PATH|NAME] [--project DIR] [-- COMMAND ARGS...]
-  mcpcell check [--profile PATH|NAME] [--project DIR]
+  mcpcell check [--profile PATH|NAME] [--project DIR] [--verbose]
   mcpcell trust [--profile PATH|NAME] [--project DIR] [--yes] [--tools] [-- COMMAND ARGS...]
   mcpcell audit [--verify] [--follow] [--profile PATH|NAME] [FILE]
   mcpcell secret set|rm NAME
@@ -192,6 +248,8 @@ Usage:
   mcpcell setup apparmor [--write]
   mcpcell version
   mcpcell help [COMMAND]
+
+mcpcell COMMAND -h (or mcpcell help COMMAND) prints a command's help.
 `
 
 var helps = map[string]string{
@@ -208,10 +266,16 @@ A profile file, and the command, must be trusted first: mcpcell trust.
 mcpcell exits with the server's exit status, or 125 if it could not
 start it.
 `,
-	"check": `Usage: mcpcell check [--profile PATH|NAME] [--project DIR]
+	"check": `Usage: mcpcell check [--profile PATH|NAME] [--project DIR] [--verbose]
 
-Prints the effective profile, after includes and variable expansion, with
-the file and line of every grant. Exits non-zero on any error.
+Prints the effective profile, after includes and variable expansion, and
+the cell it gives on this machine. [filesystem] lists each path the
+server gets once, by access (read+write, read+exec, read), symlinks
+resolved as the kernel gets them, with the file:line of every grant of
+it; optional paths absent here are counted. --verbose shows each grant
+as written, the optional ones, each rule of the cell with the symlinks
+that lead to it, and the cell's syscall lists. Exits non-zero on any
+error, or when mcpcell run would refuse to start.
 `,
 	"trust": `Usage: mcpcell trust [--profile PATH|NAME] [--project DIR] [--yes] [--tools] [-- COMMAND ARGS...]
 
@@ -274,7 +338,10 @@ entry of the file its item was made for. The file is then replaced
 atomically, mode kept, everything else in it as it was. Wrapping twice
 changes nothing. --dry-run prints the plan and the diff (credentials
 masked). Backups that hold credentials in plain text are named, not
-removed.
+removed. The configuration names this mcpcell binary's path: wrap
+refuses one in a temporary or Go build folder (go run, go test), which
+is gone or replaced by the time the client starts it; install mcpcell
+first (go install github.com/mcpcell/mcpcell/cmd/mcpcell@latest).
 `,
 	"unwrap": `Usage: mcpcell unwrap --client CLIENT [--config FILE] [--server NAME]... [--restore-secrets] [--dry-run] [--yes]
 
@@ -299,7 +366,7 @@ The other fix is system-wide: sysctl
 kernel.apparmor_restrict_unprivileged_userns=0.
 `,
 	"version": "Usage: mcpcell version\n\nPrints mcpcell's version.\n",
-	"help":    "Usage: mcpcell help [COMMAND]\n\nPrints help.\n",
+	"help":    "Usage: mcpcell help [COMMAND]\n\nPrints the list of commands, or COMMAND's help. -h, -help or --help\namong a command's flags prints its help too.\n",
 }
 
 func (c *cli) usage(w io.Writer, topic string) {

@@ -129,13 +129,21 @@ func TestCheckShowsReadExec(t *testing.T) {
 	project := t.TempDir()
 	profile := filepath.Join(project, ".mcpcell.toml")
 	os.WriteFile(profile, []byte("include = [\"base\"]\n"), 0o600)
-	out, stderr, code := mcpcellIn(t, project, testHome(t), nil, "check", "--profile", profile)
+	home := testHome(t)
+	out, stderr, code := mcpcellIn(t, project, home, nil, "check", "--profile", profile)
 	if code != 0 {
 		t.Fatalf("check: %d\n%s", code, stderr)
 	}
+	if want := `(?m)^  read\+exec +/usr/bin/env +preset:base:\d+$`; !regexp.MustCompile(want).MatchString(out) {
+		t.Errorf("check output has no line %s:\n%s", want, out)
+	}
+	out, stderr, code = mcpcellIn(t, project, home, nil, "check", "--verbose", "--profile", profile)
+	if code != 0 {
+		t.Fatalf("check --verbose: %d\n%s", code, stderr)
+	}
 	for _, want := range []string{`(?m)^  read\+exec +/usr/bin/env +preset:base:\d+$`, `(?m)^  read\+exec +/usr/bin/env(, /bin/env -> /usr/bin/env)?$`} {
 		if !regexp.MustCompile(want).MatchString(out) {
-			t.Errorf("check output has no line %s:\n%s", want, out)
+			t.Errorf("check --verbose output has no line %s:\n%s", want, out)
 		}
 	}
 }

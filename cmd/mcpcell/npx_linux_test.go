@@ -112,25 +112,17 @@ func TestEgressWrapNpx(t *testing.T) {
 	os.MkdirAll(home, 0o755)
 	// wrap writes its own path into the configuration: a copy of the test
 	// binary named mcpcell runs the real CLI there (TestMain).
-	mcpcell := filepath.Join(root, "bin", "mcpcell")
-	os.MkdirAll(filepath.Dir(mcpcell), 0o755)
-	if err := os.Link(os.Args[0], mcpcell); err != nil {
-		b, err := os.ReadFile(os.Args[0])
-		if err == nil {
-			err = os.WriteFile(mcpcell, b, 0o755)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	mcpcell := copyTestBinary(t, filepath.Join(root, "bin", "mcpcell"))
 	config := filepath.Join(root, "claude_desktop_config.json")
 	os.WriteFile(config, []byte(`{"mcpServers": {"everything": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"]}}}`+"\n"), 0o600)
 	env := append(os.Environ(), "HOME="+home,
 		"XDG_STATE_HOME="+filepath.Join(home, ".local", "state"),
 		"XDG_CACHE_HOME="+filepath.Join(home, ".cache"),
 		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"))
-	wrap := exec.Command(mcpcell, "wrap", "--yes", "--client", "claude-desktop", "--config", config)
-	wrap.Env = env
+	// This test binary wraps, writing the copy's path (root, a temporary
+	// folder, stands for where mcpcell is installed).
+	wrap := exec.Command(os.Args[0], "__mcpcell", "wrap", "--yes", "--client", "claude-desktop", "--config", config)
+	wrap.Env = append(env, selfEnv+"="+mcpcell, tempDirsEnv+"=")
 	if out, err := wrap.CombinedOutput(); err != nil {
 		t.Fatalf("wrap: %v\n%s", err, out)
 	}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -16,10 +17,25 @@ import (
 // reaches the internet. Only a test binary reads it.
 const egressEnv = "MCPCELL_TEST_EGRESS"
 
+// anyBinaryEnv=1 lets a test binary run as mcpcell wrap a client's
+// servers with its own path, which lies in a Go build folder; selfEnv is
+// the path wrap writes as mcpcell's instead (a copy of the test binary
+// named mcpcell, which runs the real CLI); tempDirsEnv (a PATH-like list)
+// replaces the temporary and build folders wrap and setup refuse
+// mcpcell's binary in (go-build folders stay refused).
+const (
+	anyBinaryEnv = "MCPCELL_TEST_ANY_BINARY"
+	selfEnv      = "MCPCELL_TEST_SELF"
+	tempDirsEnv  = "MCPCELL_TEST_TEMP_DIRS"
+)
+
 // testSeams are the seams a test binary run as mcpcell takes from its
 // environment.
 func testSeams() seams {
-	s := seams{off: unhardened(), noTrust: os.Getenv(noTrustEnv) == "1", written: swapWritten()}
+	s := seams{off: unhardened(), noTrust: os.Getenv(noTrustEnv) == "1", written: swapWritten(), anyBinary: os.Getenv(anyBinaryEnv) == "1", self: os.Getenv(selfEnv)}
+	if dirs, ok := os.LookupEnv(tempDirsEnv); ok {
+		s.tempDirs = append([]string{}, filepath.SplitList(dirs)...)
+	}
 	spec := os.Getenv(egressEnv)
 	if spec == "" {
 		return s

@@ -54,7 +54,7 @@ func (c *cli) secret(args []string) int {
 		var pf profileFlags
 		fs := newFlags("secret check", c.stderr, &pf)
 		if err := fs.Parse(args[1:]); err != nil {
-			return c.usage2(fmt.Errorf("secret check: %v", err))
+			return c.usage2(fmt.Errorf("secret check: %w", err))
 		}
 		p, _, code := c.loadProfile(pf)
 		if code != 0 {

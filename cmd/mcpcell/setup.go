@@ -106,12 +106,47 @@ func (c *cli) appArmorDefaults() appArmor {
 		a.lookPath = exec.LookPath
 	}
 	if a.buildDirs == nil {
-		a.buildDirs = []string{"/tmp", "/var/tmp", "/dev/shm", c.getenv("TMPDIR"), c.getenv("GOTMPDIR"), c.getenv("GOCACHE")}
-		if home := c.getenv("HOME"); home != "" {
-			a.buildDirs = append(a.buildDirs, filepath.Join(c.getenvOr("XDG_CACHE_HOME", filepath.Join(home, ".cache")), "go-build"))
-		}
+		a.buildDirs = c.buildDirs()
 	}
 	return a
+}
+
+// buildDirs are the temporary and Go build folders of mcpcell's
+// environment (see buildFolder), or a test binary's own list.
+func (c *cli) buildDirs() []string {
+	if c.tempDirs != nil {
+		return c.tempDirs
+	}
+	dirs := []string{"/tmp", "/var/tmp", "/dev/shm", c.getenv("TMPDIR"), c.getenv("GOTMPDIR"), c.getenv("GOCACHE")}
+	if home := c.getenv("HOME"); home != "" {
+		dirs = append(dirs, filepath.Join(c.getenvOr("XDG_CACHE_HOME", filepath.Join(home, ".cache")), "go-build"),
+			filepath.Join(home, "Library", "Caches", "go-build")) // macOS's
+	}
+	return dirs
+}
+
+// buildFolder is the temporary or Go build folder exe lies in ("" for
+// none): one of dirs (symlinks resolved), or a go-build folder anywhere
+// (go run and go test build there, under GOTMPDIR). A binary there is a
+// build's, not an install's: the next build or a cleanup replaces or
+// removes it, and whatever names its path then names something else.
+func buildFolder(exe string, dirs []string) string {
+	for _, d := range dirs {
+		if d == "" {
+			continue
+		}
+		if r, err := filepath.EvalSymlinks(d); err == nil {
+			d = r
+		}
+		if within(exe, filepath.Clean(d)) {
+			return filepath.Clean(d)
+		}
+	}
+	parts := strings.Split(exe, "/")
+	if i := slices.IndexFunc(parts, func(part string) bool { return strings.HasPrefix(part, "go-build") }); i >= 0 {
+		return strings.Join(parts[:i+1], "/")
+	}
+	return ""
 }
 
 // attachable refuses a path the profile must not attach to: a build's
@@ -123,19 +158,8 @@ func (a appArmor) attachable(exe string) error {
 	if strings.ContainsAny(exe, "*?[]{}^\"\\@") || strings.ContainsFunc(exe, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return fmt.Errorf("setup apparmor: mcpcell's path %q has a character AppArmor reads as a pattern: the profile would attach to more than mcpcell", exe)
 	}
-	for _, d := range a.buildDirs {
-		if d == "" {
-			continue
-		}
-		if r, err := filepath.EvalSymlinks(d); err == nil {
-			d = r
-		}
-		if within(exe, filepath.Clean(d)) {
-			return fmt.Errorf("setup apparmor: mcpcell runs from %s, in the temporary or build folder %s: the profile attaches by path, and would attach to whatever is built there next", exe, d)
-		}
-	}
-	if slices.ContainsFunc(strings.Split(exe, "/"), func(part string) bool { return strings.HasPrefix(part, "go-build") }) {
-		return fmt.Errorf("setup apparmor: mcpcell runs from %s, a Go build folder: the profile attaches by path, and would attach to whatever is built there next", exe)
+	if d := buildFolder(exe, a.buildDirs); d != "" {
+		return fmt.Errorf("setup apparmor: mcpcell runs from %s, in the temporary or build folder %s: the profile attaches by path, and would attach to whatever is built there next", exe, d)
 	}
 	return nil
 }

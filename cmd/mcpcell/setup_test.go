@@ -81,7 +81,7 @@ func TestSetupAppArmor(t *testing.T) {
 		},
 		{
 			name: "a go-build folder anywhere", args: []string{"apparmor"}, exe: "R/x/go-build123/b001/exe/mcpcell", abi: true, rc: exitFailed,
-			stderr: []string{"a Go build folder"},
+			stderr: []string{"in the temporary or build folder R/x/go-build123: the profile attaches by path"},
 		},
 		{
 			name: "a path AppArmor reads as a pattern", args: []string{"apparmor"}, exe: "R/bin*/mcpcell", abi: true, rc: exitFailed,

@@ -85,7 +85,7 @@ func (c *cli) trust(args []string) int {
 	yes := fs.Bool("yes", false, "record without asking")
 	tools := fs.Bool("tools", false, "approve the server's changed tool surface")
 	if err := fs.Parse(args); err != nil {
-		return c.usage2(fmt.Errorf("trust: %v", err))
+		return c.usage2(fmt.Errorf("trust: %w", err))
 	}
 	p, _, code := c.loadProfile(pf)
 	if code != 0 {
@@ -107,13 +107,16 @@ func (c *cli) trust(args []string) int {
 		fmt.Fprintf(c.stdout, "%s is embedded in mcpcell: it needs no trust, and its server command is not pinned (it grants no secrets and no network)\n", profileName(p))
 		return 0
 	}
+	// The record holds the profile as written (check --verbose's view),
+	// which the diff below compares; the terminal gets check's view.
 	var policy bytes.Buffer
-	printProfile(&policy, p)
-	c.stdout.Write(policy.Bytes())
+	printProfile(&policy, p, nil)
 	plan, err := c.planCell(p, false)
 	if err != nil {
+		c.stdout.Write(policy.Bytes())
 		return c.fail(err, planHint(err, "fix the profile"))
 	}
+	printProfile(c.stdout, p, plan)
 	for _, b := range plan.broad {
 		fmt.Fprintf(c.stderr, "mcpcell: warning: %s\n", b)
 	}
@@ -260,7 +263,7 @@ func (c *cli) pinned(path string, argv []string, wrote []byte) (rec trust.Profil
 		return rec, nil, nil, nil, nil, err
 	}
 	var policy bytes.Buffer
-	printProfile(&policy, p)
+	printProfile(&policy, p, nil)
 	plan, err := c.planCell(p, false)
 	if err != nil {
 		return rec, nil, nil, nil, nil, err

@@ -467,7 +467,7 @@ func TestTrustWrapThenRun(t *testing.T) {
 	config := filepath.Join(home, ".config", "Claude", "claude_desktop_config.json")
 	bin, _ := filepath.EvalSymlinks(os.Args[0])
 	writeConfig(t, config, fmt.Sprintf(`{"mcpServers": {"fake": {"command": %q, "args": ["__fakeserver"]}}}`, bin))
-	env := append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME=", "XDG_STATE_HOME=", "XDG_CACHE_HOME=", "GORACE="+quickExit(), noTrustEnv+"=")
+	env := append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME=", "XDG_STATE_HOME=", "XDG_CACHE_HOME=", "GORACE="+quickExit(), noTrustEnv+"=", anyBinaryEnv+"=1")
 	wrap := exec.Command(os.Args[0], "__mcpcell", "wrap", "--client", "claude-desktop", "--yes")
 	wrap.Env, wrap.Dir = env, "/"
 	if out, err := wrap.CombinedOutput(); err != nil {

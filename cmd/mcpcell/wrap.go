@@ -43,7 +43,7 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 	yes := fs.Bool("yes", false, "apply without asking")
 	restore := fs.Bool("restore-secrets", false, "unwrap: move secrets from the keyring back into the config")
 	if err := fs.Parse(args); err != nil {
-		return c.usage2(fmt.Errorf("%s: %v", name, err))
+		return c.usage2(fmt.Errorf("%s: %w", name, err))
 	}
 	if *client == "" {
 		return c.usage2(fmt.Errorf("%s: --client is required (claude-desktop, claude-code, cursor, vscode)", name))
@@ -61,7 +61,12 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 	}
 	path, _ = filepath.Abs(path)
 	st, err := os.Stat(path)
-	if err != nil {
+	switch {
+	case errors.Is(err, os.ErrNotExist) && *config == "":
+		return c.fail(fmt.Errorf("%s: %s has no configuration where it keeps one on this machine, %s", name, *client, path), "give the client's configuration file with --config")
+	case errors.Is(err, os.ErrNotExist):
+		return c.fail(fmt.Errorf("%s: there is no file %s (--config)", name, path), "give the path of the client's configuration file")
+	case err != nil:
 		return c.fail(fmt.Errorf("%s: %w", name, err), "give the configuration file with --config")
 	}
 	text, err := os.ReadFile(path)
@@ -73,11 +78,21 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 		return c.fail(err, "fix the file, or give another with --config")
 	}
 	exe, err := os.Executable()
+	if c.self != "" {
+		exe = c.self
+	}
 	if err == nil {
 		exe, err = filepath.EvalSymlinks(exe)
 	}
 	if err != nil {
 		return c.fail(fmt.Errorf("finding mcpcell's own path: %w", err), "")
+	}
+	// The configuration names this binary for good: a build's (go run,
+	// go test, a temporary folder) is gone or another program by the time
+	// the client starts it.
+	if d := buildFolder(exe, c.buildDirs()); d != "" && !unwrapping && !c.anyBinary {
+		return c.fail(fmt.Errorf("%s: mcpcell runs from %s, in the temporary or build folder %s: the client would start whatever is there when that folder is cleaned or built again", name, exe, d),
+			"install mcpcell first: go install github.com/mcpcell/mcpcell/cmd/mcpcell@latest (or go install ./cmd/mcpcell in a clone), then run wrap with the installed binary")
 	}
 	var servers []*clientconf.Server
 	if unwrapping {

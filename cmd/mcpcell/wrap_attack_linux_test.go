@@ -23,7 +23,7 @@ func wrapAt(root, client, path string, args ...string) (string, error) {
 	cmd := mcpcellCmd(append(args, "--client", client, "--config", path)...)
 	// mcpcell's state and caches as the sessions the tests start have
 	// them: wrap trusts the profiles it writes there.
-	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+filepath.Join(root, "home", ".config"), "XDG_STATE_HOME="+filepath.Join(root, "state"), "XDG_CACHE_HOME="+filepath.Join(root, "cache"))
+	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+filepath.Join(root, "home", ".config"), "XDG_STATE_HOME="+filepath.Join(root, "state"), "XDG_CACHE_HOME="+filepath.Join(root, "cache"), anyBinaryEnv+"=1")
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

@@ -61,7 +61,7 @@ func TestWrapUnwrap(t *testing.T) {
 			os.Chmod(path, 0o640)
 			run := func(args ...string) (string, error) {
 				cmd := mcpcellCmd(append(args, "--client", c.client, "--config", path)...)
-				cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+filepath.Join(root, "config"))
+				cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+filepath.Join(root, "config"), anyBinaryEnv+"=1")
 				out, err := cmd.CombinedOutput()
 				return string(out), err
 			}
@@ -375,7 +375,7 @@ func newWrapEnv(t *testing.T, config string, mode os.FileMode) *wrapEnv {
 // stderr together.
 func (w *wrapEnv) run(args ...string) (string, error) {
 	cmd := mcpcellCmd(append(args, "--client", "claude-code", "--config", w.path)...)
-	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+filepath.Join(w.root, "config"))
+	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+filepath.Join(w.root, "config"), anyBinaryEnv+"=1")
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
@@ -730,7 +730,7 @@ func TestWrapErrorsMaskValues(t *testing.T) {
 					return filepath.Join(w.root, "config")
 				}
 				return os.Getenv(k)
-			}, store: c.store}
+			}, store: c.store, anyBinary: true}
 			code := cl.wrap(append([]string{"--client", "claude-code", "--config", w.path}, c.args...), false)
 			if code == 0 || !strings.Contains(out.String(), c.want) {
 				t.Errorf("exit %d, want the error %q:\n%s", code, c.want, out.String())

@@ -26,7 +26,7 @@ func TestWrapTrustsOnlyWhatItWrote(t *testing.T) {
 			os.MkdirAll(proj, 0o755)
 			config := filepath.Join(proj, ".mcp.json")
 			os.WriteFile(config, []byte(`{"mcpServers": {"notes": {"command": "/bin/sh", "args": ["-c", "echo RAN >&2"]}}}`), 0o600)
-			env := append(os.Environ(), "XDG_CONFIG_HOME="+filepath.Join(root, "config"), "XDG_STATE_HOME="+filepath.Join(root, "state"), "XDG_CACHE_HOME="+filepath.Join(root, "cache"))
+			env := append(os.Environ(), "XDG_CONFIG_HOME="+filepath.Join(root, "config"), "XDG_STATE_HOME="+filepath.Join(root, "state"), "XDG_CACHE_HOME="+filepath.Join(root, "cache"), anyBinaryEnv+"=1")
 			if swap {
 				evil := filepath.Join(proj, ".x-racer")
 				os.WriteFile(evil, []byte("include = [\"default\"]\n[network]\nports = [443]\n[env]\nset = { NODE_OPTIONS = \"--require "+proj+"/evil.js\" }\n"), 0o600)
