@@ -455,7 +455,7 @@ func auditRecords(t *testing.T, profile string) []audit.Record {
 // endRecord returns the session's end record, or nil.
 func endRecord(recs []audit.Record) *audit.Record {
 	for i := range recs {
-		if recs[i].Decision == "end" && recs[i].Rule == "session" {
+		if recs[i].Decision == "end" {
 			return &recs[i]
 		}
 	}

@@ -239,7 +239,7 @@ func (c *cli) run(args []string) int {
 		cons.review = surface.Review()
 	}
 	pol.SetWithheld(cons.Changed)
-	return c.serve(ip, s, srv, log, sigs)
+	return c.serve(ip, s, srv, log, sigs, st.explain)
 }
 
 // checkCommandFirst refuses a server command line, or a file the kernel
@@ -327,6 +327,7 @@ func (c *cli) startCell(st *starting, command []string, secrets map[string]keyst
 		st.refuse("command", err)
 		return nil, nil, c.fail(err, err.(*startError).hint)
 	}
+	st.command, st.chain, st.rules = command, chain, rules
 	if !embedded(p) && !c.noTrust {
 		if err := c.checkCommand(command, chain); err != nil {
 			st.refuse("trust", err)
@@ -453,6 +454,17 @@ type starting struct {
 	log     *audit.Log // nil until run opens it
 	why     string     // cause: error, the first refusal's
 	started bool       // the server runs and the log has its start record
+	// The cell the server was started in, to explain an exit before it
+	// answered.
+	command []string
+	chain   []sandbox.Link
+	rules   []sandbox.PathRule
+}
+
+// explain says why the server may have exited (status exit) before it
+// answered, from the grants of the cell it ran in.
+func (st *starting) explain(exit int) (msg, hint string) {
+	return explainExit(st.p, exit, findUnreadable(st.command, st.chain, st.p.Cwd, st.rules))
 }
 
 // refuse notes why the start is refused; the first reason counts.

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The end record says who ended the session: a client that closed its
+// input (and how the ladder then stopped the server: its own exit, or
+// the SIGTERM that a server ignoring EOF needed, not a bare "status
+// 143"), a server that exited on its own, or a signal to mcpcell.
+func TestEndRecordCause(t *testing.T) {
+	cases := []struct {
+		name   string
+		server func(t *testing.T) (profile string, command []string)
+		end    func(s *session)
+		rule   string
+		note   string // the end record's note holds this
+	}{
+		{name: "real server, client closes", server: realEverything, end: func(s *session) { s.in.Close() },
+			rule: "client-closed", note: "the client closed stdin; the server was stopped ("},
+		{name: "server ignores EOF", server: fake("--ignore-eof"), end: func(s *session) { s.in.Close() },
+			rule: "client-closed", note: "the client closed stdin; the server was stopped (stdin closed, then SIGTERM after 1s: status 143)"},
+		{name: "server exits", server: fake(), end: func(s *session) {
+			s.send(`{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"die","arguments":{}}}`)
+			s.reply("5")
+		}, rule: "server-exited", note: "the server exited with status 3"},
+		{name: "signal", server: fake("--ignore-eof"), end: func(s *session) { s.cmd.Process.Signal(syscall.SIGTERM) },
+			rule: "signal", note: "mcpcell got terminated; the server was stopped (SIGTERM: status 143)"},
+		{name: "real server, signal", server: realEverything, end: func(s *session) { s.cmd.Process.Signal(syscall.SIGTERM) },
+			rule: "signal", note: "mcpcell got terminated; the server was stopped ("},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			profile, command := tc.server(t)
+			s := startSession(t, cellCommand(t, profile, command...))
+			s.call(0, "initialize", `{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}`)
+			tc.end(s)
+			done := make(chan struct{})
+			go func() { s.cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(15 * time.Second):
+				t.Fatal("mcpcell still runs 15s after the session's end")
+			}
+			end := endRecord(auditRecords(t, profile))
+			if end == nil || end.Rule != tc.rule || !strings.Contains(end.Note, tc.note) {
+				t.Fatalf("end record %+v, want rule %q, note holding %q", end, tc.rule, tc.note)
+			}
+			t.Logf("end %s (%s)", end.Rule, end.Note)
+		})
+	}
+}
+
+func realEverything(t *testing.T) (string, []string) {
+	nm := nodeModules(t)
+	return writeProfile(t, grantRead(nm)+everythingProfile), []string{"node", filepath.Join(nm, "@modelcontextprotocol/server-everything/dist/index.js"), "stdio"}
+}
+
+func fake(args ...string) func(t *testing.T) (string, []string) {
+	return func(t *testing.T) (string, []string) {
+		return writeProfile(t, ""), append([]string{os.Args[0], "__fakeserver"}, args...)
+	}
+}

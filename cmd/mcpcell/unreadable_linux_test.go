@@ -1,0 +1,61 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A server whose code the cell cannot read (the real server-everything,
+// its dist outside the project, reached by a link in the project) exits
+// before answering with only Node's EACCES to show: run names the file,
+// the real path, and the grant that fixes it, on stderr and in the end
+// record. With that grant (the control) the same command starts.
+func TestUnreadableServerCode(t *testing.T) {
+	nm := nodeModules(t)
+	dist := filepath.Join(nm, "@modelcontextprotocol/server-everything/dist/index.js")
+	for _, granted := range []bool{false, true} {
+		name := "not granted"
+		text := ""
+		if granted {
+			name, text = "granted", grantRead(nm)
+		}
+		t.Run(name, func(t *testing.T) {
+			profile := writeProfile(t, text)
+			link := filepath.Join(filepath.Dir(profile), "server.js")
+			if err := os.Symlink(dist, link); err != nil {
+				t.Fatal(err)
+			}
+			s := startSession(t, cellCommand(t, profile, "node", "server.js", "stdio"))
+			s.send(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+			m := s.reply("0")
+			if granted {
+				if _, ok := m["result"]; !ok {
+					t.Fatalf("initialize with the grant: %v", m)
+				}
+				return
+			}
+			if _, msg := errorOf(m); !strings.Contains(msg, "exited before answering") {
+				t.Fatalf("initialize: %v", m)
+			}
+			done := make(chan struct{})
+			go func() { s.cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(15 * time.Second):
+				t.Fatal("mcpcell still runs 15s after the server exited")
+			}
+			want := "mcpcell: error: the server exited (status 1) before answering; it may not read server.js (" + dist + "): no grant covers it"
+			hint := "mcpcell: hint: add \"" + nm + "\" to [filesystem] read in " + profile
+			if out := s.stderr.String(); !strings.Contains(out, want+"\n") || !strings.Contains(out, hint) {
+				t.Errorf("stderr lacks\n%s\n%s\ngot:\n%s", want, hint, out)
+			}
+			end := endRecord(auditRecords(t, profile))
+			if end == nil || end.Rule != "server-exited" || !strings.Contains(end.Note, "it may not read server.js ("+dist+")") || !strings.Contains(end.Note, nm) {
+				t.Errorf("end record %+v, want the file and the grant named", end)
+			}
+		})
+	}
+}
