@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,4 +67,29 @@ func fake(args ...string) func(t *testing.T) (string, []string) {
 	return func(t *testing.T) (string, []string) {
 		return writeProfile(t, ""), append([]string{os.Args[0], "__fakeserver"}, args...)
 	}
+}
+
+// A client whose reading side went first (it closed mcpcell's stdout,
+// then its stdin) is recorded as such: the end record says writing to it
+// failed, besides the close of its input.
+func TestEndRecordClientGone(t *testing.T) {
+	path := writeProfile(t, "")
+	cmd := cellCommand(t, path, os.Args[0], "__fakeserver")
+	in, out, _, exited := rawStart(t, cmd)
+	rawCall(t, in, bufio.NewReader(out), 0, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`)
+	out.Close()
+	// Its answer meets the closed pipe.
+	fmt.Fprintf(in, `{"jsonrpc":"2.0","id":1,"method":"ping"}`+"\n")
+	time.Sleep(200 * time.Millisecond)
+	in.Close()
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("mcpcell still runs 10s after the client went")
+	}
+	end := endRecord(auditRecords(t, path))
+	if end == nil || end.Rule != "client-closed" || !strings.Contains(end.Note, "the client's side was gone before (writing to it: write /dev/stdout: broken pipe)") {
+		t.Fatalf("end record %+v, want the broken output named", end)
+	}
+	t.Logf("end %s (%s)", end.Rule, end.Note)
 }

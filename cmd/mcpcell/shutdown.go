@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -153,7 +154,9 @@ func (c *cli) serve(ip *jsonrpc.Interposer, s *jsonrpc.Session, srv *sandbox.Ser
 	watchHangup(c.stdin, st.hungUp)
 	ran := make(chan error, 1)
 	out := &firstBytes{r: srv.Stdout}
-	go func() { ran <- s.Run(c.stdin, c.stdout, srv.Stdin, out) }()
+	toClient := &clientOutput{w: c.stdout}
+	fromClient := &inputEnd{r: c.stdin, ended: make(chan struct{})}
+	go func() { ran <- s.Run(fromClient, toClient, srv.Stdin, out) }()
 	var runErr error
 	killed, undelivered := 0, false
 	select {
@@ -171,7 +174,11 @@ func (c *cli) serve(ip *jsonrpc.Interposer, s *jsonrpc.Session, srv *sandbox.Ser
 	}
 	// The server's output ended with no ladder asked for: it exited on its
 	// own (or closed its output, and the ladder below ends it).
+	// The client's EOF closes the server's input before it asks for the
+	// ladder: a server that exits at once is still the client's doing.
 	select {
+	case <-fromClient.ended:
+		st.clientClosed()
 	case <-srv.Done():
 		st.start(sandbox.Ladder{}, endServerExited, "exited")
 	default:
@@ -182,9 +189,16 @@ func (c *cli) serve(ip *jsonrpc.Interposer, s *jsonrpc.Session, srv *sandbox.Ser
 	killed += sandbox.KillDescendants(srv.Pid())
 	rule, note := st.cause, st.endNote(exit)
 	var why, fix string // an exit before the server said anything
-	if rule == endServerExited && !out.seen.Load() && explain != nil {
+	if !out.seen.Load() && explain != nil && exit != 0 && exit != 128+int(syscall.SIGTERM) && exit != 128+int(syscall.SIGKILL) {
 		why, fix = explain(exit)
-		note = why + " (" + fix + ")"
+		if rule == endServerExited {
+			note = why + " (" + fix + ")"
+		} else {
+			note += "; " + why + " (" + fix + ")"
+		}
+	}
+	if err := toClient.failed(); err != nil {
+		note += fmt.Sprintf("; the client's side was gone before (writing to it: %v)", err)
 	}
 	if undelivered {
 		note += "; the client was not reading, so its last frames were not delivered"
@@ -228,6 +242,48 @@ func (f *firstBytes) Read(b []byte) (int, error) {
 	n, err := f.r.Read(b)
 	if n > 0 && !f.seen.Load() {
 		f.seen.Store(true)
+	}
+	return n, err
+}
+
+// clientOutput writes to the client and keeps the first failure: a
+// client that went away (its end of the pipe closed) says so in the end
+// record.
+type clientOutput struct {
+	w   io.Writer
+	mu  sync.Mutex
+	err error
+}
+
+func (c *clientOutput) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	if err != nil {
+		c.mu.Lock()
+		if c.err == nil {
+			c.err = err
+		}
+		c.mu.Unlock()
+	}
+	return n, err
+}
+
+func (c *clientOutput) failed() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// inputEnd reads the client's input and closes ended at its end.
+type inputEnd struct {
+	r     io.Reader
+	once  sync.Once
+	ended chan struct{}
+}
+
+func (c *inputEnd) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	if err == io.EOF {
+		c.once.Do(func() { close(c.ended) })
 	}
 	return n, err
 }

@@ -59,3 +59,21 @@ func TestUnreadableServerCode(t *testing.T) {
 		})
 	}
 }
+
+// The same server, its client gone at once (input from a file, as a user
+// pipes one in): the explanation comes whoever ended the session first.
+func TestUnreadableServerCodeClientGone(t *testing.T) {
+	nm := nodeModules(t)
+	dist := filepath.Join(nm, "@modelcontextprotocol/server-everything/dist/index.js")
+	profile := writeProfile(t, "")
+	cmd := cellCommand(t, profile, "node", dist, "stdio")
+	cmd.Stdin = strings.NewReader(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}` + "\n")
+	out, err := cmd.CombinedOutput()
+	want := "mcpcell: error: the server exited (status 1) before answering; it may not read " + dist + ": no grant covers it\n"
+	if err == nil || !strings.Contains(string(out), want) {
+		t.Fatalf("run: %v, want %q in:\n%s", err, want, out)
+	}
+	if end := endRecord(auditRecords(t, profile)); end == nil || !strings.Contains(end.Note, "it may not read "+dist) {
+		t.Errorf("end record %+v, want the file named", end)
+	}
+}
