@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -141,4 +142,38 @@ func writeProfileIn(t *testing.T, dir, text string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// The default log an untrusted profile's refusal goes to is not followed
+// through a link planted there: the file it points to stays as it was.
+// (TestRefusedStartRecords' untrusted case is the control: with no link
+// the record is written.)
+func TestRefusedUntrustedNoLink(t *testing.T) {
+	dir := t.TempDir()
+	xdg := dir + "-xdg"
+	profile := writeProfileIn(t, dir, "")
+	env := append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(xdg, "state"), "XDG_CACHE_HOME="+filepath.Join(xdg, "cache"))
+	// The log's name, as check shows it.
+	cmd := exec.Command(os.Args[0], "__mcpcell", "check", "--profile", profile)
+	cmd.Env = env
+	out, _ := cmd.CombinedOutput()
+	m := regexp.MustCompile(`audit log: +(\S+\.jsonl)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("check names no audit log:\n%s", out)
+	}
+	logPath := string(m[1])
+	canary := filepath.Join(t.TempDir(), "canary")
+	os.WriteFile(canary, nil, 0o600) // empty: a log Open would take
+	os.MkdirAll(filepath.Dir(logPath), 0o700)
+	if err := os.Symlink(canary, logPath); err != nil {
+		t.Fatal(err)
+	}
+	run := exec.Command(os.Args[0], "__mcpcell", "run", "--profile", profile, "--", os.Args[0], "__fakeserver")
+	run.Env = env
+	if out, err := run.CombinedOutput(); err == nil || !strings.Contains(string(out), "is new or changed since you trusted it") {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile(canary); len(b) != 0 {
+		t.Errorf("the link's target was written: %q", b)
+	}
 }

@@ -106,15 +106,12 @@ func (c *cli) run(args []string) int {
 		c.refusedUnloaded(pf, said.String())
 		return code
 	}
-	st := &starting{p: p, pol: pol}
+	st := &starting{p: p, pol: pol, environ: c.environ}
 	defer st.finish()
 	// A write grant over mcpcell's own folders is refused before anything
 	// is acted on: with the trust store in it, the record that let the
 	// profile pass may be the server's.
-	cell, _ := profiles.CompileCell(p, c.environ) // planCell reports its errors
-	own := sandbox.Grants{Write: cell.Grants.Write}
-	own.Resolve() // planCell reports what does not resolve
-	if err := ownWrites(p, own); err != nil {
+	if err := ownWrites(p, ownGrants(p, c.environ)); err != nil {
 		st.refuse("filesystem", err)
 		return c.fail(err, "fix the profile; mcpcell check shows the effective profile")
 	}
@@ -451,6 +448,7 @@ func withSecrets(env []string, secrets map[string]keystore.Secret) []string {
 type starting struct {
 	p       *profiles.Profile
 	pol     *profiles.Policy
+	environ []string
 	log     *audit.Log // nil until run opens it
 	why     string     // cause: error, the first refusal's
 	started bool       // the server runs and the log has its start record
@@ -477,10 +475,13 @@ func (st *starting) refuse(cause string, err error) {
 // finish writes the deny start record of a start that did not happen,
 // opening the log if run had not (no secret has been read then: nothing
 // to redact), and closes the log. A log that cannot be opened gets no
-// record: the refusal was printed.
+// record: the refusal was printed. Nor does one when a write grant holds
+// mcpcell's own folders or the log: the record that let the profile
+// pass may be the server's, and so may be its [audit] path and any link
+// there.
 func (st *starting) finish() {
 	if !st.started {
-		if st.log == nil {
+		if st.log == nil && ownWrites(st.p, ownGrants(st.p, st.environ)) == nil {
 			st.log, _ = openLog(st.p, st.pol, audit.NewSession(), func(s string) string { return s })
 		}
 		if st.log != nil {
@@ -515,7 +516,11 @@ func (c *cli) refusedUnloaded(pf profileFlags, said string) {
 			lines = append(lines, msg)
 		}
 	}
-	log, err := audit.Open(filepath.Join(top.Vars["STATE"], "audit", top.Name+".jsonl"), audit.Meta{Session: audit.NewSession(), Profile: top.Name})
+	path := filepath.Join(top.Vars["STATE"], "audit", top.Name+".jsonl")
+	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
+		return // not a log mcpcell made: a link is not followed for an untrusted file
+	}
+	log, err := audit.Open(path, audit.Meta{Session: audit.NewSession(), Profile: top.Name})
 	if err != nil {
 		return
 	}
@@ -525,3 +530,12 @@ func (c *cli) refusedUnloaded(pf profileFlags, said string) {
 
 // oneLine joins the lines of msg (a joined error's) with "; ".
 func oneLine(msg string) string { return strings.ReplaceAll(msg, "\n", "; ") }
+
+// ownGrants are the profile's write grants, resolved as far as they
+// resolve, for ownWrites.
+func ownGrants(p *profiles.Profile, environ []string) sandbox.Grants {
+	cell, _ := profiles.CompileCell(p, environ) // planCell reports its errors
+	own := sandbox.Grants{Write: cell.Grants.Write}
+	own.Resolve() // planCell reports what does not resolve
+	return own
+}
