@@ -113,11 +113,8 @@ func (c *cli) wrappedProfile(name, client, config string) (string, int) {
 func (c *cli) clientEntries(cl clientconf.Client, config string) ([]wrappedEntry, string, error) {
 	path := config
 	if path == "" {
-		home, _ := os.UserHomeDir()
-		wd, _ := os.Getwd()
 		var err error
-		path, err = clientconf.DefaultPath(cl, clientconf.Env{GOOS: runtime.GOOS, Home: c.getenvOr("HOME", home), AppData: c.getenv("APPDATA"), Cwd: wd, Exists: clientconf.OSExists})
-		if err != nil {
+		if path, err = c.clientConfigPath(cl); err != nil {
 			return nil, "", err
 		}
 	}
@@ -151,4 +148,12 @@ func profilesOf(entries []wrappedEntry) string {
 		out = append(out, shellWords(e.profile))
 	}
 	return strings.Join(out, ", ")
+}
+
+// clientConfigPath is the configuration file of cl that wrap reads when
+// given no --config.
+func (c *cli) clientConfigPath(cl clientconf.Client) (string, error) {
+	home, _ := os.UserHomeDir()
+	wd, _ := os.Getwd()
+	return clientconf.DefaultPath(cl, clientconf.Env{GOOS: runtime.GOOS, Home: c.getenvOr("HOME", home), AppData: c.getenv("APPDATA"), Cwd: wd, Exists: clientconf.OSExists})
 }

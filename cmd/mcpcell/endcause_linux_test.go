@@ -42,13 +42,7 @@ func TestEndRecordCause(t *testing.T) {
 			s := startSession(t, cellCommand(t, profile, command...))
 			s.call(0, "initialize", `{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}`)
 			tc.end(s)
-			done := make(chan struct{})
-			go func() { s.cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(15 * time.Second):
-				t.Fatal("mcpcell still runs 15s after the session's end")
-			}
+			s.exited(15 * time.Second)
 			end := endRecord(auditRecords(t, profile))
 			if end == nil || end.Rule != tc.rule || !strings.Contains(end.Note, tc.note) {
 				t.Fatalf("end record %+v, want rule %q, note holding %q", end, tc.rule, tc.note)
@@ -92,4 +86,16 @@ func TestEndRecordClientGone(t *testing.T) {
 		t.Fatalf("end record %+v, want the broken output named", end)
 	}
 	t.Logf("end %s (%s)", end.Rule, end.Note)
+}
+
+// exited waits up to d for mcpcell to exit once the session has ended.
+func (s *session) exited(d time.Duration) {
+	s.t.Helper()
+	done := make(chan struct{})
+	go func() { s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		s.t.Fatalf("mcpcell still runs %v after the session's end", d)
+	}
 }

@@ -129,21 +129,6 @@ func TestRefusedStartRecords(t *testing.T) {
 	}
 }
 
-// writeProfileIn is writeProfile into dir.
-func writeProfileIn(t *testing.T, dir, text string) string {
-	t.Helper()
-	bin, _ := filepath.EvalSymlinks(os.Args[0])
-	testbin := "[filesystem]\nread = [\"" + bin + "\"]\nexec = [\"" + bin + "\"]\n"
-	if err := os.WriteFile(filepath.Join(dir, "testbin.toml"), []byte(testbin), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, ".mcpcell.toml")
-	if err := os.WriteFile(path, []byte("include = [\"default\", \"testbin.toml\"]\n"+text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // The default log an untrusted profile's refusal goes to is not followed
 // through a link planted there: the file it points to stays as it was.
 // (TestRefusedStartRecords' untrusted case is the control: with no link

@@ -40,13 +40,7 @@ func TestUnreadableServerCode(t *testing.T) {
 			if _, msg := errorOf(m); !strings.Contains(msg, "exited before answering") {
 				t.Fatalf("initialize: %v", m)
 			}
-			done := make(chan struct{})
-			go func() { s.cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(15 * time.Second):
-				t.Fatal("mcpcell still runs 15s after the server exited")
-			}
+			s.exited(15 * time.Second)
 			want := "mcpcell: error: the server exited (status 1) before answering; it may not read server.js (" + dist + "): no grant covers it"
 			hint := "mcpcell: hint: add \"" + nm + "\" to [filesystem] read in " + profile
 			if out := s.stderr.String(); !strings.Contains(out, want+"\n") || !strings.Contains(out, hint) {
