@@ -24,7 +24,7 @@ func TestEndRecordCause(t *testing.T) {
 		note   string // the end record's note holds this
 	}{
 		{name: "real server, client closes", server: realEverything, end: func(s *session) { s.in.Close() },
-			rule: "client-closed", note: "the client closed stdin; the server was stopped ("},
+			rule: "client-closed", note: "the client closed stdin; the server exited with status 0"},
 		{name: "server ignores EOF", server: fake("--ignore-eof"), end: func(s *session) { s.in.Close() },
 			rule: "client-closed", note: "the client closed stdin; the server was stopped (stdin closed, then SIGTERM after 1s: status 143)"},
 		{name: "server exits", server: fake(), end: func(s *session) {
@@ -34,7 +34,7 @@ func TestEndRecordCause(t *testing.T) {
 		{name: "signal", server: fake("--ignore-eof"), end: func(s *session) { s.cmd.Process.Signal(syscall.SIGTERM) },
 			rule: "signal", note: "mcpcell got terminated; the server was stopped (SIGTERM: status 143)"},
 		{name: "real server, signal", server: realEverything, end: func(s *session) { s.cmd.Process.Signal(syscall.SIGTERM) },
-			rule: "signal", note: "mcpcell got terminated; the server was stopped ("},
+			rule: "signal", note: "mcpcell got terminated; the server "},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

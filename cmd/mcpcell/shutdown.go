@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -105,30 +106,28 @@ const (
 // ended says how the session ended, for the end record: who asked, and
 // the step of the ladder that ended the server with status exit.
 func (st *stopper) endNote(exit int) string {
-	how := fmt.Sprintf("status %d", exit)
-	switch {
-	case exit == 128+int(syscall.SIGKILL):
-		how = "killed: " + how
-	case exit != 128+int(syscall.SIGTERM):
-		if st.ladder.EOF > 0 {
-			how = "stdin closed, then it exited: " + how
-		} else {
-			how = "it exited: " + how
-		}
-	case st.ladder.EOF > 0:
-		how = fmt.Sprintf("stdin closed, then SIGTERM after %v: %s", st.ladder.EOF, how)
-	default:
-		how = "SIGTERM: " + how
-	}
-	switch st.cause {
-	case endServerExited:
-		if st.why == "exited" || exit != 128+int(syscall.SIGTERM) && exit != 128+int(syscall.SIGKILL) {
+	term, kill := 128+int(syscall.SIGTERM), 128+int(syscall.SIGKILL)
+	who := st.why // who asked for the ladder
+	if st.cause == endServerExited {
+		if st.why == "exited" || exit != term && exit != kill {
 			return fmt.Sprintf("the server exited with status %d", exit)
 		}
-		return fmt.Sprintf("the server closed its output; it was stopped (%s)", how)
-	default:
-		return fmt.Sprintf("%s; the server was stopped (%s)", st.why, how)
+		who = "the server closed its output"
 	}
+	sigterm := "SIGTERM"
+	var steps []string
+	if st.ladder.EOF > 0 {
+		steps, sigterm = append(steps, "stdin closed"), fmt.Sprintf("SIGTERM after %v", st.ladder.EOF)
+	}
+	switch exit {
+	case term:
+		steps = append(steps, sigterm)
+	case kill:
+		steps = append(steps, sigterm, "SIGKILL")
+	default: // it exited on its own, or when its input closed
+		return fmt.Sprintf("%s; the server exited with status %d", who, exit)
+	}
+	return fmt.Sprintf("%s; the server was stopped (%s: status %d)", who, strings.Join(steps, ", then "), exit)
 }
 
 // serve pumps frames through s, a session of ip, until it ends, ends
