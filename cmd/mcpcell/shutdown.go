@@ -190,10 +190,9 @@ func (c *cli) serve(ip *jsonrpc.Interposer, s *jsonrpc.Session, srv *sandbox.Ser
 	var why, fix string // an exit before the server said anything
 	if !out.seen.Load() && explain != nil && exit != 0 && exit != 128+int(syscall.SIGTERM) && exit != 128+int(syscall.SIGKILL) {
 		why, fix = explain(exit)
-		if rule == endServerExited {
-			note = why + " (" + fix + ")"
-		} else {
-			note += "; " + why + " (" + fix + ")"
+		note = why + " (" + fix + ")"
+		if rule != endServerExited {
+			note = st.why + "; " + note
 		}
 	}
 	if err := toClient.failed(); err != nil {

@@ -17,6 +17,9 @@ type unreadable struct {
 	path  string // as the command names it
 	real  string // symlinks resolved
 	grant string // the folder whose read grant fixes it
+	// packages: real is readable, but not the installed packages
+	// (grant) it imports from.
+	packages bool
 }
 
 // findUnreadable names each path among the command's arguments, and the
@@ -49,13 +52,17 @@ func findUnreadable(command []string, chain []sandbox.Link, dir string, rules []
 			path = filepath.Join(dir, path)
 		}
 		real, err := filepath.EvalSymlinks(path)
-		if err != nil || sandbox.Within(rules, real, sandbox.Read) {
+		if err != nil || slices.ContainsFunc(out, func(u unreadable) bool { return u.real == real }) {
 			continue
 		}
-		if slices.ContainsFunc(out, func(u unreadable) bool { return u.real == real }) {
-			continue
+		root := codeRoot(real)
+		switch {
+		case !sandbox.Within(rules, real, sandbox.Read):
+			out = append(out, unreadable{path: name, real: real, grant: root})
+		case filepath.Base(root) == "node_modules" && !sandbox.Within(rules, root, sandbox.Read):
+			// A package granted alone: what it imports lies beside it.
+			out = append(out, unreadable{path: name, real: real, grant: root, packages: true})
 		}
-		out = append(out, unreadable{path: name, real: real, grant: codeRoot(real)})
 	}
 	return out
 }
@@ -93,6 +100,9 @@ func explainExit(p *profiles.Profile, exit int, missing []unreadable) (msg, hint
 		what := u.path
 		if u.real != u.path {
 			what += " (" + u.real + ")"
+		}
+		if u.packages {
+			what = fmt.Sprintf("the packages in %s that %s imports", u.grant, what)
 		}
 		paths = append(paths, what)
 		if !slices.Contains(grants, u.grant) {

@@ -12,17 +12,19 @@ import (
 // its dist outside the project, reached by a link in the project) exits
 // before answering with only Node's EACCES to show: run names the file,
 // the real path, and the grant that fixes it, on stderr and in the end
-// record. With that grant (the control) the same command starts.
+// record. A grant of the package alone (as wrap writes one) leaves the
+// packages it imports unreadable: those are named. With the grant named
+// (the control) the same command starts.
 func TestUnreadableServerCode(t *testing.T) {
 	nm := nodeModules(t)
 	dist := filepath.Join(nm, "@modelcontextprotocol/server-everything/dist/index.js")
-	for _, granted := range []bool{false, true} {
-		name := "not granted"
-		text := ""
-		if granted {
-			name, text = "granted", grantRead(nm)
-		}
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range []struct{ name, text, what string }{
+		{"not granted", "", "server.js (" + dist + ")"},
+		{"package alone", grantRead(filepath.Join(nm, "@modelcontextprotocol/server-everything")), "the packages in " + nm + " that server.js (" + dist + ") imports"},
+		{"granted", grantRead(nm), ""},
+	} {
+		granted, text := tc.what == "", tc.text
+		t.Run(tc.name, func(t *testing.T) {
 			profile := writeProfile(t, text)
 			link := filepath.Join(filepath.Dir(profile), "server.js")
 			if err := os.Symlink(dist, link); err != nil {
@@ -41,13 +43,13 @@ func TestUnreadableServerCode(t *testing.T) {
 				t.Fatalf("initialize: %v", m)
 			}
 			s.exited(15 * time.Second)
-			want := "mcpcell: error: the server exited (status 1) before answering; it may not read server.js (" + dist + "): no grant covers it"
+			want := "mcpcell: error: the server exited (status 1) before answering; it may not read " + tc.what + ": no grant covers it"
 			hint := "mcpcell: hint: add \"" + nm + "\" to [filesystem] read in " + profile
 			if out := s.stderr.String(); !strings.Contains(out, want+"\n") || !strings.Contains(out, hint) {
 				t.Errorf("stderr lacks\n%s\n%s\ngot:\n%s", want, hint, out)
 			}
 			end := endRecord(auditRecords(t, profile))
-			if end == nil || end.Rule != "server-exited" || !strings.Contains(end.Note, "it may not read server.js ("+dist+")") || !strings.Contains(end.Note, nm) {
+			if end == nil || end.Rule != "server-exited" || !strings.Contains(end.Note, "it may not read "+tc.what) || !strings.Contains(end.Note, nm) {
 				t.Errorf("end record %+v, want the file and the grant named", end)
 			}
 		})
