@@ -18,22 +18,45 @@ import (
 func (c *cli) audit(args []string) int {
 	var pf profileFlags
 	var verify, follow bool
+	var server, client, config string
 	fs := newFlags("audit", c.stderr, &pf)
 	fs.BoolVar(&verify, "verify", false, "check the hash chain")
 	fs.BoolVar(&follow, "follow", false, "keep printing new records")
+	fs.StringVar(&server, "server", "", "the log of the server wrap wrapped under this name")
+	fs.StringVar(&client, "client", "", "with --server: the client whose configuration names it")
+	fs.StringVar(&config, "config", "", "with --server and --client: the configuration file (default: the client's)")
 	if err := fs.Parse(args); err != nil {
 		return c.usage2(fmt.Errorf("audit: %v", err))
 	}
+	switch {
+	case server == "" && (client != "" || config != ""):
+		return c.usage2(errors.New("audit: --client and --config choose among the servers of --server NAME"))
+	case config != "" && client == "":
+		return c.usage2(errors.New("audit: --config needs --client (which client's format it is)"))
+	case server != "" && (pf.profile != "" || fs.NArg() > 0):
+		return c.usage2(errors.New("audit: give --server, --profile or a FILE, not two of them"))
+	}
 	var path string
-	switch fs.NArg() {
-	case 0:
+	switch {
+	case server != "":
+		profile, code := c.wrappedProfile(server, client, config)
+		if code != 0 {
+			return code
+		}
+		pf.profile, pf.anyProject = profile, true
+		p, _, code := c.loadProfile(pf)
+		if code != 0 {
+			return code
+		}
+		path = p.AuditPath
+	case fs.NArg() == 0:
 		pf.anyProject = true // reading a log starts no server
 		p, _, code := c.loadProfile(pf)
 		if code != 0 {
 			return code
 		}
 		path = p.AuditPath
-	case 1:
+	case fs.NArg() == 1:
 		path = fs.Arg(0)
 	default:
 		return c.usage2(errors.New("audit: give at most one file"))

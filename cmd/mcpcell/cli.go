@@ -239,7 +239,7 @@ Usage:
   mcpcell run [--profile PATH|NAME] [--project DIR] [-- COMMAND ARGS...]
   mcpcell check [--profile PATH|NAME] [--project DIR] [--verbose]
   mcpcell trust [--profile PATH|NAME] [--project DIR] [--yes] [--tools] [-- COMMAND ARGS...]
-  mcpcell audit [--verify] [--follow] [--profile PATH|NAME] [FILE]
+  mcpcell audit [--verify] [--follow] [--profile PATH|NAME | --server NAME [--client CLIENT [--config FILE]]] [FILE]
   mcpcell secret set|rm NAME
   mcpcell secret ls
   mcpcell secret check [--profile PATH|NAME] [--project DIR]
@@ -299,13 +299,18 @@ definitions, then asks on a terminal; --yes approves without asking. Give
 the profile, project and command the client starts mcpcell run with.
 [tools] pin = false in the profile turns pinning off.
 `,
-	"audit": `Usage: mcpcell audit [--verify] [--follow] [--profile PATH|NAME] [FILE]
+	"audit": `Usage: mcpcell audit [--verify] [--follow] [--profile PATH|NAME | --server NAME [--client CLIENT [--config FILE]]] [FILE]
 
 Prints the audit log FILE (default: the profile's log) with its rotated
 files (FILE.1.jsonl, FILE.2.jsonl, ...), oldest first. --verify checks the
 hash chain through them and reports the first edited, removed or reordered
 record, a file missing between two others, or a missing newest file.
 --follow keeps printing new records as they come, across rotations.
+
+--server NAME finds the log of the server wrap wrapped as NAME, in the
+configurations of every client (--client: of that one; --config: that
+file, in that client's format); a name in two of them is an error that
+lists them.
 `,
 	"secret": `Usage: mcpcell secret set NAME | rm NAME | ls | check [--profile PATH|NAME] [--project DIR]
 

@@ -427,7 +427,7 @@ func TestConsentUnansweredSessionEnds(t *testing.T) {
 		switch {
 		case r.Rule == consentRule && r.Decision == "unanswered" && r.Subject == "tool echo":
 			unanswered = i
-		case r.Decision == "end" && r.Rule == "session":
+		case r.Decision == "end":
 			end = i
 		}
 	}

@@ -109,7 +109,12 @@ func quickExit() string { return strings.TrimSpace(os.Getenv("GORACE") + " atexi
 // fake server.
 func writeProfile(t *testing.T, text string) string {
 	t.Helper()
-	dir := t.TempDir()
+	return writeProfileIn(t, t.TempDir(), text)
+}
+
+// writeProfileIn is writeProfile into dir.
+func writeProfileIn(t *testing.T, dir, text string) string {
+	t.Helper()
 	bin, _ := filepath.EvalSymlinks(os.Args[0])
 	testbin := fmt.Sprintf("[filesystem]\nread = [%q]\nexec = [%q]\n", bin, bin)
 	if err := os.WriteFile(filepath.Join(dir, "testbin.toml"), []byte(testbin), 0o600); err != nil {

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -92,17 +95,24 @@ func (c *cli) run(args []string) int {
 		prepared, _ = sandbox.Prepare(c.helper, c.unhardened) // on failure Start tries again
 		defer prepared.Discard()
 	}
+	// What loadProfile says goes to the user and, for a profile file
+	// whose content is not trusted, into the deny start record.
+	said := &bytes.Buffer{}
+	stderr := c.stderr
+	c.stderr = io.MultiWriter(stderr, said)
 	p, pol, code := c.loadProfile(pf)
+	c.stderr = stderr
 	if code != 0 {
+		c.refusedUnloaded(pf, said.String())
 		return code
 	}
+	st := &starting{p: p, pol: pol, environ: c.environ}
+	defer st.finish()
 	// A write grant over mcpcell's own folders is refused before anything
 	// is acted on: with the trust store in it, the record that let the
 	// profile pass may be the server's.
-	cell, _ := profiles.CompileCell(p, c.environ) // planCell reports its errors
-	own := sandbox.Grants{Write: cell.Grants.Write}
-	own.Resolve() // planCell reports what does not resolve
-	if err := ownWrites(p, own); err != nil {
+	if err := ownWrites(p, ownGrants(p, c.environ)); err != nil {
+		st.refuse("filesystem", err)
 		return c.fail(err, "fix the profile; mcpcell check shows the effective profile")
 	}
 	// One line on every start says which profile and project serve: a
@@ -117,6 +127,7 @@ func (c *cli) run(args []string) int {
 	// large frames pile up.
 	debug.SetMemoryLimit(int64(p.MaxFrame+p.MaxFrame/2) + 8<<20)
 	if len(command) == 0 {
+		st.refuse("command", errors.New("no server command"))
 		c.errorf("no server command")
 		c.hintf("give one after --, as in: mcpcell run -- npx -y @modelcontextprotocol/server-everything, or set [server] command in the profile")
 		return exitUsage
@@ -125,12 +136,13 @@ func (c *cli) run(args []string) int {
 	// anything is acted on (the keyring, the audit log, the cell's
 	// folders), from a plan that creates nothing.
 	if !embedded(p) && !c.noTrust {
-		if code := c.checkCommandFirst(p, pol, command); code != 0 {
+		if code := c.checkCommandFirst(st, command); code != 0 {
 			return code
 		}
 	}
 	surface, err := c.openSurface(p, command, len(fs.Args()) > 0)
 	if err != nil {
+		st.refuse("trust", err)
 		return c.fail(err, "the trust store is in "+trustStore(p).Dir+"; mcpcell does not start a server whose tool surface it cannot check")
 	}
 	if surface != nil {
@@ -145,12 +157,14 @@ func (c *cli) run(args []string) int {
 	var red *keystore.Redactor
 	log, err := openLog(p, pol, session, func(s string) string { return red.String(s) })
 	if err != nil {
-		return c.fail(fmt.Errorf("cannot open the audit log, so the server is not started: %w", err), "set [audit] path in the profile to a writable file")
+		err = fmt.Errorf("cannot open the audit log, so the server is not started: %w", err)
+		st.refuse("audit", err)
+		return c.fail(err, "set [audit] path in the profile to a writable file")
 	}
-	defer log.Close()
+	st.log = log
 	res := <-resolved
 	if res.err != nil {
-		log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Rule: "secrets", Note: res.err.Error()})
+		st.refuse("secrets", res.err)
 		return c.fail(res.err, res.hint)
 	}
 	red = keystore.NewRedactor(res.secrets)
@@ -171,12 +185,13 @@ func (c *cli) run(args []string) int {
 	// that waits in sigs for serve.
 	select {
 	case sig := <-sigs:
-		log.Record(jsonrpc.Event{Time: time.Now(), Decision: "end", Rule: "signal", Note: fmt.Sprintf("got %v before the server started; it was not started", sig)})
-		c.errorf("got %v before the server started; it was not started", sig)
+		err := fmt.Errorf("got %v before the server started; it was not started", sig)
+		st.refuse("signal", err)
+		c.errorf("%v", err)
 		return 128 + int(sig.(syscall.Signal))
 	default:
 	}
-	srv, relay, code := c.startCell(p, command, log, res.secrets, prepared)
+	srv, relay, code := c.startCell(st, command, res.secrets, prepared)
 	if srv == nil {
 		return code
 	}
@@ -198,8 +213,11 @@ func (c *cli) run(args []string) int {
 	// The first record is written before any frame moves: no log, no session.
 	if err := log.Flush(); err != nil {
 		srv.Stop(sandbox.Ladder{})
-		return c.fail(fmt.Errorf("cannot write the audit log %s, so the server is not run: %w", p.AuditPath, err), "free space or fix [audit] path in the profile")
+		err = fmt.Errorf("cannot write the audit log %s, so the server is not run: %w", p.AuditPath, err)
+		st.refuse("audit", err)
+		return c.fail(err, "free space or fix [audit] path in the profile")
 	}
+	st.started = true
 
 	ip := &jsonrpc.Interposer{
 		Policy:   pol,
@@ -218,7 +236,7 @@ func (c *cli) run(args []string) int {
 		cons.review = surface.Review()
 	}
 	pol.SetWithheld(cons.Changed)
-	return c.serve(ip, s, srv, log, sigs)
+	return c.serve(ip, s, srv, log, sigs, st.explain)
 }
 
 // checkCommandFirst refuses a server command line, or a file the kernel
@@ -226,9 +244,11 @@ func (c *cli) run(args []string) int {
 // a plan of the cell that creates nothing; a refusal is then recorded in
 // the (trusted) profile's audit log. What else keeps the command from
 // starting (a missing exec grant) startCell reports in its order.
-func (c *cli) checkCommandFirst(p *profiles.Profile, pol *profiles.Policy, command []string) int {
+func (c *cli) checkCommandFirst(st *starting, command []string) int {
+	p := st.p
 	plan, err := c.planCell(p, false)
 	if err != nil {
+		st.refuse("profile", err)
 		return c.fail(err, planHint(err, "fix the profile; mcpcell check shows the effective profile"))
 	}
 	_, chain, _ := serverPath(command, plan.env, plan.grants.Rules())
@@ -236,11 +256,7 @@ func (c *cli) checkCommandFirst(p *profiles.Profile, pol *profiles.Policy, comma
 		return 0 // a trusted argv whose program is gone: startCell says so
 	}
 	if err := c.checkCommand(command, chain); err != nil {
-		// No secret has been read: nothing to redact.
-		if log, lerr := openLog(p, pol, audit.NewSession(), func(s string) string { return s }); lerr == nil {
-			log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Rule: "trust", Note: err.Error()})
-			log.Close()
-		}
+		st.refuse("trust", err)
 		return c.untrusted(err.Error(), p.Origin.File, c.projectFlag, command)
 	}
 	return 0
@@ -284,9 +300,11 @@ func profileName(p *profiles.Profile) string {
 
 // startCell plans the cell, refuses a weaker one unless the profile
 // accepts it, and starts the server in it.
-func (c *cli) startCell(p *profiles.Profile, command []string, log *audit.Log, secrets map[string]keystore.Secret, prepared *sandbox.Prepared) (*sandbox.Server, *egress.Relay, int) {
+func (c *cli) startCell(st *starting, command []string, secrets map[string]keystore.Secret, prepared *sandbox.Prepared) (*sandbox.Server, *egress.Relay, int) {
+	p, log := st.p, st.log
 	plan, err := c.planCell(p, true)
 	if err != nil {
+		st.refuse("profile", err)
 		return nil, nil, c.fail(err, planHint(err, "fix the profile; mcpcell check shows the effective profile"))
 	}
 	for _, w := range plan.broad {
@@ -298,30 +316,35 @@ func (c *cli) startCell(p *profiles.Profile, command []string, log *audit.Log, s
 	plan.env = withSecrets(plan.env, secrets)
 	rules := plan.grants.Rules()
 	if err := checkWorkDir(rules, p.Cwd); err != nil {
+		st.refuse("filesystem", err)
 		return nil, nil, c.fail(err, "grant it in [filesystem] read or write, or set [server] cwd")
 	}
 	path, chain, err := serverPath(command, plan.env, rules)
 	if err != nil {
+		st.refuse("command", err)
 		return nil, nil, c.fail(err, err.(*startError).hint)
 	}
+	st.command, st.chain, st.rules = command, chain, rules
 	if !embedded(p) && !c.noTrust {
 		if err := c.checkCommand(command, chain); err != nil {
-			log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Rule: "trust", Note: err.Error()})
+			st.refuse("trust", err)
 			return nil, nil, c.untrusted(err.Error(), p.Origin.File, c.projectFlag, command)
 		}
 	}
 	confine := plan.kernel.OS == "linux"
 	switch profiles.CellVerdict(plan.kernel, plan.gaps, p.Required, p.BestEffort) {
 	case profiles.CellRefusedUnconfined:
-		return nil, nil, c.fail(fmt.Errorf("mcpcell cannot confine a server on %s", plan.kernel.OS), "set [sandbox] required = false in the profile to run the server unconfined (the policy, audit log and keyring still work)")
+		err := fmt.Errorf("mcpcell cannot confine a server on %s", plan.kernel.OS)
+		st.refuse("sandbox", err)
+		return nil, nil, c.fail(err, "set [sandbox] required = false in the profile to run the server unconfined (the policy, audit log and keyring still work)")
 	case profiles.CellRefused:
-		c.errorf("this kernel cannot enforce the cell as written: %s", plan.kernel.Describe())
+		errs := []error{fmt.Errorf("this kernel cannot enforce the cell as written: %s", plan.kernel.Describe())}
 		for _, g := range plan.gaps {
-			c.errorf("not enforceable: %s", g)
+			errs = append(errs, fmt.Errorf("not enforceable: %s", g))
 		}
-		c.hintf("upgrade the kernel (Landlock ABI %d or newer, seccomp), or accept a weaker cell with [sandbox] best_effort = true", sandbox.NeedABI)
-		log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Rule: "sandbox", Note: "kernel cannot enforce the cell: " + sandbox.Summary(plan.gaps)})
-		return nil, nil, exitFailed
+		err := errors.Join(errs...)
+		st.refuse("sandbox", err)
+		return nil, nil, c.fail(err, fmt.Sprintf("upgrade the kernel (Landlock ABI %d or newer, seccomp), or accept a weaker cell with [sandbox] best_effort = true", sandbox.NeedABI))
 	case profiles.CellUnconfined:
 		fmt.Fprintf(c.stderr, "mcpcell: warning: [sandbox] required = false: the server runs unconfined on %s\n", plan.kernel.OS)
 		log.Record(jsonrpc.Event{Time: time.Now(), Decision: "weaker", Rule: "sandbox.best_effort", Note: "not enforced: " + sandbox.Summary(plan.gaps)})
@@ -342,22 +365,25 @@ func (c *cli) startCell(p *profiles.Profile, command []string, log *audit.Log, s
 	if confine {
 		cell.Helper, cell.Prepared = c.helper, prepared
 		if err := sandbox.BecomeSubreaper(); err != nil {
-			return nil, nil, c.fail(fmt.Errorf("becoming the reaper of the server's processes: %w", err), "")
+			err = fmt.Errorf("becoming the reaper of the server's processes: %w", err)
+			st.refuse("sandbox", err)
+			return nil, nil, c.fail(err, "")
 		}
 	}
 	if plan.egress != nil && !confine {
 		// Never the host's network for a profile that names hosts.
 		err := fmt.Errorf("[network] hosts needs the cell's own network namespace, which only Linux gives; the server is not started unconfined with the host's network")
-		log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Rule: "network.hosts", Note: err.Error()})
+		st.refuse("network.hosts", err)
 		return nil, nil, c.fail(err, "remove [network] hosts from the profile to run the server unconfined")
 	}
 	srv, err := sandbox.Start(cell, cmp.Or(c.serverStderr, c.stderr))
 	if err != nil {
-		log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Rule: "start", Note: err.Error()})
 		var ns *sandbox.NamespaceError
 		if errors.As(err, &ns) {
+			st.refuse("network.hosts", err)
 			return nil, nil, c.fail(err, cmp.Or(ns.Fix(), "a profile with [network] hosts needs user and network namespaces; mcpcell never falls back to the host's network"))
 		}
+		st.refuse("sandbox", err)
 		return nil, nil, c.fail(err, "run mcpcell check to see the cell; grant what the server needs in the profile")
 	}
 	if plan.egress == nil {
@@ -367,7 +393,7 @@ func (c *cli) startCell(p *profiles.Profile, command []string, log *audit.Log, s
 	if err != nil {
 		srv.Stop(sandbox.Ladder{})
 		err = fmt.Errorf("starting the relay of the cell's [network] hosts: %w", err)
-		log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Rule: "network.hosts", Note: err.Error()})
+		st.refuse("network.hosts", err)
 		return nil, nil, c.fail(err, "")
 	}
 	return srv, relay, 0
@@ -412,4 +438,104 @@ func withSecrets(env []string, secrets map[string]keystore.Secret) []string {
 		out = append(out, name+"="+s.Value())
 	}
 	return out
+}
+
+// starting is a start of the server under way, once the trusted profile
+// is known: the audit log once open, and why the start was refused. Every
+// start that does not reach the server writes one deny start record, its
+// rule "start" (what the viewer and a script look for), its note the
+// cause and the error the user saw.
+type starting struct {
+	p       *profiles.Profile
+	pol     *profiles.Policy
+	environ []string
+	log     *audit.Log // nil until run opens it
+	why     string     // cause: error, the first refusal's
+	started bool       // the server runs and the log has its start record
+	// The cell the server was started in, to explain an exit before it
+	// answered.
+	command []string
+	chain   []sandbox.Link
+	rules   []sandbox.PathRule
+}
+
+// explain says why the server may have exited (status exit) before it
+// answered, from the grants of the cell it ran in.
+func (st *starting) explain(exit int) (msg, hint string) {
+	return explainExit(st.p, exit, findUnreadable(st.command, st.chain, st.p.Cwd, st.rules))
+}
+
+// refuse notes why the start is refused; the first reason counts.
+func (st *starting) refuse(cause string, err error) {
+	if st.why == "" {
+		st.why = cause + ": " + oneLine(err.Error())
+	}
+}
+
+// finish writes the deny start record of a start that did not happen,
+// opening the log if run had not (no secret has been read then: nothing
+// to redact), and closes the log. A log that cannot be opened gets no
+// record: the refusal was printed. Nor does one when a write grant holds
+// mcpcell's own folders or the log: the record that let the profile
+// pass may be the server's, and so may be its [audit] path and any link
+// there.
+func (st *starting) finish() {
+	if !st.started {
+		if st.log == nil && ownWrites(st.p, ownGrants(st.p, st.environ)) == nil {
+			st.log, _ = openLog(st.p, st.pol, audit.NewSession(), func(s string) string { return s })
+		}
+		if st.log != nil {
+			st.log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Rule: "start", Note: cmp.Or(st.why, "refused")})
+		}
+	}
+	if st.log != nil {
+		st.log.Close()
+	}
+}
+
+// refusedUnloaded records a start refused before a trusted profile was
+// known (said is what loadProfile printed). Only a profile file whose
+// content is not trusted is logged, and never where that content says
+// (its [audit] path): in the default log of its name,
+// ${STATE}/audit/NAME.jsonl, which its path and the environment choose.
+// A profile that is not found, or an embedded one refused its project,
+// has no log of its own: the refusal is only printed.
+func (c *cli) refusedUnloaded(pf profileFlags, said string) {
+	var top *profiles.Profile
+	errStop := errors.New("stop")
+	profiles.Load(profiles.Options{Profile: pf.profile, Project: pf.project, Getenv: c.getenv, AnyProject: true, Verify: func(p *profiles.Profile, _ string, _ []byte) error {
+		top = p // the file is found: its name and ${STATE} are set, nothing of it applied
+		return errStop
+	}})
+	if top == nil {
+		return
+	}
+	var lines []string
+	for _, l := range strings.Split(said, "\n") {
+		if msg, ok := strings.CutPrefix(l, "mcpcell: error: "); ok {
+			lines = append(lines, msg)
+		}
+	}
+	path := filepath.Join(top.Vars["STATE"], "audit", top.Name+".jsonl")
+	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
+		return // not a log mcpcell made: a link is not followed for an untrusted file
+	}
+	log, err := audit.Open(path, audit.Meta{Session: audit.NewSession(), Profile: top.Name})
+	if err != nil {
+		return
+	}
+	log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Rule: "start", Note: "profile: " + cmp.Or(strings.Join(lines, "; "), "refused")})
+	log.Close()
+}
+
+// oneLine joins the lines of msg (a joined error's) with "; ".
+func oneLine(msg string) string { return strings.ReplaceAll(msg, "\n", "; ") }
+
+// ownGrants are the profile's write grants, resolved as far as they
+// resolve, for ownWrites.
+func ownGrants(p *profiles.Profile, environ []string) sandbox.Grants {
+	cell, _ := profiles.CompileCell(p, environ) // planCell reports its errors
+	own := sandbox.Grants{Write: cell.Grants.Write}
+	own.Resolve() // planCell reports what does not resolve
+	return own
 }

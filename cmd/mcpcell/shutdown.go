@@ -2,8 +2,11 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -37,17 +40,23 @@ type stopper struct {
 	srv     *sandbox.Server
 	started atomic.Bool
 	ended   chan struct{} // closed once the ladder has ended the server
+	// cause and why say who asked for the ladder that ran, for the end
+	// record: set before started, read after ended.
+	cause, why string
+	ladder     sandbox.Ladder
 }
 
 func newStopper(srv *sandbox.Server) *stopper {
 	return &stopper{srv: srv, ended: make(chan struct{})}
 }
 
-// start runs l unless a ladder runs already, and reports whether it did.
-func (st *stopper) start(l sandbox.Ladder) bool {
+// start runs l, asked for by cause (why, in words), unless a ladder runs
+// already, and reports whether it did.
+func (st *stopper) start(l sandbox.Ladder, cause, why string) bool {
 	if st.started.Swap(true) {
 		return false
 	}
+	st.cause, st.why, st.ladder = cause, why, l
 	go func() {
 		st.srv.Stop(l)
 		close(st.ended)
@@ -57,14 +66,14 @@ func (st *stopper) start(l sandbox.Ladder) bool {
 
 // clientClosed: mcpcell has read the end of the client's input.
 func (st *stopper) clientClosed() {
-	st.start(sandbox.Ladder{EOF: eofGrace, Term: termGrace})
+	st.start(sandbox.Ladder{EOF: eofGrace, Term: termGrace}, endClientClosed, "the client closed stdin")
 }
 
 // hungUp: the client hung up before mcpcell read all it sent, held up by
 // a server that does not read. The ladder's clock starts now; the server
 // gets what it takes of the rest while the EOF wait lasts.
 func (st *stopper) hungUp() {
-	st.start(sandbox.Ladder{EOF: eofGrace, Term: termGrace, Drain: true})
+	st.start(sandbox.Ladder{EOF: eofGrace, Term: termGrace, Drain: true}, endClientClosed, "the client closed stdin")
 }
 
 // stopSignals are the signals that stop the server by a ladder, not by
@@ -81,28 +90,58 @@ var stopSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, s
 // later, inside what is left of the SDKs' ladder after their SIGTERM.
 // One that comes while any ladder runs (the SDKs' SIGTERM 2 s after
 // closing stdin) kills the server's tree at once.
-func (st *stopper) signal() {
-	if !st.start(sandbox.Ladder{Term: termGrace}) {
+func (st *stopper) signal(sig os.Signal) {
+	if !st.start(sandbox.Ladder{Term: termGrace}, endSignal, fmt.Sprintf("mcpcell got %v", sig)) {
 		st.srv.Hurry()
 	}
 }
 
-// stop runs the EOF ladder unless a ladder runs already, and returns once
-// the server has exited.
-func (st *stopper) stop() {
-	st.clientClosed()
-	<-st.ended
+// The causes of a session's end, the rule of its end record.
+const (
+	endClientClosed = "client-closed" // the client closed stdin or hung up; the ladder stopped the server
+	endSignal       = "signal"        // mcpcell got a stop signal; the ladder stopped the server
+	endServerExited = "server-exited" // the server exited, or closed its output, on its own
+)
+
+// ended says how the session ended, for the end record: who asked, and
+// the step of the ladder that ended the server with status exit.
+func (st *stopper) endNote(exit int) string {
+	term, kill := 128+int(syscall.SIGTERM), 128+int(syscall.SIGKILL)
+	who := st.why // who asked for the ladder
+	if st.cause == endServerExited {
+		if st.why == "exited" || exit != term && exit != kill {
+			return fmt.Sprintf("the server exited with status %d", exit)
+		}
+		who = "the server closed its output"
+	}
+	sigterm := "SIGTERM"
+	var steps []string
+	if st.ladder.EOF > 0 {
+		steps, sigterm = append(steps, "stdin closed"), fmt.Sprintf("SIGTERM after %v", st.ladder.EOF)
+	}
+	switch exit {
+	case term:
+		steps = append(steps, sigterm)
+	case kill:
+		steps = append(steps, sigterm, "SIGKILL")
+	default: // it exited on its own, or when its input closed
+		return fmt.Sprintf("%s; the server exited with status %d", who, exit)
+	}
+	return fmt.Sprintf("%s; the server was stopped (%s: status %d)", who, strings.Join(steps, ", then "), exit)
 }
 
 // serve pumps frames through s, a session of ip, until it ends, ends
 // the server and its descendants, writes the audit log's end record and
 // returns the server's exit status. sigs delivers stopSignals, those
 // that came while the server started among them.
-func (c *cli) serve(ip *jsonrpc.Interposer, s *jsonrpc.Session, srv *sandbox.Server, log *audit.Log, sigs <-chan os.Signal) int {
+//
+// explain says why a server that exited before it wrote anything may
+// have done so: the error, the hint, the end record's note.
+func (c *cli) serve(ip *jsonrpc.Interposer, s *jsonrpc.Session, srv *sandbox.Server, log *audit.Log, sigs <-chan os.Signal, explain func(exit int) (msg, hint string)) int {
 	st := newStopper(srv)
 	go func() {
-		for range sigs {
-			st.signal()
+		for sig := range sigs {
+			st.signal(sig)
 		}
 	}()
 	// A client that is gone leaves mcpcell's stdout and stderr broken: a
@@ -113,7 +152,10 @@ func (c *cli) serve(ip *jsonrpc.Interposer, s *jsonrpc.Session, srv *sandbox.Ser
 	ip.ClientClosed = st.clientClosed
 	watchHangup(c.stdin, st.hungUp)
 	ran := make(chan error, 1)
-	go func() { ran <- s.Run(c.stdin, c.stdout, srv.Stdin, srv.Stdout) }()
+	out := &firstBytes{r: srv.Stdout}
+	toClient := &clientOutput{w: c.stdout}
+	fromClient := &inputEnd{r: c.stdin, ended: make(chan struct{})}
+	go func() { ran <- s.Run(fromClient, toClient, srv.Stdin, out) }()
 	var runErr error
 	killed, undelivered := 0, false
 	select {
@@ -129,10 +171,33 @@ func (c *cli) serve(ip *jsonrpc.Interposer, s *jsonrpc.Session, srv *sandbox.Ser
 			undelivered = true
 		}
 	}
-	st.stop()
+	// The server's output ended with no ladder asked for: it exited on its
+	// own (or closed its output, and the ladder below ends it).
+	// The client's EOF closes the server's input before it asks for the
+	// ladder: a server that exits at once is still the client's doing.
+	select {
+	case <-fromClient.ended:
+		st.clientClosed()
+	case <-srv.Done():
+		st.start(sandbox.Ladder{}, endServerExited, "exited")
+	default:
+		st.start(sandbox.Ladder{EOF: eofGrace, Term: termGrace}, endServerExited, "closed its output")
+	}
+	<-st.ended
 	exit := srv.Wait()
 	killed += sandbox.KillDescendants(srv.Pid())
-	note := fmt.Sprintf("server exited with status %d", exit)
+	rule, note := st.cause, st.endNote(exit)
+	var why, fix string // an exit before the server said anything
+	if !out.seen.Load() && explain != nil && exit != 0 && exit != 128+int(syscall.SIGTERM) && exit != 128+int(syscall.SIGKILL) {
+		why, fix = explain(exit)
+		note = why + " (" + fix + ")"
+		if rule != endServerExited {
+			note = st.why + "; " + note
+		}
+	}
+	if err := toClient.failed(); err != nil {
+		note += fmt.Sprintf("; the client's side was gone before (writing to it: %v)", err)
+	}
 	if undelivered {
 		note += "; the client was not reading, so its last frames were not delivered"
 	}
@@ -145,12 +210,16 @@ func (c *cli) serve(ip *jsonrpc.Interposer, s *jsonrpc.Session, srv *sandbox.Ser
 	// client that has gone may no longer read, and before the client's
 	// SIGKILL can come; the counts of repeated events go before it.
 	s.EndCounts()
-	log.Record(jsonrpc.Event{Time: time.Now(), Decision: "end", Rule: "session", Note: note})
+	log.Record(jsonrpc.Event{Time: time.Now(), Decision: "end", Rule: rule, Note: note})
 	if err := log.Flush(); err != nil {
 		c.errorf("writing the audit log's end record: %v", err)
 	}
 	if runErr != nil {
 		fmt.Fprintf(c.stderr, "mcpcell: reading from the server: %v\n", runErr)
+	}
+	if why != "" {
+		c.errorf("%s", why)
+		c.hintf("%s", fix)
 	}
 	if undelivered {
 		fmt.Fprintf(c.stderr, "mcpcell: the client was not reading; the server's last frames were not delivered\n")
@@ -159,4 +228,60 @@ func (c *cli) serve(ip *jsonrpc.Interposer, s *jsonrpc.Session, srv *sandbox.Ser
 		fmt.Fprintf(c.stderr, "mcpcell: killed %d process(es) the server left behind\n", killed)
 	}
 	return exit
+}
+
+// firstBytes reads r and notes whether anything came.
+type firstBytes struct {
+	r    io.Reader
+	seen atomic.Bool
+}
+
+func (f *firstBytes) Read(b []byte) (int, error) {
+	n, err := f.r.Read(b)
+	if n > 0 && !f.seen.Load() {
+		f.seen.Store(true)
+	}
+	return n, err
+}
+
+// clientOutput writes to the client and keeps the first failure: a
+// client that went away (its end of the pipe closed) says so in the end
+// record.
+type clientOutput struct {
+	w   io.Writer
+	mu  sync.Mutex
+	err error
+}
+
+func (c *clientOutput) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	if err != nil {
+		c.mu.Lock()
+		if c.err == nil {
+			c.err = err
+		}
+		c.mu.Unlock()
+	}
+	return n, err
+}
+
+func (c *clientOutput) failed() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// inputEnd reads the client's input and closes ended at its end.
+type inputEnd struct {
+	r     io.Reader
+	once  sync.Once
+	ended chan struct{}
+}
+
+func (c *inputEnd) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	if err == io.EOF {
+		c.once.Do(func() { close(c.ended) })
+	}
+	return n, err
 }
