@@ -210,6 +210,9 @@ func (c *cli) run(args []string) int {
 	if red != nil {
 		ip.Redact, ip.RedactText = red.Frame, red.Text
 	}
+	if c.probing != nil {
+		ip.Observe = c.probing(p, pol, ip)
+	}
 	// A change withheld from a listing may be approved by the user where
 	// the client can ask them.
 	s := ip.NewSession()
