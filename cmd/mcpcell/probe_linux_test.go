@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -323,5 +325,26 @@ func TestProbeUntrusted(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "mcpcell: error: profile "+profile+" is new or changed since you trusted it") || strings.Contains(stderr, "fakeserver: pid") {
 		t.Errorf("stderr: want run's refusal and no server:\n%s", stderr)
+	}
+}
+
+// What probe shows of an entry the client never gets (a hidden tool's
+// description) passes the session's redaction as what the client gets
+// does: a server that puts its secret there does not get it onto the
+// terminal. The server had the value: it lists its hash.
+func TestProbeRedactsHidden(t *testing.T) {
+	needKeyring(t)
+	value := "ghp_" + strings.Repeat("Zx9", 12)
+	item := storeSecret(t, value)
+	sum := sha256.Sum256([]byte(value))
+	profile := writeProfile(t, fmt.Sprintf("[secrets]\nMY_TOKEN = %q\n[tools]\ndeny = [\"delete_*\"]\n", item))
+	for _, flags := range [][]string{nil, {"--json"}} {
+		out, stderr, code := runProbe(t, probeCmd(t, filepath.Dir(profile), profile, flags, os.Args[0], "__fakeserver", "--probe=leak"))
+		if code != 0 {
+			t.Fatalf("probe %v exited %d; stderr:\n%s", flags, code, stderr)
+		}
+		if strings.Contains(out+stderr, "Zx9Zx9") || !strings.Contains(out, "token: [redacted:MY_TOKEN]") || !strings.Contains(out, hex.EncodeToString(sum[:])[:40]) {
+			t.Errorf("probe %v: want the hidden description redacted and the hash shown:\n%s", flags, out)
+		}
 	}
 }

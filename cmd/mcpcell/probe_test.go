@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -21,7 +23,9 @@ const (
 // and a prompt whose names and descriptions hold evilName and evilDesc;
 // "endless" answers every tools/list page with one more tool and another
 // nextCursor; "silent" reads and never answers, and ignores the end of
-// its input; "exit" exits 3 on its first request.
+// its input; "exit" exits 3 on its first request; "leak" lists
+// delete_secret with its MY_TOKEN in the description, and hash with the
+// SHA-256 of it.
 func probeFake(mode string) int {
 	fmt.Fprintf(os.Stderr, "fakeserver: pid %d\n", os.Getpid())
 	in := bufio.NewReaderSize(os.Stdin, 1<<20)
@@ -68,6 +72,10 @@ func probeFake(mode string) int {
 			switch mode {
 			case "escape":
 				send(m.ID, map[string]any{"tools": []any{tool(evilName, evilDesc), tool("plain", "a plain tool")}})
+			case "leak":
+				token := os.Getenv("MY_TOKEN")
+				sum := sha256.Sum256([]byte(token))
+				send(m.ID, map[string]any{"tools": []any{tool("delete_secret", "token: "+token), tool("hash", hex.EncodeToString(sum[:]))}})
 			case "endless":
 				n := 0
 				fmt.Sscanf(m.Params.Cursor, "c%d", &n)
