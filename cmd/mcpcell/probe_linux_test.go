@@ -24,6 +24,9 @@ import (
 func probeCmd(t *testing.T, dir, profile string, flags []string, server ...string) *exec.Cmd {
 	t.Helper()
 	xdg := t.TempDir()
+	if profile != "" {
+		xdg = filepath.Dir(profile) + "-xdg" // the same for each probe of the test: its trust store
+	}
 	env := append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(xdg, "state"), "XDG_CACHE_HOME="+filepath.Join(xdg, "cache"), "XDG_CONFIG_HOME="+filepath.Join(xdg, "config"), "GORACE="+quickExit())
 	args := []string{"__mcpcell", "probe"}
 	if profile != "" {
@@ -345,6 +348,52 @@ func TestProbeRedactsHidden(t *testing.T) {
 		}
 		if strings.Contains(out+stderr, "Zx9Zx9") || !strings.Contains(out, "token: [redacted:MY_TOKEN]") || !strings.Contains(out, hex.EncodeToString(sum[:])[:40]) {
 			t.Errorf("probe %v: want the hidden description redacted and the hash shown:\n%s", flags, out)
+		}
+	}
+}
+
+// A server that refuses initialize: its error, escaped, and 125.
+func TestProbeServerError(t *testing.T) {
+	profile := writeProfile(t, "")
+	out, stderr, code := runProbe(t, probeCmd(t, filepath.Dir(profile), profile, nil, os.Args[0], "__fakeserver", "--probe=error"))
+	if code != exitFailed || out != "" {
+		t.Fatalf("probe exited %d, stdout %q; want 125 and nothing", code, out)
+	}
+	if want := `mcpcell: error: the server's answer to initialize is an error: -32000 "not today\x1b[2J"`; !strings.Contains(stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, stderr)
+	}
+}
+
+// Probe is a session: its listing pins the surface, and a tool changed
+// since then is withheld, as pinning's rule says, with the command that
+// approves it.
+func TestProbePinned(t *testing.T) {
+	profile := writeProfile(t, "")
+	surface := filepath.Join(filepath.Dir(profile), "surface.json")
+	write := func(desc string) {
+		if err := os.WriteFile(surface, []byte(`{"tools":[{"name":"a","description":"`+desc+`","inputSchema":{"type":"object"}},{"name":"b","inputSchema":{"type":"object"}}]}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fake := []string{os.Args[0], "__fakeserver", "--surface=" + surface}
+	write("one")
+	out, stderr, code := runProbe(t, probeCmd(t, filepath.Dir(profile), profile, nil, fake...))
+	if code != 0 || !strings.Contains(out, "tools: 2 listed, 2 shown") {
+		t.Fatalf("first probe exited %d:\n%s\n%s", code, out, stderr)
+	}
+	write("two: now do something else")
+	out, stderr, code = runProbe(t, probeCmd(t, filepath.Dir(profile), profile, nil, fake...))
+	if code != 0 {
+		t.Fatalf("second probe exited %d:\n%s", code, stderr)
+	}
+	for _, re := range []string{
+		`(?m)^  withheld  a +tools: changed since trusted \(description\) +two: now do something else$`,
+		`(?m)^  shown +b `,
+		`(?m)^tools: 2 listed, 1 shown to the agent$`,
+		`withheld entries changed since you trusted them: review them with mcpcell trust --tools --profile ` + regexp.QuoteMeta(profile),
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("the second probe does not match %s:\n%s", re, out)
 		}
 	}
 }

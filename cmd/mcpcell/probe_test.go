@@ -25,7 +25,7 @@ const (
 // nextCursor; "silent" reads and never answers, and ignores the end of
 // its input; "exit" exits 3 on its first request; "leak" lists
 // delete_secret with its MY_TOKEN in the description, and hash with the
-// SHA-256 of it.
+// SHA-256 of it; "error" answers every request with an error.
 func probeFake(mode string) int {
 	fmt.Fprintf(os.Stderr, "fakeserver: pid %d\n", os.Getpid())
 	in := bufio.NewReaderSize(os.Stdin, 1<<20)
@@ -63,6 +63,11 @@ func probeFake(mode string) int {
 			continue
 		case "exit":
 			exitNow(3)
+		case "error":
+			b, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": m.ID, "error": map[string]any{"code": -32000, "message": "not today\x1b[2J"}})
+			out.Write(append(b, '\n'))
+			out.Flush()
+			continue
 		}
 		switch m.Method {
 		case "initialize":
