@@ -397,3 +397,20 @@ func TestProbePinned(t *testing.T) {
 		}
 	}
 }
+
+// A server that cannot read its own code (it lies outside the project,
+// the one folder the default grants beyond the runtimes): the server's
+// status, and an explanation that names the file and the fix.
+func TestProbeUnreadableCode(t *testing.T) {
+	nm := nodeModules(t)
+	server := filepath.Join(nm, "@modelcontextprotocol/server-everything/dist/index.js")
+	out, stderr, code := runProbe(t, probeCmd(t, t.TempDir(), "", nil, "node", server, "stdio"))
+	if code != exitFailed || out != "" {
+		t.Fatalf("probe exited %d, stdout %q; want 125 and nothing", code, out)
+	}
+	for _, want := range []string{"EACCES", server, "mcpcell: error: the server exited with status 1 before answering initialize", "[filesystem] read"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+}
