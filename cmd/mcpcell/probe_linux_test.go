@@ -55,6 +55,17 @@ func runProbe(t *testing.T, cmd *exec.Cmd) (string, string, int) {
 	return out.String(), errb.String(), code
 }
 
+// probeFails runs cmd, a probe that cannot complete, and returns its
+// stderr: it must exit 125 and print no report.
+func probeFails(t *testing.T, cmd *exec.Cmd) string {
+	t.Helper()
+	out, stderr, code := runProbe(t, cmd)
+	if code != exitFailed || out != "" {
+		t.Fatalf("probe exited %d, stdout %q; want 125 and nothing; stderr:\n%s", code, out, stderr)
+	}
+	return stderr
+}
+
 // lineOf is the file:line of the first line of path that holds s.
 func lineOf(t *testing.T, path, s string) string {
 	t.Helper()
@@ -250,10 +261,7 @@ func TestProbeEndlessPages(t *testing.T) {
 // it).
 func TestProbeNeverAnswers(t *testing.T) {
 	profile := writeProfile(t, "")
-	out, stderr, code := runProbe(t, probeCmd(t, filepath.Dir(profile), profile, []string{"--timeout", "1s"}, os.Args[0], "__fakeserver", "--probe=silent"))
-	if code != exitFailed || out != "" {
-		t.Fatalf("probe exited %d, stdout %q; want 125 and nothing", code, out)
-	}
+	stderr := probeFails(t, probeCmd(t, filepath.Dir(profile), profile, []string{"--timeout", "1s"}, os.Args[0], "__fakeserver", "--probe=silent"))
 	for _, want := range []string{
 		"mcpcell: error: the server did not answer initialize within 1s (--timeout); mcpcell stopped it",
 		"mcpcell: hint: a server that waits on the network",
@@ -274,10 +282,7 @@ func TestProbeNeverAnswers(t *testing.T) {
 // A server that exits before answering: its status, and what to do.
 func TestProbeServerExits(t *testing.T) {
 	profile := writeProfile(t, "")
-	out, stderr, code := runProbe(t, probeCmd(t, filepath.Dir(profile), profile, nil, os.Args[0], "__fakeserver", "--probe=exit"))
-	if code != exitFailed || out != "" {
-		t.Fatalf("probe exited %d, stdout %q; want 125 and nothing", code, out)
-	}
+	stderr := probeFails(t, probeCmd(t, filepath.Dir(profile), profile, nil, os.Args[0], "__fakeserver", "--probe=exit"))
 	for _, want := range []string{
 		"mcpcell: error: the server exited with status 3 before answering initialize",
 		"mcpcell: hint: its stderr and mcpcell's messages are above; a server that cannot read a file of its own code needs the file's folder in [filesystem] read",
@@ -321,11 +326,7 @@ func TestProbeRefusedCallNeverReachesServer(t *testing.T) {
 // no server.
 func TestProbeUntrusted(t *testing.T) {
 	profile := writeProfile(t, "")
-	cmd := probeCmd(t, filepath.Dir(profile), "", []string{"--profile", profile}, os.Args[0], "__fakeserver", "--probe=record")
-	out, stderr, code := runProbe(t, cmd)
-	if code != exitFailed || out != "" {
-		t.Fatalf("probe exited %d, stdout %q; want 125 and nothing", code, out)
-	}
+	stderr := probeFails(t, probeCmd(t, filepath.Dir(profile), "", []string{"--profile", profile}, os.Args[0], "__fakeserver", "--probe=record"))
 	if !strings.Contains(stderr, "mcpcell: error: profile "+profile+" is new or changed since you trusted it") || strings.Contains(stderr, "fakeserver: pid") {
 		t.Errorf("stderr: want run's refusal and no server:\n%s", stderr)
 	}
@@ -355,10 +356,7 @@ func TestProbeRedactsHidden(t *testing.T) {
 // A server that refuses initialize: its error, escaped, and 125.
 func TestProbeServerError(t *testing.T) {
 	profile := writeProfile(t, "")
-	out, stderr, code := runProbe(t, probeCmd(t, filepath.Dir(profile), profile, nil, os.Args[0], "__fakeserver", "--probe=error"))
-	if code != exitFailed || out != "" {
-		t.Fatalf("probe exited %d, stdout %q; want 125 and nothing", code, out)
-	}
+	stderr := probeFails(t, probeCmd(t, filepath.Dir(profile), profile, nil, os.Args[0], "__fakeserver", "--probe=error"))
 	if want := `mcpcell: error: the server's answer to initialize is an error: -32000 "not today\x1b[2J"`; !strings.Contains(stderr, want) {
 		t.Errorf("stderr lacks %q:\n%s", want, stderr)
 	}
@@ -404,10 +402,7 @@ func TestProbePinned(t *testing.T) {
 func TestProbeUnreadableCode(t *testing.T) {
 	nm := nodeModules(t)
 	server := filepath.Join(nm, "@modelcontextprotocol/server-everything/dist/index.js")
-	out, stderr, code := runProbe(t, probeCmd(t, t.TempDir(), "", nil, "node", server, "stdio"))
-	if code != exitFailed || out != "" {
-		t.Fatalf("probe exited %d, stdout %q; want 125 and nothing", code, out)
-	}
+	stderr := probeFails(t, probeCmd(t, t.TempDir(), "", nil, "node", server, "stdio"))
 	for _, want := range []string{"EACCES", server, "mcpcell: error: the server exited with status 1 before answering initialize", "[filesystem] read"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
