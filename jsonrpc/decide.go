@@ -50,6 +50,7 @@ func (s *Session) request(dir Direction, m *Message, b *batch) {
 		s.refuseFull(dir, m.ID, m.Method)
 		return
 	}
+	s.ip.observe(dir, nil, m)
 	v := s.ip.Policy.Message(dir, m)
 	ev := Event{Dir: dir, Kind: Request, Method: m.Method, ID: m.ID, Subject: v.Subject, Decision: v.Action.String(), Rule: v.Rule, Shape: v.Shape, Size: len(m.Raw)}
 	switch v.Action {
@@ -110,6 +111,7 @@ func auditError(err error) *Error {
 }
 
 func (s *Session) notification(dir Direction, m *Message, b *batch) {
+	s.ip.observe(dir, nil, m)
 	v := s.ip.Policy.Message(dir, m)
 	ev := Event{Dir: dir, Kind: Notification, Method: m.Method, Subject: v.Subject, Decision: v.Action.String(), Rule: v.Rule, Size: len(m.Raw), Note: v.Note}
 	what := ""
@@ -178,6 +180,7 @@ func (s *Session) response(dir Direction, m *Message, b *batch) {
 			"responses from the "+dir.from()+" that no request was waiting for (dropped)")
 		return
 	}
+	s.ip.observe(dir, c, m)
 	v := s.ip.Policy.Reply(dir, c, m)
 	ev := Event{Dir: dir, Kind: Response, Method: c.Method, ID: m.ID, Subject: c.Subject, Decision: v.Action.String(), Rule: v.Rule, Duration: s.now().Sub(c.start), Size: len(m.Raw), IsError: v.IsError || m.Error != nil, Note: v.Note}
 	what := ""

@@ -153,5 +153,20 @@ type Interposer struct {
 	// output, before it is shortened: a value cut in two would not be
 	// found.
 	RedactText func([]byte) []byte
-	now        func() time.Time // nil means time.Now; tests set it
+	// Observe, when set, is called with each message from the server
+	// that the policy is about to decide on, before it decides: for a
+	// response, with the request it answers (c is nil for a request or
+	// notification). A response no request waits for never reaches the
+	// policy, nor Observe. The message is the policy's: Observe only
+	// reads it, and keeps nothing of it past the call. mcpcell probe
+	// sets it, to show what the policy hides from the client.
+	Observe func(c *Call, m *Message)
+	now     func() time.Time // nil means time.Now; tests set it
+}
+
+// observe shows m, from dir, to the Observe hook.
+func (ip *Interposer) observe(dir Direction, c *Call, m *Message) {
+	if dir == Down && ip.Observe != nil {
+		ip.Observe(c, m)
+	}
 }

@@ -597,3 +597,53 @@ func TestFinishEndsClientTraffic(t *testing.T) {
 		t.Errorf("after Finish: %+v recorded", log.events[n:])
 	}
 }
+
+// hideAll answers every server reply with an empty result in place of
+// the server's, as a policy that filters a listing does.
+type hideAll struct{ allowAll }
+
+func (hideAll) Reply(dir Direction, c *Call, m *Message) Verdict {
+	if dir == Down {
+		return Verdict{Frame: m.WithResult([]byte(`{}`))}
+	}
+	return Verdict{}
+}
+
+// Observe sees the server's messages as the server sent them, before the
+// policy replaces them, each response with the request it answers; it
+// sees no client message, and no response that no request waits for.
+func TestObserveSeesServerMessagesBeforePolicy(t *testing.T) {
+	type seen struct{ call, method, raw string }
+	var mu sync.Mutex
+	var got []seen
+	ip := &Interposer{Policy: hideAll{}, Observe: func(c *Call, m *Message) {
+		s := seen{method: m.Method, raw: string(m.Raw)}
+		if c != nil {
+			s.call = c.Method + " " + string(c.ID.Raw())
+		}
+		mu.Lock()
+		got = append(got, s)
+		mu.Unlock()
+	}}
+	p := newPipeline(t, ip)
+	io.WriteString(p.client, `{"jsonrpc":"2.0","id":7,"method":"tools/list"}`+"\n")
+	p.line(t, p.serverIn)
+	go io.WriteString(p.serverOut, `{"jsonrpc":"2.0","id":"stray","result":{"tools":[{"name":"x"}]}}`+"\n"+
+		`{"jsonrpc":"2.0","method":"notifications/message","params":{"data":"hi"}}`+"\n"+
+		`{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"hidden"}]}}`+"\n")
+	if l := p.line(t, p.fromCell); !strings.Contains(l, "notifications/message") {
+		t.Fatalf("the client got %q first, want the notification", l)
+	}
+	if l := p.line(t, p.fromCell); l != `{"jsonrpc":"2.0","id":7,"result":{}}` {
+		t.Fatalf("the client got %q, want the policy's empty result", l)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []seen{
+		{"", "notifications/message", `{"jsonrpc":"2.0","method":"notifications/message","params":{"data":"hi"}}`},
+		{"tools/list 7", "", `{"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"hidden"}]}}`},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Observe saw %q, want %q", got, want)
+	}
+}

@@ -15,7 +15,8 @@ import (
 // argCheck is one argument's constraint.
 type argCheck struct {
 	arg     string
-	rule    string // for the audit log: tools.args.KEY.ARG (file:line)
+	spec    ArgRule // as written
+	rule    string  // for the audit log: tools.args.KEY.ARG (file:line)
 	within  []string
 	match   *regexp.Regexp
 	pattern string

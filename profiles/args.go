@@ -48,7 +48,7 @@ func compileArgs(p *Profile) ([]argKey, error) {
 		for _, arg := range slices.Sorted(maps.Keys(set.Args)) {
 			r := set.Args[arg]
 			c := argCheck{
-				arg: arg, within: r.Within, enum: enumValues(r.Enum), maxLen: r.MaxLen, pattern: r.Match,
+				arg: arg, spec: r, within: r.Within, enum: enumValues(r.Enum), maxLen: r.MaxLen, pattern: r.Match,
 				rule: fmt.Sprintf("tools.args.%s.%s (%s)", tomlKey(key), tomlKey(arg), r.From),
 			}
 			if r.Match != "" {

@@ -189,14 +189,8 @@ func (p *Policy) keepEntries(m *jsonrpc.Message, field, key string, rs *ruleSet,
 		if !ok {
 			return nil, nil, 0, refuse(jsonrpc.CodeInternalError, "list", "mcpcell: an entry of the server's %q list has no string %q", field, key)
 		}
-		var allowed bool
-		var rule string
 		k := lazyKey{name: name}
-		if kind == plainName {
-			allowed, rule = rs.decideFold(&k, true)
-		} else {
-			allowed, rule, _ = rs.decideURI(name, kind == templateName)
-		}
+		allowed, rule := rs.entry(&k, kind)
 		if allowed {
 			kept = append(kept, e)
 			names = append(names, k)
@@ -208,6 +202,15 @@ func (p *Policy) keepEntries(m *jsonrpc.Message, field, key string, rs *ruleSet,
 		v.Note = fmt.Sprintf("note: mcpcell withheld %d of the server's %s whose %s is longer than %d bytes: [%s] deny globs match every name that long (its key, which deny compares, is not computed)", long, field, key, maxKeyed, rs.kind)
 	}
 	return kept, names, len(elems), v
+}
+
+// entry decides on the entry of a list named k (see keepEntries).
+func (rs *ruleSet) entry(k *lazyKey, kind int) (bool, string) {
+	if kind == plainName {
+		return rs.decideFold(k, true)
+	}
+	allowed, rule, _ := rs.decideURI(k.name, kind == templateName)
+	return allowed, rule
 }
 
 // listVerdict passes a list result with only the entries kept of total.

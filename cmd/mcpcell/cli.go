@@ -13,7 +13,9 @@ import (
 	"strings"
 
 	"github.com/mcpcell/mcpcell/internal/trust"
+	"github.com/mcpcell/mcpcell/jsonrpc"
 	"github.com/mcpcell/mcpcell/keystore"
+	"github.com/mcpcell/mcpcell/profiles"
 	"github.com/mcpcell/mcpcell/sandbox"
 )
 
@@ -64,6 +66,10 @@ type cli struct {
 	// point them at its own DNS and HTTPS servers on 127.0.0.1.
 	egressResolve func(ctx context.Context, name string) ([]netip.Addr, error)
 	egressDial    func(ctx context.Context, network, address string) (net.Conn, error)
+	// probing, set by probe, is handed the profile, policy and interposer
+	// of run's session once the server has started, and returns the
+	// interposer's Observe.
+	probing func(*profiles.Profile, *profiles.Policy, *jsonrpc.Interposer) func(*jsonrpc.Call, *jsonrpc.Message)
 }
 
 // seams are what only a test binary sets, through runUnhardened.
@@ -113,6 +119,8 @@ func runUnhardened(args []string, stdin io.Reader, stdout, stderr io.Writer, s s
 	switch args[0] {
 	case "run":
 		return c.run(args[1:])
+	case "probe":
+		return c.probe(args[1:])
 	case "check":
 		return c.check(args[1:])
 	case "trust":
@@ -237,6 +245,7 @@ const usageText = `mcpcell runs a local MCP server in a cell.
 
 Usage:
   mcpcell run [--profile PATH|NAME] [--project DIR] [-- COMMAND ARGS...]
+  mcpcell probe [--profile PATH|NAME] [--project DIR] [--json] [--timeout DUR] [-- COMMAND ARGS...]
   mcpcell check [--profile PATH|NAME] [--project DIR] [--verbose]
   mcpcell trust [--profile PATH|NAME] [--project DIR] [--yes] [--tools] [-- COMMAND ARGS...]
   mcpcell audit [--verify] [--follow] [--profile PATH|NAME | --server NAME [--client CLIENT [--config FILE]]] [FILE]
@@ -265,6 +274,49 @@ working folder) and its parents, then uses the embedded default profile.
 A profile file, and the command, must be trusted first: mcpcell trust.
 mcpcell exits with the server's exit status, or 125 if it could not
 start it.
+`,
+	"probe": `Usage: mcpcell probe [--profile PATH|NAME] [--project DIR] [--json] [--timeout DUR] [-- COMMAND ARGS...]
+
+Shows what an agent would see of a server: starts it exactly as run does
+(the same profile, trust checks, secrets, cell, audit log), plays the
+client (initialize as "mcpcell-probe", then tools/list, prompts/list,
+resources/list and resources/templates/list, as far as the server
+declares them, each through nextCursor, at most 100 pages and 10000
+entries a list), then makes one tools/call that mcpcell refuses (a tool
+the profile hides, else a name the server did not list; one the policy
+would let through is never sent) and disconnects, which stops the
+server as a client's disconnect does. It prints each entry with its
+verdict: shown, hidden (and the rule, file:line) or withheld (changed
+since you trusted the tool surface: mcpcell trust --tools), each shown
+tool's [tools.args] constraints, and the error the agent gets for the
+refused call. Text the server chose is printed with control, bidi and
+invisible characters escaped, descriptions cut to one line.
+
+A probe is a session: its listing pins the tool surface for the profile,
+project and command as run's first listing would ([tools] pin = false
+turns that off), and it is in the audit log.
+
+--timeout (default 30s) bounds the whole probe; a server that does not
+answer in time is stopped. Exits 0 when the probe completed, 125 when it
+could not (the start refused, the server exited or did not answer), 2 on
+a usage error.
+
+--json prints one JSON object:
+  profile, project      the profile (a path, or the embedded one) and project
+  server                name, version, protocolVersion, capabilities
+  lists[]               list (tools, prompts, resources, resourceTemplates),
+                        listed, shown, notDeclared, error {code, message},
+                        stopped (why paging stopped early), entries[]:
+                        name (tool or prompt name, URI, URI template),
+                        title, description (first line), verdict (shown,
+                        hidden, withheld), rule, args[] {key, arg,
+                        constraint, rule}
+  refusedCall           tool, why (hidden, unlisted), response (the
+                        JSON-RPC response the agent gets); null when none
+  noRefusedCall         why no call was made
+  pinned, review        whether the surface is pinned; the command that
+                        reviews a change
+Characters a terminal would not show as themselves are \u-escaped.
 `,
 	"check": `Usage: mcpcell check [--profile PATH|NAME] [--project DIR] [--verbose]
 
@@ -380,5 +432,5 @@ func (c *cli) usage(w io.Writer, topic string) {
 		return
 	}
 	fmt.Fprint(w, usageText)
-	fmt.Fprintln(w, "\nCommands: "+strings.Join([]string{"run", "check", "trust", "audit", "secret", "wrap", "unwrap", "setup", "version", "help"}, ", "))
+	fmt.Fprintln(w, "\nCommands: "+strings.Join([]string{"run", "probe", "check", "trust", "audit", "secret", "wrap", "unwrap", "setup", "version", "help"}, ", "))
 }

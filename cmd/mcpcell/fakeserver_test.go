@@ -37,6 +37,9 @@ func fakeServer(args []string) int {
 		if v, ok := strings.CutPrefix(a, "--surface="); ok {
 			return surfaceServer(v)
 		}
+		if v, ok := strings.CutPrefix(a, "--probe="); ok {
+			return probeFake(v)
+		}
 		if v, ok := strings.CutPrefix(a, "--version="); ok {
 			version = v
 		}

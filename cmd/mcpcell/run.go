@@ -228,6 +228,9 @@ func (c *cli) run(args []string) int {
 	if red != nil {
 		ip.Redact, ip.RedactText = red.Frame, red.Text
 	}
+	if c.probing != nil {
+		ip.Observe = c.probing(p, pol, ip)
+	}
 	// A change withheld from a listing may be approved by the user where
 	// the client can ask them.
 	s := ip.NewSession()
@@ -468,7 +471,7 @@ func (st *starting) explain(exit int) (msg, hint string) {
 // refuse notes why the start is refused; the first reason counts.
 func (st *starting) refuse(cause string, err error) {
 	if st.why == "" {
-		st.why = cause + ": " + oneLine(err.Error())
+		st.why = cause + ": " + joinLines(err.Error())
 	}
 }
 
@@ -528,8 +531,8 @@ func (c *cli) refusedUnloaded(pf profileFlags, said string) {
 	log.Close()
 }
 
-// oneLine joins the lines of msg (a joined error's) with "; ".
-func oneLine(msg string) string { return strings.ReplaceAll(msg, "\n", "; ") }
+// joinLines joins the lines of msg (a joined error's) with "; ".
+func joinLines(msg string) string { return strings.ReplaceAll(msg, "\n", "; ") }
 
 // ownGrants are the profile's write grants, resolved as far as they
 // resolve, for ownWrites.
