@@ -29,7 +29,17 @@ func cellRun(t *testing.T, dir, home string, env []string, args ...string) (stri
 // home, stdin at EOF.
 func mcpcellIn(t *testing.T, dir, home string, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return mcpcellStdin(t, nil, dir, home, env, args...)
+}
+
+// mcpcellStdin is mcpcellIn with stdin read from in (a file: os/exec
+// would wait for a copy from any other reader to end).
+func mcpcellStdin(t *testing.T, in *os.File, dir, home string, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"__mcpcell"}, args...)...)
+	if in != nil {
+		cmd.Stdin = in
+	}
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "HOME="+home,
 		"XDG_STATE_HOME="+filepath.Join(home, ".local", "state"),
@@ -540,7 +550,17 @@ func TestNpxRunsWhatItInstalls(t *testing.T) {
 	if out, err := pack.CombinedOutput(); err != nil {
 		t.Fatalf("npm pack: %v\n%s", err, out)
 	}
-	stderr, rc := cellRun(t, project, home, nil, "--", "npx", "-y", "--offline", "./mcpcell-tiny-1.0.0.tgz")
+	// The client stays connected until the server exits: npx installs
+	// first, which may take longer than the grace a closed stdin gets.
+	args := []string{"--", "npx", "-y", "--offline", "./mcpcell-tiny-1.0.0.tgz"}
+	mcpcellIn(t, project, home, nil, append([]string{"trust", "--yes"}, args...)...)
+	open, held, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Close()
+	defer held.Close()
+	_, stderr, rc := mcpcellStdin(t, open, project, home, nil, append([]string{"run"}, args...)...)
 	if rc != 0 || !regexp.MustCompile(`tiny server ran from \S+/mcpcell/cells/\S+/npm/_npx/`).MatchString(stderr) {
 		t.Errorf("exit %d; stderr:\n%s", rc, stderr)
 	}
