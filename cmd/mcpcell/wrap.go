@@ -9,7 +9,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -51,11 +50,8 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 	cl := clientconf.Client(*client)
 	path := *config
 	if path == "" {
-		home, _ := os.UserHomeDir()
-		wd, _ := os.Getwd()
 		var err error
-		path, err = clientconf.DefaultPath(cl, clientconf.Env{GOOS: runtime.GOOS, Home: c.getenvOr("HOME", home), AppData: c.getenv("APPDATA"), Cwd: wd, Exists: clientconf.OSExists})
-		if err != nil {
+		if path, err = c.clientConfigPath(cl); err != nil {
 			return c.usage2(err)
 		}
 	}
