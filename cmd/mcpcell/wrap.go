@@ -108,7 +108,7 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 		}
 	} else {
 		vars := profilesVars(c)
-		servers, err = clientconf.PlanWrap(f, clientconf.WrapOptions{Mcpcell: exe, ConfigDir: vars, Only: only, Exists: clientconf.OSExists, IsDir: clientconf.OSIsDir, Profile: readWrappedProfile, Held: c.held, Origin: c.origin})
+		servers, err = clientconf.PlanWrap(f, clientconf.WrapOptions{Mcpcell: exe, ConfigDir: vars, Only: only, Exists: clientconf.OSExists, IsDir: clientconf.OSIsDir, CodeRoot: profiles.UserFolders(c.getenv).CodeRoot, Profile: readWrappedProfile, Held: c.held, Origin: c.origin})
 		if err != nil {
 			return c.fail(fmt.Errorf("wrap: %w; nothing was changed", err), wrapHint(err))
 		}
