@@ -33,13 +33,13 @@ func TestAuditServer(t *testing.T) {
 		if err := os.WriteFile(path, []byte(texts[cl]), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if _, stderr, code := mcpcellIn(t, home, home, nil, "wrap", "--client", string(cl), "--yes"); code != 0 {
+		if _, stderr, code := mcpcellIn(t, home, home, []string{anyBinaryEnv + "=1"}, "wrap", "--client", string(cl), "--yes"); code != 0 {
 			t.Fatalf("wrap --client %s: %d\n%s", cl, code, stderr)
 		}
 	}
 	// The client starts Claude Code's everything as the config now says.
 	text, _ := os.ReadFile(configs[clientconf.ClaudeCode])
-	f, err := clientconf.Parse(clientconf.ClaudeCode, configs[clientconf.ClaudeCode], text)
+	f, err := clientconf.Parse(clientconf.ClaudeCode, configs[clientconf.ClaudeCode], text, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
