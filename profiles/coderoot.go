@@ -115,3 +115,8 @@ func realOr(p string) string {
 	}
 	return filepath.Clean(p)
 }
+
+// NotProject says why dir is too wide to be a project that wrap writes a
+// profile for, whose default grants the project read-write ("your home
+// folder", the root folder, a system folder…), or "".
+func (f Folders) NotProject(dir string) string { return BroadGrant(dir, true, f.Homes...) }

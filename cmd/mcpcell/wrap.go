@@ -69,7 +69,8 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 	if err != nil {
 		return c.fail(err, "")
 	}
-	f, err := clientconf.Parse(cl, path, text)
+	folders := profiles.UserFolders(c.getenv)
+	f, err := clientconf.Parse(cl, path, text, folders.NotProject)
 	if err != nil {
 		return c.fail(err, "fix the file, or give another with --config")
 	}
@@ -108,7 +109,7 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 		}
 	} else {
 		vars := profilesVars(c)
-		servers, err = clientconf.PlanWrap(f, clientconf.WrapOptions{Mcpcell: exe, ConfigDir: vars, Only: only, Exists: clientconf.OSExists, IsDir: clientconf.OSIsDir, CodeRoot: profiles.UserFolders(c.getenv).CodeRoot, Profile: readWrappedProfile, Held: c.held, Origin: c.origin})
+		servers, err = clientconf.PlanWrap(f, clientconf.WrapOptions{Mcpcell: exe, ConfigDir: vars, Only: only, Exists: clientconf.OSExists, IsDir: clientconf.OSIsDir, CodeRoot: folders.CodeRoot, Profile: readWrappedProfile, Held: c.held, Origin: c.origin})
 		if err != nil {
 			return c.fail(fmt.Errorf("wrap: %w; nothing was changed", err), wrapHint(err))
 		}

@@ -32,7 +32,7 @@
 // (WrapOptions.Held): once the backup has only a marker, the keyring holds
 // the only copy.
 //
-//	f, err := clientconf.Parse(clientconf.VSCode, path, data)
+//	f, err := clientconf.Parse(clientconf.VSCode, path, data, nil)
 //	for _, e := range f.Entries { … }
 //	out := f.Apply([]clientconf.Edit{{Entry: e, Members: members}})
 //

@@ -192,6 +192,9 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 			continue
 		}
 		s.Action = "wrap"
+		if e.NotProject != "" {
+			s.Notes = append(s.Notes, e.NotProject+": wrap takes its server as a user-wide one, whose profile and project are a folder of its own")
+		}
 		slug := profileSlug(e.Name)
 		at := func(slug string) string {
 			if e.Project != "" {
