@@ -40,10 +40,8 @@ func wrapAsUser(t *testing.T, home, self, client string) string {
 	return string(out)
 }
 
-// startWrapped starts the server entry name of a client's configuration
-// as the client does: its command and args, its env over the user's
-// environment, in "/".
-func startWrapped(t *testing.T, home string, client clientconf.Client, config, name string) *session {
+// entryOf is the server entry name of a client's configuration.
+func entryOf(t *testing.T, client clientconf.Client, config, name string) *clientconf.Entry {
 	t.Helper()
 	text, err := os.ReadFile(config)
 	if err != nil {
@@ -54,22 +52,30 @@ func startWrapped(t *testing.T, home string, client clientconf.Client, config, n
 		t.Fatal(err)
 	}
 	for _, e := range f.Entries {
-		if e.Name != name {
-			continue
+		if e.Name == name {
+			return e
 		}
-		if len(e.Args) < 3 || e.Args[0] != "run" {
-			t.Fatalf("%s in %s is not wrapped: %s %q", name, config, e.Command, e.Args)
-		}
-		cmd := exec.Command(e.Command, e.Args...)
-		cmd.Dir = "/"
-		cmd.Env = userEnv(home)
-		for _, kv := range e.Env {
-			cmd.Env = append(cmd.Env, kv.Key+"="+kv.Value)
-		}
-		return startSession(t, cmd)
 	}
-	t.Fatalf("no server %s in %s", name, config)
+	t.Fatalf("no server %s in %s:\n%s", name, config, text)
 	return nil
+}
+
+// startWrapped starts the server entry name of a client's configuration
+// as the client does: its command and args, its env over the user's
+// environment, in "/".
+func startWrapped(t *testing.T, home string, client clientconf.Client, config, name string) *session {
+	t.Helper()
+	e := entryOf(t, client, config, name)
+	if len(e.Args) < 3 || e.Args[0] != "run" {
+		t.Fatalf("%s in %s is not wrapped: %s %q", name, config, e.Command, e.Args)
+	}
+	cmd := exec.Command(e.Command, e.Args...)
+	cmd.Dir = "/"
+	cmd.Env = userEnv(home)
+	for _, kv := range e.Env {
+		cmd.Env = append(cmd.Env, kv.Key+"="+kv.Value)
+	}
+	return startSession(t, cmd)
 }
 
 const initializeParams = `{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}`
@@ -77,72 +83,11 @@ const initializeParams = `{"protocolVersion":"2025-06-18","capabilities":{},"cli
 // profileOf is the profile a wrapped entry runs with (run --profile P).
 func profileOf(t *testing.T, client clientconf.Client, config, name string) string {
 	t.Helper()
-	text, _ := os.ReadFile(config)
-	f, err := clientconf.Parse(client, config, text, nil)
-	if err != nil {
-		t.Fatal(err)
+	e := entryOf(t, client, config, name)
+	if len(e.Args) < 3 || e.Args[1] != "--profile" {
+		t.Fatalf("%s in %s is not wrapped: %s %q", name, config, e.Command, e.Args)
 	}
-	for _, e := range f.Entries {
-		if e.Name == name && len(e.Args) > 2 && e.Args[1] == "--profile" {
-			return e.Args[2]
-		}
-	}
-	t.Fatalf("no wrapped server %s in %s:\n%s", name, config, text)
-	return ""
-}
-
-// Issue 14, W1: a client's configuration in the user's home folder is
-// user-wide, whatever its file is called: Cursor's own ~/.cursor/mcp.json,
-// a ~/.vscode/mcp.json, Claude Code's ~/.mcp.json. wrap writes each
-// server's profile in ${CONFIG}/wrapped/CLIENT/NAME/ (before, in the home
-// folder, its project the home folder, whose write grant holds mcpcell's
-// own folders: run refused it), and the client's start of the wrapped
-// entry answers initialize. Control: a project's .cursor/mcp.json keeps
-// its profile in the project, and starts too.
-func TestWrapHomeConfigStarts(t *testing.T) {
-	nm := nodeModules(t)
-	server := filepath.Join(nm, "@modelcontextprotocol/server-everything/dist/index.js")
-	entry := `{"command": "node", "args": [` + jsonString(server) + `, "stdio"]}`
-	for _, c := range []struct {
-		client  clientconf.Client
-		place   string // the configuration, under the home folder
-		text    string
-		profile string // where wrap writes the profile, under the home folder
-	}{
-		{clientconf.Cursor, ".cursor/mcp.json", `{"mcpServers": {"everything": ` + entry + `}}`, ".config/mcpcell/wrapped/cursor/everything/.mcpcell.toml"},
-		{clientconf.VSCode, ".vscode/mcp.json", `{"servers": {"everything": ` + entry + `}}`, ".config/mcpcell/wrapped/vscode/everything/.mcpcell.toml"},
-		{clientconf.ClaudeCode, ".mcp.json", `{"mcpServers": {"everything": ` + entry + `}}`, ".config/mcpcell/wrapped/claude-code/everything/.mcpcell.toml"},
-		{clientconf.Cursor, "proj/.cursor/mcp.json", `{"mcpServers": {"everything": ` + entry + `}}`, "proj/.mcpcell.everything.toml"},
-	} {
-		t.Run(string(c.client)+"/"+c.place, func(t *testing.T) {
-			root := t.TempDir()
-			home := filepath.Join(root, "home")
-			config := filepath.Join(home, c.place)
-			writeConfig(t, config, c.text)
-			self := copyTestBinary(t, filepath.Join(root, "bin", "mcpcell"))
-			// wrap finds a project's file in the folder it runs in.
-			cmd := exec.Command(os.Args[0], "__mcpcell", "wrap", "--yes", "--client", string(c.client))
-			cmd.Dir = filepath.Dir(filepath.Dir(config))
-			if c.client == clientconf.ClaudeCode {
-				cmd.Dir = filepath.Dir(config)
-			}
-			cmd.Env = append(userEnv(home), anyBinaryEnv+"=1", selfEnv+"="+self)
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("wrap: %v\n%s", err, out)
-			}
-			if got, want := profileOf(t, c.client, config, "everything"), filepath.Join(home, c.profile); got != want {
-				t.Errorf("the profile is %s, want %s; wrap:\n%s", got, want, out)
-			}
-			if strings.Contains(string(out), "not trusted") {
-				t.Errorf("wrap could not trust its own profile:\n%s", out)
-			}
-			s := startWrapped(t, home, c.client, config, "everything")
-			if m := s.call(0, "initialize", initializeParams); m["result"] == nil {
-				t.Fatalf("initialize: %v\nstderr:\n%s", m, s.stderr.String())
-			}
-		})
-	}
+	return e.Args[2]
 }
 
 // Issue 14, W2: wrap grants a node server's code root, the node_modules
