@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,52 +95,69 @@ func profileOf(t *testing.T, client clientconf.Client, config, name string) stri
 // its imports resolve from, not the package's folder alone. The real
 // server-everything, wrapped from a Claude Desktop configuration and
 // started as Claude Desktop starts it, answers initialize and lists its
-// tools. Control: the grant wrap wrote before (the package's folder) in
-// the same profile: the server cannot import its dependencies
-// (ERR_MODULE_NOT_FOUND), and run names the node_modules to grant.
+// tools: run by node with its file, and run by its bin link
+// (node_modules/.bin/mcp-server-everything, #!/usr/bin/env node).
+// Control: the grant wrap wrote before (the package's folder; the link
+// alone) in the same profile: the server cannot import its dependencies
+// (ERR_MODULE_NOT_FOUND, EACCES), and run names the node_modules to
+// grant.
 func TestWrapGrantsCodeRoot(t *testing.T) {
 	nm := nodeModules(t)
 	pkg := filepath.Join(nm, "@modelcontextprotocol/server-everything")
 	server := filepath.Join(pkg, "dist/index.js")
-	root := t.TempDir()
-	home := filepath.Join(root, "home")
-	config := filepath.Join(home, ".config/Claude/claude_desktop_config.json")
-	writeConfig(t, config, `{"mcpServers": {"everything": {"command": "node", "args": [`+jsonString(server)+`, "stdio"]}}}`)
-	self := copyTestBinary(t, filepath.Join(root, "bin", "mcpcell"))
-	out := wrapAsUser(t, home, self, "claude-desktop")
-	profile := profileOf(t, clientconf.ClaudeDesktop, config, "everything")
-	text, _ := os.ReadFile(profile)
-	if want := "read = [" + jsonString(nm) + "]\n"; !strings.Contains(string(text), want) {
-		t.Fatalf("the profile lacks %q:\n%s\nwrap:\n%s", want, text, out)
-	}
-	s := startWrapped(t, home, clientconf.ClaudeDesktop, config, "everything")
-	if m := s.call(0, "initialize", initializeParams); m["result"] == nil {
-		t.Fatalf("initialize: %v\nstderr:\n%s", m, s.stderr.String())
-	}
-	s.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
-	if names := listedNames(s.call(1, "tools/list", `{}`)); !slices.Contains(names, "echo") {
-		t.Errorf("tools/list: %q, want server-everything's tools (echo…)", names)
-	}
-	s.in.Close()
-	s.exited(15 * time.Second)
+	for _, c := range []struct {
+		name    string
+		command []string
+		read    string // the read grant wrap writes
+		old     string // the one it wrote before
+		fails   string // what the server says with that one
+	}{
+		{"node FILE", []string{"node", server, "stdio"}, jsonString(nm), jsonString(pkg), "ERR_MODULE_NOT_FOUND"},
+		{"bin link", []string{filepath.Join(nm, ".bin/mcp-server-everything"), "stdio"}, jsonString(filepath.Join(nm, ".bin/mcp-server-everything")) + ", " + jsonString(nm), jsonString(filepath.Join(nm, ".bin/mcp-server-everything")), "EACCES"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root := t.TempDir()
+			home := filepath.Join(root, "home")
+			config := filepath.Join(home, ".config/Claude/claude_desktop_config.json")
+			args, _ := json.Marshal(c.command[1:])
+			writeConfig(t, config, `{"mcpServers": {"everything": {"command": `+jsonString(c.command[0])+`, "args": `+string(args)+`}}}`)
+			self := copyTestBinary(t, filepath.Join(root, "bin", "mcpcell"))
+			out := wrapAsUser(t, home, self, "claude-desktop")
+			profile := profileOf(t, clientconf.ClaudeDesktop, config, "everything")
+			text, _ := os.ReadFile(profile)
+			if want := "read = [" + c.read + "]\n"; !strings.Contains(string(text), want) {
+				t.Fatalf("the profile lacks %q:\n%s\nwrap:\n%s", want, text, out)
+			}
+			s := startWrapped(t, home, clientconf.ClaudeDesktop, config, "everything")
+			if m := s.call(0, "initialize", initializeParams); m["result"] == nil {
+				t.Fatalf("initialize: %v\nstderr:\n%s", m, s.stderr.String())
+			}
+			s.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+			if names := listedNames(s.call(1, "tools/list", `{}`)); !slices.Contains(names, "echo") {
+				t.Errorf("tools/list: %q, want server-everything's tools (echo…)", names)
+			}
+			s.in.Close()
+			s.exited(15 * time.Second)
 
-	t.Run("control: the package's folder alone", func(t *testing.T) {
-		old := strings.Replace(string(text), "read = ["+jsonString(nm)+"]", "read = ["+jsonString(pkg)+"]", 1)
-		if err := os.WriteFile(profile, []byte(old), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		trustProfile(t, userEnv(home), profile, "node", server, "stdio")
-		s := startWrapped(t, home, clientconf.ClaudeDesktop, config, "everything")
-		m := s.call(0, "initialize", initializeParams)
-		if _, msg := errorOf(m); !strings.Contains(msg, "exited before answering") {
-			t.Fatalf("initialize with the package's folder alone: %v", m)
-		}
-		s.exited(15 * time.Second)
-		want := "it may not read the packages in " + nm + " that " + server + " imports"
-		if e := s.stderr.String(); !strings.Contains(e, "ERR_MODULE_NOT_FOUND") || !strings.Contains(e, want) || !strings.Contains(e, `add "`+nm+`" to [filesystem] read`) {
-			t.Errorf("stderr lacks ERR_MODULE_NOT_FOUND, %q and the grant:\n%s", want, e)
-		}
-	})
+			t.Run("control: the old grant", func(t *testing.T) {
+				old := strings.Replace(string(text), "read = ["+c.read+"]", "read = ["+c.old+"]", 1)
+				if err := os.WriteFile(profile, []byte(old), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				trustProfile(t, userEnv(home), profile, c.command...)
+				s := startWrapped(t, home, clientconf.ClaudeDesktop, config, "everything")
+				m := s.call(0, "initialize", initializeParams)
+				if _, msg := errorOf(m); !strings.Contains(msg, "exited before answering") {
+					t.Fatalf("initialize with the old grant: %v", m)
+				}
+				s.exited(15 * time.Second)
+				want := "it may not read the packages in " + nm + " that "
+				if e := s.stderr.String(); !strings.Contains(e, c.fails) || !strings.Contains(e, want) || !strings.Contains(e, `add "`+nm+`" to [filesystem] read`) {
+					t.Errorf("stderr lacks %s, %q and the grant:\n%s", c.fails, want, e)
+				}
+			})
+		})
+	}
 }
 
 // Issue 14, W2, the widening guard: a package.json in the home folder

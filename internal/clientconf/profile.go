@@ -124,6 +124,13 @@ func profileText(f *File, e *Entry, s *Server, set, pass []KV, line cmdLine, o W
 	if usable(0, e.Command) {
 		exec = append(exec, e.Command)
 		read = append(read, e.Command)
+		// A package's bin link (node_modules/.bin/NAME): its script
+		// imports the packages beside it.
+		if o.CodeRoot != nil && o.Exists(e.Command) {
+			if root, _ := o.CodeRoot(e.Command); filepath.Base(root) == "node_modules" {
+				read = append(read, root)
+			}
+		}
 	}
 	for i, a := range e.Args {
 		if !usable(i+1, a) || !o.Exists(a) {
