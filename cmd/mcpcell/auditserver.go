@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/mcpcell/mcpcell/internal/clientconf"
+	"github.com/mcpcell/mcpcell/profiles"
 )
 
 // clients are the clients wrap knows, in the order audit --server reads
@@ -123,7 +124,7 @@ func (c *cli) clientEntries(cl clientconf.Client, config string) ([]wrappedEntry
 	if err != nil {
 		return nil, path, err
 	}
-	f, err := clientconf.Parse(cl, path, text)
+	f, err := clientconf.Parse(cl, path, text, profiles.UserFolders(c.getenv).NotProject)
 	if err != nil {
 		return nil, path, err
 	}

@@ -39,7 +39,7 @@ func TestAuditServer(t *testing.T) {
 	}
 	// The client starts Claude Code's everything as the config now says.
 	text, _ := os.ReadFile(configs[clientconf.ClaudeCode])
-	f, err := clientconf.Parse(clientconf.ClaudeCode, configs[clientconf.ClaudeCode], text)
+	f, err := clientconf.Parse(clientconf.ClaudeCode, configs[clientconf.ClaudeCode], text, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

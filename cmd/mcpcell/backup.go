@@ -17,7 +17,7 @@ import (
 // backupNote says what the backup holds: no secret, or (by where they
 // are) the credentials that stay in the config, which wrap cannot move.
 func backupNote(cl clientconf.Client, path string, text []byte) string {
-	f, err := clientconf.Parse(cl, path, text)
+	f, err := clientconf.Parse(cl, path, text, nil)
 	if err != nil {
 		return "holding what the config held"
 	}
@@ -57,7 +57,7 @@ type plainBackup struct {
 // before backups held markers. wrap names them and leaves them alone: they
 // may be the only copy of a value.
 func plainBackups(cl clientconf.Client, path string, newText []byte) []plainBackup {
-	nf, err := clientconf.Parse(cl, path, newText)
+	nf, err := clientconf.Parse(cl, path, newText, nil)
 	if err != nil {
 		return nil
 	}
@@ -79,7 +79,7 @@ func plainBackups(cl clientconf.Client, path string, newText []byte) []plainBack
 		if err != nil {
 			continue
 		}
-		bf, err := clientconf.Parse(cl, p, text)
+		bf, err := clientconf.Parse(cl, p, text, nil)
 		if err != nil {
 			continue
 		}

@@ -127,7 +127,7 @@ func TestEgressWrapNpx(t *testing.T) {
 		t.Fatalf("wrap: %v\n%s", err, out)
 	}
 	text, _ := os.ReadFile(config)
-	f, err := clientconf.Parse(clientconf.ClaudeDesktop, config, text)
+	f, err := clientconf.Parse(clientconf.ClaudeDesktop, config, text, nil)
 	if err != nil || len(f.Entries) != 1 {
 		t.Fatalf("the wrapped configuration: %v\n%s", err, text)
 	}

@@ -465,7 +465,7 @@ type starting struct {
 // explain says why the server may have exited (status exit) before it
 // answered, from the grants of the cell it ran in.
 func (st *starting) explain(exit int) (msg, hint string) {
-	return explainExit(st.p, exit, findUnreadable(st.command, st.chain, st.p.Cwd, st.rules))
+	return explainExit(st.p, exit, findUnreadable(st.command, st.chain, st.p.Cwd, st.rules, st.p.Folders()))
 }
 
 // refuse notes why the start is refused; the first reason counts.

@@ -474,7 +474,7 @@ func TestTrustWrapThenRun(t *testing.T) {
 		t.Fatalf("wrap: %v\n%s", err, out)
 	}
 	text, _ := os.ReadFile(config)
-	f, err := clientconf.Parse(clientconf.ClaudeDesktop, config, text)
+	f, err := clientconf.Parse(clientconf.ClaudeDesktop, config, text, nil)
 	if err != nil || len(f.Entries) != 1 {
 		t.Fatalf("%v\n%s", err, text)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,7 +15,10 @@ import (
 type unreadable struct {
 	path  string // as the command names it
 	real  string // symlinks resolved
-	grant string // the folder whose read grant fixes it
+	grant string // the folder whose read grant fixes it; "" for none
+	// wide says why a wider grant (the folder its package starts in) is
+	// not the one named (profiles.Folders.CodeRoot).
+	wide string
 	// packages: real is readable, but not the installed packages
 	// (grant) it imports from.
 	packages bool
@@ -26,8 +28,9 @@ type unreadable struct {
 // files its #! chain runs, that exists on the host but that no grant of
 // the cell (rules, the plan run started it with) covers for reading.
 // Relative arguments are taken against the server's working folder dir;
-// "--flag=PATH" counts PATH.
-func findUnreadable(command []string, chain []sandbox.Link, dir string, rules []sandbox.PathRule) []unreadable {
+// "--flag=PATH" counts PATH. The grant named is the file's code root
+// (folders.CodeRoot), never one too wide to grant.
+func findUnreadable(command []string, chain []sandbox.Link, dir string, rules []sandbox.PathRule, folders profiles.Folders) []unreadable {
 	var names []string
 	for _, l := range chain {
 		names = append(names, l.Real)
@@ -55,37 +58,16 @@ func findUnreadable(command []string, chain []sandbox.Link, dir string, rules []
 		if err != nil || slices.ContainsFunc(out, func(u unreadable) bool { return u.real == real }) {
 			continue
 		}
-		root := codeRoot(real)
+		root, wide := folders.CodeRoot(real)
 		switch {
 		case !sandbox.Within(rules, real, sandbox.Read):
-			out = append(out, unreadable{path: name, real: real, grant: root})
-		case filepath.Base(root) == "node_modules" && !sandbox.Within(rules, root, sandbox.Read):
+			out = append(out, unreadable{path: name, real: real, grant: root, wide: wide})
+		case wide == "" && filepath.Base(root) == "node_modules" && !sandbox.Within(rules, root, sandbox.Read):
 			// A package granted alone: what it imports lies beside it.
 			out = append(out, unreadable{path: name, real: real, grant: root, packages: true})
 		}
 	}
 	return out
-}
-
-// codeRoot is the folder to grant for the code file path: the installed
-// packages that hold it (the outermost node_modules), else the nearest
-// folder above it with a package manifest, else its own folder.
-func codeRoot(path string) string {
-	if i := strings.Index(path, "/node_modules/"); i >= 0 {
-		return path[:i+len("/node_modules")]
-	}
-	dir := path
-	if fi, err := os.Stat(path); err == nil && !fi.IsDir() {
-		dir = filepath.Dir(path)
-	}
-	for d := dir; d != "/" && d != "."; d = filepath.Dir(d) {
-		for _, m := range []string{"package.json", "pyproject.toml", "setup.py", "go.mod", "Cargo.toml"} {
-			if _, err := os.Stat(filepath.Join(d, m)); err == nil {
-				return d
-			}
-		}
-	}
-	return dir
 }
 
 // explainExit says why a server may have exited before answering: the
@@ -95,7 +77,7 @@ func explainExit(p *profiles.Profile, exit int, missing []unreadable) (msg, hint
 	if len(missing) == 0 {
 		return msg, "its own messages above say why; mcpcell check shows what the cell grants"
 	}
-	var paths, grants []string
+	var paths, grants, wides []string
 	for _, u := range missing {
 		what := u.path
 		if u.real != u.path {
@@ -105,8 +87,11 @@ func explainExit(p *profiles.Profile, exit int, missing []unreadable) (msg, hint
 			what = fmt.Sprintf("the packages in %s that %s imports", u.grant, what)
 		}
 		paths = append(paths, what)
-		if !slices.Contains(grants, u.grant) {
+		if u.grant != "" && !slices.Contains(grants, u.grant) {
 			grants = append(grants, u.grant)
+		}
+		if u.wide != "" && !slices.Contains(wides, u.wide) {
+			wides = append(wides, u.wide)
 		}
 	}
 	them := "it"
@@ -114,11 +99,20 @@ func explainExit(p *profiles.Profile, exit int, missing []unreadable) (msg, hint
 		them = "them"
 	}
 	msg += fmt.Sprintf("; it may not read %s: no grant covers %s", strings.Join(paths, ", "), them)
-	list := tomlStrings(grants)
-	if embedded(p) {
-		return msg, fmt.Sprintf("write a profile: a %s with include = [\"default\"] and [filesystem] read = [%s], trust it, and run mcpcell run --profile /abs/path/%s …; or run from the server's folder as the project (--project DIR; the default grants it read-write)", profiles.FileName, list, profiles.FileName)
+	// A wider grant would fix it too, and give the server far more: it is
+	// never suggested, and the hint says why.
+	wide := ""
+	if len(wides) > 0 {
+		wide = " (" + strings.Join(wides, "; ") + ": too wide to grant)"
 	}
-	return msg, fmt.Sprintf("add %s to [filesystem] read in %s, then mcpcell trust --profile %s", list, p.Origin.File, shellWords(p.Origin.File))
+	list := tomlStrings(grants)
+	switch {
+	case len(grants) == 0:
+		return msg, fmt.Sprintf("grant a folder that holds the server's code, and no more, in [filesystem] read%s", wide)
+	case embedded(p):
+		return msg, fmt.Sprintf("write a profile: a %s with include = [\"default\"] and [filesystem] read = [%s]%s, trust it, and run mcpcell run --profile /abs/path/%s …; or run from the server's folder as the project (--project DIR; the default grants it read-write)", profiles.FileName, list, wide, profiles.FileName)
+	}
+	return msg, fmt.Sprintf("add %s to [filesystem] read in %s%s, then mcpcell trust --profile %s", list, p.Origin.File, wide, shellWords(p.Origin.File))
 }
 
 // tomlStrings writes list as the items of a TOML array of strings.

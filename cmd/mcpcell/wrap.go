@@ -9,7 +9,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -51,11 +50,8 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 	cl := clientconf.Client(*client)
 	path := *config
 	if path == "" {
-		home, _ := os.UserHomeDir()
-		wd, _ := os.Getwd()
 		var err error
-		path, err = clientconf.DefaultPath(cl, clientconf.Env{GOOS: runtime.GOOS, Home: c.getenvOr("HOME", home), AppData: c.getenv("APPDATA"), Cwd: wd, Exists: clientconf.OSExists})
-		if err != nil {
+		if path, err = c.clientConfigPath(cl); err != nil {
 			return c.usage2(err)
 		}
 	}
@@ -73,7 +69,8 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 	if err != nil {
 		return c.fail(err, "")
 	}
-	f, err := clientconf.Parse(cl, path, text)
+	folders := profiles.UserFolders(c.getenv)
+	f, err := clientconf.Parse(cl, path, text, folders.NotProject)
 	if err != nil {
 		return c.fail(err, "fix the file, or give another with --config")
 	}
@@ -112,7 +109,7 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 		}
 	} else {
 		vars := profilesVars(c)
-		servers, err = clientconf.PlanWrap(f, clientconf.WrapOptions{Mcpcell: exe, ConfigDir: vars, Only: only, Exists: clientconf.OSExists, IsDir: clientconf.OSIsDir, Profile: readWrappedProfile, Held: c.held, Origin: c.origin})
+		servers, err = clientconf.PlanWrap(f, clientconf.WrapOptions{Mcpcell: exe, ConfigDir: vars, Only: only, Exists: clientconf.OSExists, IsDir: clientconf.OSIsDir, CodeRoot: folders.CodeRoot, Profile: readWrappedProfile, Held: c.held, Origin: c.origin})
 		if err != nil {
 			return c.fail(fmt.Errorf("wrap: %w; nothing was changed", err), wrapHint(err))
 		}

@@ -157,7 +157,7 @@ func TestWrapLeavesNoCredentialInFiles(t *testing.T) {
 
 	// The server still gets every value, as the client starts it.
 	text, _ := os.ReadFile(path)
-	f, err := clientconf.Parse(clientconf.ClaudeDesktop, path, text)
+	f, err := clientconf.Parse(clientconf.ClaudeDesktop, path, text, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

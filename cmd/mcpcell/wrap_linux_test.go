@@ -136,11 +136,11 @@ func TestWrapUnwrap(t *testing.T) {
 			if !strings.Contains(out, "backup: "+backups[0]+" (mode 0600), with no secret") {
 				t.Errorf("wrap did not name the backup and say it holds no secret:\n%s", out)
 			}
-			f, err := clientconf.Parse(clientconf.Client(c.client), path, text)
+			f, err := clientconf.Parse(clientconf.Client(c.client), path, text, nil)
 			if err != nil {
 				t.Fatalf("the wrapped file does not parse: %v\n%s", err, text)
 			}
-			origF, _ := clientconf.Parse(clientconf.Client(c.client), path, []byte(orig))
+			origF, _ := clientconf.Parse(clientconf.Client(c.client), path, []byte(orig), nil)
 			for i, e := range f.Entries {
 				o := origF.Entries[i]
 				if !slices.Contains(c.wrapped, e.Name) {
@@ -198,7 +198,7 @@ func TestWrapUnwrap(t *testing.T) {
 				t.Fatalf("unwrap: %v\n%s", err, out)
 			}
 			un, _ := os.ReadFile(path)
-			uf, _ := clientconf.Parse(clientconf.Client(c.client), path, un)
+			uf, _ := clientconf.Parse(clientconf.Client(c.client), path, un, nil)
 			for i, e := range uf.Entries {
 				o := origF.Entries[i]
 				if e.Command != o.Command || !slices.Equal(e.Args, o.Args) {
@@ -225,7 +225,7 @@ func TestWrapUnwrap(t *testing.T) {
 			}
 			noValues("unwrap --restore-secrets' output", out)
 			back, _ := os.ReadFile(path)
-			bf, _ := clientconf.Parse(clientconf.Client(c.client), path, back)
+			bf, _ := clientconf.Parse(clientconf.Client(c.client), path, back, nil)
 			for i, e := range bf.Entries {
 				for _, kv := range origF.Entries[i].Env {
 					if !slices.Contains(e.Env, kv) {
@@ -395,7 +395,7 @@ func (w *wrapEnv) backups() []string {
 
 // envOf is the env of a server in the config as it is now.
 func (w *wrapEnv) envOf(server string) []clientconf.KV {
-	f, err := clientconf.Parse(clientconf.ClaudeCode, w.path, []byte(w.read()))
+	f, err := clientconf.Parse(clientconf.ClaudeCode, w.path, []byte(w.read()), nil)
 	if err != nil {
 		w.t.Fatalf("the config does not parse: %v", err)
 	}

@@ -107,7 +107,7 @@ func TestBackupMasksMovedCredentials(t *testing.T) {
 	if holdsForm(text, token) == "" {
 		t.Fatalf("control: the search does not find the token in the original")
 	}
-	f, err := Parse(VSCode, "/p/.vscode/mcp.json", []byte(text))
+	f, err := Parse(VSCode, "/p/.vscode/mcp.json", []byte(text), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestBackupMasksMovedCredentials(t *testing.T) {
 	if string(backup) != want {
 		t.Errorf("backup:\n%s\nwant:\n%s", backup, want)
 	}
-	bf, err := Parse(VSCode, "/p/.vscode/mcp.json", backup)
+	bf, err := Parse(VSCode, "/p/.vscode/mcp.json", backup, nil)
 	if err != nil {
 		t.Fatalf("the backup does not parse: %v", err)
 	}
@@ -383,7 +383,7 @@ func TestPickItemKeepsOtherValues(t *testing.T) {
   "/a": {"mcpServers": {"db": {"command": "pg", "env": {"PGPASSWORD": "password-of-a"}}}},
   "/b": {"mcpServers": {"db": {"command": "pg", "env": {"PGPASSWORD": "password-of-b"}}}},
   "/c": {"mcpServers": {"db": {"command": "pg", "env": {"PGPASSWORD": "password-of-c"}}}}}}`
-	f, err := Parse(ClaudeCode, "/h/.claude.json", []byte(text))
+	f, err := Parse(ClaudeCode, "/h/.claude.json", []byte(text), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -454,7 +454,7 @@ func TestUnwrapRestoreAllOrNothing(t *testing.T) {
 	text := `{"mcpServers": {
   "a": {"command": "/bin/mcpcell", "args": ["run", "--profile", "/p/a.toml", "--", "node", "a.js"]},
   "b": {"command": "node", "env": {"B_TOKEN": "mcpcell-keyring:claude-desktop-b-b_token", "MODE": "x"}}}}`
-	f, _ := Parse(ClaudeDesktop, "/c/claude_desktop_config.json", []byte(text))
+	f, _ := Parse(ClaudeDesktop, "/c/claude_desktop_config.json", []byte(text), nil)
 	r := ring{values: map[string]string{"claude-desktop-a-a_token": "value-of-a-123", "claude-desktop-b-b_token": token, "shared": "shared-value-1"},
 		origins: map[string]Origin{"claude-desktop-a-a_token": originOf(f, f.Entries[0], "A_TOKEN"), "claude-desktop-b-b_token": originOf(f, f.Entries[1], "B_TOKEN")}}
 	o := UnwrapOptions{Mcpcell: "/bin/mcpcell", Value: r.value, Origin: r.origin,
@@ -473,7 +473,7 @@ func TestUnwrapRestoreAllOrNothing(t *testing.T) {
 		t.Errorf("a: %+v", servers[0].Secrets)
 	}
 	out := f.Apply(Edits(servers))
-	nf, err := Parse(ClaudeDesktop, f.Path, out)
+	nf, err := Parse(ClaudeDesktop, f.Path, out, nil)
 	if err != nil {
 		t.Fatalf("unwrapped file: %v\n%s", err, out)
 	}
@@ -514,7 +514,7 @@ func FuzzBackup(f *testing.F) {
 	f.Add("// c\n{\"servers\": {\"a\": {\"command\": \"x\", \"env\": {\"KEY\": \"abcdefgh\",},}, /* x */ \"b\": {\"command\": \"y\", \"env\": {\"API_KEY\": \"sk-123456789\"}}}}")
 	f.Add(`{"mcpServers": {"a": {"command": "x", "env": {"TOKEN": "mcpcell-keyring:t"}}, "b": {"command": "y", "env": {"X": "ghp_abcdefghij", "PAT": "${input:p}"}}}}`)
 	f.Fuzz(func(t *testing.T, text string) {
-		cf, err := Parse(VSCode, "/p/.vscode/mcp.json", []byte(text))
+		cf, err := Parse(VSCode, "/p/.vscode/mcp.json", []byte(text), nil)
 		if err != nil {
 			return
 		}
@@ -527,7 +527,7 @@ func FuzzBackup(f *testing.F) {
 			t.Fatal(err)
 		}
 		backup := cf.Backup(servers)
-		bf, err := Parse(VSCode, "/p/.vscode/mcp.json", backup)
+		bf, err := Parse(VSCode, "/p/.vscode/mcp.json", backup, nil)
 		if err != nil {
 			t.Fatalf("the backup does not parse: %v\n%s", err, backup)
 		}

@@ -72,11 +72,16 @@ type Entry struct {
 	Where   string // the JSON path of its table, for messages: mcpServers, projects["/p"].mcpServers, servers
 	Name    string
 	Project string // the project folder the entry belongs to; "" for a user-wide entry
-	Stdio   bool   // a command-started server (not url/http/sse)
-	Command string
-	Args    []string
-	Env     []KV     // in file order
-	Members []Member // every member of the entry, in order
+	// NotProject says why the folder the configuration's place names is
+	// not taken as the entry's project (it is the user's home folder…),
+	// so that the entry is user-wide; "" when there is none, or the
+	// place is the client's user-wide one.
+	NotProject string
+	Stdio      bool // a command-started server (not url/http/sse)
+	Command    string
+	Args       []string
+	Env        []KV     // in file order
+	Members    []Member // every member of the entry, in order
 	// Invalid says why wrap and unwrap leave the entry alone: a member
 	// they would read wrong, and so lose (an env value that is not a
 	// string, args that are not strings, …); "" when there is none.
@@ -106,8 +111,13 @@ type File struct {
 	Entries []*Entry
 }
 
-// Parse reads a configuration of client c. path places project entries.
-func Parse(c Client, path string, text []byte) (*File, error) {
+// Parse reads a configuration of client c. path places project entries:
+// .mcp.json, .cursor/mcp.json and .vscode/mcp.json belong to the folder
+// that holds them, and Claude Code's projects["DIR"] to DIR; but a folder
+// for which wide says why it is too wide to be a project (the user's home
+// folder, /, …) is none: its entries are user-wide, as Cursor's own
+// ~/.cursor/mcp.json is. wide nil takes every folder as a project.
+func Parse(c Client, path string, text []byte, wide func(dir string) string) (*File, error) {
 	clean := jsontext.StripJSONC(text)
 	if err := jsontext.Validate(clean); err != nil {
 		return nil, fmt.Errorf("%s: not valid JSON: %v", path, err)
@@ -126,6 +136,17 @@ func Parse(c Client, path string, text []byte) (*File, error) {
 			project = filepath.Dir(filepath.Dir(path))
 		}
 	}
+	notProject := ""
+	if project != "" && wide != nil {
+		if why := wide(project); why != "" {
+			// Cursor's user-wide file is ~/.cursor/mcp.json, as a project's
+			// is DIR/.cursor/mcp.json.
+			if c != Cursor || why != "your home folder" {
+				notProject = fmt.Sprintf("%s, the folder of %s, is %s, not a project", project, strings.TrimPrefix(path, project+"/"), why)
+			}
+			project = ""
+		}
+	}
 	table := "mcpServers"
 	if c == VSCode {
 		table = "servers"
@@ -133,7 +154,7 @@ func Parse(c Client, path string, text []byte) (*File, error) {
 	for _, m := range top {
 		switch {
 		case m.name == table:
-			if err := f.addTable(clean, m, table, project); err != nil {
+			if err := f.addTable(clean, m, table, project, notProject); err != nil {
 				return nil, err
 			}
 		case c == ClaudeCode && m.name == "projects" && jsontext.TypeOf(clean[m.start:m.end]) == "object":
@@ -143,9 +164,15 @@ func Parse(c Client, path string, text []byte) (*File, error) {
 				if err != nil {
 					continue
 				}
+				project, notProject := p.name, ""
+				if why := ""; wide != nil {
+					if why = wide(p.name); why != "" {
+						project, notProject = "", fmt.Sprintf("%s, the folder of projects[%q], is %s, not a project", p.name, p.name, why)
+					}
+				}
 				for _, t := range inner {
 					if t.name == "mcpServers" {
-						if err := f.addTable(clean, t, fmt.Sprintf("projects[%q].mcpServers", p.name), p.name); err != nil {
+						if err := f.addTable(clean, t, fmt.Sprintf("projects[%q].mcpServers", p.name), project, notProject); err != nil {
 							return nil, err
 						}
 					}
@@ -156,7 +183,7 @@ func Parse(c Client, path string, text []byte) (*File, error) {
 	return f, nil
 }
 
-func (f *File) addTable(clean []byte, table member, where, project string) error {
+func (f *File) addTable(clean []byte, table member, where, project, notProject string) error {
 	servers, err := members(clean, table.start, table.end)
 	if err != nil {
 		return fmt.Errorf("%s: %s is not an object", f.Path, where)
@@ -167,7 +194,7 @@ func (f *File) addTable(clean []byte, table member, where, project string) error
 		if err != nil {
 			return fmt.Errorf("%s: %s[%q] is not an object", f.Path, where, s.name)
 		}
-		e := &Entry{Where: where, Name: s.name, Project: project, start: s.start, end: s.end, indent: lineIndent(f.Text, s.start)}
+		e := &Entry{Where: where, Name: s.name, Project: project, NotProject: notProject, start: s.start, end: s.end, indent: lineIndent(f.Text, s.start)}
 		typ := ""
 		invalid := func(format string, a ...any) {
 			if e.Invalid == "" {

@@ -1,6 +1,7 @@
 package clientconf
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -41,7 +42,7 @@ func TestJSONCKept(t *testing.T) {
   },
 }
 `
-	f, err := Parse(VSCode, "/p/.vscode/mcp.json", []byte(text))
+	f, err := Parse(VSCode, "/p/.vscode/mcp.json", []byte(text), nil)
 	if err != nil || len(f.Entries) != 2 || f.Entries[0].Project != "/p" {
 		t.Fatalf("Parse: %v %+v", err, f)
 	}
@@ -85,5 +86,68 @@ func TestDefaultPaths(t *testing.T) {
 		if got, _ := DefaultPath(client, Env{GOOS: "linux", Home: "/h", Cwd: "/w", Exists: exists}); got != want {
 			t.Errorf("%s with a project file: %s", client, got)
 		}
+	}
+}
+
+// A project configuration in the user's home folder (Cursor's own
+// ~/.cursor/mcp.json, a ~/.vscode/mcp.json or ~/.mcp.json, Claude Code's
+// projects["~"]) makes no project of the home folder: its entries are
+// user-wide, and wrap puts their profiles in ${CONFIG}/wrapped, saying
+// why (but for Cursor's, which is user-wide by its place). Control: the
+// same files in a project folder belong to it.
+func TestHomeIsNoProject(t *testing.T) {
+	wide := func(dir string) string {
+		if dir == "/h" {
+			return "your home folder"
+		}
+		return ""
+	}
+	const servers = `{"mcpServers": {"s": {"command": "node", "args": ["x.js"]}}, "servers": {"s": {"command": "node"}}, "projects": {"/h": {"mcpServers": {"p": {"command": "node"}}}, "/h/proj": {"mcpServers": {"q": {"command": "node"}}}}}`
+	for _, c := range []struct {
+		client        Client
+		path          string
+		project, note string
+		profile       string
+	}{
+		{Cursor, "/h/.cursor/mcp.json", "", "", "/c/wrapped/cursor/s/.mcpcell.toml"},
+		{Cursor, "/h/proj/.cursor/mcp.json", "/h/proj", "", "/h/proj/.mcpcell.s.toml"},
+		{VSCode, "/h/.vscode/mcp.json", "", "/h, the folder of .vscode/mcp.json, is your home folder, not a project", "/c/wrapped/vscode/s/.mcpcell.toml"},
+		{VSCode, "/h/proj/.vscode/mcp.json", "/h/proj", "", "/h/proj/.mcpcell.s.toml"},
+		{ClaudeCode, "/h/.mcp.json", "", "/h, the folder of .mcp.json, is your home folder, not a project", "/c/wrapped/claude-code/s/.mcpcell.toml"},
+		{ClaudeCode, "/h/proj/.mcp.json", "/h/proj", "", "/h/proj/.mcpcell.s.toml"},
+	} {
+		f, err := Parse(c.client, c.path, []byte(servers), wide)
+		if err != nil || len(f.Entries) == 0 {
+			t.Fatalf("Parse(%s): %v", c.path, err)
+		}
+		e := f.Entries[0]
+		if e.Project != c.project || e.NotProject != c.note {
+			t.Errorf("%s: project %q (%q), want %q (%q)", c.path, e.Project, e.NotProject, c.project, c.note)
+		}
+		s, err := PlanWrap(f, WrapOptions{Mcpcell: "/bin/mcpcell", ConfigDir: "/c", Only: []string{e.Name}, Exists: func(string) bool { return false }, IsDir: func(string) bool { return false }})
+		if err != nil || len(s) != 1 || s[0].Profile != c.profile {
+			t.Fatalf("%s: PlanWrap: %v, %+v, want the profile %s", c.path, err, s, c.profile)
+		}
+		if note := c.note + ": wrap takes its server as a user-wide one"; c.note != "" && (len(s[0].Notes) == 0 || !strings.HasPrefix(s[0].Notes[0], note)) {
+			t.Errorf("%s: notes %q, want %q", c.path, s[0].Notes, note)
+		}
+	}
+	// Claude Code's ~/.claude.json: projects["/h"] is user-wide, and its
+	// profile does not take the user-wide entry's place.
+	f, err := Parse(ClaudeCode, "/h/.claude.json", []byte(servers), wide)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := PlanWrap(f, WrapOptions{Mcpcell: "/bin/mcpcell", ConfigDir: "/c", Exists: func(string) bool { return false }, IsDir: func(string) bool { return false }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, x := range s {
+		got[x.Entry.Name] = x.Entry.Project + " " + x.Profile
+	}
+	want := map[string]string{"s": " /c/wrapped/claude-code/s/.mcpcell.toml", "p": " /c/wrapped/claude-code/p/.mcpcell.toml", "q": "/h/proj /h/proj/.mcpcell.q.toml"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("~/.claude.json: %v, want %v", got, want)
 	}
 }

@@ -10,7 +10,7 @@ import (
 
 func parse(t *testing.T, c Client, path, text string) *File {
 	t.Helper()
-	f, err := Parse(c, path, []byte(text))
+	f, err := Parse(c, path, []byte(text), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

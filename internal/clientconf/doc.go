@@ -32,9 +32,21 @@
 // (WrapOptions.Held): once the backup has only a marker, the keyring holds
 // the only copy.
 //
-//	f, err := clientconf.Parse(clientconf.VSCode, path, data)
+//	f, err := clientconf.Parse(clientconf.VSCode, path, data, nil)
 //	for _, e := range f.Entries { … }
 //	out := f.Apply([]clientconf.Edit{{Entry: e, Members: members}})
+//
+// # Projects and grants
+//
+// An entry of a project file (.mcp.json, .cursor/mcp.json,
+// .vscode/mcp.json, Claude Code's projects["DIR"]) belongs to its folder:
+// wrap writes its profile there. A folder too wide to be a project (the
+// user's home folder, /, a system folder: Parse's wide) makes the entry
+// user-wide instead, as Cursor's own ~/.cursor/mcp.json is; a user-wide
+// entry's profile is ${CONFIG}/wrapped/CLIENT/NAME/.mcpcell.toml. A file
+// on the server's command line is granted (read) as its code root
+// (WrapOptions.CodeRoot: the node_modules it imports from), and a
+// node_modules/.bin link's too.
 //
 // # Where a new thing goes
 //

@@ -124,6 +124,13 @@ func profileText(f *File, e *Entry, s *Server, set, pass []KV, line cmdLine, o W
 	if usable(0, e.Command) {
 		exec = append(exec, e.Command)
 		read = append(read, e.Command)
+		// A package's bin link (node_modules/.bin/NAME): its script
+		// imports the packages beside it.
+		if o.CodeRoot != nil && o.Exists(e.Command) {
+			if root, _ := o.CodeRoot(e.Command); filepath.Base(root) == "node_modules" {
+				read = append(read, root)
+			}
+		}
 	}
 	for i, a := range e.Args {
 		if !usable(i+1, a) || !o.Exists(a) {
@@ -131,8 +138,20 @@ func profileText(f *File, e *Entry, s *Server, set, pass []KV, line cmdLine, o W
 		}
 		if o.IsDir(a) {
 			write = append(write, a)
-		} else {
-			read = append(read, packageRoot(a, o.Exists))
+			continue
+		}
+		root, wide := filepath.Dir(a), ""
+		if o.CodeRoot != nil {
+			root, wide = o.CodeRoot(a)
+		}
+		if root != "" {
+			read = append(read, root)
+		}
+		switch {
+		case wide != "" && root != "":
+			s.Notes = append(s.Notes, fmt.Sprintf("args[%d] %s: the profile grants only %s (%s: too wide to grant); if the server cannot load what it imports, add the folder that holds its packages to [filesystem] read", i, quoteWord(a), root, wide))
+		case wide != "":
+			s.Notes = append(s.Notes, fmt.Sprintf("args[%d] %s: the profile grants nothing for it (%s: too wide to grant); add the folder that holds the server's code to [filesystem] read", i, quoteWord(a), wide))
 		}
 	}
 	if len(read)+len(write)+len(exec) > 0 {
@@ -173,15 +192,4 @@ func profileText(f *File, e *Entry, s *Server, set, pass []KV, line cmdLine, o W
 		}
 	}
 	return b.String()
-}
-
-// packageRoot is the folder a program file belongs to: the nearest one up
-// with a package.json or pyproject.toml, else the file's own folder.
-func packageRoot(file string, exists func(string) bool) string {
-	for d := filepath.Dir(file); d != filepath.Dir(d); d = filepath.Dir(d) {
-		if exists(filepath.Join(d, "package.json")) || exists(filepath.Join(d, "pyproject.toml")) {
-			return d
-		}
-	}
-	return filepath.Dir(file)
 }

@@ -63,6 +63,11 @@ type WrapOptions struct {
 	Only      []string // --server names; empty means all
 	Exists    func(string) bool
 	IsDir     func(string) bool
+	// CodeRoot is the folder the profile grants (read) for a file on the
+	// server's command line, its code (profiles.Folders.CodeRoot); wide
+	// says why a wider one was not taken, root is "" when none may be.
+	// nil grants the file's own folder.
+	CodeRoot func(file string) (root, wide string)
 	// Profile reads a profile that exists (as UnwrapOptions.Profile); nil
 	// reads none.
 	Profile func(path string) (set []KV, secrets map[string]string, err error)
@@ -187,6 +192,9 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 			continue
 		}
 		s.Action = "wrap"
+		if e.NotProject != "" {
+			s.Notes = append(s.Notes, e.NotProject+": wrap takes its server as a user-wide one, whose profile and project are a folder of its own")
+		}
 		slug := profileSlug(e.Name)
 		at := func(slug string) string {
 			if e.Project != "" {
