@@ -15,11 +15,15 @@ import (
 	"time"
 
 	"github.com/mcpcell/mcpcell/internal/syncbuf"
+	"github.com/mcpcell/mcpcell/internal/testhome"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
 // The test binary is also mcpcell (argv[1] "__mcpcell") and the fake
 // server ("__fakeserver"), so tests run the real CLI as a real process.
+// The tests, and the processes they start, never touch the real HOME:
+// testhome points it into a temporary folder before the first test
+// (and not when the binary runs as one of the commands above).
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
@@ -35,7 +39,7 @@ func TestMain(m *testing.M) {
 			runHopper(os.Args[2:])
 		}
 	}
-	testscript.Main(m, map[string]func(){
+	testscript.Main(testhome.M(m), map[string]func(){
 		"mcpcell":    func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
 		"fakeserver": func() { exitNow(fakeServer(os.Args[1:])) },
 	})
