@@ -8,8 +8,9 @@
 // It exits 0 only when nothing failed and nothing was skipped. Tests
 // and subtests are counted alike; a package that fails to build, or
 // fails outside its tests, counts as one failed test with its output.
-// Run without root, a test that skips because it needs root is not a
-// skip here but is listed, and counted on the last line, as not run.
+// Run without root, a test that skips because it needs root (its skip
+// message says "needs root" or "only root") is not a skip here but is
+// listed, and counted on the last line, as not run.
 //
 // With -canary DIR, the test binaries (not the go command, which keeps
 // its own HOME for its telemetry) run with HOME=DIR and no XDG folders
@@ -241,10 +242,11 @@ func (s *suite) add(e event) {
 	}
 }
 
-// needsRoot reports whether a skipped test said it needs root.
+// needsRoot reports whether a skipped test said it needs root: its
+// output says "needs root" or "only root".
 func needsRoot(p *pkgState, test string) bool {
 	for _, l := range p.lines {
-		if l.test == test && strings.Contains(l.text, "needs root") {
+		if l.test == test && (strings.Contains(l.text, "needs root") || strings.Contains(l.text, "only root")) {
 			return true
 		}
 	}

@@ -38,3 +38,10 @@ func TestNeedsRoot(t *testing.T) {
 	}
 	t.Skip("skipped: needs root to become uid 65534")
 }
+
+func TestOnlyRoot(t *testing.T) {
+	if !strings.Contains(os.Getenv("TESTSUITE_CASES"), "root") {
+		return
+	}
+	t.Skip("skipped: vhangup needs a capability only root has to lose")
+}
