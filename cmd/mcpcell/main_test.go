@@ -58,10 +58,10 @@ func need(t *testing.T, what string, ok bool) {
 	if required() {
 		t.Fatalf("%s is missing, and MCPCELL_REQUIRE_ALL=1 makes that a failure", what)
 	}
-	t.Skipf("skipped: %s is missing (see .ci/run for how to install it)", what)
+	t.Skipf("skipped: %s is missing (.ci/test installs it)", what)
 }
 
-// nodeModules is where .ci/run installs the npm test servers and clients.
+// nodeModules is where .ci/test installs the npm test servers and clients.
 func nodeModules(t *testing.T) string {
 	t.Helper()
 	dir, _ := filepath.Abs("../../testdata/node/node_modules")
