@@ -104,7 +104,8 @@ func resolveGo() error {
 	}
 	out, err := exec.Command("go", append([]string{"env", "-json"}, goFolders...)...).Output()
 	if err != nil {
-		return resolveGoByHand(err)
+		resolveGoByHand()
+		return nil
 	}
 	var env map[string]string
 	if err := json.Unmarshal(out, &env); err != nil {
@@ -119,34 +120,22 @@ func resolveGo() error {
 }
 
 // resolveGoByHand applies Go's documented defaults when there is no go
-// command to ask (a test binary run on its own).
-func resolveGoByHand(goErr error) error {
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return fmt.Errorf("resolving Go's folders: go env: %v; %w", goErr, err)
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		return fmt.Errorf("resolving Go's folders: go env: %v; %w", goErr, err)
-	}
-	config, err := os.UserConfigDir()
-	if err != nil {
-		return fmt.Errorf("resolving Go's folders: go env: %v; %w", goErr, err)
-	}
-	gopath := os.Getenv("GOPATH")
-	if gopath == "" {
-		gopath = filepath.Join(home, "go")
-		os.Setenv("GOPATH", gopath)
-	}
-	defaults := map[string]string{
-		"GOCACHE":    filepath.Join(cache, "go-build"),
-		"GOMODCACHE": filepath.Join(filepath.SplitList(gopath)[0], "pkg", "mod"),
-		"GOENV":      filepath.Join(config, "go", "env"),
-	}
-	for name, v := range defaults {
-		if os.Getenv(name) == "" {
-			os.Setenv(name, v)
+// command to ask (a test binary run on its own, or by a test with an
+// environment of a few variables). A folder it cannot name (no HOME) is
+// left to Go, which without HOME has no default either.
+func resolveGoByHand() {
+	set := func(name string, dir func() (string, error), elem ...string) {
+		if os.Getenv(name) != "" {
+			return
+		}
+		if d, err := dir(); err == nil {
+			os.Setenv(name, filepath.Join(append([]string{d}, elem...)...))
 		}
 	}
-	return nil
+	set("GOPATH", os.UserHomeDir, "go")
+	set("GOCACHE", os.UserCacheDir, "go-build")
+	set("GOENV", os.UserConfigDir, "go", "env")
+	if gopath := filepath.SplitList(os.Getenv("GOPATH")); len(gopath) > 0 && gopath[0] != "" {
+		set("GOMODCACHE", func() (string, error) { return gopath[0], nil }, "pkg", "mod")
+	}
 }

@@ -43,7 +43,10 @@ func (printEnv) Run() int {
 func child(t *testing.T, env []string) map[string]string {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(env, "TESTHOME_PRINT=1", "PATH="+os.Getenv("PATH"))
+	cmd.Env = append(env, "TESTHOME_PRINT=1")
+	if !strings.HasPrefix(strings.Join(env, "\n"), "PATH=") && !strings.Contains(strings.Join(env, "\n"), "\nPATH=") {
+		cmd.Env = append(cmd.Env, "PATH="+os.Getenv("PATH"))
+	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("child: %v\n%s", err, out)
@@ -91,6 +94,14 @@ func TestRedirect(t *testing.T) {
 	}
 	if _, err := os.Stat(home); !os.IsNotExist(err) {
 		t.Errorf("the tests' HOME %s is still there after the run: %v", home, err)
+	}
+
+	// A test binary that a test starts as another user, with a few
+	// variables, no HOME and no go on the PATH (sandbox's
+	// runUnprivileged): its tests still run, with a HOME made here.
+	bare := child(t, []string{"PATH=/nonexistent"})
+	if bare["HOME"] == "" || !strings.HasPrefix(bare["HOME"], os.TempDir()) {
+		t.Errorf("with no HOME and no go: HOME %q, want a fresh folder in %s", bare["HOME"], os.TempDir())
 	}
 
 	kept := child(t, []string{"HOME=" + real, Marker + "=/somewhere"})
