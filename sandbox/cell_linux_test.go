@@ -11,10 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpcell/mcpcell/internal/testhome"
 	"golang.org/x/sys/unix"
 )
 
-// The test binary is also the cell helper, as mcpcell is.
+// The test binary is also the cell helper, as mcpcell is. The tests
+// never touch the real HOME (see internal/testhome).
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == HelperCommand {
 		os.Exit(Helper())
@@ -22,7 +24,7 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == netProbeCommand {
 		os.Exit(netProbe(os.Args[2:]))
 	}
-	os.Exit(m.Run())
+	os.Exit(testhome.Run(m))
 }
 
 // sleepPath is the sleep executable, symlinks resolved.

@@ -147,8 +147,12 @@ func escapeProcess(what, target string) string {
 			return outcome("", err)
 		}
 		var held []string
+		// A user other than root cannot empty its bounding set, and with
+		// no_new_privs it gains nothing from it: there, CapBnd counts only
+		// when NoNewPrivs is not 1.
+		bounded := os.Geteuid() == 0 || !strings.Contains(out, "\nNoNewPrivs:\t1\n")
 		for _, line := range strings.Split(out, "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.HasPrefix(k, "Cap") && strings.Trim(strings.TrimSpace(v), "0") != "" {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.HasPrefix(k, "Cap") && (k != "CapBnd" || bounded) && strings.Trim(strings.TrimSpace(v), "0") != "" {
 				held = append(held, k+"="+strings.TrimSpace(v))
 			}
 		}

@@ -15,11 +15,15 @@ import (
 	"time"
 
 	"github.com/mcpcell/mcpcell/internal/syncbuf"
+	"github.com/mcpcell/mcpcell/internal/testhome"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
 // The test binary is also mcpcell (argv[1] "__mcpcell") and the fake
 // server ("__fakeserver"), so tests run the real CLI as a real process.
+// The tests, and the processes they start, never touch the real HOME:
+// testhome points it into a temporary folder before the first test
+// (and not when the binary runs as one of the commands above).
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
@@ -35,7 +39,7 @@ func TestMain(m *testing.M) {
 			runHopper(os.Args[2:])
 		}
 	}
-	testscript.Main(m, map[string]func(){
+	testscript.Main(testhome.M(m), map[string]func(){
 		"mcpcell":    func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
 		"fakeserver": func() { exitNow(fakeServer(os.Args[1:])) },
 	})
@@ -54,10 +58,10 @@ func need(t *testing.T, what string, ok bool) {
 	if required() {
 		t.Fatalf("%s is missing, and MCPCELL_REQUIRE_ALL=1 makes that a failure", what)
 	}
-	t.Skipf("skipped: %s is missing (see .ci/run for how to install it)", what)
+	t.Skipf("skipped: %s is missing (.ci/test installs it)", what)
 }
 
-// nodeModules is where .ci/run installs the npm test servers and clients.
+// nodeModules is where .ci/test installs the npm test servers and clients.
 func nodeModules(t *testing.T) string {
 	t.Helper()
 	dir, _ := filepath.Abs("../../testdata/node/node_modules")

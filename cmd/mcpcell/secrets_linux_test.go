@@ -24,7 +24,7 @@ import (
 func needKeyring(t *testing.T) {
 	t.Helper()
 	bus := os.Getenv("DBUS_SESSION_BUS_ADDRESS")
-	need(t, "a Secret Service (gnome-keyring-daemon under dbus-run-session, see .ci/run)", bus != "")
+	need(t, "a Secret Service (gnome-keyring-daemon under dbus-run-session, as .ci/test starts it)", bus != "")
 	probe := keystore.Ref{Service: "mcpcell-test", User: "probe"}
 	err := keystore.Keyring{}.Set(probe, "probe-value-123")
 	if err == nil {
