@@ -162,3 +162,32 @@ func TestRefusedUntrustedNoLink(t *testing.T) {
 		t.Errorf("the link's target was written: %q", b)
 	}
 }
+
+// A start refused before any profile file is read (the --profile file is
+// not there; the embedded default refuses the home folder as project) is
+// one deny start record in the embedded default's log, mcpcell's own.
+func TestRefusedStartWithoutProfileFile(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		dir  func(home string) string
+		args []string
+		note string
+	}{
+		{"profile file not there", func(string) string { return t.TempDir() }, []string{"--profile", "/nonexistent/.mcpcell.toml"}, "profile: --profile /nonexistent/.mcpcell.toml: there is no such file"},
+		{"home folder as project", func(home string) string { return home }, nil, "profile: no profile file names a project, and the working folder"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			home := testHome(t)
+			args := append(append([]string{"run"}, tc.args...), "--", "/usr/bin/true")
+			_, stderr, code := mcpcellIn(t, tc.dir(home), home, nil, args...)
+			if code != exitFailed {
+				t.Fatalf("exit %d, want %d:\n%s", code, exitFailed, stderr)
+			}
+			logs := logRecords(t, filepath.Join(home, ".local", "state"))
+			recs := logs[filepath.Join(home, ".local", "state", "mcpcell", "audit", "default.jsonl")]
+			if len(logs) != 1 || len(recs) != 1 || recs[0].Decision != "deny" || recs[0].Rule != "start" || !strings.HasPrefix(recs[0].Note, tc.note) {
+				t.Errorf("logs %+v, want one deny start record in default.jsonl, note %q…", logs, tc.note)
+			}
+		})
+	}
+}

@@ -501,17 +501,24 @@ func (st *starting) finish() {
 // content is not trusted is logged, and never where that content says
 // (its [audit] path): in the default log of its name,
 // ${STATE}/audit/NAME.jsonl, which its path and the environment choose.
-// A profile that is not found, or an embedded one refused its project,
-// has no log of its own: the refusal is only printed.
+// An embedded profile refused its project goes to that profile's own
+// log, and a profile file that is not there to the embedded default's:
+// mcpcell's own, which nothing of a file chooses.
 func (c *cli) refusedUnloaded(pf profileFlags, said string) {
 	var top *profiles.Profile
 	errStop := errors.New("stop")
-	profiles.Load(profiles.Options{Profile: pf.profile, Project: pf.project, Getenv: c.getenv, AnyProject: true, Verify: func(p *profiles.Profile, _ string, _ []byte) error {
+	embeddedP, err := profiles.Load(profiles.Options{Profile: pf.profile, Project: pf.project, Getenv: c.getenv, AnyProject: true, Verify: func(p *profiles.Profile, _ string, _ []byte) error {
 		top = p // the file is found: its name and ${STATE} are set, nothing of it applied
 		return errStop
 	}})
 	if top == nil {
-		return
+		if err != nil || !embedded(embeddedP) {
+			embeddedP, err = profiles.Load(profiles.Options{Profile: profiles.DefaultName, Getenv: c.getenv, AnyProject: true})
+		}
+		if err != nil {
+			return
+		}
+		top = embeddedP
 	}
 	var lines []string
 	for _, l := range strings.Split(said, "\n") {
@@ -527,7 +534,8 @@ func (c *cli) refusedUnloaded(pf profileFlags, said string) {
 	if err != nil {
 		return
 	}
-	log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Rule: "start", Note: "profile: " + cmp.Or(strings.Join(lines, "; "), "refused")})
+	note := strings.TrimPrefix(cmp.Or(strings.Join(lines, "; "), "refused"), "profile: ")
+	log.Record(jsonrpc.Event{Time: time.Now(), Decision: "deny", Rule: "start", Note: "profile: " + note})
 	log.Close()
 }
 
