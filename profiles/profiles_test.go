@@ -119,6 +119,11 @@ func TestValidationErrors(t *testing.T) {
 		{"[filesystem]\nread = [\"~/proj\"]\n", `:2: filesystem.read: "~/proj" is not an absolute path: a profile does not expand ~ (use "${HOME}/proj")`},
 		{"[filesystem]\nexec = [\"~\"]\n", `:2: filesystem.exec: "~" is not an absolute path: a profile does not expand ~ (use "${HOME}")`},
 		{"[filesystem]\nwrite = [\"~bob/x\"]\n", `:2: filesystem.write: "~bob/x" is not an absolute path: a profile does not expand ~user (give the folder's absolute path)`},
+		// nor is $HOME: ${HOME} is meant, with braces
+		{"[filesystem]\nread = [\"$HOME/x\"]\n", `:2: filesystem.read: "$HOME/x" is not an absolute path: a profile does not expand $HOME (use "${HOME}/x", with braces)`},
+		{"[filesystem]\nwrite = [\"$PROJECT\"]\n", `:2: filesystem.write: "$PROJECT" is not an absolute path: a profile does not expand $PROJECT (use "${PROJECT}", with braces)`},
+		{"[filesystem]\nread = [\"$XDG_DATA_HOME/x\"]\n", `:2: filesystem.read: "$XDG_DATA_HOME/x" is not an absolute path: a profile does not expand $XDG_DATA_HOME nor any environment variable (give the absolute path, or use one of ${CACHE}, ${CONFIG}, ${HOME}, ${PROJECT}, ${STATE}, ${TMP})`},
+		{"[filesystem]\nread = [\"$HOMEx\"]\n", `:2: filesystem.read: "$HOMEx" is not an absolute path: a profile does not expand $HOMEx nor any environment variable`},
 		{"[audit]\npath = \"~/a.jsonl\"\n", `:2: audit.path: "~/a.jsonl" is not an absolute path: a profile does not expand ~ (use "${HOME}/a.jsonl")`},
 		{"[tools.args.t]\na = { within = [\"~/w\"] }\n", `within: "~/w" is not an absolute path: a profile does not expand ~ (use "${HOME}/w")`},
 		{"[env]\npass = [\"A-B\"]\n", `:2: env.pass: "A-B" is not an environment variable name`},
