@@ -235,38 +235,43 @@ func printPathRules(line func(string, ...any), plan *cellPlan) {
 // per access, most first (read+write+exec, read+write, read+exec, read):
 // each path once, symlinks resolved as the kernel gets it, with every
 // line that grants it. A folder run makes is listed with the access it
-// will have; optional paths absent here are counted in one line.
+// will have. An optional path absent here is listed as such when a
+// profile file grants it: the grant takes effect the day the path
+// appears, and trust's prompt, which is this view, must show it. Only
+// those of mcpcell's own (the embedded presets', the same for everyone)
+// are counted in one line.
 func printGrants(line func(string, ...any), plan *cellPlan) {
+	type key struct {
+		path   string
+		absent bool
+	}
 	type rule struct {
-		path    string
+		key
 		access  sandbox.Access
 		from    []string
 		as      []string // the paths as written, when symlinks made them another
 		created bool
+		ours    bool // every line that grants it is mcpcell's own
 	}
-	byPath := map[string]*rule{}
-	var absent []string
+	byPath := map[key]*rule{}
 	for _, x := range []struct {
 		list []sandbox.Grant
 		acc  sandbox.Access
 	}{{plan.grants.Read, sandbox.Read}, {plan.grants.Write, sandbox.Write | sandbox.Read}, {plan.grants.Exec, sandbox.Exec | sandbox.Read}} {
 		for _, g := range x.list {
-			path, created := g.Resolved, false
-			if path == "" {
-				if !slices.Contains(plan.created, g.Path) {
-					if !slices.Contains(absent, g.Path) {
-						absent = append(absent, g.Path)
-					}
-					continue
-				}
-				path, created = g.Path, true
+			k, created := key{path: g.Resolved}, false
+			if k.path == "" {
+				k.path = g.Path
+				created = slices.Contains(plan.created, g.Path)
+				k.absent = !created
 			}
-			r := byPath[path]
+			r := byPath[k]
 			if r == nil {
-				r = &rule{path: path, created: created}
-				byPath[path] = r
+				r = &rule{key: k, created: created, ours: true}
+				byPath[k] = r
 			}
 			r.access |= x.acc
+			r.ours = r.ours && mcpcellsOwn(g.From)
 			if !slices.Contains(r.from, g.From) {
 				r.from = append(r.from, g.From)
 			}
@@ -275,7 +280,15 @@ func printGrants(line func(string, ...any), plan *cellPlan) {
 			}
 		}
 	}
-	rules := slices.Collect(maps.Values(byPath))
+	var rules []*rule
+	ours := 0
+	for _, r := range byPath {
+		if r.absent && r.ours {
+			ours++
+			continue
+		}
+		rules = append(rules, r)
+	}
 	rank := func(a sandbox.Access) int { return -int(a&sandbox.Write)*2 - int(a&sandbox.Exec)/4 }
 	slices.SortFunc(rules, func(a, b *rule) int {
 		if d := rank(a.access) - rank(b.access); d != 0 {
@@ -292,12 +305,21 @@ func printGrants(line func(string, ...any), plan *cellPlan) {
 		if r.created {
 			path += " (made by mcpcell run)"
 		}
+		if r.absent {
+			path += " (optional, absent here: granted once it exists)"
+		}
 		slices.SortFunc(r.from, compareSources)
 		line("  %s\t%s\t%s", r.access, path, strings.Join(r.from, ", "))
 	}
-	if len(absent) > 0 {
-		line("  optional\t%d optional paths are absent here; --verbose lists them", len(absent))
+	if ours > 0 {
+		line("  optional\t%d optional paths of mcpcell's presets are absent here; --verbose lists them", ours)
 	}
+}
+
+// mcpcellsOwn reports whether a grant's origin is mcpcell's: an embedded
+// preset's line, or the resolver's files it adds for [network] hosts.
+func mcpcellsOwn(from string) bool {
+	return strings.HasPrefix(from, "preset:") || from == profiles.ResolverFiles
 }
 
 // compareSources orders "file:line" origins by file, then line number.
