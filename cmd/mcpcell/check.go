@@ -39,16 +39,16 @@ func (c *cli) check(args []string) int {
 		printProfile(c.stdout, p, plan)
 	}
 	for _, b := range plan.broad {
-		fmt.Fprintf(c.stderr, "mcpcell: warning: %s\n", b)
+		fmt.Fprintf(c.stderr, "mcpcell: warning: %s\n", printable(b))
 	}
 	for _, n := range plan.notes {
-		fmt.Fprintf(c.stderr, "mcpcell: note: %s\n", n)
+		fmt.Fprintf(c.stderr, "mcpcell: note: %s\n", printable(n))
 	}
 	namespace, nsErr := c.tryNamespace(plan)
 	status := 0
 	if refusal, hint := printCellTried(c.stdout, p, plan, namespace, *verbose); refusal != "" {
-		c.errorf("mcpcell run would refuse to start: %s", refusal)
-		c.hintf("%s", hint)
+		c.errorf("mcpcell run would refuse to start: %s", printable(refusal))
+		c.hintf("%s", printable(hint))
 		status = 1
 	}
 	if nsErr != nil {
@@ -110,7 +110,7 @@ func printCell(out io.Writer, p *profiles.Profile, plan *cellPlan) (refusal stri
 func printCellTried(out io.Writer, p *profiles.Profile, plan *cellPlan, namespace string, verbose bool) (refusal, hint string) {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	defer w.Flush()
-	line := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	line := tableLine(w)
 	line("")
 	line("[cell]")
 	line("  kernel\t%s", plan.kernel.Describe())
@@ -322,6 +322,35 @@ func mcpcellsOwn(from string) bool {
 	return strings.HasPrefix(from, "preset:") || from == profiles.ResolverFiles
 }
 
+// tableLine prints a line of check's tables to w, a tabwriter: format's
+// tabs are its columns, and each argument is shown through printable.
+// Paths, names and values come from profiles and the file system (a
+// project folder's name, a symlink's target): a control character in one
+// could erase the lines above it on a terminal and print others (review
+// F2), and a tab would shift the columns.
+func tableLine(w io.Writer) func(format string, args ...any) {
+	return func(format string, args ...any) {
+		shown := make([]any, len(args))
+		for i, a := range args {
+			shown[i] = printableArg(a)
+		}
+		fmt.Fprintf(w, format+"\n", shown...)
+	}
+}
+
+// printableArg is a, when it prints as text, as printable shows it.
+func printableArg(a any) any {
+	switch v := a.(type) {
+	case string:
+		return printable(v)
+	case error:
+		return printable(v.Error())
+	case fmt.Stringer:
+		return printable(v.String())
+	}
+	return a
+}
+
 // compareSources orders "file:line" origins by file, then line number.
 func compareSources(a, b string) int {
 	fa, la, _ := cutLine(a)
@@ -371,7 +400,7 @@ func serverChain(command []string, plan *cellPlan) (string, error) {
 func printProfile(out io.Writer, p *profiles.Profile, plan *cellPlan) {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	defer w.Flush()
-	line := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	line := tableLine(w)
 	var files []string
 	for _, s := range p.Includes {
 		files = append(files, s.File)
@@ -431,7 +460,7 @@ func printProfile(out io.Writer, p *profiles.Profile, plan *cellPlan) {
 	line("[secrets]")
 	for _, k := range slices.Sorted(maps.Keys(p.Secrets)) {
 		r := p.Secrets[k]
-		line("  %s\tkeyring service %q, item %q\t%s", k, r.Service, r.User, r.From)
+		line("  %s\tkeyring service %s, item %s\t%s", k, strconv.Quote(r.Service), strconv.Quote(r.User), r.From)
 	}
 	line("")
 	printRules(line, "tools", p.Tools)
