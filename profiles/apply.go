@@ -268,17 +268,30 @@ func humanBytes(v any) string {
 	return fmt.Sprint(v)
 }
 
+// shellVar is a shell's $NAME at the start of a path (the braced form
+// is the profile's own, which expand handles).
+var shellVar = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\$([A-Za-z_][A-Za-z0-9_]*)`) })
+
 var envName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
 
 // notAbsolute says that a path of the profile is not absolute, and what
-// to write instead: ${HOME} for a ~, which no shell expands in a profile;
-// else use ("" for nothing).
+// to write instead: ${HOME} for a ~ or $HOME, which no shell expands in a
+// profile; else use ("" for nothing).
 func notAbsolute(v, use string) string {
 	if rest, ok := strings.CutPrefix(v, "~"); ok {
 		if rest == "" || strings.HasPrefix(rest, "/") {
 			return fmt.Sprintf("%q is not an absolute path: a profile does not expand ~ (use \"${HOME}%s\")", v, rest)
 		}
 		return fmt.Sprintf("%q is not an absolute path: a profile does not expand ~user (give the folder's absolute path)", v)
+	}
+	if m := shellVar().FindStringSubmatch(v); m != nil {
+		name, rest := m[1], v[len(m[0]):]
+		if rest == "" || strings.HasPrefix(rest, "/") {
+			if slices.Contains(varNames(), name) {
+				return fmt.Sprintf("%q is not an absolute path: a profile does not expand $%s (use \"${%s}%s\", with braces)", v, name, name, rest)
+			}
+			return fmt.Sprintf("%q is not an absolute path: a profile does not expand $%s nor any environment variable (give the absolute path, or use one of ${%s})", v, name, strings.Join(varNames(), "}, ${"))
+		}
 	}
 	if use == "" {
 		return fmt.Sprintf("%q is not an absolute path", v)

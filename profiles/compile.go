@@ -42,6 +42,10 @@ type Cell struct {
 	Widenings []string
 }
 
+// ResolverFiles is the origin of the grants mcpcell adds for a cell with
+// [network] hosts: the files the server's resolver reads.
+const ResolverFiles = "network.hosts (the resolver's files)"
+
 // CompileCell compiles the cell p asks for; environ is mcpcell's own
 // environment, where the variables the server is passed come from. The
 // error joins each setting of p no cell can give, one error a line: a
@@ -87,7 +91,7 @@ func CompileCell(p *Profile, environ []string) (*Cell, error) {
 		// (at resolv.conf's nameservers) and the names /etc/hosts maps;
 		// without them the transparent way fails for every client.
 		for _, f := range []string{"/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/host.conf", "/etc/gai.conf"} {
-			c.Grants.Read = append(c.Grants.Read, sandbox.Grant{Path: f, From: "network.hosts (the resolver's files)", Optional: true})
+			c.Grants.Read = append(c.Grants.Read, sandbox.Grant{Path: f, From: ResolverFiles, Optional: true})
 		}
 	}
 	c.Net.UDP, c.Net.Unix = p.UDP, p.Unix

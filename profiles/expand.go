@@ -38,6 +38,11 @@ func vars(project, cell string, getenv func(string) string) map[string]string {
 	}
 }
 
+// varNames are the names of the profile's variables, sorted.
+func varNames() []string {
+	return slices.Sorted(maps.Keys(vars("", "", func(string) string { return "/" })))
+}
+
 var varRef = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$\{([^}]*)\}`) })
 
 // expandAll expands ${VAR} in every string of v; key is v's TOML key.

@@ -10,6 +10,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 	"github.com/mcpcell/mcpcell/internal/audit"
@@ -259,6 +261,9 @@ func (p *Profile) merge(u unit, stack []string, verify func(*Profile, string, []
 			return errors.Join(errs...)
 		}
 	}
+	if err := controlInPaths(f.Filesystem, at); err != nil {
+		return err
+	}
 	if err := expandAll(reflect.ValueOf(&f).Elem(), "", p.Vars, at); err != nil {
 		return err
 	}
@@ -286,4 +291,32 @@ func (p *Profile) merge(u unit, stack []string, verify func(*Profile, string, []
 	}
 	p.Includes = append(p.Includes, u.src)
 	return p.apply(&f, at)
+}
+
+// controlInPaths refuses a path of [filesystem] written with a control
+// or bidi character: no folder needs one, and on a terminal it can show
+// as other text, or erase the line above (another grant) in check and
+// trust. It checks the text as written: a variable's value, the project
+// folder's name, comes from the file system, and what prints it escapes
+// it.
+func controlInPaths(fs Filesystem, at func(string) Source) error {
+	var errs []error
+	for _, l := range []struct {
+		key  string
+		vals []string
+	}{{"filesystem.read", fs.Read}, {"filesystem.write", fs.Write}, {"filesystem.exec", fs.Exec}, {"filesystem.optional", fs.Optional}} {
+		for _, v := range l.vals {
+			if i := strings.IndexFunc(v, controlRune); i >= 0 {
+				r, _ := utf8.DecodeRuneInString(v[i:])
+				errs = append(errs, &Error{At: at(l.key), Msg: fmt.Sprintf("%s: %q holds the character %U: a granted path may not hold control or bidi characters (a terminal would show the path as other text)", l.key, v, r)})
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// controlRune reports whether r is a control character (C0, DEL, C1) or
+// one that reorders text (bidi embeddings, overrides and isolates).
+func controlRune(r rune) bool {
+	return unicode.IsControl(r) || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 || r == 0x200e || r == 0x200f || r == 0x061c
 }

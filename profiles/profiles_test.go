@@ -119,6 +119,15 @@ func TestValidationErrors(t *testing.T) {
 		{"[filesystem]\nread = [\"~/proj\"]\n", `:2: filesystem.read: "~/proj" is not an absolute path: a profile does not expand ~ (use "${HOME}/proj")`},
 		{"[filesystem]\nexec = [\"~\"]\n", `:2: filesystem.exec: "~" is not an absolute path: a profile does not expand ~ (use "${HOME}")`},
 		{"[filesystem]\nwrite = [\"~bob/x\"]\n", `:2: filesystem.write: "~bob/x" is not an absolute path: a profile does not expand ~user (give the folder's absolute path)`},
+		// nor is $HOME: ${HOME} is meant, with braces
+		{"[filesystem]\nread = [\"$HOME/x\"]\n", `:2: filesystem.read: "$HOME/x" is not an absolute path: a profile does not expand $HOME (use "${HOME}/x", with braces)`},
+		{"[filesystem]\nwrite = [\"$PROJECT\"]\n", `:2: filesystem.write: "$PROJECT" is not an absolute path: a profile does not expand $PROJECT (use "${PROJECT}", with braces)`},
+		{"[filesystem]\nread = [\"$XDG_DATA_HOME/x\"]\n", `:2: filesystem.read: "$XDG_DATA_HOME/x" is not an absolute path: a profile does not expand $XDG_DATA_HOME nor any environment variable (give the absolute path, or use one of ${CACHE}, ${CONFIG}, ${HOME}, ${PROJECT}, ${STATE}, ${TMP})`},
+		{"[filesystem]\nread = [\"$HOMEx\"]\n", `:2: filesystem.read: "$HOMEx" is not an absolute path: a profile does not expand $HOMEx nor any environment variable`},
+		// a control or bidi character in a granted path, as written (review F2)
+		{"[filesystem]\nread = [\"/a\", \"${PROJECT}/\\r\\u001b[2K\\u001b[1A x\"]\n", `:2: filesystem.read: "${PROJECT}/\r\x1b[2K\x1b[1A x" holds the character U+000D: a granted path may not hold control or bidi characters (a terminal would show the path as other text)`},
+		{"[filesystem]\nwrite = [\"/a\\u202egpj.exe\"]\n", `:2: filesystem.write: "/a\u202egpj.exe" holds the character U+202E: a granted path may not`},
+		{"[filesystem]\noptional = [\"/a\\u0085b\"]\n", `:2: filesystem.optional: "/a\u0085b" holds the character U+0085`},
 		{"[audit]\npath = \"~/a.jsonl\"\n", `:2: audit.path: "~/a.jsonl" is not an absolute path: a profile does not expand ~ (use "${HOME}/a.jsonl")`},
 		{"[tools.args.t]\na = { within = [\"~/w\"] }\n", `within: "~/w" is not an absolute path: a profile does not expand ~ (use "${HOME}/w")`},
 		{"[env]\npass = [\"A-B\"]\n", `:2: env.pass: "A-B" is not an environment variable name`},

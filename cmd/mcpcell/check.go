@@ -39,16 +39,16 @@ func (c *cli) check(args []string) int {
 		printProfile(c.stdout, p, plan)
 	}
 	for _, b := range plan.broad {
-		fmt.Fprintf(c.stderr, "mcpcell: warning: %s\n", b)
+		fmt.Fprintf(c.stderr, "mcpcell: warning: %s\n", printable(b))
 	}
 	for _, n := range plan.notes {
-		fmt.Fprintf(c.stderr, "mcpcell: note: %s\n", n)
+		fmt.Fprintf(c.stderr, "mcpcell: note: %s\n", printable(n))
 	}
 	namespace, nsErr := c.tryNamespace(plan)
 	status := 0
 	if refusal, hint := printCellTried(c.stdout, p, plan, namespace, *verbose); refusal != "" {
-		c.errorf("mcpcell run would refuse to start: %s", refusal)
-		c.hintf("%s", hint)
+		c.errorf("mcpcell run would refuse to start: %s", printable(refusal))
+		c.hintf("%s", printable(hint))
 		status = 1
 	}
 	if nsErr != nil {
@@ -110,7 +110,7 @@ func printCell(out io.Writer, p *profiles.Profile, plan *cellPlan) (refusal stri
 func printCellTried(out io.Writer, p *profiles.Profile, plan *cellPlan, namespace string, verbose bool) (refusal, hint string) {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	defer w.Flush()
-	line := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	line := tableLine(w)
 	line("")
 	line("[cell]")
 	line("  kernel\t%s", plan.kernel.Describe())
@@ -235,38 +235,43 @@ func printPathRules(line func(string, ...any), plan *cellPlan) {
 // per access, most first (read+write+exec, read+write, read+exec, read):
 // each path once, symlinks resolved as the kernel gets it, with every
 // line that grants it. A folder run makes is listed with the access it
-// will have; optional paths absent here are counted in one line.
+// will have. An optional path absent here is listed as such when a
+// profile file grants it: the grant takes effect the day the path
+// appears, and trust's prompt, which is this view, must show it. Only
+// those of mcpcell's own (the embedded presets', the same for everyone)
+// are counted in one line.
 func printGrants(line func(string, ...any), plan *cellPlan) {
+	type key struct {
+		path   string
+		absent bool
+	}
 	type rule struct {
-		path    string
+		key
 		access  sandbox.Access
 		from    []string
 		as      []string // the paths as written, when symlinks made them another
 		created bool
+		ours    bool // every line that grants it is mcpcell's own
 	}
-	byPath := map[string]*rule{}
-	var absent []string
+	byPath := map[key]*rule{}
 	for _, x := range []struct {
 		list []sandbox.Grant
 		acc  sandbox.Access
 	}{{plan.grants.Read, sandbox.Read}, {plan.grants.Write, sandbox.Write | sandbox.Read}, {plan.grants.Exec, sandbox.Exec | sandbox.Read}} {
 		for _, g := range x.list {
-			path, created := g.Resolved, false
-			if path == "" {
-				if !slices.Contains(plan.created, g.Path) {
-					if !slices.Contains(absent, g.Path) {
-						absent = append(absent, g.Path)
-					}
-					continue
-				}
-				path, created = g.Path, true
+			k, created := key{path: g.Resolved}, false
+			if k.path == "" {
+				k.path = g.Path
+				created = slices.Contains(plan.created, g.Path)
+				k.absent = !created
 			}
-			r := byPath[path]
+			r := byPath[k]
 			if r == nil {
-				r = &rule{path: path, created: created}
-				byPath[path] = r
+				r = &rule{key: k, created: created, ours: true}
+				byPath[k] = r
 			}
 			r.access |= x.acc
+			r.ours = r.ours && mcpcellsOwn(g.From)
 			if !slices.Contains(r.from, g.From) {
 				r.from = append(r.from, g.From)
 			}
@@ -275,7 +280,15 @@ func printGrants(line func(string, ...any), plan *cellPlan) {
 			}
 		}
 	}
-	rules := slices.Collect(maps.Values(byPath))
+	var rules []*rule
+	ours := 0
+	for _, r := range byPath {
+		if r.absent && r.ours {
+			ours++
+			continue
+		}
+		rules = append(rules, r)
+	}
 	rank := func(a sandbox.Access) int { return -int(a&sandbox.Write)*2 - int(a&sandbox.Exec)/4 }
 	slices.SortFunc(rules, func(a, b *rule) int {
 		if d := rank(a.access) - rank(b.access); d != 0 {
@@ -292,12 +305,50 @@ func printGrants(line func(string, ...any), plan *cellPlan) {
 		if r.created {
 			path += " (made by mcpcell run)"
 		}
+		if r.absent {
+			path += " (optional, absent here: granted once it exists)"
+		}
 		slices.SortFunc(r.from, compareSources)
 		line("  %s\t%s\t%s", r.access, path, strings.Join(r.from, ", "))
 	}
-	if len(absent) > 0 {
-		line("  optional\t%d optional paths are absent here; --verbose lists them", len(absent))
+	if ours > 0 {
+		line("  optional\t%d optional paths of mcpcell's presets are absent here; --verbose lists them", ours)
 	}
+}
+
+// mcpcellsOwn reports whether a grant's origin is mcpcell's: an embedded
+// preset's line, or the resolver's files it adds for [network] hosts.
+func mcpcellsOwn(from string) bool {
+	return strings.HasPrefix(from, "preset:") || from == profiles.ResolverFiles
+}
+
+// tableLine prints a line of check's tables to w, a tabwriter: format's
+// tabs are its columns, and each argument is shown through printable.
+// Paths, names and values come from profiles and the file system (a
+// project folder's name, a symlink's target): a control character in one
+// could erase the lines above it on a terminal and print others (review
+// F2), and a tab would shift the columns.
+func tableLine(w io.Writer) func(format string, args ...any) {
+	return func(format string, args ...any) {
+		shown := make([]any, len(args))
+		for i, a := range args {
+			shown[i] = printableArg(a)
+		}
+		fmt.Fprintf(w, format+"\n", shown...)
+	}
+}
+
+// printableArg is a, when it prints as text, as printable shows it.
+func printableArg(a any) any {
+	switch v := a.(type) {
+	case string:
+		return printable(v)
+	case error:
+		return printable(v.Error())
+	case fmt.Stringer:
+		return printable(v.String())
+	}
+	return a
 }
 
 // compareSources orders "file:line" origins by file, then line number.
@@ -349,7 +400,7 @@ func serverChain(command []string, plan *cellPlan) (string, error) {
 func printProfile(out io.Writer, p *profiles.Profile, plan *cellPlan) {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	defer w.Flush()
-	line := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	line := tableLine(w)
 	var files []string
 	for _, s := range p.Includes {
 		files = append(files, s.File)
@@ -409,7 +460,7 @@ func printProfile(out io.Writer, p *profiles.Profile, plan *cellPlan) {
 	line("[secrets]")
 	for _, k := range slices.Sorted(maps.Keys(p.Secrets)) {
 		r := p.Secrets[k]
-		line("  %s\tkeyring service %q, item %q\t%s", k, r.Service, r.User, r.From)
+		line("  %s\tkeyring service %s, item %s\t%s", k, strconv.Quote(r.Service), strconv.Quote(r.User), r.From)
 	}
 	line("")
 	printRules(line, "tools", p.Tools)

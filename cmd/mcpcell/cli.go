@@ -190,11 +190,30 @@ func helpAsked(command string, args []string) bool {
 }
 
 func (c *cli) errorf(format string, args ...any) {
-	fmt.Fprintf(c.stderr, "mcpcell: error: "+format+"\n", args...)
+	fmt.Fprintf(c.stderr, "mcpcell: error: "+format+"\n", messageArgs(args)...)
 }
 
 func (c *cli) hintf(format string, args ...any) {
-	fmt.Fprintf(c.stderr, "mcpcell: hint: "+format+"\n", args...)
+	fmt.Fprintf(c.stderr, "mcpcell: hint: "+format+"\n", messageArgs(args)...)
+}
+
+// messageArgs are a message's arguments shown through printableLines:
+// they name paths of profiles and of the file system, whose control
+// characters must not redraw the terminal.
+func messageArgs(args []any) []any {
+	shown := make([]any, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case string:
+			a = printableLines(v)
+		case error:
+			a = printableLines(v.Error())
+		case fmt.Stringer:
+			a = printableLines(v.String())
+		}
+		shown[i] = a
+	}
+	return shown
 }
 
 // fail reports err (each joined error on its own line) with a hint; an

@@ -319,6 +319,19 @@ func printable(s string) string {
 	return b.String()
 }
 
+// printableLines is text, lines of it, each shown through printable.
+func printableLines(text string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(text, "\n") {
+		body, nl := strings.CutSuffix(l, "\n")
+		b.WriteString(printable(body))
+		if nl {
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
 // invisible reports whether a terminal or a dialog may show r as nothing,
 // or as other than itself: what strconv.IsPrint refuses (controls, format
 // characters such as bidi overrides and zero-width ones, separators but

@@ -117,7 +117,8 @@ func (c *cli) buildDirs() []string {
 	if c.tempDirs != nil {
 		return c.tempDirs
 	}
-	dirs := []string{"/tmp", "/var/tmp", "/dev/shm", c.getenv("TMPDIR"), c.getenv("GOTMPDIR"), c.getenv("GOCACHE")}
+	// XDG_RUNTIME_DIR (/run/user/UID) is a tmpfs emptied at logout.
+	dirs := []string{"/tmp", "/var/tmp", "/dev/shm", "/run/user", c.getenv("XDG_RUNTIME_DIR"), c.getenv("TMPDIR"), c.getenv("GOTMPDIR"), c.getenv("GOCACHE")}
 	if home := c.getenv("HOME"); home != "" {
 		dirs = append(dirs, filepath.Join(c.getenvOr("XDG_CACHE_HOME", filepath.Join(home, ".cache")), "go-build"),
 			filepath.Join(home, "Library", "Caches", "go-build")) // macOS's
@@ -126,8 +127,9 @@ func (c *cli) buildDirs() []string {
 }
 
 // buildFolder is the temporary or Go build folder exe lies in ("" for
-// none): one of dirs (symlinks resolved), or a go-build folder anywhere
-// (go run and go test build there, under GOTMPDIR). A binary there is a
+// none): one of dirs (symlinks resolved), or a Go work folder anywhere
+// (go run and go test build in go-build followed by digits, under
+// GOTMPDIR; /opt/go-builds is no such folder). A binary there is a
 // build's, not an install's: the next build or a cleanup replaces or
 // removes it, and whatever names its path then names something else.
 func buildFolder(exe string, dirs []string) string {
@@ -143,10 +145,17 @@ func buildFolder(exe string, dirs []string) string {
 		}
 	}
 	parts := strings.Split(exe, "/")
-	if i := slices.IndexFunc(parts, func(part string) bool { return strings.HasPrefix(part, "go-build") }); i >= 0 {
+	if i := slices.IndexFunc(parts, goWorkFolder); i >= 0 {
 		return strings.Join(parts[:i+1], "/")
 	}
 	return ""
+}
+
+// goWorkFolder reports whether name is a Go work folder's: os.MkdirTemp's
+// "go-build" and its random digits.
+func goWorkFolder(name string) bool {
+	digits, ok := strings.CutPrefix(name, "go-build")
+	return ok && digits != "" && strings.Trim(digits, "0123456789") == ""
 }
 
 // attachable refuses a path the profile must not attach to: a build's

@@ -118,10 +118,10 @@ func (c *cli) trust(args []string) int {
 	}
 	printProfile(c.stdout, p, plan)
 	for _, b := range plan.broad {
-		fmt.Fprintf(c.stderr, "mcpcell: warning: %s\n", b)
+		fmt.Fprintf(c.stderr, "mcpcell: warning: %s\n", printable(b))
 	}
 	if refusal := printCell(c.stdout, p, plan); refusal != "" {
-		fmt.Fprintf(c.stderr, "mcpcell: warning: mcpcell run would refuse to start: %s\n", refusal)
+		fmt.Fprintf(c.stderr, "mcpcell: warning: mcpcell run would refuse to start: %s\n", printable(refusal))
 	}
 	store := trustStore(p)
 	old, err := store.Profile(p.Origin.File, p.Project)
@@ -138,17 +138,21 @@ func (c *cli) trust(args []string) int {
 	rec := trust.Profile{Path: p.Origin.File, Project: p.Project, Files: files, Policy: policy.String(), Time: now}
 	out := c.stdout
 	fmt.Fprintln(out)
+	// The file's path and the project's are the file system's, shown as
+	// printable shows them, like every path check prints.
+	file, project := printable(p.Origin.File), printable(p.Project)
 	profileSame := old != nil && slices.Equal(sortedFiles(old.Files), sortedFiles(files))
 	switch {
 	case old == nil:
-		fmt.Fprintf(out, "trust: %s (project %s) is new: you have not trusted it before\n", p.Origin.File, p.Project)
+		fmt.Fprintf(out, "trust: %s (project %s) is new: you have not trusted it before\n", file, project)
 	case profileSame:
-		fmt.Fprintf(out, "trust: %s (project %s) is trusted as it is\n", p.Origin.File, p.Project)
+		fmt.Fprintf(out, "trust: %s (project %s) is trusted as it is\n", file, project)
 	case old.Policy == rec.Policy:
-		fmt.Fprintf(out, "trust: %s (project %s) changed since you trusted it, but its effective policy did not\n", p.Origin.File, p.Project)
+		fmt.Fprintf(out, "trust: %s (project %s) changed since you trusted it, but its effective policy did not\n", file, project)
 	default:
-		fmt.Fprintf(out, "trust: %s (project %s) changed since you trusted it; the effective policy, trusted against now:\n", p.Origin.File, p.Project)
-		fmt.Fprint(out, unifiedDiff(p.Origin.File, old.Policy, rec.Policy))
+		fmt.Fprintf(out, "trust: %s (project %s) changed since you trusted it; the effective policy, trusted against now:\n", file, project)
+		// A record an older mcpcell wrote holds the policy unescaped.
+		fmt.Fprint(out, printableLines(unifiedDiff(p.Origin.File, old.Policy, rec.Policy)))
 	}
 	var cmds []trust.Command
 	commandSame := true
@@ -178,7 +182,7 @@ func (c *cli) trust(args []string) int {
 	if err := store.TrustProfile(rec, cmds...); err != nil {
 		return c.fail(err, "")
 	}
-	fmt.Fprintf(c.stderr, "mcpcell: trusted %s for project %s\n", p.Origin.File, p.Project)
+	fmt.Fprintf(c.stderr, "mcpcell: trusted %s for project %s\n", file, project)
 	return 0
 }
 
@@ -197,7 +201,7 @@ func (c *cli) pinCommand(old *trust.Profile, argv []string, plan *cellPlan) (tru
 		return trust.Command{}, false, c.fail(fmt.Errorf("cannot pin the server command: %w", err), hint)
 	}
 	if err != nil {
-		fmt.Fprintf(c.stderr, "mcpcell: warning: mcpcell run would refuse this command: %v\n", err)
+		fmt.Fprintf(c.stderr, "mcpcell: warning: mcpcell run would refuse this command: %s\n", printable(err.Error()))
 	}
 	prev := old.Command(argv)
 	exes, err := hashChain(old, argv, chain)
@@ -205,14 +209,14 @@ func (c *cli) pinCommand(old *trust.Profile, argv []string, plan *cellPlan) (tru
 		return trust.Command{}, false, c.fail(err, "")
 	}
 	shown := clientconf.MaskArgs(argv)
-	fmt.Fprintf(out, "trust: server command %s\n", trust.Quote(shown))
+	fmt.Fprintf(out, "trust: server command %s\n", printable(trust.Quote(shown)))
 	for _, e := range exes {
-		fmt.Fprintf(out, "  runs %s (sha256 %s)\n", e.Path, e.Sum)
+		fmt.Fprintf(out, "  runs %s (sha256 %s)\n", printable(e.Path), e.Sum)
 	}
 	switch {
 	case prev != nil:
 		if d := trust.ExesChanged(prev.Exes, exes); d != "" {
-			fmt.Fprintf(out, "trust: the server command changed since you trusted it: %s\n", d)
+			fmt.Fprintf(out, "trust: the server command changed since you trusted it: %s\n", printable(d))
 			return trust.NewCommand(argv, shown, exes, time.Now().UTC()), false, 0
 		}
 		fmt.Fprintln(out, "trust: the server command is trusted as it is")
@@ -222,7 +226,7 @@ func (c *cli) pinCommand(old *trust.Profile, argv []string, plan *cellPlan) (tru
 		for _, c := range old.Commands {
 			trusted = append(trusted, trust.Quote(c.Shown))
 		}
-		fmt.Fprintf(out, "trust: a new server command for this profile (trusted: %s)\n", strings.Join(trusted, "; "))
+		fmt.Fprintf(out, "trust: a new server command for this profile (trusted: %s)\n", printable(strings.Join(trusted, "; ")))
 	}
 	return trust.NewCommand(argv, shown, exes, time.Now().UTC()), false, 0
 }

@@ -23,6 +23,7 @@ func TestWrapRefusesBuildBinary(t *testing.T) {
 	// this binary, run as mcpcell, takes for its own in two cases (a copy
 	// of the test binary named mcpcell runs the real CLI, without seams).
 	copied := copyTestBinary(t, filepath.Join(root, "bin", "mcpcell"))
+	goBuilds := copyTestBinary(t, filepath.Join(root, "opt", "go-builds", "bin", "mcpcell"))
 	self, _ := filepath.EvalSymlinks(os.Args[0])
 	goBuild := buildFolder(self, nil)
 	if goBuild == "" {
@@ -45,6 +46,8 @@ func TestWrapRefusesBuildBinary(t *testing.T) {
 		{"this test binary, no temporary folders", []string{os.Args[0], "__mcpcell"}, []string{tempDirsEnv + "="}, goBuild, ""},
 		{"in a temporary folder", []string{os.Args[0], "__mcpcell"}, []string{selfEnv + "=" + copied}, tmp, ""},
 		{"control: the same where no temporary folder is", []string{os.Args[0], "__mcpcell"}, []string{selfEnv + "=" + copied, tempDirsEnv + "=" + filepath.Join(root, "elsewhere")}, "", copied},
+		// an install in a folder whose name only starts like Go's (review F7)
+		{"installed in a go-builds folder", []string{os.Args[0], "__mcpcell"}, []string{selfEnv + "=" + goBuilds, tempDirsEnv + "=" + filepath.Join(root, "elsewhere")}, "", goBuilds},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			os.WriteFile(config, []byte(orig), 0o600)
@@ -103,9 +106,38 @@ func TestBuildFolder(t *testing.T) {
 		{"/home/u/go/bin/mcpcell", ""},
 		{"/usr/local/bin/mcpcell", ""},
 		{"/home/u/src/mcpcell/mcpcell", ""}, // go build -o in a clone: kept
+		// Go's work folders are go-build and digits; other names starting
+		// so are installs' (review F7)
+		{"/opt/go-builds/bin/mcpcell", ""},
+		{"/home/u/src/go-buildkit/bin/mcpcell", ""},
+		{"/opt/go-build/bin/mcpcell", ""},
+		{"/opt/go-build12x/bin/mcpcell", ""},
+		{"/opt/gotmp/go-build0/b001/exe/mcpcell", "/opt/gotmp/go-build0"},
 	} {
 		if got := buildFolder(c.exe, dirs); got != c.want {
 			t.Errorf("buildFolder(%s) = %q, want %q", c.exe, got, c.want)
 		}
+	}
+}
+
+// XDG_RUNTIME_DIR (/run/user/UID, a tmpfs emptied at logout) is one of
+// the temporary folders wrap refuses a binary in; the control: the same
+// environment without it.
+func TestBuildDirsRuntimeDir(t *testing.T) {
+	const runtime, exe = "/var/run-xdg/1000", "/var/run-xdg/1000/bin/mcpcell"
+	for _, c := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"XDG_RUNTIME_DIR": runtime}, runtime},
+		{map[string]string{}, ""},
+	} {
+		cl := &cli{getenv: func(k string) string { return c.env[k] }}
+		if got := buildFolder(exe, cl.buildDirs()); got != c.want {
+			t.Errorf("with %v: buildFolder(%s) = %q, want %q", c.env, exe, got, c.want)
+		}
+	}
+	if got := buildFolder("/run/user/1000/mcpcell", (&cli{getenv: func(string) string { return "" }}).buildDirs()); got != "/run/user" {
+		t.Errorf("buildFolder(/run/user/1000/mcpcell) = %q, want /run/user", got)
 	}
 }
