@@ -148,6 +148,30 @@ func buildFolder(exe string, dirs []string) string {
 	if i := slices.IndexFunc(parts, goWorkFolder); i >= 0 {
 		return strings.Join(parts[:i+1], "/")
 	}
+	return sourceTree(filepath.Dir(exe))
+}
+
+// sourceTree is the clone of mcpcell's source that holds dir ("" when
+// none): a binary built there (go build -o mcpcell) is replaced by the
+// next build of whatever the clone holds then.
+func sourceTree(dir string) string {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && modulePath(b) == "github.com/mcpcell/mcpcell" {
+			return d
+		}
+		if d == "/" || d == "." {
+			return ""
+		}
+	}
+}
+
+// modulePath is the module a go.mod declares.
+func modulePath(gomod []byte) string {
+	for _, line := range strings.Split(string(gomod), "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "module"); ok && rest != "" && (rest[0] == ' ' || rest[0] == '\t') {
+			return strings.Trim(strings.TrimSpace(rest), `"`)
+		}
+	}
 	return ""
 }
 

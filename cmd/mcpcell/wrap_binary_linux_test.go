@@ -105,7 +105,7 @@ func TestBuildFolder(t *testing.T) {
 		{"/home/u/.cache/go-build/ab/mcpcell", "/home/u/.cache/go-build"},
 		{"/home/u/go/bin/mcpcell", ""},
 		{"/usr/local/bin/mcpcell", ""},
-		{"/home/u/src/mcpcell/mcpcell", ""}, // go build -o in a clone: kept
+		{"/home/u/src/mcpcell/mcpcell", ""}, // a folder named mcpcell is no clone
 		// Go's work folders are go-build and digits; other names starting
 		// so are installs' (review F7)
 		{"/opt/go-builds/bin/mcpcell", ""},
@@ -116,6 +116,29 @@ func TestBuildFolder(t *testing.T) {
 	} {
 		if got := buildFolder(c.exe, dirs); got != c.want {
 			t.Errorf("buildFolder(%s) = %q, want %q", c.exe, got, c.want)
+		}
+	}
+}
+
+// A binary built in a clone of mcpcell's source (go build -o mcpcell)
+// is refused: the clone's next build replaces it. The control: the same
+// layout with another module's go.mod.
+func TestBuildFolderClone(t *testing.T) {
+	for _, c := range []struct {
+		module string
+		clone  bool
+	}{{"github.com/mcpcell/mcpcell", true}, {"example.com/other", false}} {
+		clone := t.TempDir()
+		os.WriteFile(filepath.Join(clone, "go.mod"), []byte("// a comment\nmodule "+c.module+"\n\ngo 1.26.0\n"), 0o644)
+		os.MkdirAll(filepath.Join(clone, "bin"), 0o755)
+		want := ""
+		if c.clone {
+			want = clone
+		}
+		for _, exe := range []string{filepath.Join(clone, "mcpcell"), filepath.Join(clone, "bin", "mcpcell")} {
+			if got := buildFolder(exe, nil); got != want {
+				t.Errorf("%s, go.mod of %s: buildFolder = %q, want %q", exe, c.module, got, want)
+			}
 		}
 	}
 }
