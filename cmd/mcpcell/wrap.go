@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -109,7 +110,7 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 		}
 	} else {
 		vars := profilesVars(c)
-		servers, err = clientconf.PlanWrap(f, clientconf.WrapOptions{Mcpcell: exe, ConfigDir: vars, Only: only, Exists: clientconf.OSExists, IsDir: clientconf.OSIsDir, CodeRoot: folders.CodeRoot, Profile: readWrappedProfile, Held: c.held, Origin: c.origin})
+		servers, err = clientconf.PlanWrap(f, clientconf.WrapOptions{Mcpcell: exe, ConfigDir: vars, Primary: c.primaryFile(cl, path), Only: only, Exists: clientconf.OSExists, IsDir: clientconf.OSIsDir, Folder: clientconf.OSIsDir, CodeRoot: folders.CodeRoot, WideWrite: folders.WideWrite, Sensitive: folders.Sensitive, Profile: readWrappedProfile, Held: c.held, Origin: c.origin})
 		if err != nil {
 			return c.fail(fmt.Errorf("wrap: %w; nothing was changed", err), wrapHint(err))
 		}
@@ -302,6 +303,22 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 		fmt.Fprintf(c.stderr, "mcpcell: note: %s\n", red.String(n))
 	}
 	return 0
+}
+
+// primaryFile is the client's own user-wide configuration file, as path
+// spells it when path is that file (through a link, say).
+func (c *cli) primaryFile(cl clientconf.Client, path string) string {
+	home, _ := os.UserHomeDir()
+	primary, err := clientconf.UserPath(cl, clientconf.Env{GOOS: runtime.GOOS, Home: c.getenvOr("HOME", home), AppData: c.getenv("APPDATA")})
+	if err != nil {
+		return ""
+	}
+	a, err1 := filepath.EvalSymlinks(path)
+	b, err2 := filepath.EvalSymlinks(primary)
+	if err1 == nil && err2 == nil && a == b {
+		return path
+	}
+	return primary
 }
 
 // wrappedCommand is the server command of an entry as wrap leaves it
