@@ -173,6 +173,12 @@ func TestWideWriteAndSensitive(t *testing.T) {
 	home := filepath.Join(root, "home")
 	own := filepath.Join(home, "state", "mcpcell")
 	f := Folders{Homes: []string{home}, Own: []string{own}}
+	// A link that leads into ~/.ssh is ~/.ssh.
+	os.MkdirAll(filepath.Join(home, ".ssh"), 0o700)
+	os.WriteFile(filepath.Join(home, ".ssh", "id_ed25519"), nil, 0o600)
+	if err := os.Symlink(filepath.Join(home, ".ssh"), filepath.Join(root, "keys")); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct{ dir, want string }{
 		{"/", "the root folder"},
 		{root, "a folder above your home folder"},
@@ -184,6 +190,7 @@ func TestWideWriteAndSensitive(t *testing.T) {
 		{"/usr/local/share", "a system folder (/usr)"},
 		{home + "/state", "a folder that holds mcpcell's own " + own},
 		{own + "/audit", "in mcpcell's own folder " + own},
+		{root + "/keys", "in a hidden folder of your home folder (~/.ssh)"},
 		// Control: ordinary folders are granted.
 		{home + "/work/data", ""},
 		{root + "/elsewhere", ""},
@@ -197,6 +204,7 @@ func TestWideWriteAndSensitive(t *testing.T) {
 		{home + "/.ssh/id_ed25519", "a file in a hidden folder of your home folder (~/.ssh)"},
 		{home + "/.config/gh/hosts.yml", "a file in a hidden folder of your home folder (~/.config)"},
 		{own + "/trust/x", "a file in mcpcell's own folder " + own},
+		{root + "/keys/id_ed25519", "a file in a hidden folder of your home folder (~/.ssh)"},
 		// Control: a data file, a config file elsewhere.
 		{home + "/work/data.sqlite", ""},
 		{"/etc/tool.conf", ""},

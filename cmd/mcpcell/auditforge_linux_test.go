@@ -58,7 +58,7 @@ func TestAuditServerForgedLog(t *testing.T) {
 	writeConfig(t, mcp, `{"mcpServers": {"github": {"command": "mcpcell", "args": ["run", "--profile", `+jsonString(profile)+`, "--", "npx", "-y", "@modelcontextprotocol/server-github"]}}}`)
 
 	stdout, stderr, code := mcpcellIn(t, repo, home, nil, "audit", "--server", "github", "--verify")
-	if code == 0 || strings.Contains(stdout, forged) || !strings.Contains(stderr, "mcpcell: error: audit: 2 wrapped servers are named github: claude-code ("+mcp) || !strings.Contains(stderr, "claude-code ("+claude) {
+	if code == 0 || strings.Contains(stdout, forged) || !strings.Contains(stderr, "mcpcell: error: audit: 2 wrapped servers are named github: claude-code ("+mcp) || !strings.Contains(stderr, "claude-code ("+claude) || !strings.Contains(stderr, "mcpcell: hint: choose its file with --client claude-code --config FILE") {
 		t.Errorf("audit --server github in the repository: %d\n%s\n%s", code, stdout, stderr)
 	}
 	byConfig := []string{"audit", "--server", "github", "--client", "claude-code", "--config", mcp, "--verify"}

@@ -92,9 +92,17 @@ func (c *cli) wrappedProfile(name, client, config string) (wrappedEntry, int) {
 			which = append(which, e.String())
 		}
 		c.errorf("audit: %d wrapped servers are named %s: %s", len(wrapped), name, strings.Join(which, "; "))
-		if client == "" {
+		clientsDiffer, filesDiffer := false, false
+		for _, e := range wrapped {
+			clientsDiffer = clientsDiffer || e.client != wrapped[0].client
+			filesDiffer = filesDiffer || e.config != wrapped[0].config
+		}
+		switch {
+		case clientsDiffer:
 			c.hintf("choose one with --client CLIENT, or name its profile with --profile: %s", profilesOf(wrapped))
-		} else {
+		case filesDiffer:
+			c.hintf("choose its file with --client %s --config FILE, or name its profile with --profile: %s", wrapped[0].client, profilesOf(wrapped))
+		default:
 			c.hintf("name its profile with --profile: %s", profilesOf(wrapped))
 		}
 		return wrappedEntry{}, exitFailed

@@ -27,6 +27,8 @@ func TestScriptIndex(t *testing.T) {
 		{"node -- /s/index.js", 2},
 		{"/opt/tool/bin/server /data", 0},
 		{"npx -y @scope/server /data", 0},
+		{"/usr/bin/env NODE_ENV=production node /s/index.js", 3},
+		{"/usr/bin/env /opt/tool/bin/server /data", -1},
 	} {
 		if got := scriptIndex(strings.Fields(c.line)); got != c.want {
 			t.Errorf("scriptIndex(%s) = %d, want %d", c.line, got, c.want)

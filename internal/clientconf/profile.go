@@ -46,6 +46,18 @@ func folderAdvice(why string) string {
 // node -e).
 func scriptIndex(words []string) int {
 	base := strings.TrimSuffix(strings.ToLower(filepath.Base(words[0])), ".exe")
+	if base == "env" {
+		// env [-i] [NAME=VALUE…] COMMAND ARGS…
+		for i := 1; i < len(words); i++ {
+			if w := words[i]; !strings.HasPrefix(w, "-") && !strings.Contains(w, "=") {
+				if n := scriptIndex(words[i:]); n > 0 {
+					return i + n
+				}
+				return -1
+			}
+		}
+		return -1
+	}
 	from := 1
 	valued, stop := map[string]bool{}, map[string]bool{}
 	switch {
