@@ -117,6 +117,12 @@ func (f Folders) Wide(dir string) string {
 			}
 		}
 	}
+	return f.own(d)
+}
+
+// own says how the resolved folder d meets one of mcpcell's own ("in
+// mcpcell's own folder …", "a folder that holds mcpcell's own …"), or "".
+func (f Folders) own(d string) string {
 	for _, own := range f.Own {
 		switch o := realOr(own); {
 		case d == o || strings.HasPrefix(d, o+"/"):
@@ -156,16 +162,7 @@ func (f Folders) WideWrite(dir string) string {
 	if why := BroadGrant(dir, true, f.Homes...); why != "" {
 		return why
 	}
-	d := realOr(dir)
-	for _, own := range f.Own {
-		switch o := realOr(own); {
-		case d == o || strings.HasPrefix(d, o+"/"):
-			return "in mcpcell's own folder " + o
-		case strings.HasPrefix(o, d+"/"):
-			return "a folder that holds mcpcell's own " + o
-		}
-	}
-	return ""
+	return f.own(realOr(dir))
 }
 
 // Sensitive says why wrap does not grant a file named on a server's

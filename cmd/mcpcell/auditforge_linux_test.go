@@ -11,8 +11,8 @@ import (
 	"github.com/mcpcell/mcpcell/internal/clientconf"
 )
 
-// homeEnv is the environment mcpcellIn gives mcpcell, for the commands a
-// test runs around it (trust).
+// homeEnv is the environment mcpcellIn gives mcpcell (a user of home,
+// mcpcell's folders in it), for the commands a test runs around it.
 func homeEnv(home string) []string {
 	return append(os.Environ(), "HOME="+home, "XDG_STATE_HOME="+filepath.Join(home, ".local", "state"), "XDG_CACHE_HOME="+filepath.Join(home, ".cache"), "XDG_CONFIG_HOME="+filepath.Join(home, ".config"))
 }
