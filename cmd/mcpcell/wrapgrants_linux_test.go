@@ -230,3 +230,26 @@ func TestWrapTwoUserFiles(t *testing.T) {
 		}
 	})
 }
+
+// Issue 14 review, F4: a folder on the PATH (~/bin), or one that holds one
+// (~/go holds ~/go/bin), is no write grant: a program the server put there
+// runs outside the cell when the user next types its name. Control: a
+// folder beside them is granted.
+func TestWrapPathFolder(t *testing.T) {
+	home := testHome(t)
+	for _, d := range []string{"bin", "go/bin", "data"} {
+		os.MkdirAll(filepath.Join(home, d), 0o755)
+	}
+	writeConfig(t, filepath.Join(home, ".cursor", "mcp.json"), `{"mcpServers": {"s": {"command": "/usr/bin/node", "args": ["-e", "1", `+jsonString(filepath.Join(home, "bin"))+`, `+jsonString(filepath.Join(home, "go"))+`, `+jsonString(filepath.Join(home, "data"))+`]}}}`)
+	path := "PATH=" + filepath.Join(home, "bin") + ":" + filepath.Join(home, "go", "bin") + ":" + os.Getenv("PATH")
+	stdout, stderr, code := mcpcellIn(t, "/", home, []string{anyBinaryEnv + "=1", path}, "wrap", "--client", "cursor", "--dry-run")
+	for _, want := range []string{
+		"note: args[2] " + filepath.Join(home, "bin") + ": a folder, not granted, as it is a folder on your PATH or one that holds one (" + filepath.Join(home, "bin") + ")",
+		"note: args[3] " + filepath.Join(home, "go") + ": a folder, not granted, as it is a folder on your PATH or one that holds one (" + filepath.Join(home, "go", "bin") + ")",
+		"write = [" + jsonString(filepath.Join(home, "data")) + "]\n",
+	} {
+		if code != 0 || !strings.Contains(stdout, want) {
+			t.Errorf("wrap: %d, lacks %q:\n%s\n%s", code, want, stdout, stderr)
+		}
+	}
+}

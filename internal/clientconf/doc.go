@@ -61,8 +61,8 @@
 //     granted;
 //   - a folder: write, unless it is too wide or sensitive
 //     (WrapOptions.WideWrite: /, a home folder, a system folder, ~/.ssh or
-//     any folder in a hidden folder of home, mcpcell's own), which is not
-//     granted.
+//     any folder in a hidden folder of home, mcpcell's own; mcpcell wrap
+//     adds the folders on the PATH), which is not granted.
 //
 // An entry already runs through mcpcell when its args are run's, as run
 // reads them (--profile P or --profile=P; the command after "--" or
