@@ -3,6 +3,7 @@ package profiles
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -48,7 +49,9 @@ func (f Folders) CodeRoot(file string) (root, wide string) {
 	if i := strings.Index(real, "/node_modules/"); i >= 0 {
 		candidates = append(candidates, real[:i+len("/node_modules")])
 	}
-	for d := dir; d != "/" && d != "."; d = filepath.Dir(d) {
+	// The walk stops below a folder every user may write (/tmp): a
+	// manifest another user planted there names no code of the server's.
+	for d := dir; d != "/" && d != "." && shared(d) == ""; d = filepath.Dir(d) {
 		if hasManifest(d) {
 			candidates = append(candidates, d)
 			break
@@ -80,13 +83,30 @@ func hasManifest(dir string) bool {
 // home folder", …), or "": the root folder; a home folder, one above it,
 // or one of its hidden folders itself (~/.ssh, ~/.config: credentials and
 // tools' settings; ~/.nvm/versions/…/node_modules, where global packages
-// live, is none); a folder in or over mcpcell's own.
+// live, is none); a system folder itself (/usr, /opt, /home; its
+// subfolders, /usr/lib/node_modules among them, are none) or one that
+// holds the system's settings or state (/etc, /proc, /run…); a folder
+// every user may write (/tmp, /var/tmp, /dev/shm); a folder in or over
+// mcpcell's own.
 func (f Folders) Wide(dir string) string {
 	switch why := broadFolder(dir, f.Homes...); why {
 	case "the root folder", "your home folder", "a folder above your home folder":
 		return why
 	}
 	d := realOr(dir)
+	for _, x := range []string{d, filepath.Clean(dir)} {
+		if slices.Contains(systemTrees, x) || slices.Contains(systemFolders, x) || slices.Contains(systemHomes, x) || x == "/dev/shm" {
+			return "a system folder (" + x + ")"
+		}
+		for _, s := range settingsTrees {
+			if strings.HasPrefix(x, s+"/") {
+				return "in a system folder (" + s + ")"
+			}
+		}
+	}
+	if why := shared(d); why != "" {
+		return why
+	}
 	for _, h := range f.Homes {
 		if h == "" || !filepath.IsAbs(h) {
 			continue
@@ -97,12 +117,80 @@ func (f Folders) Wide(dir string) string {
 			}
 		}
 	}
+	return f.own(d)
+}
+
+// own says how the resolved folder d meets one of mcpcell's own ("in
+// mcpcell's own folder …", "a folder that holds mcpcell's own …"), or "".
+func (f Folders) own(d string) string {
 	for _, own := range f.Own {
 		switch o := realOr(own); {
 		case d == o || strings.HasPrefix(d, o+"/"):
 			return "in mcpcell's own folder " + o
 		case strings.HasPrefix(o, d+"/"):
 			return "a folder that holds mcpcell's own " + o
+		}
+	}
+	return ""
+}
+
+// settingsTrees hold the system's settings, secrets and state, not a
+// server's code: no folder in them is granted for one.
+var settingsTrees = []string{"/etc", "/proc", "/sys", "/dev", "/boot", "/run", "/root", "/private/etc", "/private/var/root"}
+
+// shared says why dir is a folder every user may write (/tmp: sticky or
+// world-writable), or "": what is in it may be another user's.
+func shared(dir string) string {
+	fi, err := os.Stat(dir)
+	if err != nil || !fi.IsDir() {
+		return ""
+	}
+	if fi.Mode()&os.ModeSticky != 0 || fi.Mode().Perm()&0o002 != 0 {
+		return "a folder every user may write (" + dir + ")"
+	}
+	return ""
+}
+
+// WideWrite says why dir is too wide or too sensitive for a write grant
+// wrap writes for a folder on a server's command line, or "": the root
+// folder, a home folder or one above it, a system folder or one in a
+// system tree (BroadGrant for write), a hidden folder of a home folder or
+// any folder in one (~/.ssh, ~/.aws/x: a server that may write there runs
+// code outside the cell the next time ssh or a tool reads its settings),
+// a folder in or over mcpcell's own.
+func (f Folders) WideWrite(dir string) string {
+	if why := BroadGrant(dir, true, f.Homes...); why != "" {
+		return why
+	}
+	return f.own(realOr(dir))
+}
+
+// Sensitive says why wrap does not grant a file named on a server's
+// command line that is not its code, or "": a hidden file of a home
+// folder or one in a hidden folder (~/.netrc, ~/.ssh/id_ed25519,
+// ~/.aws/credentials, ~/.config/gh/hosts.yml: credentials and tools'
+// settings), a file in mcpcell's own folders.
+func (f Folders) Sensitive(file string) string {
+	d := realOr(file)
+	for _, h := range f.Homes {
+		if h == "" || !filepath.IsAbs(h) || h == "/" {
+			continue
+		}
+		for _, x := range []string{filepath.Clean(h), realOr(h)} {
+			for _, y := range []string{d, filepath.Clean(file)} {
+				if rest, ok := strings.CutPrefix(y, x+"/"); ok && strings.HasPrefix(rest, ".") {
+					top, _, _ := strings.Cut(rest, "/")
+					if top == rest {
+						return "a hidden file of your home folder (~/" + top + "), where credentials and tools' settings live"
+					}
+					return "a file in a hidden folder of your home folder (~/" + top + "), where credentials and tools' settings live"
+				}
+			}
+		}
+	}
+	for _, own := range f.Own {
+		if o := realOr(own); strings.HasPrefix(d, o+"/") {
+			return "a file in mcpcell's own folder " + o
 		}
 	}
 	return ""

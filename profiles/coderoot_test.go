@@ -100,3 +100,117 @@ func TestUserFolders(t *testing.T) {
 		t.Errorf("homes %q, want %s first", f.Homes, home)
 	}
 }
+
+// Issue 14 review, F5: the code root never climbs to a folder every user
+// may write (a package.json another user planted in /tmp), and Wide
+// refuses system and shared folders themselves, and those that hold the
+// system's settings. Control: the same layout in a folder of the user's
+// own (mode 0755) is a package whose root is granted.
+func TestCodeRootSharedFolder(t *testing.T) {
+	root, _ := filepath.EvalSymlinks(t.TempDir())
+	f := Folders{Homes: []string{filepath.Join(root, "home")}}
+	for _, c := range []struct {
+		name string
+		mode os.FileMode
+		want string // relative to the test's folder
+		wide string
+	}{
+		{"a manifest in a shared folder", 0o777 | os.ModeSticky, "shared/mine", ""},
+		{"a manifest in a world-writable folder", 0o777, "shared/mine", ""},
+		{"control: a manifest in the user's folder", 0o755, "shared", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			shared := filepath.Join(root, "shared")
+			os.RemoveAll(shared)
+			if err := os.MkdirAll(filepath.Join(shared, "mine"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(shared, "package.json"), []byte("{}"), 0o644)
+			os.WriteFile(filepath.Join(shared, "mine", "index.js"), nil, 0o644)
+			if err := os.Chmod(shared, c.mode); err != nil {
+				t.Fatal(err)
+			}
+			got, wide := f.CodeRoot(filepath.Join(shared, "mine", "index.js"))
+			if got != filepath.Join(root, c.want) || wide != c.wide {
+				t.Errorf("CodeRoot = %q, %q; want %s", got, wide, c.want)
+			}
+			if why := f.Wide(shared); (why != "") != (c.mode&0o002 != 0) {
+				t.Errorf("Wide(%s mode %v) = %q", shared, c.mode, why)
+			}
+		})
+	}
+	for _, c := range []struct{ dir, want string }{
+		{"/tmp", "a system folder (/tmp)"},
+		{"/var/tmp", "a system folder (/var/tmp)"},
+		{"/dev/shm", "a system folder (/dev/shm)"},
+		{"/usr", "a system folder (/usr)"},
+		{"/opt", "a system folder (/opt)"},
+		{"/var", "a system folder (/var)"},
+		{"/etc", "a system folder (/etc)"},
+		{"/etc/ssl/private", "in a system folder (/etc)"},
+		{"/run/user", "in a system folder (/run)"},
+		// Installed packages and programs stay grantable.
+		{"/usr/lib/node_modules", ""},
+		{"/usr/local/lib/node_modules", ""},
+		{"/opt/tool", ""},
+	} {
+		// A home outside the test's folder (in /tmp): /tmp is above it.
+		sys := Folders{Homes: []string{"/home/mcpcell-test-nobody"}}
+		if got := sys.Wide(c.dir); got != c.want {
+			t.Errorf("Wide(%s) = %q, want %q", c.dir, got, c.want)
+		}
+	}
+}
+
+// Issue 14 review, F4: a folder wrap grants write on (one on a server's
+// command line) is neither wide (/, a home folder or above it, a system
+// folder) nor sensitive: a hidden folder of a home folder or any folder
+// in one (~/.ssh: authorized_keys, config's ProxyCommand run outside the
+// cell), a folder in or over mcpcell's own. Sensitive is the same for a
+// file that is no server's code (read): ~/.netrc, ~/.aws/credentials.
+func TestWideWriteAndSensitive(t *testing.T) {
+	root, _ := filepath.EvalSymlinks(t.TempDir())
+	home := filepath.Join(root, "home")
+	own := filepath.Join(home, "state", "mcpcell")
+	f := Folders{Homes: []string{home}, Own: []string{own}}
+	// A link that leads into ~/.ssh is ~/.ssh.
+	os.MkdirAll(filepath.Join(home, ".ssh"), 0o700)
+	os.WriteFile(filepath.Join(home, ".ssh", "id_ed25519"), nil, 0o600)
+	if err := os.Symlink(filepath.Join(home, ".ssh"), filepath.Join(root, "keys")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ dir, want string }{
+		{"/", "the root folder"},
+		{root, "a folder above your home folder"},
+		{home, "your home folder"},
+		{home + "/.ssh", "in a hidden folder of your home folder (~/.ssh)"},
+		{home + "/.aws/x", "in a hidden folder of your home folder (~/.aws)"},
+		{home + "/.config/gh", "in a hidden folder of your home folder (~/.config)"},
+		{"/etc", "a system folder (/etc)"},
+		{"/usr/local/share", "a system folder (/usr)"},
+		{home + "/state", "a folder that holds mcpcell's own " + own},
+		{own + "/audit", "in mcpcell's own folder " + own},
+		{root + "/keys", "in a hidden folder of your home folder (~/.ssh)"},
+		// Control: ordinary folders are granted.
+		{home + "/work/data", ""},
+		{root + "/elsewhere", ""},
+	} {
+		if got := f.WideWrite(c.dir); got != c.want {
+			t.Errorf("WideWrite(%s) = %q, want %q", c.dir, got, c.want)
+		}
+	}
+	for _, c := range []struct{ file, want string }{
+		{home + "/.netrc", "a hidden file of your home folder (~/.netrc)"},
+		{home + "/.ssh/id_ed25519", "a file in a hidden folder of your home folder (~/.ssh)"},
+		{home + "/.config/gh/hosts.yml", "a file in a hidden folder of your home folder (~/.config)"},
+		{own + "/trust/x", "a file in mcpcell's own folder " + own},
+		{root + "/keys/id_ed25519", "a file in a hidden folder of your home folder (~/.ssh)"},
+		// Control: a data file, a config file elsewhere.
+		{home + "/work/data.sqlite", ""},
+		{"/etc/tool.conf", ""},
+	} {
+		if got := f.Sensitive(c.file); !strings.HasPrefix(got, c.want) || c.want == "" && got != "" {
+			t.Errorf("Sensitive(%s) = %q, want %q", c.file, got, c.want)
+		}
+	}
+}

@@ -39,16 +39,13 @@ func (c *cli) audit(args []string) int {
 	var path string
 	switch {
 	case server != "":
-		profile, code := c.wrappedProfile(server, client, config)
+		e, code := c.wrappedProfile(server, client, config)
 		if code != 0 {
 			return code
 		}
-		pf.profile, pf.anyProject = profile, true
-		p, _, code := c.loadProfile(pf)
-		if code != 0 {
+		if path, code = c.wrappedLog(e); code != 0 {
 			return code
 		}
-		path = p.AuditPath
 	case fs.NArg() == 0:
 		pf.anyProject = true // reading a log starts no server
 		p, _, code := c.loadProfile(pf)

@@ -378,10 +378,14 @@ hash chain through them and reports the first edited, removed or reordered
 record, a file missing between two others, or a missing newest file.
 --follow keeps printing new records as they come, across rotations.
 
---server NAME finds the log of the server wrap wrapped as NAME, in the
-configurations of every client (--client: of that one; --config: that
-file, in that client's format); a name in two of them is an error that
-lists them.
+--server NAME finds the log of the server wrap wrapped as NAME, in every
+configuration file of every client that a client started here reads (the
+working folder's project file and the user's; --client: that client's;
+--config: that file, in that client's format); a name in two of them is
+an error that lists them. The log is the one the entry's profile names,
+and only if that profile is trusted (mcpcell trust), as run requires: a
+configuration anyone may write (a repository's .mcp.json) names any
+profile, and an untrusted one's [audit] path is not followed.
 `,
 	"secret": `Usage: mcpcell secret set NAME | rm NAME | ls | check [--profile PATH|NAME] [--project DIR]
 
@@ -398,7 +402,12 @@ Puts mcpcell in front of every stdio server of a client's configuration:
 the entry's command becomes mcpcell, its args "run --profile PROFILE --"
 and the original command. A profile is written for each server (it
 includes the default profile, and npm or pypi for a server that npx, uvx
-or uv tool run downloads, and grants the folders the server was given);
+or uv tool run downloads; it grants read of the server's code, read of
+each other file on its command line, that file alone, and write on each
+folder on it, but none too wide or sensitive: /, the home folder, a system
+folder, a folder on the PATH, ~/.ssh or any folder or file in a hidden
+folder of the home folder; the plan says what it grants for each
+argument, and why not);
 credentials in its env (by name: TOKEN, KEY, SECRET, PASSWORD, PAT…; or by
 form: a password in a URL, a webhook URL, ghp_, sk-, xoxb-, AKIA…) move
 into the keyring and into [secrets]; other entries move into [env] set;

@@ -41,11 +41,7 @@ func mcpcellStdin(t *testing.T, in *os.File, dir, home string, env []string, arg
 		cmd.Stdin = in
 	}
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "HOME="+home,
-		"XDG_STATE_HOME="+filepath.Join(home, ".local", "state"),
-		"XDG_CACHE_HOME="+filepath.Join(home, ".cache"),
-		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"))
-	cmd.Env = append(cmd.Env, env...)
+	cmd.Env = append(homeEnv(home), env...)
 	var outb, errb bytes.Buffer
 	cmd.Stderr, cmd.Stdout = &errb, &outb
 	done := make(chan error, 1)

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -109,7 +110,7 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 		}
 	} else {
 		vars := profilesVars(c)
-		servers, err = clientconf.PlanWrap(f, clientconf.WrapOptions{Mcpcell: exe, ConfigDir: vars, Only: only, Exists: clientconf.OSExists, IsDir: clientconf.OSIsDir, CodeRoot: folders.CodeRoot, Profile: readWrappedProfile, Held: c.held, Origin: c.origin})
+		servers, err = clientconf.PlanWrap(f, clientconf.WrapOptions{Mcpcell: exe, ConfigDir: vars, Primary: c.primaryFile(cl, path), Only: only, Exists: clientconf.OSExists, IsDir: clientconf.OSIsDir, Folder: clientconf.OSIsDir, CodeRoot: folders.CodeRoot, WideWrite: c.wideWrite(folders), Sensitive: folders.Sensitive, Profile: readWrappedProfile, Held: c.held, Origin: c.origin})
 		if err != nil {
 			return c.fail(fmt.Errorf("wrap: %w; nothing was changed", err), wrapHint(err))
 		}
@@ -302,6 +303,44 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 		fmt.Fprintf(c.stderr, "mcpcell: note: %s\n", red.String(n))
 	}
 	return 0
+}
+
+// wideWrite says why wrap does not grant write on a folder argument:
+// folders.WideWrite, or a folder on the PATH or one that holds one (~/bin,
+// ~/go): a program the server put there would run outside the cell the
+// next time the user runs a command of that name.
+func (c *cli) wideWrite(folders profiles.Folders) func(string) string {
+	return func(dir string) string {
+		if why := folders.WideWrite(dir); why != "" {
+			return why
+		}
+		d, err := profiles.RealPath(dir)
+		if err != nil {
+			return "a folder mcpcell cannot resolve (" + err.Error() + ")"
+		}
+		for _, p := range filepath.SplitList(c.getenv("PATH")) {
+			if r, err := profiles.RealPath(p); err == nil && (r == d || strings.HasPrefix(r, d+"/")) {
+				return "a folder on your PATH or one that holds one (" + p + "): a program the server put there would run outside the cell"
+			}
+		}
+		return ""
+	}
+}
+
+// primaryFile is the client's own user-wide configuration file, as path
+// spells it when path is that file (through a link, say).
+func (c *cli) primaryFile(cl clientconf.Client, path string) string {
+	home, _ := os.UserHomeDir()
+	primary, err := clientconf.UserPath(cl, clientconf.Env{GOOS: runtime.GOOS, Home: c.getenvOr("HOME", home), AppData: c.getenv("APPDATA")})
+	if err != nil {
+		return ""
+	}
+	a, err1 := filepath.EvalSymlinks(path)
+	b, err2 := filepath.EvalSymlinks(primary)
+	if err1 == nil && err2 == nil && a == b {
+		return path
+	}
+	return primary
 }
 
 // wrappedCommand is the server command of an entry as wrap leaves it

@@ -203,7 +203,7 @@ func TestCodeRootNeverHome(t *testing.T) {
 			if want := "read = [" + jsonString(grant) + "]\n"; !strings.Contains(string(out), want) {
 				t.Errorf("wrap's profile lacks %s:\n%s", want, out)
 			}
-			note := "note: args[0] " + server + ": the profile grants only " + grant + " (" + wide + ": too wide to grant)"
+			note := "note: args[0] " + server + ": the server's code: the profile grants only " + grant + " (" + wide + ": too wide to grant)"
 			if strings.Contains(string(out), note) != (wide != "") || wide == "" && strings.Contains(string(out), "too wide") {
 				t.Errorf("wrap's plan, want the note %v (%q):\n%s", wide != "", note, out)
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -65,6 +66,32 @@ func DefaultPath(c Client, e Env) (string, error) {
 		return user("Code/User/mcp.json", `Code\User\mcp.json`, "Code/User/mcp.json"), nil
 	}
 	return "", fmt.Errorf("unknown client %q (known: claude-desktop, claude-code, cursor, vscode)", c)
+}
+
+// UserPath is the client's own user-wide configuration file, whatever
+// the working folder holds.
+func UserPath(c Client, e Env) (string, error) {
+	e.Cwd, e.Exists = "", func(string) bool { return false }
+	return DefaultPath(c, e)
+}
+
+// Paths are the configuration files of c that the client reads for a
+// session started in e.Cwd and that exist: the working folder's project
+// file, then the user's file (whose projects[...] hold Claude Code's
+// other projects).
+func Paths(c Client, e Env) ([]string, error) {
+	var out []string
+	project, err := DefaultPath(c, e)
+	if err != nil {
+		return nil, err
+	}
+	user, _ := UserPath(c, e)
+	for _, p := range []string{project, user} {
+		if e.Exists(p) && !slices.ContainsFunc(out, func(q string) bool { return samePath(p, q) }) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 // Entry is one server in a configuration.

@@ -40,14 +40,34 @@
 //
 // An entry of a project file (.mcp.json, .cursor/mcp.json,
 // .vscode/mcp.json, Claude Code's projects["DIR"]) belongs to its folder:
-// wrap writes its profile there. A folder too wide to be a project (the
-// user's home folder, /, a system folder: Parse's wide) makes the entry
-// user-wide instead, as Cursor's own ~/.cursor/mcp.json is; a user-wide
-// entry's profile is ${CONFIG}/wrapped/CLIENT/NAME/.mcpcell.toml. A file
-// on the server's command line is granted (read) as its code root
-// (WrapOptions.CodeRoot: the node_modules it imports from), and a
-// node_modules/.bin link's too.
+// wrap writes its profile there (a projects key that is relative, or a
+// folder that is not there, is left alone). A folder too wide to be a
+// project (the user's home folder, /, a system folder: Parse's wide)
+// makes the entry user-wide instead, as Cursor's own ~/.cursor/mcp.json
+// is; a user-wide entry's profile is
+// ${CONFIG}/wrapped/CLIENT/NAME/.mcpcell.toml for the client's own
+// user-wide file (WrapOptions.Primary), and
+// ${CONFIG}/wrapped/CLIENT-HASH/NAME/.mcpcell.toml for any other (HASH:
+// of the file's path), so that two files' servers never share one.
 //
+// What the profile grants from the server's command line, each said in
+// the plan per argument:
+//   - the server's code (the script an interpreter runs, or a
+//     node_modules/.bin command): read of its code root
+//     (WrapOptions.CodeRoot: the node_modules it imports from, else its
+//     package's folder, never a wide one);
+//   - any other file: read of that file alone, unless it is a credential's
+//     place (WrapOptions.Sensitive: ~/.ssh/…, ~/.netrc), which is not
+//     granted;
+//   - a folder: write, unless it is too wide or sensitive
+//     (WrapOptions.WideWrite: /, a home folder, a system folder, ~/.ssh or
+//     any folder in a hidden folder of home, mcpcell's own; mcpcell wrap
+//     adds the folders on the PATH), which is not granted.
+//
+// An entry already runs through mcpcell when its args are run's, as run
+// reads them (--profile P or --profile=P; the command after "--" or
+// after the flags).
+
 // # Where a new thing goes
 //
 // A new client is a Client with its file's layout in Parse (where its

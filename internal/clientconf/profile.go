@@ -28,6 +28,75 @@ func profileSlug(name string) string {
 	return safe + "-" + hex.EncodeToString(sum[:4])
 }
 
+// folderAdvice is what to do about a folder argument wrap does not grant
+// for why.
+func folderAdvice(why string) string {
+	switch why {
+	case "the root folder", "your home folder", "a folder above your home folder":
+		// run refuses a write grant that holds mcpcell's own folders.
+		return "it holds mcpcell's own folders, whose write grant run refuses: grant the folders below it that the server should have in [filesystem] write of the profile, then mcpcell trust"
+	}
+	return "if the server must have it, grant it in [filesystem] write of the profile yourself, knowingly, then mcpcell trust"
+}
+
+// scriptIndex is where the server's code is on its command line (words:
+// the command, then its args): the script an interpreter runs (node
+// FILE, python FILE, deno run FILE, bun [run] FILE, uv run FILE…), 0 for
+// the command itself, -1 when the interpreter runs none (python -m,
+// node -e).
+func scriptIndex(words []string) int {
+	base := strings.TrimSuffix(strings.ToLower(filepath.Base(words[0])), ".exe")
+	if base == "env" {
+		// env [-i] [NAME=VALUE…] COMMAND ARGS…
+		for i := 1; i < len(words); i++ {
+			if w := words[i]; !strings.HasPrefix(w, "-") && !strings.Contains(w, "=") {
+				if n := scriptIndex(words[i:]); n > 0 {
+					return i + n
+				}
+				return -1
+			}
+		}
+		return -1
+	}
+	from := 1
+	valued, stop := map[string]bool{}, map[string]bool{}
+	switch {
+	case base == "node" || base == "nodejs" || base == "tsx" || base == "ts-node":
+		valued = map[string]bool{"-r": true, "--require": true, "--import": true, "--loader": true, "--experimental-loader": true, "-C": true, "--conditions": true, "--env-file": true, "--title": true}
+		stop = map[string]bool{"-e": true, "--eval": true, "-p": true, "--print": true, "-i": true, "--interactive": true}
+	case pythonName().MatchString(base):
+		valued = map[string]bool{"-W": true, "-X": true, "--check-hash-based-pycs": true}
+		stop = map[string]bool{"-m": true, "-c": true}
+	case base == "deno" && len(words) > 1 && words[1] == "run":
+		from = 2
+	case base == "bun" && len(words) > 1 && words[1] == "run":
+		from = 2
+	case base == "bun":
+	case base == "uv" && len(words) > 1 && words[1] == "run":
+		from = 2
+		valued = map[string]bool{"--with": true, "--with-requirements": true, "--directory": true, "--project": true, "--python": true, "-p": true, "--env-file": true, "--extra": true, "--group": true, "--package": true, "--index": true}
+	default:
+		return 0
+	}
+	for i := from; i < len(words); i++ {
+		switch w := words[i]; {
+		case w == "--" && i+1 < len(words):
+			return i + 1
+		case stop[w]:
+			return -1
+		case strings.HasPrefix(w, "-") && len(w) > 1:
+			if valued[w] {
+				i++
+			}
+		default:
+			return i
+		}
+	}
+	return -1
+}
+
+var pythonName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(python|pypy)[0-9.]*$`) })
+
 // cmdLine is an entry's command and args with the credentials in them.
 type cmdLine struct {
 	words []string        // command, args…
@@ -132,30 +201,53 @@ func profileText(f *File, e *Entry, s *Server, set, pass []KV, line cmdLine, o W
 			}
 		}
 	}
+	script := scriptIndex(line.words)
 	for i, a := range e.Args {
 		if !usable(i+1, a) || !o.Exists(a) {
 			continue
 		}
-		if o.IsDir(a) {
-			write = append(write, a)
-			continue
-		}
-		root, wide := filepath.Dir(a), ""
-		if o.CodeRoot != nil {
-			root, wide = o.CodeRoot(a)
-		}
-		if root != "" {
-			read = append(read, root)
-		}
+		what := fmt.Sprintf("args[%d] %s", i, quoteWord(a))
 		switch {
-		case wide != "" && root != "":
-			s.Notes = append(s.Notes, fmt.Sprintf("args[%d] %s: the profile grants only %s (%s: too wide to grant); if the server cannot load what it imports, add the folder that holds its packages to [filesystem] read", i, quoteWord(a), root, wide))
-		case wide != "":
-			s.Notes = append(s.Notes, fmt.Sprintf("args[%d] %s: the profile grants nothing for it (%s: too wide to grant); add the folder that holds the server's code to [filesystem] read", i, quoteWord(a), wide))
+		case o.IsDir(a):
+			why := "mcpcell cannot tell whether it is too wide"
+			if o.WideWrite != nil {
+				why = o.WideWrite(a)
+			}
+			if why != "" {
+				s.Notes = append(s.Notes, fmt.Sprintf("%s: a folder, not granted, as it is %s: the server can neither read nor write it in the cell; %s", what, why, folderAdvice(why)))
+				continue
+			}
+			write = append(write, a)
+			s.Notes = append(s.Notes, fmt.Sprintf("%s: a folder: the profile grants the server write on it (to read, create, change and delete every file in it)", what))
+		case i+1 == script:
+			root, wide := filepath.Dir(a), ""
+			if o.CodeRoot != nil {
+				root, wide = o.CodeRoot(a)
+			}
+			if root != "" {
+				read = append(read, root)
+			}
+			switch {
+			case wide != "" && root != "":
+				s.Notes = append(s.Notes, fmt.Sprintf("%s: the server's code: the profile grants only %s (%s: too wide to grant); if the server cannot load what it imports, add the folder that holds its packages to [filesystem] read", what, root, wide))
+			case wide != "":
+				s.Notes = append(s.Notes, fmt.Sprintf("%s: the server's code: the profile grants nothing for it (%s: too wide to grant); add the folder that holds the server's code to [filesystem] read", what, wide))
+			}
+		default:
+			why := "a file mcpcell cannot tell from a credential"
+			if o.Sensitive != nil {
+				why = o.Sensitive(a)
+			}
+			if why != "" {
+				s.Notes = append(s.Notes, fmt.Sprintf("%s: not granted, as it is %s; if the server must read it, add it to [filesystem] read of the profile yourself, knowingly (it may be a credential), then mcpcell trust", what, why))
+				continue
+			}
+			read = append(read, a)
+			s.Notes = append(s.Notes, fmt.Sprintf("%s: a file: the profile grants the server read of this file only", what))
 		}
 	}
 	if len(read)+len(write)+len(exec) > 0 {
-		b.WriteString("\n[filesystem]\n# From the server's command line: its program and the folders it was given.\n")
+		b.WriteString("\n[filesystem]\n# From the server's command line: its program and code (read), each file it\n# was given (read, that file only), each folder it was given (write).\n")
 		for _, l := range []struct {
 			key  string
 			list []string

@@ -81,7 +81,7 @@ func PlanUnwrap(f *File, o UnwrapOptions) ([]*Server, error) {
 			}
 			env, shown = append(env, KV{kv.Key, v}), append(shown, kv)
 		}
-		profile, orig, ok := wrapped(e, o.Mcpcell)
+		profile, project, orig, ok := wrapped(e, o.Mcpcell)
 		if !ok {
 			if len(s.Secrets) == 0 {
 				s.Action = "left alone: not wrapped"
@@ -91,7 +91,7 @@ func PlanUnwrap(f *File, o UnwrapOptions) ([]*Server, error) {
 			s.Members, s.Shown = withEnv(e.Members, env, false), withEnv(e.Members, shown, false)
 			continue
 		}
-		s.Action, s.Profile = "unwrap", profile
+		s.Action, s.Profile, s.Project = "unwrap", profile, project
 		if profile != "" {
 			set, secrets, err := o.Profile(profile)
 			if err != nil {

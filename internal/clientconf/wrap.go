@@ -4,7 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"flag"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -20,6 +22,9 @@ type Server struct {
 	Entry   *Entry
 	Action  string // "wrap", "unwrap", "restore secrets", or why it is left alone
 	Profile string // the profile's path
+	// Project is the --project a wrapped entry's run names (unwrap), ""
+	// when none.
+	Project string
 	// ProfileText is the profile to write; "" when one exists already.
 	ProfileText string
 	Secrets     []Secret // env entries that move into (or out of) the keyring
@@ -58,16 +63,33 @@ func (r *Refusal) Error() string { return r.Msg }
 
 // WrapOptions says how to wrap.
 type WrapOptions struct {
-	Mcpcell   string   // absolute path of the mcpcell executable
-	ConfigDir string   // ${CONFIG}: user-wide profiles go below it
-	Only      []string // --server names; empty means all
-	Exists    func(string) bool
-	IsDir     func(string) bool
+	Mcpcell   string // absolute path of the mcpcell executable
+	ConfigDir string // ${CONFIG}: user-wide profiles go below it
+	// Primary is the client's own user-wide file (UserPath): its
+	// user-wide entries' profiles are in ${CONFIG}/wrapped/CLIENT/; those
+	// of any other file (~/.mcp.json beside ~/.claude.json) in a folder
+	// of that file's own, so that two files' servers of one name never
+	// share a profile. "" takes every file as the primary one.
+	Primary string
+	Only    []string // --server names; empty means all
+	Exists  func(string) bool
+	IsDir   func(string) bool
+	// Folder reports whether an entry's project folder is there (wrap
+	// writes its profile into it); nil takes each as there.
+	Folder func(dir string) bool
 	// CodeRoot is the folder the profile grants (read) for a file on the
 	// server's command line, its code (profiles.Folders.CodeRoot); wide
 	// says why a wider one was not taken, root is "" when none may be.
 	// nil grants the file's own folder.
 	CodeRoot func(file string) (root, wide string)
+	// WideWrite says why a folder on the server's command line is too
+	// wide or sensitive to grant (write), "" when it is not
+	// (profiles.Folders.WideWrite); nil grants none.
+	WideWrite func(dir string) string
+	// Sensitive says why a file on the server's command line that is not
+	// its code is not granted (read), "" when it is
+	// (profiles.Folders.Sensitive); nil grants none.
+	Sensitive func(file string) string
 	// Profile reads a profile that exists (as UnwrapOptions.Profile); nil
 	// reads none.
 	Profile func(path string) (set []KV, secrets map[string]string, err error)
@@ -85,24 +107,45 @@ type WrapOptions struct {
 // wrap does not move it into the keyring.
 const minSecret = 8
 
-// wrapped reports whether an entry already runs mcpcell (by name, or as
-// self, the running executable), and where its original command starts in
-// its args.
-func wrapped(e *Entry, self string) (profile string, orig int, ok bool) {
-	isMcpcell := filepath.Base(strings.TrimSuffix(e.Command, ".exe")) == "mcpcell" || self != "" && e.Command == self
-	if !isMcpcell || len(e.Args) == 0 || e.Args[0] != "run" {
-		return "", 0, false
-	}
-	for i, a := range e.Args {
-		if a == "--profile" && i+1 < len(e.Args) {
-			profile = e.Args[i+1]
-		}
-		if a == "--" && i+1 < len(e.Args) {
-			return profile, i + 1, true
-		}
-	}
-	return "", 0, false
+// isMcpcell reports whether an entry's command is mcpcell: by name, or
+// self, the running executable.
+func isMcpcell(e *Entry, self string) bool {
+	return filepath.Base(strings.TrimSuffix(e.Command, ".exe")) == "mcpcell" || self != "" && e.Command == self
 }
+
+// wrapped reports whether an entry already runs mcpcell run with a
+// server command, the profile and project its flags name, and where its
+// original command starts in its args. The args are read as run reads
+// them (the flag package, run's flags): --profile P and --profile=P, a
+// command after "--" or after the last flag.
+func wrapped(e *Entry, self string) (profile, project string, orig int, ok bool) {
+	if !isMcpcell(e, self) || len(e.Args) == 0 || e.Args[0] != "run" {
+		return "", "", 0, false
+	}
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&profile, "profile", "", "")
+	fs.StringVar(&project, "project", "", "")
+	if fs.Parse(e.Args[1:]) != nil || fs.NArg() == 0 {
+		return "", "", 0, false
+	}
+	return profile, project, len(e.Args) - fs.NArg(), true
+}
+
+// userFolder is the folder below ${CONFIG}/wrapped of the user-wide
+// profiles of f: the client's name for its primary file, else the name
+// and a hash of f's path.
+func userFolder(f *File, primary string) string {
+	if primary == "" || samePath(f.Path, primary) {
+		return string(f.Client)
+	}
+	sum := sha256.Sum256([]byte(filepath.Clean(f.Path)))
+	return string(f.Client) + "-" + hex.EncodeToString(sum[:4])
+}
+
+// samePath reports whether a and b are one path, cleaned (the caller
+// resolves links: this package does no I/O).
+func samePath(a, b string) bool { return filepath.Clean(a) == filepath.Clean(b) }
 
 func selected(only []string, name string) bool { return len(only) == 0 || slices.Contains(only, name) }
 
@@ -179,7 +222,7 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 		}
 		s := &Server{Entry: e}
 		out = append(out, s)
-		if _, _, ok := wrapped(e, o.Mcpcell); ok {
+		if _, _, _, ok := wrapped(e, o.Mcpcell); ok {
 			s.Action = "already wrapped"
 			continue
 		}
@@ -191,6 +234,20 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 			s.Action = "left alone: " + e.Invalid
 			continue
 		}
+		if isMcpcell(e, o.Mcpcell) && len(e.Args) > 0 && e.Args[0] == "run" {
+			s.Action = "left alone: it runs mcpcell run already, with the server command its profile names"
+			continue
+		}
+		// Claude Code's projects["DIR"]: a profile goes into DIR, which
+		// must be a folder there is.
+		if e.Project != "" && !filepath.IsAbs(e.Project) {
+			s.Action = fmt.Sprintf("left alone: its project %s (%s) is not an absolute path, so wrap cannot tell where its profile goes", strconv.Quote(e.Project), e.Where)
+			continue
+		}
+		if e.Project != "" && o.Folder != nil && !o.Folder(e.Project) {
+			s.Action = fmt.Sprintf("left alone: its project folder %s (%s) does not exist", e.Project, e.Where)
+			continue
+		}
 		s.Action = "wrap"
 		if e.NotProject != "" {
 			s.Notes = append(s.Notes, e.NotProject+": wrap takes its server as a user-wide one, whose profile and project are a folder of its own")
@@ -200,7 +257,7 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 			if e.Project != "" {
 				return filepath.Join(e.Project, ".mcpcell."+slug+".toml")
 			}
-			return filepath.Join(o.ConfigDir, "wrapped", string(f.Client), slug, ".mcpcell.toml")
+			return filepath.Join(o.ConfigDir, "wrapped", userFolder(f, o.Primary), slug, ".mcpcell.toml")
 		}
 		s.Profile = at(slug)
 		if profiles[strings.ToLower(s.Profile)] {
