@@ -214,3 +214,39 @@ func TestWideWriteAndSensitive(t *testing.T) {
 		}
 	}
 }
+
+// Issue 14 review C, A1: Sensitive is asked for every path wrap grants,
+// the server's code and its code root too: a folder in a hidden folder
+// of the home folder is sensitive; what the embedded default profile
+// grants there (a runtime's packages, ~/.nvm/versions/…) is not, unless
+// it leads elsewhere.
+func TestSensitiveFolderAndPreset(t *testing.T) {
+	root, _ := filepath.EvalSymlinks(t.TempDir())
+	home := filepath.Join(root, "home")
+	f := UserFolders(func(k string) string {
+		if k == "HOME" {
+			return home
+		}
+		return ""
+	})
+	pkg := filepath.Join(home, ".nvm/versions/node/v20/lib/node_modules/srv")
+	for _, d := range []string{pkg, filepath.Join(home, ".config/gh"), filepath.Join(home, ".ssh")} {
+		os.MkdirAll(d, 0o700)
+	}
+	os.WriteFile(filepath.Join(home, ".ssh/id_ed25519"), nil, 0o600)
+	if err := os.Symlink(filepath.Join(home, ".ssh/id_ed25519"), filepath.Join(pkg, "key.js")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ path, want string }{
+		{home + "/.config/gh", "a folder in a hidden folder of your home folder (~/.config)"},
+		{home + "/.ssh", "a hidden folder of your home folder (~/.ssh)"},
+		{pkg + "/key.js", "a file in a hidden folder of your home folder (~/.ssh)"},
+		// Control: the preset's runtime packages.
+		{pkg, ""},
+		{pkg + "/index.js", ""},
+	} {
+		if got := f.Sensitive(c.path); !strings.HasPrefix(got, c.want) || c.want == "" && got != "" {
+			t.Errorf("Sensitive(%s) = %q, want %q", c.path, got, c.want)
+		}
+	}
+}
