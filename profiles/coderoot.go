@@ -197,9 +197,12 @@ func (f Folders) WideWrite(dir string) string {
 // line (a file, a folder, the server's code or its code root), or "": one
 // that is, as written or resolved, a hidden file of a home folder or in
 // a hidden folder (~/.netrc, ~/.ssh/id_ed25519, ~/.aws/credentials,
-// ~/.config/gh/hosts.yml: credentials and tools' settings), or in
-// mcpcell's own folders; a path the embedded default profile grants
-// (~/.nvm/versions/…: runtimes) is none.
+// ~/.config/gh/hosts.yml: credentials and tools' settings), in
+// mcpcell's own folders, or in a folder of the system's settings, secrets
+// and state outside the home folders (/etc/shadow, /etc/ssl/private,
+// /var/lib, /run/secrets, /proc); a path the embedded default profile
+// grants (~/.nvm/versions/…, /etc/ssl/certs: runtimes and TLS roots) is
+// none.
 func (f Folders) Sensitive(path string) string {
 	return f.sensitive(realOr(path), filepath.Clean(path))
 }
@@ -235,8 +238,36 @@ func (f Folders) sensitive(forms ...string) string {
 				}
 			}
 		}
+		if f.inHome(y) {
+			continue // root's home is /root: its hidden files are the rule there
+		}
+		for _, t := range systemSecrets {
+			if y == t || strings.HasPrefix(y, t+"/") {
+				return what + " in a system folder (" + t + "), where the system's settings, secrets and state live (only what the default profile grants there, such as TLS roots, is granted)"
+			}
+		}
 	}
 	return ""
+}
+
+// systemSecrets hold the system's settings, secrets and state
+// (/etc/shadow, /etc/ssl/private, /run/secrets, /proc/N/environ): no
+// path in them is granted for a server's argument.
+var systemSecrets = []string{"/etc", "/root", "/proc", "/sys", "/boot", "/run", "/var/lib", "/dev", "/private/etc", "/private/var/root", "/private/var/db"}
+
+// inHome says whether the cleaned path p is in one of the home folders.
+func (f Folders) inHome(p string) bool {
+	for _, h := range f.Homes {
+		if h == "" || !filepath.IsAbs(h) || h == "/" {
+			continue
+		}
+		for _, x := range []string{filepath.Clean(h), realOr(h)} {
+			if p == x || strings.HasPrefix(p, x+"/") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // preset says whether the cleaned path p is one the embedded default

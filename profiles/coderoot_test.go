@@ -205,9 +205,8 @@ func TestWideWriteAndSensitive(t *testing.T) {
 		{home + "/.config/gh/hosts.yml", "a file in a hidden folder of your home folder (~/.config)"},
 		{own + "/trust/x", "a file in mcpcell's own folder " + own},
 		{root + "/keys/id_ed25519", "a file in a hidden folder of your home folder (~/.ssh)"},
-		// Control: a data file, a config file elsewhere.
+		// Control: a data file.
 		{home + "/work/data.sqlite", ""},
-		{"/etc/tool.conf", ""},
 	} {
 		if got := f.Sensitive(c.file); !strings.HasPrefix(got, c.want) || c.want == "" && got != "" {
 			t.Errorf("Sensitive(%s) = %q, want %q", c.file, got, c.want)
@@ -241,9 +240,20 @@ func TestSensitiveFolderAndPreset(t *testing.T) {
 		{home + "/.config/gh", "a folder in a hidden folder of your home folder (~/.config)"},
 		{home + "/.ssh", "a hidden folder of your home folder (~/.ssh)"},
 		{pkg + "/key.js", "a file in a hidden folder of your home folder (~/.ssh)"},
-		// Control: the preset's runtime packages.
+		// Review C, A4: the system's settings, secrets and state.
+		{"/etc/shadow", "a file in a system folder (/etc)"},
+		{"/etc/ssl/private/ssl-cert-snakeoil.key", "a file in a system folder (/etc)"},
+		{"/etc/tool.conf", "a file in a system folder (/etc)"},
+		{"/var/lib/dpkg/status", "a file in a system folder (/var/lib)"},
+		{"/run/secrets/db", "a file in a system folder (/run)"},
+		{"/proc/1/environ", "a file in a system folder (/proc)"},
+		{"/boot/grub/grub.cfg", "a file in a system folder (/boot)"},
+		// Control: the preset's runtime packages, TLS roots and devices.
 		{pkg, ""},
 		{pkg + "/index.js", ""},
+		{"/etc/ssl/certs/ca-certificates.crt", ""},
+		{"/dev/null", ""},
+		{"/usr/share/dict/words", ""},
 	} {
 		if got := f.Sensitive(c.path); !strings.HasPrefix(got, c.want) || c.want == "" && got != "" {
 			t.Errorf("Sensitive(%s) = %q, want %q", c.path, got, c.want)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -102,6 +103,72 @@ func TestWrapScriptSensitive(t *testing.T) {
 		trustProfile(t, userEnv(home), profile, node, "-r", evil, p(".aws/credentials"))
 		if got := runEntry(t, home, config, "aws"); !strings.Contains(got, `"CANARY .aws/credentials"`) {
 			t.Errorf("with the grant, the module did not read the file:\n%s", got)
+		}
+	})
+}
+
+// readServer says, for each file on its command line, whether it could
+// read it (never what it holds), and exits.
+const readServer = `const fs = require('fs');
+for (const p of process.argv.slice(2)) {
+  try { fs.readFileSync(p); console.error('READ OK', p); } catch (e) { console.error('DENIED', p, e.code); }
+}
+process.exit(0);
+`
+
+// Issue 14 review C, A4: system credentials as file arguments. wrap
+// granted /etc/shadow and a TLS private key as "a file", and a server run
+// as root (this machine) read both. Now nothing in /etc, /var/lib, /run…
+// is granted for an argument but what the default profile grants there
+// (TLS roots): the plan says why, the profile lacks them, and the server
+// is denied. Control: the same profile with the files granted by hand,
+// trusted: the same server reads them (as root).
+func TestWrapSystemFiles(t *testing.T) {
+	node := systemTool(t, "/usr/bin/node")
+	const key = "/etc/ssl/private/ssl-cert-snakeoil.key"
+	systemTool(t, key)
+	need(t, "root (to read /etc/shadow without the cell)", os.Geteuid() == 0)
+	root, _ := filepath.EvalSymlinks(t.TempDir())
+	home := filepath.Join(root, "home")
+	server := filepath.Join(root, "srv", "s.js")
+	writeConfig(t, server, readServer)
+	files := []string{"/etc/shadow", key, "/var/lib/dpkg/status", "/etc/ssl/certs/ca-certificates.crt"}
+	args := append([]string{server}, files...)
+	config := filepath.Join(home, ".cursor/mcp.json")
+	writeConfig(t, config, `{"mcpServers": {"f": {"command": `+jsonString(node)+`, "args": [`+strings.Join(mapStrings(args, jsonString), ", ")+`]}}}`)
+	self := copyTestBinary(t, filepath.Join(root, "bin", "mcpcell"))
+	out := wrapAsUser(t, home, self, "cursor")
+	for i, f := range files[:3] {
+		want := fmt.Sprintf("note: args[%d] %s: not granted, as it is a file in a system folder (", i+1, f)
+		if !strings.Contains(out, want) {
+			t.Errorf("wrap's plan lacks %q:\n%s", want, out)
+		}
+	}
+	profile := profileOf(t, clientconf.Cursor, config, "f")
+	text, _ := os.ReadFile(profile)
+	if want := "read = [" + jsonString(node) + ", " + jsonString(filepath.Dir(server)) + ", " + jsonString(files[3]) + "]\n"; !strings.Contains(string(text), want) {
+		t.Errorf("the profile lacks %s:\n%s", want, text)
+	}
+	got := runEntry(t, home, config, "f")
+	for _, f := range files[:3] {
+		if !strings.Contains(got, "DENIED "+f+" EACCES") {
+			t.Errorf("the server was not denied %s:\n%s", f, got)
+		}
+	}
+	if !strings.Contains(got, "READ OK "+files[3]) {
+		t.Errorf("the server could not read the TLS roots, which the default profile grants:\n%s", got)
+	}
+	t.Run("control: granted by hand", func(t *testing.T) {
+		edited := strings.Replace(string(text), "read = [", "read = ["+strings.Join(mapStrings(files[:3], jsonString), ", ")+", ", 1)
+		if err := os.WriteFile(profile, []byte(edited), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		trustProfile(t, userEnv(home), profile, append([]string{node}, args...)...)
+		got := runEntry(t, home, config, "f")
+		for _, f := range files[:3] {
+			if !strings.Contains(got, "READ OK "+f) {
+				t.Errorf("with the grant, the server did not read %s:\n%s", f, got)
+			}
 		}
 	})
 }
