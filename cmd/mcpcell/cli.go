@@ -197,19 +197,21 @@ func (c *cli) hintf(format string, args ...any) {
 	fmt.Fprintf(c.stderr, "mcpcell: hint: "+format+"\n", messageArgs(args)...)
 }
 
-// messageArgs are a message's arguments shown through printableLines:
-// they name paths of profiles and of the file system, whose control
-// characters must not redraw the terminal.
+// messageArgs are a message's arguments shown through printable: they
+// name paths of profiles and of the file system (a [server] cwd, a
+// server's name), whose control characters must not redraw the terminal
+// and whose newlines must not start a line of their own ("mcpcell: hint:
+// …" forged by a value). The format's own newlines stay.
 func messageArgs(args []any) []any {
 	shown := make([]any, len(args))
 	for i, a := range args {
 		switch v := a.(type) {
 		case string:
-			a = printableLines(v)
+			a = printable(v)
 		case error:
-			a = printableLines(v.Error())
+			a = printable(v.Error())
 		case fmt.Stringer:
-			a = printableLines(v.String())
+			a = printable(v.String())
 		}
 		shown[i] = a
 	}
@@ -223,18 +225,28 @@ func (c *cli) fail(err error, hint string) int {
 	if errors.As(err, &hinted) && hinted.Hint() != "" {
 		hint = hinted.Hint()
 	}
-	var joined interface{ Unwrap() []error }
-	if errors.As(err, &joined) && len(joined.Unwrap()) > 1 {
-		for _, e := range joined.Unwrap() {
-			c.errorf("%v", e)
-		}
-	} else {
-		c.errorf("%v", err)
+	for _, e := range joinedLeaves(err) {
+		c.errorf("%v", e)
 	}
 	if hint != "" {
 		c.hintf("%s", hint)
 	}
 	return exitFailed
+}
+
+// joinedLeaves are the errors err joins (errors.Join, also under a
+// wrapping error), joins within joins opened, in order; err itself when
+// it joins none.
+func joinedLeaves(err error) []error {
+	var joined interface{ Unwrap() []error }
+	if !errors.As(err, &joined) || len(joined.Unwrap()) < 2 {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range joined.Unwrap() {
+		out = append(out, joinedLeaves(e)...)
+	}
+	return out
 }
 
 func version() string {

@@ -245,7 +245,7 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 			continue
 		}
 		if e.Project != "" && o.Folder != nil && !o.Folder(e.Project) {
-			s.Action = fmt.Sprintf("left alone: its project folder %s (%s) does not exist", e.Project, e.Where)
+			s.Action = fmt.Sprintf("left alone: its project folder %s (%s) does not exist", quoteWord(e.Project), e.Where)
 			continue
 		}
 		s.Action = "wrap"
