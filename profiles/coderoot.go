@@ -207,6 +207,17 @@ func (f Folders) Sensitive(path string) string {
 	return f.sensitive(realOr(path), filepath.Clean(path))
 }
 
+// SensitiveTarget says why the resolved path of a grant is sensitive (as
+// Sensitive) when its path as written is not, or "": a link put where
+// the profile grants (docs -> ../.ssh) leads the grant somewhere the user
+// never approved. A path written sensitive was written knowingly.
+func (f Folders) SensitiveTarget(written, resolved string) string {
+	if f.sensitive(filepath.Clean(written)) != "" {
+		return ""
+	}
+	return f.sensitive(filepath.Clean(resolved))
+}
+
 // sensitive is Sensitive for each of the forms of one path, cleaned.
 func (f Folders) sensitive(forms ...string) string {
 	for _, y := range forms {
