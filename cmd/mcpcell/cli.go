@@ -416,10 +416,11 @@ and the original command. A profile is written for each server (it
 includes the default profile, and npm or pypi for a server that npx, uvx
 or uv tool run downloads; it grants read of the server's code, read of
 each other file on its command line, that file alone, and write on each
-folder on it, but none too wide or sensitive: /, the home folder, a system
-folder, a folder on the PATH, ~/.ssh or any folder or file in a hidden
-folder of the home folder; the plan says what it grants for each
-argument, and why not);
+folder on it, but none too wide or sensitive, the script included: /, the
+home folder, a system folder, a folder on the PATH, ~/.ssh or any folder
+or file in a hidden folder of the home folder, any file in /etc, /var/lib,
+/run, /proc and the like but what the default profile grants there; the
+plan says what it grants for each argument, and why not);
 credentials in its env (by name: TOKEN, KEY, SECRET, PASSWORD, PAT…; or by
 form: a password in a URL, a webhook URL, ghp_, sk-, xoxb-, AKIA…) move
 into the keyring and into [secrets]; other entries move into [env] set;
