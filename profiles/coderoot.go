@@ -208,14 +208,41 @@ func (f Folders) Sensitive(path string) string {
 }
 
 // SensitiveTarget says why the resolved path of a grant is sensitive (as
-// Sensitive) when its path as written is not, or "": a link put where
-// the profile grants (docs -> ../.ssh) leads the grant somewhere the user
-// never approved. A path written sensitive was written knowingly.
+// Sensitive), or the root folder, a home folder or one above it, when its
+// path as written is none of these, or "": a link put where the profile
+// grants (docs -> ../.ssh, docs -> ..) leads the grant somewhere the user
+// never approved. A path written so was written knowingly.
 func (f Folders) SensitiveTarget(written, resolved string) string {
-	if f.sensitive(filepath.Clean(written)) != "" {
+	w, r := filepath.Clean(written), filepath.Clean(resolved)
+	if f.sensitive(w) != "" || f.holdsHome(w) != "" {
 		return ""
 	}
-	return f.sensitive(filepath.Clean(resolved))
+	if why := f.sensitive(r); why != "" {
+		return why
+	}
+	return f.holdsHome(r)
+}
+
+// holdsHome says whether the cleaned path p, taken as written, is the
+// root folder, a home folder or a folder above one, or "".
+func (f Folders) holdsHome(p string) string {
+	if p == "/" {
+		return "the root folder, which holds every credential"
+	}
+	for _, h := range f.Homes {
+		if h == "" || !filepath.IsAbs(h) {
+			continue
+		}
+		for _, x := range []string{filepath.Clean(h), realOr(h)} {
+			switch {
+			case p == x:
+				return "your home folder, which holds ~/.ssh and ~/.aws"
+			case strings.HasPrefix(x, p+"/"):
+				return "a folder above your home folder, which holds ~/.ssh and ~/.aws"
+			}
+		}
+	}
+	return ""
 }
 
 // sensitive is Sensitive for each of the forms of one path, cleaned.

@@ -259,4 +259,20 @@ func TestSensitiveFolderAndPreset(t *testing.T) {
 			t.Errorf("Sensitive(%s) = %q, want %q", c.path, got, c.want)
 		}
 	}
+	// Review C, A3: a grant a link leads into a sensitive place, the home
+	// folder or above; not one written so, knowingly.
+	for _, c := range []struct{ written, resolved, want string }{
+		{home + "/p/docs", home + "/.ssh", "a hidden folder of your home folder (~/.ssh)"},
+		{home + "/p/docs", home, "your home folder"},
+		{home + "/p/docs", "/", "the root folder"},
+		{home + "/p/docs", "/etc/ssl/private/k.key", "a file in a system folder (/etc)"},
+		{home + "/.ssh", home + "/.ssh", ""},
+		{home, home, ""},
+		{home + "/p/docs", home + "/notes", ""},
+		{"/etc/localtime", "/usr/share/zoneinfo/UTC", ""},
+	} {
+		if got := f.SensitiveTarget(c.written, c.resolved); !strings.HasPrefix(got, c.want) || c.want == "" && got != "" {
+			t.Errorf("SensitiveTarget(%s, %s) = %q, want %q", c.written, c.resolved, got, c.want)
+		}
+	}
 }

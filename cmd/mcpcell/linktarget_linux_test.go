@@ -22,7 +22,8 @@ process.exit(0);
 // turns into docs -> ../.ssh: run followed the link and the server read
 // the key, with no new trust. run now refuses a grant whose path as
 // written is not sensitive but whose resolved path is, names both, and
-// says to write the target if it is meant; the server never starts.
+// says to write the target if it is meant; the server never starts. The
+// same for docs -> .. (the home folder, which holds ~/.ssh).
 // Controls: the same trusted profile starts with docs a plain folder,
 // and with docs a link to a folder that is not sensitive (the trust
 // record pins the text, not the target: such a link still follows).
@@ -65,6 +66,14 @@ func TestGrantLinkIntoSensitive(t *testing.T) {
 	}
 	if strings.Contains(stderr, "SECRETKEY") || strings.Contains(stderr, "LIST") {
 		t.Errorf("the server ran and read ~/.ssh:\n%s", stderr)
+	}
+	// docs -> .. (the home folder, which holds ~/.ssh): refused too.
+	os.Remove(docs)
+	if err := os.Symlink("..", docs); err != nil {
+		t.Fatal(err)
+	}
+	if stderr, code := run(); code == 0 || !strings.Contains(stderr, "leads, through a symbolic link, to "+home+", your home folder") || strings.Contains(stderr, "LIST") {
+		t.Errorf("run with docs -> ..: rc %d:\n%s", code, stderr)
 	}
 	t.Run("control: a link to a folder that is not sensitive", func(t *testing.T) {
 		os.Remove(docs)
