@@ -1,6 +1,7 @@
 package profiles
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,10 +14,37 @@ import (
 type Folders struct {
 	Homes []string // as Profile.Homes
 	Own   []string // as Profile.OwnRoots
+	// Preset are the paths the embedded default profile grants (but the
+	// project): runtimes and their packages (~/.nvm/versions), never
+	// sensitive.
+	Preset []string
 }
 
 // Folders are p's.
-func (p *Profile) Folders() Folders { return Folders{p.Homes(), p.OwnRoots()} }
+func (p *Profile) Folders() Folders {
+	return Folders{Homes: p.Homes(), Own: p.OwnRoots(), Preset: presetPaths(p.Vars)}
+}
+
+// presetPaths are the paths the embedded default profile grants under
+// vars, its project's aside.
+func presetPaths(v map[string]string) []string {
+	v = maps.Clone(v)
+	if v["PROJECT"] == "" {
+		v["PROJECT"] = "/" // wrap's: no project; its grant is left out
+	}
+	p := &Profile{Vars: v, EnvSet: map[string]Entry{}, Secrets: map[string]SecretRef{}, ToolArgs: map[string]ArgRules{}}
+	u, err := readPreset(DefaultName, Source{})
+	if err != nil || p.merge(u, nil, nil) != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range slices.Concat(p.Read, p.Write, p.Exec) {
+		if filepath.IsAbs(e.Value) && e.Value != v["PROJECT"] {
+			out = append(out, filepath.Clean(e.Value))
+		}
+	}
+	return out
+}
 
 // UserFolders are the folders of the user getenv describes (HOME,
 // XDG_*), for a caller with no profile yet (wrap).
@@ -165,35 +193,132 @@ func (f Folders) WideWrite(dir string) string {
 	return f.own(realOr(dir))
 }
 
-// Sensitive says why wrap does not grant a file named on a server's
-// command line that is not its code, or "": a hidden file of a home
-// folder or one in a hidden folder (~/.netrc, ~/.ssh/id_ed25519,
-// ~/.aws/credentials, ~/.config/gh/hosts.yml: credentials and tools'
-// settings), a file in mcpcell's own folders.
-func (f Folders) Sensitive(file string) string {
-	d := realOr(file)
+// Sensitive says why wrap grants no path named on a server's command
+// line (a file, a folder, the server's code or its code root), or "": one
+// that is, as written or resolved, a hidden file of a home folder or in
+// a hidden folder (~/.netrc, ~/.ssh/id_ed25519, ~/.aws/credentials,
+// ~/.config/gh/hosts.yml: credentials and tools' settings), in
+// mcpcell's own folders, or in a folder of the system's settings, secrets
+// and state outside the home folders (/etc/shadow, /etc/ssl/private,
+// /var/lib, /run/secrets, /proc); a path the embedded default profile
+// grants (~/.nvm/versions/…, /etc/ssl/certs: runtimes and TLS roots) is
+// none.
+func (f Folders) Sensitive(path string) string {
+	return f.sensitive(realOr(path), filepath.Clean(path))
+}
+
+// SensitiveTarget says why the resolved path of a grant is sensitive (as
+// Sensitive), or the root folder, a home folder or one above it, when its
+// path as written is none of these, or "": a link put where the profile
+// grants (docs -> ../.ssh, docs -> ..) leads the grant somewhere the user
+// never approved. A path written so was written knowingly.
+func (f Folders) SensitiveTarget(written, resolved string) string {
+	w, r := filepath.Clean(written), filepath.Clean(resolved)
+	if f.sensitive(w) != "" || f.holdsHome(w) != "" {
+		return ""
+	}
+	if why := f.sensitive(r); why != "" {
+		return why
+	}
+	return f.holdsHome(r)
+}
+
+// holdsHome says whether the cleaned path p, taken as written, is the
+// root folder, a home folder or a folder above one, or "".
+func (f Folders) holdsHome(p string) string {
+	if p == "/" {
+		return "the root folder, which holds every credential"
+	}
+	for _, h := range f.Homes {
+		if h == "" || !filepath.IsAbs(h) {
+			continue
+		}
+		for _, x := range []string{filepath.Clean(h), realOr(h)} {
+			switch {
+			case p == x:
+				return "your home folder, which holds ~/.ssh and ~/.aws"
+			case strings.HasPrefix(x, p+"/"):
+				return "a folder above your home folder, which holds ~/.ssh and ~/.aws"
+			}
+		}
+	}
+	return ""
+}
+
+// sensitive is Sensitive for each of the forms of one path, cleaned.
+func (f Folders) sensitive(forms ...string) string {
+	for _, y := range forms {
+		if f.preset(y) {
+			continue
+		}
+		what := "a file"
+		if fi, err := os.Stat(y); err == nil && fi.IsDir() {
+			what = "a folder"
+		}
+		for _, h := range f.Homes {
+			if h == "" || !filepath.IsAbs(h) || h == "/" {
+				continue
+			}
+			for _, x := range []string{filepath.Clean(h), realOr(h)} {
+				if rest, ok := strings.CutPrefix(y, x+"/"); ok && strings.HasPrefix(rest, ".") {
+					top, _, _ := strings.Cut(rest, "/")
+					if top == rest {
+						return "a hidden " + strings.TrimPrefix(what, "a ") + " of your home folder (~/" + top + "), where credentials and tools' settings live"
+					}
+					return what + " in a hidden folder of your home folder (~/" + top + "), where credentials and tools' settings live"
+				}
+			}
+		}
+		for _, own := range f.Own {
+			for _, o := range []string{filepath.Clean(own), realOr(own)} {
+				if y == o || strings.HasPrefix(y, o+"/") {
+					return what + " in mcpcell's own folder " + o
+				}
+			}
+		}
+		if f.inHome(y) {
+			continue // root's home is /root: its hidden files are the rule there
+		}
+		for _, t := range systemSecrets {
+			if y == t || strings.HasPrefix(y, t+"/") {
+				return what + " in a system folder (" + t + "), where the system's settings, secrets and state live (only what the default profile grants there, such as TLS roots, is granted)"
+			}
+		}
+	}
+	return ""
+}
+
+// systemSecrets hold the system's settings, secrets and state
+// (/etc/shadow, /etc/ssl/private, /run/secrets, /proc/N/environ): no
+// path in them is granted for a server's argument.
+var systemSecrets = []string{"/etc", "/root", "/proc", "/sys", "/boot", "/run", "/var/lib", "/dev", "/private/etc", "/private/var/root", "/private/var/db"}
+
+// inHome says whether the cleaned path p is in one of the home folders.
+func (f Folders) inHome(p string) bool {
 	for _, h := range f.Homes {
 		if h == "" || !filepath.IsAbs(h) || h == "/" {
 			continue
 		}
 		for _, x := range []string{filepath.Clean(h), realOr(h)} {
-			for _, y := range []string{d, filepath.Clean(file)} {
-				if rest, ok := strings.CutPrefix(y, x+"/"); ok && strings.HasPrefix(rest, ".") {
-					top, _, _ := strings.Cut(rest, "/")
-					if top == rest {
-						return "a hidden file of your home folder (~/" + top + "), where credentials and tools' settings live"
-					}
-					return "a file in a hidden folder of your home folder (~/" + top + "), where credentials and tools' settings live"
-				}
+			if p == x || strings.HasPrefix(p, x+"/") {
+				return true
 			}
 		}
 	}
-	for _, own := range f.Own {
-		if o := realOr(own); strings.HasPrefix(d, o+"/") {
-			return "a file in mcpcell's own folder " + o
+	return false
+}
+
+// preset says whether the cleaned path p is one the embedded default
+// profile grants, or in one.
+func (f Folders) preset(p string) bool {
+	for _, g := range f.Preset {
+		for _, x := range []string{g, realOr(g)} {
+			if p == x || strings.HasPrefix(p, x+"/") || x == "/" {
+				return true
+			}
 		}
 	}
-	return ""
+	return false
 }
 
 // realOr is p resolved (RealPath), or p cleaned when it cannot be.

@@ -205,12 +205,74 @@ func TestWideWriteAndSensitive(t *testing.T) {
 		{home + "/.config/gh/hosts.yml", "a file in a hidden folder of your home folder (~/.config)"},
 		{own + "/trust/x", "a file in mcpcell's own folder " + own},
 		{root + "/keys/id_ed25519", "a file in a hidden folder of your home folder (~/.ssh)"},
-		// Control: a data file, a config file elsewhere.
+		// Control: a data file.
 		{home + "/work/data.sqlite", ""},
-		{"/etc/tool.conf", ""},
 	} {
 		if got := f.Sensitive(c.file); !strings.HasPrefix(got, c.want) || c.want == "" && got != "" {
 			t.Errorf("Sensitive(%s) = %q, want %q", c.file, got, c.want)
+		}
+	}
+}
+
+// Issue 14 review C, A1: Sensitive is asked for every path wrap grants,
+// the server's code and its code root too: a folder in a hidden folder
+// of the home folder is sensitive; what the embedded default profile
+// grants there (a runtime's packages, ~/.nvm/versions/…) is not, unless
+// it leads elsewhere.
+func TestSensitiveFolderAndPreset(t *testing.T) {
+	root, _ := filepath.EvalSymlinks(t.TempDir())
+	home := filepath.Join(root, "home")
+	f := UserFolders(func(k string) string {
+		if k == "HOME" {
+			return home
+		}
+		return ""
+	})
+	pkg := filepath.Join(home, ".nvm/versions/node/v20/lib/node_modules/srv")
+	for _, d := range []string{pkg, filepath.Join(home, ".config/gh"), filepath.Join(home, ".ssh")} {
+		os.MkdirAll(d, 0o700)
+	}
+	os.WriteFile(filepath.Join(home, ".ssh/id_ed25519"), nil, 0o600)
+	if err := os.Symlink(filepath.Join(home, ".ssh/id_ed25519"), filepath.Join(pkg, "key.js")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ path, want string }{
+		{home + "/.config/gh", "a folder in a hidden folder of your home folder (~/.config)"},
+		{home + "/.ssh", "a hidden folder of your home folder (~/.ssh)"},
+		{pkg + "/key.js", "a file in a hidden folder of your home folder (~/.ssh)"},
+		// Review C, A4: the system's settings, secrets and state.
+		{"/etc/shadow", "a file in a system folder (/etc)"},
+		{"/etc/ssl/private/ssl-cert-snakeoil.key", "a file in a system folder (/etc)"},
+		{"/etc/tool.conf", "a file in a system folder (/etc)"},
+		{"/var/lib/dpkg/status", "a file in a system folder (/var/lib)"},
+		{"/run/secrets/db", "a file in a system folder (/run)"},
+		{"/proc/1/environ", "a file in a system folder (/proc)"},
+		{"/boot/grub/grub.cfg", "a file in a system folder (/boot)"},
+		// Control: the preset's runtime packages, TLS roots and devices.
+		{pkg, ""},
+		{pkg + "/index.js", ""},
+		{"/etc/ssl/certs/ca-certificates.crt", ""},
+		{"/dev/null", ""},
+		{"/usr/share/dict/words", ""},
+	} {
+		if got := f.Sensitive(c.path); !strings.HasPrefix(got, c.want) || c.want == "" && got != "" {
+			t.Errorf("Sensitive(%s) = %q, want %q", c.path, got, c.want)
+		}
+	}
+	// Review C, A3: a grant a link leads into a sensitive place, the home
+	// folder or above; not one written so, knowingly.
+	for _, c := range []struct{ written, resolved, want string }{
+		{home + "/p/docs", home + "/.ssh", "a hidden folder of your home folder (~/.ssh)"},
+		{home + "/p/docs", home, "your home folder"},
+		{home + "/p/docs", "/", "the root folder"},
+		{home + "/p/docs", "/etc/ssl/private/k.key", "a file in a system folder (/etc)"},
+		{home + "/.ssh", home + "/.ssh", ""},
+		{home, home, ""},
+		{home + "/p/docs", home + "/notes", ""},
+		{"/etc/localtime", "/usr/share/zoneinfo/UTC", ""},
+	} {
+		if got := f.SensitiveTarget(c.written, c.resolved); !strings.HasPrefix(got, c.want) || c.want == "" && got != "" {
+			t.Errorf("SensitiveTarget(%s, %s) = %q, want %q", c.written, c.resolved, got, c.want)
 		}
 	}
 }

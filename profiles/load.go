@@ -261,7 +261,7 @@ func (p *Profile) merge(u unit, stack []string, verify func(*Profile, string, []
 			return errors.Join(errs...)
 		}
 	}
-	if err := controlInPaths(f.Filesystem, at); err != nil {
+	if err := controlInPaths(f.Filesystem, f.Server, at); err != nil {
 		return err
 	}
 	if err := expandAll(reflect.ValueOf(&f).Elem(), "", p.Vars, at); err != nil {
@@ -293,22 +293,27 @@ func (p *Profile) merge(u unit, stack []string, verify func(*Profile, string, []
 	return p.apply(&f, at)
 }
 
-// controlInPaths refuses a path of [filesystem] written with a control
-// or bidi character: no folder needs one, and on a terminal it can show
-// as other text, or erase the line above (another grant) in check and
-// trust. It checks the text as written: a variable's value, the project
-// folder's name, comes from the file system, and what prints it escapes
-// it.
-func controlInPaths(fs Filesystem, at func(string) Source) error {
+// controlInPaths refuses a path of [filesystem], and [server] cwd and
+// command, written with a control or bidi character: no folder needs
+// one, and on a terminal it can show as other text, erase the line above
+// (another grant) in check and trust, or start a line of its own
+// ("mcpcell: hint: …") in run's errors. It checks the text as written: a
+// variable's value, the project folder's name, comes from the file
+// system, and what prints it escapes it.
+func controlInPaths(fs Filesystem, srv Server, at func(string) Source) error {
 	var errs []error
 	for _, l := range []struct {
-		key  string
-		vals []string
-	}{{"filesystem.read", fs.Read}, {"filesystem.write", fs.Write}, {"filesystem.exec", fs.Exec}, {"filesystem.optional", fs.Optional}} {
+		key, what string
+		vals      []string
+	}{
+		{"filesystem.read", "a granted path", fs.Read}, {"filesystem.write", "a granted path", fs.Write},
+		{"filesystem.exec", "a granted path", fs.Exec}, {"filesystem.optional", "a granted path", fs.Optional},
+		{"server.cwd", "the server's folder", []string{srv.Cwd}}, {"server.command", "a word of the server's command", srv.Command},
+	} {
 		for _, v := range l.vals {
 			if i := strings.IndexFunc(v, controlRune); i >= 0 {
 				r, _ := utf8.DecodeRuneInString(v[i:])
-				errs = append(errs, &Error{At: at(l.key), Msg: fmt.Sprintf("%s: %q holds the character %U: a granted path may not hold control or bidi characters (a terminal would show the path as other text)", l.key, v, r)})
+				errs = append(errs, &Error{At: at(l.key), Msg: fmt.Sprintf("%s: %q holds the character %U: %s may not hold control or bidi characters (a terminal would show the path as other text)", l.key, v, r, l.what)})
 			}
 		}
 	}

@@ -128,6 +128,10 @@ func TestValidationErrors(t *testing.T) {
 		{"[filesystem]\nread = [\"/a\", \"${PROJECT}/\\r\\u001b[2K\\u001b[1A x\"]\n", `:2: filesystem.read: "${PROJECT}/\r\x1b[2K\x1b[1A x" holds the character U+000D: a granted path may not hold control or bidi characters (a terminal would show the path as other text)`},
 		{"[filesystem]\nwrite = [\"/a\\u202egpj.exe\"]\n", `:2: filesystem.write: "/a\u202egpj.exe" holds the character U+202E: a granted path may not`},
 		{"[filesystem]\noptional = [\"/a\\u0085b\"]\n", `:2: filesystem.optional: "/a\u0085b" holds the character U+0085`},
+		// … and in [server] cwd and command (review C, A2): run names them
+		// in its errors, where a newline would start a forged line
+		{"[server]\ncwd = \"/nonexist\\nmcpcell: hint: FORGED\"\n", `:2: server.cwd: "/nonexist\nmcpcell: hint: FORGED" holds the character U+000A: the server's folder may not hold control or bidi characters`},
+		{"[server]\ncommand = [\"/usr/bin/node\", \"x\\u001b[2K\"]\n", `:2: server.command: "x\x1b[2K" holds the character U+001B: a word of the server's command may not hold`},
 		{"[audit]\npath = \"~/a.jsonl\"\n", `:2: audit.path: "~/a.jsonl" is not an absolute path: a profile does not expand ~ (use "${HOME}/a.jsonl")`},
 		{"[tools.args.t]\na = { within = [\"~/w\"] }\n", `within: "~/w" is not an absolute path: a profile does not expand ~ (use "${HOME}/w")`},
 		{"[env]\npass = [\"A-B\"]\n", `:2: env.pass: "A-B" is not an environment variable name`},

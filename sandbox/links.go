@@ -74,3 +74,35 @@ func (g *Grants) CheckLinks(writable ...string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// TargetError is a grant whose path, as written, names no sensitive
+// place, but which resolves through a symbolic link into one: whoever
+// put the link there (a repository's next commit, replacing a granted
+// docs/ by docs -> ../.ssh) chose what the grant gives, with no byte of
+// the trusted profile changed.
+type TargetError struct {
+	Grant Grant
+	Why   string // why the resolved path is sensitive
+}
+
+func (e *TargetError) Error() string {
+	return fmt.Sprintf("%s: the grant on %s leads, through a symbolic link, to %s, %s: the profile names %s, not that; whoever made the link chose what the grant gives", e.Grant.From, e.Grant.Path, e.Grant.Resolved, e.Why, e.Grant.Path)
+}
+
+// CheckTargets refuses every grant that passes through a symbolic link
+// and whose resolved path sensitive judges sensitive (the reason, or "")
+// when its path as written is not. Call it after Resolve.
+func (g *Grants) CheckTargets(sensitive func(written, resolved string) string) error {
+	var errs []error
+	for _, list := range [][]Grant{g.Read, g.Write, g.Exec} {
+		for _, gr := range list {
+			if gr.Resolved == "" || len(gr.Links) == 0 {
+				continue
+			}
+			if why := sensitive(gr.Path, gr.Resolved); why != "" {
+				errs = append(errs, &TargetError{Grant: gr, Why: why})
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -73,6 +73,11 @@ func (c *cli) planCell(p *profiles.Profile, create bool) (*cellPlan, error) {
 	if err := cp.grants.CheckLinks(p.Vars["CACHE"], cp.tmp); err != nil {
 		errs = appendNew(errs, err)
 	}
+	// A link where a grant is written (a repository's commit) leads it
+	// into ~/.ssh or /etc with the trusted profile unchanged.
+	if err := cp.grants.CheckTargets(p.Folders().SensitiveTarget); err != nil {
+		errs = appendNew(errs, err)
+	}
 	cp.broad = broadGrants(p, cp.grants)
 	if err := ownWrites(p, cp.grants); err != nil {
 		errs = append(errs, err)
@@ -186,6 +191,10 @@ func planHint(err error, hint string) string {
 	var link *sandbox.LinkError
 	if errors.As(err, &link) {
 		return "remove the link (mcpcell makes its own cache folders again as plain folders), or grant the folder it points to by its own path in a folder the server cannot write"
+	}
+	var target *sandbox.TargetError
+	if errors.As(err, &target) {
+		return fmt.Sprintf("if the server should have %s, write that path into the profile's [filesystem] in place of %s, then mcpcell trust; otherwise remove the link", target.Grant.Resolved, target.Grant.Path)
 	}
 	return hint
 }

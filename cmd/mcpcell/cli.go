@@ -197,19 +197,21 @@ func (c *cli) hintf(format string, args ...any) {
 	fmt.Fprintf(c.stderr, "mcpcell: hint: "+format+"\n", messageArgs(args)...)
 }
 
-// messageArgs are a message's arguments shown through printableLines:
-// they name paths of profiles and of the file system, whose control
-// characters must not redraw the terminal.
+// messageArgs are a message's arguments shown through printable: they
+// name paths of profiles and of the file system (a [server] cwd, a
+// server's name), whose control characters must not redraw the terminal
+// and whose newlines must not start a line of their own ("mcpcell: hint:
+// …" forged by a value). The format's own newlines stay.
 func messageArgs(args []any) []any {
 	shown := make([]any, len(args))
 	for i, a := range args {
 		switch v := a.(type) {
 		case string:
-			a = printableLines(v)
+			a = printable(v)
 		case error:
-			a = printableLines(v.Error())
+			a = printable(v.Error())
 		case fmt.Stringer:
-			a = printableLines(v.String())
+			a = printable(v.String())
 		}
 		shown[i] = a
 	}
@@ -223,18 +225,28 @@ func (c *cli) fail(err error, hint string) int {
 	if errors.As(err, &hinted) && hinted.Hint() != "" {
 		hint = hinted.Hint()
 	}
-	var joined interface{ Unwrap() []error }
-	if errors.As(err, &joined) && len(joined.Unwrap()) > 1 {
-		for _, e := range joined.Unwrap() {
-			c.errorf("%v", e)
-		}
-	} else {
-		c.errorf("%v", err)
+	for _, e := range joinedLeaves(err) {
+		c.errorf("%v", e)
 	}
 	if hint != "" {
 		c.hintf("%s", hint)
 	}
 	return exitFailed
+}
+
+// joinedLeaves are the errors err joins (errors.Join, also under a
+// wrapping error), joins within joins opened, in order; err itself when
+// it joins none.
+func joinedLeaves(err error) []error {
+	var joined interface{ Unwrap() []error }
+	if !errors.As(err, &joined) || len(joined.Unwrap()) < 2 {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range joined.Unwrap() {
+		out = append(out, joinedLeaves(e)...)
+	}
+	return out
 }
 
 func version() string {
@@ -404,10 +416,11 @@ and the original command. A profile is written for each server (it
 includes the default profile, and npm or pypi for a server that npx, uvx
 or uv tool run downloads; it grants read of the server's code, read of
 each other file on its command line, that file alone, and write on each
-folder on it, but none too wide or sensitive: /, the home folder, a system
-folder, a folder on the PATH, ~/.ssh or any folder or file in a hidden
-folder of the home folder; the plan says what it grants for each
-argument, and why not);
+folder on it, but none too wide or sensitive, the script included: /, the
+home folder, a system folder, a folder on the PATH, ~/.ssh or any folder
+or file in a hidden folder of the home folder, any file in /etc, /var/lib,
+/run, /proc and the like but what the default profile grants there; the
+plan says what it grants for each argument, and why not);
 credentials in its env (by name: TOKEN, KEY, SECRET, PASSWORD, PAT…; or by
 form: a password in a URL, a webhook URL, ghp_, sk-, xoxb-, AKIA…) move
 into the keyring and into [secrets]; other entries move into [env] set;

@@ -176,31 +176,35 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 		return c.fail(errors.New(red.String(err.Error())), red.String(hint))
 	}
 	out := c.stdout
-	fmt.Fprintf(out, "%s: %s (%s)\n", name, path, cl)
+	// Names, projects["DIR"] folders and env names come from the
+	// client's configuration, which a cloned repository may write: each
+	// is shown through printable, as check shows a profile's text, so
+	// that none redraws the plan (erases a note, prints a forged one).
+	fmt.Fprintf(out, "%s: %s (%s)\n", name, printable(path), cl)
 	for _, s := range servers {
-		fmt.Fprintf(out, "  %s: %s\n", s.Entry.Name, s.Action)
+		fmt.Fprintf(out, "  %s: %s\n", printable(s.Entry.Name), printable(s.Action))
 		if s.Action == "wrap" {
-			fmt.Fprintf(out, "    profile: %s\n", s.Profile)
+			fmt.Fprintf(out, "    profile: %s\n", printable(s.Profile))
 		}
 		for _, sec := range s.Secrets {
 			switch {
 			case unwrapping:
-				fmt.Fprintf(out, "    secret %s: back from the keyring item %q into the config\n", sec.Env, sec.Item)
+				fmt.Fprintf(out, "    secret %s: back from the keyring item %q into the config\n", printable(sec.Env), sec.Item)
 			case sec.Stored:
-				fmt.Fprintf(out, "    secret %s: in the keyring as item %q already\n", sec.Env, sec.Item)
+				fmt.Fprintf(out, "    secret %s: in the keyring as item %q already\n", printable(sec.Env), sec.Item)
 			default:
-				fmt.Fprintf(out, "    secret %s: into the keyring as item %q\n", sec.Env, sec.Item)
+				fmt.Fprintf(out, "    secret %s: into the keyring as item %q\n", printable(sec.Env), sec.Item)
 			}
 		}
 		for _, n := range s.Notes {
-			fmt.Fprintf(out, "    note: %s\n", red.String(n))
+			fmt.Fprintf(out, "    note: %s\n", printable(red.String(n)))
 		}
 		for _, w := range s.Warnings {
-			fmt.Fprintf(out, "    warning: %s\n", red.String(w))
+			fmt.Fprintf(out, "    warning: %s\n", printable(red.String(w)))
 		}
 	}
 	for _, b := range plainBackups(cl, path, newText) {
-		fmt.Fprintf(out, "  note: %s, an older backup, holds credentials in plain text that the config no longer holds (mode %v): delete it once you no longer need it\n", b.path, b.mode)
+		fmt.Fprintf(out, "  note: %s, an older backup, holds credentials in plain text that the config no longer holds (mode %v): delete it once you no longer need it\n", printable(b.path), b.mode)
 	}
 	if len(edits) == 0 {
 		fmt.Fprintln(out, "nothing to change")
@@ -208,13 +212,13 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 	}
 	fmt.Fprintln(out)
 	shown := f.Apply(clientconf.ShownEdits(servers))
-	out.Write(red.Text([]byte(unifiedDiff(path, string(backupText), string(shown)))))
+	fmt.Fprint(out, printableLines(string(red.Text([]byte(unifiedDiff(path, string(backupText), string(shown)))))))
 	for _, s := range servers {
 		if s.ProfileText != "" {
-			fmt.Fprintf(out, "\nnew profile %s:\n%s", s.Profile, red.String(s.ProfileText))
+			fmt.Fprintf(out, "\nnew profile %s:\n%s", printable(s.Profile), printableLines(red.String(s.ProfileText)))
 		}
 	}
-	fmt.Fprintf(out, "\nbackup: %s.mcpcell-backup-TIME, mode 0600, %s\n", path, backupNote(cl, path, backupText))
+	fmt.Fprintf(out, "\nbackup: %s.mcpcell-backup-TIME, mode 0600, %s\n", printable(path), backupNote(cl, path, backupText))
 	if *dry {
 		fmt.Fprintln(out, "\n(dry run: nothing was changed)")
 		return 0
@@ -285,22 +289,22 @@ func (c *cli) wrap(args []string, unwrapping bool) int {
 					continue
 				}
 				if err := keystore.Remove(c.store, sec.Item); err != nil {
-					fmt.Fprintf(c.stderr, "mcpcell: note: keyring item %s stays: %v\n", sec.Item, err)
+					fmt.Fprintf(c.stderr, "mcpcell: note: keyring item %s stays: %s\n", printable(sec.Item), printable(err.Error()))
 					continue
 				}
 				c.store.Delete(keystore.Ref{Service: originService, User: sec.Item})
 			}
 		}
 	}
-	fmt.Fprintf(c.stderr, "mcpcell: %s written; restart %s to use it\n", path, cl)
-	fmt.Fprintf(c.stderr, "mcpcell: backup: %s (mode 0600), %s\n", backup, backupNote(cl, path, backupText))
+	fmt.Fprintf(c.stderr, "mcpcell: %s written; restart %s to use it\n", printable(path), cl)
+	fmt.Fprintf(c.stderr, "mcpcell: backup: %s (mode 0600), %s\n", printable(backup), backupNote(cl, path, backupText))
 	for _, s := range servers {
 		for _, w := range s.Warnings {
-			fmt.Fprintf(c.stderr, "mcpcell: warning: %s: %s\n", s.Entry.Name, red.String(w))
+			fmt.Fprintf(c.stderr, "mcpcell: warning: %s: %s\n", printable(s.Entry.Name), printable(red.String(w)))
 		}
 	}
 	for _, n := range untrustedKept {
-		fmt.Fprintf(c.stderr, "mcpcell: note: %s\n", red.String(n))
+		fmt.Fprintf(c.stderr, "mcpcell: note: %s\n", printable(red.String(n)))
 	}
 	return 0
 }

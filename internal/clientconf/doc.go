@@ -52,17 +52,19 @@
 //
 // What the profile grants from the server's command line, each said in
 // the plan per argument:
-//   - the server's code (the script an interpreter runs, or a
-//     node_modules/.bin command): read of its code root
+//   - the server's code (the script an interpreter runs, past the flags
+//     it knows, or a node_modules/.bin command): read of its code root
 //     (WrapOptions.CodeRoot: the node_modules it imports from, else its
 //     package's folder, never a wide one);
-//   - any other file: read of that file alone, unless it is a credential's
-//     place (WrapOptions.Sensitive: ~/.ssh/…, ~/.netrc), which is not
-//     granted;
-//   - a folder: write, unless it is too wide or sensitive
-//     (WrapOptions.WideWrite: /, a home folder, a system folder, ~/.ssh or
-//     any folder in a hidden folder of home, mcpcell's own; mcpcell wrap
-//     adds the folders on the PATH), which is not granted.
+//   - any other file: read of that file alone;
+//   - a folder: write, unless it is too wide (WrapOptions.WideWrite: /, a
+//     home folder, a system folder, ~/.ssh or any folder in a hidden
+//     folder of home, mcpcell's own; mcpcell wrap adds the folders on the
+//     PATH);
+//   - none of these when it is a credential's or the system's place
+//     (WrapOptions.Sensitive: ~/.ssh/…, ~/.netrc, /etc/shadow), the
+//     script and its code root included: a configuration a repository
+//     wrote may put a credential where the script goes.
 //
 // An entry already runs through mcpcell when its args are run's, as run
 // reads them (--profile P or --profile=P; the command after "--" or

@@ -29,6 +29,17 @@ func TestScriptIndex(t *testing.T) {
 		{"npx -y @scope/server /data", 0},
 		{"/usr/bin/env NODE_ENV=production node /s/index.js", 3},
 		{"/usr/bin/env /opt/tool/bin/server /data", -1},
+		// Review C, A1: the values of the flags it knows are not the
+		// script; after a flag it does not know, it cannot tell.
+		{"node --require /p/evil.js /h/.config/gh/hosts.yml", 3},
+		{"node -r /p/evil.js --import /p/x.mjs --no-warnings /s/index.js", 6},
+		{"node --require=/p/evil.js /s/index.js", 2},
+		{"node -p 1 /h/.aws/credentials", -1},
+		{"node --unknown /h/.aws/credentials /s/index.js", -1},
+		{"python3 -Wignore -uB /s/server.py", 3},
+		{"python3 -W ignore /s/server.py", 3},
+		{"python3 -c pass /s/server.py", -1},
+		{"python3 --unknown /h/.netrc /s/server.py", -1},
 	} {
 		if got := scriptIndex(strings.Fields(c.line)); got != c.want {
 			t.Errorf("scriptIndex(%s) = %d, want %d", c.line, got, c.want)

@@ -43,7 +43,9 @@ func folderAdvice(why string) string {
 // the command, then its args): the script an interpreter runs (node
 // FILE, python FILE, deno run FILE, bun [run] FILE, uv run FILE…), 0 for
 // the command itself, -1 when the interpreter runs none (python -m,
-// node -e).
+// node -e) or when a flag before it is one scriptIndex does not know
+// (node --foo X FILE: X may be the flag's value): each arg is then a
+// plain file or folder argument, never a code root.
 func scriptIndex(words []string) int {
 	base := strings.TrimSuffix(strings.ToLower(filepath.Base(words[0])), ".exe")
 	if base == "env" {
@@ -60,13 +62,18 @@ func scriptIndex(words []string) int {
 	}
 	from := 1
 	valued, stop := map[string]bool{}, map[string]bool{}
+	// known says whether a flag that takes no value is one the
+	// interpreter has; nil takes every flag for one (deno, bun, uv).
+	var known func(string) bool
 	switch {
 	case base == "node" || base == "nodejs" || base == "tsx" || base == "ts-node":
 		valued = map[string]bool{"-r": true, "--require": true, "--import": true, "--loader": true, "--experimental-loader": true, "-C": true, "--conditions": true, "--env-file": true, "--title": true}
 		stop = map[string]bool{"-e": true, "--eval": true, "-p": true, "--print": true, "-i": true, "--interactive": true}
+		known = func(w string) bool { return strings.Contains(w, "=") || nodeFlags[w] }
 	case pythonName().MatchString(base):
 		valued = map[string]bool{"-W": true, "-X": true, "--check-hash-based-pycs": true}
 		stop = map[string]bool{"-m": true, "-c": true}
+		known = pythonFlag
 	case base == "deno" && len(words) > 1 && words[1] == "run":
 		from = 2
 	case base == "bun" && len(words) > 1 && words[1] == "run":
@@ -85,14 +92,37 @@ func scriptIndex(words []string) int {
 		case stop[w]:
 			return -1
 		case strings.HasPrefix(w, "-") && len(w) > 1:
-			if valued[w] {
+			switch {
+			case valued[w]:
 				i++
+			case known != nil && !known(w):
+				return -1
 			}
 		default:
 			return i
 		}
 	}
 	return -1
+}
+
+// nodeFlags are node's flags that take no value and that a server's
+// command line is likely to hold.
+var nodeFlags = map[string]bool{
+	"--no-warnings": true, "--enable-source-maps": true, "--trace-warnings": true,
+	"--no-deprecation": true, "--trace-deprecation": true, "--throw-deprecation": true,
+	"--preserve-symlinks": true, "--preserve-symlinks-main": true, "--expose-gc": true,
+	"--abort-on-uncaught-exception": true, "--inspect": true, "--inspect-brk": true,
+	"--no-addons": true, "--experimental-vm-modules": true, "--experimental-strip-types": true,
+	"--no-experimental-fetch": true, "--use-openssl-ca": true, "--use-bundled-ca": true,
+}
+
+// pythonFlag says whether w is python's short flags that take no value
+// (-u, -OO, -Bu), or -W/-X with their value attached (-Wignore).
+func pythonFlag(w string) bool {
+	if strings.HasPrefix(w, "-W") || strings.HasPrefix(w, "-X") {
+		return len(w) > 2
+	}
+	return len(w) > 1 && w[0] == '-' && strings.Trim(w[1:], "bBdEhiIOPqRsSuvVx") == ""
 }
 
 var pythonName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(python|pypy)[0-9.]*$`) })
@@ -190,13 +220,21 @@ func profileText(f *File, e *Entry, s *Server, set, pass []KV, line cmdLine, o W
 	usable := func(i int, p string) bool {
 		return !line.cred[i] && filepath.IsAbs(p) && !strings.Contains(p, "${")
 	}
+	// sensitive says why wrap grants no path p, or "": every path it
+	// grants is asked, the server's code and its root too.
+	sensitive := func(p string) string {
+		if o.Sensitive == nil {
+			return "a path mcpcell cannot tell from a credential"
+		}
+		return o.Sensitive(p)
+	}
 	if usable(0, e.Command) {
 		exec = append(exec, e.Command)
 		read = append(read, e.Command)
 		// A package's bin link (node_modules/.bin/NAME): its script
 		// imports the packages beside it.
 		if o.CodeRoot != nil && o.Exists(e.Command) {
-			if root, _ := o.CodeRoot(e.Command); filepath.Base(root) == "node_modules" {
+			if root, _ := o.CodeRoot(e.Command); filepath.Base(root) == "node_modules" && sensitive(root) == "" {
 				read = append(read, root)
 			}
 		}
@@ -213,6 +251,9 @@ func profileText(f *File, e *Entry, s *Server, set, pass []KV, line cmdLine, o W
 			if o.WideWrite != nil {
 				why = o.WideWrite(a)
 			}
+			if why == "" {
+				why = sensitive(a)
+			}
 			if why != "" {
 				s.Notes = append(s.Notes, fmt.Sprintf("%s: a folder, not granted, as it is %s: the server can neither read nor write it in the cell; %s", what, why, folderAdvice(why)))
 				continue
@@ -220,9 +261,18 @@ func profileText(f *File, e *Entry, s *Server, set, pass []KV, line cmdLine, o W
 			write = append(write, a)
 			s.Notes = append(s.Notes, fmt.Sprintf("%s: a folder: the profile grants the server write on it (to read, create, change and delete every file in it)", what))
 		case i+1 == script:
+			// The script is an argument like any other: the config that
+			// names it may be a repository's, and put a credential here.
+			if why := sensitive(a); why != "" {
+				s.Notes = append(s.Notes, fmt.Sprintf("%s: the server's code, not granted, as it is %s; if it is the server's code, add it (or the folder that holds its packages) to [filesystem] read of the profile yourself, knowingly (it may be a credential), then mcpcell trust", what, why))
+				continue
+			}
 			root, wide := filepath.Dir(a), ""
 			if o.CodeRoot != nil {
 				root, wide = o.CodeRoot(a)
+			}
+			if why := sensitive(root); root != "" && why != "" {
+				wide, root = root+" is "+why, a
 			}
 			if root != "" {
 				read = append(read, root)
@@ -234,11 +284,7 @@ func profileText(f *File, e *Entry, s *Server, set, pass []KV, line cmdLine, o W
 				s.Notes = append(s.Notes, fmt.Sprintf("%s: the server's code: the profile grants nothing for it (%s: too wide to grant); add the folder that holds the server's code to [filesystem] read", what, wide))
 			}
 		default:
-			why := "a file mcpcell cannot tell from a credential"
-			if o.Sensitive != nil {
-				why = o.Sensitive(a)
-			}
-			if why != "" {
+			if why := sensitive(a); why != "" {
 				s.Notes = append(s.Notes, fmt.Sprintf("%s: not granted, as it is %s; if the server must read it, add it to [filesystem] read of the profile yourself, knowingly (it may be a credential), then mcpcell trust", what, why))
 				continue
 			}

@@ -86,10 +86,10 @@ type WrapOptions struct {
 	// wide or sensitive to grant (write), "" when it is not
 	// (profiles.Folders.WideWrite); nil grants none.
 	WideWrite func(dir string) string
-	// Sensitive says why a file on the server's command line that is not
-	// its code is not granted (read), "" when it is
+	// Sensitive says why a path wrap would grant (a file, a folder, the
+	// server's code or its code root) is not granted, "" when it is
 	// (profiles.Folders.Sensitive); nil grants none.
-	Sensitive func(file string) string
+	Sensitive func(path string) string
 	// Profile reads a profile that exists (as UnwrapOptions.Profile); nil
 	// reads none.
 	Profile func(path string) (set []KV, secrets map[string]string, err error)
@@ -245,7 +245,7 @@ func PlanWrap(f *File, o WrapOptions) ([]*Server, error) {
 			continue
 		}
 		if e.Project != "" && o.Folder != nil && !o.Folder(e.Project) {
-			s.Action = fmt.Sprintf("left alone: its project folder %s (%s) does not exist", e.Project, e.Where)
+			s.Action = fmt.Sprintf("left alone: its project folder %s (%s) does not exist", quoteWord(e.Project), e.Where)
 			continue
 		}
 		s.Action = "wrap"

@@ -4,8 +4,9 @@
 // reads or writes the real ones.
 //
 // Go's own folders are the exception: GOCACHE, GOMODCACHE, GOPATH and
-// GOENV are resolved from the real environment first and set
-// explicitly, so a child `go build` keeps the real caches and settings.
+// GOENV are resolved from the real environment first (and the go env
+// file it names, without running go) and set explicitly, so a child `go
+// build` keeps the real caches and settings.
 //
 // A test that needs a HOME of its own still sets one for the processes
 // it starts; a test binary started by a test (with -test.run) whose
@@ -16,11 +17,10 @@
 package testhome
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"strings"
 )
 
 // Marker names the folder a test binary made; its children see it and
@@ -37,9 +37,6 @@ var homed = []struct{ name, dir string }{
 	{"XDG_DATA_HOME", ".local/share"},
 	{"npm_config_cache", ".npm"},
 }
-
-// goFolders are Go's variables resolved from the real environment.
-var goFolders = []string{"GOCACHE", "GOMODCACHE", "GOPATH", "GOENV"}
 
 // Runner is *testing.M, or what testscript.Main takes.
 type Runner interface{ Run() int }
@@ -71,9 +68,7 @@ func Redirect() (func(), error) {
 	if os.Getenv(Marker) != "" {
 		return func() {}, nil
 	}
-	if err := resolveGo(); err != nil {
-		return nil, err
-	}
+	resolveGo()
 	dir, err := os.MkdirTemp("", "testhome-")
 	if err != nil {
 		return nil, fmt.Errorf("making a HOME for the tests: %w", err)
@@ -91,39 +86,14 @@ func Redirect() (func(), error) {
 }
 
 // resolveGo sets each of Go's folders that the environment leaves to
-// Go's defaults (which follow HOME) to what it is now.
-func resolveGo() error {
-	missing := false
-	for _, name := range goFolders {
-		if os.Getenv(name) == "" {
-			missing = true
-		}
-	}
-	if !missing {
-		return nil
-	}
-	out, err := exec.Command("go", append([]string{"env", "-json"}, goFolders...)...).Output()
-	if err != nil {
-		resolveGoByHand()
-		return nil
-	}
-	var env map[string]string
-	if err := json.Unmarshal(out, &env); err != nil {
-		return fmt.Errorf("reading go env -json: %w", err)
-	}
-	for _, name := range goFolders {
-		if os.Getenv(name) == "" && env[name] != "" {
-			os.Setenv(name, env[name])
-		}
-	}
-	return nil
-}
-
-// resolveGoByHand applies Go's documented defaults when there is no go
-// command to ask (a test binary run on its own, or by a test with an
-// environment of a few variables). A folder it cannot name (no HOME) is
-// left to Go, which without HOME has no default either.
-func resolveGoByHand() {
+// Go's defaults (which follow HOME) to what the go command would take:
+// the value `go env -w` wrote into the GOENV file, else Go's documented
+// default. It never runs the go command: that writes its telemetry
+// counters into the HOME it is given (GOTELEMETRY=off in its
+// environment does not stop it), which is the canary under testsuite's
+// -canary. A folder it cannot name (no HOME) is left to Go, which
+// without HOME has no default either.
+func resolveGo() {
 	set := func(name string, dir func() (string, error), elem ...string) {
 		if os.Getenv(name) != "" {
 			return
@@ -132,10 +102,35 @@ func resolveGoByHand() {
 			os.Setenv(name, filepath.Join(append([]string{d}, elem...)...))
 		}
 	}
+	set("GOENV", os.UserConfigDir, "go", "env")
+	written := goEnvFile(os.Getenv("GOENV"))
+	for _, name := range []string{"GOPATH", "GOCACHE", "GOMODCACHE"} {
+		if os.Getenv(name) == "" && filepath.IsAbs(written[name]) {
+			os.Setenv(name, written[name])
+		}
+	}
 	set("GOPATH", os.UserHomeDir, "go")
 	set("GOCACHE", os.UserCacheDir, "go-build")
-	set("GOENV", os.UserConfigDir, "go", "env")
 	if gopath := filepath.SplitList(os.Getenv("GOPATH")); len(gopath) > 0 && gopath[0] != "" {
 		set("GOMODCACHE", func() (string, error) { return gopath[0], nil }, "pkg", "mod")
 	}
+}
+
+// goEnvFile is what the go env file path holds (NAME=VALUE lines, as
+// `go env -w` writes them), or nothing when there is none ("off").
+func goEnvFile(path string) map[string]string {
+	env := map[string]string{}
+	if path == "" || path == "off" {
+		return env
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return env
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(l), "="); ok {
+			env[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	return env
 }

@@ -143,3 +143,58 @@ func TestEveryPackage(t *testing.T) {
 		t.Errorf("go list found %d packages with tests; want the module's (10 or more)", n)
 	}
 }
+
+// Issue 14 review C, A5: a test binary given a canary HOME and none of
+// Go's four folders (a plain `go test` with HOME set, testsuite's -canary
+// without the exports .ci/test makes) ran `go env` under that HOME to
+// resolve them, and the go command wrote its telemetry counters there:
+// the canary reported the HOME touched. They are resolved without
+// running go now: the canary is unchanged, and what the go env file
+// holds (`go env -w`) is taken. Control: `go env`, run under a copy of
+// the same HOME, names the same folders, and writes into that HOME.
+func TestGoFoldersLeaveHomeAlone(t *testing.T) {
+	canary := t.TempDir()
+	envFile := filepath.Join(canary, ".config", "go", "env")
+	os.MkdirAll(filepath.Dir(envFile), 0o700)
+	if err := os.WriteFile(envFile, []byte("GOMODCACHE=/srv/gomod\nGOCACHE=/srv/gocache\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before, err := TakeCanary(canary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := child(t, []string{"HOME=" + canary})
+	if changed, err := before.Changes(); err != nil || len(changed) > 0 {
+		t.Errorf("the test binary touched its HOME: %v\n%s", err, strings.Join(changed, "\n"))
+	}
+	want := map[string]string{"GOMODCACHE": "/srv/gomod", "GOCACHE": "/srv/gocache", "GOPATH": filepath.Join(canary, "go"), "GOENV": envFile}
+	for name, w := range want {
+		if got[name] != w {
+			t.Errorf("%s = %q, want %q", name, got[name], w)
+		}
+	}
+
+	t.Run("control: go env", func(t *testing.T) {
+		other := t.TempDir()
+		os.MkdirAll(filepath.Join(other, ".config", "go"), 0o700)
+		b, _ := os.ReadFile(envFile)
+		os.WriteFile(filepath.Join(other, ".config", "go", "env"), b, 0o600)
+		snap, _ := TakeCanary(other)
+		cmd := exec.Command("go", "env", "-json", "GOCACHE", "GOMODCACHE", "GOPATH", "GOENV")
+		cmd.Env = []string{"HOME=" + other, "PATH=" + os.Getenv("PATH")}
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go env: %v", err)
+		}
+		var env map[string]string
+		json.Unmarshal(out, &env)
+		for name, w := range want {
+			if w = strings.Replace(w, canary, other, 1); env[name] != w {
+				t.Errorf("go env %s = %q, want %q as resolved here", name, env[name], w)
+			}
+		}
+		if changed, _ := snap.Changes(); len(changed) == 0 {
+			t.Errorf("go env left its HOME unchanged: the canary cannot tell the old resolution")
+		}
+	})
+}
