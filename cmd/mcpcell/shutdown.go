@@ -44,6 +44,7 @@ type stopper struct {
 	// record: set before started, read after ended.
 	cause, why string
 	ladder     sandbox.Ladder
+	steps      sandbox.Steps // what the ladder did: set before ended
 }
 
 func newStopper(srv *sandbox.Server) *stopper {
@@ -58,7 +59,7 @@ func (st *stopper) start(l sandbox.Ladder, cause, why string) bool {
 	}
 	st.cause, st.why, st.ladder = cause, why, l
 	go func() {
-		st.srv.Stop(l)
+		st.steps = st.srv.Stop(l)
 		close(st.ended)
 	}()
 	return true
@@ -103,31 +104,44 @@ const (
 	endServerExited = "server-exited" // the server exited, or closed its output, on its own
 )
 
-// ended says how the session ended, for the end record: who asked, and
-// the step of the ladder that ended the server with status exit.
+// endNote says how the session ended, for the end record: who asked,
+// what the ladder did (the steps it took, as sandbox.Stop reports them,
+// never read off the status, which the server chooses), and the exit
+// status.
 func (st *stopper) endNote(exit int) string {
-	term, kill := 128+int(syscall.SIGTERM), 128+int(syscall.SIGKILL)
 	who := st.why // who asked for the ladder
 	if st.cause == endServerExited {
-		if st.why == "exited" || exit != term && exit != kill {
+		if st.why == "exited" {
 			return fmt.Sprintf("the server exited with status %d", exit)
 		}
 		who = "the server closed its output"
 	}
-	sigterm := "SIGTERM"
 	var steps []string
 	if st.ladder.EOF > 0 {
-		steps, sigterm = append(steps, "stdin closed"), fmt.Sprintf("SIGTERM after %v", st.ladder.EOF)
+		steps = append(steps, "stdin closed")
 	}
-	switch exit {
-	case term:
-		steps = append(steps, sigterm)
-	case kill:
-		steps = append(steps, sigterm, "SIGKILL")
-	default: // it exited on its own, or when its input closed
+	if st.steps.Term {
+		steps = append(steps, "SIGTERM"+after(st.steps.TermAfter))
+	}
+	if st.steps.Kill {
+		steps = append(steps, "SIGKILL"+after(st.steps.KillAfter))
+	}
+	switch {
+	case !st.steps.Term && !st.steps.Kill && st.ladder.EOF > 0:
+		return fmt.Sprintf("%s; the server exited with status %d after its stdin closed", who, exit)
+	case !st.steps.Term && !st.steps.Kill:
 		return fmt.Sprintf("%s; the server exited with status %d", who, exit)
 	}
-	return fmt.Sprintf("%s; the server was stopped (%s: status %d)", who, strings.Join(steps, ", then "), exit)
+	return fmt.Sprintf("%s; the server was stopped (%s); status %d", who, strings.Join(steps, ", then "), exit)
+}
+
+// after is " after d" for a step that came after a wait, "" for one
+// that came at once.
+func after(d time.Duration) string {
+	if d < 50*time.Millisecond {
+		return ""
+	}
+	return " after " + d.Round(100*time.Millisecond).String()
 }
 
 // serve pumps frames through s, a session of ip, until it ends, ends
