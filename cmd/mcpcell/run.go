@@ -327,7 +327,9 @@ func (c *cli) startCell(st *starting, command []string, secrets map[string]keyst
 		st.refuse("command", err)
 		return nil, nil, c.fail(err, err.(*startError).hint)
 	}
-	st.command, st.chain, st.rules = command, chain, rules
+	// What an exit before the server answered is explained by, found
+	// before the server runs: it cannot choose it.
+	st.missing = findUnreadable(command, chain, p.Cwd, rules, p.Folders())
 	if !embedded(p) && !c.noTrust {
 		if err := c.checkCommand(command, chain); err != nil {
 			st.refuse("trust", err)
@@ -455,17 +457,15 @@ type starting struct {
 	log     *audit.Log // nil until run opens it
 	why     string     // cause: error, the first refusal's
 	started bool       // the server runs and the log has its start record
-	// The cell the server was started in, to explain an exit before it
-	// answered.
-	command []string
-	chain   []sandbox.Link
-	rules   []sandbox.PathRule
+	// The files of the server's code its cell cannot read, found before
+	// it started, to explain an exit before it answered.
+	missing []unreadable
 }
 
 // explain says why the server may have exited (status exit) before it
 // answered, from the grants of the cell it ran in.
 func (st *starting) explain(exit int) (msg, hint string) {
-	return explainExit(st.p, exit, findUnreadable(st.command, st.chain, st.p.Cwd, st.rules, st.p.Folders()))
+	return explainExit(st.p, exit, st.missing)
 }
 
 // refuse notes why the start is refused; the first reason counts.

@@ -95,6 +95,15 @@ func scriptIndex(words []string) int {
 	return -1
 }
 
+// ScriptIndex is scriptIndex, for run's account of a server that exited
+// before it answered: the one rule of what is the server's code.
+func ScriptIndex(words []string) int {
+	if len(words) == 0 {
+		return -1
+	}
+	return scriptIndex(words)
+}
+
 var pythonName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(python|pypy)[0-9.]*$`) })
 
 // cmdLine is an entry's command and args with the credentials in them.
