@@ -189,6 +189,11 @@ func (c *cli) run(args []string) int {
 		st.refuse("signal", err)
 		c.errorf("%v", err)
 		return 128 + int(sig.(syscall.Signal))
+	case <-c.stop:
+		err := errors.New("stopped before the server started (probe's --timeout); it was not started")
+		st.refuse("stopped", err)
+		c.errorf("%v", err)
+		return exitFailed
 	default:
 	}
 	srv, relay, code := c.startCell(st, command, res.secrets, prepared)
@@ -229,7 +234,7 @@ func (c *cli) run(args []string) int {
 		ip.Redact, ip.RedactText = red.Frame, red.Text
 	}
 	if c.probing != nil {
-		ip.Observe = c.probing(p, pol, ip)
+		ip.Observe = c.probing.attach(p, pol, ip)
 	}
 	// A change withheld from a listing may be approved by the user where
 	// the client can ask them.

@@ -97,10 +97,18 @@ func (st *stopper) signal(sig os.Signal) {
 	}
 }
 
+// stopped: mcpcell was asked to stop the server (c.stop), as a signal
+// asks.
+func (st *stopper) stopped(why string) {
+	if !st.start(sandbox.Ladder{Term: termGrace}, endSignal, why) {
+		st.srv.Hurry()
+	}
+}
+
 // The causes of a session's end, the rule of its end record.
 const (
 	endClientClosed = "client-closed" // the client closed stdin or hung up; the ladder stopped the server
-	endSignal       = "signal"        // mcpcell got a stop signal; the ladder stopped the server
+	endSignal       = "signal"        // mcpcell got a stop signal, or probe's --timeout passed; the ladder stopped the server
 	endServerExited = "server-exited" // the server exited, or closed its output, on its own
 )
 
@@ -154,8 +162,15 @@ func after(d time.Duration) string {
 func (c *cli) serve(ip *jsonrpc.Interposer, s *jsonrpc.Session, srv *sandbox.Server, log *audit.Log, sigs <-chan os.Signal, explain func(exit int) (msg, hint string)) int {
 	st := newStopper(srv)
 	go func() {
-		for sig := range sigs {
-			st.signal(sig)
+		stop := c.stop
+		for {
+			select {
+			case sig := <-sigs:
+				st.signal(sig)
+			case <-stop:
+				st.stopped("probe's --timeout passed")
+				stop = nil
+			}
 		}
 	}()
 	// A client that is gone leaves mcpcell's stdout and stderr broken: a
@@ -166,7 +181,10 @@ func (c *cli) serve(ip *jsonrpc.Interposer, s *jsonrpc.Session, srv *sandbox.Ser
 	ip.ClientClosed = st.clientClosed
 	watchHangup(c.stdin, st.hungUp)
 	ran := make(chan error, 1)
-	out := &firstBytes{r: srv.Stdout}
+	out := &firstBytes{r: srv.Stdout, ended: make(chan struct{})}
+	if c.probing != nil {
+		c.probing.serving(out.ended)
+	}
 	toClient := &clientOutput{w: c.stdout}
 	fromClient := &inputEnd{r: c.stdin, ended: make(chan struct{})}
 	go func() { ran <- s.Run(fromClient, toClient, srv.Stdin, out) }()
@@ -244,16 +262,22 @@ func (c *cli) serve(ip *jsonrpc.Interposer, s *jsonrpc.Session, srv *sandbox.Ser
 	return exit
 }
 
-// firstBytes reads r and notes whether anything came.
+// firstBytes reads r and notes whether anything came, and closes ended
+// at its end (before the session, which reads it, learns of it).
 type firstBytes struct {
-	r    io.Reader
-	seen atomic.Bool
+	r     io.Reader
+	seen  atomic.Bool
+	once  sync.Once
+	ended chan struct{}
 }
 
 func (f *firstBytes) Read(b []byte) (int, error) {
 	n, err := f.r.Read(b)
 	if n > 0 && !f.seen.Load() {
 		f.seen.Store(true)
+	}
+	if err != nil {
+		f.once.Do(func() { close(f.ended) })
 	}
 	return n, err
 }
