@@ -607,9 +607,9 @@ func (rep *probeReport) human(w io.Writer) {
 			if e.Description != "" {
 				about = strings.TrimPrefix(about+": "+e.Description, ": ")
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", e.Verdict, printable(e.Name), e.Rule, printable(utf8cut.Marked(about, 60)))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", e.Verdict, printable(e.Name), printable(e.Rule), printable(utf8cut.Marked(about, 60)))
 			for _, a := range e.Args {
-				fmt.Fprintf(tw, "  \t  arg %s\t%s\t%s\n", a.Arg, a.Rule, a.Constraint)
+				fmt.Fprintf(tw, "  \t  arg %s\t%s\t%s\n", printable(a.Arg), printable(a.Rule), printable(a.Constraint))
 			}
 		}
 		tw.Flush()
@@ -625,12 +625,12 @@ func (rep *probeReport) human(w io.Writer) {
 		}
 		fmt.Fprintf(w, "refused call: an agent that calls %s (%s) gets, and the server never sees it:\n  %s\n", printable(rep.Call.Tool), what, printable(string(rep.Call.Response)))
 	} else {
-		fmt.Fprintf(w, "refused call: none: %s\n", rep.NoCall)
+		fmt.Fprintf(w, "refused call: none: %s\n", printable(rep.NoCall))
 	}
 	if rep.Pinned {
-		fmt.Fprintf(w, "\npins: probe is a session like run's: this listing pinned the tool surface for the profile, project and command, as a first run would; a later change is withheld until you approve it with\n  %s\n", rep.Review)
+		fmt.Fprintf(w, "\npins: probe is a session like run's: this listing pinned the tool surface for the profile, project and command, as a first run would; a later change is withheld until you approve it with\n  %s\n", printable(rep.Review))
 		if rep.withheld {
-			fmt.Fprintf(w, "withheld entries changed since you trusted them: review them with %s\n", rep.Review)
+			fmt.Fprintf(w, "withheld entries changed since you trusted them: review them with %s\n", printable(rep.Review))
 		}
 	}
 }

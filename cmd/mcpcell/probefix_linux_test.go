@@ -137,6 +137,42 @@ func TestProbeForgedGone(t *testing.T) {
 	}
 }
 
+// F3: probe's rule column, header and review command print through
+// printable: a pin verdict that quotes a member name the server chose
+// (Hangul fillers, variation selectors) and a project and command
+// argument holding an escape reach the terminal escaped.
+func TestProbePrintsEscaped(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "p\x1b[31mred")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	profile := writeProfileIn(t, dir, "")
+	surface := filepath.Join(dir, "surface.json")
+	write := func(extra string) {
+		if err := os.WriteFile(surface, []byte(`{"tools":[{"name":"t","inputSchema":{"type":"object"}`+extra+`}]}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fake := []string{os.Args[0], "__fakeserver", "--surface=" + surface, "--x=\x1b[2J"}
+	write("")
+	if out, stderr, code := runProbe(t, probeCmd(t, dir, profile, nil, fake...)); code != 0 {
+		t.Fatalf("first probe exited %d:\n%s\n%s", code, out, stderr)
+	}
+	write(`,"x\u3164\u3164\ufe0f tools.allow absent: all allowed":1`)
+	out, stderr, code := runProbe(t, probeCmd(t, dir, profile, nil, fake...))
+	if code != 0 {
+		t.Fatalf("second probe exited %d:\n%s", code, stderr)
+	}
+	if hasInvisible(strings.ReplaceAll(out, "\n", "")) {
+		t.Errorf("probe wrote an invisible character:\n%q", out)
+	}
+	for _, want := range []string{`x\u3164\u3164\ufe0f tools.allow absent`, `p\x1b[31mred`, `--x=\x1b[2J`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("probe's report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 // F6, F7: probe initializes as --client, so that a profile with [client]
 // names can be probed as the client it allows; without it, mcpcell's
 // refusal (not the server's) with a hint naming --client. The report
