@@ -341,7 +341,7 @@ type probeEntry struct {
 	Name        string     `json:"name"` // a tool or prompt name, a URI, a URI template
 	Title       string     `json:"title,omitempty"`
 	Description string     `json:"description,omitempty"`
-	Verdict     string     `json:"verdict"` // shown, hidden, withheld
+	Verdict     string     `json:"verdict"` // shown, hidden, withheld, uncallable
 	Rule        string     `json:"rule"`
 	Args        []probeArg `json:"args,omitempty"`
 }
@@ -409,7 +409,7 @@ func (pr *prober) converse(conn *probeConn) (*probeReport, error) {
 			tools = pl
 		}
 		for _, e := range pl.Entries {
-			rep.withheld = rep.withheld || e.Verdict == "withheld"
+			rep.withheld = rep.withheld || e.Verdict == "withheld" || e.Verdict == "uncallable"
 		}
 	}
 	return rep, pr.refusedCall(conn, rep, tools)
@@ -480,25 +480,35 @@ func (pr *prober) judge(field string, e *probeEntry, shown bool) {
 	pol := pr.pol
 	pr.mu.Unlock()
 	v, err := pol.Entry(field, e.Name)
-	switch {
-	case err != nil:
-		e.Verdict, e.Rule = "hidden", err.Error()
-	case shown:
-		e.Verdict, e.Rule = "shown", v.Rule
-	case v.Pinned:
-		e.Verdict, e.Rule = "withheld", v.Rule
-	case v.Shown:
-		// The rules allow it, pinning too, yet the client did not get
-		// it: a listing bound or a stale page (the notes on stderr say).
-		e.Verdict, e.Rule = "withheld", "withheld by mcpcell: see its note on stderr"
-	default:
-		e.Verdict, e.Rule = "hidden", v.Rule
-	}
+	e.Verdict, e.Rule = verdictOf(v, err, shown)
 	if field == "tools" && e.Verdict == "shown" {
 		for _, a := range pol.ArgsFor(e.Name) {
 			e.Args = append(e.Args, probeArg{Key: a.Key, Arg: a.Arg, Constraint: describeArg(a.Rule), Rule: a.Name})
 		}
 	}
+}
+
+// verdictOf is an entry's verdict and rule: the policy's verdict v (err:
+// none) on it, and whether the client got it (shown).
+func verdictOf(v profiles.EntryVerdict, err error, shown bool) (verdict, rule string) {
+	switch {
+	case err != nil:
+		return "hidden", err.Error()
+	case shown && v.Pinned:
+		// Listed to the agent, yet every call to it is refused: a
+		// listing past pinning's bound (the first ones approved, the
+		// rest overflowing), the policy's rule says which.
+		return "uncallable", v.Rule
+	case shown:
+		return "shown", v.Rule
+	case v.Pinned:
+		return "withheld", v.Rule
+	case v.Shown:
+		// The rules allow it, pinning too, yet the client did not get
+		// it: a listing bound or a stale page (the notes on stderr say).
+		return "withheld", "withheld by mcpcell: see its note on stderr"
+	}
+	return "hidden", v.Rule
 }
 
 // refusedCall makes one tools/call that mcpcell refuses, to show what an

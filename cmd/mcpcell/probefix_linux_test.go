@@ -3,12 +3,16 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcpcell/mcpcell/profiles"
 )
 
 // F1: a server that answers initialize, then stops reading its input and
@@ -193,5 +197,45 @@ func TestProbeClient(t *testing.T) {
 	out, stderr, code = runProbe(t, probeCmd(t, filepath.Dir(profile), writeProfile(t, ""), nil, os.Args[0], "__fakeserver", "--probe=escape"))
 	if code != 0 || !strings.Contains(out, `instructions to the agent: first\x1b]0;owned\a line\u202e\nshown  forged_too`) {
 		t.Errorf("the report lacks the instructions, escaped (exit %d):\n%s\n%s", code, out, stderr)
+	}
+}
+
+// F8: an entry the agent is listed but every call to which the policy
+// refuses (pinning past its bound) is uncallable, not shown.
+func TestProbeVerdictOf(t *testing.T) {
+	cases := []struct {
+		v             profiles.EntryVerdict
+		err           error
+		shown         bool
+		verdict, rule string
+	}{
+		{profiles.EntryVerdict{Shown: true, Rule: "tools.allow absent"}, nil, true, "shown", "tools.allow absent"},
+		{profiles.EntryVerdict{Pinned: true, Rule: "tools: changed since trusted (the server changed more than 10000)"}, nil, true, "uncallable", "tools: changed since trusted (the server changed more than 10000)"},
+		{profiles.EntryVerdict{Pinned: true, Rule: "tools: changed since trusted (description)"}, nil, false, "withheld", "tools: changed since trusted (description)"},
+		{profiles.EntryVerdict{Rule: "tools.deny (f:3)"}, nil, false, "hidden", "tools.deny (f:3)"},
+		{profiles.EntryVerdict{}, errors.New("no list"), true, "hidden", "no list"},
+	}
+	for _, c := range cases {
+		if v, r := verdictOf(c.v, c.err, c.shown); v != c.verdict || r != c.rule {
+			t.Errorf("verdictOf(%+v, %v, %v) = %q, %q, want %q, %q", c.v, c.err, c.shown, v, r, c.verdict, c.rule)
+		}
+	}
+}
+
+// F8, through the real CLI: a first listing of 20001 tools overflows
+// pinning's bound; the 10000 the agent is listed are uncallable (every
+// call to them is refused), not shown.
+func TestProbeOverPinBound(t *testing.T) {
+	needNode(t)
+	profile := writeProfile(t, "")
+	big := attackScript(t, filepath.Dir(profile), "big.js")
+	out, stderr, code := runProbe(t, probeCmd(t, filepath.Dir(profile), profile, nil, "node", big, "20001"))
+	if code != 0 {
+		t.Fatalf("probe exited %d; stderr:\n%s", code, stderr)
+	}
+	for _, re := range []string{`(?m)^tools: 10000 listed, 0 shown to the agent$`, `(?m)^  uncallable  0 +tools: changed since trusted \(the server changed more than 10000\)`} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("probe's report does not match %s:\n%.2000s", re, out)
+		}
 	}
 }
