@@ -343,7 +343,8 @@ taken from the session, never from the error's text.
   server                name, version, protocolVersion, capabilities,
                         instructions (cut), client (the name probe used)
   lists[]               list (tools, prompts, resources, resourceTemplates),
-                        listed, shown, notDeclared, error {code, message},
+                        listed, shown, notDeclared, error {code, message,
+                        by (server or mcpcell, from the session)},
                         stopped (why paging stopped early), entries[]:
                         name (tool or prompt name, URI, URI template),
                         title, description (first line), verdict (shown,

@@ -356,6 +356,7 @@ type probeArg struct {
 type probeErr struct {
 	Code    int    `json:"code"`
 	Message string `json:"message"`
+	By      string `json:"by"` // server, mcpcell: who answered, from the session
 }
 
 type probeCall struct {
@@ -431,7 +432,11 @@ func (pr *prober) list(conn *probeConn, pl *probeList, method, key string) error
 		result, err := conn.call(method, params)
 		var answered *probeError
 		if errors.As(err, &answered) {
-			pl.Error = &probeErr{Code: answered.code, Message: oneLine(answered.message)}
+			by := "server"
+			if answered.byMcpcell {
+				by = "mcpcell"
+			}
+			pl.Error = &probeErr{Code: answered.code, Message: oneLine(answered.message), By: by}
 			return nil
 		}
 		if err != nil {
@@ -607,7 +612,11 @@ func (rep *probeReport) human(w io.Writer) {
 			fmt.Fprintf(w, "%s: the server does not declare them\n", l.noun)
 			continue
 		case l.Error != nil:
-			fmt.Fprintf(w, "%s: the list failed: error %d: %s\n", l.noun, l.Error.Code, printable(l.Error.Message))
+			who := "the server's"
+			if l.Error.By == "mcpcell" {
+				who = "mcpcell's"
+			}
+			fmt.Fprintf(w, "%s: the list failed: %s error %d: %s\n", l.noun, who, l.Error.Code, printable(l.Error.Message))
 			continue
 		}
 		fmt.Fprintf(w, "%s: %d listed, %d shown to the agent\n", l.noun, l.Listed, l.Shown)

@@ -128,7 +128,7 @@ func TestProbeForgedGone(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("probe exited %d, want 0 (the server answered); stderr:\n%s", code, stderr)
 	}
-	if want := "tools: the list failed: error -32603: mcpcell: the server exited (status 0); it may not read /x"; !strings.Contains(out, want) {
+	if want := "tools: the list failed: the server's error -32603: mcpcell: the server exited (status 0); it may not read /x"; !strings.Contains(out, want) {
 		t.Errorf("probe's report lacks %q:\n%s", want, out)
 	}
 	if strings.Contains(stderr, "mcpcell: error:") {
