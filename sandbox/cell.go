@@ -80,6 +80,7 @@ type Server struct {
 	stderrDone chan struct{}
 	code       int
 	stopOnce   sync.Once
+	steps      Steps         // what Stop did, set once it has
 	hurry      chan struct{} // closed by Hurry
 	hurryOnce  sync.Once
 }
@@ -363,25 +364,53 @@ type Ladder struct {
 	Drain bool
 }
 
+// Steps is what Stop did to end the server, for a record of it: which
+// signals it sent, each with the time since the step before (the close
+// of the server's input, or SIGTERM). A step not taken is false: the
+// server had exited before it.
+type Steps struct {
+	Term      bool
+	TermAfter time.Duration
+	Kill      bool // the server itself was still there (its group is killed anyway)
+	KillAfter time.Duration
+}
+
 // Stop ends the server by l: it closes its input, waits up to l.EOF,
 // sends SIGTERM to its process group, waits up to l.Term, and kills the
 // group. Hurry, before or during Stop, skips what is left of the waits
-// (and the SIGTERM). Stop returns once the server has exited; calling it
-// again only waits for that.
-func (s *Server) Stop(l Ladder) {
+// (and the SIGTERM). Stop returns once the server has exited, with what
+// it did; calling it again only waits for that.
+func (s *Server) Stop(l Ladder) Steps {
 	s.stopOnce.Do(func() {
 		if !l.Drain {
 			s.Stdin.Close()
 		}
+		last := time.Now()
 		exited := s.settle(l.EOF)
 		s.Stdin.Close() // a write blocked on a server that does not read fails now
-		if !exited {
+		if !exited && !s.gone() {
+			s.steps.Term, s.steps.TermAfter = true, time.Since(last)
+			last = time.Now()
 			terminate(s.cmd)
 			s.settle(l.Term)
+		}
+		if !s.gone() {
+			s.steps.Kill, s.steps.KillAfter = true, time.Since(last)
 		}
 		kill(s.cmd) // also whatever the server left behind in its group
 	})
 	<-s.done
+	return s.steps
+}
+
+// gone reports whether the server has exited.
+func (s *Server) gone() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // Hurry makes Stop kill the server now rather than wait for it.

@@ -193,17 +193,18 @@ func TestParentDeathFollowsThread(t *testing.T) {
 // Stop's ladder: a server that ignores its input's end gets SIGTERM after
 // the EOF wait; Hurry, before or during Stop, skips the waits left and the
 // SIGTERM with them. sleep ignores EOF and dies of SIGTERM, so its status
-// tells which signal ended it.
+// tells which signal ended it, and the Steps Stop returns say the same.
 func TestStopLadder(t *testing.T) {
 	for _, c := range []struct {
-		name   string
-		ladder Ladder
-		hurry  string // "", "before" or "during" Stop
-		want   int
+		name       string
+		ladder     Ladder
+		hurry      string // "", "before" or "during" Stop
+		want       int
+		term, kill bool // the steps Stop says it took
 	}{
-		{"eof wait, then SIGTERM", Ladder{EOF: 50 * time.Millisecond, Term: time.Hour}, "", 128 + 15},
-		{"hurried during the EOF wait", Ladder{EOF: time.Hour, Term: time.Hour}, "during", 128 + 9},
-		{"hurried before Stop", Ladder{EOF: time.Hour, Term: time.Hour}, "before", 128 + 9},
+		{"eof wait, then SIGTERM", Ladder{EOF: 50 * time.Millisecond, Term: time.Hour}, "", 128 + 15, true, false},
+		{"hurried during the EOF wait", Ladder{EOF: time.Hour, Term: time.Hour}, "during", 128 + 9, false, true},
+		{"hurried before Stop", Ladder{EOF: time.Hour, Term: time.Hour}, "before", 128 + 9, false, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			srv, err := Start(sleepCell(t), io.Discard)
@@ -215,7 +216,8 @@ func TestStopLadder(t *testing.T) {
 				srv.Hurry()
 			}
 			stopped := make(chan struct{})
-			go func() { srv.Stop(c.ladder); close(stopped) }()
+			var steps Steps
+			go func() { steps = srv.Stop(c.ladder); close(stopped) }()
 			if c.hurry == "during" {
 				time.Sleep(50 * time.Millisecond)
 				srv.Hurry()
@@ -227,6 +229,9 @@ func TestStopLadder(t *testing.T) {
 			}
 			if code := srv.Wait(); code != c.want {
 				t.Errorf("the server's status %d, want %d", code, c.want)
+			}
+			if steps.Term != c.term || steps.Kill != c.kill || c.term && steps.TermAfter < 50*time.Millisecond {
+				t.Errorf("Stop's steps %+v, want SIGTERM %v (after the EOF wait), SIGKILL %v", steps, c.term, c.kill)
 			}
 		})
 	}

@@ -13,9 +13,7 @@ import (
 	"strings"
 
 	"github.com/mcpcell/mcpcell/internal/trust"
-	"github.com/mcpcell/mcpcell/jsonrpc"
 	"github.com/mcpcell/mcpcell/keystore"
-	"github.com/mcpcell/mcpcell/profiles"
 	"github.com/mcpcell/mcpcell/sandbox"
 )
 
@@ -67,9 +65,12 @@ type cli struct {
 	egressResolve func(ctx context.Context, name string) ([]netip.Addr, error)
 	egressDial    func(ctx context.Context, network, address string) (net.Conn, error)
 	// probing, set by probe, is handed the profile, policy and interposer
-	// of run's session once the server has started, and returns the
-	// interposer's Observe.
-	probing func(*profiles.Profile, *profiles.Policy, *jsonrpc.Interposer) func(*jsonrpc.Call, *jsonrpc.Message)
+	// of run's session once the server has started (attach), and the end
+	// of the server's output (serving).
+	probing *prober
+	// stop, when closed, stops the server as a stop signal does (before
+	// it starts: it is not started): probe's --timeout.
+	stop <-chan struct{}
 }
 
 // seams are what only a test binary sets, through runUnhardened.
@@ -306,42 +307,61 @@ A profile file, and the command, must be trusted first: mcpcell trust.
 mcpcell exits with the server's exit status, or 125 if it could not
 start it.
 `,
-	"probe": `Usage: mcpcell probe [--profile PATH|NAME] [--project DIR] [--json] [--timeout DUR] [-- COMMAND ARGS...]
+	"probe": `Usage: mcpcell probe [--profile PATH|NAME] [--project DIR] [--client NAME] [--json] [--timeout DUR] [-- COMMAND ARGS...]
 
 Shows what an agent would see of a server: starts it exactly as run does
 (the same profile, trust checks, secrets, cell, audit log), plays the
-client (initialize as "mcpcell-probe", then tools/list, prompts/list,
-resources/list and resources/templates/list, as far as the server
-declares them, each through nextCursor, at most 100 pages and 10000
-entries a list), then makes one tools/call that mcpcell refuses (a tool
-the profile hides, else a name the server did not list; one the policy
-would let through is never sent) and disconnects, which stops the
-server as a client's disconnect does. It prints each entry with its
-verdict: shown, hidden (and the rule, file:line) or withheld (changed
-since you trusted the tool surface: mcpcell trust --tools), each shown
-tool's [tools.args] constraints, and the error the agent gets for the
-refused call. Text the server chose is printed with control, bidi and
-invisible characters escaped, descriptions cut to one line.
+client (initialize as --client, by default "mcpcell-probe", then
+tools/list, prompts/list, resources/list and resources/templates/list,
+as far as the server declares them, each through nextCursor, at most 100
+pages and 10000 entries a list), then makes one tools/call that mcpcell
+refuses (a tool the profile hides, else a name the server did not list;
+one the policy would let through is never sent) and disconnects, which
+stops the server as a client's disconnect does. It prints the server's
+instructions to the agent (escaped, cut to 2000 bytes) and each entry
+with its verdict: shown, hidden (and the rule, file:line), withheld
+(changed since you trusted the tool surface: mcpcell trust --tools) or
+uncallable (listed to the agent, but every call to it is refused, and
+the rule says why), each shown tool's [tools.args] constraints, and the
+error the agent gets for the refused call. Text the server chose, and
+paths and arguments, are printed with control, bidi and invisible
+characters escaped, descriptions cut to one line.
+
+What probe shows is what the server chose to show probe. A server can
+tell it is being probed (by the client name, or by probe's order of
+requests) and show an agent a different surface. Pinning bounds that for
+tools, prompts and resource templates: a later session gets none that
+this probe did not see until you approve it (mcpcell trust --tools);
+resources are not pinned, and neither is what a tool's result says.
+
+A profile with [client] names lets only those clients initialize: probe
+as one of them with --client NAME (the one your agent uses, to see what
+it gets).
 
 A probe is a session: its listing pins the tool surface for the profile,
 project and command as run's first listing would ([tools] pin = false
 turns that off), and it is in the audit log.
 
---timeout (default 30s) bounds the whole probe; a server that does not
-answer in time is stopped. Exits 0 when the probe completed, 125 when it
-could not (the start refused, the server exited or did not answer), 2 on
-a usage error.
+--timeout (default 30s) bounds the whole probe: a server that does not
+answer in time is stopped through run's own stop (SIGTERM, then SIGKILL
+1s later), and probe ends within the timeout and that ladder. Exits 0
+when the probe completed, 125 when it could not (the start refused, the
+server exited or did not answer), 2 on a usage error. Whether an error
+answer is the server's or mcpcell's, and whether the server exited, is
+taken from the session, never from the error's text.
 
 --json prints one JSON object:
   profile, project      the profile (a path, or the embedded one) and project
-  server                name, version, protocolVersion, capabilities
+  server                name, version, protocolVersion, capabilities,
+                        instructions (cut), client (the name probe used)
   lists[]               list (tools, prompts, resources, resourceTemplates),
-                        listed, shown, notDeclared, error {code, message},
+                        listed, shown, notDeclared, error {code, message,
+                        by (server or mcpcell, from the session)},
                         stopped (why paging stopped early), entries[]:
                         name (tool or prompt name, URI, URI template),
                         title, description (first line), verdict (shown,
-                        hidden, withheld), rule, args[] {key, arg,
-                        constraint, rule}
+                        hidden, withheld, uncallable), rule, args[] {key,
+                        arg, constraint, rule}
   refusedCall           tool, why (hidden, unlisted), response (the
                         JSON-RPC response the agent gets); null when none
   noRefusedCall         why no call was made

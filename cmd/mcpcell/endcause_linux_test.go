@@ -26,13 +26,13 @@ func TestEndRecordCause(t *testing.T) {
 		{name: "real server, client closes", server: realEverything, end: func(s *session) { s.in.Close() },
 			rule: "client-closed", note: "the client closed stdin; the server exited with status 0"},
 		{name: "server ignores EOF", server: fake("--ignore-eof"), end: func(s *session) { s.in.Close() },
-			rule: "client-closed", note: "the client closed stdin; the server was stopped (stdin closed, then SIGTERM after 1s: status 143)"},
+			rule: "client-closed", note: "the client closed stdin; the server was stopped (stdin closed, then SIGTERM after 1s); status 143"},
 		{name: "server exits", server: fake(), end: func(s *session) {
 			s.send(`{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"die","arguments":{}}}`)
 			s.reply("5")
 		}, rule: "server-exited", note: "the server exited with status 3"},
 		{name: "signal", server: fake("--ignore-eof"), end: func(s *session) { s.cmd.Process.Signal(syscall.SIGTERM) },
-			rule: "signal", note: "mcpcell got terminated; the server was stopped (SIGTERM: status 143)"},
+			rule: "signal", note: "mcpcell got terminated; the server was stopped (SIGTERM); status 143"},
 		{name: "real server, signal", server: realEverything, end: func(s *session) { s.cmd.Process.Signal(syscall.SIGTERM) },
 			rule: "signal", note: "mcpcell got terminated; the server "},
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -21,23 +22,28 @@ import (
 )
 
 // probe starts the server exactly as run does, by running run with the
-// client's side replaced by in-process pipes, and plays the client on
-// them: it initializes, lists what the server's capabilities declare,
-// makes one call mcpcell refuses, and reports each entry with the
-// profile's verdict. What it reports as shown is what came out of the
-// pipe, which is what an agent sees; the hidden entries come from the
-// server's own answers (jsonrpc.Interposer.Observe), redacted as the
-// client's frames are.
+// client's side replaced by pipes (real ones: run sees the probe's
+// hang-up as it sees a client's), and plays the client on them: it
+// initializes, lists what the server's capabilities declare, makes one
+// call mcpcell refuses, and reports each entry with the profile's
+// verdict. What it reports as shown is what came out of the pipe, which
+// is what an agent sees; the hidden entries come from the server's own
+// answers (jsonrpc.Interposer.Observe), redacted as the client's frames
+// are.
 func (c *cli) probe(args []string) int {
 	var pf profileFlags
 	fs := newFlags("probe", c.stderr, &pf)
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	timeout := fs.Duration("timeout", 30*time.Second, "the most the whole probe may take")
+	client := fs.String("client", probeClient, "the client name probe initializes as (clientInfo.name)")
 	if err := fs.Parse(args); err != nil {
 		return c.usage2(fmt.Errorf("probe: %v", err))
 	}
 	if *timeout <= 0 {
 		return c.usage2(fmt.Errorf("probe: --timeout must be positive"))
+	}
+	if *client == "" {
+		return c.usage2(fmt.Errorf("probe: --client must name a client"))
 	}
 	runArgs := []string{}
 	if pf.profile != "" {
@@ -50,11 +56,22 @@ func (c *cli) probe(args []string) int {
 		runArgs = append(append(runArgs, "--"), fs.Args()...)
 	}
 
-	pr := &prober{given: len(fs.Args()) > 0, command: fs.Args(), observed: map[string][]byte{}}
-	upR, upW := io.Pipe()     // the probe's requests: run's stdin
-	downR, downW := io.Pipe() // what the agent would see: run's stdout
+	pr := &prober{given: len(fs.Args()) > 0, command: fs.Args(), client: *client, observed: map[string][]byte{}, errored: map[string]bool{}}
+	upR, upW, err := os.Pipe() // the probe's requests: run's stdin
+	if err != nil {
+		return c.fail(fmt.Errorf("probe: %w", err), "")
+	}
+	downR, downW, err := os.Pipe() // what the agent would see: run's stdout
+	if err != nil {
+		upR.Close()
+		upW.Close()
+		return c.fail(fmt.Errorf("probe: %w", err), "")
+	}
+	defer downR.Close()
+	stop := make(chan struct{})
+	stopOnce := sync.OnceFunc(func() { close(stop) })
 	r := *c
-	r.stdin, r.stdout, r.probing = upR, downW, pr.attach
+	r.stdin, r.stdout, r.probing, r.stop = upR, downW, pr, stop
 	ran := make(chan int, 1)
 	go func() {
 		code := r.run(runArgs)
@@ -62,18 +79,36 @@ func (c *cli) probe(args []string) int {
 		downW.Close()
 		ran <- code
 	}()
-	conn := newProbeConn(upW, downR, *timeout)
+	deadline := time.Now().Add(*timeout)
+	conn := newProbeConn(upW, downR, deadline, pr)
 	rep, err := pr.converse(conn)
-	upW.Close() // the client's disconnect: run's ladder stops the server
-	conn.stop()
-	code := <-ran
+	conn.stop() // the server's requests get no more answers
+	var late *probeTimeout
+	if errors.As(err, &late) {
+		stopOnce() // it did not answer in time: stopped now, by run's ladder
+	}
+	upW.Close() // the client's hang-up: run's ladder stops the server
+	// run's ladder ends the server within probeLadder of the hang-up; past
+	// the deadline and that, run is asked to stop it as a signal does.
+	code, ended := waitRun(ran, time.Until(deadline)+probeLadder)
+	stopped := !ended
+	if !ended {
+		stopOnce()
+		code, ended = waitRun(ran, probeLadder)
+	}
+	if !ended {
+		c.errorf("the session did not end %v after probe's --timeout and mcpcell's stop; probe exits, and the cell's processes with it", probeLadder)
+		return exitFailed
+	}
 	if !pr.started() {
 		return code // run refused the start and said why
 	}
 	if err != nil {
 		return c.probeFailed(err, code, *timeout)
 	}
-	if code != 0 {
+	if stopped {
+		fmt.Fprintf(c.stderr, "mcpcell: note: the server did not exit once the probe disconnected; mcpcell stopped it after --timeout (status %d)\n", code)
+	} else if code != 0 {
 		fmt.Fprintf(c.stderr, "mcpcell: note: the server exited with status %d once the probe disconnected\n", code)
 	}
 	rep.Pinned, rep.Review = pr.pinned()
@@ -83,6 +118,25 @@ func (c *cli) probe(args []string) int {
 		rep.human(c.stdout)
 	}
 	return 0
+}
+
+// probeClient is the client name probe initializes as by default.
+const probeClient = "mcpcell-probe"
+
+// probeLadder is the most run's ladder takes from the client's hang-up
+// to its end: the EOF wait, the SIGTERM wait, the drains.
+const probeLadder = eofGrace + termGrace + 2*drainGrace
+
+// waitRun waits up to d for run's exit status.
+func waitRun(ran <-chan int, d time.Duration) (int, bool) {
+	t := time.NewTimer(max(d, 0))
+	defer t.Stop()
+	select {
+	case code := <-ran:
+		return code, true
+	case <-t.C:
+		return 0, false
+	}
 }
 
 // probeFailed explains why the probe could not complete.
@@ -97,9 +151,15 @@ func (c *cli) probeFailed(err error, code int, timeout time.Duration) int {
 	case errors.As(err, &gone):
 		c.errorf("the server exited with status %d before answering %s", code, gone.method)
 		c.hintf("its stderr and mcpcell's messages are above; a server that cannot read a file of its own code needs the file's folder in [filesystem] read (mcpcell check shows the grants)")
+	case errors.As(err, &answered) && answered.byMcpcell && answered.method == "initialize" && answered.clientNames != nil:
+		c.errorf("%s", err)
+		c.hintf("the profile allows only the clients named in [client] names (%s); probe as one of them with --client NAME", printable(strings.Join(answered.clientNames, ", ")))
+	case errors.As(err, &answered) && answered.byMcpcell:
+		c.errorf("%s", err)
+		c.hintf("mcpcell refused it, by the profile; mcpcell check shows the profile")
 	case errors.As(err, &answered):
 		c.errorf("%s", err)
-		c.hintf("the server (or mcpcell, for a message that begins mcpcell:) refused it; mcpcell check shows the profile")
+		c.hintf("the server refused it; its stderr is above")
 	default:
 		c.errorf("probe: %v", err)
 	}
@@ -124,6 +184,8 @@ const (
 	probeMaxPages = 100
 	probeMaxItems = 10000
 	probeMaxText  = 1024 // bytes kept of a name, a title, a description's first line
+	// probeMaxInstructions is the bytes kept of the server's instructions.
+	probeMaxInstructions = 2000
 )
 
 // prober is the probe's side of run: run hands it the profile, the
@@ -132,6 +194,7 @@ const (
 type prober struct {
 	given   bool     // a command was given on the command line
 	command []string // as given
+	client  string   // the clientInfo name probe initializes as
 	mu      sync.Mutex
 	p       *profiles.Profile
 	pol     *profiles.Policy
@@ -139,6 +202,13 @@ type prober struct {
 	// observed holds the server's own answer to a list request of the
 	// probe's in flight, by id, redacted.
 	observed map[string][]byte
+	// errored says, by id, whether the server's own answer to a request
+	// of the probe's was an error: an error answer the client got for an
+	// id not here (or here as false) is mcpcell's.
+	errored map[string]bool
+	// outEnded is closed when the server's output has ended (serving):
+	// before the session answers for a server that is gone.
+	outEnded <-chan struct{}
 }
 
 // attach is run's call once the server has started and its session is
@@ -148,6 +218,41 @@ func (pr *prober) attach(p *profiles.Profile, pol *profiles.Policy, ip *jsonrpc.
 	defer pr.mu.Unlock()
 	pr.p, pr.pol, pr.redact = p, pol, ip.Redact
 	return pr.observe
+}
+
+// serving is serve's call before any frame moves: ended is closed at the
+// end of the server's output.
+func (pr *prober) serving(ended <-chan struct{}) {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	pr.outEnded = ended
+}
+
+// errorBy says who made the error answer the client got to request id:
+// the server (its own answer, seen by observe, was an error), or mcpcell,
+// for a server that is gone (its output had ended) or by the profile.
+func (pr *prober) errorBy(id int) (server, gone bool) {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if pr.errored[fmt.Sprint(id)] {
+		return true, false
+	}
+	select {
+	case <-pr.outEnded: // a nil channel (no session yet) is not closed
+		return false, true
+	default:
+		return false, false
+	}
+}
+
+// clientNames are the profile's [client] names, nil when it names none.
+func (pr *prober) clientNames() []string {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if pr.p == nil || len(pr.p.ClientNames) == 0 {
+		return nil
+	}
+	return slices.Clone(pr.p.ClientNames)
 }
 
 func (pr *prober) started() bool {
@@ -172,12 +277,16 @@ func (pr *prober) pinned() (bool, string) {
 }
 
 func (pr *prober) observe(c *jsonrpc.Call, m *jsonrpc.Message) {
-	if c == nil || m.Kind != jsonrpc.Response || !slices.ContainsFunc(probeLists, func(l probeListSpec) bool { return l.method == c.Method }) {
+	if c == nil || m.Kind != jsonrpc.Response {
+		return
+	}
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	pr.errored[string(c.ID.Raw())] = m.Error != nil
+	if !slices.ContainsFunc(probeLists, func(l probeListSpec) bool { return l.method == c.Method }) {
 		return
 	}
 	raw := bytes.Clone(m.Raw)
-	pr.mu.Lock()
-	defer pr.mu.Unlock()
 	if pr.redact != nil {
 		raw = pr.redact(raw)
 	}
@@ -209,10 +318,12 @@ type probeReport struct {
 }
 
 type probeServer struct {
-	Name     string   `json:"name"`
-	Version  string   `json:"version"`
-	Protocol string   `json:"protocolVersion"`
-	Declares []string `json:"capabilities"`
+	Name         string   `json:"name"`
+	Version      string   `json:"version"`
+	Protocol     string   `json:"protocolVersion"`
+	Declares     []string `json:"capabilities"`
+	Instructions string   `json:"instructions,omitempty"` // as the agent gets them, cut
+	Client       string   `json:"client"`                 // the clientInfo name probe initialized as
 }
 
 type probeList struct {
@@ -230,7 +341,7 @@ type probeEntry struct {
 	Name        string     `json:"name"` // a tool or prompt name, a URI, a URI template
 	Title       string     `json:"title,omitempty"`
 	Description string     `json:"description,omitempty"`
-	Verdict     string     `json:"verdict"` // shown, hidden, withheld
+	Verdict     string     `json:"verdict"` // shown, hidden, withheld, uncallable
 	Rule        string     `json:"rule"`
 	Args        []probeArg `json:"args,omitempty"`
 }
@@ -245,6 +356,7 @@ type probeArg struct {
 type probeErr struct {
 	Code    int    `json:"code"`
 	Message string `json:"message"`
+	By      string `json:"by"` // server, mcpcell: who answered, from the session
 }
 
 type probeCall struct {
@@ -255,7 +367,8 @@ type probeCall struct {
 
 // converse plays the client: initialize, the lists, the refused call.
 func (pr *prober) converse(conn *probeConn) (*probeReport, error) {
-	init, err := conn.call("initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"mcpcell-probe","version":"`+version()+`"}}`)
+	info, _ := json.Marshal(map[string]string{"name": pr.client, "version": version()})
+	init, err := conn.call("initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":`+string(info)+`}`)
 	if err != nil {
 		return nil, err
 	}
@@ -264,6 +377,7 @@ func (pr *prober) converse(conn *probeConn) (*probeReport, error) {
 	rep.Profile, rep.Project = profileName(pr.p), pr.p.Project
 	pr.mu.Unlock()
 	var ir struct {
+		Instructions    string                     `json:"instructions"`
 		ProtocolVersion string                     `json:"protocolVersion"`
 		Capabilities    map[string]json.RawMessage `json:"capabilities"`
 		ServerInfo      struct {
@@ -272,7 +386,8 @@ func (pr *prober) converse(conn *probeConn) (*probeReport, error) {
 		} `json:"serverInfo"`
 	}
 	json.Unmarshal(init, &ir)
-	rep.Server = probeServer{Name: oneLine(ir.ServerInfo.Name), Version: oneLine(ir.ServerInfo.Version), Protocol: oneLine(ir.ProtocolVersion)}
+	rep.Server = probeServer{Name: oneLine(ir.ServerInfo.Name), Version: oneLine(ir.ServerInfo.Version), Protocol: oneLine(ir.ProtocolVersion), Client: pr.client,
+		Instructions: utf8cut.Marked(ir.Instructions, probeMaxInstructions)}
 	for k := range ir.Capabilities {
 		rep.Server.Declares = append(rep.Server.Declares, oneLine(k))
 	}
@@ -295,7 +410,7 @@ func (pr *prober) converse(conn *probeConn) (*probeReport, error) {
 			tools = pl
 		}
 		for _, e := range pl.Entries {
-			rep.withheld = rep.withheld || e.Verdict == "withheld"
+			rep.withheld = rep.withheld || e.Verdict == "withheld" || e.Verdict == "uncallable"
 		}
 	}
 	return rep, pr.refusedCall(conn, rep, tools)
@@ -317,7 +432,11 @@ func (pr *prober) list(conn *probeConn, pl *probeList, method, key string) error
 		result, err := conn.call(method, params)
 		var answered *probeError
 		if errors.As(err, &answered) {
-			pl.Error = &probeErr{Code: answered.code, Message: oneLine(answered.message)}
+			by := "server"
+			if answered.byMcpcell {
+				by = "mcpcell"
+			}
+			pl.Error = &probeErr{Code: answered.code, Message: oneLine(answered.message), By: by}
 			return nil
 		}
 		if err != nil {
@@ -366,25 +485,35 @@ func (pr *prober) judge(field string, e *probeEntry, shown bool) {
 	pol := pr.pol
 	pr.mu.Unlock()
 	v, err := pol.Entry(field, e.Name)
-	switch {
-	case err != nil:
-		e.Verdict, e.Rule = "hidden", err.Error()
-	case shown:
-		e.Verdict, e.Rule = "shown", v.Rule
-	case v.Pinned:
-		e.Verdict, e.Rule = "withheld", v.Rule
-	case v.Shown:
-		// The rules allow it, pinning too, yet the client did not get
-		// it: a listing bound or a stale page (the notes on stderr say).
-		e.Verdict, e.Rule = "withheld", "withheld by mcpcell: see its note on stderr"
-	default:
-		e.Verdict, e.Rule = "hidden", v.Rule
-	}
+	e.Verdict, e.Rule = verdictOf(v, err, shown)
 	if field == "tools" && e.Verdict == "shown" {
 		for _, a := range pol.ArgsFor(e.Name) {
 			e.Args = append(e.Args, probeArg{Key: a.Key, Arg: a.Arg, Constraint: describeArg(a.Rule), Rule: a.Name})
 		}
 	}
+}
+
+// verdictOf is an entry's verdict and rule: the policy's verdict v (err:
+// none) on it, and whether the client got it (shown).
+func verdictOf(v profiles.EntryVerdict, err error, shown bool) (verdict, rule string) {
+	switch {
+	case err != nil:
+		return "hidden", err.Error()
+	case shown && v.Pinned:
+		// Listed to the agent, yet every call to it is refused: a
+		// listing past pinning's bound (the first ones approved, the
+		// rest overflowing), the policy's rule says which.
+		return "uncallable", v.Rule
+	case shown:
+		return "shown", v.Rule
+	case v.Pinned:
+		return "withheld", v.Rule
+	case v.Shown:
+		// The rules allow it, pinning too, yet the client did not get
+		// it: a listing bound or a stale page (the notes on stderr say).
+		return "withheld", "withheld by mcpcell: see its note on stderr"
+	}
+	return "hidden", v.Rule
 }
 
 // refusedCall makes one tools/call that mcpcell refuses, to show what an
@@ -470,7 +599,12 @@ func cut(s string) string { return utf8cut.Marked(s, probeMaxText) }
 // of its reaches the terminal.
 func (rep *probeReport) human(w io.Writer) {
 	fmt.Fprintf(w, "server   %s %s, protocol %s, declares %s\n", printable(rep.Server.Name), printable(rep.Server.Version), printable(rep.Server.Protocol), printable(strings.Join(rep.Server.Declares, ", ")))
-	fmt.Fprintf(w, "profile  %s, project %s\n", rep.Profile, rep.Project)
+	fmt.Fprintf(w, "profile  %s, project %s, probed as client %s\n", printable(rep.Profile), printable(rep.Project), showQuoted(rep.Server.Client))
+	if rep.Server.Instructions != "" {
+		// One line: its newlines escaped, as every other character a
+		// terminal may take for its own.
+		fmt.Fprintf(w, "instructions to the agent: %s\n", printable(rep.Server.Instructions))
+	}
 	for _, l := range rep.Lists {
 		fmt.Fprintln(w)
 		switch {
@@ -478,7 +612,11 @@ func (rep *probeReport) human(w io.Writer) {
 			fmt.Fprintf(w, "%s: the server does not declare them\n", l.noun)
 			continue
 		case l.Error != nil:
-			fmt.Fprintf(w, "%s: the list failed: error %d: %s\n", l.noun, l.Error.Code, printable(l.Error.Message))
+			who := "the server's"
+			if l.Error.By == "mcpcell" {
+				who = "mcpcell's"
+			}
+			fmt.Fprintf(w, "%s: the list failed: %s error %d: %s\n", l.noun, who, l.Error.Code, printable(l.Error.Message))
 			continue
 		}
 		fmt.Fprintf(w, "%s: %d listed, %d shown to the agent\n", l.noun, l.Listed, l.Shown)
@@ -488,9 +626,9 @@ func (rep *probeReport) human(w io.Writer) {
 			if e.Description != "" {
 				about = strings.TrimPrefix(about+": "+e.Description, ": ")
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", e.Verdict, printable(e.Name), e.Rule, printable(utf8cut.Marked(about, 60)))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", e.Verdict, printable(e.Name), printable(e.Rule), printable(utf8cut.Marked(about, 60)))
 			for _, a := range e.Args {
-				fmt.Fprintf(tw, "  \t  arg %s\t%s\t%s\n", a.Arg, a.Rule, a.Constraint)
+				fmt.Fprintf(tw, "  \t  arg %s\t%s\t%s\n", printable(a.Arg), printable(a.Rule), printable(a.Constraint))
 			}
 		}
 		tw.Flush()
@@ -506,12 +644,12 @@ func (rep *probeReport) human(w io.Writer) {
 		}
 		fmt.Fprintf(w, "refused call: an agent that calls %s (%s) gets, and the server never sees it:\n  %s\n", printable(rep.Call.Tool), what, printable(string(rep.Call.Response)))
 	} else {
-		fmt.Fprintf(w, "refused call: none: %s\n", rep.NoCall)
+		fmt.Fprintf(w, "refused call: none: %s\n", printable(rep.NoCall))
 	}
 	if rep.Pinned {
-		fmt.Fprintf(w, "\npins: probe is a session like run's: this listing pinned the tool surface for the profile, project and command, as a first run would; a later change is withheld until you approve it with\n  %s\n", rep.Review)
+		fmt.Fprintf(w, "\npins: probe is a session like run's: this listing pinned the tool surface for the profile, project and command, as a first run would; a later change is withheld until you approve it with\n  %s\n", printable(rep.Review))
 		if rep.withheld {
-			fmt.Fprintf(w, "withheld entries changed since you trusted them: review them with %s\n", rep.Review)
+			fmt.Fprintf(w, "withheld entries changed since you trusted them: review them with %s\n", printable(rep.Review))
 		}
 	}
 }
@@ -554,17 +692,34 @@ func escapeInvisible(b []byte) []byte {
 
 // probeConn is the probe's client side of the pipes.
 type probeConn struct {
-	out     io.WriteCloser
-	frames  chan []byte
-	done    chan struct{} // closed by stop: frames are read and dropped
+	out    io.WriteCloser
+	frames chan []byte
+	// answers holds the answers to the server's requests, written in turn
+	// by one writer; one that does not fit (the server does not read
+	// them) is dropped.
+	answers chan string
+	done    chan struct{} // closed by stop: frames are read and dropped, requests not answered
 	expire  <-chan time.Time
+	by      *prober // who made an error answer
 	nextID  int
 	lastID  int
 	stopped sync.Once
 }
 
-func newProbeConn(out io.WriteCloser, in io.Reader, timeout time.Duration) *probeConn {
-	pc := &probeConn{out: out, frames: make(chan []byte, 16), done: make(chan struct{}), expire: time.After(timeout)}
+func newProbeConn(out io.WriteCloser, in io.Reader, deadline time.Time, by *prober) *probeConn {
+	pc := &probeConn{out: out, frames: make(chan []byte, 16), answers: make(chan string, 64), done: make(chan struct{}), expire: time.After(time.Until(deadline)), by: by}
+	go func() {
+		for {
+			select {
+			case <-pc.done:
+				return
+			case a := <-pc.answers:
+				if _, err := io.WriteString(pc.out, a); err != nil {
+					return
+				}
+			}
+		}
+	}()
 	go func() {
 		defer close(pc.frames)
 		r := bufio.NewReaderSize(in, 64<<10)
@@ -594,13 +749,21 @@ type (
 		method  string
 		code    int
 		message string
+		// byMcpcell: mcpcell answered, not the server; clientNames are
+		// the profile's [client] names then, if it has any.
+		byMcpcell   bool
+		clientNames []string
 	}
 )
 
 func (e *probeTimeout) Error() string { return "no answer to " + e.method }
 func (e *probeGone) Error() string    { return "the session ended before an answer to " + e.method }
 func (e *probeError) Error() string {
-	return fmt.Sprintf("the server's answer to %s is an error: %d %s", e.method, e.code, showQuoted(utf8cut.Marked(e.message, 500)))
+	who := "the server's"
+	if e.byMcpcell {
+		who = "mcpcell's"
+	}
+	return fmt.Sprintf("%s answer to %s is an error: %d %s", who, e.method, e.code, showQuoted(utf8cut.Marked(e.message, 500)))
 }
 
 // call sends a request and returns its result.
@@ -619,11 +782,16 @@ func (pc *probeConn) call(method, params string) ([]byte, error) {
 	}
 	json.Unmarshal(raw, &m)
 	if m.Error != nil {
-		// What the session answers for a server that is gone.
-		if strings.HasPrefix(m.Error.Message, "mcpcell: the server exited") || strings.HasPrefix(m.Error.Message, "mcpcell: the server has exited") {
+		// Who answered is known from the session, never from the text,
+		// which a server may word as mcpcell's.
+		server, gone := pc.by.errorBy(id)
+		switch {
+		case gone:
 			return nil, &probeGone{method}
+		case server:
+			return nil, &probeError{method: method, code: m.Error.Code, message: m.Error.Message}
 		}
-		return nil, &probeError{method, m.Error.Code, m.Error.Message}
+		return nil, &probeError{method: method, code: m.Error.Code, message: m.Error.Message, byMcpcell: true, clientNames: pc.by.clientNames()}
 	}
 	return m.Result, nil
 }
@@ -664,7 +832,10 @@ func (pc *probeConn) send(frame string, id int, method string) ([]byte, error) {
 			}
 			switch {
 			case m.Method != "" && m.ID != nil:
-				go io.WriteString(pc.out, `{"jsonrpc":"2.0","id":`+string(m.ID)+`,"error":{"code":-32601,"message":"Method not found"}}`+"\n")
+				select {
+				case pc.answers <- `{"jsonrpc":"2.0","id":` + string(m.ID) + `,"error":{"code":-32601,"message":"Method not found"}}` + "\n":
+				default: // the server is not reading its answers
+				}
 			case m.Method == "" && string(m.ID) == want:
 				return bytes.TrimSpace(f), nil
 			}

@@ -398,12 +398,13 @@ func TestProbePinned(t *testing.T) {
 
 // A server that cannot read its own code (it lies outside the project,
 // the one folder the default grants beyond the runtimes): the server's
-// status, and an explanation that names the file and the fix.
+// status, and an explanation that names the file and the fix (the
+// packages folder it lies in): the control of TestUnreadableHint.
 func TestProbeUnreadableCode(t *testing.T) {
 	nm := nodeModules(t)
 	server := filepath.Join(nm, "@modelcontextprotocol/server-everything/dist/index.js")
 	stderr := probeFails(t, probeCmd(t, t.TempDir(), "", nil, "node", server, "stdio"))
-	for _, want := range []string{"EACCES", server, "mcpcell: error: the server exited with status 1 before answering initialize", "[filesystem] read"} {
+	for _, want := range []string{"EACCES", server, "mcpcell: error: the server exited with status 1 before answering initialize", `[filesystem] read = ["` + nm + `"]`} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}

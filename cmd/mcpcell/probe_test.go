@@ -23,7 +23,8 @@ const (
 // and a prompt whose names and descriptions hold evilName and evilDesc;
 // "endless" answers every tools/list page with one more tool and another
 // nextCursor; "silent" reads and never answers, and ignores the end of
-// its input; "exit" exits 3 on its first request; "leak" lists
+// its input; "exit" exits 3 on its first request, "exitlist" on its
+// first tools/list; "leak" lists
 // delete_secret with its MY_TOKEN in the description, and hash with the
 // SHA-256 of it; "error" answers every request with an error.
 func probeFake(mode string) int {
@@ -69,10 +70,17 @@ func probeFake(mode string) int {
 			out.Flush()
 			continue
 		}
+		if mode == "exitlist" && m.Method == "tools/list" {
+			exitNow(3)
+		}
 		switch m.Method {
 		case "initialize":
-			send(m.ID, map[string]any{"protocolVersion": "2025-11-25", "serverInfo": map[string]any{"name": "probe-" + mode, "version": "1"},
-				"capabilities": map[string]any{"tools": map[string]any{}, "prompts": map[string]any{}}})
+			init := map[string]any{"protocolVersion": "2025-11-25", "serverInfo": map[string]any{"name": "probe-" + mode, "version": "1"},
+				"capabilities": map[string]any{"tools": map[string]any{}, "prompts": map[string]any{}}}
+			if mode == "escape" {
+				init["instructions"] = evilDesc // the escape mode's instructions to the agent
+			}
+			send(m.ID, init)
 		case "tools/list":
 			switch mode {
 			case "escape":

@@ -189,6 +189,11 @@ func (c *cli) run(args []string) int {
 		st.refuse("signal", err)
 		c.errorf("%v", err)
 		return 128 + int(sig.(syscall.Signal))
+	case <-c.stop:
+		err := errors.New("stopped before the server started (probe's --timeout); it was not started")
+		st.refuse("stopped", err)
+		c.errorf("%v", err)
+		return exitFailed
 	default:
 	}
 	srv, relay, code := c.startCell(st, command, res.secrets, prepared)
@@ -229,7 +234,7 @@ func (c *cli) run(args []string) int {
 		ip.Redact, ip.RedactText = red.Frame, red.Text
 	}
 	if c.probing != nil {
-		ip.Observe = c.probing(p, pol, ip)
+		ip.Observe = c.probing.attach(p, pol, ip)
 	}
 	// A change withheld from a listing may be approved by the user where
 	// the client can ask them.
@@ -327,7 +332,9 @@ func (c *cli) startCell(st *starting, command []string, secrets map[string]keyst
 		st.refuse("command", err)
 		return nil, nil, c.fail(err, err.(*startError).hint)
 	}
-	st.command, st.chain, st.rules = command, chain, rules
+	// What an exit before the server answered is explained by, found
+	// before the server runs: it cannot choose it.
+	st.missing = findUnreadable(command, chain, p.Cwd, rules, p.Folders())
 	if !embedded(p) && !c.noTrust {
 		if err := c.checkCommand(command, chain); err != nil {
 			st.refuse("trust", err)
@@ -455,17 +462,15 @@ type starting struct {
 	log     *audit.Log // nil until run opens it
 	why     string     // cause: error, the first refusal's
 	started bool       // the server runs and the log has its start record
-	// The cell the server was started in, to explain an exit before it
-	// answered.
-	command []string
-	chain   []sandbox.Link
-	rules   []sandbox.PathRule
+	// The files of the server's code its cell cannot read, found before
+	// it started, to explain an exit before it answered.
+	missing []unreadable
 }
 
 // explain says why the server may have exited (status exit) before it
 // answered, from the grants of the cell it ran in.
 func (st *starting) explain(exit int) (msg, hint string) {
-	return explainExit(st.p, exit, findUnreadable(st.command, st.chain, st.p.Cwd, st.rules, st.p.Folders()))
+	return explainExit(st.p, exit, st.missing)
 }
 
 // refuse notes why the start is refused; the first reason counts.

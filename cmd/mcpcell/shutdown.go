@@ -44,6 +44,7 @@ type stopper struct {
 	// record: set before started, read after ended.
 	cause, why string
 	ladder     sandbox.Ladder
+	steps      sandbox.Steps // what the ladder did: set before ended
 }
 
 func newStopper(srv *sandbox.Server) *stopper {
@@ -58,7 +59,7 @@ func (st *stopper) start(l sandbox.Ladder, cause, why string) bool {
 	}
 	st.cause, st.why, st.ladder = cause, why, l
 	go func() {
-		st.srv.Stop(l)
+		st.steps = st.srv.Stop(l)
 		close(st.ended)
 	}()
 	return true
@@ -96,38 +97,59 @@ func (st *stopper) signal(sig os.Signal) {
 	}
 }
 
+// stopped: mcpcell was asked to stop the server (c.stop), as a signal
+// asks.
+func (st *stopper) stopped(why string) {
+	if !st.start(sandbox.Ladder{Term: termGrace}, endSignal, why) {
+		st.srv.Hurry()
+	}
+}
+
 // The causes of a session's end, the rule of its end record.
 const (
 	endClientClosed = "client-closed" // the client closed stdin or hung up; the ladder stopped the server
-	endSignal       = "signal"        // mcpcell got a stop signal; the ladder stopped the server
+	endSignal       = "signal"        // mcpcell got a stop signal, or probe's --timeout passed; the ladder stopped the server
 	endServerExited = "server-exited" // the server exited, or closed its output, on its own
 )
 
-// ended says how the session ended, for the end record: who asked, and
-// the step of the ladder that ended the server with status exit.
+// endNote says how the session ended, for the end record: who asked,
+// what the ladder did (the steps it took, as sandbox.Stop reports them,
+// never read off the status, which the server chooses), and the exit
+// status.
 func (st *stopper) endNote(exit int) string {
-	term, kill := 128+int(syscall.SIGTERM), 128+int(syscall.SIGKILL)
 	who := st.why // who asked for the ladder
 	if st.cause == endServerExited {
-		if st.why == "exited" || exit != term && exit != kill {
+		if st.why == "exited" {
 			return fmt.Sprintf("the server exited with status %d", exit)
 		}
 		who = "the server closed its output"
 	}
-	sigterm := "SIGTERM"
 	var steps []string
 	if st.ladder.EOF > 0 {
-		steps, sigterm = append(steps, "stdin closed"), fmt.Sprintf("SIGTERM after %v", st.ladder.EOF)
+		steps = append(steps, "stdin closed")
 	}
-	switch exit {
-	case term:
-		steps = append(steps, sigterm)
-	case kill:
-		steps = append(steps, sigterm, "SIGKILL")
-	default: // it exited on its own, or when its input closed
+	if st.steps.Term {
+		steps = append(steps, "SIGTERM"+after(st.steps.TermAfter))
+	}
+	if st.steps.Kill {
+		steps = append(steps, "SIGKILL"+after(st.steps.KillAfter))
+	}
+	switch {
+	case !st.steps.Term && !st.steps.Kill && st.ladder.EOF > 0:
+		return fmt.Sprintf("%s; the server exited with status %d after its stdin closed", who, exit)
+	case !st.steps.Term && !st.steps.Kill:
 		return fmt.Sprintf("%s; the server exited with status %d", who, exit)
 	}
-	return fmt.Sprintf("%s; the server was stopped (%s: status %d)", who, strings.Join(steps, ", then "), exit)
+	return fmt.Sprintf("%s; the server was stopped (%s); status %d", who, strings.Join(steps, ", then "), exit)
+}
+
+// after is " after d" for a step that came after a wait, "" for one
+// that came at once.
+func after(d time.Duration) string {
+	if d < 50*time.Millisecond {
+		return ""
+	}
+	return " after " + d.Round(100*time.Millisecond).String()
 }
 
 // serve pumps frames through s, a session of ip, until it ends, ends
@@ -140,8 +162,15 @@ func (st *stopper) endNote(exit int) string {
 func (c *cli) serve(ip *jsonrpc.Interposer, s *jsonrpc.Session, srv *sandbox.Server, log *audit.Log, sigs <-chan os.Signal, explain func(exit int) (msg, hint string)) int {
 	st := newStopper(srv)
 	go func() {
-		for sig := range sigs {
-			st.signal(sig)
+		stop := c.stop
+		for {
+			select {
+			case sig := <-sigs:
+				st.signal(sig)
+			case <-stop:
+				st.stopped("probe's --timeout passed")
+				stop = nil
+			}
 		}
 	}()
 	// A client that is gone leaves mcpcell's stdout and stderr broken: a
@@ -152,7 +181,10 @@ func (c *cli) serve(ip *jsonrpc.Interposer, s *jsonrpc.Session, srv *sandbox.Ser
 	ip.ClientClosed = st.clientClosed
 	watchHangup(c.stdin, st.hungUp)
 	ran := make(chan error, 1)
-	out := &firstBytes{r: srv.Stdout}
+	out := &firstBytes{r: srv.Stdout, ended: make(chan struct{})}
+	if c.probing != nil {
+		c.probing.serving(out.ended)
+	}
 	toClient := &clientOutput{w: c.stdout}
 	fromClient := &inputEnd{r: c.stdin, ended: make(chan struct{})}
 	go func() { ran <- s.Run(fromClient, toClient, srv.Stdin, out) }()
@@ -230,16 +262,22 @@ func (c *cli) serve(ip *jsonrpc.Interposer, s *jsonrpc.Session, srv *sandbox.Ser
 	return exit
 }
 
-// firstBytes reads r and notes whether anything came.
+// firstBytes reads r and notes whether anything came, and closes ended
+// at its end (before the session, which reads it, learns of it).
 type firstBytes struct {
-	r    io.Reader
-	seen atomic.Bool
+	r     io.Reader
+	seen  atomic.Bool
+	once  sync.Once
+	ended chan struct{}
 }
 
 func (f *firstBytes) Read(b []byte) (int, error) {
 	n, err := f.r.Read(b)
 	if n > 0 && !f.seen.Load() {
 		f.seen.Store(true)
+	}
+	if err != nil {
+		f.once.Do(func() { close(f.ended) })
 	}
 	return n, err
 }

@@ -125,6 +125,15 @@ func pythonFlag(w string) bool {
 	return len(w) > 1 && w[0] == '-' && strings.Trim(w[1:], "bBdEhiIOPqRsSuvVx") == ""
 }
 
+// ScriptIndex is scriptIndex, for run's account of a server that exited
+// before it answered: the one rule of what is the server's code.
+func ScriptIndex(words []string) int {
+	if len(words) == 0 {
+		return -1
+	}
+	return scriptIndex(words)
+}
+
 var pythonName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(python|pypy)[0-9.]*$`) })
 
 // cmdLine is an entry's command and args with the credentials in them.
