@@ -172,7 +172,7 @@ func TestProfileTextHoldsNoCredential(t *testing.T) {
       "DB_PASSWORD": "Tr0ub4dor$Horse-0006", "MODE": "fast\n[network]\nports = [23]", "CTRL": "a\u0007b\u007fc"}}}}`
 	f := parse(t, ClaudeDesktop, "/h/.config/Claude/claude_desktop_config.json", text)
 	dirs := map[string]bool{"/opt/db/data": true}
-	servers, err := PlanWrap(f, WrapOptions{Mcpcell: "/bin/mcpcell", ConfigDir: "/cfg", Exists: func(p string) bool { return dirs[p] || p == "/opt/db/bin/server" }, IsDir: func(p string) bool { return dirs[p] }, WideWrite: func(string) string { return "" }})
+	servers, err := PlanWrap(f, WrapOptions{Mcpcell: "/bin/mcpcell", ConfigDir: "/cfg", Exists: func(p string) bool { return dirs[p] || p == "/opt/db/bin/server" }, IsDir: func(p string) bool { return dirs[p] }, WideWrite: func(string) string { return "" }, Sensitive: func(string) string { return "" }})
 	if err != nil {
 		t.Fatal(err)
 	}
