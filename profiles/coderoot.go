@@ -135,14 +135,9 @@ func (f Folders) Wide(dir string) string {
 	if why := shared(d); why != "" {
 		return why
 	}
-	for _, h := range f.Homes {
-		if h == "" || !filepath.IsAbs(h) {
-			continue
-		}
-		for _, x := range []string{filepath.Clean(h), realOr(h)} {
-			if rest, ok := strings.CutPrefix(d, x+"/"); ok && strings.HasPrefix(rest, ".") && !strings.Contains(rest, "/") {
-				return "a hidden folder of your home folder (~/" + rest + ")"
-			}
+	for _, x := range f.homeForms(true) {
+		if rest, ok := strings.CutPrefix(d, x+"/"); ok && strings.HasPrefix(rest, ".") && !strings.Contains(rest, "/") {
+			return "a hidden folder of your home folder (~/" + rest + ")"
 		}
 	}
 	return f.own(d)
@@ -153,7 +148,7 @@ func (f Folders) Wide(dir string) string {
 func (f Folders) own(d string) string {
 	for _, own := range f.Own {
 		switch o := realOr(own); {
-		case d == o || strings.HasPrefix(d, o+"/"):
+		case inside(d, o):
 			return "in mcpcell's own folder " + o
 		case strings.HasPrefix(o, d+"/"):
 			return "a folder that holds mcpcell's own " + o
@@ -229,17 +224,12 @@ func (f Folders) holdsHome(p string) string {
 	if p == "/" {
 		return "the root folder, which holds every credential"
 	}
-	for _, h := range f.Homes {
-		if h == "" || !filepath.IsAbs(h) {
-			continue
-		}
-		for _, x := range []string{filepath.Clean(h), realOr(h)} {
-			switch {
-			case p == x:
-				return "your home folder, which holds ~/.ssh and ~/.aws"
-			case strings.HasPrefix(x, p+"/"):
-				return "a folder above your home folder, which holds ~/.ssh and ~/.aws"
-			}
+	for _, x := range f.homeForms(true) {
+		switch {
+		case p == x:
+			return "your home folder, which holds ~/.ssh and ~/.aws"
+		case strings.HasPrefix(x, p+"/"):
+			return "a folder above your home folder, which holds ~/.ssh and ~/.aws"
 		}
 	}
 	return ""
@@ -255,23 +245,18 @@ func (f Folders) sensitive(forms ...string) string {
 		if fi, err := os.Stat(y); err == nil && fi.IsDir() {
 			what = "a folder"
 		}
-		for _, h := range f.Homes {
-			if h == "" || !filepath.IsAbs(h) || h == "/" {
-				continue
-			}
-			for _, x := range []string{filepath.Clean(h), realOr(h)} {
-				if rest, ok := strings.CutPrefix(y, x+"/"); ok && strings.HasPrefix(rest, ".") {
-					top, _, _ := strings.Cut(rest, "/")
-					if top == rest {
-						return "a hidden " + strings.TrimPrefix(what, "a ") + " of your home folder (~/" + top + "), where credentials and tools' settings live"
-					}
-					return what + " in a hidden folder of your home folder (~/" + top + "), where credentials and tools' settings live"
+		for _, x := range f.homeForms(false) {
+			if rest, ok := strings.CutPrefix(y, x+"/"); ok && strings.HasPrefix(rest, ".") {
+				top, _, _ := strings.Cut(rest, "/")
+				if top == rest {
+					return "a hidden " + strings.TrimPrefix(what, "a ") + " of your home folder (~/" + top + "), where credentials and tools' settings live"
 				}
+				return what + " in a hidden folder of your home folder (~/" + top + "), where credentials and tools' settings live"
 			}
 		}
 		for _, own := range f.Own {
 			for _, o := range []string{filepath.Clean(own), realOr(own)} {
-				if y == o || strings.HasPrefix(y, o+"/") {
+				if inside(y, o) {
 					return what + " in mcpcell's own folder " + o
 				}
 			}
@@ -280,7 +265,7 @@ func (f Folders) sensitive(forms ...string) string {
 			continue // root's home is /root: its hidden files are the rule there
 		}
 		for _, t := range systemSecrets {
-			if y == t || strings.HasPrefix(y, t+"/") {
+			if inside(y, t) {
 				return what + " in a system folder (" + t + "), where the system's settings, secrets and state live (only what the default profile grants there, such as TLS roots, is granted)"
 			}
 		}
@@ -295,25 +280,31 @@ var systemSecrets = []string{"/etc", "/root", "/proc", "/sys", "/boot", "/run", 
 
 // inHome says whether the cleaned path p is in one of the home folders.
 func (f Folders) inHome(p string) bool {
+	return slices.ContainsFunc(f.homeForms(false), func(x string) bool { return inside(p, x) })
+}
+
+// homeForms are the home folders that are absolute paths, each cleaned
+// and resolved; the root folder among them only with root.
+func (f Folders) homeForms(root bool) []string {
+	var forms []string
 	for _, h := range f.Homes {
-		if h == "" || !filepath.IsAbs(h) || h == "/" {
+		if h == "" || !filepath.IsAbs(h) || (h == "/" && !root) {
 			continue
 		}
-		for _, x := range []string{filepath.Clean(h), realOr(h)} {
-			if p == x || strings.HasPrefix(p, x+"/") {
-				return true
-			}
-		}
+		forms = append(forms, filepath.Clean(h), realOr(h))
 	}
-	return false
+	return forms
 }
+
+// inside says whether the cleaned path p is dir or in it.
+func inside(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
 
 // preset says whether the cleaned path p is one the embedded default
 // profile grants, or in one.
 func (f Folders) preset(p string) bool {
 	for _, g := range f.Preset {
 		for _, x := range []string{g, realOr(g)} {
-			if p == x || strings.HasPrefix(p, x+"/") || x == "/" {
+			if inside(p, x) || x == "/" {
 				return true
 			}
 		}

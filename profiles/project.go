@@ -94,7 +94,7 @@ func broadFolder(dir string, homes ...string) string {
 			}
 		}
 		for _, s := range systemTrees {
-			if !inHome && (x == s || strings.HasPrefix(x, s+"/")) {
+			if !inHome && inside(x, s) {
 				return "a system folder (" + s + ")"
 			}
 		}
@@ -140,7 +140,7 @@ func (p *Profile) OwnFolder(path string) string {
 			return "a folder mcpcell cannot tell apart from its own folder " + root + " (" + err.Error() + ")"
 		}
 		switch {
-		case d == r || strings.HasPrefix(d, r+"/"):
+		case inside(d, r):
 			return "in mcpcell's own folder " + r
 		case strings.HasPrefix(r, d+"/"):
 			return "a folder that holds mcpcell's own " + r
