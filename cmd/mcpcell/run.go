@@ -112,8 +112,7 @@ func (c *cli) run(args []string) int {
 	// is acted on: with the trust store in it, the record that let the
 	// profile pass may be the server's.
 	if err := ownWrites(p, ownGrants(p, c.environ)); err != nil {
-		st.refuse("filesystem", err)
-		return c.fail(err, "fix the profile; mcpcell check shows the effective profile")
+		return st.fail(c, "filesystem", err, "fix the profile; mcpcell check shows the effective profile")
 	}
 	// One line on every start says which profile and project serve: a
 	// client's log then shows what the server could reach.
@@ -142,8 +141,7 @@ func (c *cli) run(args []string) int {
 	}
 	surface, err := c.openSurface(p, command, len(fs.Args()) > 0)
 	if err != nil {
-		st.refuse("trust", err)
-		return c.fail(err, "the trust store is in "+trustStore(p).Dir+"; mcpcell does not start a server whose tool surface it cannot check")
+		return st.fail(c, "trust", err, "the trust store is in "+trustStore(p).Dir+"; mcpcell does not start a server whose tool surface it cannot check")
 	}
 	if surface != nil {
 		pol.SetPins(surface)
@@ -158,8 +156,7 @@ func (c *cli) run(args []string) int {
 	log, err := openLog(p, pol, session, func(s string) string { return red.String(s) })
 	if err != nil {
 		err = fmt.Errorf("cannot open the audit log, so the server is not started: %w", err)
-		st.refuse("audit", err)
-		return c.fail(err, "set [audit] path in the profile to a writable file")
+		return st.fail(c, "audit", err, "set [audit] path in the profile to a writable file")
 	}
 	st.log = log
 	res := <-resolved
@@ -219,8 +216,7 @@ func (c *cli) run(args []string) int {
 	if err := log.Flush(); err != nil {
 		srv.Stop(sandbox.Ladder{})
 		err = fmt.Errorf("cannot write the audit log %s, so the server is not run: %w", p.AuditPath, err)
-		st.refuse("audit", err)
-		return c.fail(err, "free space or fix [audit] path in the profile")
+		return st.fail(c, "audit", err, "free space or fix [audit] path in the profile")
 	}
 	st.started = true
 
@@ -256,8 +252,7 @@ func (c *cli) checkCommandFirst(st *starting, command []string) int {
 	p := st.p
 	plan, err := c.planCell(p, false)
 	if err != nil {
-		st.refuse("profile", err)
-		return c.fail(err, planHint(err, "fix the profile; mcpcell check shows the effective profile"))
+		return st.fail(c, "profile", err, planHint(err, "fix the profile; mcpcell check shows the effective profile"))
 	}
 	_, chain, _ := serverPath(command, plan.env, plan.grants.Rules())
 	if len(chain) == 0 && c.record != nil && c.record.Command(command) != nil {
@@ -312,8 +307,7 @@ func (c *cli) startCell(st *starting, command []string, secrets map[string]keyst
 	p, log := st.p, st.log
 	plan, err := c.planCell(p, true)
 	if err != nil {
-		st.refuse("profile", err)
-		return nil, nil, c.fail(err, planHint(err, "fix the profile; mcpcell check shows the effective profile"))
+		return nil, nil, st.fail(c, "profile", err, planHint(err, "fix the profile; mcpcell check shows the effective profile"))
 	}
 	for _, w := range plan.broad {
 		fmt.Fprintf(c.stderr, "mcpcell: warning: %s\n", w)
@@ -324,13 +318,11 @@ func (c *cli) startCell(st *starting, command []string, secrets map[string]keyst
 	plan.env = withSecrets(plan.env, secrets)
 	rules := plan.grants.Rules()
 	if err := checkWorkDir(rules, p.Cwd); err != nil {
-		st.refuse("filesystem", err)
-		return nil, nil, c.fail(err, "grant it in [filesystem] read or write, or set [server] cwd")
+		return nil, nil, st.fail(c, "filesystem", err, "grant it in [filesystem] read or write, or set [server] cwd")
 	}
 	path, chain, err := serverPath(command, plan.env, rules)
 	if err != nil {
-		st.refuse("command", err)
-		return nil, nil, c.fail(err, err.(*startError).hint)
+		return nil, nil, st.fail(c, "command", err, err.(*startError).hint)
 	}
 	// What an exit before the server answered is explained by, found
 	// before the server runs: it cannot choose it.
@@ -345,16 +337,14 @@ func (c *cli) startCell(st *starting, command []string, secrets map[string]keyst
 	switch profiles.CellVerdict(plan.kernel, plan.gaps, p.Required, p.BestEffort) {
 	case profiles.CellRefusedUnconfined:
 		err := fmt.Errorf("mcpcell cannot confine a server on %s", plan.kernel.OS)
-		st.refuse("sandbox", err)
-		return nil, nil, c.fail(err, "set [sandbox] required = false in the profile to run the server unconfined (the policy, audit log and keyring still work)")
+		return nil, nil, st.fail(c, "sandbox", err, "set [sandbox] required = false in the profile to run the server unconfined (the policy, audit log and keyring still work)")
 	case profiles.CellRefused:
 		errs := []error{fmt.Errorf("this kernel cannot enforce the cell as written: %s", plan.kernel.Describe())}
 		for _, g := range plan.gaps {
 			errs = append(errs, fmt.Errorf("not enforceable: %s", g))
 		}
 		err := errors.Join(errs...)
-		st.refuse("sandbox", err)
-		return nil, nil, c.fail(err, fmt.Sprintf("upgrade the kernel (Landlock ABI %d or newer, seccomp), or accept a weaker cell with [sandbox] best_effort = true", sandbox.NeedABI))
+		return nil, nil, st.fail(c, "sandbox", err, fmt.Sprintf("upgrade the kernel (Landlock ABI %d or newer, seccomp), or accept a weaker cell with [sandbox] best_effort = true", sandbox.NeedABI))
 	case profiles.CellUnconfined:
 		fmt.Fprintf(c.stderr, "mcpcell: warning: [sandbox] required = false: the server runs unconfined on %s\n", plan.kernel.OS)
 		log.Record(jsonrpc.Event{Time: time.Now(), Decision: "weaker", Rule: "sandbox.best_effort", Note: "not enforced: " + sandbox.Summary(plan.gaps)})
@@ -376,25 +366,21 @@ func (c *cli) startCell(st *starting, command []string, secrets map[string]keyst
 		cell.Helper, cell.Prepared = c.helper, prepared
 		if err := sandbox.BecomeSubreaper(); err != nil {
 			err = fmt.Errorf("becoming the reaper of the server's processes: %w", err)
-			st.refuse("sandbox", err)
-			return nil, nil, c.fail(err, "")
+			return nil, nil, st.fail(c, "sandbox", err, "")
 		}
 	}
 	if plan.egress != nil && !confine {
 		// Never the host's network for a profile that names hosts.
 		err := fmt.Errorf("[network] hosts needs the cell's own network namespace, which only Linux gives; the server is not started unconfined with the host's network")
-		st.refuse("network.hosts", err)
-		return nil, nil, c.fail(err, "remove [network] hosts from the profile to run the server unconfined")
+		return nil, nil, st.fail(c, "network.hosts", err, "remove [network] hosts from the profile to run the server unconfined")
 	}
 	srv, err := sandbox.Start(cell, cmp.Or(c.serverStderr, c.stderr))
 	if err != nil {
 		var ns *sandbox.NamespaceError
 		if errors.As(err, &ns) {
-			st.refuse("network.hosts", err)
-			return nil, nil, c.fail(err, cmp.Or(ns.Fix(), "a profile with [network] hosts needs user and network namespaces; mcpcell never falls back to the host's network"))
+			return nil, nil, st.fail(c, "network.hosts", err, cmp.Or(ns.Fix(), "a profile with [network] hosts needs user and network namespaces; mcpcell never falls back to the host's network"))
 		}
-		st.refuse("sandbox", err)
-		return nil, nil, c.fail(err, "run mcpcell check to see the cell; grant what the server needs in the profile")
+		return nil, nil, st.fail(c, "sandbox", err, "run mcpcell check to see the cell; grant what the server needs in the profile")
 	}
 	if plan.egress == nil {
 		return srv, nil, 0
@@ -403,8 +389,7 @@ func (c *cli) startCell(st *starting, command []string, secrets map[string]keyst
 	if err != nil {
 		srv.Stop(sandbox.Ladder{})
 		err = fmt.Errorf("starting the relay of the cell's [network] hosts: %w", err)
-		st.refuse("network.hosts", err)
-		return nil, nil, c.fail(err, "")
+		return nil, nil, st.fail(c, "network.hosts", err, "")
 	}
 	return srv, relay, 0
 }
@@ -471,6 +456,12 @@ type starting struct {
 // answered, from the grants of the cell it ran in.
 func (st *starting) explain(exit int) (msg, hint string) {
 	return explainExit(st.p, exit, st.missing)
+}
+
+// fail refuses the start for cause and reports err with hint, as c.fail.
+func (st *starting) fail(c *cli, cause string, err error, hint string) int {
+	st.refuse(cause, err)
+	return c.fail(err, hint)
 }
 
 // refuse notes why the start is refused; the first reason counts.
