@@ -234,7 +234,7 @@ func (c *cli) wrappedLog(e wrappedEntry) (string, int) {
 			return "", exitFailed
 		}
 	}
-	fmt.Fprintf(c.stderr, "mcpcell: note: audit: the server %s in %s, profile %s: %s\n", e.name, e, p.Origin.File, p.AuditPath)
+	c.sayf("note: audit: the server %s in %s, profile %s: %s", e.name, e, p.Origin.File, p.AuditPath)
 	return p.AuditPath, 0
 }
 

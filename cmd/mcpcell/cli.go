@@ -194,6 +194,12 @@ func (c *cli) errorf(format string, args ...any) {
 	fmt.Fprintf(c.stderr, "mcpcell: error: "+format+"\n", messageArgs(args)...)
 }
 
+// sayf writes a line of mcpcell's own to stderr ("mcpcell: " and the
+// format), its values shown as errorf's are.
+func (c *cli) sayf(format string, args ...any) {
+	fmt.Fprintf(c.stderr, "mcpcell: "+format+"\n", messageArgs(args)...)
+}
+
 func (c *cli) hintf(format string, args ...any) {
 	fmt.Fprintf(c.stderr, "mcpcell: hint: "+format+"\n", messageArgs(args)...)
 }

@@ -191,3 +191,33 @@ func TestRefusedStartWithoutProfileFile(t *testing.T) {
 		})
 	}
 }
+
+// The lines run and trust say of a start name the project, whose folder
+// name is the file system's (a repository's): its control characters are
+// escaped, so a name cannot erase the line above it or start a forged
+// "mcpcell: hint:" line. The control: the folder's name holds them raw.
+func TestStartLineEscapesProject(t *testing.T) {
+	home := testHome(t)
+	dir := filepath.Join(t.TempDir(), "p\x1b[1A\x1b[2K\rmcpcell: hint: fine")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(dir, "\x1b[1A") || !strings.Contains(dir, "\r") {
+		t.Fatalf("control: the folder name %q lost its control characters", dir)
+	}
+	profile := writeProfileIn(t, dir, "")
+	bin, _ := filepath.EvalSymlinks(os.Args[0])
+	_, trustErr, code := mcpcellIn(t, dir, home, nil, "trust", "--yes", "--profile", profile, "--", bin, "__fakeserver")
+	if code != 0 {
+		t.Fatalf("trust: exit %d\n%s", code, trustErr)
+	}
+	_, runErr, _ := mcpcellIn(t, dir, home, nil, "run", "--profile", profile, "--", bin, "__fakeserver")
+	for name, out := range map[string]string{"trust": trustErr, "run": runErr} {
+		if strings.ContainsAny(out, "\x1b\r") {
+			t.Errorf("%s printed a raw control character:\n%q", name, out)
+		}
+		if !strings.Contains(out, `p\x1b[1A\x1b[2K\rmcpcell: hint: fine`) {
+			t.Errorf("%s does not name the project, escaped:\n%s", name, out)
+		}
+	}
+}

@@ -116,7 +116,7 @@ func (c *cli) run(args []string) int {
 	}
 	// One line on every start says which profile and project serve: a
 	// client's log then shows what the server could reach.
-	fmt.Fprintf(c.stderr, "mcpcell: profile %s, project %s (%s)\n", profileName(p), p.Project, p.ProjectFrom)
+	c.sayf("profile %s, project %s (%s)", profileName(p), p.Project, p.ProjectFrom)
 	command := fs.Args()
 	if len(command) == 0 {
 		command = p.Command
@@ -310,7 +310,7 @@ func (c *cli) startCell(st *starting, command []string, secrets map[string]keyst
 		return nil, nil, st.fail(c, "profile", err, planHint(err, "fix the profile; mcpcell check shows the effective profile"))
 	}
 	for _, w := range plan.broad {
-		fmt.Fprintf(c.stderr, "mcpcell: warning: %s\n", w)
+		c.sayf("warning: %s", w)
 		log.Record(jsonrpc.Event{Time: time.Now(), Decision: "warn", Rule: "filesystem", Note: w})
 	}
 	// Secrets go into the server's environment only, last, over anything
@@ -353,7 +353,7 @@ func (c *cli) startCell(st *starting, command []string, secrets map[string]keyst
 		log.Record(jsonrpc.Event{Time: time.Now(), Decision: "weaker", Rule: "sandbox.best_effort", Note: "not enforced: " + sandbox.Summary(plan.gaps)})
 	}
 	for _, w := range plan.widening {
-		fmt.Fprintf(c.stderr, "mcpcell: note: the profile grants %s\n", w)
+		c.sayf("note: the profile grants %s", w)
 	}
 
 	cell := sandbox.Cell{Spec: sandbox.Spec{

@@ -182,7 +182,7 @@ func (c *cli) trust(args []string) int {
 	if err := store.TrustProfile(rec, cmds...); err != nil {
 		return c.fail(err, "")
 	}
-	fmt.Fprintf(c.stderr, "mcpcell: trusted %s for project %s\n", file, project)
+	c.sayf("trusted %s for project %s", file, project)
 	return 0
 }
 
